@@ -28,11 +28,13 @@ $(STAMP): pyproject.toml constraints.txt Makefile
 demo: setup
 	$(PY) -m counterfactual demo --out runs/demo
 
+# pytest exits 5 when it collected no test: treat that as a failure, not a pass.
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: no tests were collected" >&2; exit 1; fi; exit $$rc
 
 bench: setup
-	$(PY) experiments/bench/bench_fd.py
+	for script in experiments/bench/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
 clean:
 	rm -rf $(VENV) runs
