@@ -1,0 +1,353 @@
+"""Safe loading of NVIDIA StyleGAN2-ADA pickles (built here in NVIDIA's exact structure)."""
+from __future__ import annotations
+
+import builtins
+import collections
+import hashlib
+import io
+import json
+import math
+import os
+import pickle
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import generators
+from generators.base import to_uint8
+from generators.stylegan2_pickle import (InvalidWeightsError, UnsafePickleError, load_stylegan2,
+                                         read_nvidia_pickle)
+
+FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "stylegan2-ada-tiny"
+if not FIXTURE.is_dir():
+    FIXTURE = Path("/work/shared/fixtures/stylegan2-ada-tiny")
+BUFFERS = {"w_avg", "resample_filter", "noise_const"}     # the rest are parameters
+NVIDIA_SRC = "# training/networks.py source would be here; it must never be executed\n"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny networks: one thread is as fast, and does not spin against other CPU users."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+# ----- NVIDIA's pickle structure, without NVIDIA's code -----------------------------------
+
+@pytest.fixture
+def nvidia_names(monkeypatch):
+    """Fake `torch_utils.persistence` and `dnnlib.util` so pickles carry NVIDIA's global names."""
+    calls = []
+
+    def _reconstruct_persistent_obj(meta):   # NVIDIA's hook would exec meta["module_src"]
+        calls.append(meta)
+        raise AssertionError("the persistence hook must never be called")
+
+    _reconstruct_persistent_obj.__module__ = "torch_utils.persistence"
+    _reconstruct_persistent_obj.__qualname__ = "_reconstruct_persistent_obj"
+
+    class EasyDict(dict):
+        pass
+
+    EasyDict.__module__, EasyDict.__qualname__ = "dnnlib.util", "EasyDict"
+    persistence = types.ModuleType("torch_utils.persistence")
+    persistence._reconstruct_persistent_obj = _reconstruct_persistent_obj
+    util = types.ModuleType("dnnlib.util")
+    util.EasyDict = EasyDict
+    for name, mod in {"torch_utils": types.ModuleType("torch_utils"),
+                      "torch_utils.persistence": persistence,
+                      "dnnlib": types.ModuleType("dnnlib"), "dnnlib.util": util}.items():
+        monkeypatch.setitem(sys.modules, name, mod)
+    return types.SimpleNamespace(hook=_reconstruct_persistent_obj, EasyDict=EasyDict, calls=calls)
+
+
+class NvModule:
+    """Pickles exactly like a module decorated with NVIDIA's @persistence.persistent_class."""
+
+    def __init__(self, hook, class_name: str, state: dict):
+        self.hook, self.class_name, self.state = hook, class_name, state
+
+    def __reduce__(self):
+        meta = dict(type="class", version=6, module_src=NVIDIA_SRC,
+                    class_name=self.class_name, state=self.state)
+        return (self.hook, (meta,), None)
+
+
+def _class_name(path: str) -> str:
+    last = path.rsplit(".", 1)[-1]
+    if path in ("", "mapping", "synthesis"):
+        return {"": "Generator", "mapping": "MappingNetwork",
+                "synthesis": "SynthesisNetwork"}[path]
+    if path.startswith("mapping."):
+        return "FullyConnectedLayer"
+    if last.startswith("b") and last[1:].isdigit():
+        return "SynthesisBlock"
+    return {"conv0": "SynthesisLayer", "conv1": "SynthesisLayer", "torgb": "ToRGBLayer",
+            "affine": "FullyConnectedLayer", "skip": "Conv2dLayer"}[last]
+
+
+def module_tree(sd: dict[str, torch.Tensor], names, init_kwargs: dict) -> NvModule:
+    """Split a flat NVIDIA state dict into the per-module `_parameters`/`_buffers` tree."""
+    paths = {""} | {k.rsplit(".", 1)[0] if "." in k else "" for k in sd}
+    for p in list(paths):                        # every ancestor is a module too
+        while "." in p:
+            p = p.rsplit(".", 1)[0]
+            paths.add(p)
+        paths.add(p)
+    states = {}
+    for path in paths:
+        states[path] = {
+            "training": False, "_parameters": collections.OrderedDict(),
+            "_buffers": collections.OrderedDict(), "_non_persistent_buffers_set": set(),
+            "_backward_hooks": collections.OrderedDict(),
+            "_forward_hooks": collections.OrderedDict(),
+            "_forward_pre_hooks": collections.OrderedDict(),
+            "_state_dict_hooks": collections.OrderedDict(),
+            "_load_state_dict_pre_hooks": collections.OrderedDict(),
+            "_modules": collections.OrderedDict(), "_init_args": (), "_init_kwargs": {},
+            "weight_gain": np.float64(1 / math.sqrt(64)),      # numpy scalars, as NVIDIA's
+            "activation": "lrelu",
+        }
+    for key, t in sd.items():
+        path, _, leaf = key.rpartition(".")
+        if leaf in BUFFERS:
+            states[path]["_buffers"][leaf] = t.clone()
+        else:
+            states[path]["_parameters"][leaf] = torch.nn.Parameter(t.clone())
+    states[""]["_init_kwargs"] = {
+        **{k: v for k, v in init_kwargs.items() if not k.endswith("_kwargs")},
+        "mapping_kwargs": names.EasyDict(init_kwargs["mapping_kwargs"]),
+        "synthesis_kwargs": names.EasyDict(init_kwargs["synthesis_kwargs"]),
+    }
+    modules = {p: NvModule(names.hook, _class_name(p), states[p]) for p in paths}
+    for path in sorted(paths, key=lambda p: (p.count("."), p)):
+        if path:
+            parent, _, leaf = path.rpartition(".") if "." in path else ("", "", path)
+            states[parent]["_modules"][leaf] = modules[path]
+    return modules[""]
+
+
+@pytest.fixture(scope="module")
+def fixture_data():
+    meta = json.loads((FIXTURE / "meta.json").read_text())
+    sd = torch.load(FIXTURE / "generator_state_dict.pt", weights_only=True)
+    expected = torch.load(FIXTURE / "expected_outputs.pt", weights_only=True)
+    return meta, sd, expected
+
+
+def snapshot(names, fixture_data, with_g: bool = True) -> dict:
+    """A training snapshot: G (different weights), D, G_ema and training_set_kwargs."""
+    meta, sd, _ = fixture_data
+    g = (module_tree({k: torch.zeros_like(v) for k, v in sd.items()}, names, meta["init_kwargs"])
+         if with_g else None)
+    d = NvModule(names.hook, "Discriminator", {"_parameters": {}, "_buffers": {},
+                                               "_modules": {}, "_init_kwargs": {}})
+    return {"training_set_kwargs": names.EasyDict(path="ffhq.zip", resolution=32),
+            "G": g, "D": d, "G_ema": module_tree(sd, names, meta["init_kwargs"]),
+            "augment_pipe": None}
+
+
+def write_pickle(tmp_path: Path, obj, protocol: int = 4, name: str = "net.pkl") -> Path:
+    path = tmp_path / name
+    path.write_bytes(pickle.dumps(obj, protocol=protocol))
+    return path
+
+
+def check_reproduces_fixture(gen, expected, settings=("psi1", "psi0.5", "psi0.7_cutoff2")):
+    params = {"psi1": (1.0, None), "psi0.5": (0.5, None), "psi0.7_cutoff2": (0.7, 2)}
+    for name in settings:
+        psi, cutoff = params[name]
+        ws = gen.net.mapping(expected["z"], None, psi, cutoff)
+        assert float((ws - expected[f"ws_{name}"]).abs().max()) <= 1e-4
+        img = gen.net.synthesis(ws, noise_mode="const")
+        assert float((img - expected[f"img_{name}_const"]).abs().max()) <= 1e-4
+    none = gen.net.synthesis(gen.net.mapping(expected["z"], None), noise_mode="none")
+    assert float((none - expected["img_psi1_none"]).abs().max()) <= 1e-4
+
+
+# ----- loading real-structure pickles -----------------------------------------------------
+
+@pytest.mark.parametrize("protocol", [2, 3, 4, 5])
+def test_nvidia_pickle_loads_and_reproduces_fixture(tmp_path, nvidia_names, fixture_data,
+                                                    protocol):
+    path = write_pickle(tmp_path, snapshot(nvidia_names, fixture_data), protocol)
+    blob = path.read_bytes()
+    assert b"torch_utils.persistence" in blob and b"_reconstruct_persistent_obj" in blob
+    gen = generators.load_generator(f"stylegan2:{path}")
+    assert nvidia_names.calls == []                       # NVIDIA's hook never ran
+    assert gen.spec == f"stylegan2:{path}"
+    assert gen.weights_sha256 == hashlib.sha256(blob).hexdigest()
+    assert (gen.z_dim, gen.w_dim, gen.num_ws, gen.resolution) == (64, 64, 8, 32)
+    loaded = gen.net.state_dict()
+    assert set(loaded) == set(fixture_data[1])
+    assert all(torch.equal(loaded[k], v) for k, v in fixture_data[1].items())
+    check_reproduces_fixture(gen, fixture_data[2], ("psi0.7_cutoff2",) if protocol != 4 else
+                             ("psi1", "psi0.5", "psi0.7_cutoff2"))
+    imgs = gen.images(fixture_data[2]["z"], batch_size=3)
+    ref = to_uint8(fixture_data[2]["img_psi1_const"])
+    assert int((imgs.int() - ref.int()).abs().max()) <= 1
+
+
+def test_numpy1_global_names_are_accepted(tmp_path, nvidia_names, fixture_data):
+    """Pickles written with numpy 1.x name numpy.core.multiarray.scalar (protocol 3 text)."""
+    blob = pickle.dumps(snapshot(nvidia_names, fixture_data), protocol=3)
+    assert b"numpy._core.multiarray\nscalar" in blob
+    blob = blob.replace(b"numpy._core.multiarray\nscalar", b"numpy.core.multiarray\nscalar")
+    path = tmp_path / "np1.pkl"
+    path.write_bytes(blob)
+    data = read_nvidia_pickle(path)
+    state = data["G_ema"].state
+    assert state["weight_gain"] == pytest.approx(0.125)
+    assert isinstance(state["_init_kwargs"]["mapping_kwargs"], dict)
+
+
+def test_other_network_key_and_records(tmp_path, nvidia_names, fixture_data):
+    path = write_pickle(tmp_path, snapshot(nvidia_names, fixture_data))
+    data = read_nvidia_pickle(path)
+    assert data["G_ema"].class_name == "Generator" and data["D"].class_name == "Discriminator"
+    assert data["training_set_kwargs"]["resolution"] == 32
+    g = load_stylegan2(str(path), key="G")               # all-zero weights: not the fixture
+    assert float(g.net.synthesis.b4.const.abs().max()) == 0
+    with pytest.raises(InvalidWeightsError, match="'G_nope'.*keys"):
+        load_stylegan2(str(path), key="G_nope")
+    with pytest.raises(InvalidWeightsError, match="Discriminator, not an NVIDIA Generator"):
+        load_stylegan2(str(path), key="D")
+
+
+def test_mismatched_weights_name_the_keys(tmp_path, nvidia_names, fixture_data):
+    meta, sd, _ = fixture_data
+    bad = {k: v for k, v in sd.items() if k != "synthesis.b8.conv0.affine.bias"}
+    bad["synthesis.b8.extra"] = torch.zeros(3)
+    path = write_pickle(tmp_path, {"G_ema": module_tree(bad, nvidia_names, meta["init_kwargs"])})
+    with pytest.raises(InvalidWeightsError, match=r"missing keys \['synthesis.b8.conv0.affine"
+                                                  r".bias'\]; unexpected keys \['synthesis.b8"
+                                                  r".extra'\]"):
+        load_stylegan2(str(path))
+
+
+# ----- state dict + JSON ------------------------------------------------------------------
+
+def test_state_dict_with_sibling_json(tmp_path, fixture_data):
+    meta, sd, expected = fixture_data
+    torch.save(sd, tmp_path / "sd.pt")
+    (tmp_path / "sd.json").write_text(json.dumps(meta["init_kwargs"]))
+    gen = generators.load_generator(f"stylegan2:{tmp_path / 'sd.pt'}")
+    check_reproduces_fixture(gen, expected)
+    assert gen.weights_sha256 == hashlib.sha256((tmp_path / "sd.pt").read_bytes()).hexdigest()
+    # an explicit JSON (here the fixture's meta.json, with an "init_kwargs" entry)
+    gen2 = load_stylegan2(str(FIXTURE / "generator_state_dict.pt"),
+                          init_kwargs_json=str(FIXTURE / "meta.json"))
+    check_reproduces_fixture(gen2, expected, ("psi0.5",))
+
+
+def test_state_dict_without_json_names_it(tmp_path, fixture_data):
+    torch.save(fixture_data[1], tmp_path / "weights.pt")
+    with pytest.raises(FileNotFoundError, match="weights.json"):
+        load_stylegan2(str(tmp_path / "weights.pt"))
+
+
+# ----- bad files --------------------------------------------------------------------------
+
+def test_missing_file(tmp_path):
+    missing = tmp_path / "nope.pkl"
+    with pytest.raises(FileNotFoundError, match="nope.pkl"):
+        generators.load_generator(f"stylegan2:{missing}")
+    with pytest.raises(ValueError, match="needs a file"):
+        generators.load_generator("stylegan2")
+
+
+def test_truncated_and_non_pickle_files(tmp_path, nvidia_names, fixture_data):
+    blob = pickle.dumps(snapshot(nvidia_names, fixture_data), protocol=4)
+    cases = {"truncated.pkl": blob[: len(blob) // 2], "text.pkl": b"hello, not a pickle\n",
+             "empty.pkl": b"", "tail.pkl": blob[-1000:]}
+    for name, data in cases.items():
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(InvalidWeightsError, match=f"{name} is not a readable"):
+            load_stylegan2(str(tmp_path / name))
+
+
+# ----- malicious pickles: refused, and provably without side effects ----------------------
+
+class Call:
+    """Pickles as a call func(*args)."""
+
+    def __init__(self, func, *args):
+        self.func, self.args = func, args
+
+    def __reduce__(self):
+        return (self.func, self.args)
+
+
+def _payloads(marker: Path) -> dict[str, object]:
+    py = f"open({str(marker)!r}, 'w').write('pwned')"
+    return {
+        "posix.system": Call(os.system, f"touch {marker}"),
+        "builtins.eval": Call(builtins.eval, py),
+        "builtins.exec": Call(builtins.exec, py),
+        "subprocess.Popen": Call(subprocess.Popen, ["touch", str(marker)]),
+        "builtins.getattr": Call(getattr, Call(builtins.__import__, "os"), "system"),
+        "pathlib.Path": Call(Path, str(marker)),
+    }
+
+
+@pytest.mark.parametrize("where", ["top", "inside_module_state", "inside_init_kwargs"])
+@pytest.mark.parametrize("protocol", [2, 4])
+def test_malicious_globals_refused_without_side_effects(tmp_path, nvidia_names, fixture_data,
+                                                        where, protocol):
+    marker = tmp_path / "pwned"
+    for name, payload in _payloads(marker).items():
+        snap = snapshot(nvidia_names, fixture_data, with_g=False)
+        if where == "top":
+            snap = {"evil": payload, **snap}
+        elif where == "inside_module_state":
+            snap["G_ema"].state["_modules"]["mapping"].state["evil"] = payload
+        else:
+            snap["G_ema"].state["_init_kwargs"]["mapping_kwargs"]["evil"] = payload
+        path = write_pickle(tmp_path, snap, protocol, name=f"{name}.pkl")
+        # (protocol 2 spells them __builtin__.eval, commands.Popen: reported by Python 3 names)
+        with pytest.raises(UnsafePickleError, match=f"refused global {name}:"):
+            load_stylegan2(str(path))
+        assert not marker.exists(), name
+
+
+@pytest.mark.parametrize("module, name", [
+    ("os", "system"), ("nt", "system"), ("builtins", "__import__"), ("torch", "load"),
+    ("numpy", "load"), ("io", "open"), ("shutil", "rmtree"), ("copyreg", "_reconstructor"),
+    ("torch_utils.persistence", "_src_to_module"), ("dnnlib.util", "call_func_by_name"),
+    ("torch._utils", "_rebuild_device_tensor_from_numpy"), ("collections", "defaultdict")])
+def test_any_other_global_refused(tmp_path, module, name):
+    path = tmp_path / "g.pkl"
+    # GLOBAL opcode: find_class runs before anything could be called
+    path.write_bytes(b"\x80\x02c" + f"{module}\n{name}\n".encode() + b")R.")
+    with pytest.raises(UnsafePickleError, match=f"refused global {module}.{name}"):
+        read_nvidia_pickle(path)
+
+
+def test_malicious_storage_blob_refused(tmp_path):
+    """Storages are nested torch.save blobs: a blob with a payload is refused by weights_only."""
+    marker = tmp_path / "pwned"
+    inner = pickle.dumps(Call(os.system, f"touch {marker}"), protocol=2)
+    path = write_pickle(tmp_path, {"G_ema": Call(torch.storage._load_from_bytes, inner)})
+    with pytest.raises(UnsafePickleError, match="weights_only"):
+        read_nvidia_pickle(path)
+    assert not marker.exists()
+
+
+def test_persistent_ids_refused(tmp_path):
+    class P(pickle.Pickler):
+        def persistent_id(self, obj):
+            return "x" if obj == "secret" else None
+
+    buf = io.BytesIO()
+    P(buf, protocol=2).dump({"G_ema": "secret"})
+    path = tmp_path / "pid.pkl"
+    path.write_bytes(buf.getvalue())
+    with pytest.raises(UnsafePickleError, match="persistent id"):
+        read_nvidia_pickle(path)
