@@ -1,0 +1,247 @@
+"""Samples of any model, read from a folder or a .zip, behind the Generator interface.
+
+Policy (recorded in `describe()`):
+- Files: extensions .png .jpg .jpeg .webp (any case), found recursively, ordered by their
+  relative POSIX path (plain string sort). Hidden entries (a path component starting with
+  ".") and `__MACOSX/` in zips are ignored. Seed i is the i-th file.
+- Pixels: PIL's `convert("RGB")` (alpha is dropped, greyscale/palette expanded); stored pixel
+  order is used as is (EXIF orientation is not applied).
+- Geometry: a non-square image is centre-cropped to its largest central square
+  (`crop="center"`) or stretched (`crop="stretch"`), then resized to `resolution` with the
+  PIL filter named by `resize` when its size differs ("lanczos" by default; "error" refuses
+  any resize). Images already square at `resolution` are passed through untouched.
+- Default `resolution`: the shorter side of the first file.
+- A file PIL cannot decode raises `BadImageError` naming it. With `skip_bad=True` every file
+  is decoded once at load time, bad ones are left out (so seed numbers stay stable) and listed
+  in `skipped`.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import zipfile
+from pathlib import Path, PurePosixPath
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+
+from generators.base import Generator
+
+EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp")
+RESIZE_FILTERS: dict[str, Image.Resampling | None] = {
+    "lanczos": Image.Resampling.LANCZOS, "bicubic": Image.Resampling.BICUBIC,
+    "bilinear": Image.Resampling.BILINEAR, "box": Image.Resampling.BOX,
+    "hamming": Image.Resampling.HAMMING, "nearest": Image.Resampling.NEAREST,
+    "error": None,
+}
+CROPS = ("center", "stretch")
+
+
+class BadImageError(ValueError):
+    """An image file that cannot be decoded (or resized under resize="error")."""
+
+
+def _wanted(rel: str) -> bool:
+    parts = PurePosixPath(rel).parts
+    if any(p.startswith(".") or p == "__MACOSX" for p in parts):
+        return False
+    return PurePosixPath(rel).suffix.lower() in EXTENSIONS
+
+
+class _Source:
+    """Byte access to the image files of a directory or a zip archive."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.is_zip = path.is_file()
+        if self.is_zip:
+            if not zipfile.is_zipfile(path):
+                raise ValueError(f"{path} is neither a directory nor a .zip archive")
+            with zipfile.ZipFile(path) as zf:
+                names = [i.filename for i in zf.infolist() if not i.is_dir()]
+        elif path.is_dir():
+            names = [p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file()]
+        else:
+            raise FileNotFoundError(f"sample folder not found: {path}")
+        self.names = sorted(n for n in names if _wanted(n))
+        self._zip: zipfile.ZipFile | None = None
+
+    def read(self, name: str) -> bytes:
+        if not self.is_zip:
+            return (self.path / name).read_bytes()
+        if self._zip is None:
+            self._zip = zipfile.ZipFile(self.path)
+        return self._zip.read(name)
+
+    def where(self, name: str) -> str:
+        return f"{self.path}!{name}" if self.is_zip else str(self.path / name)
+
+
+def _open(data: bytes, where: str) -> Image.Image:
+    try:
+        img = Image.open(io.BytesIO(data))
+        img.load()
+        return img.convert("RGB")
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise BadImageError(f"cannot decode image {where}: {exc}") from exc
+
+
+class FolderGenerator(Generator):
+    """Images of a folder or zip as uint8 NCHW batches; seed i = the i-th file (sorted)."""
+
+    def __init__(self, path: str | Path, *, device: str | torch.device = "cpu",
+                 resolution: int | None = None, resize: str = "lanczos", crop: str = "center",
+                 skip_bad: bool = False) -> None:
+        if resize not in RESIZE_FILTERS:
+            raise ValueError(f"resize must be one of {sorted(RESIZE_FILTERS)}, got {resize!r}")
+        if crop not in CROPS:
+            raise ValueError(f"crop must be one of {CROPS}, got {crop!r}")
+        if resolution is not None and int(resolution) < 1:
+            raise ValueError(f"resolution must be a positive integer, got {resolution}")
+        self.path = Path(path).expanduser()
+        self.spec = f"folder:{self.path}"
+        self.device = torch.device(device)   # images are always returned on the CPU
+        self.z_dim = self.w_dim = self.num_ws = None
+        self.weights_sha256 = None
+        self.resize, self.crop, self.skip_bad = resize, crop, skip_bad
+        self._source = _Source(self.path)
+        names = self._source.names
+        if not names:
+            raise ValueError(f"no images ({', '.join(EXTENSIONS)}) found in {self.path}")
+        self.skipped: list[str] = []
+        self._digests: dict[str, str] = {}
+        if skip_bad:
+            names = self._scan(names)
+            if not names:
+                raise ValueError(f"every image in {self.path} failed to decode "
+                                 f"({len(self.skipped)} skipped)")
+        self.files: list[str] = names
+        if resolution is None:
+            first = _open(self._source.read(names[0]), self._source.where(names[0]))
+            resolution = min(first.size)
+        self.resolution = int(resolution)
+        self._file_list_sha256: str | None = None
+
+    def _scan(self, names: list[str]) -> list[str]:
+        good = []
+        for name in names:
+            data = self._source.read(name)
+            try:
+                _open(data, self._source.where(name))
+            except BadImageError:
+                self.skipped.append(name)
+                continue
+            self._digests[name] = hashlib.sha256(data).hexdigest()
+            good.append(name)
+        return good
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    @property
+    def file_list_sha256(self) -> str:
+        """sha256 over (relative name, sha256 of contents) of every file used, in order."""
+        if self._file_list_sha256 is None:
+            h = hashlib.sha256()
+            for name in self.files:
+                digest = self._digests.get(name)
+                if digest is None:
+                    digest = hashlib.sha256(self._source.read(name)).hexdigest()
+                h.update(f"{name}\0{digest}\n".encode())
+            self._file_list_sha256 = h.hexdigest()
+        return self._file_list_sha256
+
+    def _load(self, index: int) -> np.ndarray:
+        name = self.files[index]
+        where = self._source.where(name)
+        img = _open(self._source.read(name), where)
+        w, h = img.size
+        if w != h and self.crop == "center":
+            s = min(w, h)
+            left, top = (w - s) // 2, (h - s) // 2
+            img = img.crop((left, top, left + s, top + s))
+        r = self.resolution
+        if img.size != (r, r):
+            resample = RESIZE_FILTERS[self.resize]
+            if resample is None:
+                raise BadImageError(f"{where} is {w}x{h}, not {r}x{r}, and resize='error'")
+            img = img.resize((r, r), resample=resample)
+        return np.array(img, dtype=np.uint8).transpose(2, 0, 1)
+
+    def images_for_seeds(self, seeds: Sequence[int], batch_size: int = 16,
+                         progress: bool = False, **kwargs: Any) -> torch.Tensor:
+        """uint8 [N, 3, R, R] (CPU) of files number `seeds` (0-based, in sorted order)."""
+        if kwargs.get("truncation_psi", 1) != 1 or kwargs.get("truncation_cutoff") is not None:
+            raise ValueError("a sample folder has no latents: truncation is unsupported")
+        unknown = set(kwargs) - {"truncation_psi", "truncation_cutoff", "space"}
+        if unknown:
+            raise TypeError(f"unexpected arguments for a sample folder: {sorted(unknown)}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        idx = [int(s) for s in seeds]
+        bad = [i for i in idx if not 0 <= i < len(self)]
+        if bad:
+            raise IndexError(f"seeds {bad[:5]} out of range: {self.path} holds {len(self)} "
+                             f"images (seeds 0..{len(self) - 1})")
+        r = self.resolution
+        out = torch.empty(len(idx), 3, r, r, dtype=torch.uint8)
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+            bar = tqdm(total=len(idx), desc=f"{self.spec} images", unit="img")
+        for start in range(0, len(idx), batch_size):
+            chunk = idx[start:start + batch_size]
+            for j, i in enumerate(chunk):
+                out[start + j] = torch.from_numpy(self._load(i))
+            if bar is not None:
+                bar.update(len(chunk))
+        if bar is not None:
+            bar.close()
+        return out
+
+    def images(self, latents: torch.Tensor, *, space: str = "z", batch_size: int = 16,
+               truncation_psi: float = 1.0, truncation_cutoff: int | None = None,
+               progress: bool = False) -> torch.Tensor:
+        """Accepts a 1-D integer tensor of file indices (a folder has no latent space)."""
+        if not isinstance(latents, torch.Tensor) or latents.is_floating_point() \
+                or latents.is_complex() or latents.ndim != 1:
+            raise TypeError(f"{self.spec} has no latent space: pass a 1-D integer tensor of "
+                            "file indices (or use images_for_seeds)")
+        return self.images_for_seeds(latents.tolist(), batch_size=batch_size, progress=progress,
+                                     truncation_psi=truncation_psi,
+                                     truncation_cutoff=truncation_cutoff)
+
+    def mapping(self, z: torch.Tensor, truncation_psi: float = 1.0,
+                truncation_cutoff: int | None = None) -> torch.Tensor:
+        raise TypeError(f"{self.spec} has no latent space: no mapping")
+
+    def synthesis(self, ws: torch.Tensor, noise_mode: str = "const") -> torch.Tensor:
+        raise TypeError(f"{self.spec} has no latent space: no synthesis")
+
+    def describe(self) -> dict[str, Any]:
+        d = super().describe()
+        d.update({"path": str(self.path), "source": "zip" if self._source.is_zip else "directory",
+                  "n_files": len(self), "file_list_sha256": self.file_list_sha256,
+                  "extensions": list(EXTENSIONS), "order": "sorted relative POSIX path",
+                  "color": "PIL convert('RGB')", "exif_orientation": "ignored",
+                  "crop": self.crop, "resize": self.resize,
+                  "skip_bad": self.skip_bad, "skipped": list(self.skipped),
+                  "n_skipped": len(self.skipped)})
+        return d
+
+
+def load_folder(path: str | Path | None, device: str | torch.device = "cpu",
+                resolution: int | None = None, resize: str = "lanczos", crop: str = "center",
+                skip_bad: bool = False, **kwargs: Any) -> FolderGenerator:
+    """Registry loader for "folder:/path/to/dir_or.zip"."""
+    if kwargs:
+        raise TypeError(f"folder generator got unexpected options {sorted(kwargs)}")
+    if not path:
+        raise ValueError("the folder generator needs a path: 'folder:/path/to/images_or.zip'")
+    return FolderGenerator(path, device=device, resolution=resolution, resize=resize,
+                           crop=crop, skip_bad=skip_bad)
+
+
+__all__ = ["FolderGenerator", "BadImageError", "load_folder", "EXTENSIONS", "RESIZE_FILTERS"]
