@@ -1,0 +1,290 @@
+"""Attribute edits along latent directions: gender, age, hair length, hat (with a boundary
+file) and user direction files, registered under their config names.
+
+Each edit is w' = w + alpha * n. The direction n comes from a file (InterFaceGAN boundary
+or one of ours) or is learned from an attribute scorer (see `directions.learn_direction`),
+optionally conditioned on other attributes' directions. alpha is given, or calibrated so
+that the target scorer moves by a requested `shift` on a calibration batch; without
+either, alpha = DEFAULT_ALPHA (InterFaceGAN's usual edit strength for a unit normal).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from counterfactual.interventions.base import Intervention, check_base_images, register_intervention
+from counterfactual.interventions.directions import (
+    Calibration, Direction, LearnSettings, calibrate_alpha, condition_direction, learn_direction,
+    load_direction, save_direction, scorer_name)
+from counterfactual.interventions.latent import check_layers, edited_images, resolve_space, space_dim
+from counterfactual.interventions.pixel import SyntheticHat
+
+DEFAULT_ALPHA = 3.0
+CALIBRATION_SEED_START = 2_100_000_000   # disjoint from learning and evaluation seeds
+
+HAIR_LENGTH_HELP = (
+    "hair_length needs a latent direction: give params {direction = 'path/to/boundary.npy'} (an "
+    "InterFaceGAN-style (1, dim) boundary for your generator's Z or W space, or a file written by "
+    "counterfactual.interventions.directions.save_direction), or {scorer = '<name>'} naming a "
+    "hair-length scorer registered in extractors.scorers to learn one from, e.g. scorer = 'clip' "
+    "with scorer_options = {prompts = ['a photo of a person with long hair', 'a photo of a "
+    "person with short hair']} (needs CLIP ViT-B/32 weights). No hair-length scorer works "
+    "offline out of the box, so no generator (DCGAN included) has a built-in hair-length edit.")
+
+
+def check_scorer_name(scorer: str | Callable[..., Any] | None) -> None:
+    """Fail early (at config time) when a named scorer is not registered."""
+    if scorer is None or callable(scorer):
+        return
+    from extractors.scorers import available_scorers
+    if scorer not in available_scorers():
+        raise ValueError(f"unknown scorer {scorer!r}; registered scorers: {', '.join(available_scorers())}")
+
+
+def resolve_scorer(scorer: str | Callable[..., Any], options: dict[str, Any] | None = None
+                   ) -> Callable[..., Any]:
+    """A scorer object from its name (extractors.scorers.load_scorer) or the callable itself."""
+    if callable(scorer):
+        return scorer
+    from extractors.scorers import load_scorer
+    return load_scorer(scorer, **(options or {}))
+
+
+def _key(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+class LatentEdit(Intervention):
+    """Move every base latent by alpha along one unit direction (Z, W, or a W+ layer range)."""
+
+    synthetic = False
+
+    def __init__(self, name: str, *, direction: str | Path | None = None,
+                 scorer: str | Callable[..., Any] | None = None, space: str = "auto",
+                 layers: Sequence[int] | None = None, alpha: float | None = None,
+                 shift: float | None = None, n_samples: int = 2000, quantile: float = 0.2,
+                 seed_start: int = 2_000_000_000, classifier: str = "svm",
+                 condition_on: Sequence[str] = (), calibration_n: int = 64,
+                 calibration_tolerance: float | None = None,
+                 scorer_options: dict[str, Any] | None = None) -> None:
+        if direction is None and scorer is None:
+            raise ValueError(f"intervention {name!r} needs a direction file or a scorer to learn one")
+        if alpha is not None and shift is not None:
+            raise ValueError(f"intervention {name!r}: give alpha or shift, not both")
+        if shift is not None and scorer is None:
+            raise ValueError(f"intervention {name!r}: shift={shift} needs a scorer to calibrate alpha")
+        if condition_on and direction is not None:
+            raise ValueError(f"intervention {name!r}: condition_on applies to learned directions; "
+                             "condition a file direction before saving it")
+        check_scorer_name(scorer)
+        for cond in condition_on:
+            if not str(cond).endswith(".npy"):
+                check_scorer_name(cond)
+        self.name = name
+        self.direction_path = None if direction is None else str(direction)
+        self.scorer = scorer
+        self.scorer_options = dict(scorer_options or {})
+        self.target_scorer = None if scorer is None else scorer_name(scorer, str(scorer))
+        self.space_request = space
+        self.layers = None if layers is None else tuple(int(x) for x in layers)
+        self.alpha_request = alpha
+        self.shift = shift
+        self.settings = dict(n_samples=int(n_samples), quantile=float(quantile),
+                             seed_start=int(seed_start), classifier=classifier)
+        self.condition_on = list(condition_on)
+        self.calibration_n = int(calibration_n)
+        self.calibration_tolerance = calibration_tolerance
+        self.direction: Direction | None = None
+        self.calibration: Calibration | None = None
+        self._generator_key: str | None = None
+        self._scorer_obj: Callable[..., Any] | None = None
+
+    # -- preparation ------------------------------------------------------------------
+    @property
+    def alpha(self) -> float:
+        if self.calibration is not None:
+            return self.calibration.alpha
+        return DEFAULT_ALPHA if self.alpha_request is None else float(self.alpha_request)
+
+    def _scorer(self) -> Callable[..., Any]:
+        if self._scorer_obj is None:
+            self._scorer_obj = resolve_scorer(self.scorer, self.scorer_options)
+        return self._scorer_obj
+
+    def _learned(self, generator: Any, scorer: str | Callable[..., Any], space: str, workdir: Path,
+                 batch_size: int, progress: bool) -> Direction:
+        settings = LearnSettings(space=space, **self.settings)
+        label = scorer_name(scorer, str(scorer))
+        options = self.scorer_options if scorer is self.scorer else {}
+        key = _key({"generator": generator.describe(), "scorer": label, "scorer_options": options,
+                    "settings": settings.__dict__})
+        path = workdir / "directions" / f"{label}-{space}-{key}.npy"
+        if path.is_file():
+            return load_direction(path, generator=generator)
+        obj = self._scorer() if scorer is self.scorer else resolve_scorer(scorer)
+        direction = learn_direction(generator, obj, settings, batch_size=batch_size, progress=progress)
+        direction.provenance["cache_key"] = key
+        save_direction(direction, path)
+        return load_direction(path, generator=generator)
+
+    def prepare(self, generator: Any, workdir: Path, progress: bool = False,
+                batch_size: int = 16) -> None:
+        """Load or learn (and cache) the direction; calibrate alpha when a shift was asked."""
+        workdir = Path(workdir)
+        gen_key = _key(generator.describe())
+        if self._generator_key == gen_key and self.direction is not None:
+            return
+        if self.direction_path is not None:
+            space = None if self.space_request == "auto" else self.space_request
+            direction = load_direction(self.direction_path, space=space, generator=generator)
+        else:
+            space = resolve_space(generator, self.space_request)
+            space = "w" if space == "w+" else space
+            direction = self._learned(generator, self.scorer, space, workdir, batch_size, progress)
+            others = []
+            for cond in self.condition_on:
+                if str(cond).endswith(".npy"):
+                    others.append(load_direction(cond, space=space, generator=generator))
+                else:
+                    others.append(self._learned(generator, cond, space, workdir, batch_size, progress))
+            direction = condition_direction(direction, others)
+        resolve_space(generator, direction.space)
+        if direction.dim != space_dim(generator, direction.space):
+            raise ValueError(f"{self.name}: direction has {direction.dim} entries, generator "
+                             f"{direction.space}_dim is {space_dim(generator, direction.space)}")
+        if self.layers is not None and direction.space == "z":
+            raise ValueError(f"{self.name}: a layer range needs a W-space direction (this one is in Z)")
+        check_layers(self.layers, getattr(generator, "num_ws", None))
+        self.direction, self.calibration = direction, None
+        if self.shift is not None:
+            self.calibration = self._calibrate(generator, workdir, batch_size)
+        self._generator_key = gen_key
+
+    def _calibrate(self, generator: Any, workdir: Path, batch_size: int) -> Calibration:
+        assert self.direction is not None
+        seeds = list(range(CALIBRATION_SEED_START, CALIBRATION_SEED_START + self.calibration_n))
+        request = {"direction": self.direction.sha256, "generator": generator.describe(),
+                   "scorer": self.target_scorer, "scorer_options": self.scorer_options,
+                   "shift": self.shift, "layers": self.layers, "n": self.calibration_n,
+                   "tolerance": self.calibration_tolerance}
+        path = workdir / "calibration" / f"{self.name}-{_key(request)}.json"
+        if path.is_file():
+            d = json.loads(path.read_text())
+            return Calibration(alpha=d["alpha"], achieved_shift=d["achieved_shift"],
+                               target_shift=d["target_shift"], tolerance=d["tolerance"], seeds=seeds,
+                               trace=[tuple(t) for t in d["trace"]], converged=d["converged"])
+        cal = calibrate_alpha(generator, self.direction, self._scorer(), float(self.shift), seeds,
+                              layers=self.layers, tolerance=self.calibration_tolerance,
+                              batch_size=batch_size)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(cal.to_dict(), indent=2))
+        tmp.replace(path)
+        return cal
+
+    # -- twins ------------------------------------------------------------------------
+    def counterfactual(self, generator: Any, seeds: Sequence[int], base_images: torch.Tensor,
+                       batch_size: int = 16, progress: bool = False) -> torch.Tensor:
+        check_base_images(base_images, seeds)
+        if self.direction is None or self._generator_key != _key(generator.describe()):
+            raise RuntimeError(f"intervention {self.name!r}: call prepare(generator, workdir) first "
+                               "(with this generator)")
+        z = generator.latents(list(seeds))
+        return edited_images(generator, z, self.direction.vector, self.alpha, self.direction.space,
+                             self.layers, batch_size=batch_size, progress=progress)
+
+    def describe(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "name": self.name, "kind": "latent_direction", "synthetic": False,
+            "space": self.direction.space if self.direction else self.space_request,
+            "layers": list(self.layers) if self.layers else None, "alpha": self.alpha,
+            "alpha_source": ("calibrated" if self.calibration else
+                             "default" if self.alpha_request is None else "given"),
+            "requested_shift": self.shift, "target_scorer": self.target_scorer,
+            "scorer_options": self.scorer_options or None,
+            "direction_file": self.direction_path, "prepared": self.direction is not None}
+        if self.direction_path is None:
+            d["learn_settings"] = self.settings
+            d["condition_on"] = self.condition_on
+        if self.direction is not None:
+            d["direction"] = self.direction.describe()
+        if self.calibration is not None:
+            d["calibration"] = self.calibration.to_dict()
+        return d
+
+
+# -- registered names -------------------------------------------------------------------
+def make_attribute(attribute: str) -> Callable[..., LatentEdit]:
+    """Factory for a scorer-backed attribute edit ("gender", "age")."""
+    def factory(*, direction: str | None = None, scorer: str | None = None, space: str = "auto",
+                layers: Sequence[int] | None = None, alpha: float | None = None,
+                shift: float | None = None, n_samples: int = 2000, quantile: float = 0.2,
+                seed_start: int = 2_000_000_000, classifier: str = "svm",
+                condition_on: Sequence[str] = (), calibration_n: int = 64,
+                calibration_tolerance: float | None = None,
+                scorer_options: dict[str, Any] | None = None) -> LatentEdit:
+        return LatentEdit(attribute, direction=direction, scorer=scorer or attribute, space=space,
+                          layers=layers, alpha=alpha, shift=shift, n_samples=n_samples,
+                          quantile=quantile, seed_start=seed_start, classifier=classifier,
+                          condition_on=condition_on, calibration_n=calibration_n,
+                          calibration_tolerance=calibration_tolerance, scorer_options=scorer_options)
+    factory.__name__ = f"make_{attribute}"
+    return factory
+
+
+def make_hair_length(*, direction: str | None = None, scorer: str | None = None, space: str = "auto",
+                     layers: Sequence[int] | None = None, alpha: float | None = None,
+                     shift: float | None = None, n_samples: int = 2000, quantile: float = 0.2,
+                     seed_start: int = 2_000_000_000, classifier: str = "svm",
+                     condition_on: Sequence[str] = (), calibration_n: int = 64,
+                     scorer_options: dict[str, Any] | None = None) -> LatentEdit:
+    """hair_length: a direction file, or a learned direction from a user-supplied hair scorer."""
+    if direction is None and scorer is None:
+        raise ValueError(HAIR_LENGTH_HELP)
+    return LatentEdit("hair_length", direction=direction, scorer=scorer, space=space, layers=layers,
+                      alpha=alpha, shift=shift, n_samples=n_samples, quantile=quantile,
+                      seed_start=seed_start, classifier=classifier, condition_on=condition_on,
+                      calibration_n=calibration_n, scorer_options=scorer_options)
+
+
+def make_direction(path: str, *, space: str = "auto", layers: Sequence[int] | None = None,
+                   alpha: float | None = None, shift: float | None = None,
+                   scorer: str | None = None, name: str | None = None,
+                   calibration_n: int = 64, scorer_options: dict[str, Any] | None = None) -> LatentEdit:
+    """direction:<path.npy>: a user direction file (InterFaceGAN boundary or ours)."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"direction file not found: {path}")
+    return LatentEdit(name or f"direction:{path}", direction=path, scorer=scorer, space=space,
+                      layers=layers, alpha=alpha, shift=shift, calibration_n=calibration_n,
+                      scorer_options=scorer_options)
+
+
+def make_hat(*, direction: str | None = None, space: str = "auto", layers: Sequence[int] | None = None,
+             alpha: float | None = None, shift: float | None = None, scorer: str | None = None,
+             scorer_options: dict[str, Any] | None = None, shape: str | None = None,
+             color: str | None = None) -> Intervention:
+    """hat: the synthetic occluder, or with {direction = path} a latent edit along that boundary
+    (e.g. InterFaceGAN's "Wearing_Hat" for your StyleGAN)."""
+    if direction is None:
+        latent_only = {k: v for k, v in dict(layers=layers, alpha=alpha, shift=shift, scorer=scorer,
+                                             scorer_options=scorer_options).items() if v is not None}
+        if latent_only or space != "auto":
+            raise ValueError(f"hat: {', '.join(sorted(latent_only) or ['space'])} apply to a latent hat "
+                             "direction; give {direction = 'path.npy'} or drop them")
+        return SyntheticHat(shape=shape, color=color)
+    if shape is not None or color is not None:
+        raise ValueError("hat: shape and color apply to the synthetic occluder, not to a direction file")
+    return LatentEdit("hat", direction=direction, scorer=scorer, space=space, layers=layers,
+                      alpha=alpha, shift=shift, scorer_options=scorer_options)
+
+
+register_intervention("hat", make_hat)
+register_intervention("gender", make_attribute("gender"))
+register_intervention("age", make_attribute("age"))
+register_intervention("hair_length", make_hair_length)
+register_intervention("direction", make_direction, prefix=True, arg_help="path.npy")

@@ -1,0 +1,376 @@
+"""Latent directions: load, save, learn (InterFaceGAN-style), condition and calibrate.
+
+File formats
+- InterFaceGAN boundary: a `.npy` array of shape (1, dim) (or (dim,)), a unit normal.
+  Its space is read from the file name ("..._w_boundary.npy" -> W, "..._z_boundary" -> Z),
+  from the generator when only one space has that length, or from an explicit `space`.
+- Ours: the same `.npy` (1, dim) plus a JSON sidecar (`<name>.json`) with the provenance:
+  generator describe(), scorer, number of samples, quantile, held-out accuracy, ...
+
+Learning (Shen et al., InterFaceGAN): sample M latents, score their images with an
+attribute scorer, label the top and bottom `quantile` of scores 1 / 0, fit a linear
+classifier on a training split, report accuracy on the held-out split; the unit normal of
+the separating hyperplane is the direction (pointing to higher scores).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from counterfactual.interventions.latent import edited_images, sample_latents, space_dim
+
+FORMAT = "counterfactual-fd direction/1"
+Scorer = Callable[[torch.Tensor], Any]   # uint8 NCHW -> float [N]
+
+
+@dataclass
+class Direction:
+    """A unit direction in one latent space with where it came from."""
+    vector: np.ndarray               # float64 [dim], unit norm
+    space: str                       # "z" or "w"
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        v = np.asarray(self.vector, dtype=np.float64).reshape(-1)
+        norm = float(np.linalg.norm(v))
+        if not np.all(np.isfinite(v)) or norm == 0.0:
+            raise ValueError("a direction must be a finite, non-zero vector")
+        self.vector = v if abs(norm - 1.0) <= 1e-12 else v / norm   # unit vectors stay bit-exact
+        if self.space not in ("z", "w"):
+            raise ValueError(f"direction space must be 'z' or 'w', got {self.space!r}")
+
+    @property
+    def dim(self) -> int:
+        return int(self.vector.size)
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.vector.astype("<f8").tobytes()).hexdigest()
+
+    def describe(self) -> dict[str, Any]:
+        return {"space": self.space, "dim": self.dim, "sha256": self.sha256,
+                "provenance": self.provenance}
+
+
+def sidecar_path(path: str | Path) -> Path:
+    return Path(path).with_suffix(".json")
+
+
+def _atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as fh:
+            write(fh)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_direction(direction: Direction, path: str | Path) -> Path:
+    """Write `path` (.npy, shape (1, dim), InterFaceGAN-compatible) and its JSON provenance."""
+    path = Path(path)
+    if path.suffix != ".npy":
+        raise ValueError(f"direction files end in .npy, got {path}")
+    _atomic_write(path, lambda fh: np.save(fh, direction.vector[None, :]))
+    meta = {"format": FORMAT, "space": direction.space, "dim": direction.dim,
+            "sha256": direction.sha256, **direction.provenance}
+    _atomic_write(sidecar_path(path), lambda fh: fh.write(json.dumps(meta, indent=2, default=str)),
+                  mode="w")
+    return path
+
+
+def _space_from_filename(stem: str) -> str | None:
+    """InterFaceGAN names: "stylegan_ffhq_age_w_boundary" -> "w", "..._wp_..." -> "wp", "..._z_..." -> "z"."""
+    tokens = set(re.split(r"[_\-.]", stem.lower()))
+    for space in ("wp", "w", "z"):
+        if space in tokens:
+            return space
+    return None
+
+
+def load_direction(path: str | Path, space: str | None = None, generator: Any = None) -> Direction:
+    """Read an InterFaceGAN boundary or one of our direction files (with JSON provenance)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"direction file not found: {path}")
+    if space == "w+":
+        space = "w"
+    if space not in (None, "z", "w"):
+        raise ValueError(f"direction space must be 'z', 'w' or 'w+', got {space!r}")
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except Exception as exc:   # noqa: BLE001 - one clear message for any unreadable file
+        raise ValueError(f"{path}: not a readable .npy array ({exc})") from exc
+    if not (arr.ndim == 1 or (arr.ndim == 2 and arr.shape[0] == 1)) or arr.size < 2:
+        raise ValueError(f"{path}: direction must have shape (1, dim) or (dim,), got {arr.shape} "
+                         "(InterFaceGAN W+ boundaries with one row per layer are not supported)")
+    if not np.issubdtype(arr.dtype, np.floating):
+        raise ValueError(f"{path}: direction must be floating point, got dtype {arr.dtype}")
+    vec = arr.reshape(-1).astype(np.float64)
+    if not np.all(np.isfinite(vec)) or not np.any(vec):
+        raise ValueError(f"{path}: direction must be finite and non-zero")
+    sha_file = hashlib.sha256(path.read_bytes()).hexdigest()
+    meta: dict[str, Any] = {}
+    if sidecar_path(path).is_file():
+        try:
+            meta = json.loads(sidecar_path(path).read_text())
+        except ValueError as exc:
+            raise ValueError(f"{sidecar_path(path)}: unreadable provenance JSON ({exc})") from exc
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            meta = {}
+    if meta.get("space") and space is not None and space != meta["space"]:
+        raise ValueError(f"{path}: file is a {meta['space']!r}-space direction, "
+                         f"but space={space!r} was asked")
+    file_space = meta.get("space") or _space_from_filename(path.stem)
+    if file_space == "wp" and space is None:
+        raise ValueError(f"{path}: a W+ ('wp') boundary is not supported; use a W boundary")
+    resolved = space or file_space
+    if resolved is None and generator is not None:
+        fits = [s for s, d in (("z", getattr(generator, "z_dim", None)),
+                               ("w", getattr(generator, "w_dim", None))) if d == vec.size]
+        if len(fits) == 1:
+            resolved = fits[0]
+        elif not fits:
+            raise ValueError(f"{path}: direction has {vec.size} entries; generator z_dim="
+                             f"{generator.z_dim}, w_dim={generator.w_dim}")
+    if resolved is None:
+        raise ValueError(f"{path}: cannot tell whether this {vec.size}-d direction is in Z or W; "
+                         "pass space='z' or space='w'")
+    provenance = {k: v for k, v in meta.items() if k not in ("format", "space", "dim", "sha256")}
+    if not meta:
+        provenance = {"source": "file (InterFaceGAN-style boundary)",
+                      "original_norm": float(np.linalg.norm(vec))}
+    provenance.update(path=str(path), file_sha256=sha_file)
+    if meta.get("sha256") and meta["sha256"] != hashlib.sha256(vec.astype("<f8").tobytes()).hexdigest():
+        raise ValueError(f"{path}: array does not match the sha256 in {sidecar_path(path).name}")
+    direction = Direction(vec, resolved, provenance)
+    if generator is not None:
+        expected = space_dim(generator, direction.space)
+        if expected != direction.dim:
+            raise ValueError(f"{path}: {direction.space}-space direction has {direction.dim} entries, "
+                             f"generator {getattr(generator, 'spec', '')} has "
+                             f"{direction.space}_dim={expected}")
+    return direction
+
+
+def score_images(scorer: Scorer, images: torch.Tensor) -> np.ndarray:
+    """Scores as float64 [N] (NaN where the scorer could not score an image)."""
+    s = scorer(images)
+    s = s.detach().cpu().numpy() if isinstance(s, torch.Tensor) else np.asarray(s)
+    s = s.astype(np.float64).reshape(-1)
+    if s.size != len(images):
+        raise ValueError(f"scorer returned {s.size} scores for {len(images)} images")
+    return s
+
+
+def scorer_name(scorer: Any, default: str = "custom") -> str:
+    return str(getattr(scorer, "name", None) or default)
+
+
+@dataclass(frozen=True)
+class LearnSettings:
+    """Everything that determines a learned direction besides generator and scorer."""
+    space: str = "z"
+    n_samples: int = 2000
+    quantile: float = 0.2
+    seed_start: int = 2_000_000_000      # far from evaluation seeds (0, 1, 2, ...)
+    holdout: float = 0.3
+    classifier: str = "svm"              # "svm" (LinearSVC) or "logistic"
+    split_seed: int = 0
+
+    def check(self) -> None:
+        if self.space not in ("z", "w"):
+            raise ValueError(f"learning space must be 'z' or 'w', got {self.space!r}")
+        if not 0 < self.quantile <= 0.5:
+            raise ValueError(f"quantile must be in (0, 0.5], got {self.quantile}")
+        if not 0 < self.holdout < 1:
+            raise ValueError(f"holdout must be in (0, 1), got {self.holdout}")
+        if self.classifier not in _CLASSIFIERS:
+            raise ValueError(f"unknown classifier {self.classifier!r}; allowed: {', '.join(_CLASSIFIERS)}")
+        if self.n_samples < 20:
+            raise ValueError(f"n_samples must be at least 20, got {self.n_samples}")
+
+
+def _svm() -> Any:
+    from sklearn.svm import LinearSVC
+    return LinearSVC(C=1.0, max_iter=20_000, random_state=0)
+
+
+def _logistic() -> Any:
+    from sklearn.linear_model import LogisticRegression
+    return LogisticRegression(C=1.0, max_iter=5_000)
+
+
+_CLASSIFIERS: dict[str, Callable[[], Any]] = {"svm": _svm, "logistic": _logistic}
+
+
+def fit_boundary(codes: np.ndarray, scores: np.ndarray, settings: LearnSettings
+                 ) -> tuple[np.ndarray, float, dict[str, Any]]:
+    """Label extreme quantiles, fit the classifier: (unit normal, offset, statistics)."""
+    keep = np.isfinite(scores)
+    x, s = codes[keep], scores[keep]
+    k = int(np.floor(settings.quantile * len(s)))
+    if k < 5:
+        raise ValueError(f"only {len(s)} scored samples: quantile {settings.quantile} gives {k} per class "
+                         "(need at least 5); raise n_samples")
+    order = np.argsort(s, kind="stable")
+    low, high = order[:k], order[-k:]
+    if s[low].max() >= s[high].min():
+        raise ValueError("the scorer does not separate the quantiles (top and bottom scores overlap); "
+                         "is the scorer constant on these images?")
+    xs = np.concatenate([x[low], x[high]])
+    ys = np.concatenate([np.zeros(k, int), np.ones(k, int)])
+    rng = np.random.RandomState(settings.split_seed)
+    test = np.zeros(2 * k, bool)
+    n_test = max(1, int(round(settings.holdout * k)))
+    for cls in (0, 1):   # stratified split
+        idx = np.flatnonzero(ys == cls)
+        test[rng.choice(idx, n_test, replace=False)] = True
+    clf = _CLASSIFIERS[settings.classifier]()
+    clf.fit(xs[~test], ys[~test])
+    coef = np.asarray(clf.coef_, dtype=np.float64).reshape(-1)
+    norm = float(np.linalg.norm(coef))
+    if norm == 0.0:
+        raise ValueError("the classifier found no direction (zero normal)")
+    stats = {"n_scored": int(keep.sum()), "n_per_class": k, "n_train": int((~test).sum()),
+             "n_held_out": int(test.sum()),
+             "train_accuracy": float(clf.score(xs[~test], ys[~test])),
+             "held_out_accuracy": float(clf.score(xs[test], ys[test])),
+             "score_low_max": float(s[low].max()), "score_high_min": float(s[high].min())}
+    return coef / norm, float(np.asarray(clf.intercept_).reshape(-1)[0]) / norm, stats
+
+
+def learn_direction(generator: Any, scorer: Scorer, settings: LearnSettings = LearnSettings(),
+                    batch_size: int = 16, progress: bool = False) -> Direction:
+    """InterFaceGAN: learn the unit normal separating high from low scores in `settings.space`."""
+    settings.check()
+    z, codes = sample_latents(generator, settings.n_samples, settings.seed_start, settings.space)
+    images = generator.images(z, space="z", batch_size=batch_size, progress=progress)
+    scores = score_images(scorer, images)
+    normal, offset, stats = fit_boundary(codes.double().numpy(), scores, settings)
+    provenance = {"source": "learned (InterFaceGAN-style linear boundary)",
+                  "generator": generator.describe(), "scorer": scorer_name(scorer),
+                  "scorer_description": _describe(scorer), "n_samples": settings.n_samples,
+                  "quantile": settings.quantile, "seed_start": settings.seed_start,
+                  "seeds": f"{settings.seed_start}..{settings.seed_start + settings.n_samples - 1}",
+                  "holdout_fraction": settings.holdout, "split_seed": settings.split_seed,
+                  "classifier": {"svm": "sklearn LinearSVC(C=1, random_state=0)",
+                                 "logistic": "sklearn LogisticRegression(C=1)"}[settings.classifier],
+                  "offset": offset, **stats}
+    return Direction(normal, settings.space, provenance)
+
+
+def _describe(obj: Any) -> Any:
+    describe = getattr(obj, "describe", None)
+    return describe() if callable(describe) else None
+
+
+def condition_direction(direction: Direction, others: Sequence[Direction]) -> Direction:
+    """Project out the span of `others` (InterFaceGAN conditional manipulation), renormalise."""
+    if not others:
+        return direction
+    for o in others:
+        if o.space != direction.space or o.dim != direction.dim:
+            raise ValueError(f"cannot condition a {direction.space}/{direction.dim}-d direction on a "
+                             f"{o.space}/{o.dim}-d one")
+    basis = np.stack([o.vector for o in others], axis=1)          # [dim, k]
+    coef, *_ = np.linalg.lstsq(basis, direction.vector, rcond=None)
+    residual = direction.vector - basis @ coef
+    if np.linalg.norm(residual) < 1e-8:
+        raise ValueError("the direction lies in the span of the conditioning directions")
+    provenance = dict(direction.provenance)
+    provenance["conditioned_on"] = [{"sha256": o.sha256, "scorer": o.provenance.get("scorer"),
+                                     "path": o.provenance.get("path")} for o in others]
+    provenance["unconditioned_sha256"] = direction.sha256
+    provenance["cosine_with_unconditioned"] = float(residual @ direction.vector / np.linalg.norm(residual))
+    return Direction(residual, direction.space, provenance)
+
+
+@dataclass
+class Calibration:
+    """The alpha that moves the target scorer by the requested amount on a calibration batch."""
+    alpha: float
+    achieved_shift: float
+    target_shift: float
+    tolerance: float
+    seeds: list[int]
+    trace: list[tuple[float, float]]     # (alpha, shift) evaluated, in order
+    converged: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"alpha": self.alpha, "achieved_shift": self.achieved_shift,
+                "target_shift": self.target_shift, "tolerance": self.tolerance,
+                "seeds": f"{self.seeds[0]}..{self.seeds[-1]}" if self.seeds else "",
+                "n": len(self.seeds), "trace": [list(t) for t in self.trace],
+                "converged": self.converged}
+
+
+def calibrate_alpha(generator: Any, direction: Direction, scorer: Scorer, target_shift: float,
+                    seeds: Sequence[int], layers: tuple[int, int] | None = None,
+                    tolerance: float | None = None, alpha_start: float = 1.0,
+                    alpha_max: float = 64.0, max_iter: int = 20, batch_size: int = 16) -> Calibration:
+    """Bisection on alpha so that mean(score(twin)) - mean(score(base)) = target_shift.
+
+    Assumes the mean shift grows monotonically with alpha along the direction (true for a
+    learned direction near its boundary); the bracket doubles from `alpha_start` up to
+    `alpha_max`. `tolerance` defaults to 5% of |target_shift|.
+    """
+    if target_shift == 0 or not np.isfinite(target_shift):
+        raise ValueError(f"target shift must be finite and non-zero, got {target_shift}")
+    tol = abs(target_shift) * 0.05 if tolerance is None else float(tolerance)
+    seeds = [int(s) for s in seeds]
+    z = generator.latents(seeds)
+    base = score_images(scorer, generator.images(z, space="z", batch_size=batch_size))
+    trace: list[tuple[float, float]] = []
+
+    def shift(alpha: float) -> float:
+        twins = edited_images(generator, z, direction.vector, alpha, direction.space, layers,
+                              batch_size=batch_size)
+        s = score_images(scorer, twins)
+        ok = np.isfinite(s) & np.isfinite(base)
+        if not ok.any():
+            raise ValueError("the scorer returned no finite score on the calibration batch")
+        value = float(np.mean(s[ok] - base[ok]))
+        trace.append((alpha, value))
+        return value
+
+    sign = float(np.sign(target_shift))
+    goal = abs(target_shift)
+    lo, hi = 0.0, float(alpha_start)
+    f_hi = sign * shift(sign * hi)
+    while f_hi < goal - tol:
+        lo = hi
+        hi *= 2
+        if hi > alpha_max:
+            best = max(trace, key=lambda t: sign * t[1])
+            raise ValueError(f"calibration cannot reach a shift of {target_shift:g}: the largest shift "
+                             f"seen was {best[1]:g} at alpha={best[0]:g} (alpha_max={alpha_max:g}); "
+                             "check the direction's sign, the scorer, or ask for a smaller shift")
+        f_hi = sign * shift(sign * hi)
+    best_alpha, best_f = hi, f_hi
+    for _ in range(max_iter):
+        if abs(best_f - goal) <= tol:
+            break
+        mid = 0.5 * (lo + hi)
+        f_mid = sign * shift(sign * mid)
+        if abs(f_mid - goal) < abs(best_f - goal):
+            best_alpha, best_f = mid, f_mid
+        if f_mid < goal:
+            lo = mid
+        else:
+            hi = mid
+    return Calibration(alpha=sign * best_alpha, achieved_shift=sign * best_f,
+                       target_shift=float(target_shift), tolerance=tol, seeds=seeds, trace=trace,
+                       converged=abs(best_f - goal) <= tol)

@@ -1,0 +1,165 @@
+"""Pixel interventions and region masks on stand-in landmarks (no detector needed)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from counterfactual.interventions import build_intervention
+from counterfactual.interventions.pixel import (
+    HAT_SHAPES, RegionBlur, RegionFill, SyntheticHat, blur_params, composite, gaussian_blur,
+    hat_parts)
+from counterfactual.interventions.regions import REGIONS, FaceLandmarks, hat_line, region_masks
+
+ARCFACE_112 = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
+                        [41.5493, 92.3655], [70.7299, 92.2041]])
+
+
+def canonical(images: torch.Tensor) -> FaceLandmarks:
+    """Stand-in landmarker: the ArcFace template scaled to the image (a frontal aligned face)."""
+    n, size = len(images), int(images.shape[-1])
+    return FaceLandmarks.from_kps5(np.repeat(ARCFACE_112[None] * size / 112, n, 0), size)
+
+
+def _faces(n=3, size=64, seed=0):
+    rng = np.random.RandomState(seed)
+    return torch.from_numpy(rng.randint(0, 256, (n, 3, size, size)).astype(np.uint8))
+
+
+def _reference_blur(img: np.ndarray, sigma: float, k: int) -> np.ndarray:
+    """Separable Gaussian from the closed form, reflect-101 borders (numpy 'reflect')."""
+    r = k // 2
+    x = np.arange(-r, r + 1)
+    g = np.exp(-x ** 2 / (2 * sigma ** 2))
+    g /= g.sum()
+    p = np.pad(img.astype(np.float64), ((0, 0), (r, r), (r, r)), mode="reflect")
+    rows = sum(g[i] * p[:, i:i + img.shape[1], :] for i in range(k))
+    return sum(g[i] * rows[:, :, i:i + img.shape[2]] for i in range(k))
+
+
+def test_blur_params_scale_with_resolution():
+    assert blur_params(512) == (100.0, 111)
+    assert blur_params(64) == (12.5, 13)
+    for res in (32, 64, 100, 128, 256, 300, 1024):
+        sigma, k = blur_params(res)
+        assert sigma == pytest.approx(100 * res / 512)
+        assert k % 2 == 1 and abs(k - 111 * res / 512) <= 1.0
+
+
+def test_gaussian_blur_matches_closed_form():
+    img = _faces(1, 24)
+    out = gaussian_blur(img, 3.0, 9)[0].numpy().astype(np.float64)
+    ref = _reference_blur(img[0].numpy(), 3.0, 9)
+    assert np.abs(out - ref).max() <= 1.0
+
+
+def test_blur_inside_mask_only():
+    img = _faces(2, 32)
+    mask = torch.zeros(2, 1, 32, 32)
+    mask[:, :, 8:20, 10:24] = 1.0
+    mask[:, :, 7, 10:24] = 0.5                       # a soft edge
+    out = composite(img, gaussian_blur(img, *blur_params(32)), mask)
+    outside = (mask == 0).expand_as(img)
+    assert torch.equal(out[outside], img[outside])
+    inside = (mask == 1).expand_as(img)
+    assert (out[inside] != img[inside]).float().mean() > 0.8
+
+
+def test_masks_cover_their_landmarks():
+    img = _faces(2, 64)
+    lm = canonical(img)
+    s = 64 / 112
+    pt = lambda x, y: (int(round(y * s)), int(round(x * s)))  # noqa: E731  (row, col)
+    eye_l, eye_r, nose, mouth = pt(38.3, 51.7), pt(73.5, 51.5), pt(56.0, 71.7), pt(56.1, 92.3)
+    cheek, top, corner = pt(30, 75), pt(56, 3), pt(2, 110)
+    m = {r: region_masks(lm, r)[0, 0].numpy() for r in REGIONS}
+    for r, yes, no in [("eyes", [eye_l, eye_r], [nose, mouth, top]),
+                       ("nose", [nose], [eye_l, mouth]),
+                       ("mouth", [mouth], [nose, eye_r]),
+                       ("skin", [cheek], [eye_l, mouth, top, corner]),
+                       ("hair", [top], [eye_l, nose, mouth]),
+                       ("hat", [top], [eye_l, nose]),
+                       ("background", [corner], [nose, cheek, eye_l])]:
+        for p in yes:
+            assert m[r][p] == 1.0, (r, p)
+        for p in no:
+            assert m[r][p] == 0.0, (r, p)
+    assert (m["all"] == 1).all()
+    for r in REGIONS[:-1]:
+        assert 0 <= m[r].min() and m[r].max() <= 1
+        assert ((m[r] > 0) & (m[r] < 1)).any(), f"{r} has no soft edge"
+    line = hat_line(lm, 0)
+    assert (m["hat"][int(np.ceil(line)) + 3:] == 0).all()
+
+
+@pytest.mark.parametrize("region", ["eyes", "skin", "background"])
+def test_region_blur_intervention_changes_region_only(region):
+    img = _faces(3, 64)
+    edit = RegionBlur(region, landmarker=canonical)
+    twins = edit.counterfactual(None, [0, 1, 2], img)
+    mask = region_masks(canonical(img), region)
+    outside = (mask == 0).expand_as(img)
+    assert torch.equal(twins[outside], img[outside])
+    inside = (mask == 1).expand_as(img)
+    assert (twins[inside] != img[inside]).float().mean() > 0.8
+    assert edit.describe()["region"] == region
+
+
+def test_fill_uses_region_mean_or_colour():
+    img = _faces(2, 64)
+    twins = RegionFill("mouth", landmarker=canonical).counterfactual(None, [0, 1], img)
+    mask = region_masks(canonical(img), "mouth")
+    full = (mask == 1).expand_as(img)
+    for i in range(2):
+        w = mask[i].double()
+        expected = ((img[i].double() * w).sum((1, 2)) / w.sum()).round()
+        vals = twins[i][full[i]].view(3, -1)
+        assert torch.equal(vals, expected.to(torch.uint8)[:, None].expand_as(vals))
+    red = RegionFill("all", color=[255, 0, 0]).counterfactual(None, [0, 1], img)
+    assert (red[:, 0] == 255).all() and (red[:, 1:] == 0).all()
+
+
+def test_synthetic_hat_deterministic_per_seed_and_upper_only():
+    img = _faces(6, 64, seed=3)
+    hat = SyntheticHat(landmarker=canonical)
+    seeds = [10, 11, 12, 13, 14, 15]
+    a = hat.counterfactual(None, seeds, img)
+    b = hat.counterfactual(None, seeds, img)
+    assert torch.equal(a, b)
+    alone = hat.counterfactual(None, seeds[2:3], img[2:3])       # batch-independent
+    assert torch.equal(alone[0], a[2])
+    lm = canonical(img)
+    eye_top = int(np.floor(lm.eyes[0][:, 1].min()))
+    assert torch.equal(a[:, :, eye_top:], img[:, :, eye_top:])   # nothing at or below the eyes
+    assert ((a[:, :, :eye_top] != img[:, :, :eye_top]).float().mean(dim=(1, 2, 3)) > 0.1).all()
+    different_seed = hat.counterfactual(None, [99, 11, 12, 13, 14, 15], img)
+    assert not torch.equal(different_seed[0], a[0])
+    d = hat.describe()
+    assert d["synthetic"] is True and hat.synthetic and d["name"] == "hat (synthetic occluder)"
+    with pytest.raises(ValueError, match="allowed: beanie, cap, top_hat, bucket"):
+        SyntheticHat(shape="sombrero")
+
+
+@pytest.mark.parametrize("shape", HAT_SHAPES)
+def test_hat_shapes_stay_above_documented_bound(shape):
+    hw, brim = 10.0, -5.0
+    lowest = max(poly[:, 1].max() for poly, _ in hat_parts(shape, hw, brim))
+    assert lowest <= brim + 0.15 * hw + 1e-9
+
+
+def test_landmarks_from_106_points_groups():
+    pts = np.random.RandomState(0).rand(2, 106, 2) * 64
+    groups = {"contour": range(0, 33), "eye_l": range(33, 43), "brow_l": range(43, 52),
+              "mouth": range(52, 72), "nose": range(72, 87), "eye_r": range(87, 97),
+              "brow_r": range(97, 106)}
+    lm = FaceLandmarks.from_points(pts, groups, 64)
+    np.testing.assert_array_equal(lm.eye_r, pts[:, 87:97])
+    assert lm.brows.shape == (2, 18, 2)
+    with pytest.raises(KeyError, match="eye_r"):
+        FaceLandmarks.from_points(pts, {k: v for k, v in groups.items() if k != "eye_r"}, 64)
+
+
+def test_blur_all_needs_no_landmarks():
+    img = _faces(2, 32)
+    twins = build_intervention("blur:all").counterfactual(None, [0, 1], img)
+    assert torch.equal(twins, gaussian_blur(img, *blur_params(32)))
