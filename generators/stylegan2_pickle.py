@@ -47,6 +47,7 @@ from numpy._core.multiarray import _reconstruct as _numpy_reconstruct
 from numpy._core.multiarray import scalar as _numpy_scalar
 
 from generators.stylegan2 import StyleGAN2Faces, StyleGAN2Generator
+from generators.weights import sha256_file
 
 
 class UnsafePickleError(pickle.UnpicklingError):
@@ -307,15 +308,6 @@ def _existing(path: str | Path) -> Path:
     return path
 
 
-def file_sha256(path: str | Path) -> str:
-    """sha256 of a file, streamed."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def load_stylegan2(path: str | None, device: str = "cpu", *,
                    init_kwargs_json: str | None = None, key: str = "G_ema",
                    class_index: int | None = None, noise_mode: str = "const") -> StyleGAN2Faces:
@@ -331,7 +323,7 @@ def load_stylegan2(path: str | None, device: str = "cpu", *,
         net = generator_from_state_dict(path_, init_kwargs_json)
     else:
         net = generator_from_pickle(path_, key=key)
-    return StyleGAN2Faces(net, device=device, weights_sha256=file_sha256(path_),
+    return StyleGAN2Faces(net, device=device, weights_sha256=sha256_file(path_),
                           class_index=class_index, noise_mode=noise_mode,
                           spec=f"stylegan2:{path}")
 
@@ -339,4 +331,4 @@ def load_stylegan2(path: str | None, device: str = "cpu", *,
 __all__ = ["load_stylegan2", "read_nvidia_pickle", "generator_from_pickle",
            "generator_from_state_dict", "record_state_dict", "build_generator",
            "SafeUnpickler", "SAFE_GLOBALS", "UnsafePickleError", "InvalidWeightsError",
-           "PersistentRecord", "file_sha256"]
+           "PersistentRecord"]
