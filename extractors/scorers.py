@@ -1,0 +1,291 @@
+"""Attribute scorers: uint8 NCHW images -> one float64 score per image.
+
+Scorers check that an intervention changed its attribute (and little else). Registry:
+`register_scorer(name, factory)` (a callable or a lazy "module:function" string; the factory
+takes keyword options and returns a scorer), `load_scorer(name, **options)`,
+`available_scorers()`.
+
+Built-ins:
+
+- ``gender``: P(male) from the gender network (`extractors.attribute_nets`), in [0, 1];
+  P(female) = 1 - score.
+- ``age``: expected age in years, sum_k p_k * age_k over the age network's 81 bins
+  (0.25, 1, 2, ..., 80), so within [0.25, 80].
+- ``identity``: a *pairwise* scorer (``pairwise = True``): ``scorer(a, b)`` is the cosine
+  similarity of the ArcFace embeddings of a[i] and b[i]; `identity_similarity(a, b)` is the
+  same with a shared default model.
+- ``clip``: `ClipZeroShotScorer`: CLIP zero-shot probability of ``prompts[target]`` among
+  ``prompts`` (softmax of CLIP's scaled cosines), e.g. prompts=("a photo of a person
+  wearing a hat", "a photo of a person"). Needs OpenAI's ViT-B/32 CLIP weights (the file of
+  the ``clip-vit-b32`` space); without them it raises `MissingWeightsError` naming the file.
+
+Scorers built on face detection record ``last_stats`` (images, faces found, fallbacks).
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from extractors.base import as_uint8_nchw
+
+ScorerFactory = Callable[..., "Scorer"]
+
+
+class Scorer(ABC):
+    """uint8 NCHW images -> float64 scores [N] (pairwise scorers take two batches)."""
+
+    name: str
+    pairwise: bool = False
+    last_stats: dict[str, int] | None = None
+
+    @abstractmethod
+    def __call__(self, images: torch.Tensor | np.ndarray, *args: Any) -> np.ndarray:
+        """Scores [N], float64."""
+
+    def describe(self) -> dict[str, Any]:
+        """What determines the scores (for manifests)."""
+        return {"name": self.name, "pairwise": self.pairwise}
+
+
+_REGISTRY: dict[str, ScorerFactory | str] = {}
+
+
+def register_scorer(name: str, factory: ScorerFactory | str) -> None:
+    """Register a scorer factory (callable, or "module:function" imported on first use)."""
+    if not isinstance(name, str) or not name or ":" in name:
+        raise ValueError(f"invalid scorer name {name!r}")
+    if isinstance(factory, str):
+        if factory.count(":") != 1:
+            raise ValueError(f"expected 'module:function', got {factory!r}")
+    elif not callable(factory):
+        raise TypeError(f"scorer factory for {name!r} must be callable or 'module:function'")
+    _REGISTRY[name] = factory
+
+
+def available_scorers() -> list[str]:
+    """Names of the registered scorers."""
+    return sorted(_REGISTRY)
+
+
+def load_scorer(name: str, **options: Any) -> Scorer:
+    """Build the scorer `name` with its options (e.g. prompts=... for "clip")."""
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown scorer {name!r}; known: {', '.join(available_scorers())}")
+    factory = _REGISTRY[name]
+    if isinstance(factory, str):
+        module_name, func_name = factory.split(":")
+        factory = getattr(importlib.import_module(module_name), func_name)
+    scorer = factory(**options)
+    if not isinstance(scorer, Scorer):
+        raise TypeError(f"scorer factory for {name!r} returned {type(scorer).__name__}, not a Scorer")
+    return scorer
+
+
+# ------------------------------------------------------------------ face attribute scorers
+class _AttributeScorer(Scorer):
+    """Shared part of the gender / age scorers: an AttributeExtractor's probabilities."""
+
+    task: str
+
+    def __init__(self, weights: str | os.PathLike[str] | None = None, device: str = "cpu",
+                 **locator_options: Any) -> None:
+        from extractors.attribute_nets import AttributeExtractor
+        self.extractor = AttributeExtractor(self.task, weights=weights, device=device, **locator_options)
+
+    @abstractmethod
+    def _reduce(self, probs: np.ndarray) -> np.ndarray:
+        """Class probabilities [N, classes] -> scores [N]."""
+
+    def __call__(self, images: torch.Tensor | np.ndarray, *args: Any) -> np.ndarray:
+        if args:
+            raise TypeError(f"{self.name} scores one batch of images")
+        probs = self.extractor.probabilities(images)
+        self.last_stats = dict(self.extractor.last_stats)
+        return self._reduce(probs).astype(np.float64)
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "score": self.score_doc,
+                "network": self.extractor.describe()}
+
+
+class GenderScorer(_AttributeScorer):
+    """P(male) in [0, 1] (P(female) = 1 - score)."""
+
+    name, task, score_doc = "gender", "gender", "P(male)"
+
+    def _reduce(self, probs: np.ndarray) -> np.ndarray:
+        from extractors.attribute_nets import GENDER_LABELS
+        return probs[:, GENDER_LABELS.index("male")]
+
+
+class AgeScorer(_AttributeScorer):
+    """Expected age in years over the 81 age bins."""
+
+    name, task, score_doc = "age", "age", "expected age (years) over bins 0.25, 1..80"
+
+    def _reduce(self, probs: np.ndarray) -> np.ndarray:
+        from extractors.attribute_nets import AGE_BIN_VALUES
+        return probs @ AGE_BIN_VALUES
+
+
+class IdentityScorer(Scorer):
+    """Pairwise: cosine similarity of ArcFace embeddings of a[i] and b[i], in [-1, 1]."""
+
+    name = "identity"
+    pairwise = True
+
+    def __init__(self, weights: str | os.PathLike[str] | None = None, device: str = "cpu",
+                 **locator_options: Any) -> None:
+        from extractors.arcface import ArcFaceExtractor
+        self.extractor = ArcFaceExtractor(weights=weights, device=device, normalize=True,
+                                          **locator_options)
+
+    def __call__(self, images: torch.Tensor | np.ndarray, *args: Any) -> np.ndarray:
+        if len(args) != 1:
+            raise TypeError("identity is pairwise: call it with two image batches (a, b)")
+        a, b = as_uint8_nchw(images), as_uint8_nchw(args[0])
+        if len(a) != len(b):
+            raise ValueError(f"identity needs batches of equal length, got {len(a)} and {len(b)}")
+        fa = self.extractor(a).double().numpy()
+        stats_a = dict(self.extractor.last_stats)
+        fb = self.extractor(b).double().numpy()
+        self.last_stats = {k: stats_a[k] + self.extractor.last_stats[k] for k in stats_a}
+        return (fa * fb).sum(1)     # both L2-normalised
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "score": "ArcFace cosine similarity",
+                "network": self.extractor.describe()}
+
+
+_DEFAULT_IDENTITY: list[IdentityScorer] = []
+_DEFAULT_LOCK = threading.Lock()
+
+
+def identity_similarity(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray) -> np.ndarray:
+    """ArcFace cosine similarity of a[i] and b[i] (float64 [N]), with a shared default model."""
+    with _DEFAULT_LOCK:
+        if not _DEFAULT_IDENTITY:
+            _DEFAULT_IDENTITY.append(IdentityScorer())
+        scorer = _DEFAULT_IDENTITY[0]
+    return scorer(a, b)
+
+
+# ------------------------------------------------------------------ CLIP zero-shot
+CLIP_ARCH = "ViT-B-32-quickgelu"
+_OPENAI_EXTRA_KEYS = ("input_resolution", "context_length", "vocab_size")
+
+
+def _clip_spec() -> Any:
+    from extractors.backbones import BACKBONES
+    return BACKBONES["clip-vit-b32"]
+
+
+class ClipZeroShotScorer(Scorer):
+    """CLIP zero-shot: P(prompts[target]) among `prompts` for each image, in [0, 1].
+
+    Images are preprocessed as the ``clip-vit-b32`` space does (shorter side 224, centre crop,
+    CLIP mean/std); text through open_clip's tokenizer. probability = softmax over prompts of
+    ``logit_scale * cos(image, prompt)``. `weights`: OpenAI's ``ViT-B-32.pt`` or an open_clip
+    state dict of the full ViT-B/32 (quickgelu) model; None looks it up like the clip space.
+    """
+
+    name = "clip"
+
+    def __init__(self, prompts: Sequence[str], weights: str | os.PathLike[str] | None = None,
+                 target: int = 0, device: str = "cpu", batch_size: int = 32) -> None:
+        from extractors.backbones import read_state_dict
+        from extractors.weights import require
+        prompts = self._check_prompts(prompts, target)
+        path, sha = require(_clip_spec().weight_file, weights)
+        model = self._build_model()
+        state = {k: v for k, v in read_state_dict(path).items() if k not in _OPENAI_EXTRA_KEYS}
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        if missing or unexpected:
+            raise ValueError(f"{path}: not a full CLIP ViT-B/32 model (missing {missing[:4]}, "
+                             f"unexpected {unexpected[:4]})")
+        self._setup(model, prompts, target, device, batch_size, sha)
+
+    @staticmethod
+    def _check_prompts(prompts: Sequence[str], target: int) -> list[str]:
+        if isinstance(prompts, str) or len(prompts) < 2 or not all(isinstance(p, str) and p for p in prompts):
+            raise ValueError("prompts must be a sequence of at least two non-empty strings "
+                             "(the target prompt and its alternatives)")
+        if not 0 <= target < len(prompts):
+            raise ValueError(f"target must index prompts (0..{len(prompts) - 1}), got {target}")
+        return list(prompts)
+
+    @staticmethod
+    def _build_model() -> torch.nn.Module:
+        import logging
+        import open_clip
+        log = logging.getLogger()
+        level = log.level
+        log.setLevel(logging.ERROR)          # "no pretrained weights loaded" is expected here
+        try:
+            return open_clip.create_model(CLIP_ARCH, pretrained=None, device="cpu")
+        finally:
+            log.setLevel(level)
+
+    @classmethod
+    def from_model(cls, model: torch.nn.Module, prompts: Sequence[str], target: int = 0,
+                   device: str = "cpu", batch_size: int = 32,
+                   weights_sha256: str | None = None) -> "ClipZeroShotScorer":
+        """A scorer around an already built open_clip ViT-B/32 model (e.g. loaded elsewhere)."""
+        self = cls.__new__(cls)
+        self._setup(model, cls._check_prompts(prompts, target), target, device, batch_size,
+                    weights_sha256)
+        return self
+
+    def _setup(self, model: torch.nn.Module, prompts: list[str], target: int, device: str,
+               batch_size: int, sha: str | None) -> None:
+        import open_clip
+        self.device = torch.device(device)
+        self.model = model.eval().requires_grad_(False).to(self.device)
+        self.prompts, self.target, self.batch_size = prompts, target, batch_size
+        self.weights_sha256 = sha
+        self.preprocess = _clip_spec().preprocessing
+        tokens = open_clip.get_tokenizer(CLIP_ARCH)(prompts).to(self.device)
+        with torch.no_grad():
+            text = self.model.encode_text(tokens).float()
+        self.text_features = text / text.norm(dim=-1, keepdim=True)
+        self.logit_scale = float(self.model.logit_scale.exp())
+
+    @torch.no_grad()
+    def probabilities(self, images: torch.Tensor | np.ndarray) -> np.ndarray:
+        """Softmax over prompts for each image: float64 [N, len(prompts)]."""
+        images = as_uint8_nchw(images)
+        out = []
+        for i in range(0, len(images), self.batch_size):
+            x = self.preprocess(images[i:i + self.batch_size]).to(self.device)
+            feats = self.model.encode_image(x).float()
+            feats = feats / feats.norm(dim=-1, keepdim=True)
+            logits = self.logit_scale * feats.double() @ self.text_features.double().T
+            out.append(torch.softmax(logits, dim=1).cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, len(self.prompts)))
+
+    def __call__(self, images: torch.Tensor | np.ndarray, *args: Any) -> np.ndarray:
+        if args:
+            raise TypeError("clip scores one batch of images")
+        return self.probabilities(images)[:, self.target]
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "score": f"P(prompts[{self.target}]) among prompts",
+                "prompts": self.prompts, "architecture": CLIP_ARCH,
+                "weights_sha256": self.weights_sha256,
+                "preprocessing": self.preprocess.describe(), "logit_scale": self.logit_scale}
+
+
+register_scorer("gender", GenderScorer)
+register_scorer("age", AgeScorer)
+register_scorer("identity", IdentityScorer)
+register_scorer("clip", ClipZeroShotScorer)
+
+__all__ = ["Scorer", "register_scorer", "load_scorer", "available_scorers", "GenderScorer",
+           "AgeScorer", "IdentityScorer", "identity_similarity", "ClipZeroShotScorer"]
