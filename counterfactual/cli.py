@@ -1,3 +1,191 @@
-"""Command-line interface (placeholder, grows with the sweep engine)."""
-def main(argv=None) -> int:
+"""Command-line interface: `counterfactual <command> ...` (also `python -m counterfactual`).
+
+    sweep CONFIG --out RUN_DIR   run or resume a counterfactual sweep
+    demo --out RUN_DIR           the demo sweep (experiments/demo.toml)
+    spaces                       feature spaces and whether trained weights were found
+    fd A B --space NAME          Fréchet distance between two generators or sample folders
+    rank CONFIG --out RUN_DIR    rank generators against a reference set (counterfactual.rank)
+    report RUN_DIR               build RUN_DIR/report.html (counterfactual.report)
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+DEMO_CONFIG = Path(__file__).resolve().parents[1] / "experiments" / "demo.toml"
+EXIT_USAGE = 2
+
+
+class CLIError(Exception):
+    """A user-facing error: printed as one line, exit code 2."""
+
+
+# ---- commands -------------------------------------------------------------------------
+def _run_config(config_path: Path, args: argparse.Namespace) -> int:
+    from counterfactual.config import load_config
+    from counterfactual.sweep import run_sweep
+    config = load_config(config_path)
+    run_sweep(config, args.out, device=args.device, batch_size=args.batch_size,
+              progress=not args.no_progress, force=args.force)
     return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    return _run_config(Path(args.config), args)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    if not DEMO_CONFIG.is_file():
+        raise CLIError(f"demo config not found at {DEMO_CONFIG} (run from a source checkout)")
+    return _run_config(DEMO_CONFIG, args)
+
+
+def cmd_spaces(args: argparse.Namespace) -> int:
+    import extractors
+    rows = extractors.available()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    width = max(len(r["name"]) for r in rows) if rows else 4
+    print(f"{'space':<{width}}  {'trained weights':<20} description")
+    for r in rows:
+        found = r["trained_weights_found"]
+        status = "found" if found else ("-" if found is None else "missing (untrained)")
+        print(f"{r['name']:<{width}}  {status:<20} {r['description']}")
+    return 0
+
+
+def _as_spec(value: str) -> str:
+    """A directory or .zip path means "folder:PATH"; anything else is a generator spec."""
+    path = Path(value).expanduser()
+    if ":" not in value.split("/")[0] and (path.is_dir() or (path.is_file() and path.suffix.lower() == ".zip")):
+        return f"folder:{path}"
+    return value
+
+
+def cmd_fd(args: argparse.Namespace) -> int:
+    import warnings
+
+    import numpy as np
+
+    from counterfactual.metrics import FeatureStats, RankDeficientCovarianceWarning, frechet_distance
+    from extractors import load_extractor
+    from generators import load_generator
+
+    extractor = load_extractor(args.space, device=args.device, allow_untrained=args.allow_untrained)
+    stats, sizes = [], []
+    for value in (args.a, args.b):
+        generator = load_generator(_as_spec(value), device=args.device)
+        n = args.n
+        if hasattr(generator, "__len__"):
+            n = min(n, len(generator) - args.seed_start)
+            if n < 2:
+                raise CLIError(f"{value}: fewer than 2 images from seed {args.seed_start}")
+        seeds = list(range(args.seed_start, args.seed_start + n))
+        images = generator.images_for_seeds(seeds, batch_size=args.batch_size,
+                                            progress=not args.no_progress)
+        feats = np.asarray(extractor(images, batch_size=args.batch_size))
+        stats.append(FeatureStats.from_features(feats, keep_features=True))
+        sizes.append(n)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RankDeficientCovarianceWarning)
+        result = frechet_distance(stats[0], stats[1])
+    out = {"a": args.a, "b": args.b, "space": extractor.name, "space_label": extractor.label,
+           "trained": bool(extractor.trained), "n_a": sizes[0], "n_b": sizes[1],
+           "fd": result.value, "mean_term": result.mean_term, "trace_term": result.trace_term,
+           "method": result.method}
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    print(f"FD[{extractor.label}]({args.a}, {args.b}) = {result.value:.6g}  "
+          f"(mean term {result.mean_term:.6g}, trace term {result.trace_term:.6g}; "
+          f"n = {sizes[0]} vs {sizes[1]})")
+    if not extractor.trained:
+        print(f"note: {extractor.name} uses random weights (untrained)")
+    if any(issubclass(w.category, RankDeficientCovarianceWarning) for w in caught):
+        print(f"note: a covariance is rank-deficient (n = {min(sizes)}, dim = {extractor.dim}: too few "
+              "images, or constant features); compare FDs only at equal n")
+    return 0
+
+
+# ---- parser -----------------------------------------------------------------------------
+def _run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", required=True, metavar="RUN_DIR",
+                   help="run directory (created; an interrupted run there is resumed)")
+    p.add_argument("--device", default=None,
+                   help="'cpu', 'cuda' or 'cuda:N' (overrides the config's device)")
+    p.add_argument("--batch-size", type=int, default=None, metavar="N",
+                   help="generation batch size (overrides the config; results do not depend on it)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    p.add_argument("--force", action="store_true",
+                   help="run even if RUN_DIR holds a different config or is complete "
+                        "(finished tasks whose inputs did not change are kept)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="counterfactual",
+        description="Counterfactual attribute sensitivity of Fréchet distances on face images.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("sweep", help="run or resume a counterfactual sweep from a TOML config",
+                       description="Generate matched base/twin sets, extract features in every "
+                                   "space, and write dose-response, region and verification tables.")
+    p.add_argument("config", metavar="CONFIG", help="sweep config (TOML)")
+    _run_options(p)
+    p.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser("demo", help="run the demo sweep (experiments/demo.toml)",
+                       description=f"Runs {DEMO_CONFIG.name}: the DCGAN face generator, four "
+                                   "feature spaces, attribute edits and region blurs.")
+    _run_options(p)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("spaces", help="list feature spaces and whether trained weights were found")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=cmd_spaces)
+
+    p = sub.add_parser("fd", help="Fréchet distance between two generators or sample folders",
+                       description="A and B are generator specs (dcgan-digiface, "
+                                   "stylegan2:/path.pkl, folder:/path) or paths to a folder/.zip.")
+    p.add_argument("a", metavar="A", help="generator spec, or a folder/.zip of images")
+    p.add_argument("b", metavar="B", help="generator spec, or a folder/.zip of images")
+    p.add_argument("--space", required=True, help="feature space (see `counterfactual spaces`)")
+    p.add_argument("--n", type=int, default=1000,
+                   help="images per side (folders: at most their file count; default 1000)")
+    p.add_argument("--seed-start", type=int, default=0,
+                   help="first seed (for folders: the first file index; default 0)")
+    p.add_argument("--allow-untrained", action="store_true",
+                   help="allow a feature space with random weights (labelled untrained)")
+    p.add_argument("--device", default="cpu", help="'cpu', 'cuda' or 'cuda:N' (default cpu)")
+    p.add_argument("--batch-size", type=int, default=16, help="batch size (default 16)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=cmd_fd)
+
+    from counterfactual.rank.cli import add_rank_parser
+    from counterfactual.report.cli import add_report_parser
+    add_rank_parser(sub, _run_options)
+    add_report_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `counterfactual` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from counterfactual.config import ConfigError
+    try:
+        return int(args.func(args) or 0)
+    except (CLIError, ConfigError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted; run the same command again to resume", file=sys.stderr)
+        return 130

@@ -1,0 +1,392 @@
+"""Sweep configuration: TOML -> validated pydantic models.
+
+A sweep config names a generator, the seeds of the base faces, the feature spaces, the
+interventions (each makes one counterfactual twin per base face) and the dose-response grid:
+
+    generator = "dcgan-digiface"        # or [generator] spec = "..."
+    seeds = {start = 0, count = 200}    # or seeds = [3, 5, 8]
+    spaces = ["inception-fid", {name = "random-inception", allow_untrained = true}]
+    pairs_per_draw = 160
+    [[interventions]]
+    name = "gender"
+    params = {strength = 3.0}
+
+Every table forbids unknown keys. `load_config` turns any validation failure into one
+`ConfigError` whose message names each offending key and the values it allows.
+"""
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+import types
+import typing
+from pathlib import Path
+from typing import Any, Iterable, Literal
+
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator,
+                      model_validator)
+
+DEFAULT_DELTAS: tuple[float, ...] = tuple(round(i * 0.05, 10) for i in range(21))
+_DEVICE_RE = re.compile(r"^(cpu|cuda(:\d+)?)$")
+_ID_RE = re.compile(r"^[A-Za-z0-9_.:+=-]+$")
+# Keys that change how a run executes but never its results (ignored when comparing configs).
+EXECUTION_KEYS: tuple[str, ...] = ("device", "batch_size")
+
+
+class ConfigError(ValueError):
+    """A sweep config is invalid; the message names the file, the keys and allowed values."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GeneratorConfig(_Model):
+    """Which generator makes the base faces (a `generators.load_generator` spec)."""
+    spec: str = Field("dcgan-digiface", description="generator spec, e.g. 'dcgan-digiface', "
+                      "'stylegan2:/path/net.pkl', 'folder:/path'")
+
+    @field_validator("spec")
+    @classmethod
+    def _known_scheme(cls, spec: str) -> str:
+        import generators
+        scheme = spec.partition(":")[0]
+        if scheme not in generators.available():
+            raise ValueError(f"unknown generator {spec!r}; allowed schemes: "
+                             f"{', '.join(generators.available())}")
+        return spec
+
+
+class SeedsConfig(_Model):
+    """Seeds of the base faces: `count` consecutive seeds from `start`, or explicit `values`."""
+    start: int = Field(0, ge=0)
+    count: int | None = Field(None, gt=0)
+    values: tuple[int, ...] | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> "SeedsConfig":
+        if (self.count is None) == (self.values is None):
+            raise ValueError("give either 'count' (with optional 'start') or explicit 'values'")
+        if self.values is not None:
+            if not self.values:
+                raise ValueError("the seed list is empty")
+            if len(set(self.values)) != len(self.values):
+                raise ValueError("the seed list has duplicates")
+            if min(self.values) < 0:
+                raise ValueError("seeds must be >= 0")
+        return self
+
+    def resolve(self) -> list[int]:
+        """The seeds, in order."""
+        if self.values is not None:
+            return [int(s) for s in self.values]
+        return list(range(self.start, self.start + int(self.count or 0)))
+
+
+class SpaceConfig(_Model):
+    """A feature space; random-weight spaces need `allow_untrained = true`."""
+    name: str
+    allow_untrained: bool = False
+
+    @field_validator("name")
+    @classmethod
+    def _known_space(cls, name: str) -> str:
+        allowed = known_spaces()
+        prefix, sep, _ = name.partition(":")
+        if name not in allowed and not (sep and f"{prefix}:<model>" in allowed):
+            raise ValueError(f"unknown feature space {name!r}; allowed: {', '.join(allowed)}")
+        return name
+
+
+class InterventionConfig(_Model):
+    """One intervention (a `counterfactual.interventions.build_intervention` name + params)."""
+    name: str
+    id: str | None = Field(None, description="unique label (defaults to name)")
+    params: dict[str, Any] = Field(default_factory=dict)
+    dose: bool = Field(True, description="include in the dose-response table")
+
+    @field_validator("id")
+    @classmethod
+    def _valid_id(cls, value: str | None) -> str | None:
+        if value is not None and not _ID_RE.match(value):
+            raise ValueError(f"id {value!r} may use only letters, digits and _ . : + = -")
+        return value
+
+    @model_validator(mode="after")
+    def _buildable(self) -> "InterventionConfig":
+        try:
+            from counterfactual.interventions import build_intervention
+        except ImportError:          # interventions not installed: checked when the sweep runs
+            return self
+        try:
+            build_intervention(self.name, **self.params)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+    @property
+    def key(self) -> str:
+        """The unique label of this intervention in tables and file names."""
+        return self.id or self.name
+
+
+class VerificationConfig(_Model):
+    """Checks that each edit changed its attribute and little else (see interventions.verify)."""
+    enabled: bool = True
+    scorers: tuple[str, ...] = Field(("gender", "age"), description="attribute scorers run on "
+                                     "base and twin (extractors.scorers.load_scorer names)")
+    identity: bool = Field(True, description="measure ArcFace identity similarity twin vs base")
+    min_target_effect: float = Field(0.5, ge=0, description="least target shift, in SDs of the "
+                                     "base scores")
+    min_target_shift: float | None = Field(None, ge=0, description="least target shift in score units")
+    max_leakage_effect: float = Field(0.5, ge=0, description="largest shift (SDs) of any other scorer")
+    min_identity: float = Field(0.3, ge=-1, le=1, description="least mean ArcFace cosine twin vs base")
+    ci: float = Field(0.95, gt=0, lt=1)
+    method: Literal["t", "bootstrap"] = "t"
+    n_boot: int = Field(2000, gt=0)
+    seed: int = Field(0, ge=0)
+
+    def thresholds(self) -> dict[str, Any]:
+        """Keyword arguments of `counterfactual.interventions.Thresholds`."""
+        return self.model_dump(exclude={"enabled", "scorers", "identity"})
+
+
+class RegionConfig(_Model):
+    """Region distortions: FD(base, region-distorted) / FD(base, reference)."""
+    reference: str = "blur:all"
+    prefix: str = Field("blur:", description="interventions whose name starts with this are regions")
+
+
+class SweepConfig(_Model):
+    """A whole sweep."""
+    name: str = "sweep"
+    description: str = ""
+    generator: GeneratorConfig = Field(default_factory=GeneratorConfig)
+    device: str = "cpu"
+    batch_size: int = Field(16, gt=0)
+    seeds: SeedsConfig
+    spaces: tuple[SpaceConfig, ...]
+    interventions: tuple[InterventionConfig, ...]
+    deltas: tuple[float, ...] = DEFAULT_DELTAS
+    draws: int = Field(10, gt=0)
+    pairs_per_draw: int = Field(..., ge=4)
+    seed: int = Field(0, ge=0)
+    sample_images: int = Field(16, ge=0, description="images of each set kept for report grids")
+    region: RegionConfig = Field(default_factory=RegionConfig)
+    verification: VerificationConfig = Field(default_factory=VerificationConfig)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _normalise(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        if isinstance(data.get("generator"), str):
+            data["generator"] = {"spec": data["generator"]}
+        if isinstance(data.get("seeds"), list):
+            data["seeds"] = {"values": data["seeds"]}
+        if isinstance(data.get("spaces"), list):
+            data["spaces"] = [{"name": s} if isinstance(s, str) else s for s in data["spaces"]]
+        if isinstance(data.get("interventions"), list):
+            data["interventions"] = [{"name": s} if isinstance(s, str) else s
+                                     for s in data["interventions"]]
+        if isinstance(data.get("deltas"), dict):
+            data["deltas"] = _delta_grid(data["deltas"])
+        return data
+
+    @field_validator("device")
+    @classmethod
+    def _valid_device(cls, device: str) -> str:
+        if not _DEVICE_RE.match(device):
+            raise ValueError(f"unknown device {device!r}; allowed: 'cpu', 'cuda', 'cuda:<index>'")
+        return device
+
+    @field_validator("deltas")
+    @classmethod
+    def _valid_deltas(cls, deltas: tuple[float, ...]) -> tuple[float, ...]:
+        if not deltas:
+            raise ValueError("the delta grid is empty")
+        if any(not 0.0 <= d <= 1.0 for d in deltas):
+            raise ValueError("every delta must lie in [0, 1]")
+        if list(deltas) != sorted(set(deltas)):
+            raise ValueError("deltas must be increasing without repeats")
+        return deltas
+
+    @field_validator("pairs_per_draw")
+    @classmethod
+    def _even_pairs(cls, n: int, info: ValidationInfo) -> int:
+        if n % 2:
+            raise ValueError(f"pairs_per_draw must be even (got {n}) so that delta = 0 splits "
+                             "the counterfactual members equally between A and B")
+        seeds = info.data.get("seeds")
+        if seeds is not None and n > len(seeds.resolve()):
+            raise ValueError(f"pairs_per_draw ({n}) exceeds the number of seeds "
+                             f"({len(seeds.resolve())})")
+        return n
+
+    @field_validator("spaces")
+    @classmethod
+    def _unique_spaces(cls, spaces: tuple[SpaceConfig, ...]) -> tuple[SpaceConfig, ...]:
+        if not spaces:
+            raise ValueError("list at least one feature space")
+        _no_duplicates([s.name for s in spaces], "feature space")
+        return spaces
+
+    @field_validator("interventions")
+    @classmethod
+    def _unique_interventions(cls, items: tuple[InterventionConfig, ...]) -> tuple[InterventionConfig, ...]:
+        if not items:
+            raise ValueError("list at least one intervention")
+        if any(i.key == "base" for i in items):
+            raise ValueError("'base' is reserved for the unedited set; choose another id")
+        _no_duplicates([i.key for i in items], "intervention id (set 'id' to tell them apart)")
+        return items
+
+    # ---- derived views -------------------------------------------------------------
+    @property
+    def seed_list(self) -> list[int]:
+        return self.seeds.resolve()
+
+    def intervention(self, key: str) -> InterventionConfig:
+        for item in self.interventions:
+            if item.key == key:
+                return item
+        raise KeyError(key)
+
+    def region_interventions(self) -> list[InterventionConfig]:
+        """Region distortions normalised by the reference (the reference itself excluded)."""
+        if self.region.reference not in {i.key for i in self.interventions}:
+            return []
+        return [i for i in self.interventions
+                if i.name.startswith(self.region.prefix) and i.key != self.region.reference]
+
+    def identity(self) -> dict[str, Any]:
+        """Everything that determines the results (execution-only keys dropped)."""
+        data = self.model_dump(mode="json")
+        for key in EXECUTION_KEYS:
+            data.pop(key, None)
+        return data
+
+    def with_overrides(self, **overrides: Any) -> "SweepConfig":
+        """A validated copy with some top-level keys replaced (None values ignored)."""
+        data = self.model_dump(mode="python")
+        data.update({k: v for k, v in overrides.items() if v is not None})
+        return validate_config(data, source="<overrides>")
+
+
+def _no_duplicates(names: Iterable[str], what: str) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise ValueError(f"duplicate {what}: {name!r}")
+        seen.add(name)
+
+
+def _delta_grid(spec: dict[str, Any]) -> Any:
+    """{start, stop, step} -> the inclusive grid; anything else is left to validation."""
+    allowed = {"start", "stop", "step"}
+    if set(spec) - allowed or "step" not in spec:
+        return spec  # fails validation as "not a list", with the key named
+    start, stop, step = float(spec.get("start", 0.0)), float(spec.get("stop", 1.0)), float(spec["step"])
+    if step <= 0:
+        return spec
+    n = int(round((stop - start) / step))
+    return [round(start + i * step, 10) for i in range(n + 1)]
+
+
+def known_spaces() -> list[str]:
+    """Feature-space names the extractor registry knows."""
+    import extractors
+    return [row["name"] for row in extractors.available()]
+
+
+# ---- error reporting ----------------------------------------------------------------
+def _unwrap(annotation: Any) -> Any:
+    """The model class inside Optional[...] / tuple[...] / list[...], or the annotation."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(annotation):
+            if arg is not type(None):
+                return _unwrap(arg)
+    if origin in (tuple, list):
+        args = [a for a in typing.get_args(annotation) if a is not Ellipsis]
+        return _unwrap(args[0]) if args else annotation
+    return annotation
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    model: Any = SweepConfig
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return None
+        field = model.model_fields.get(part)
+        if field is None:
+            return None
+        model = _unwrap(field.annotation)
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _key_name(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "<top level>"
+
+
+def _describe_error(err: dict[str, Any]) -> str:
+    loc = tuple(err["loc"])
+    key = _key_name(loc)
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        model = _model_at(loc[:-1])
+        allowed = ", ".join(model.model_fields) if model else "?"
+        return f"key '{key}': unknown key; allowed keys here: {allowed}"
+    if kind == "missing":
+        return f"key '{key}': required but missing"
+    message = err["msg"]
+    if message.startswith("Value error, "):
+        message = message[len("Value error, "):]
+    value = err.get("input")
+    shown = "" if isinstance(value, dict) or kind.endswith("_error") else f" (got {value!r})"
+    return f"key '{key}': {message}{shown}"
+
+
+def validate_config(data: dict[str, Any], source: str = "<config>") -> SweepConfig:
+    """Validate a config mapping; raise one ConfigError listing every problem."""
+    try:
+        return SweepConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = [_describe_error(e) for e in exc.errors(include_url=False)]
+        lines = "\n  ".join(problems)
+        raise ConfigError(f"invalid sweep config {source}:\n  {lines}") from None
+
+
+def load_config(path: str | Path) -> SweepConfig:
+    """Read and validate a TOML sweep config."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"sweep config not found: {path}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"invalid TOML in {path}: {exc}") from None
+    return validate_config(data, source=str(path))
+
+
+def config_diff(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two config identities."""
+    keys = sorted(set(old) | set(new))
+    out: list[str] = []
+    for key in keys:
+        name = f"{prefix}.{key}" if prefix else key
+        a, b = old.get(key, "<absent>"), new.get(key, "<absent>")
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += config_diff(a, b, name)
+        elif json.dumps(a, sort_keys=True) != json.dumps(b, sort_keys=True):
+            out.append(f"{name}: {json.dumps(a)} -> {json.dumps(b)}")
+    return out

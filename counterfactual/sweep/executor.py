@@ -1,0 +1,451 @@
+"""Local executor: runs a sweep plan on the CPU or one CUDA device, resumably.
+
+Each image set (the base faces, then each intervention's twins) is generated once, kept in
+memory and fed to every feature space; the features are cached per (set, space) in
+RUN_DIR/features. The base set is also saved (RUN_DIR/sets/base/images.npy) because every twin
+set is made from it. Statistics read cached features only. Every finished task leaves a marker
+holding its content key, so a killed run resumes where it stopped, finished sets are neither
+regenerated nor re-extracted, and re-running a finished run does nothing.
+
+Feature extraction uses each extractor's own batch size (`default_batch_size`), so features and
+tables do not depend on the generation `batch_size`.
+"""
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import torch
+
+from counterfactual.config import SweepConfig
+from counterfactual.sweep import dose as dose_mod
+from counterfactual.sweep.plan import BASE, Plan, Task, build_plan, set_names
+from counterfactual.sweep.region import region_rows
+from counterfactual.sweep.rundir import RunDir, content_hash, read_json, save_npy, write_json
+from counterfactual.sweep.tables import write_tables
+
+Log = Callable[[str], None]
+MAIN_CATEGORIES = ("generation", "extraction", "statistics")
+
+
+def _default_generator(spec: str, device: str) -> Any:
+    from generators import load_generator
+    return load_generator(spec, device=device)
+
+
+def _default_extractor(name: str, device: str, allow_untrained: bool) -> Any:
+    from extractors import load_extractor
+    return load_extractor(name, device=device, allow_untrained=allow_untrained)
+
+
+def _default_intervention(name: str, params: dict[str, Any]) -> Any:
+    from counterfactual.interventions import build_intervention
+    return build_intervention(name, **params)
+
+
+def _default_scorer(name: str) -> Callable[[torch.Tensor], Any]:
+    from extractors.scorers import load_scorer
+    return load_scorer(name)
+
+
+def _default_identity() -> Callable[[torch.Tensor, torch.Tensor], Any]:
+    from extractors.scorers import identity_similarity
+    return identity_similarity
+
+
+def _default_verify(base: torch.Tensor, twin: torch.Tensor, scorers: dict[str, Callable],
+                    target: str | None, identity: Callable | None, thresholds: dict[str, Any]) -> dict:
+    from counterfactual.interventions import Thresholds, verify_intervention
+    return verify_intervention(base, twin, scorers, target, identity, Thresholds(**thresholds)).to_dict()
+
+
+def _default_cache(root: Path) -> Any:
+    from extractors.cache import FeatureCache
+    return FeatureCache(root)
+
+
+def _default_feature_key(identity: dict[str, Any], description: dict[str, Any]) -> str:
+    from extractors.cache import feature_key
+    return feature_key(identity, description)
+
+
+@dataclass
+class Components:
+    """Where the executor gets its parts; tests swap in stand-ins."""
+    load_generator: Callable[[str, str], Any] = _default_generator
+    load_extractor: Callable[[str, str, bool], Any] = _default_extractor
+    build_intervention: Callable[[str, dict[str, Any]], Any] = _default_intervention
+    load_scorer: Callable[[str], Callable] = _default_scorer
+    identity_similarity: Callable[[], Callable] = _default_identity
+    verify: Callable[..., dict] = _default_verify
+    feature_cache: Callable[[Path], Any] = _default_cache
+    feature_key: Callable[[dict, dict], str] = _default_feature_key
+
+
+class Timer:
+    """Wall time per category (generation, extraction, statistics, ...)."""
+
+    def __init__(self) -> None:
+        self.totals: dict[str, float] = defaultdict(float)
+        self._start = time.perf_counter()
+
+    @contextmanager
+    def __call__(self, category: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.totals[category] += time.perf_counter() - t0
+
+    def summary(self) -> dict[str, Any]:
+        total = time.perf_counter() - self._start
+        out = {k: round(self.totals.get(k, 0.0), 3) for k in MAIN_CATEGORIES}
+        out["other"] = round(max(0.0, total - sum(self.totals.get(k, 0.0) for k in MAIN_CATEGORIES)), 3)
+        out["total"] = round(total, 3)
+        out["details"] = {k: round(v, 3) for k, v in sorted(self.totals.items())
+                          if k not in MAIN_CATEGORIES}
+        return out
+
+
+def format_timing(timing: dict[str, Any]) -> str:
+    total = timing["total"] or 1e-9
+    parts = [f"{k} {timing[k]:.1f} s ({100 * timing[k] / total:.1f}%)" for k in (*MAIN_CATEGORIES, "other")]
+    details = ", ".join(f"{k} {v:.1f} s" for k, v in timing.get("details", {}).items())
+    return (f"timing: {', '.join(parts)}; total {timing['total']:.1f} s"
+            + (f" [other: {details}]" if details else ""))
+
+
+@dataclass
+class SweepResult:
+    """What a sweep invocation did."""
+    run_dir: Path
+    status: str                       # "complete" (ran to the end) or "already complete"
+    timing: dict[str, Any] = field(default_factory=dict)
+    work: dict[str, int] = field(default_factory=dict)
+    flags: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _progress(iterable_total: int, desc: str, enabled: bool) -> Any:
+    from tqdm.auto import tqdm
+    return tqdm(total=iterable_total, desc=desc, unit="img", disable=not enabled, leave=False)
+
+
+class LocalExecutor:
+    """Runs one sweep's plan in this process (see the module docstring)."""
+
+    def __init__(self, config: SweepConfig, run_dir: RunDir, *, progress: bool = True,
+                 components: Components | None = None, log: Log = print) -> None:
+        self.config = config
+        self.rd = run_dir
+        self.progress = progress
+        self.comps = components or Components()
+        self.log = log
+        self.timer = Timer()
+        self.work: dict[str, int] = defaultdict(int)
+        self.flags: dict[str, list[str]] = {}
+        self.seeds = config.seed_list
+        self._base: torch.Tensor | None = None
+        self._features: dict[tuple[str, str], np.ndarray] = {}
+        self._scorers: dict[str, Callable] | None = None
+
+    # ---- setup -------------------------------------------------------------------
+    def setup(self) -> Plan:
+        cfg = self.config
+        with self.timer("setup"):
+            self.generator = self.comps.load_generator(cfg.generator.spec, cfg.device)
+            self.extractors = {s.name: self.comps.load_extractor(s.name, cfg.device, s.allow_untrained)
+                               for s in cfg.spaces}
+            self.interventions = {iv.key: self.comps.build_intervention(iv.name, dict(iv.params))
+                                  for iv in cfg.interventions}
+            self.plan = build_plan(cfg, self.generator.describe(),
+                                   {n: e.describe() for n, e in self.extractors.items()},
+                                   {k: i.describe() for k, i in self.interventions.items()})
+            self.cache = self.comps.feature_cache(self.rd.features)
+        spaces = [{"name": n, "label": e.label, "trained": bool(e.trained),
+                   "weights_sha256": e.weights_sha256, "description": e.describe()}
+                  for n, e in self.extractors.items()]
+        for entry in spaces:
+            if not entry["trained"]:
+                self.log(f"note: feature space {entry['label']} uses random weights")
+        regions = [iv.key for iv in cfg.interventions if iv.name.startswith(cfg.region.prefix)
+                   and iv.key != cfg.region.reference]
+        if regions and not cfg.region_interventions():
+            self.log(f"note: no region table: its reference {cfg.region.reference!r} is not among "
+                     f"the interventions (add it to normalise {', '.join(regions)})")
+        self.rd.update_manifest(
+            generator=self.generator.describe(), spaces=spaces,
+            interventions={k: i.describe() for k, i in self.interventions.items()},
+            weights={"generator": getattr(self.generator, "weights_sha256", None),
+                     **{n: e.weights_sha256 for n, e in self.extractors.items()}},
+            plan=self.plan.as_dict())
+        return self.plan
+
+    # ---- helpers -----------------------------------------------------------------
+    def pending(self, task: Task) -> bool:
+        if not self.rd.is_done(task.id, task.key):
+            return True
+        if task.kind == "extract":       # finished, but its features must still be cached
+            return self._feature_key(task.params["set"], task.params["space"]) not in self.cache
+        return False
+
+    def _feature_key(self, set_name: str, space: str) -> str:
+        return self.comps.feature_key(self.plan.set_identities[set_name],
+                                      self.extractors[space].describe())
+
+    def features(self, set_name: str, space: str) -> np.ndarray:
+        """Cached features of a set in a space (kept in memory while statistics need them)."""
+        key = (set_name, space)
+        if key not in self._features:
+            feats = self.cache.get(self._feature_key(set_name, space))
+            if feats is None:
+                raise RuntimeError(f"features of set {set_name!r} in space {space!r} are missing "
+                                   f"from {self.rd.features}; re-run the sweep with --force")
+            self._features[key] = np.asarray(feats)
+        return self._features[key]
+
+    def _save_sample(self, set_name: str, images: torch.Tensor) -> None:
+        """The first `sample_images` images of a set, for report grids (kept while valid)."""
+        k = min(self.config.sample_images, len(images))
+        folder = self.rd.set_dir(set_name)
+        info = {"set": set_name, "seeds": self.seeds[:k],
+                "identity_key": content_hash(self.plan.set_identities[set_name])}
+        try:
+            if k == 0 or (read_json(folder / "info.json") == info and (folder / "sample.npy").exists()):
+                return
+        except (FileNotFoundError, ValueError):
+            pass
+        save_npy(folder / "sample.npy", images[:k].numpy())
+        write_json(folder / "info.json", info)
+
+    # ---- image sets ----------------------------------------------------------------
+    def base_images(self) -> torch.Tensor:
+        """The base set: loaded from the run directory, or generated once and saved."""
+        if self._base is not None:
+            return self._base
+        task = self.plan["generate/base"]
+        path = self.rd.set_dir(BASE) / "images.npy"
+        if not self.pending(task) and path.exists():
+            self._base = torch.from_numpy(np.load(path))
+            return self._base
+        with self.timer("generation"):
+            images = self.generator.images_for_seeds(self.seeds, batch_size=self.config.batch_size,
+                                                     progress=self.progress)
+            images = torch.as_tensor(images).cpu().contiguous()
+        self.work["images_generated"] += len(images)
+        save_npy(path, images.numpy())
+        self._save_sample(BASE, images)
+        self.rd.mark_done(task.id, task.key, n=len(images))
+        self._base = images
+        return images
+
+    def twin_images(self, key: str) -> torch.Tensor:
+        intervention = self.interventions[key]
+        base = self.base_images()
+        with self.timer("prepare"):
+            intervention.prepare(self.generator, self.rd.intervention_dir(key), progress=self.progress)
+        prepared = dict((self.rd.read_manifest() or {}).get("interventions_prepared", {}))
+        prepared[key] = intervention.describe()      # learned direction, calibrated strength ...
+        self.rd.update_manifest(interventions_prepared=prepared)
+        with self.timer("generation"):
+            twins = intervention.counterfactual(self.generator, self.seeds, base,
+                                                batch_size=self.config.batch_size, progress=self.progress)
+            twins = torch.as_tensor(twins).cpu().contiguous()
+        if twins.shape != base.shape or twins.dtype != torch.uint8:
+            raise RuntimeError(f"intervention {key!r} returned twins of shape {list(twins.shape)} "
+                               f"({twins.dtype}); expected {list(base.shape)} uint8")
+        self.work["images_generated"] += len(twins)
+        self._save_sample(key, twins)
+        task = self.plan[f"generate/{key}"]
+        self.rd.mark_done(task.id, task.key, n=len(twins), persisted=False)
+        return twins
+
+    # ---- tasks ---------------------------------------------------------------------
+    def extract(self, task: Task, images: torch.Tensor) -> None:
+        set_name, space = task.params["set"], task.params["space"]
+        extractor = self.extractors[space]
+        bs = int(getattr(extractor, "default_batch_size", 32) or 32)
+        chunks = []
+        with self.timer("extraction"), _progress(len(images), f"{extractor.label} <- {set_name}",
+                                                 self.progress) as bar:
+            for i in range(0, len(images), bs):
+                out = extractor(images[i:i + bs], batch_size=bs)
+                chunks.append(torch.as_tensor(out).detach().cpu().float().numpy())
+                bar.update(min(bs, len(images) - i))
+        feats = np.concatenate(chunks) if chunks else np.zeros((0, extractor.dim), np.float32)
+        if feats.shape != (len(images), extractor.dim):
+            raise RuntimeError(f"extractor {space!r} returned features of shape {feats.shape}; "
+                               f"expected {(len(images), extractor.dim)}")
+        self.work["feature_passes"] += len(images)
+        self.cache.put(self._feature_key(set_name, space), feats,
+                       {"set": set_name, "space": space, "label": extractor.label,
+                        "trained": bool(extractor.trained), "n": len(feats)})
+        self._features[(set_name, space)] = feats
+        self.rd.mark_done(task.id, task.key, shape=list(feats.shape))
+
+    def _load_scorers(self) -> dict[str, Callable]:
+        if self._scorers is None:
+            self._scorers = {}
+            for name in self.config.verification.scorers:
+                try:
+                    self._scorers[name] = _BaseMemo(self.comps.load_scorer(name), lambda: self._base)
+                except (ImportError, FileNotFoundError, RuntimeError, ValueError) as exc:
+                    self.log(f"warning: scorer {name!r} unavailable for verification: {exc}")
+        return self._scorers
+
+    def _identity(self) -> Callable | None:
+        if not self.config.verification.identity:
+            return None
+        if "arcface" in self.extractors and self.extractors["arcface"].trained:
+            return None   # from cached ArcFace features (see verify)
+        try:
+            return self.comps.identity_similarity()
+        except (ImportError, FileNotFoundError, RuntimeError) as exc:
+            self.log(f"warning: identity similarity unavailable for verification: {exc}")
+            return None
+
+    def verify(self, task: Task, twins: torch.Tensor) -> None:
+        key = task.params["intervention"]
+        intervention = self.interventions[key]
+        vcfg = self.config.verification
+        identity = self._identity()
+        if identity is None and vcfg.identity and "arcface" in self.extractors \
+                and self.extractors["arcface"].trained:
+            base_f, twin_f = self.features(BASE, "arcface"), self.features(key, "arcface")
+            identity = _FeatureCosine(base_f, twin_f)
+        with self.timer("verification"):
+            result = self.comps.verify(self.base_images(), twins, self._load_scorers(),
+                                       getattr(intervention, "target_scorer", None), identity,
+                                       vcfg.thresholds())
+        result = {"intervention": key, "name": self.config.intervention(key).name, **result}
+        write_json(self.rd.stats_path(task.id), result)
+        self.rd.mark_done(task.id, task.key)
+
+    def dose(self, task: Task, draws: list[dose_mod.Draw]) -> None:
+        key, space = task.params["intervention"], task.params["space"]
+        extractor = self.extractors[space]
+        base, twin = self.features(BASE, space), self.features(key, space)
+        with self.timer("statistics"):
+            res = dose_mod.dose_response(base, twin, draws)
+        labels = {"intervention": key, "space": space, "space_label": extractor.label,
+                  "trained": bool(extractor.trained)}
+        rows = [{**labels, **row} for row in res.rows()]
+        write_json(self.rd.stats_path(task.id), {"route": res.route, "rows": rows})
+        self.rd.mark_done(task.id, task.key)
+
+    def region(self, task: Task) -> None:
+        space = task.params["space"]
+        extractor = self.extractors[space]
+        cfg = self.config
+        with self.timer("statistics"):
+            rows = region_rows(
+                base=self.features(BASE, space),
+                reference=self.features(task.params["reference"], space),
+                regions={k: self.features(k, space) for k in task.params["regions"]},
+                names={k: cfg.intervention(k).name for k in task.params["regions"]},
+                prefix=cfg.region.prefix, n_pairs=cfg.pairs_per_draw, draws=cfg.draws, seed=cfg.seed)
+        labels = {"space": space, "space_label": extractor.label, "trained": bool(extractor.trained)}
+        rows = [{**row, **labels} for row in rows]
+        write_json(self.rd.stats_path(task.id), {"rows": rows})
+        self.rd.mark_done(task.id, task.key)
+
+    # ---- the run ---------------------------------------------------------------------
+    def run(self) -> SweepResult:
+        plan = self.setup()
+        cfg = self.config
+        for set_name in set_names(cfg):
+            todo = [t for t in plan.consumers(f"generate/{set_name}") if self.pending(t) and (
+                t.kind == "extract" or (t.kind == "verify" and t.params["intervention"] == set_name))]
+            if not todo:
+                continue
+            images = self.base_images() if set_name == BASE else self.twin_images(set_name)
+            for task in (t for t in todo if t.kind == "extract"):
+                self.extract(task, images)
+            for task in (t for t in todo if t.kind == "verify"):
+                self.verify(task, images)
+            del images
+            self._drop_twin_features(set_name)
+        self._base = None
+
+        with self.timer("statistics"):
+            draws = dose_mod.plan_draws(len(self.seeds), cfg.pairs_per_draw, cfg.deltas, cfg.draws, cfg.seed)
+        for task in plan.of_kind("dose"):
+            if self.pending(task):
+                self.dose(task, draws)
+        for task in plan.of_kind("region"):
+            if self.pending(task):
+                self.region(task)
+        tables_task = plan["tables"]
+        with self.timer("tables"):
+            written, verification = write_tables(self.rd, cfg, plan)
+        self.rd.mark_done(tables_task.id, tables_task.key)
+        self.flags = {k: [f["message"] for f in v.get("flags", [])] for k, v in verification.items()}
+        timing = self.timer.summary()
+        manifest = self.rd.read_manifest() or {}
+        history = list(manifest.get("timing_history", [])) + [timing]
+        self.rd.update_manifest(status="complete", tables=written, timing=timing,
+                                timing_history=history, work=dict(self.work))
+        return SweepResult(self.rd.root, "complete", timing, dict(self.work), self.flags)
+
+    def _drop_twin_features(self, set_name: str) -> None:
+        """Twin features are re-read from the cache by the statistics; keep memory flat."""
+        if set_name != BASE:
+            for key in [k for k in self._features if k[0] == set_name]:
+                del self._features[key]
+
+
+class _BaseMemo:
+    """A scorer that scores the base set once (it is compared with every twin set)."""
+
+    def __init__(self, fn: Callable[[torch.Tensor], Any], base: Callable[[], torch.Tensor | None]) -> None:
+        self.fn, self.base = fn, base
+        self._base_ref: torch.Tensor | None = None
+        self._base_scores: Any = None
+
+    def __call__(self, images: torch.Tensor) -> Any:
+        is_base = images is self.base()
+        if is_base and self._base_ref is images:
+            return self._base_scores
+        out = self.fn(images)
+        if is_base:
+            self._base_ref, self._base_scores = images, out
+        return out
+
+
+class _FeatureCosine:
+    """Identity similarity twin vs base from cached ArcFace features (cosine per pair)."""
+
+    def __init__(self, base: np.ndarray, twin: np.ndarray) -> None:
+        b = np.asarray(base, np.float64)
+        t = np.asarray(twin, np.float64)
+        b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
+        t = t / np.maximum(np.linalg.norm(t, axis=1, keepdims=True), 1e-12)
+        self.values = (b * t).sum(axis=1)
+
+    def __call__(self, base_images: Any, twin_images: Any) -> np.ndarray:
+        return self.values
+
+
+def run_sweep(config: SweepConfig, out: str | Path, *, device: str | None = None,
+              batch_size: int | None = None, progress: bool = True, force: bool = False,
+              components: Components | None = None, log: Log = print) -> SweepResult:
+    """Run (or resume) a sweep into the run directory `out`."""
+    config = config.with_overrides(device=device, batch_size=batch_size)
+    rd = RunDir(out)
+    if not force and rd.is_complete(config):
+        log(f"{rd.root}: run is complete; nothing to do (use --force to recompute)")
+        manifest = rd.read_manifest() or {}
+        return SweepResult(rd.root, "already complete", manifest.get("timing", {}), {})
+    rd.open(config, force=force)
+    executor = LocalExecutor(config, rd, progress=progress, components=components, log=log)
+    result = executor.run()
+    for key, messages in result.flags.items():
+        for message in messages:
+            log(f"verification flag [{key}]: {message}")
+    log(format_timing(result.timing))
+    log(f"{rd.root}: run complete; tables in {rd.tables}")
+    return result
