@@ -1,0 +1,271 @@
+"""Rank-run configuration: TOML -> validated pydantic models.
+
+A rank run compares several generators with one reference set in every feature space:
+
+    name = "rank demo"
+    seeds = {start = 0, count = 200}          # images per generator (equal for all)
+    spaces = ["inception-fid", {name = "random-inception", allow_untrained = true}]
+    generators = ["dcgan-digiface", {spec = "dcgan-digiface", truncation_psi = 0.7}]
+    [reference]
+    spec = "folder:/data/real_faces"          # real images ...
+    # spec = "dcgan-digiface"                 # ... or a generator's own samples
+    seeds = {start = 0, count = 500}
+    [metrics]
+    n_boot = 200
+
+Reference: a folder of real images ("folder:PATH") measures each generator's distance to
+reality. When no real set is available, a generator's own samples (at seeds no generator
+uses) can stand in; the distances then measure how far each generator is from THAT
+generator, not from real faces, and every output says so (`reference.real` is False).
+
+Every generator draws the same number of images (FD and KID depend on the sample size, so
+rankings are only meaningful at equal n). A set's `seeds` are latent seeds, or file indices
+for a sample folder. Every table forbids unknown keys; `load_rank_config` turns any
+validation failure into one `ConfigError` naming each offending key and its allowed values
+(the sweep config's error formatting, `counterfactual.config`).
+"""
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from counterfactual.config import (_DEVICE_RE, EXECUTION_KEYS, ConfigError, GeneratorConfig,
+                                   SeedsConfig, SpaceConfig, _describe_error, _key_name, _unwrap)
+
+REFERENCE_ID = "reference"
+FOLDER_SCHEME = "folder"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SetConfig(GeneratorConfig):
+    """One image set: a generator spec (or "folder:PATH"), its truncation and its seeds."""
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str | None = Field(None, description="label in tables and file names (default: derived "
+                           "from spec and truncation)")
+    truncation_psi: float = Field(1.0, gt=0, description="truncation trick strength (1 = none)")
+    truncation_cutoff: int | None = Field(None, ge=0, description="StyleGAN: truncate only the "
+                                          "first ws")
+    seeds: SeedsConfig | None = Field(None, description="latent seeds, or file indices for a "
+                                      "folder (default: the top-level seeds)")
+
+    @model_validator(mode="after")
+    def _folder_has_no_latents(self) -> "SetConfig":
+        if self.is_folder and (self.truncation_psi != 1.0 or self.truncation_cutoff is not None):
+            raise ValueError(f"{self.spec!r} is a sample folder (no latents): truncation_psi "
+                             "must be 1 and truncation_cutoff unset")
+        if self.id is not None and (not self.id.strip() or self.id == REFERENCE_ID):
+            raise ValueError(f"id {self.id!r} is empty or reserved; choose another")
+        return self
+
+    @property
+    def is_folder(self) -> bool:
+        return self.spec.partition(":")[0] == FOLDER_SCHEME
+
+    @property
+    def key(self) -> str:
+        """The set's label: `id`, or the spec with its truncation ("dcgan-digiface@psi=0.7")."""
+        if self.id:
+            return self.id
+        out = self.spec
+        if self.truncation_psi != 1.0:
+            out += f"@psi={self.truncation_psi:g}"
+        if self.truncation_cutoff is not None:
+            out += f"@cutoff={self.truncation_cutoff}"
+        return out
+
+
+class ReferenceConfig(SetConfig):
+    """The reference set every generator is compared with."""
+    real: bool | None = Field(None, description="whether the set holds real images (default: "
+                              "true for folders, false for generators)")
+
+    @model_validator(mode="after")
+    def _generators_are_not_real(self) -> "ReferenceConfig":
+        if self.real and not self.is_folder:
+            raise ValueError(f"reference {self.spec!r} is a generator, so it cannot be real data; "
+                             "use a 'folder:PATH' of real images, or drop 'real'")
+        return self
+
+    @property
+    def is_real(self) -> bool:
+        return self.is_folder if self.real is None else bool(self.real)
+
+
+class MetricsConfig(_Model):
+    """Statistics per generator x space (counterfactual.metrics)."""
+    n_boot: int = Field(200, ge=2, description="bootstrap replicates for CIs and rank stability")
+    ci: float = Field(0.95, gt=0, lt=1, description="confidence level")
+    pr_k: int = Field(3, ge=1, description="k of precision/recall (k-NN radii)")
+    dc_k: int = Field(5, ge=1, description="k of density/coverage (k-NN radii)")
+    kid_subsets: int = Field(100, ge=1, description="KID subsets")
+    kid_subset_size: int = Field(1000, ge=2, description="KID subset size")
+
+
+class RankConfig(_Model):
+    """A whole rank run."""
+    name: str = "rank"
+    description: str = ""
+    device: str = "cpu"
+    batch_size: int = Field(16, gt=0)
+    seeds: SeedsConfig
+    reference: ReferenceConfig
+    generators: tuple[SetConfig, ...]
+    spaces: tuple[SpaceConfig, ...]
+    seed: int = Field(0, ge=0, description="seed of the bootstrap and KID subsets")
+    sample_images: int = Field(16, ge=0, description="images of each set kept for the report")
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _normalise(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for key in ("seeds",):
+            if isinstance(data.get(key), list):
+                data[key] = {"values": data[key]}
+        if isinstance(data.get("reference"), str):
+            data["reference"] = {"spec": data["reference"]}
+        if isinstance(data.get("generators"), list):
+            data["generators"] = [{"spec": g} if isinstance(g, str) else _seed_list(g)
+                                  for g in data["generators"]]
+        if isinstance(data.get("reference"), dict):
+            data["reference"] = _seed_list(data["reference"])
+        if isinstance(data.get("spaces"), list):
+            data["spaces"] = [{"name": s} if isinstance(s, str) else s for s in data["spaces"]]
+        return data
+
+    @field_validator("device")
+    @classmethod
+    def _valid_device(cls, device: str) -> str:
+        if not _DEVICE_RE.match(device):
+            raise ValueError(f"unknown device {device!r}; allowed: 'cpu', 'cuda', 'cuda:<index>'")
+        return device
+
+    @field_validator("spaces")
+    @classmethod
+    def _unique_spaces(cls, spaces: tuple[SpaceConfig, ...]) -> tuple[SpaceConfig, ...]:
+        if not spaces:
+            raise ValueError("list at least one feature space")
+        _no_duplicates([s.name for s in spaces], "feature space")
+        return spaces
+
+    @field_validator("generators")
+    @classmethod
+    def _some_generators(cls, items: tuple[SetConfig, ...]) -> tuple[SetConfig, ...]:
+        if not items:
+            raise ValueError("list at least one generator")
+        _no_duplicates([g.key for g in items], "generator (set 'id' to tell them apart)")
+        return items
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "RankConfig":
+        counts = {g.key: len(self.seeds_of(g)) for g in self.generators}
+        if len(set(counts.values())) > 1:
+            listed = ", ".join(f"{k}: {n}" for k, n in counts.items())
+            raise ValueError(f"every generator must draw the same number of images (FD and KID "
+                             f"depend on n, so rankings need equal n); got {listed}")
+        n_min = min([*counts.values(), len(self.seeds_of(self.reference))])
+        for key, k in (("pr_k", self.metrics.pr_k), ("dc_k", self.metrics.dc_k)):
+            if k > n_min - 1:
+                raise ValueError(f"metrics.{key} = {k} needs at least {k + 1} images per set; "
+                                 f"the smallest set has {n_min}")
+        ref_seeds = set(self.seeds_of(self.reference))
+        for g in self.generators:
+            if g.spec == self.reference.spec and ref_seeds & set(self.seeds_of(g)):
+                raise ValueError(f"reference seeds overlap those of generator {g.key!r}, which "
+                                 f"uses the same spec {g.spec!r}: shared images would bias its "
+                                 "distance towards 0; give [reference] a disjoint seed range")
+        return self
+
+    # ---- derived views -------------------------------------------------------------
+    def seeds_of(self, item: SetConfig) -> list[int]:
+        """A set's seeds (its own, else the top-level ones)."""
+        return (item.seeds or self.seeds).resolve()
+
+    @property
+    def seed_list(self) -> list[int]:
+        """The generators' default seeds (recorded in the manifest)."""
+        return self.seeds.resolve()
+
+    def identity(self) -> dict[str, Any]:
+        """Everything that determines the results (execution-only keys dropped)."""
+        data = self.model_dump(mode="json")
+        for key in EXECUTION_KEYS:
+            data.pop(key, None)
+        return data
+
+    def with_overrides(self, **overrides: Any) -> "RankConfig":
+        """A validated copy with some top-level keys replaced (None values ignored)."""
+        data = self.model_dump(mode="python")
+        data.update({k: v for k, v in overrides.items() if v is not None})
+        return validate_rank_config(data, source="<overrides>")
+
+
+def _seed_list(item: Any) -> Any:
+    if isinstance(item, dict) and isinstance(item.get("seeds"), list):
+        return {**item, "seeds": {"values": item["seeds"]}}
+    return item
+
+
+def _no_duplicates(names: list[str], what: str) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise ValueError(f"duplicate {what}: {name!r}")
+        seen.add(name)
+
+
+# ---- error reporting (the sweep config's formatting; allowed keys looked up from RankConfig) --
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    model: Any = RankConfig
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return None
+        field = model.model_fields.get(part)
+        if field is None:
+            return None
+        model = _unwrap(field.annotation)
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _describe(err: dict[str, Any]) -> str:
+    if err["type"] == "extra_forbidden":
+        loc = tuple(err["loc"])
+        model = _model_at(loc[:-1])
+        allowed = ", ".join(model.model_fields) if model else "?"
+        return f"key '{_key_name(loc)}': unknown key; allowed keys here: {allowed}"
+    return _describe_error(err)
+
+
+def validate_rank_config(data: dict[str, Any], source: str = "<config>") -> RankConfig:
+    """Validate a rank-config mapping; raise one ConfigError listing every problem."""
+    try:
+        return RankConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = [_describe(e) for e in exc.errors(include_url=False)]
+        lines = "\n  ".join(problems)
+        raise ConfigError(f"invalid rank config {source}:\n  {lines}") from None
+
+
+def load_rank_config(path: str | Path) -> RankConfig:
+    """Read and validate a TOML rank config."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"rank config not found: {path}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"invalid TOML in {path}: {exc}") from None
+    return validate_rank_config(data, source=str(path))

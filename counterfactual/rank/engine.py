@@ -1,0 +1,226 @@
+"""The rank engine: every generator against one reference set, in every feature space.
+
+    run_rank(load_rank_config("experiments/rank_demo.toml"), "runs/rank_demo")
+
+Steps (each resumable; the run directory is the sweep's `RunDir`):
+1. sets: each set (reference, then generators) is generated once when some space lacks its
+   features, fed to every such space, and its features cached in RUN_DIR/features
+   (`extractors.cache`); a sample of each set is kept in RUN_DIR/sets/<id>/sample.npy.
+2. stats/<generator>/<space>: FD, KID, precision/recall, density/coverage with bootstrap CIs
+   (`counterfactual.rank.compare`), one JSON per task in RUN_DIR/stats, a done marker holding
+   the task's content key (feature keys of both sets + statistics settings).
+3. tables: RUN_DIR/tables/rank_metrics, rankings, kendall_tau (.csv, .parquet, .json), see
+   `counterfactual.rank.ranking`.
+A finished run re-run with the same config does nothing; an interrupted one resumes; every
+file is written atomically.
+
+When the reference is a generator's own samples rather than real images, every distance
+measures how far each generator is from THAT generator, not from reality (the manifest's
+`reference.note` and the report say so).
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from counterfactual.rank.compare import Settings, compare
+from counterfactual.rank.config import REFERENCE_ID, RankConfig
+from counterfactual.rank.ranking import kendall_tau_table, metric_table, ranking_table
+from counterfactual.rank.sets import ImageSet, extract_features, generate, image_sets
+from counterfactual.sweep.executor import Components, Timer, format_timing
+from counterfactual.sweep.rundir import RunDir, content_hash, read_json, save_npy, write_json, write_table
+
+Log = Callable[[str], None]
+TABLE_NAMES = ("rank_metrics", "rankings", "kendall_tau")
+REAL_NOTE = "The reference set holds real images: distances measure closeness to real data."
+SELF_NOTE = ("The reference set is samples of the generator {spec} (no real images): every "
+             "distance measures how far a generator is from THAT generator, not from real faces.")
+
+
+@dataclass
+class RankResult:
+    """What a rank invocation did."""
+    run_dir: Path
+    status: str                       # "complete" or "already complete"
+    timing: dict[str, Any] = field(default_factory=dict)
+    work: dict[str, int] = field(default_factory=dict)
+
+
+def reference_note(config: RankConfig) -> str:
+    ref = config.reference
+    return REAL_NOTE if ref.is_real else SELF_NOTE.format(spec=ref.key)
+
+
+class RankExecutor:
+    """Runs one rank config in this process (see the module docstring)."""
+
+    def __init__(self, config: RankConfig, run_dir: RunDir, *, progress: bool = True,
+                 components: Components | None = None, log: Log = print) -> None:
+        self.config = config
+        self.rd = run_dir
+        self.progress = progress
+        self.comps = components or Components()
+        self.log = log
+        self.timer = Timer()
+        self.work: dict[str, int] = defaultdict(int)
+        self.sets = image_sets(config)
+        self.settings = Settings(n_boot=config.metrics.n_boot, ci=config.metrics.ci,
+                                 seed=config.seed, pr_k=config.metrics.pr_k,
+                                 dc_k=config.metrics.dc_k, kid_subsets=config.metrics.kid_subsets,
+                                 kid_subset_size=config.metrics.kid_subset_size)
+        self._generators: dict[str, Any] = {}
+        self._features: dict[tuple[str, str], np.ndarray] = {}
+        self.identities: dict[str, dict[str, Any]] = {}
+
+    # ---- setup -----------------------------------------------------------------------
+    def generator(self, spec: str) -> Any:
+        """Each spec is loaded once (truncation variants share it)."""
+        if spec not in self._generators:
+            self._generators[spec] = self.comps.load_generator(spec, self.config.device)
+        return self._generators[spec]
+
+    def setup(self) -> None:
+        cfg = self.config
+        with self.timer("setup"):
+            self.extractors = {s.name: self.comps.load_extractor(s.name, cfg.device, s.allow_untrained)
+                               for s in cfg.spaces}
+            for s in self.sets:
+                self.identities[s.id] = s.identity(self.generator(s.spec).describe())
+            self.cache = self.comps.feature_cache(self.rd.features)
+        self.spaces = [{"name": n, "label": e.label, "trained": bool(e.trained),
+                        "weights_sha256": e.weights_sha256, "description": e.describe()}
+                       for n, e in self.extractors.items()]
+        for entry in self.spaces:
+            if not entry["trained"]:
+                self.log(f"note: feature space {entry['label']} uses random weights")
+        note = reference_note(cfg)
+        if not cfg.reference.is_real:
+            self.log(f"note: {note}")
+        self.rd.update_manifest(
+            kind="rank",
+            reference={**self.sets[0].describe(), "real": cfg.reference.is_real, "note": note},
+            sets={s.id: {**s.describe(), "generator": self.identities[s.id]["generator"]}
+                  for s in self.sets},
+            spaces=self.spaces,
+            weights={**{s.id: self.identities[s.id]["generator"].get("weights_sha256")
+                        for s in self.sets},
+                     **{n: e.weights_sha256 for n, e in self.extractors.items()}})
+
+    # ---- features ----------------------------------------------------------------------
+    def feature_key(self, set_id: str, space: str) -> str:
+        return self.comps.feature_key(self.identities[set_id], self.extractors[space].describe())
+
+    def features(self, set_id: str, space: str) -> np.ndarray:
+        key = (set_id, space)
+        if key not in self._features:
+            feats = self.cache.get(self.feature_key(set_id, space))
+            if feats is None:
+                raise RuntimeError(f"features of set {set_id!r} in space {space!r} are missing "
+                                   f"from {self.rd.features}; re-run the rank command")
+            self._features[key] = np.asarray(feats)
+        return self._features[key]
+
+    def _save_sample(self, s: ImageSet, images: torch.Tensor) -> None:
+        k = min(self.config.sample_images, len(images))
+        folder = self.rd.set_dir(s.id)
+        if k == 0 or (folder / "sample.npy").exists():
+            return
+        save_npy(folder / "sample.npy", images[:k].numpy())
+        write_json(folder / "info.json", {"set": s.id, "role": s.role, "spec": s.spec,
+                                          "truncation_psi": s.truncation_psi,
+                                          "seeds": list(s.seeds[:k]),
+                                          "identity_key": content_hash(self.identities[s.id])})
+
+    def ensure_set(self, s: ImageSet) -> None:
+        """Generate the set once if any space lacks its features; extract and cache them."""
+        missing = [n for n in self.extractors if self.feature_key(s.id, n) not in self.cache]
+        sample_missing = self.config.sample_images > 0 and \
+            not (self.rd.set_dir(s.id) / "sample.npy").exists()
+        if not missing and not sample_missing:
+            return
+        with self.timer("generation"):
+            images = generate(self.generator(s.spec), s, self.config.batch_size, self.progress)
+        self.work["images_generated"] += len(images)
+        self._save_sample(s, images)
+        for name in missing:
+            extractor = self.extractors[name]
+            with self.timer("extraction"):
+                feats = extract_features(extractor, images, self.progress,
+                                         f"{extractor.label} <- {s.id}")
+            self.work["feature_passes"] += len(images)
+            self.cache.put(self.feature_key(s.id, name), feats,
+                           {"set": s.id, "space": name, "label": extractor.label,
+                            "trained": bool(extractor.trained), "n": len(feats)})
+
+    # ---- statistics ----------------------------------------------------------------------
+    def stats_key(self, gen_id: str, space: str) -> str:
+        return content_hash({"reference": self.feature_key(REFERENCE_ID, space),
+                             "generator": self.feature_key(gen_id, space),
+                             "settings": self.settings.as_dict()})
+
+    def stats(self, s: ImageSet, space: str) -> dict[str, Any]:
+        """The stats of one generator x space (computed once, then read from RUN_DIR/stats)."""
+        task_id, key = f"stats/{s.id}/{space}", self.stats_key(s.id, space)
+        path = self.rd.stats_path(task_id)
+        if self.rd.is_done(task_id, key) and path.exists():
+            return read_json(path)
+        with self.timer("statistics"):
+            result = compare(self.features(REFERENCE_ID, space), self.features(s.id, space),
+                             self.settings)
+        extractor = self.extractors[space]
+        result.update(generator=s.id, spec=s.spec, truncation_psi=s.truncation_psi,
+                      truncation_cutoff=s.truncation_cutoff, space=space,
+                      space_label=extractor.label, trained=bool(extractor.trained),
+                      settings=self.settings.as_dict())
+        write_json(path, result)
+        self.rd.mark_done(task_id, key)
+        self.work["comparisons"] += 1
+        return result
+
+    def write_tables(self, results: list[dict[str, Any]]) -> list[str]:
+        generators = [s.id for s in self.sets if s.role == "generator"]
+        metrics = metric_table(results)
+        rankings = ranking_table(results, generators, self.spaces, self.settings.ci)
+        tau = kendall_tau_table(rankings, generators, self.spaces)
+        written: list[str] = []
+        for name, frame in zip(TABLE_NAMES, (metrics, rankings, tau)):
+            written += [p.name for p in write_table(frame, self.rd.tables / name)]
+        return written
+
+    # ---- the run ---------------------------------------------------------------------------
+    def run(self) -> RankResult:
+        self.setup()
+        for s in self.sets:
+            self.ensure_set(s)
+        results = [self.stats(s, space) for s in self.sets if s.role == "generator"
+                   for space in self.extractors]
+        with self.timer("tables"):
+            written = self.write_tables(results)
+        timing = self.timer.summary()
+        manifest = self.rd.read_manifest() or {}
+        history = list(manifest.get("timing_history", [])) + [timing]
+        self.rd.update_manifest(status="complete", tables=written, timing=timing,
+                                timing_history=history, work=dict(self.work))
+        return RankResult(self.rd.root, "complete", timing, dict(self.work))
+
+
+def run_rank(config: RankConfig, out: str | Path, *, device: str | None = None,
+             batch_size: int | None = None, progress: bool = True, force: bool = False,
+             components: Components | None = None, log: Log = print) -> RankResult:
+    """Run (or resume) a rank run into the run directory `out`."""
+    config = config.with_overrides(device=device, batch_size=batch_size)
+    rd = RunDir(out)
+    if not force and rd.is_complete(config):       # type: ignore[arg-type]  (duck-typed config)
+        log(f"{rd.root}: run is complete; nothing to do (use --force to recompute)")
+        manifest = rd.read_manifest() or {}
+        return RankResult(rd.root, "already complete", manifest.get("timing", {}), {})
+    rd.open(config, force=force)                    # type: ignore[arg-type]
+    result = RankExecutor(config, rd, progress=progress, components=components, log=log).run()
+    log(format_timing(result.timing))
+    log(f"{rd.root}: rank run complete; tables in {rd.tables}")
+    return result

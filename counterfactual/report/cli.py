@@ -1,0 +1,32 @@
+"""The `counterfactual report RUN_DIR` subcommand."""
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from counterfactual.report.build import build_report
+    path = build_report(args.run_dir, out=args.out, n_boot=args.n_boot,
+                        permutations=args.permutations, seed=args.seed)
+    print(f"report written to {path}")
+    return 0
+
+
+def add_report_parser(sub: Any) -> None:
+    """Register `report` on the CLI's subparsers."""
+    p = sub.add_parser("report", help="build the self-contained HTML report of a run directory",
+                       description="Reads a sweep or rank run directory and writes one "
+                                   "self-contained RUN_DIR/report.html (images and plots "
+                                   "embedded) plus the analysis tables in RUN_DIR/report_tables.")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a finished sweep or rank run directory")
+    p.add_argument("--out", default=None, metavar="FILE",
+                   help="HTML file to write (default RUN_DIR/report.html)")
+    p.add_argument("--n-boot", type=int, default=2000, metavar="N",
+                   help="bootstrap replicates for the analysis CIs (default 2000)")
+    p.add_argument("--permutations", type=int, default=0, metavar="N",
+                   help="also run paired permutation tests with N permutations per attribute x "
+                        "space from the cached features (slow; default 0: p-values from the "
+                        "dose-response fit)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the analysis (default 0)")
+    p.set_defaults(func=cmd_report)

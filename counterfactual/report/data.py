@@ -1,0 +1,135 @@
+"""Reading a run directory (sweep or rank) for the report.
+
+Layout (see `counterfactual.sweep.rundir` and `counterfactual.rank.engine`):
+    manifest.json                       config, versions, weights, spaces, timing
+    tables/dose_response, region, verification.json       (sweep runs)
+    tables/rank_metrics, rankings, kendall_tau            (rank runs)
+    sets/<slug(set)>/sample.npy         uint8 NCHW samples (base, each twin set, each rank set)
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from counterfactual.analysis import read_table
+from counterfactual.analysis._common import as_bool
+from counterfactual.sweep.rundir import slug
+
+SWEEP_TABLES = ("dose_response", "region")
+RANK_TABLES = ("rank_metrics", "rankings", "kendall_tau")
+
+
+@dataclass(frozen=True)
+class Space:
+    """A feature space as the report shows it (untrained ones carry a badge everywhere)."""
+    name: str
+    label: str
+    trained: bool
+
+
+@dataclass
+class RunData:
+    """Everything the report reads from one run directory."""
+    root: Path
+    manifest: dict[str, Any]
+    tables: dict[str, pd.DataFrame]
+    verification: dict[str, Any]
+    spaces: dict[str, Space] = field(default_factory=dict)
+
+    @property
+    def kind(self) -> str:
+        """"rank" or "sweep"."""
+        if self.manifest.get("kind") == "rank" or "rank_metrics" in self.tables:
+            return "rank"
+        return "sweep"
+
+    def table(self, name: str) -> pd.DataFrame | None:
+        return self.tables.get(name)
+
+    def space(self, name: str) -> Space:
+        return self.spaces.get(name) or Space(name, name, True)
+
+    def sample(self, set_name: str) -> np.ndarray | None:
+        """The saved sample images of a set (uint8 NCHW), or None."""
+        path = self.root / "sets" / slug(set_name) / "sample.npy"
+        if not path.is_file():
+            return None
+        arr = np.load(path, allow_pickle=False)
+        if arr.dtype != np.uint8 or arr.ndim != 4:
+            raise ValueError(f"{path}: expected uint8 NCHW images, got {arr.dtype} {arr.shape}")
+        return arr
+
+    def interventions(self) -> list[str]:
+        """Intervention keys in config order (then any others found in the tables)."""
+        keys = [iv.get("id") or iv.get("name") for iv in
+                self.manifest.get("config", {}).get("interventions", []) or []]
+        for name in ("dose_response",):
+            df = self.tables.get(name)
+            if df is not None:
+                keys += list(dict.fromkeys(df["intervention"]))
+        keys += list(self.verification)
+        return [k for k in dict.fromkeys(keys) if k]
+
+    def intervention_config(self, key: str) -> dict[str, Any]:
+        for iv in self.manifest.get("config", {}).get("interventions", []) or []:
+            if (iv.get("id") or iv.get("name")) == key:
+                return iv
+        return {"name": key}
+
+    def table_files(self) -> list[tuple[str, str]]:
+        """(file name, sha256) of every file under tables/."""
+        folder = self.root / "tables"
+        if not folder.is_dir():
+            return []
+        return [(p.name, hashlib.sha256(p.read_bytes()).hexdigest())
+                for p in sorted(folder.iterdir()) if p.is_file() and not p.name.startswith(".")]
+
+
+def _spaces(manifest: dict[str, Any], tables: dict[str, pd.DataFrame]) -> dict[str, Space]:
+    out: dict[str, Space] = {}
+    for entry in manifest.get("spaces", []) or []:
+        trained = bool(entry.get("trained", True))
+        out[entry["name"]] = Space(entry["name"], entry.get("label") or entry["name"], trained)
+    for df in tables.values():
+        if {"space", "trained"} <= set(df.columns):
+            for row in df[["space", *(["space_label"] if "space_label" in df else []),
+                           "trained"]].drop_duplicates("space").itertuples(index=False):
+                if row.space not in out:
+                    label = getattr(row, "space_label", row.space)
+                    out[row.space] = Space(row.space, label, as_bool(row.trained))
+    return out
+
+
+def load_run(run_dir: str | Path) -> RunData:
+    """Read the manifest, tables and verification results of a run directory."""
+    root = Path(run_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"run directory not found: {root}")
+    manifest_path = root / "manifest.json"
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{root} is not a run directory (no manifest.json); run "
+                                "`counterfactual sweep` or `counterfactual rank` first") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"corrupt manifest {manifest_path}: {exc}") from None
+    tables: dict[str, pd.DataFrame] = {}
+    for name in (*SWEEP_TABLES, *RANK_TABLES):
+        try:
+            tables[name] = read_table(root, name)
+        except FileNotFoundError:
+            continue
+    verification: dict[str, Any] = {}
+    vpath = root / "tables" / "verification.json"
+    if vpath.is_file():
+        verification = json.loads(vpath.read_text(encoding="utf-8"))
+    if not tables and not verification:
+        raise FileNotFoundError(f"{root / 'tables'} holds no tables yet (status: "
+                                f"{manifest.get('status', 'unknown')}); finish the run first")
+    return RunData(root, manifest, tables, verification, _spaces(manifest, tables))

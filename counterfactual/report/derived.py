@@ -1,0 +1,160 @@
+"""The analysis tables a sweep report shows, computed from the run's tables (and, for
+permutation tests, its cached features) with `counterfactual.analysis`.
+
+- curves: `dose_curves` (mean FD per delta with a bootstrap CI over draws, mean/trace terms)
+- fits: `fit_dose_table` (quadratic fit, sensitivity FD(1) - FD(0) with an HC3 CI)
+- null: `null_normalised` (FD(1) / mean FD(0) with a CI); shares: `term_shares`
+- effects: one row per attribute x space joining the three, with a p-value for "the attribute
+  moves FD in this space" and its Holm correction across all attributes x spaces. The p-value
+  is the paired permutation test (`permutation_tests`) when permutations were asked for and
+  the features are cached, else the Wald test of the fitted sensitivity (HC3 SE, normal).
+- reactions: `space_reactions` (over/under-reaction relative to the other spaces)
+- region: `region_sensitivity` and its region x space matrix
+Analyses that cannot run (missing deltas, one space, ...) leave a note instead of failing.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from counterfactual import analysis as an
+from counterfactual.metrics import RankDeficientCovarianceWarning
+from counterfactual.report.data import RunData
+
+EFFECT_COLUMNS: tuple[str, ...] = (
+    "intervention", "space", "space_label", "trained", "fd0", "fd1", "sensitivity",
+    "sensitivity_ci_low", "sensitivity_ci_high", "ratio_to_null", "ratio_ci_low",
+    "ratio_ci_high", "mean_term_share", "p_value", "p_holm", "p_source")
+
+
+@dataclass
+class SweepTables:
+    """Derived tables of a sweep run (None where the analysis could not run)."""
+    curves: pd.DataFrame | None = None
+    fits: pd.DataFrame | None = None
+    null: pd.DataFrame | None = None
+    shares: pd.DataFrame | None = None
+    effects: pd.DataFrame | None = None
+    reactions: pd.DataFrame | None = None
+    region: pd.DataFrame | None = None
+    region_matrix: pd.DataFrame | None = None
+    permutation: pd.DataFrame | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def frames(self) -> dict[str, pd.DataFrame]:
+        """Named tables to write next to the report."""
+        names = ("curves", "fits", "null", "shares", "effects", "reactions", "region",
+                 "permutation")
+        return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
+
+
+def _attempt(notes: list[str], what: str, fn: Callable[[], Any]) -> Any:
+    try:
+        return fn()
+    except (ValueError, KeyError, RuntimeError, FileNotFoundError) as exc:
+        notes.append(f"{what} not available: {exc}")
+        return None
+
+
+def wald_p(estimate: np.ndarray, se: np.ndarray) -> np.ndarray:
+    """Two-sided normal p-value of estimate / se (NaN where se is not positive)."""
+    est, se = np.asarray(estimate, np.float64), np.asarray(se, np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(se > 0, est / se, np.nan)
+    return np.where(np.isfinite(z), 2.0 * stats.norm.sf(np.abs(z)), np.nan)
+
+
+def effects_table(fits: pd.DataFrame, null: pd.DataFrame | None, shares: pd.DataFrame | None,
+                  permutation: pd.DataFrame | None) -> pd.DataFrame:
+    """One row per attribute x space: sensitivity, ratio to null, term share, p and Holm p."""
+    keys = ["intervention", "space"]
+    df = fits[[*keys, "space_label", "trained", "fd0_fit", "fd1_fit", "sensitivity",
+               "sensitivity_se", "sensitivity_ci_low", "sensitivity_ci_high"]].copy()
+    if null is not None:      # observed means over draws at delta = 0 and 1
+        part = null[[*keys, "null_mean", "fd1", "ratio_to_null", "ratio_ci_low", "ratio_ci_high"]]
+        df = df.merge(part.rename(columns={"null_mean": "fd0"}), on=keys, how="left")
+    else:                     # fitted values
+        df["fd0"], df["fd1"] = df["fd0_fit"], df["fd1_fit"]
+        df[["ratio_to_null", "ratio_ci_low", "ratio_ci_high"]] = np.nan
+    if shares is not None:
+        df = df.merge(shares[[*keys, "mean_term_share"]], on=keys, how="left")
+    else:
+        df["mean_term_share"] = np.nan
+    if permutation is not None:
+        df = df.merge(permutation[[*keys, "p_value"]], on=keys, how="left")
+        df["p_source"] = f"permutation ({int(permutation['n_perm'].iloc[0])} permutations)"
+    else:
+        df["p_value"] = wald_p(df["sensitivity"], df["sensitivity_se"])
+        df["p_source"] = "Wald test of the fitted sensitivity (HC3)"
+    df["p_holm"] = an.adjust_pvalues(df["p_value"].to_numpy(np.float64), "holm")
+    return df[list(EFFECT_COLUMNS)].sort_values(keys).reset_index(drop=True)
+
+
+def pair_features(run: RunData) -> list[an.PairFeatures]:
+    """Base/twin features of every dose intervention x space from the run's feature cache.
+
+    The cache keys are rebuilt exactly as the sweep built them: its plan's set identities
+    (from the manifest's config, generator, spaces and interventions) and each space's
+    description.
+    """
+    from counterfactual.config import validate_config
+    from counterfactual.sweep.plan import BASE, build_plan
+    from extractors.cache import FeatureCache, feature_key
+
+    m = run.manifest
+    config = validate_config(m["config"], source=str(run.root / "manifest.json"))
+    descriptions = {s["name"]: s["description"] for s in m["spaces"]}
+    plan = build_plan(config, m["generator"], descriptions, m["interventions"])
+    cache = FeatureCache(run.root / "features")
+    out = []
+    for iv in config.interventions:
+        if not iv.dose:
+            continue
+        for sp in config.spaces:
+            desc = descriptions[sp.name]
+            base = cache.get(feature_key(plan.set_identities[BASE], desc))
+            twin = cache.get(feature_key(plan.set_identities[iv.key], desc))
+            if base is None or twin is None:
+                raise FileNotFoundError(f"cached features of {iv.key!r} in {sp.name!r} are missing")
+            space = run.space(sp.name)
+            out.append(an.PairFeatures(iv.key, sp.name, base, twin, trained=space.trained,
+                                       space_label=space.label))
+    return out
+
+
+def sweep_tables(run: RunData, n_boot: int = 2000, seed: int = 0,
+                 permutations: int = 0) -> SweepTables:
+    """Every derived table of a sweep run (see the module docstring)."""
+    out = SweepTables()
+    notes = out.notes
+    dose = run.table("dose_response")
+    if dose is not None:
+        dose = _attempt(notes, "dose-response table", lambda: an.validate_dose_table(dose))
+    if dose is not None:
+        out.curves = _attempt(notes, "dose curves",
+                              lambda: an.dose_curves(dose, n_boot=n_boot, seed=seed))
+        out.fits = _attempt(notes, "dose-response fits", lambda: an.fit_dose_table(dose))
+        out.null = _attempt(notes, "null-normalised sensitivity",
+                            lambda: an.null_normalised(dose, n_boot=n_boot, seed=seed))
+        out.shares = _attempt(notes, "term shares",
+                              lambda: an.term_shares(dose, n_boot=n_boot, seed=seed))
+        if permutations > 0:
+            with warnings.catch_warnings():   # n <= dim is expected; the test is exact anyway
+                warnings.simplefilter("ignore", RankDeficientCovarianceWarning)
+                out.permutation = _attempt(notes, "permutation tests", lambda: an.permutation_tests(
+                    pair_features(run), n_perm=permutations, seed=seed))
+        if out.fits is not None:
+            out.effects = effects_table(out.fits, out.null, out.shares, out.permutation)
+        out.reactions = _attempt(notes, "cross-space summary",
+                                 lambda: an.space_reactions(dose, n_boot=n_boot, seed=seed))
+    region = run.table("region")
+    if region is not None and len(region):
+        out.region = _attempt(notes, "region sensitivity", lambda: an.region_sensitivity(region))
+        if out.region is not None:
+            out.region_matrix = _attempt(notes, "region matrix", lambda: an.region_matrix(out.region))
+    return out

@@ -1,0 +1,338 @@
+"""Generator ranking: config validation, and the engine on sample folders with a known order.
+
+Construction: a reference folder of noise images and four generator folders whose red
+channel is brightened by 0, 30, 60, 90 and whose blue channel by 90, 60, 30, 0. A feature
+space that sees only the red channel must rank them 0 < 30 < 60 < 90 by FD; one that sees
+only blue must rank them in reverse (Kendall tau -1 between the two spaces).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from PIL import Image
+from scipy import linalg, stats
+from scipy.spatial.distance import cdist
+
+import extractors
+from counterfactual.cli import main
+from counterfactual.config import ConfigError
+from counterfactual.rank import load_rank_config, run_rank, validate_rank_config
+from counterfactual.rank.sets import image_sets
+from counterfactual.sweep.rundir import RunDir
+from extractors.base import FeatureExtractor
+from extractors.cache import FeatureCache, feature_key
+
+RES, N_REF, N_GEN = 12, 40, 30
+SHIFTS = {"g0": (0, 90), "g30": (30, 60), "g60": (60, 30), "g90": (90, 0)}   # (red, blue)
+
+
+# ---- stand-in feature spaces: a fixed random projection of one colour channel ----------
+class ChannelExtractor(FeatureExtractor):
+    default_batch_size = 7
+
+    def __init__(self, name: str, channel: int, dim: int, trained: bool) -> None:
+        self.name, self.dim, self.trained, self.channel = name, dim, trained, channel
+        self.weights_sha256 = f"sha-{name}" if trained else None
+        self.preprocessing = {"channel": channel, "scale": 1 / 255}
+        rng = np.random.default_rng(100 + channel)
+        # positive-mean weights: a channel's brightness shift moves every feature
+        self._w = torch.from_numpy(rng.normal(1.0, 0.5, size=(RES * RES, dim)) / (RES * RES))
+
+    def _extract(self, images: torch.Tensor) -> torch.Tensor:
+        x = images[:, self.channel].reshape(len(images), -1).double() / 255
+        return (x @ self._w).float()
+
+
+def load_red(device: str = "cpu", allow_untrained: bool = False, **kw) -> ChannelExtractor:
+    return ChannelExtractor("toy-red", 0, 6, True)
+
+
+def load_blue(device: str = "cpu", allow_untrained: bool = False, **kw) -> ChannelExtractor:
+    if not allow_untrained:
+        raise RuntimeError("toy-blue has no trained weights; pass allow_untrained=True")
+    return ChannelExtractor("toy-blue", 2, 5, False)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _register():
+    extractors.register_extractor("toy-red", f"{__name__}:load_red", description="test space")
+    extractors.register_extractor("toy-blue", f"{__name__}:load_blue", description="test space")
+
+
+def _write_folder(folder: Path, n: int, seed: int, red: int, blue: int) -> None:
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        img = rng.integers(30, 150, size=(RES, RES, 3)).astype(np.int64)
+        img[..., 0] += red
+        img[..., 2] += blue
+        Image.fromarray(img.clip(0, 255).astype(np.uint8)).save(folder / f"{i:03d}.png")
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("rank_sets")
+    out = {"ref": root / "ref"}
+    _write_folder(out["ref"], N_REF, 0, 0, 0)
+    for k, (name, (red, blue)) in enumerate(SHIFTS.items()):
+        out[name] = root / name
+        _write_folder(out[name], N_GEN, k + 1, red, blue)
+    return out
+
+
+def _config_text(folders: dict[str, Path], n_boot: int = 40) -> str:
+    gens = "\n".join(f'[[generators]]\nspec = "folder:{folders[g]}"\nid = "{g}"\n' for g in SHIFTS)
+    return f"""
+name = "toy ranking"
+seeds = {{start = 0, count = {N_GEN}}}
+spaces = ["toy-red", {{name = "toy-blue", allow_untrained = true}}]
+sample_images = 4
+seed = 3
+{gens}
+[reference]
+spec = "folder:{folders['ref']}"
+seeds = {{start = 0, count = {N_REF}}}
+[metrics]
+n_boot = {n_boot}
+pr_k = 3
+dc_k = 3
+kid_subsets = 10
+"""
+
+
+@pytest.fixture(scope="module")
+def rank_run(folders, tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("rank_run")
+    cfg = root / "rank.toml"
+    cfg.write_text(_config_text(folders))
+    out = root / "run"
+    assert main(["rank", str(cfg), "--out", str(out), "--no-progress"]) == 0
+    return out
+
+
+def _table(run: Path, name: str) -> pd.DataFrame:
+    return pd.read_parquet(run / "tables" / f"{name}.parquet")
+
+
+# ---- config ---------------------------------------------------------------------------------
+def test_config_forms_and_defaults(folders):
+    cfg = validate_rank_config({
+        "seeds": {"start": 0, "count": 20}, "spaces": ["toy-red"],
+        "generators": ["dcgan-digiface", {"spec": "dcgan-digiface", "truncation_psi": 0.7}],
+        "reference": {"spec": f"folder:{folders['ref']}", "seeds": [0, 1, 2, 3, 4, 5]}})
+    assert [g.key for g in cfg.generators] == ["dcgan-digiface", "dcgan-digiface@psi=0.7"]
+    assert cfg.reference.is_real and cfg.seeds_of(cfg.reference) == [0, 1, 2, 3, 4, 5]
+    assert cfg.metrics.n_boot == 200 and cfg.metrics.pr_k == 3
+    sets = image_sets(cfg)
+    assert [s.role for s in sets] == ["reference", "generator", "generator"]
+    assert sets[2].generation_kwargs() == {"truncation_psi": 0.7}
+    assert sets[1].generation_kwargs() == {}
+    assert "device" not in cfg.identity() and cfg.identity()["seed"] == 0
+
+
+@pytest.mark.parametrize("data, needles", [
+    ({"n_boots": 3}, ["'n_boots'", "unknown key", "seeds", "generators", "metrics"]),
+    ({"metrics": {"nboot": 3}}, ["'metrics.nboot'", "n_boot", "pr_k", "kid_subsets"]),
+    ({"generators": [{"spec": "dcgan-digiface", "psi": 0.5}]},
+     ["'generators[0].psi'", "truncation_psi", "truncation_cutoff"]),
+    ({"generators": ["dcgan-digiface", {"spec": "dcgan-digiface", "id": "b", "seeds": {"count": 10}}]},
+     ["same number of images", "dcgan-digiface: 20", "b: 10"]),
+    ({"reference": {"spec": "dcgan-digiface", "seeds": {"start": 15, "count": 20}}},
+     ["overlap", "disjoint seed range"]),
+    ({"generators": [{"spec": "folder:/x", "truncation_psi": 0.5}]}, ["sample folder", "truncation_psi"]),
+    ({"generators": ["nosuchgen:x"]}, ["unknown generator", "allowed schemes"]),
+    ({"spaces": ["no-such-space"]}, ["unknown feature space", "toy-red"]),
+    ({"reference": {"spec": "dcgan-digiface", "real": True, "seeds": {"start": 99, "count": 5}}},
+     ["cannot be real"]),
+    ({"metrics": {"pr_k": 25}}, ["metrics.pr_k = 25", "20"]),
+    ({"generators": ["dcgan-digiface", "dcgan-digiface"]}, ["duplicate generator"]),
+])
+def test_config_errors_name_key_and_allowed_values(data, needles):
+    base = {"seeds": {"start": 0, "count": 20}, "spaces": ["toy-red"],
+            "generators": ["dcgan-digiface"],
+            "reference": {"spec": "dcgan-digiface", "seeds": {"start": 1000, "count": 20}}}
+    base.update(data)
+    with pytest.raises(ConfigError) as info:
+        validate_rank_config(base)
+    for needle in needles:
+        assert needle in str(info.value), (needle, str(info.value))
+
+
+def test_load_rank_config_reports_file_problems(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_rank_config(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("seeds = [\n")
+    with pytest.raises(ConfigError, match="invalid TOML"):
+        load_rank_config(bad)
+
+
+# ---- the engine -----------------------------------------------------------------------------
+def test_fd_ranks_follow_the_construction(rank_run):
+    rankings = _table(rank_run, "rankings")
+    fd = rankings[rankings["metric"] == "fd"]
+    red = fd[fd["space"] == "toy-red"].set_index("generator")["rank"]
+    blue = fd[fd["space"] == "toy-blue"].set_index("generator")["rank"]
+    assert red.to_dict() == {"g0": 1, "g30": 2, "g60": 3, "g90": 4}
+    assert blue.to_dict() == {"g0": 4, "g30": 3, "g60": 2, "g90": 1}
+    # every metric has a ranking in every space, for every generator
+    assert set(rankings["metric"]) == {"fd", "kid", "precision", "recall", "density", "coverage"}
+    assert len(rankings) == 6 * 2 * len(SHIFTS)
+    # the untrained space keeps its label in every table
+    for name in ("rank_metrics", "rankings"):
+        t = _table(rank_run, name)
+        assert set(t.loc[t["space"] == "toy-blue", "space_label"]) == {"toy-blue (untrained)"}
+        assert not t.loc[t["space"] == "toy-blue", "trained"].any()
+
+
+def test_kendall_tau_matrix(rank_run):
+    tau = _table(rank_run, "kendall_tau")
+    rankings = _table(rank_run, "rankings")
+    for metric, part in tau.groupby("metric"):
+        m = part.pivot(index="space_a", columns="space_b", values="tau")
+        assert m.shape == (2, 2)
+        vals = m.to_numpy()
+        finite = np.isfinite(vals)
+        np.testing.assert_allclose(vals[finite], vals.T[finite])        # symmetric
+        for s in m.index:                                                 # unit diagonal
+            if np.isfinite(m.loc[s, s]):
+                assert m.loc[s, s] == pytest.approx(1.0)
+        r = rankings[rankings["metric"] == metric]
+        ra = r[r["space"] == "toy-red"].set_index("generator").loc[list(SHIFTS), "rank"]
+        rb = r[r["space"] == "toy-blue"].set_index("generator").loc[list(SHIFTS), "rank"]
+        if ra.nunique() > 1 and rb.nunique() > 1:
+            expected = stats.kendalltau(ra.to_numpy(), rb.to_numpy())
+            assert m.loc["toy-red", "toy-blue"] == pytest.approx(expected.statistic)
+            row = part[(part["space_a"] == "toy-red") & (part["space_b"] == "toy-blue")]
+            assert row["p_value"].iloc[0] == pytest.approx(expected.pvalue)
+    fd = tau[tau["metric"] == "fd"].pivot(index="space_a", columns="space_b", values="tau")
+    assert fd.loc["toy-red", "toy-blue"] == pytest.approx(-1.0)
+
+
+def test_rank_stability_from_the_bootstrap_replicates(rank_run):
+    rankings = _table(rank_run, "rankings")
+    assert rankings["stability"].between(0, 1).all()
+    assert (rankings["rank_ci_low"] <= rankings["rank_ci_high"]).all()
+    # recompute FD stability from the stored replicates with an independent ranking
+    for space in ("toy-red", "toy-blue"):
+        reps = np.array([json.loads(RunDir(rank_run).stats_path(f"stats/{g}/{space}").read_text())
+                         ["replicates"]["fd"] for g in SHIFTS])              # [G, B]
+        order = np.argsort(np.argsort(reps, axis=0), axis=0) + 1           # no ties here
+        fd = rankings[(rankings["metric"] == "fd") & (rankings["space"] == space)]
+        fd = fd.set_index("generator").loc[list(SHIFTS)]
+        expected = (order == fd["rank"].to_numpy()[:, None]).mean(axis=1)
+        np.testing.assert_allclose(fd["stability"].to_numpy(), expected)
+        assert fd["n_boot"].iloc[0] == reps.shape[1] == 40
+
+
+def _cached(run: Path, spec_folder: Path, n: int, extractor: FeatureExtractor) -> np.ndarray:
+    manifest = json.loads((run / "manifest.json").read_text())
+    desc = next(v["generator"] for v in manifest["sets"].values()
+                if v["generator"]["path"] == str(spec_folder))
+    identity = {"generator": desc, "seeds": list(range(n)), "truncation_psi": 1.0,
+                "truncation_cutoff": None}
+    feats = FeatureCache(run / "features").get(feature_key(identity, extractor.describe()))
+    assert feats is not None
+    return feats.astype(np.float64)
+
+
+def test_metrics_match_independent_references(rank_run, folders):
+    metrics = _table(rank_run, "rank_metrics")
+    space = load_red()
+    ref = _cached(rank_run, folders["ref"], N_REF, space)
+    gen = _cached(rank_run, folders["g30"], N_GEN, space)
+    row = metrics[(metrics["generator"] == "g30") & (metrics["space"] == "toy-red")].iloc[0]
+    # FD: the textbook formula with scipy's sqrtm
+    s1, s2 = np.cov(ref, rowvar=False), np.cov(gen, rowvar=False)
+    fd = ((ref.mean(0) - gen.mean(0)) ** 2).sum() + np.trace(s1 + s2 - 2 * linalg.sqrtm(s1 @ s2).real)
+    assert row["fd"] == pytest.approx(fd, rel=1e-6)
+    # KID: n_ref != n_gen, so the configured number of random subsets is drawn
+    assert row["kid_subsets"] == 10
+    # precision / recall with brute-force k-NN balls (k = 3, self excluded)
+    d_rr, d_gg, d_rg = cdist(ref, ref), cdist(gen, gen), cdist(ref, gen)
+    r_ref = np.sort(d_rr, axis=1)[:, 3]
+    r_gen = np.sort(d_gg, axis=1)[:, 3]
+    precision = np.mean((d_rg <= r_ref[:, None]).any(axis=0))
+    recall = np.mean((d_rg <= r_gen[None, :]).any(axis=1))
+    assert row["precision"] == pytest.approx(precision)
+    assert row["recall"] == pytest.approx(recall)
+    # intervals bracket the estimate and stay in range; the raw percentile interval is kept
+    for m in ("fd", "kid", "precision", "recall", "density", "coverage"):
+        assert row[f"{m}_ci_low"] <= row[m] + 1e-12 <= row[f"{m}_ci_high"] + 2e-12
+        assert np.isfinite(row[f"{m}_pct_low"]) and row[f"{m}_se"] >= 0
+    for m in ("precision", "recall", "coverage"):
+        assert 0 <= row[f"{m}_ci_low"] <= row[f"{m}_ci_high"] <= 1
+    assert row["n_generator"] == N_GEN and row["n_reference"] == N_REF
+
+
+def test_kid_uses_one_subset_when_it_is_the_whole_set(tmp_path, folders):
+    from counterfactual.rank.compare import Settings, compare
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(20, 4)), rng.normal(0.5, 1, size=(20, 4))
+    s = Settings(n_boot=5, ci=0.9, seed=1, pr_k=3, dc_k=3, kid_subsets=50, kid_subset_size=100)
+    out = compare(x, y, s)
+    assert out["kid_subsets"] == 1
+    k = lambda a, b: (a @ b.T / 4 + 1) ** 3                                   # noqa: E731
+    kxx, kyy, kxy = k(x, x), k(y, y), k(x, y)
+    mmd = ((kxx.sum() - np.trace(kxx)) + (kyy.sum() - np.trace(kyy))) / (20 * 19) - 2 * kxy.mean()
+    assert out["point"]["kid"] == pytest.approx(mmd)
+    assert len(out["replicates"]["fd"]) == 5
+
+
+def test_outputs_manifest_and_samples(rank_run):
+    for name in ("rank_metrics", "rankings", "kendall_tau"):
+        for ext in ("csv", "json", "parquet"):
+            assert (rank_run / "tables" / f"{name}.{ext}").is_file()
+    m = json.loads((rank_run / "manifest.json").read_text())
+    assert m["status"] == "complete" and m["kind"] == "rank"
+    assert m["reference"]["real"] is True and "real data" in m["reference"]["note"]
+    assert {s["name"]: s["trained"] for s in m["spaces"]} == {"toy-red": True, "toy-blue": False}
+    assert "versions" in m and m["weights"]["toy-red"] == "sha-toy-red"
+    sample = np.load(RunDir(rank_run).set_dir("g60") / "sample.npy")
+    assert sample.shape == (4, 3, RES, RES) and sample.dtype == np.uint8
+    # each set generated once, each set x space extracted once
+    assert m["work"]["images_generated"] == N_REF + len(SHIFTS) * N_GEN
+    assert m["work"]["feature_passes"] == 2 * (N_REF + len(SHIFTS) * N_GEN)
+    assert not list(rank_run.rglob(".partial-*"))
+
+
+def test_rerun_is_a_noop_and_an_interrupted_run_resumes(rank_run, folders, tmp_path):
+    cfg = load_rank_config_text(tmp_path, _config_text(folders))
+    again = run_rank(cfg, rank_run, progress=False, log=lambda s: None)
+    assert again.status == "already complete"
+    # simulate a kill after one comparison: drop a marker and the tables
+    rd = RunDir(rank_run)
+    (rank_run / "done" / "stats__g60__toy-blue.json").unlink()
+    before = _table(rank_run, "rank_metrics")
+    for p in (rank_run / "tables").iterdir():
+        p.unlink()
+    result = run_rank(cfg, rank_run, progress=False, log=lambda s: None)
+    assert result.status == "complete"
+    assert result.work.get("images_generated", 0) == 0 and result.work.get("feature_passes", 0) == 0
+    assert result.work["comparisons"] == 1
+    pd.testing.assert_frame_equal(_table(rank_run, "rank_metrics"), before)
+    assert rd.read_manifest()["status"] == "complete"
+
+
+def test_changed_config_is_refused(rank_run, folders, tmp_path):
+    cfg = load_rank_config_text(tmp_path, _config_text(folders, n_boot=41))
+    with pytest.raises(ConfigError, match="metrics.n_boot"):
+        run_rank(cfg, rank_run, progress=False, log=lambda s: None)
+
+
+def test_folder_with_too_few_files_is_a_clear_error(folders, tmp_path):
+    text = _config_text(folders).replace(f"count = {N_GEN}", f"count = {N_GEN + 5}")
+    cfg = load_rank_config_text(tmp_path, text)
+    with pytest.raises(ValueError, match=r"holds 30 images"):
+        run_rank(cfg, tmp_path / "run", progress=False, log=lambda s: None)
+
+
+def load_rank_config_text(tmp_path: Path, text: str):
+    path = tmp_path / "cfg.toml"
+    path.write_text(text)
+    return load_rank_config(path)
