@@ -25,8 +25,10 @@ $(STAMP): pyproject.toml constraints.txt Makefile
 	@if $(PY) -m pip list 2>/dev/null | grep -i '^nvidia-'; then echo 'CUDA packages were pulled in'; exit 1; fi
 	touch $(STAMP)
 
+# The main job: the demo sweep on the embedded default generator, then its HTML report.
 demo: setup
 	$(PY) -m counterfactual demo --out runs/demo
+	$(PY) -m counterfactual report runs/demo
 
 # pytest exits 5 when it collected no test: treat that as a failure, not a pass.
 test: setup

@@ -12,7 +12,9 @@ interventions (each makes one counterfactual twin per base face) and the dose-re
     params = {strength = 3.0}
 
 Every table forbids unknown keys. `load_config` turns any validation failure into one
-`ConfigError` whose message names each offending key and the values it allows.
+`ConfigError` whose message names each offending key and the values it allows. `RunConfigBase`
+and the helpers below the models (duplicate check, TOML reading, error formatting) also serve
+the rank config, `counterfactual.rank.config`.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ import tomllib
 import types
 import typing
 from pathlib import Path
-from typing import Any, Iterable, Literal
+from typing import Any, ClassVar, Iterable, Literal, Self, TypeVar
 
 from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator,
                       model_validator)
@@ -35,15 +37,60 @@ EXECUTION_KEYS: tuple[str, ...] = ("device", "batch_size")
 
 
 class ConfigError(ValueError):
-    """A sweep config is invalid; the message names the file, the keys and allowed values."""
+    """A sweep or rank config is invalid; the message names the file, the keys and allowed values."""
 
 
-class _Model(BaseModel):
+class StrictModel(BaseModel):
+    """A frozen table that forbids unknown keys. `shorthand = (type, key)`: a bare value of
+    that type stands for the table {key = value} (e.g. a string for {spec = "..."})."""
     model_config = ConfigDict(extra="forbid", frozen=True)
+    shorthand: ClassVar[tuple[type, str] | None] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expand_shorthand(cls, data: Any) -> Any:
+        if cls.shorthand is not None and isinstance(data, cls.shorthand[0]):
+            return {cls.shorthand[1]: data}
+        return data
 
 
-class GeneratorConfig(_Model):
+class RunConfigBase(StrictModel):
+    """What the configs of whole runs (sweep, rank) share: checks of their `device` and
+    `spaces` keys, and views; `kind` names the config in messages."""
+    kind: ClassVar[str] = "run"
+
+    @field_validator("device", check_fields=False)
+    @classmethod
+    def _valid_device(cls, device: str) -> str:
+        if not _DEVICE_RE.match(device):
+            raise ValueError(f"unknown device {device!r}; allowed: 'cpu', 'cuda', 'cuda:<index>'")
+        return device
+
+    @field_validator("spaces", check_fields=False)
+    @classmethod
+    def _unique_spaces(cls, spaces: tuple[Any, ...]) -> tuple[Any, ...]:
+        if not spaces:
+            raise ValueError("list at least one feature space")
+        no_duplicates([s.name for s in spaces], "feature space")
+        return spaces
+
+    def identity(self) -> dict[str, Any]:
+        """Everything that determines the results (execution-only keys dropped)."""
+        data = self.model_dump(mode="json")
+        for key in EXECUTION_KEYS:
+            data.pop(key, None)
+        return data
+
+    def with_overrides(self, **overrides: Any) -> Self:
+        """A validated copy with some top-level keys replaced (None values ignored)."""
+        data = self.model_dump(mode="python")
+        data.update({k: v for k, v in overrides.items() if v is not None})
+        return validate_model(type(self), data, source="<overrides>")
+
+
+class GeneratorConfig(StrictModel):
     """Which generator makes the base faces (a `generators.load_generator` spec)."""
+    shorthand: ClassVar[tuple[type, str] | None] = (str, "spec")
     spec: str = Field("dcgan-digiface", description="generator spec, e.g. 'dcgan-digiface', "
                       "'stylegan2:/path/net.pkl', 'folder:/path'")
 
@@ -58,8 +105,9 @@ class GeneratorConfig(_Model):
         return spec
 
 
-class SeedsConfig(_Model):
+class SeedsConfig(StrictModel):
     """Seeds of the base faces: `count` consecutive seeds from `start`, or explicit `values`."""
+    shorthand: ClassVar[tuple[type, str] | None] = (list, "values")
     start: int = Field(0, ge=0)
     count: int | None = Field(None, gt=0)
     values: tuple[int, ...] | None = None
@@ -84,10 +132,13 @@ class SeedsConfig(_Model):
         return list(range(self.start, self.start + int(self.count or 0)))
 
 
-class SpaceConfig(_Model):
+class SpaceConfig(StrictModel):
     """A feature space; random-weight spaces need `allow_untrained = true`."""
+    shorthand: ClassVar[tuple[type, str] | None] = (str, "name")
     name: str
     allow_untrained: bool = False
+    weights: str | None = Field(None, description="explicit weight file (else $COUNTERFACTUAL_WEIGHTS, "
+                                "then an installed carrier package)")
 
     @field_validator("name")
     @classmethod
@@ -99,8 +150,9 @@ class SpaceConfig(_Model):
         return name
 
 
-class InterventionConfig(_Model):
+class InterventionConfig(StrictModel):
     """One intervention (a `counterfactual.interventions.build_intervention` name + params)."""
+    shorthand: ClassVar[tuple[type, str] | None] = (str, "name")
     name: str
     id: str | None = Field(None, description="unique label (defaults to name)")
     params: dict[str, Any] = Field(default_factory=dict)
@@ -131,7 +183,7 @@ class InterventionConfig(_Model):
         return self.id or self.name
 
 
-class VerificationConfig(_Model):
+class VerificationConfig(StrictModel):
     """Checks that each edit changed its attribute and little else (see interventions.verify)."""
     enabled: bool = True
     scorers: tuple[str, ...] = Field(("gender", "age"), description="attribute scorers run on "
@@ -152,14 +204,15 @@ class VerificationConfig(_Model):
         return self.model_dump(exclude={"enabled", "scorers", "identity"})
 
 
-class RegionConfig(_Model):
+class RegionConfig(StrictModel):
     """Region distortions: FD(base, region-distorted) / FD(base, reference)."""
     reference: str = "blur:all"
     prefix: str = Field("blur:", description="interventions whose name starts with this are regions")
 
 
-class SweepConfig(_Model):
+class SweepConfig(RunConfigBase):
     """A whole sweep."""
+    kind: ClassVar[str] = "sweep"
     name: str = "sweep"
     description: str = ""
     generator: GeneratorConfig = Field(default_factory=GeneratorConfig)
@@ -176,31 +229,10 @@ class SweepConfig(_Model):
     region: RegionConfig = Field(default_factory=RegionConfig)
     verification: VerificationConfig = Field(default_factory=VerificationConfig)
 
-    @model_validator(mode="before")
+    @field_validator("deltas", mode="before")
     @classmethod
-    def _normalise(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        data = dict(data)
-        if isinstance(data.get("generator"), str):
-            data["generator"] = {"spec": data["generator"]}
-        if isinstance(data.get("seeds"), list):
-            data["seeds"] = {"values": data["seeds"]}
-        if isinstance(data.get("spaces"), list):
-            data["spaces"] = [{"name": s} if isinstance(s, str) else s for s in data["spaces"]]
-        if isinstance(data.get("interventions"), list):
-            data["interventions"] = [{"name": s} if isinstance(s, str) else s
-                                     for s in data["interventions"]]
-        if isinstance(data.get("deltas"), dict):
-            data["deltas"] = _delta_grid(data["deltas"])
-        return data
-
-    @field_validator("device")
-    @classmethod
-    def _valid_device(cls, device: str) -> str:
-        if not _DEVICE_RE.match(device):
-            raise ValueError(f"unknown device {device!r}; allowed: 'cpu', 'cuda', 'cuda:<index>'")
-        return device
+    def _expand_grid(cls, deltas: Any) -> Any:
+        return _delta_grid(deltas) if isinstance(deltas, dict) else deltas
 
     @field_validator("deltas")
     @classmethod
@@ -225,14 +257,6 @@ class SweepConfig(_Model):
                              f"({len(seeds.resolve())})")
         return n
 
-    @field_validator("spaces")
-    @classmethod
-    def _unique_spaces(cls, spaces: tuple[SpaceConfig, ...]) -> tuple[SpaceConfig, ...]:
-        if not spaces:
-            raise ValueError("list at least one feature space")
-        _no_duplicates([s.name for s in spaces], "feature space")
-        return spaces
-
     @field_validator("interventions")
     @classmethod
     def _unique_interventions(cls, items: tuple[InterventionConfig, ...]) -> tuple[InterventionConfig, ...]:
@@ -240,7 +264,7 @@ class SweepConfig(_Model):
             raise ValueError("list at least one intervention")
         if any(i.key == "base" for i in items):
             raise ValueError("'base' is reserved for the unedited set; choose another id")
-        _no_duplicates([i.key for i in items], "intervention id (set 'id' to tell them apart)")
+        no_duplicates([i.key for i in items], "intervention id (set 'id' to tell them apart)")
         return items
 
     # ---- derived views -------------------------------------------------------------
@@ -261,21 +285,9 @@ class SweepConfig(_Model):
         return [i for i in self.interventions
                 if i.name.startswith(self.region.prefix) and i.key != self.region.reference]
 
-    def identity(self) -> dict[str, Any]:
-        """Everything that determines the results (execution-only keys dropped)."""
-        data = self.model_dump(mode="json")
-        for key in EXECUTION_KEYS:
-            data.pop(key, None)
-        return data
 
-    def with_overrides(self, **overrides: Any) -> "SweepConfig":
-        """A validated copy with some top-level keys replaced (None values ignored)."""
-        data = self.model_dump(mode="python")
-        data.update({k: v for k, v in overrides.items() if v is not None})
-        return validate_config(data, source="<overrides>")
-
-
-def _no_duplicates(names: Iterable[str], what: str) -> None:
+def no_duplicates(names: Iterable[str], what: str) -> None:
+    """ValueError naming the first repeated name (`what` says what the names are)."""
     seen: set[str] = set()
     for name in names:
         if name in seen:
@@ -301,7 +313,7 @@ def known_spaces() -> list[str]:
     return [row["name"] for row in extractors.available()]
 
 
-# ---- error reporting ----------------------------------------------------------------
+# ---- validation and error reporting ---------------------------------------------------
 def _unwrap(annotation: Any) -> Any:
     """The model class inside Optional[...] / tuple[...] / list[...], or the annotation."""
     origin = typing.get_origin(annotation)
@@ -315,8 +327,9 @@ def _unwrap(annotation: Any) -> Any:
     return annotation
 
 
-def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    model: Any = SweepConfig
+def _model_at(root: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model whose table sits at `loc` below `root`, or None."""
+    model: Any = root
     for part in loc:
         if isinstance(part, int):
             continue
@@ -336,12 +349,14 @@ def _key_name(loc: tuple[Any, ...]) -> str:
     return out or "<top level>"
 
 
-def _describe_error(err: dict[str, Any]) -> str:
+def describe_validation_error(err: dict[str, Any], root: type[BaseModel]) -> str:
+    """One pydantic error as "key 'a.b[0].c': problem"; unknown keys list the keys allowed in
+    their table, looked up from the root model `root` (SweepConfig, RankConfig, ...)."""
     loc = tuple(err["loc"])
     key = _key_name(loc)
     kind = err["type"]
     if kind == "extra_forbidden":
-        model = _model_at(loc[:-1])
+        model = _model_at(root, loc[:-1])
         allowed = ", ".join(model.model_fields) if model else "?"
         return f"key '{key}': unknown key; allowed keys here: {allowed}"
     if kind == "missing":
@@ -354,28 +369,41 @@ def _describe_error(err: dict[str, Any]) -> str:
     return f"key '{key}': {message}{shown}"
 
 
-def validate_config(data: dict[str, Any], source: str = "<config>") -> SweepConfig:
-    """Validate a config mapping; raise one ConfigError listing every problem."""
+_RunConfigT = TypeVar("_RunConfigT", bound=RunConfigBase)
+
+
+def validate_model(model: type[_RunConfigT], data: dict[str, Any],
+                   source: str = "<config>") -> _RunConfigT:
+    """Validate a mapping as `model`; raise one ConfigError listing every problem."""
     try:
-        return SweepConfig.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
-        problems = [_describe_error(e) for e in exc.errors(include_url=False)]
+        problems = [describe_validation_error(e, model) for e in exc.errors(include_url=False)]
         lines = "\n  ".join(problems)
-        raise ConfigError(f"invalid sweep config {source}:\n  {lines}") from None
+        raise ConfigError(f"invalid {model.kind} config {source}:\n  {lines}") from None
 
 
-def load_config(path: str | Path) -> SweepConfig:
-    """Read and validate a TOML sweep config."""
+def read_toml(path: str | Path, kind: str) -> dict[str, Any]:
+    """A TOML file's mapping; ConfigError naming the file when it is missing or malformed."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"sweep config not found: {path}") from None
+        raise ConfigError(f"{kind} config not found: {path}") from None
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"invalid TOML in {path}: {exc}") from None
-    return validate_config(data, source=str(path))
+
+
+def validate_config(data: dict[str, Any], source: str = "<config>") -> SweepConfig:
+    """Validate a sweep-config mapping; raise one ConfigError listing every problem."""
+    return validate_model(SweepConfig, data, source)
+
+
+def load_config(path: str | Path) -> SweepConfig:
+    """Read and validate a TOML sweep config."""
+    return validate_model(SweepConfig, read_toml(path, "sweep"), source=str(path))
 
 
 def config_diff(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:

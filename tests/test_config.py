@@ -140,3 +140,15 @@ def test_identity_ignores_execution_keys_and_diff_names_changes(tmp_path):
     other = validate_config({**cfg.model_dump(mode="python"), "draws": 3})
     assert config_diff(cfg.identity(), other.identity()) == ["draws: 10 -> 3"]
     assert DEFAULT_DELTAS[0] == 0.0 and DEFAULT_DELTAS[-1] == 1.0
+
+
+def test_space_weights_path_reaches_the_extractor_loader(tmp_path):
+    """A space's `weights` key is passed to load_extractor: a missing file is named in the error."""
+    from counterfactual.config import SpaceConfig
+    from counterfactual.sweep.executor import _default_extractor
+    from extractors.weights import MissingWeightsError
+
+    missing = tmp_path / "ViT-B-32.pt"
+    space = SpaceConfig(name="clip-vit-b32", weights=str(missing))
+    with pytest.raises(MissingWeightsError, match="ViT-B-32.pt"):
+        _default_extractor(space, "cpu")

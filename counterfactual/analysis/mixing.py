@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from counterfactual.prevalence import n_swapped
 
-def n_swapped(n_pairs: int, delta: float) -> int:
-    """Number of pairs that send their twin to set A at prevalence gap ``delta``."""
-    if not 0.0 <= float(delta) <= 1.0:
-        raise ValueError(f"delta must lie in [0, 1], got {delta}")
-    return int(np.floor(n_pairs * (1.0 - float(delta)) / 2.0 + 0.5))
+__all__ = ["mix_pairs", "n_swapped", "random_swap", "split_pairs"]
 
 
 def split_pairs(base: np.ndarray, twin: np.ndarray, swap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

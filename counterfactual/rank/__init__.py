@@ -3,7 +3,7 @@
     from counterfactual.rank import load_rank_config, run_rank
     run_rank(load_rank_config("experiments/rank_demo.toml"), "runs/rank_demo")
 
-Modules: config (TOML -> RankConfig), sets (image sets, generation, feature extraction),
+Modules: config (TOML -> RankConfig), sets (image sets and their generation),
 compare (FD / KID / precision-recall / density-coverage with bootstrap CIs), ranking (ranks,
 Kendall tau between spaces, rank stability), engine (the resumable run).
 """

@@ -26,21 +26,20 @@ validation failure into one `ConfigError` naming each offending key and its allo
 """
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from counterfactual.config import (_DEVICE_RE, EXECUTION_KEYS, ConfigError, GeneratorConfig,
-                                   SeedsConfig, SpaceConfig, _describe_error, _key_name, _unwrap)
+from counterfactual.config import (ConfigError, GeneratorConfig, RunConfigBase, SeedsConfig,
+                                   SpaceConfig, StrictModel, no_duplicates, read_toml,
+                                   validate_model)
+
+__all__ = ["FOLDER_SCHEME", "REFERENCE_ID", "ConfigError", "MetricsConfig", "RankConfig",
+           "ReferenceConfig", "SetConfig", "load_rank_config", "validate_rank_config"]
 
 REFERENCE_ID = "reference"
 FOLDER_SCHEME = "folder"
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class SetConfig(GeneratorConfig):
@@ -98,7 +97,7 @@ class ReferenceConfig(SetConfig):
         return self.is_folder if self.real is None else bool(self.real)
 
 
-class MetricsConfig(_Model):
+class MetricsConfig(StrictModel):
     """Statistics per generator x space (counterfactual.metrics)."""
     n_boot: int = Field(200, ge=2, description="bootstrap replicates for CIs and rank stability")
     ci: float = Field(0.95, gt=0, lt=1, description="confidence level")
@@ -108,8 +107,9 @@ class MetricsConfig(_Model):
     kid_subset_size: int = Field(1000, ge=2, description="KID subset size")
 
 
-class RankConfig(_Model):
+class RankConfig(RunConfigBase):
     """A whole rank run."""
+    kind: ClassVar[str] = "rank"
     name: str = "rank"
     description: str = ""
     device: str = "cpu"
@@ -122,47 +122,12 @@ class RankConfig(_Model):
     sample_images: int = Field(16, ge=0, description="images of each set kept for the report")
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
 
-    @model_validator(mode="before")
-    @classmethod
-    def _normalise(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        data = dict(data)
-        for key in ("seeds",):
-            if isinstance(data.get(key), list):
-                data[key] = {"values": data[key]}
-        if isinstance(data.get("reference"), str):
-            data["reference"] = {"spec": data["reference"]}
-        if isinstance(data.get("generators"), list):
-            data["generators"] = [{"spec": g} if isinstance(g, str) else _seed_list(g)
-                                  for g in data["generators"]]
-        if isinstance(data.get("reference"), dict):
-            data["reference"] = _seed_list(data["reference"])
-        if isinstance(data.get("spaces"), list):
-            data["spaces"] = [{"name": s} if isinstance(s, str) else s for s in data["spaces"]]
-        return data
-
-    @field_validator("device")
-    @classmethod
-    def _valid_device(cls, device: str) -> str:
-        if not _DEVICE_RE.match(device):
-            raise ValueError(f"unknown device {device!r}; allowed: 'cpu', 'cuda', 'cuda:<index>'")
-        return device
-
-    @field_validator("spaces")
-    @classmethod
-    def _unique_spaces(cls, spaces: tuple[SpaceConfig, ...]) -> tuple[SpaceConfig, ...]:
-        if not spaces:
-            raise ValueError("list at least one feature space")
-        _no_duplicates([s.name for s in spaces], "feature space")
-        return spaces
-
     @field_validator("generators")
     @classmethod
     def _some_generators(cls, items: tuple[SetConfig, ...]) -> tuple[SetConfig, ...]:
         if not items:
             raise ValueError("list at least one generator")
-        _no_duplicates([g.key for g in items], "generator (set 'id' to tell them apart)")
+        no_duplicates([g.key for g in items], "generator (set 'id' to tell them apart)")
         return items
 
     @model_validator(mode="after")
@@ -195,77 +160,12 @@ class RankConfig(_Model):
         """The generators' default seeds (recorded in the manifest)."""
         return self.seeds.resolve()
 
-    def identity(self) -> dict[str, Any]:
-        """Everything that determines the results (execution-only keys dropped)."""
-        data = self.model_dump(mode="json")
-        for key in EXECUTION_KEYS:
-            data.pop(key, None)
-        return data
-
-    def with_overrides(self, **overrides: Any) -> "RankConfig":
-        """A validated copy with some top-level keys replaced (None values ignored)."""
-        data = self.model_dump(mode="python")
-        data.update({k: v for k, v in overrides.items() if v is not None})
-        return validate_rank_config(data, source="<overrides>")
-
-
-def _seed_list(item: Any) -> Any:
-    if isinstance(item, dict) and isinstance(item.get("seeds"), list):
-        return {**item, "seeds": {"values": item["seeds"]}}
-    return item
-
-
-def _no_duplicates(names: list[str], what: str) -> None:
-    seen: set[str] = set()
-    for name in names:
-        if name in seen:
-            raise ValueError(f"duplicate {what}: {name!r}")
-        seen.add(name)
-
-
-# ---- error reporting (the sweep config's formatting; allowed keys looked up from RankConfig) --
-def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    model: Any = RankConfig
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        if not (isinstance(model, type) and issubclass(model, BaseModel)):
-            return None
-        field = model.model_fields.get(part)
-        if field is None:
-            return None
-        model = _unwrap(field.annotation)
-    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
-
-
-def _describe(err: dict[str, Any]) -> str:
-    if err["type"] == "extra_forbidden":
-        loc = tuple(err["loc"])
-        model = _model_at(loc[:-1])
-        allowed = ", ".join(model.model_fields) if model else "?"
-        return f"key '{_key_name(loc)}': unknown key; allowed keys here: {allowed}"
-    return _describe_error(err)
-
 
 def validate_rank_config(data: dict[str, Any], source: str = "<config>") -> RankConfig:
     """Validate a rank-config mapping; raise one ConfigError listing every problem."""
-    try:
-        return RankConfig.model_validate(data)
-    except ValidationError as exc:
-        problems = [_describe(e) for e in exc.errors(include_url=False)]
-        lines = "\n  ".join(problems)
-        raise ConfigError(f"invalid rank config {source}:\n  {lines}") from None
+    return validate_model(RankConfig, data, source)
 
 
 def load_rank_config(path: str | Path) -> RankConfig:
     """Read and validate a TOML rank config."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"rank config not found: {path}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"invalid TOML in {path}: {exc}") from None
-    return validate_rank_config(data, source=str(path))
+    return validate_model(RankConfig, read_toml(path, "rank"), source=str(path))

@@ -20,22 +20,19 @@ measures how far each generator is from THAT generator, not from reality (the ma
 """
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-import numpy as np
 import torch
 
 from counterfactual.rank.compare import Settings, compare
 from counterfactual.rank.config import REFERENCE_ID, RankConfig
 from counterfactual.rank.ranking import kendall_tau_table, metric_table, ranking_table
-from counterfactual.rank.sets import ImageSet, extract_features, generate, image_sets
-from counterfactual.sweep.executor import Components, Timer, format_timing
+from counterfactual.rank.sets import ImageSet, generate, image_sets
+from counterfactual.sweep.executor import Components, FeatureEngine, Log, format_timing
 from counterfactual.sweep.rundir import RunDir, content_hash, read_json, save_npy, write_json, write_table
 
-Log = Callable[[str], None]
 TABLE_NAMES = ("rank_metrics", "rankings", "kendall_tau")
 REAL_NOTE = "The reference set holds real images: distances measure closeness to real data."
 SELF_NOTE = ("The reference set is samples of the generator {spec} (no real images): every "
@@ -56,25 +53,20 @@ def reference_note(config: RankConfig) -> str:
     return REAL_NOTE if ref.is_real else SELF_NOTE.format(spec=ref.key)
 
 
-class RankExecutor:
+class RankExecutor(FeatureEngine):
     """Runs one rank config in this process (see the module docstring)."""
+
+    rerun_hint = "re-run the rank command"
 
     def __init__(self, config: RankConfig, run_dir: RunDir, *, progress: bool = True,
                  components: Components | None = None, log: Log = print) -> None:
-        self.config = config
-        self.rd = run_dir
-        self.progress = progress
-        self.comps = components or Components()
-        self.log = log
-        self.timer = Timer()
-        self.work: dict[str, int] = defaultdict(int)
+        super().__init__(config, run_dir, progress=progress, components=components, log=log)
         self.sets = image_sets(config)
         self.settings = Settings(n_boot=config.metrics.n_boot, ci=config.metrics.ci,
                                  seed=config.seed, pr_k=config.metrics.pr_k,
                                  dc_k=config.metrics.dc_k, kid_subsets=config.metrics.kid_subsets,
                                  kid_subset_size=config.metrics.kid_subset_size)
         self._generators: dict[str, Any] = {}
-        self._features: dict[tuple[str, str], np.ndarray] = {}
         self.identities: dict[str, dict[str, Any]] = {}
 
     # ---- setup -----------------------------------------------------------------------
@@ -87,17 +79,11 @@ class RankExecutor:
     def setup(self) -> None:
         cfg = self.config
         with self.timer("setup"):
-            self.extractors = {s.name: self.comps.load_extractor(s.name, cfg.device, s.allow_untrained)
-                               for s in cfg.spaces}
+            self.extractors = self.load_extractors()
             for s in self.sets:
                 self.identities[s.id] = s.identity(self.generator(s.spec).describe())
             self.cache = self.comps.feature_cache(self.rd.features)
-        self.spaces = [{"name": n, "label": e.label, "trained": bool(e.trained),
-                        "weights_sha256": e.weights_sha256, "description": e.describe()}
-                       for n, e in self.extractors.items()]
-        for entry in self.spaces:
-            if not entry["trained"]:
-                self.log(f"note: feature space {entry['label']} uses random weights")
+        self.spaces = self.space_entries()
         note = reference_note(cfg)
         if not cfg.reference.is_real:
             self.log(f"note: {note}")
@@ -112,18 +98,8 @@ class RankExecutor:
                      **{n: e.weights_sha256 for n, e in self.extractors.items()}})
 
     # ---- features ----------------------------------------------------------------------
-    def feature_key(self, set_id: str, space: str) -> str:
-        return self.comps.feature_key(self.identities[set_id], self.extractors[space].describe())
-
-    def features(self, set_id: str, space: str) -> np.ndarray:
-        key = (set_id, space)
-        if key not in self._features:
-            feats = self.cache.get(self.feature_key(set_id, space))
-            if feats is None:
-                raise RuntimeError(f"features of set {set_id!r} in space {space!r} are missing "
-                                   f"from {self.rd.features}; re-run the rank command")
-            self._features[key] = np.asarray(feats)
-        return self._features[key]
+    def set_identity(self, set_id: str) -> dict[str, Any]:
+        return self.identities[set_id]
 
     def _save_sample(self, s: ImageSet, images: torch.Tensor) -> None:
         k = min(self.config.sample_images, len(images))
@@ -148,14 +124,7 @@ class RankExecutor:
         self.work["images_generated"] += len(images)
         self._save_sample(s, images)
         for name in missing:
-            extractor = self.extractors[name]
-            with self.timer("extraction"):
-                feats = extract_features(extractor, images, self.progress,
-                                         f"{extractor.label} <- {s.id}")
-            self.work["feature_passes"] += len(images)
-            self.cache.put(self.feature_key(s.id, name), feats,
-                           {"set": s.id, "space": name, "label": extractor.label,
-                            "trained": bool(extractor.trained), "n": len(feats)})
+            self.extract_set(s.id, name, images)
 
     # ---- statistics ----------------------------------------------------------------------
     def stats_key(self, gen_id: str, space: str) -> str:

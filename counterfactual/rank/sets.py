@@ -3,7 +3,7 @@
 Each set (the reference, then each generator) is generated only when some space lacks its
 features; its images stay in memory while every such space extracts them, and the features go
 to the run's `extractors.cache.FeatureCache` under `feature_key(set identity, extractor)`,
-the same mechanism as the sweep. A set's identity is everything that determines its images:
+by the sweep's own code (`FeatureEngine` in `counterfactual.sweep.executor`). A set's identity is everything that determines its images:
 the generator's `describe()` (spec, weights hash; a folder's file-list hash), the seeds and
 the truncation.
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 
 from counterfactual.rank.config import REFERENCE_ID, RankConfig, SetConfig
@@ -76,23 +75,3 @@ def generate(generator: Any, image_set: ImageSet, batch_size: int, progress: boo
         raise RuntimeError(f"set {image_set.id!r}: generator returned {list(images.shape)} "
                            f"{images.dtype}; expected {len(image_set.seeds)} uint8 NCHW images")
     return images
-
-def extract_features(extractor: Any, images: torch.Tensor, progress: bool = False,
-                     desc: str = "") -> np.ndarray:
-    """Features [N, dim] float32, in the extractor's own batch size (independent of generation)."""
-    from tqdm.auto import tqdm
-    bs = int(getattr(extractor, "default_batch_size", 32) or 32)
-    chunks = []
-    with tqdm(total=len(images), desc=desc or extractor.label, unit="img", disable=not progress,
-              leave=False) as bar:
-        for i in range(0, len(images), bs):
-            out = extractor(images[i:i + bs], batch_size=bs)
-            chunks.append(torch.as_tensor(out).detach().cpu().float().numpy())
-            bar.update(min(bs, len(images) - i))
-    feats = np.concatenate(chunks) if chunks else np.zeros((0, extractor.dim), np.float32)
-    if feats.shape != (len(images), extractor.dim):
-        raise RuntimeError(f"extractor {extractor.name!r} returned features of shape "
-                           f"{feats.shape}; expected {(len(images), extractor.dim)}")
-    if not np.isfinite(feats).all():
-        raise RuntimeError(f"extractor {extractor.name!r} returned NaN or inf features")
-    return feats

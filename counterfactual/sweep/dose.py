@@ -26,17 +26,12 @@ from typing import Iterable, Sequence
 import numpy as np
 import torch
 
+from counterfactual.prevalence import n_swapped
+
 # Largest float64 working set (bytes) of one batch of draws.
 _CHUNK_BYTES = 256 * 2**20
 # Largest pool Gram matrix (bytes) kept in memory; beyond it cross products are per draw.
 _GRAM_BYTES = 1 << 30
-
-
-def n_swapped(n_pairs: int, delta: float) -> int:
-    """Pairs sending their twin to A at gap `delta`: round(N (1 - delta) / 2), halves up."""
-    if not 0.0 <= float(delta) <= 1.0:
-        raise ValueError(f"delta must lie in [0, 1], got {delta}")
-    return int(np.floor(n_pairs * (1.0 - float(delta)) / 2.0 + 0.5))
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,9 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import torch
 
-from counterfactual.config import SweepConfig
+from counterfactual.config import SpaceConfig, SweepConfig
 from counterfactual.sweep import dose as dose_mod
+from counterfactual.sweep.features import extract_features
 from counterfactual.sweep.plan import BASE, Plan, Task, build_plan, set_names
 from counterfactual.sweep.region import region_rows
 from counterfactual.sweep.rundir import RunDir, content_hash, read_json, save_npy, write_json
@@ -38,9 +39,10 @@ def _default_generator(spec: str, device: str) -> Any:
     return load_generator(spec, device=device)
 
 
-def _default_extractor(name: str, device: str, allow_untrained: bool) -> Any:
+def _default_extractor(space: SpaceConfig, device: str) -> Any:
     from extractors import load_extractor
-    return load_extractor(name, device=device, allow_untrained=allow_untrained)
+    options = {"weights": space.weights} if space.weights else {}
+    return load_extractor(space.name, device=device, allow_untrained=space.allow_untrained, **options)
 
 
 def _default_intervention(name: str, params: dict[str, Any]) -> Any:
@@ -78,7 +80,7 @@ def _default_feature_key(identity: dict[str, Any], description: dict[str, Any]) 
 class Components:
     """Where the executor gets its parts; tests swap in stand-ins."""
     load_generator: Callable[[str, str], Any] = _default_generator
-    load_extractor: Callable[[str, str, bool], Any] = _default_extractor
+    load_extractor: Callable[[SpaceConfig, str], Any] = _default_extractor
     build_intervention: Callable[[str, dict[str, Any]], Any] = _default_intervention
     load_scorer: Callable[[str], Callable] = _default_scorer
     identity_similarity: Callable[[], Callable] = _default_identity
@@ -130,15 +132,17 @@ class SweepResult:
     flags: dict[str, list[str]] = field(default_factory=dict)
 
 
-def _progress(iterable_total: int, desc: str, enabled: bool) -> Any:
-    from tqdm.auto import tqdm
-    return tqdm(total=iterable_total, desc=desc, unit="img", disable=not enabled, leave=False)
+class FeatureEngine:
+    """What the sweep and rank engines share: their parts, timer and work counters, and image
+    sets extracted into every feature space through the run's feature cache.
 
+    Subclasses load `self.extractors` (space name -> extractor) and `self.cache` in their
+    setup, and say what identifies a set's images (`set_identity`)."""
 
-class LocalExecutor:
-    """Runs one sweep's plan in this process (see the module docstring)."""
+    rerun_hint = "re-run"            # how to recover from features missing from the cache
+    check_finite = True              # refuse NaN/inf features
 
-    def __init__(self, config: SweepConfig, run_dir: RunDir, *, progress: bool = True,
+    def __init__(self, config: Any, run_dir: RunDir, *, progress: bool = True,
                  components: Components | None = None, log: Log = print) -> None:
         self.config = config
         self.rd = run_dir
@@ -147,10 +151,67 @@ class LocalExecutor:
         self.log = log
         self.timer = Timer()
         self.work: dict[str, int] = defaultdict(int)
+        self.extractors: dict[str, Any] = {}
+        self.cache: Any = None
+        self._features: dict[tuple[str, str], np.ndarray] = {}
+
+    def set_identity(self, set_name: str) -> dict[str, Any]:
+        """Everything that determines a set's images (the feature-cache key input)."""
+        raise NotImplementedError
+
+    def load_extractors(self) -> dict[str, Any]:
+        """Every configured feature space, keyed by its config name."""
+        return {s.name: self.comps.load_extractor(s, self.config.device) for s in self.config.spaces}
+
+    def space_entries(self) -> list[dict[str, Any]]:
+        """The manifest's description of each feature space; random-weight ones are noted."""
+        spaces = [{"name": n, "label": e.label, "trained": bool(e.trained),
+                   "weights_sha256": e.weights_sha256, "description": e.describe()}
+                  for n, e in self.extractors.items()]
+        for entry in spaces:
+            if not entry["trained"]:
+                self.log(f"note: feature space {entry['label']} uses random weights")
+        return spaces
+
+    def feature_key(self, set_name: str, space: str) -> str:
+        return self.comps.feature_key(self.set_identity(set_name), self.extractors[space].describe())
+
+    def features(self, set_name: str, space: str) -> np.ndarray:
+        """Cached features of a set in a space (kept in memory while statistics need them)."""
+        key = (set_name, space)
+        if key not in self._features:
+            feats = self.cache.get(self.feature_key(set_name, space))
+            if feats is None:
+                raise RuntimeError(f"features of set {set_name!r} in space {space!r} are missing "
+                                   f"from {self.rd.features}; {self.rerun_hint}")
+            self._features[key] = np.asarray(feats)
+        return self._features[key]
+
+    def extract_set(self, set_name: str, space: str, images: torch.Tensor) -> np.ndarray:
+        """Extract a set's images into one space and cache the features."""
+        extractor = self.extractors[space]
+        with self.timer("extraction"):
+            feats = extract_features(extractor, images, progress=self.progress,
+                                     desc=f"{extractor.label} <- {set_name}", name=space,
+                                     check_finite=self.check_finite)
+        self.work["feature_passes"] += len(images)
+        self.cache.put(self.feature_key(set_name, space), feats,
+                       {"set": set_name, "space": space, "label": extractor.label,
+                        "trained": bool(extractor.trained), "n": len(feats)})
+        return feats
+
+
+class LocalExecutor(FeatureEngine):
+    """Runs one sweep's plan in this process (see the module docstring)."""
+
+    rerun_hint = "re-run the sweep with --force"
+
+    def __init__(self, config: SweepConfig, run_dir: RunDir, *, progress: bool = True,
+                 components: Components | None = None, log: Log = print) -> None:
+        super().__init__(config, run_dir, progress=progress, components=components, log=log)
         self.flags: dict[str, list[str]] = {}
         self.seeds = config.seed_list
         self._base: torch.Tensor | None = None
-        self._features: dict[tuple[str, str], np.ndarray] = {}
         self._scorers: dict[str, Callable] | None = None
 
     # ---- setup -------------------------------------------------------------------
@@ -158,20 +219,14 @@ class LocalExecutor:
         cfg = self.config
         with self.timer("setup"):
             self.generator = self.comps.load_generator(cfg.generator.spec, cfg.device)
-            self.extractors = {s.name: self.comps.load_extractor(s.name, cfg.device, s.allow_untrained)
-                               for s in cfg.spaces}
+            self.extractors = self.load_extractors()
             self.interventions = {iv.key: self.comps.build_intervention(iv.name, dict(iv.params))
                                   for iv in cfg.interventions}
             self.plan = build_plan(cfg, self.generator.describe(),
                                    {n: e.describe() for n, e in self.extractors.items()},
                                    {k: i.describe() for k, i in self.interventions.items()})
             self.cache = self.comps.feature_cache(self.rd.features)
-        spaces = [{"name": n, "label": e.label, "trained": bool(e.trained),
-                   "weights_sha256": e.weights_sha256, "description": e.describe()}
-                  for n, e in self.extractors.items()]
-        for entry in spaces:
-            if not entry["trained"]:
-                self.log(f"note: feature space {entry['label']} uses random weights")
+        spaces = self.space_entries()
         regions = [iv.key for iv in cfg.interventions if iv.name.startswith(cfg.region.prefix)
                    and iv.key != cfg.region.reference]
         if regions and not cfg.region_interventions():
@@ -190,23 +245,11 @@ class LocalExecutor:
         if not self.rd.is_done(task.id, task.key):
             return True
         if task.kind == "extract":       # finished, but its features must still be cached
-            return self._feature_key(task.params["set"], task.params["space"]) not in self.cache
+            return self.feature_key(task.params["set"], task.params["space"]) not in self.cache
         return False
 
-    def _feature_key(self, set_name: str, space: str) -> str:
-        return self.comps.feature_key(self.plan.set_identities[set_name],
-                                      self.extractors[space].describe())
-
-    def features(self, set_name: str, space: str) -> np.ndarray:
-        """Cached features of a set in a space (kept in memory while statistics need them)."""
-        key = (set_name, space)
-        if key not in self._features:
-            feats = self.cache.get(self._feature_key(set_name, space))
-            if feats is None:
-                raise RuntimeError(f"features of set {set_name!r} in space {space!r} are missing "
-                                   f"from {self.rd.features}; re-run the sweep with --force")
-            self._features[key] = np.asarray(feats)
-        return self._features[key]
+    def set_identity(self, set_name: str) -> dict[str, Any]:
+        return self.plan.set_identities[set_name]
 
     def _save_sample(self, set_name: str, images: torch.Tensor) -> None:
         """The first `sample_images` images of a set, for report grids (kept while valid)."""
@@ -267,23 +310,7 @@ class LocalExecutor:
     # ---- tasks ---------------------------------------------------------------------
     def extract(self, task: Task, images: torch.Tensor) -> None:
         set_name, space = task.params["set"], task.params["space"]
-        extractor = self.extractors[space]
-        bs = int(getattr(extractor, "default_batch_size", 32) or 32)
-        chunks = []
-        with self.timer("extraction"), _progress(len(images), f"{extractor.label} <- {set_name}",
-                                                 self.progress) as bar:
-            for i in range(0, len(images), bs):
-                out = extractor(images[i:i + bs], batch_size=bs)
-                chunks.append(torch.as_tensor(out).detach().cpu().float().numpy())
-                bar.update(min(bs, len(images) - i))
-        feats = np.concatenate(chunks) if chunks else np.zeros((0, extractor.dim), np.float32)
-        if feats.shape != (len(images), extractor.dim):
-            raise RuntimeError(f"extractor {space!r} returned features of shape {feats.shape}; "
-                               f"expected {(len(images), extractor.dim)}")
-        self.work["feature_passes"] += len(images)
-        self.cache.put(self._feature_key(set_name, space), feats,
-                       {"set": set_name, "space": space, "label": extractor.label,
-                        "trained": bool(extractor.trained), "n": len(feats)})
+        feats = self.extract_set(set_name, space, images)
         self._features[(set_name, space)] = feats
         self.rd.mark_done(task.id, task.key, shape=list(feats.shape))
 
