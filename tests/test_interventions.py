@@ -18,8 +18,9 @@ from counterfactual.interventions.latent import edit_latents, pca_directions
 from counterfactual.interventions.truncation import truncate
 from counterfactual.interventions.verify import Thresholds, mean_ci, verify_intervention
 from tests._intervention_standins import Brightness, GreenLevel, ToyGAN
+from fixture_paths import fixture_dir
 
-FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "stylegan2-ada-tiny"
+FIXTURE = fixture_dir("stylegan2-ada-tiny")
 
 
 # -- registry -------------------------------------------------------------------------------
@@ -233,8 +234,6 @@ def test_conditioned_learned_edit(tmp_path):
 
 # -- truncation -----------------------------------------------------------------------------
 def test_truncate_matches_nvidia_fixture():
-    if not FIXTURE.is_dir():
-        pytest.skip(f"fixture missing: {FIXTURE}")
     exp = torch.load(FIXTURE / "expected_outputs.pt", weights_only=True)
     w_avg = torch.load(FIXTURE / "generator_state_dict.pt", weights_only=True)["mapping.w_avg"]
     ws = exp["ws_psi1"]
@@ -312,8 +311,6 @@ def test_verification_flags_leakage_low_identity_and_missing_target():
 # -- the real StyleGAN2 code on NVIDIA's tiny reference fixture -------------------------------
 @pytest.fixture(scope="module")
 def tiny_stylegan():
-    if not FIXTURE.is_dir():
-        pytest.skip(f"fixture missing: {FIXTURE}")
     from generators.stylegan2 import StyleGAN2Faces, StyleGAN2Generator
     meta = json.loads((FIXTURE / "meta.json").read_text())
     net = StyleGAN2Generator(**meta["init_kwargs"])

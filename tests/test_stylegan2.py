@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,10 +11,9 @@ from scipy import signal
 from generators.base import to_uint8
 from generators.stylegan2 import StyleGAN2Faces, StyleGAN2Generator
 from generators.stylegan2_ops import conv2d, setup_filter, upfirdn2d, upsample2d
+from fixture_paths import fixture_dir
 
-FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "stylegan2-ada-tiny"
-if not FIXTURE.is_dir():
-    FIXTURE = Path("/work/shared/fixtures/stylegan2-ada-tiny")
+FIXTURE = fixture_dir("stylegan2-ada-tiny")
 TOL = 1e-4
 SETTINGS = {"psi1": (1.0, None), "psi0.5": (0.5, None), "psi0.7_cutoff2": (0.7, 2)}
 

@@ -22,10 +22,9 @@ import generators
 from generators.base import to_uint8
 from generators.stylegan2_pickle import (InvalidWeightsError, UnsafePickleError, load_stylegan2,
                                          read_nvidia_pickle)
+from fixture_paths import fixture_dir
 
-FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "stylegan2-ada-tiny"
-if not FIXTURE.is_dir():
-    FIXTURE = Path("/work/shared/fixtures/stylegan2-ada-tiny")
+FIXTURE = fixture_dir("stylegan2-ada-tiny")
 BUFFERS = {"w_avg", "resample_filter", "noise_const"}     # the rest are parameters
 NVIDIA_SRC = "# training/networks.py source would be here; it must never be executed\n"
 
