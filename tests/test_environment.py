@@ -56,3 +56,22 @@ def test_torchvision_batched_nms_works_through_the_shim():
     idxs = torch.tensor([0, 0, 0, 1])   # the last box is in another class: never suppressed by box 0
     assert sorted(batched_nms(boxes, scores, idxs, 0.5).tolist()) == [0, 2, 3]
     assert torchvision_compat.install() in {"native", "shim"}
+
+
+def test_real_weights_from_the_carrier_packages_are_installed_and_intact():
+    """`make setup` must provide every real weight file; tests that need one skip only off-CI,
+    so this is the check that fails when a carrier package is missing or its file changed."""
+    from extractors.arcface import ARCFACE_WEIGHTS
+    from extractors.attribute_nets import AGE_WEIGHTS, GENDER_WEIGHTS
+    from extractors.face_detect import LANDMARK106_WEIGHTS, SCRFD_WEIGHTS
+    from extractors.inception import FID_HELPER_WEIGHTS
+    from extractors.weights import locate, sha256_file
+    from generators.weights import package_file
+
+    for weight_file in (FID_HELPER_WEIGHTS, ARCFACE_WEIGHTS, SCRFD_WEIGHTS, LANDMARK106_WEIGHTS,
+                        GENDER_WEIGHTS, AGE_WEIGHTS):
+        path = locate(weight_file)
+        assert path is not None, f"{weight_file.filename} missing ({weight_file.source_hint})"
+        assert sha256_file(path) == weight_file.sha256, f"{path} does not match its pinned sha256"
+    dcgan = package_file("gan_face_generate", "weights.tar")
+    assert dcgan is not None and sha256_file(dcgan).startswith("0c3b90b138cfc4e8")
