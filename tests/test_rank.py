@@ -23,7 +23,9 @@ from counterfactual.cli import main
 from counterfactual.config import ConfigError
 from counterfactual.rank import load_rank_config, run_rank, validate_rank_config
 from counterfactual.rank.sets import image_sets
+from counterfactual.sweep.executor import Components
 from counterfactual.sweep.rundir import RunDir
+from extractors import scorers as scorers_mod
 from extractors.base import FeatureExtractor
 from extractors.cache import FeatureCache, feature_key
 
@@ -102,6 +104,8 @@ n_boot = {n_boot}
 pr_k = 3
 dc_k = 3
 kid_subsets = 10
+[explained]
+enabled = false
 """
 
 
@@ -133,6 +137,9 @@ def test_config_forms_and_defaults(folders):
     assert sets[2].generation_kwargs() == {"truncation_psi": 0.7}
     assert sets[1].generation_kwargs() == {}
     assert "device" not in cfg.identity() and cfg.identity()["seed"] == 0
+    ex = cfg.explained
+    assert ex.enabled is None and ex.scorers == ("gender", "age") and ex.n_boot == 200
+    assert ex.method == "weighted" and ex.threshold_map() == {"gender": 0.5, "age": 40.0}
 
 
 @pytest.mark.parametrize("data, needles", [
@@ -151,6 +158,11 @@ def test_config_forms_and_defaults(folders):
      ["cannot be real"]),
     ({"metrics": {"pr_k": 25}}, ["metrics.pr_k = 25", "20"]),
     ({"generators": ["dcgan-digiface", "dcgan-digiface"]}, ["duplicate generator"]),
+    ({"explained": {"nboot": 3}}, ["'explained.nboot'", "unknown key", "n_boot", "scorers",
+                                   "thresholds", "method"]),
+    ({"explained": {"scorers": ["gender", "smile"]}}, ["no threshold", "smile"]),
+    ({"explained": {"thresholds": {"hat": 0.5}}}, ["hat", "not among the scorers"]),
+    ({"explained": {"method": "magic"}}, ["explained.method", "weighted", "resample"]),
 ])
 def test_config_errors_name_key_and_allowed_values(data, needles):
     base = {"seeds": {"start": 0, "count": 20}, "spaces": ["toy-red"],
@@ -336,3 +348,153 @@ def load_rank_config_text(tmp_path: Path, text: str):
     path = tmp_path / "cfg.toml"
     path.write_text(text)
     return load_rank_config(path)
+
+
+# ---- explained FD -----------------------------------------------------------------------------
+# The attribute "red" is a +80 brightening of the red channel, scored by the mean red level
+# (threshold 0.5 sits between the groups' ~0.35 and ~0.67). The reference holds it in half its
+# images. Generator "gap" holds it in 80%: its FD in the red space comes from that prevalence
+# gap alone. Generator "shift" holds it in 16/30 (almost the reference's half) but brightens
+# every image's blue channel: its FD in the blue space has nothing to do with the attribute.
+EX_REF, EX_GEN, RED_ATTR = 40, 30, 80
+EX_SETS = {"ref": (EX_REF, 20, 0), "gap": (EX_GEN, 24, 0), "shift": (EX_GEN, 16, 60)}  # n, with, blue
+
+
+class RednessScorer(scorers_mod.Scorer):
+    name = "redness"
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def __call__(self, images, *args):
+        self.calls.append(len(images))
+        return torch.as_tensor(images)[:, 0].double().mean(dim=(1, 2)).numpy() / 255
+
+
+def _write_mixture(folder: Path, n: int, n_with: int, blue: int, seed: int) -> None:
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        img = rng.integers(30, 150, size=(RES, RES, 3)).astype(np.int64)
+        img[..., 0] += RED_ATTR if i < n_with else 0
+        img[..., 2] += blue
+        Image.fromarray(img.clip(0, 255).astype(np.uint8)).save(folder / f"{i:03d}.png")
+
+
+@pytest.fixture(scope="module")
+def explained_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("explained")
+    for k, (name, (n, n_with, blue)) in enumerate(EX_SETS.items()):
+        _write_mixture(root / name, n, n_with, blue, 50 + k)
+    text = f"""
+name = "toy explained FD"
+seeds = {{start = 0, count = {EX_GEN}}}
+spaces = ["toy-red", {{name = "toy-blue", allow_untrained = true}}]
+sample_images = 0
+[[generators]]
+spec = "folder:{root / 'gap'}"
+id = "gap"
+[[generators]]
+spec = "folder:{root / 'shift'}"
+id = "shift"
+[reference]
+spec = "folder:{root / 'ref'}"
+seeds = {{start = 0, count = {EX_REF}}}
+[metrics]
+n_boot = 5
+kid_subsets = 2
+[explained]
+scorers = ["redness"]
+thresholds = {{redness = 0.5}}
+n_boot = 40
+"""
+    cfg = load_rank_config_text(root, text)
+    scorer = RednessScorer()
+    comps = Components(load_scorer=lambda name: scorer)
+    out = root / "run"
+    result = run_rank(cfg, out, progress=False, components=comps, log=lambda s: None)
+    return out, cfg, comps, scorer, result, root
+
+
+def test_explained_fd_finds_the_prevalence_gap(explained_run):
+    run, *_ = explained_run
+    ex = _table(run, "explained_fd").set_index(["generator", "space"])
+    assert (ex["status"] == "ok").all() and (ex["attribute"] == "redness").all()
+    gap = ex.loc[("gap", "toy-red")]
+    assert gap["prevalence_gen"] == pytest.approx(0.8) and gap["prevalence_ref"] == pytest.approx(0.5)
+    assert gap["explained_fraction"] > 0.9                      # the gap explains the FD
+    assert gap["explained_ci_low"] > 0.5
+    assert gap["fd_drop_ci_low"] <= gap["fd_drop"] <= gap["fd_drop_ci_high"]
+    shift = ex.loc[("shift", "toy-blue")]
+    assert shift["prevalence_gen"] == pytest.approx(16 / 30)
+    assert shift["fd"] > 20 * ex.loc[("gap", "toy-blue"), "fd"]  # a large FD from the blue shift ...
+    assert abs(shift["explained_fraction"]) < 0.05              # ... that the attribute does not explain
+    # the untrained space keeps its label
+    assert set(ex.xs("toy-blue", level="space")["space_label"]) == {"toy-blue (untrained)"}
+    assert not ex.xs("toy-blue", level="space")["trained"].any()
+
+
+def _weighted_fd(x: np.ndarray, wx: np.ndarray, y: np.ndarray) -> float:
+    mx, my = np.average(x, axis=0, weights=wx), y.mean(0)
+    sx, sy = np.cov(x, rowvar=False, aweights=wx), np.cov(y, rowvar=False)
+    return float(((mx - my) ** 2).sum() + np.trace(sx + sy - 2 * linalg.sqrtm(sx @ sy).real))
+
+
+def test_explained_fd_matches_a_textbook_reweighting(explained_run):
+    run, *_ = explained_run
+    ex = _table(run, "explained_fd").set_index(["generator", "space"])
+    for g in ("gap", "shift"):
+        for space, loader in (("toy-red", load_red), ("toy-blue", lambda: load_blue(allow_untrained=True))):
+            ref = _cached(run, run.parent / "ref", EX_REF, loader())
+            gen = _cached(run, run.parent / g, EX_GEN, loader())
+            present = np.arange(EX_GEN) < EX_SETS[g][1]            # the construction, not the scorer
+            p_gen, p_ref = present.mean(), 0.5
+            w = np.where(present, p_ref / p_gen, (1 - p_ref) / (1 - p_gen))
+            row = ex.loc[(g, space)]
+            assert row["fd"] == pytest.approx(_weighted_fd(gen, np.ones(EX_GEN), ref), rel=1e-6)
+            assert row["fd_matched"] == pytest.approx(_weighted_fd(gen, w, ref), rel=1e-6)
+
+
+def test_scores_and_prevalence_are_cached_and_resumed(explained_run):
+    run, cfg, comps, scorer, result, root = explained_run
+    prev = _table(run, "prevalence").set_index("set")
+    assert prev.loc["reference", "prevalence"] == pytest.approx(0.5)
+    assert prev.loc["gap", "prevalence"] == pytest.approx(0.8)
+    assert prev.loc["shift", "prevalence"] == pytest.approx(16 / 30)
+    assert prev.loc["reference", "role"] == "reference"
+    # scores: float64 per image, equal to an independent computation from the PNG files
+    files = sorted((root / "gap").glob("*.png"))
+    expected = [np.asarray(Image.open(f))[..., 0].mean() / 255 for f in files]
+    scores = np.load(run / "scores" / "gap" / "redness.npy")
+    assert scores.dtype == np.float64
+    np.testing.assert_allclose(scores, expected)
+    assert result.work["images_scored"] == EX_REF + 2 * EX_GEN and result.work["explained"] == 2
+    for ext in ("csv", "json", "parquet"):
+        assert (run / "tables" / f"explained_fd.{ext}").is_file()
+    # an interrupted run: explained task and tables lost -> recomputed from cached scores
+    (run / "done" / "explained__shift.json").unlink()
+    before = _table(run, "explained_fd")
+    for p in (run / "tables").iterdir():
+        p.unlink()
+    calls = len(scorer.calls)
+    again = run_rank(cfg, run, progress=False, components=comps, log=lambda s: None)
+    assert again.work.get("images_generated", 0) == 0 and again.work.get("images_scored", 0) == 0
+    assert again.work["explained"] == 1 and len(scorer.calls) == calls
+    pd.testing.assert_frame_equal(_table(run, "explained_fd"), before)
+
+
+def test_explained_scorers_that_fail_to_load(folders, tmp_path):
+    def broken(name):
+        raise FileNotFoundError(f"no weights for {name}")
+    text = _config_text(folders, n_boot=3).replace("enabled = false", 'scorers = ["gender"]')
+    cfg = load_rank_config_text(tmp_path, text)
+    logs: list[str] = []
+    run_rank(cfg, tmp_path / "auto", progress=False, components=Components(load_scorer=broken),
+             log=logs.append)                                    # unset: skipped with a warning
+    assert any("scorer 'gender' unavailable" in m for m in logs)
+    assert not (tmp_path / "auto" / "tables" / "explained_fd.parquet").exists()
+    cfg = load_rank_config_text(tmp_path, text.replace('scorers = ["gender"]',
+                                                       'scorers = ["gender"]\nenabled = true'))
+    with pytest.raises(RuntimeError, match=r"\[explained\] scorer 'gender' cannot be loaded"):
+        run_rank(cfg, tmp_path / "required", progress=False,
+                 components=Components(load_scorer=broken), log=lambda s: None)

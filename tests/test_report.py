@@ -16,6 +16,7 @@ import pytest
 from statsmodels.stats.multitest import multipletests
 
 from counterfactual.cli import main
+from counterfactual.analysis.explained import EXPLAINED_COLUMNS
 from counterfactual.rank.ranking import kendall_tau_table, metric_table, ranking_table
 from counterfactual.report import build_report, load_run
 from counterfactual.sweep.region import REGION_COLUMNS
@@ -231,6 +232,7 @@ def rank_run(tmp_path_factory) -> Path:
     for name, frame in (("rank_metrics", metrics_df), ("rankings", rankings),
                         ("kendall_tau", kendall_tau_table(rankings, GENERATORS, spaces))):
         write_table(frame, rd.tables / name)
+    _explained_tables(rd, spaces)
     for k, set_id in enumerate(["reference", *GENERATORS]):
         rd.set_dir(set_id).mkdir(parents=True)
         np.save(rd.set_dir(set_id) / "sample.npy", _images(10 + k, 4))
@@ -245,6 +247,58 @@ def rank_run(tmp_path_factory) -> Path:
         "sets": {g: {"id": g, "spec": "dcgan-digiface"} for g in GENERATORS},
         "spaces": _spaces_manifest()})
     return root
+
+
+def _explained_tables(rd: RunDir, spaces: list[dict]) -> None:
+    """tables/explained_fd and tables/prevalence in the rank engine's schema (one row not estimable)."""
+    prevalence = {"reference": {"gender": 0.5, "age": 0.3},
+                  **{g: {"gender": 0.5 + 0.1 * i, "age": 0.3} for i, g in enumerate(GENERATORS)}}
+    rows = []
+    for i, g in enumerate(GENERATORS):
+        for attr, thr in (("gender", 0.5), ("age", 40.0)):
+            for s in spaces:
+                pg, pr = prevalence[g][attr], prevalence["reference"][attr]
+                fd, drop = 2.0 + i, (0.3 * i if attr == "gender" else 0.0)
+                row = {"generator": g, "attribute": attr, "space": s["name"],
+                       "space_label": s["label"], "trained": s["trained"], "threshold": thr,
+                       "n_gen": 50, "n_ref": 50, "prevalence_gen": pg, "prevalence_ref": pr,
+                       "prevalence_gap": pg - pr, "fd": fd, "fd_matched": fd - drop,
+                       "fd_drop": drop, "fd_drop_ci_low": drop - 0.1, "fd_drop_ci_high": drop + 0.1,
+                       "explained_fraction": drop / fd, "explained_ci_low": drop / fd - 0.05,
+                       "explained_ci_high": drop / fd + 0.05, "method": "weighted", "n_boot": 30,
+                       "ci_level": 0.95, "seed": 0, "status": "ok"}
+                if g == GENERATORS[2] and attr == "age" and not s["trained"]:
+                    row.update({k: np.nan for k in ("fd_matched", "fd_drop", "fd_drop_ci_low",
+                                                    "fd_drop_ci_high", "explained_fraction",
+                                                    "explained_ci_low", "explained_ci_high")},
+                               status="cannot reweight: the generated set has no image with the "
+                                      "attribute")
+                rows.append(row)
+    write_table(pd.DataFrame(rows, columns=["generator", *EXPLAINED_COLUMNS]), rd.tables / "explained_fd")
+    prev = [{"set": k, "role": "reference" if k == "reference" else "generator", "attribute": a,
+             "threshold": 0.5 if a == "gender" else 40.0, "n": 50, "prevalence": p,
+             "score_mean": p, "score_sd": 0.2} for k, v in prevalence.items() for a, p in v.items()]
+    write_table(pd.DataFrame(prev), rd.tables / "prevalence")
+
+
+def test_rank_report_explained_fd(rank_run):
+    html = build_report(rank_run, log=lambda s: None).read_text(encoding="utf-8")
+    assert not _visible_occurrences_are_labelled(html, UNTRAINED)
+    section = html[html.index('<h2 id="explained">'):html.index('<h2 id="provenance">')]
+    assert "Explained FD" in section and 'href="#explained"' in html
+    # the assumptions box, stated in full
+    assert 'id="explained-assumptions"' in section and 'class="box warn"' in section
+    for needle in ("binary after thresholding", "within-group", "scorer", "one at a time",
+                   "not additive"):
+        assert needle in section, needle
+    # one table per generator, with prevalences, FD, matched FD, drop and share
+    for g in GENERATORS:
+        assert f"{g} vs reference" in section
+    assert "60% / 50%" in section                      # psi=0.8: gender prevalence gen / ref
+    assert "FD after matching" in section and "share explained" in section
+    assert '10% <span class="ci">[5%, 15%]</span>' in section   # psi=0.8 gender: 0.3 / 3.0
+    assert "not estimated: cannot reweight" in section
+    assert section.count("untrained") >= 2 * len(GENERATORS)
 
 
 def test_rank_report(rank_run):

@@ -12,6 +12,9 @@ A rank run compares several generators with one reference set in every feature s
     seeds = {start = 0, count = 500}
     [metrics]
     n_boot = 200
+    [explained]                               # optional; see ExplainedConfig
+    scorers = ["gender", "age"]
+    thresholds = {gender = 0.5, age = 40}
 
 Reference: a folder of real images ("folder:PATH") measures each generator's distance to
 reality. When no real set is available, a generator's own samples (at seeds no generator
@@ -27,7 +30,7 @@ validation failure into one `ConfigError` naming each offending key and its allo
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
@@ -35,7 +38,8 @@ from counterfactual.config import (ConfigError, GeneratorConfig, RunConfigBase, 
                                    SpaceConfig, StrictModel, no_duplicates, read_toml,
                                    validate_model)
 
-__all__ = ["FOLDER_SCHEME", "REFERENCE_ID", "ConfigError", "MetricsConfig", "RankConfig",
+__all__ = ["DEFAULT_THRESHOLDS", "FOLDER_SCHEME", "REFERENCE_ID", "ConfigError", "ExplainedConfig",
+           "MetricsConfig", "RankConfig",
            "ReferenceConfig", "SetConfig", "load_rank_config", "validate_rank_config"]
 
 REFERENCE_ID = "reference"
@@ -107,6 +111,51 @@ class MetricsConfig(StrictModel):
     kid_subset_size: int = Field(1000, ge=2, description="KID subset size")
 
 
+# Presence threshold of each built-in scorer: an image "has" the attribute when its score >= it.
+# gender scores P(male), so 0.5 splits male / female; age scores the expected age in years, so
+# 40 splits "40 or older" from younger faces.
+DEFAULT_THRESHOLDS: dict[str, float] = {"gender": 0.5, "age": 40.0}
+
+
+class ExplainedConfig(StrictModel):
+    """Explained FD (`counterfactual.analysis.explained`): how much of each generator's FD the
+    prevalence gap of each scored attribute explains, per space."""
+    enabled: bool | None = Field(None, description="true: required (a scorer that cannot load "
+                                 "is an error); false: off; unset: on when the scorers load")
+    scorers: tuple[str, ...] = Field(("gender", "age"), description="attribute scorers "
+                                     "(extractors.scorers.load_scorer names)")
+    thresholds: dict[str, float] = Field(default_factory=dict, description="presence threshold "
+                                         "per scorer (score >= threshold); defaults: gender 0.5 "
+                                         "(P(male)), age 40 (years)")
+    n_boot: int = Field(200, ge=0, description="bootstrap replicates of the CIs (0: none)")
+    method: Literal["weighted", "resample"] = Field("weighted", description="prevalence "
+                                                    "matching: importance weights or resampling")
+
+    @field_validator("scorers")
+    @classmethod
+    def _some_scorers(cls, items: tuple[str, ...]) -> tuple[str, ...]:
+        if not items:
+            raise ValueError("list at least one scorer (or set enabled = false)")
+        no_duplicates(list(items), "scorer")
+        return items
+
+    @model_validator(mode="after")
+    def _every_scorer_has_a_threshold(self) -> "ExplainedConfig":
+        extra = sorted(set(self.thresholds) - set(self.scorers))
+        if extra:
+            raise ValueError(f"thresholds given for {extra}, which are not among the scorers "
+                             f"{list(self.scorers)}")
+        missing = [s for s in self.scorers if s not in self.thresholds and s not in DEFAULT_THRESHOLDS]
+        if missing:
+            raise ValueError(f"no threshold for scorers {missing} (built-in defaults exist only "
+                             f"for {sorted(DEFAULT_THRESHOLDS)}); add them to explained.thresholds")
+        return self
+
+    def threshold_map(self) -> dict[str, float]:
+        """Each scorer's threshold (configured, else the built-in default)."""
+        return {s: float(self.thresholds.get(s, DEFAULT_THRESHOLDS.get(s, 0.0))) for s in self.scorers}
+
+
 class RankConfig(RunConfigBase):
     """A whole rank run."""
     kind: ClassVar[str] = "rank"
@@ -121,6 +170,7 @@ class RankConfig(RunConfigBase):
     seed: int = Field(0, ge=0, description="seed of the bootstrap and KID subsets")
     sample_images: int = Field(16, ge=0, description="images of each set kept for the report")
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    explained: ExplainedConfig = Field(default_factory=ExplainedConfig)
 
     @field_validator("generators")
     @classmethod

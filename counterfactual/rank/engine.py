@@ -9,8 +9,12 @@ Steps (each resumable; the run directory is the sweep's `RunDir`):
 2. stats/<generator>/<space>: FD, KID, precision/recall, density/coverage with bootstrap CIs
    (`counterfactual.rank.compare`), one JSON per task in RUN_DIR/stats, a done marker holding
    the task's content key (feature keys of both sets + statistics settings).
-3. tables: RUN_DIR/tables/rank_metrics, rankings, kendall_tau (.csv, .parquet, .json), see
-   `counterfactual.rank.ranking`.
+3. scores (when `[explained]` is on): while a set's images are in memory, each attribute
+   scorer scores them (float64 per image) into RUN_DIR/scores/<set>/<scorer>.npy, with a done
+   marker holding the content key (set identity + scorer description); explained/<generator>:
+   `counterfactual.rank.explained` against the reference in every space, one JSON per task.
+4. tables: RUN_DIR/tables/rank_metrics, rankings, kendall_tau (.csv, .parquet, .json), see
+   `counterfactual.rank.ranking`; with scores also explained_fd and prevalence.
 A finished run re-run with the same config does nothing; an interrupted one resumes; every
 file is written atomically.
 
@@ -24,16 +28,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import torch
 
+from counterfactual.analysis.explained import EXPLAINED_COLUMNS
+from counterfactual.rank import explained as expl
 from counterfactual.rank.compare import Settings, compare
 from counterfactual.rank.config import REFERENCE_ID, RankConfig
 from counterfactual.rank.ranking import kendall_tau_table, metric_table, ranking_table
 from counterfactual.rank.sets import ImageSet, generate, image_sets
 from counterfactual.sweep.executor import Components, FeatureEngine, Log, format_timing
-from counterfactual.sweep.rundir import RunDir, content_hash, read_json, save_npy, write_json, write_table
+from counterfactual.sweep.rundir import (RunDir, content_hash, read_json, save_npy, slug, write_json,
+                                         write_table)
 
 TABLE_NAMES = ("rank_metrics", "rankings", "kendall_tau")
+EXPLAINED_TABLES = ("explained_fd", "prevalence")
 REAL_NOTE = "The reference set holds real images: distances measure closeness to real data."
 SELF_NOTE = ("The reference set is samples of the generator {spec} (no real images): every "
              "distance measures how far a generator is from THAT generator, not from real faces.")
@@ -68,6 +78,8 @@ class RankExecutor(FeatureEngine):
                                  kid_subset_size=config.metrics.kid_subset_size)
         self._generators: dict[str, Any] = {}
         self.identities: dict[str, dict[str, Any]] = {}
+        self.scorers: dict[str, Any] = {}
+        self._scorer_desc: dict[str, dict[str, Any]] = {}
 
     # ---- setup -----------------------------------------------------------------------
     def generator(self, spec: str) -> Any:
@@ -83,6 +95,7 @@ class RankExecutor(FeatureEngine):
             for s in self.sets:
                 self.identities[s.id] = s.identity(self.generator(s.spec).describe())
             self.cache = self.comps.feature_cache(self.rd.features)
+            self.scorers = self.load_scorers()
         self.spaces = self.space_entries()
         note = reference_note(cfg)
         if not cfg.reference.is_real:
@@ -95,7 +108,31 @@ class RankExecutor(FeatureEngine):
             spaces=self.spaces,
             weights={**{s.id: self.identities[s.id]["generator"].get("weights_sha256")
                         for s in self.sets},
-                     **{n: e.weights_sha256 for n, e in self.extractors.items()}})
+                     **{n: e.weights_sha256 for n, e in self.extractors.items()}},
+            scorers={n: self.scorer_description(n) for n in self.scorers})
+
+    def load_scorers(self) -> dict[str, Any]:
+        """The `[explained]` scorers: none when off; when `enabled` is unset, those that fail
+        to load are skipped with a warning (explicitly enabled, a failure is an error)."""
+        ecfg = self.config.explained
+        if ecfg.enabled is False:
+            return {}
+        scorers: dict[str, Any] = {}
+        for name in ecfg.scorers:
+            try:
+                scorers[name] = self.comps.load_scorer(name)
+            except (ImportError, FileNotFoundError, RuntimeError, ValueError) as exc:
+                if ecfg.enabled:
+                    raise RuntimeError(f"[explained] scorer {name!r} cannot be loaded: {exc}") from exc
+                self.log(f"warning: scorer {name!r} unavailable; explained FD skips it: {exc}")
+        return scorers
+
+    def scorer_description(self, name: str) -> dict[str, Any]:
+        """What determines a scorer's scores (taken once, before it scores anything)."""
+        if name not in self._scorer_desc:
+            describe = getattr(self.scorers[name], "describe", None)
+            self._scorer_desc[name] = describe() if callable(describe) else {"name": name}
+        return self._scorer_desc[name]
 
     # ---- features ----------------------------------------------------------------------
     def set_identity(self, set_id: str) -> dict[str, Any]:
@@ -117,7 +154,8 @@ class RankExecutor(FeatureEngine):
         missing = [n for n in self.extractors if self.feature_key(s.id, n) not in self.cache]
         sample_missing = self.config.sample_images > 0 and \
             not (self.rd.set_dir(s.id) / "sample.npy").exists()
-        if not missing and not sample_missing:
+        unscored = [n for n in self.scorers if not self.has_scores(s.id, n)]
+        if not missing and not sample_missing and not unscored:
             return
         with self.timer("generation"):
             images = generate(self.generator(s.spec), s, self.config.batch_size, self.progress)
@@ -125,6 +163,81 @@ class RankExecutor(FeatureEngine):
         self._save_sample(s, images)
         for name in missing:
             self.extract_set(s.id, name, images)
+        for name in unscored:
+            self.score_set(s.id, name, images)
+
+    # ---- attribute scores (explained FD) --------------------------------------------------
+    def scores_key(self, set_id: str, scorer: str) -> str:
+        return content_hash({"set": self.identities[set_id],
+                             "scorer": self.scorer_description(scorer)})
+
+    def scores_path(self, set_id: str, scorer: str) -> Path:
+        return self.rd.root / "scores" / slug(set_id) / f"{slug(scorer)}.npy"
+
+    def has_scores(self, set_id: str, scorer: str) -> bool:
+        return self.rd.is_done(f"scores/{set_id}/{scorer}", self.scores_key(set_id, scorer)) \
+            and self.scores_path(set_id, scorer).exists()
+
+    def score_set(self, set_id: str, scorer: str, images: torch.Tensor) -> np.ndarray:
+        """Score a set's images (float64 per image) and cache the scores."""
+        with self.timer("scoring"):
+            scores = expl.score_images(self.scorers[scorer], images, scorer, set_id)
+        save_npy(self.scores_path(set_id, scorer), scores)
+        self.rd.mark_done(f"scores/{set_id}/{scorer}", self.scores_key(set_id, scorer),
+                          n=int(scores.size))
+        self.work["images_scored"] += len(images)
+        return scores
+
+    def scores(self, set_id: str) -> dict[str, np.ndarray]:
+        """Every scorer's cached scores of a set."""
+        return {n: np.load(self.scores_path(set_id, n)) for n in self.scorers}
+
+    def explained_settings(self) -> dict[str, Any]:
+        ecfg = self.config.explained
+        return {"thresholds": ecfg.threshold_map(), "n_boot": ecfg.n_boot,
+                "method": ecfg.method, "ci": self.settings.ci, "seed": self.config.seed}
+
+    def explained(self, s: ImageSet) -> list[dict[str, Any]]:
+        """Explained FD of one generator in every space (computed once, then read back)."""
+        task_id = f"explained/{s.id}"
+        key = content_hash({"features": {sp: [self.feature_key(REFERENCE_ID, sp),
+                                              self.feature_key(s.id, sp)] for sp in self.extractors},
+                            "scores": {n: [self.scores_key(REFERENCE_ID, n), self.scores_key(s.id, n)]
+                                       for n in self.scorers},
+                            "settings": self.explained_settings()})
+        path = self.rd.stats_path(task_id)
+        if self.rd.is_done(task_id, key) and path.exists():
+            return read_json(path)["rows"]
+        st = self.explained_settings()
+        thresholds = {n: st["thresholds"][n] for n in self.scorers}
+        with self.timer("explained"):
+            rows = expl.explained_rows(
+                s.id, {sp: self.features(s.id, sp) for sp in self.extractors},
+                {sp: self.features(REFERENCE_ID, sp) for sp in self.extractors},
+                self.scores(s.id), self.scores(REFERENCE_ID), thresholds,
+                n_boot=st["n_boot"], ci=st["ci"], seed=st["seed"], method=st["method"],
+                trained={n: bool(e.trained) for n, e in self.extractors.items()},
+                space_labels={n: e.label for n, e in self.extractors.items()})
+        write_json(path, {"generator": s.id, "settings": st, "rows": rows})
+        self.rd.mark_done(task_id, key)
+        self.work["explained"] += 1
+        return rows
+
+    def write_explained_tables(self) -> list[str]:
+        if not self.scorers:         # no stale tables from an earlier config with scorers
+            for name in EXPLAINED_TABLES:
+                for ext in ("csv", "json", "parquet"):
+                    (self.rd.tables / f"{name}.{ext}").unlink(missing_ok=True)
+            return []
+        rows = [r for s in self.sets if s.role == "generator" for r in self.explained(s)]
+        frame = pd.DataFrame(rows, columns=["generator", *EXPLAINED_COLUMNS])
+        prevalence = expl.prevalence_table({s.id: self.scores(s.id) for s in self.sets},
+                                           {s.id: s.role for s in self.sets},
+                                           self.config.explained.threshold_map())
+        written: list[str] = []
+        for name, table in zip(EXPLAINED_TABLES, (frame, prevalence)):
+            written += [p.name for p in write_table(table, self.rd.tables / name)]
+        return written
 
     # ---- statistics ----------------------------------------------------------------------
     def stats_key(self, gen_id: str, space: str) -> str:
@@ -159,7 +272,7 @@ class RankExecutor(FeatureEngine):
         written: list[str] = []
         for name, frame in zip(TABLE_NAMES, (metrics, rankings, tau)):
             written += [p.name for p in write_table(frame, self.rd.tables / name)]
-        return written
+        return written + self.write_explained_tables()
 
     # ---- the run ---------------------------------------------------------------------------
     def run(self) -> RankResult:
@@ -168,6 +281,10 @@ class RankExecutor(FeatureEngine):
             self.ensure_set(s)
         results = [self.stats(s, space) for s in self.sets if s.role == "generator"
                    for space in self.extractors]
+        if self.scorers:
+            for s in self.sets:
+                if s.role == "generator":
+                    self.explained(s)
         with self.timer("tables"):
             written = self.write_tables(results)
         timing = self.timer.summary()

@@ -7,7 +7,8 @@ only links are #anchors, so the file can be mailed or archived alone. Sweep runs
 section per attribute (base vs counterfactual grid, verification, dose-response plot per space
 with CIs and mean/trace terms, effects with CIs and Holm-corrected p), the cross-space summary
 and the region heatmap; rank runs get the reference, sample grids, ranking tables per metric,
-the Kendall tau matrix and rank stability. Every report ends with the run's provenance. Every
+the Kendall tau matrix, rank stability and, with attribute scores, the explained FD per
+generator (with its assumptions). Every report ends with the run's provenance. Every
 untrained feature space carries an "untrained" badge wherever it appears. The derived tables
 are written as CSV and JSON to RUN_DIR/report_tables/.
 """
@@ -26,6 +27,7 @@ from counterfactual.rank.ranking import tau_matrix
 from counterfactual.report import figures, images
 from counterfactual.report.data import RunData, Space, load_run
 from counterfactual.report.derived import SweepTables, sweep_tables
+from counterfactual.report.explained import explained_section
 from counterfactual.report.template import render
 from counterfactual.sweep.rundir import write_table, write_text
 
@@ -270,6 +272,7 @@ def build_context(run: RunData, derived: SweepTables | None, ci_level: float = 0
     reactions = _reactions(run, derived) if derived is not None else None
     region = _region(run, derived) if derived is not None else None
     rank = _rank(run, ci_level) if run.kind == "rank" else None
+    explained = explained_section(run) if rank else None
     toc = [{"id": a["anchor"], "title": a["key"]} for a in attributes]
     if reactions:
         toc.append({"id": "summary", "title": "cross-space summary"})
@@ -278,6 +281,8 @@ def build_context(run: RunData, derived: SweepTables | None, ci_level: float = 0
     if rank:
         toc += [{"id": "reference", "title": "reference"}, {"id": "ranking", "title": "ranking"},
                 {"id": "agreement", "title": "Kendall τ"}, {"id": "stability", "title": "stability"}]
+    if explained:
+        toc.append({"id": "explained", "title": "explained FD"})
     toc.append({"id": "provenance", "title": "provenance"})
     m = run.manifest
     kind = "Generator ranking" if run.kind == "rank" else "Counterfactual sweep"
@@ -286,7 +291,8 @@ def build_context(run: RunData, derived: SweepTables | None, ci_level: float = 0
             "description": (m.get("config") or {}).get("description", ""),
             "spaces": spaces, "any_untrained": any(not s.trained for s in spaces), "toc": toc,
             "notes": notes, "attributes": attributes, "reactions": reactions, "region": region,
-            "rank": rank, "provenance": _provenance(run), "ci_level": ci_label}
+            "rank": rank, "explained": explained, "provenance": _provenance(run),
+            "ci_level": ci_label}
 
 
 def write_report_tables(root: Path, derived: SweepTables) -> list[Path]:

@@ -4,6 +4,7 @@ Layout (see `counterfactual.sweep.rundir` and `counterfactual.rank.engine`):
     manifest.json                       config, versions, weights, spaces, timing
     tables/dose_response, region, verification.json       (sweep runs)
     tables/rank_metrics, rankings, kendall_tau            (rank runs)
+    tables/explained_fd, prevalence                       (rank runs with attribute scorers)
     sets/<slug(set)>/sample.npy         uint8 NCHW samples (base, each twin set, each rank set)
 """
 from __future__ import annotations
@@ -22,7 +23,7 @@ from counterfactual.analysis._common import as_bool
 from counterfactual.sweep.rundir import slug
 
 SWEEP_TABLES = ("dose_response", "region")
-RANK_TABLES = ("rank_metrics", "rankings", "kendall_tau")
+RANK_TABLES = ("rank_metrics", "rankings", "kendall_tau", "explained_fd", "prevalence")
 
 
 @dataclass(frozen=True)

@@ -191,6 +191,35 @@ the raw percentile intervals are in the tables). When every set has fewer images
 </table>
 {% endif %}
 
+{# --------------------------------------------------------- explained FD ----- #}
+{% if explained %}
+<h2 id="explained">Explained FD</h2>
+<p class="muted small">How much of each generator's FD to the reference the prevalence gap of one scored attribute explains: the generated set is reweighted
+(method: {{ explained.method }}) to the reference prevalence of that attribute and FD is measured again. FD drop = FD − FD after matching; share explained = drop / FD.
+{{ explained.ci_label }} bootstrap percentile intervals over {{ explained.n_boot }} replicates resampling both sets.
+Thresholds: {% for a, t in explained.thresholds.items() %}{{ a }} ≥ {{ t|num(3) }}{% if not loop.last %}, {% endif %}{% endfor %}.</p>
+<div class="box warn" id="explained-assumptions"><b>Assumptions of the explained FD</b> (no peer tool offers this estimate; read it with these in mind)<ul>
+{% for a in explained.assumptions %}<li>{{ a }}</li>{% endfor %}</ul></div>
+{% if explained.prevalence %}<h3>Attribute prevalence per set</h3>
+<table class="data"><tr><th class="l">set</th>{% for a in explained.attributes %}<th>{{ a }} ≥ {{ explained.thresholds[a]|num(3) }}</th>{% endfor %}</tr>
+{% for row in explained.prevalence %}<tr><td class="l">{{ row.set }}{% if row.role == "reference" %} <span class="muted small">(reference)</span>{% endif %}</td>{% for c in row.cells %}
+<td>{% if c %}{{ c.prevalence|pct }}<br><span class="small">mean score {{ c.mean|num(3) }}</span>{% else %}–{% endif %}</td>{% endfor %}</tr>{% endfor %}
+</table>{% endif %}
+{% for g in explained.generators %}
+<h3 id="{{ g.anchor }}">{{ g.generator }} vs reference</h3>
+<table class="data"><tr><th class="l">attribute</th><th>prevalence<br>generator / reference</th><th class="l">space</th><th>FD</th><th>FD after matching</th><th>FD drop {{ explained.ci_label }}</th><th>share explained {{ explained.ci_label }}</th></tr>
+{% for b in g.blocks %}{% for r in b.rows %}<tr>{% if loop.first %}<td class="l" rowspan="{{ b.rows|length }}"><b>{{ b.attribute }}</b></td>
+<td rowspan="{{ b.rows|length }}">{{ b.p_gen|pct }} / {{ b.p_ref|pct }}<br><span class="small">gap {{ (100 * b.gap)|round(0)|int }} points</span></td>{% endif %}
+<td class="l">{{ space(r.space) }}</td>
+{% if r.status %}<td colspan="4" class="l small">{{ r.fd|num }} · not estimated: {{ r.status }}</td>
+{% else %}<td>{{ r.fd|num }}</td><td>{{ r.fd_matched|num }}</td><td>{{ r.drop|num }} {{ ci(r.drop_lo, r.drop_hi) }}</td><td>{{ r.share|pct }} <span class="ci">[{{ r.share_lo|pct }}, {{ r.share_hi|pct }}]</span></td>{% endif %}</tr>
+{% endfor %}{% endfor %}
+</table>
+{% endfor %}
+<p class="muted small">A share near 100%: the attribute's prevalence gap accounts for (almost) all of the FD in that space; near 0: the FD comes from elsewhere.
+A negative drop: matching the prevalence moves the generated set away from the reference in that space. Shares of different attributes are not additive.</p>
+{% endif %}
+
 {# ------------------------------------------------------------- provenance ---- #}
 <h2 id="provenance">Provenance</h2>
 <table class="data">{% for k, v in provenance.run %}<tr><th class="l">{{ k }}</th><td class="l">{{ v }}</td></tr>{% endfor %}</table>
@@ -245,7 +274,7 @@ def pct(value: Any) -> str:
         v = float(value)
     except (TypeError, ValueError):
         return "–"
-    return "–" if math.isnan(v) else f"{100 * v:.0f}%"
+    return "–" if math.isnan(v) else f"{100 * v:.0f}%".replace("-0%", "0%")
 
 
 def render(context: dict[str, Any]) -> str:
