@@ -17,6 +17,7 @@ from extractors.arcface import ARCFACE_WEIGHTS  # noqa: E402  (after the extract
 from extractors.attribute_nets import (AGE_BIN_VALUES, AGE_WEIGHTS, CHANNEL_MEANS, GENDER_LABELS,
                                        GENDER_WEIGHTS)
 from extractors.face_detect import LMK106_CONTOUR_PATH, LMK106_REGIONS, SCRFD_WEIGHTS, canonical_kps5
+from conftest import dcgan_faces
 
 FACE_FILES = (ARCFACE_WEIGHTS, SCRFD_WEIGHTS, GENDER_WEIGHTS, AGE_WEIGHTS)
 pytestmark = pytest.mark.skipif(any(locate(w) is None for w in FACE_FILES),
@@ -26,12 +27,7 @@ N_FACES = 10
 
 @pytest.fixture(scope="module")
 def faces() -> torch.Tensor:
-    try:
-        from generators import load_generator
-        gen = load_generator("dcgan-digiface")
-    except (ImportError, FileNotFoundError) as exc:
-        pytest.skip(f"DCGAN generator unavailable ({exc})")
-    return gen.images_for_seeds(range(N_FACES))
+    return dcgan_faces(range(N_FACES))
 
 
 @pytest.fixture(scope="module")

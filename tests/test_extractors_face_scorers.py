@@ -12,6 +12,7 @@ from extractors.face_detect import SCRFD_WEIGHTS
 from extractors.scorers import (ClipZeroShotScorer, Scorer, available_scorers, identity_similarity,
                                 load_scorer, register_scorer)
 from extractors.weights import MissingWeightsError, locate
+from conftest import dcgan_faces
 
 needs_face_weights = pytest.mark.skipif(
     any(locate(w) is None for w in (ARCFACE_WEIGHTS, SCRFD_WEIGHTS, GENDER_WEIGHTS, AGE_WEIGHTS)),
@@ -20,12 +21,7 @@ needs_face_weights = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def faces() -> torch.Tensor:
-    try:
-        from generators import load_generator
-        gen = load_generator("dcgan-digiface")
-    except (ImportError, FileNotFoundError) as exc:
-        pytest.skip(f"DCGAN generator unavailable ({exc})")
-    return gen.images_for_seeds(range(100, 106))
+    return dcgan_faces(range(100, 106))
 
 
 class MeanRed(Scorer):

@@ -18,13 +18,7 @@ TOL = 1e-4
 SETTINGS = {"psi1": (1.0, None), "psi0.5": (0.5, None), "psi0.7_cutoff2": (0.7, 2)}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny networks: one thread is as fast, and does not spin against other CPU users."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

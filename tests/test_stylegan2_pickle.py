@@ -29,13 +29,7 @@ BUFFERS = {"w_avg", "resample_filter", "noise_const"}     # the rest are paramet
 NVIDIA_SRC = "# training/networks.py source would be here; it must never be executed\n"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny networks: one thread is as fast, and does not spin against other CPU users."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # ----- NVIDIA's pickle structure, without NVIDIA's code -----------------------------------
