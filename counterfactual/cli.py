@@ -77,14 +77,18 @@ def cmd_fd(args: argparse.Namespace) -> int:
 
     extractor = load_extractor(args.space, device=args.device, allow_untrained=args.allow_untrained)
     stats, sizes = [], []
-    for value in (args.a, args.b):
+    starts = (args.seed_start, args.seed_start if args.seed_start_b is None else args.seed_start_b)
+    if _as_spec(args.a) == _as_spec(args.b) and starts[0] == starts[1]:
+        print("note: A and B are the same source with the same seeds, so the FD is 0 by construction; "
+              "pass --seed-start-b for an independent second sample", file=sys.stderr)
+    for value, start in zip((args.a, args.b), starts):
         generator = load_generator(_as_spec(value), device=args.device)
         n = args.n
         if hasattr(generator, "__len__"):
-            n = min(n, len(generator) - args.seed_start)
+            n = min(n, len(generator) - start)
             if n < 2:
-                raise CLIError(f"{value}: fewer than 2 images from seed {args.seed_start}")
-        seeds = list(range(args.seed_start, args.seed_start + n))
+                raise CLIError(f"{value}: fewer than 2 images from seed {start}")
+        seeds = list(range(start, start + n))
         images = generator.images_for_seeds(seeds, batch_size=args.batch_size,
                                             progress=not args.no_progress)
         feats = np.asarray(extractor(images, batch_size=args.batch_size))
@@ -95,6 +99,7 @@ def cmd_fd(args: argparse.Namespace) -> int:
         result = frechet_distance(stats[0], stats[1])
     out = {"a": args.a, "b": args.b, "space": extractor.name, "space_label": extractor.label,
            "trained": bool(extractor.trained), "n_a": sizes[0], "n_b": sizes[1],
+           "seed_start_a": starts[0], "seed_start_b": starts[1],
            "fd": result.value, "mean_term": result.mean_term, "trace_term": result.trace_term,
            "method": result.method}
     if args.json:
@@ -158,6 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="images per side (folders: at most their file count; default 1000)")
     p.add_argument("--seed-start", type=int, default=0,
                    help="first seed (for folders: the first file index; default 0)")
+    p.add_argument("--seed-start-b", type=int, default=None,
+                   help="first seed of B if it differs from A's (use it when A and B are the same "
+                        "generator, so the two sets are independent samples; default: --seed-start)")
     p.add_argument("--allow-untrained", action="store_true",
                    help="allow a feature space with random weights (labelled untrained)")
     p.add_argument("--device", default="cpu", help="'cpu', 'cuda' or 'cuda:N' (default cpu)")
