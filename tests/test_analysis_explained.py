@@ -62,3 +62,18 @@ def test_weights_prevalence_and_reproducibility():
     assert "no image with the attribute" in none.status and np.isnan(none.fd_drop)
     with pytest.raises(ValueError, match="scores"):
         explained_fd({"f": xg}, {"f": xr}, {"hat": sg[:10]}, {"hat": sr}, n_boot=5)
+
+
+@pytest.mark.parametrize("n_a,n_b,dim", [(30, 40, 64), (50, 60, 8)])
+def test_fd_from_weighted_row_factors_matches_the_covariance_route(n_a, n_b, dim):
+    """The factor route (n <= dim) and its covariance fallback equal FD from np.cov moments."""
+    from counterfactual.analysis._fd import equal_n_sets, fd_factors, fd_moments, moments, row_factor
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(n_a, dim)), rng.normal(0.3, 1.5, size=(n_b, dim))
+    wx = rng.uniform(0.2, 3.0, n_a)
+    with equal_n_sets():   # n < dim is the point of the factor route: no warning wanted here
+        expected = fd_moments(*moments(x, wx), *moments(y))
+        got = fd_factors(row_factor(x, wx), row_factor(y))
+    assert got.value == pytest.approx(expected.value, rel=1e-9)
+    assert got.mean_term == pytest.approx(expected.mean_term, rel=1e-12)
+    assert got.trace_term == pytest.approx(expected.trace_term, rel=1e-9)

@@ -37,6 +37,36 @@ def moments(x: np.ndarray, weights: np.ndarray | None = None) -> tuple[np.ndarra
     return mu, cov
 
 
+class RowFactor(NamedTuple):
+    """A set's (weighted) mean and a row factor R with R.T @ R = its covariance (``moments``'
+    convention). With few rows (n <= dim) FDs from factors avoid every dim x dim matrix."""
+
+    mean: np.ndarray
+    root: np.ndarray
+
+
+def row_factor(x: np.ndarray, weights: np.ndarray | None = None) -> RowFactor:
+    """Mean and covariance factor of rows of ``x``, matching ``moments(x, weights)`` exactly."""
+    x = np.asarray(x, dtype=np.float64)
+    w = np.ones(len(x)) if weights is None else np.asarray(weights, dtype=np.float64)
+    v1 = w.sum()
+    norm = v1 - (w * w).sum() / v1          # np.cov's aweights normaliser (n - 1 when unweighted)
+    mu = (w[:, None] * x).sum(axis=0) / v1
+    return RowFactor(mu, np.sqrt(w / norm)[:, None] * (x - mu))
+
+
+def fd_factors(a: RowFactor, b: RowFactor) -> FDTerms:
+    """FD from row factors: tr sqrt(S1 S2) is the nuclear norm of Ra Rb^T (n_a x n_b), exact.
+    With more rows than dimensions the dim x dim covariances are the cheaper route."""
+    if max(len(a.root), len(b.root)) > a.root.shape[1]:
+        return fd_moments(a.mean, a.root.T @ a.root, b.mean, b.root.T @ b.root)
+    mean_term = float(((a.mean - b.mean) ** 2).sum())
+    cross = float(np.linalg.svd(a.root @ b.root.T, compute_uv=False).sum())
+    trace_term = float((a.root ** 2).sum() + (b.root ** 2).sum() - 2.0 * cross)
+    trace_term = max(trace_term, 0.0)       # rounding below zero only (the term is >= 0)
+    return FDTerms(mean_term + trace_term, mean_term, trace_term)
+
+
 def fd_moments(mu1: np.ndarray, s1: np.ndarray, mu2: np.ndarray, s2: np.ndarray) -> FDTerms:
     r = frechet_distance(mu1, s1, mu2, s2)
     return FDTerms(float(r.value), float(r.mean_term), float(r.trace_term))

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from ._common import as_float_features, check_count, check_level, frame, group_rng, percentile_interval
-from ._fd import fd_moments, moments
+from ._fd import RowFactor, fd_factors, row_factor
 
 
 def binarise(scores: np.ndarray, threshold: float, what: str = "scores") -> np.ndarray:
@@ -57,12 +57,12 @@ def importance_weights(present: np.ndarray, p_ref: float) -> np.ndarray:
     return np.where(present, p_ref / p_gen, (1.0 - p_ref) / (1.0 - p_gen))
 
 
-def _matched_weighted(x: np.ndarray, present: np.ndarray, p_ref: float, ref_mom: tuple,
+def _matched_weighted(x: np.ndarray, present: np.ndarray, p_ref: float, ref: RowFactor,
                       rng: np.random.Generator, n_resample: int) -> float:
-    return fd_moments(*moments(x, importance_weights(present, p_ref)), *ref_mom).value
+    return fd_factors(row_factor(x, importance_weights(present, p_ref)), ref).value
 
 
-def _matched_resample(x: np.ndarray, present: np.ndarray, p_ref: float, ref_mom: tuple,
+def _matched_resample(x: np.ndarray, present: np.ndarray, p_ref: float, ref: RowFactor,
                       rng: np.random.Generator, n_resample: int) -> float:
     importance_weights(present, p_ref)  # same feasibility check
     n = present.size
@@ -72,7 +72,7 @@ def _matched_resample(x: np.ndarray, present: np.ndarray, p_ref: float, ref_mom:
     for _ in range(n_resample):
         idx = np.concatenate([rng.choice(yes, n1) if n1 else yes[:0],
                               rng.choice(no, n - n1) if n - n1 else no[:0]])
-        vals.append(fd_moments(*moments(x[idx]), *ref_mom).value)
+        vals.append(fd_factors(row_factor(x[idx]), ref).value)
     return float(np.mean(vals))
 
 
@@ -176,9 +176,9 @@ def explained_fd(gen_features: Mapping[str, np.ndarray], ref_features: Mapping[s
 def _fd_pair(x: np.ndarray, y: np.ndarray, present_gen: np.ndarray, present_ref: np.ndarray,
              matcher: Callable[..., float], rng: np.random.Generator, n_resample: int) -> tuple[float, float]:
     """FD(generated, reference) and FD(generated matched to the reference prevalence, reference)."""
-    ref_mom = moments(y)
-    fd = fd_moments(*moments(x), *ref_mom).value
-    return fd, matcher(x, present_gen, float(present_ref.mean()), ref_mom, rng, n_resample)
+    ref = row_factor(y)
+    fd = fd_factors(row_factor(x), ref).value
+    return fd, matcher(x, present_gen, float(present_ref.mean()), ref, rng, n_resample)
 
 
 def _threshold(thresholds: Mapping[str, float] | float, attr: str) -> float:
