@@ -53,7 +53,10 @@ def cmd_spaces(args: argparse.Namespace) -> int:
     print(f"{'space':<{width}}  {'trained weights':<20} description")
     for r in rows:
         found = r["trained_weights_found"]
-        status = "found" if found else ("-" if found is None else "missing (untrained)")
+        if r.get("random_weights"):
+            status = "none (untrained)"
+        else:
+            status = "found" if found else ("-" if found is None else "missing (untrained)")
         print(f"{r['name']:<{width}}  {status:<20} {r['description']}")
     return 0
 

@@ -23,6 +23,7 @@ class SpaceEntry:
     loader: str                     # "module:function"(device=..., weights=None, allow_untrained=False, **kw)
     weights_probe: str | None = None  # "module:function"() -> path or None; None = needs no weights
     description: str = ""
+    random_weights: bool = False      # random by design (rFID-style): never has trained weights
 
     def _resolve(self, target: str) -> Any:
         module_name, func_name = target.split(":")
@@ -42,14 +43,16 @@ _PREFIXES: dict[str, SpaceEntry] = {}   # "timm" -> entry taking the part after 
 
 
 def register_extractor(name: str, loader: str, weights_probe: str | None = None,
-                       description: str = "", prefix: bool = False) -> None:
-    """Register a feature space. With prefix=True, "name:<arg>" specs reach this loader."""
+                       description: str = "", prefix: bool = False,
+                       random_weights: bool = False) -> None:
+    """Register a feature space. With prefix=True, "name:<arg>" specs reach this loader;
+    random_weights=True marks a space that is untrained by design."""
     if not name or ":" in name:
         raise ValueError(f"invalid feature space name {name!r}")
     for target in (loader, weights_probe):
         if target is not None and target.count(":") != 1:
             raise ValueError(f"expected 'module:function', got {target!r}")
-    entry = SpaceEntry(name, loader, weights_probe, description)
+    entry = SpaceEntry(name, loader, weights_probe, description, random_weights)
     (_PREFIXES if prefix else _REGISTRY)[name] = entry
 
 
@@ -58,10 +61,10 @@ def available() -> list[dict[str, Any]]:
     rows = []
     for entry in sorted(_REGISTRY.values(), key=lambda e: e.name):
         rows.append({"name": entry.name, "trained_weights_found": entry.weights_found(),
-                     "description": entry.description})
+                     "random_weights": entry.random_weights, "description": entry.description})
     for entry in _PREFIXES.values():
         rows.append({"name": f"{entry.name}:<model>", "trained_weights_found": None,
-                     "description": entry.description})
+                     "random_weights": False, "description": entry.description})
     return rows
 
 

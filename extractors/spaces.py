@@ -5,7 +5,7 @@ from extractors import register_extractor
 
 # General feature spaces (extractors/inception.py, extractors/backbones.py).
 register_extractor("inception-fid", "extractors.inception:load_inception_fid", "extractors.inception:find_weights", "TF 2015-12-05 FID Inception, pool3 2048-d")
-register_extractor("random-inception", "extractors.backbones:load_random_inception", "extractors.backbones:random_inception_weights", "Inception-v3 with random weights (untrained by design)")
+register_extractor("random-inception", "extractors.backbones:load_random_inception", "extractors.backbones:random_inception_weights", "Inception-v3 with random weights (untrained by design)", random_weights=True)
 register_extractor("clip-vit-b32", "extractors.backbones:load_clip_vit_b32", "extractors.backbones:clip_vit_b32_weights", "OpenAI CLIP ViT-B/32 image embedding, 512-d")
 register_extractor("dinov2-vits14", "extractors.backbones:load_dinov2_vits14", "extractors.backbones:dinov2_vits14_weights", "DINOv2 ViT-S/14 CLS token, 384-d")
 register_extractor("dinov2-vitb14", "extractors.backbones:load_dinov2_vitb14", "extractors.backbones:dinov2_vitb14_weights", "DINOv2 ViT-B/14 CLS token, 768-d")

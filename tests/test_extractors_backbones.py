@@ -57,6 +57,8 @@ def test_available_reports_missing_trained_weights():
     rows = {r["name"]: r for r in extractors.available()}
     for name in TRAINABLE + ["random-inception"]:
         assert rows[name]["trained_weights_found"] is False
+    assert rows["random-inception"]["random_weights"] is True
+    assert not any(rows[name]["random_weights"] for name in TRAINABLE + ["inception-fid"])
 
 
 def _batch_invariant(ext, images) -> torch.Tensor:
