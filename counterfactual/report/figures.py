@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import base64
 import io
-from typing import Sequence
+from typing import Any, Sequence
 
 import matplotlib
 
@@ -36,14 +36,22 @@ def _positive(values: pd.Series | np.ndarray) -> np.ndarray:
     return np.where(v > 0, v, np.nan)
 
 
+def panel_grid(n: int, max_cols: int, panel_size: tuple[float, float]) -> tuple[Any, np.ndarray]:
+    """A figure with n panels in rows of at most max_cols; the unused trailing axes are hidden."""
+    cols = min(n, max_cols)
+    rows = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(panel_size[0] * cols, panel_size[1] * rows),
+                             squeeze=False)
+    flat = axes.ravel()
+    for extra in flat[n:]:
+        extra.set_visible(False)
+    return fig, flat
+
+
 def dose_figure(curves: pd.DataFrame, spaces: Sequence[Space], ci_level: float) -> str:
     """One panel per space: mean FD over draws vs delta (log y) with its CI band and the mean
     and trace terms; a last panel overlays every space normalised by its FD at delta = 0."""
-    n = len(spaces) + 1
-    cols = min(n, 3)
-    rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(4.3 * cols, 3.1 * rows), squeeze=False)
-    flat = axes.ravel()
+    fig, flat = panel_grid(len(spaces) + 1, 3, (4.3, 3.1))
     for i, sp in enumerate(spaces):
         ax = flat[i]
         g = curves[curves["space"] == sp.name].sort_values("delta")
@@ -86,8 +94,6 @@ def dose_figure(curves: pd.DataFrame, spaces: Sequence[Space], ci_level: float) 
     ax.set_ylabel("ratio to Δ = 0 (log)")
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=7, loc="best")
-    for extra in flat[n:]:
-        extra.set_visible(False)
     fig.tight_layout()
     return data_uri(fig)
 
@@ -124,11 +130,7 @@ def heatmap(matrix: pd.DataFrame, title: str, *, cmap: str = "viridis", vmin: fl
 def rank_ci_figure(metrics: pd.DataFrame, metric: str, spaces: Sequence[Space],
                    generators: Sequence[str], ylabel: str) -> str:
     """One panel per space: each generator's value with its CI (best first in rank order)."""
-    n = len(spaces)
-    cols = min(n, 4)
-    rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.9 * rows), squeeze=False)
-    flat = axes.ravel()
+    fig, flat = panel_grid(len(spaces), 4, (3.4, 2.9))
     for i, sp in enumerate(spaces):
         ax = flat[i]
         g = metrics[metrics["space"] == sp.name].set_index("generator").reindex(list(generators))
@@ -144,7 +146,5 @@ def rank_ci_figure(metrics: pd.DataFrame, metric: str, spaces: Sequence[Space],
         ax.set_ylabel(ylabel, fontsize=9)
         ax.grid(True, axis="y", alpha=0.3)
         ax.margins(x=0.2)
-    for extra in flat[n:]:
-        extra.set_visible(False)
     fig.tight_layout()
     return data_uri(fig)
