@@ -9,7 +9,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Any
 
-from extractors import torchvision_compat as _torchvision_compat
+from extractors.runtime import torchvision_compat as _torchvision_compat
 
 _torchvision_compat.install()
 

@@ -7,7 +7,7 @@ takes keyword options and returns a scorer), `load_scorer(name, **options)`,
 
 Built-ins:
 
-- ``gender``: P(male) from the gender network (`extractors.attribute_nets`), in [0, 1];
+- ``gender``: P(male) from the gender network (`extractors.spaces.attribute_nets`), in [0, 1];
   P(female) = 1 - score.
 - ``age``: expected age in years, sum_k p_k * age_k over the age network's 81 bins
   (0.25, 1, 2, ..., 80), so within [0.25, 80].
@@ -96,7 +96,7 @@ class _AttributeScorer(Scorer):
 
     def __init__(self, weights: str | os.PathLike[str] | None = None, device: str = "cpu",
                  **locator_options: Any) -> None:
-        from extractors.attribute_nets import AttributeExtractor
+        from extractors.spaces.attribute_nets import AttributeExtractor
         self.extractor = AttributeExtractor(self.task, weights=weights, device=device, **locator_options)
 
     @abstractmethod
@@ -121,7 +121,7 @@ class GenderScorer(_AttributeScorer):
     name, task, score_doc = "gender", "gender", "P(male)"
 
     def _reduce(self, probs: np.ndarray) -> np.ndarray:
-        from extractors.attribute_nets import GENDER_LABELS
+        from extractors.spaces.attribute_nets import GENDER_LABELS
         return probs[:, GENDER_LABELS.index("male")]
 
 
@@ -131,7 +131,7 @@ class AgeScorer(_AttributeScorer):
     name, task, score_doc = "age", "age", "expected age (years) over bins 0.25, 1..80"
 
     def _reduce(self, probs: np.ndarray) -> np.ndarray:
-        from extractors.attribute_nets import AGE_BIN_VALUES
+        from extractors.spaces.attribute_nets import AGE_BIN_VALUES
         return probs @ AGE_BIN_VALUES
 
 
@@ -143,7 +143,7 @@ class IdentityScorer(Scorer):
 
     def __init__(self, weights: str | os.PathLike[str] | None = None, device: str = "cpu",
                  **locator_options: Any) -> None:
-        from extractors.arcface import ArcFaceExtractor
+        from extractors.spaces.arcface import ArcFaceExtractor
         self.extractor = ArcFaceExtractor(weights=weights, device=device, normalize=True,
                                           **locator_options)
 
@@ -183,7 +183,7 @@ _OPENAI_EXTRA_KEYS = ("input_resolution", "context_length", "vocab_size")
 
 
 def _clip_spec() -> Any:
-    from extractors.backbones import BACKBONES
+    from extractors.spaces.backbones import BACKBONES
     return BACKBONES["clip-vit-b32"]
 
 
@@ -200,8 +200,8 @@ class ClipZeroShotScorer(Scorer):
 
     def __init__(self, prompts: Sequence[str], weights: str | os.PathLike[str] | None = None,
                  target: int = 0, device: str = "cpu", batch_size: int = 32) -> None:
-        from extractors.backbones import read_state_dict
-        from extractors.weights import require
+        from extractors.spaces.backbones import read_state_dict
+        from extractors.runtime.weights import require
         prompts = self._check_prompts(prompts, target)
         path, sha = require(_clip_spec().weight_file, weights)
         model = self._build_model()

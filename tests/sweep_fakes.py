@@ -87,7 +87,7 @@ def load_fake_a(device: str = "cpu", allow_untrained: bool = False, **kw: Any) -
 
 def load_fake_b(device: str = "cpu", allow_untrained: bool = False, **kw: Any) -> FakeExtractor:
     if not allow_untrained:
-        from extractors.weights import MissingWeightsError
+        from extractors.runtime.weights import MissingWeightsError
         raise MissingWeightsError("fake-b has no trained weights; pass allow_untrained=True")
     return FakeExtractor("fake-b", 40, False)
 

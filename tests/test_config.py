@@ -146,7 +146,7 @@ def test_space_weights_path_reaches_the_extractor_loader(tmp_path):
     """A space's `weights` key is passed to load_extractor: a missing file is named in the error."""
     from counterfactual.config import SpaceConfig
     from counterfactual.sweep.executor import _default_extractor
-    from extractors.weights import MissingWeightsError
+    from extractors.runtime.weights import MissingWeightsError
 
     missing = tmp_path / "ViT-B-32.pt"
     space = SpaceConfig(name="clip-vit-b32", weights=str(missing))

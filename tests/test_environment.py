@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import extractors  # noqa: F401  (installs the torchvision shim before anything imports torchvision)
-from extractors import torchvision_compat
+from extractors.runtime import torchvision_compat
 
 
 def test_cpu_torch_and_no_cuda_packages():
@@ -61,11 +61,11 @@ def test_torchvision_batched_nms_works_through_the_shim():
 def test_real_weights_from_the_carrier_packages_are_installed_and_intact():
     """`make setup` must provide every real weight file; tests that need one skip only off-CI,
     so this is the check that fails when a carrier package is missing or its file changed."""
-    from extractors.arcface import ARCFACE_WEIGHTS
-    from extractors.attribute_nets import AGE_WEIGHTS, GENDER_WEIGHTS
-    from extractors.face_detect import LANDMARK106_WEIGHTS, SCRFD_WEIGHTS
-    from extractors.inception import FID_HELPER_WEIGHTS
-    from extractors.weights import locate, sha256_file
+    from extractors.spaces.arcface import ARCFACE_WEIGHTS
+    from extractors.spaces.attribute_nets import AGE_WEIGHTS, GENDER_WEIGHTS
+    from extractors.face.detect import LANDMARK106_WEIGHTS, SCRFD_WEIGHTS
+    from extractors.spaces.inception import FID_HELPER_WEIGHTS
+    from extractors.runtime.weights import locate, sha256_file
     from generators.weights import package_file
 
     for weight_file in (FID_HELPER_WEIGHTS, ARCFACE_WEIGHTS, SCRFD_WEIGHTS, LANDMARK106_WEIGHTS,

@@ -10,9 +10,9 @@ import pytest
 import torch
 
 import extractors
-from extractors import backbones as B
+from extractors.spaces import backbones as B
 from extractors import load_extractor
-from extractors.weights import MissingWeightsError
+from extractors.runtime.weights import MissingWeightsError
 
 TRAINABLE = ["clip-vit-b32", "dinov2-vits14", "dinov2-vitb14", "dinov2-vitl14", "swav-resnet50",
              "facenet-vggface2"]

@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from extractors.cache import CacheCorruptionWarning, FeatureCache, canonical_json, feature_key
+from extractors.runtime.cache import CacheCorruptionWarning, FeatureCache, canonical_json, feature_key
 
 DESC = {"name": "inception-fid", "label": "inception-fid", "dim": 4, "trained": True,
         "weights_sha256": "ab" * 32, "preprocessing": {"resize": "tf-bilinear", "backend": "onnx"}}

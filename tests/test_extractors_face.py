@@ -11,12 +11,12 @@ import pytest
 import torch
 
 import extractors
-from extractors.weights import MissingWeightsError, WeightFile, locate
+from extractors.runtime.weights import MissingWeightsError, WeightFile, locate
 
-from extractors.arcface import ARCFACE_WEIGHTS  # noqa: E402  (after the extractors shim)
-from extractors.attribute_nets import (AGE_BIN_VALUES, AGE_WEIGHTS, CHANNEL_MEANS, GENDER_LABELS,
+from extractors.spaces.arcface import ARCFACE_WEIGHTS  # noqa: E402  (after the extractors shim)
+from extractors.spaces.attribute_nets import (AGE_BIN_VALUES, AGE_WEIGHTS, CHANNEL_MEANS, GENDER_LABELS,
                                        GENDER_WEIGHTS)
-from extractors.face_detect import LMK106_CONTOUR_PATH, LMK106_REGIONS, SCRFD_WEIGHTS, canonical_kps5
+from extractors.face.detect import LMK106_CONTOUR_PATH, LMK106_REGIONS, SCRFD_WEIGHTS, canonical_kps5
 from conftest import dcgan_faces
 
 FACE_FILES = (ARCFACE_WEIGHTS, SCRFD_WEIGHTS, GENDER_WEIGHTS, AGE_WEIGHTS)
@@ -149,7 +149,7 @@ def test_fixed_alignment_uses_the_template_and_counts_no_fallbacks(faces):
 
 
 def test_detection_rate_and_landmarks_on_dcgan_faces(faces):
-    from extractors.face_detect import detect_faces, landmarks_106
+    from extractors.face.detect import detect_faces, landmarks_106
     dets = detect_faces(faces)
     assert dets.found.sum() >= N_FACES - 1
     # DCGAN-DigiFace faces are ArcFace-aligned crops: detections sit near the template.
@@ -179,7 +179,7 @@ def test_detection_follows_scale_and_offset_of_the_image(faces):
     # The same faces upscaled 3x and placed at an offset in a non-square canvas: the
     # landmarks must follow (letterboxed detection maps back to image pixels).
     import torch.nn.functional as F
-    from extractors.face_detect import detect_faces
+    from extractors.face.detect import detect_faces
     small = faces[:4]
     big = F.interpolate(small.float(), scale_factor=3, mode="bicubic", align_corners=False)
     canvas = torch.zeros(4, 3, 240, 300)
@@ -197,8 +197,8 @@ def test_missing_weight_file_gives_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.delenv("COUNTERFACTUAL_WEIGHTS", raising=False)
     with pytest.raises(MissingWeightsError, match="no_such_file.onnx"):
         extractors.load_extractor("arcface", weights=tmp_path / "no_such_file.onnx")
-    import extractors.arcface as arcface_module
-    import extractors.attribute_nets as attribute_module
+    import extractors.spaces.arcface as arcface_module
+    import extractors.spaces.attribute_nets as attribute_module
     gone = WeightFile("w600k_mbf.onnx", None, "nowhere", ("no_such_carrier_pkg", "model/w600k_mbf.onnx"))
     monkeypatch.setattr(arcface_module, "ARCFACE_WEIGHTS", gone)
     with pytest.raises(MissingWeightsError, match="w600k_mbf.onnx"):
@@ -212,7 +212,7 @@ def test_missing_weight_file_gives_a_clear_error(monkeypatch, tmp_path):
 
 def test_dlib_face_is_optional_and_reported_cleanly():
     row = next(r for r in extractors.available() if r["name"] == "dlib-face")
-    from extractors.dlib_face import dlib_face_weights
+    from extractors.spaces.dlib_face import dlib_face_weights
     if dlib_face_weights() is not None:
         pytest.skip("dlib and face-recognition-models are installed here")
     assert row["trained_weights_found"] is False

@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from extractors.face_align import (ARCFACE_TEMPLATE_112, DLIB_UNIT_TEMPLATE5, align_arcface,
+from extractors.face.align import (ARCFACE_TEMPLATE_112, DLIB_UNIT_TEMPLATE5, align_arcface,
                                    apply_affine, arcface_matrix, dlib_chip_matrix,
                                    extract_dlib_chips, invert_affine, pyramid_levels,
                                    similarity_transform)

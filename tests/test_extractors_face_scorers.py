@@ -6,12 +6,12 @@ import pytest
 import torch
 
 import extractors  # noqa: F401  (installs the torchvision shim first)
-from extractors.arcface import ARCFACE_WEIGHTS
-from extractors.attribute_nets import AGE_BIN_VALUES, AGE_WEIGHTS, GENDER_WEIGHTS
-from extractors.face_detect import SCRFD_WEIGHTS
+from extractors.spaces.arcface import ARCFACE_WEIGHTS
+from extractors.spaces.attribute_nets import AGE_BIN_VALUES, AGE_WEIGHTS, GENDER_WEIGHTS
+from extractors.face.detect import SCRFD_WEIGHTS
 from extractors.scorers import (ClipZeroShotScorer, Scorer, available_scorers, identity_similarity,
                                 load_scorer, register_scorer)
-from extractors.weights import MissingWeightsError, locate
+from extractors.runtime.weights import MissingWeightsError, locate
 from conftest import dcgan_faces
 
 needs_face_weights = pytest.mark.skipif(
@@ -92,7 +92,7 @@ def test_clip_scorer_without_weights_names_the_file(monkeypatch, tmp_path):
     prompts = ["a photo of a person wearing a hat", "a photo of a person"]
     with pytest.raises(MissingWeightsError, match="ViT-B-32.pt"):
         ClipZeroShotScorer(prompts, weights=tmp_path / "ViT-B-32.pt")
-    from extractors.backbones import BACKBONES
+    from extractors.spaces.backbones import BACKBONES
     if locate(BACKBONES["clip-vit-b32"].weight_file) is None:
         with pytest.raises(MissingWeightsError, match="ViT-B-32.pt"):
             load_scorer("clip", prompts=prompts)

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from extractors.resize import RESIZERS, resize, resize_shorter_center_crop, tf_legacy_bilinear_matrix
+from extractors.runtime.resize import RESIZERS, resize, resize_shorter_center_crop, tf_legacy_bilinear_matrix
 
 
 def _bilinear(img: np.ndarray, y: float, x: float) -> float:

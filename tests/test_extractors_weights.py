@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from extractors import weights as W
+from extractors.runtime import weights as W
 
 
 def _file(path, content: bytes = b"weights!"):

@@ -45,7 +45,7 @@ def test_truncation_on_dcgan(dcgan, base):
 
 
 def test_region_masks_sit_on_real_landmarks(base, landmarks):
-    from extractors.face_detect import LMK106_PUPILS, detect_faces, landmarks_106
+    from extractors.face.detect import LMK106_PUPILS, detect_faces, landmarks_106
     assert landmarks.found.mean() > 0.5
     pupils = np.asarray(landmarks_106(base, detect_faces(base).boxes))[:, list(LMK106_PUPILS)]
     masks = {r: region_masks(landmarks, r)[:, 0].numpy() for r in ("eyes", "mouth", "hat", "skin")}

@@ -27,7 +27,7 @@ from counterfactual.sweep.executor import Components
 from counterfactual.sweep.rundir import RunDir
 from extractors import scorers as scorers_mod
 from extractors.base import FeatureExtractor
-from extractors.cache import FeatureCache, feature_key
+from extractors.runtime.cache import FeatureCache, feature_key
 
 RES, N_REF, N_GEN = 12, 40, 30
 SHIFTS = {"g0": (0, 90), "g30": (30, 60), "g60": (60, 30), "g90": (90, 0)}   # (red, blue)

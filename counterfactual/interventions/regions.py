@@ -40,7 +40,7 @@ _SHIFT = 4               # sub-pixel bits for cv2 polygon filling
 class FaceLandmarks:
     """Per-image landmark groups in pixel coordinates (x, y), each [N, k, 2] float64.
 
-    "l" / "r" are the image left / right (extractors.face_detect's convention).
+    "l" / "r" are the image left / right (extractors.face.detect's convention).
     """
     contour: np.ndarray
     brow_l: np.ndarray
@@ -213,14 +213,14 @@ def region_masks(landmarks: FaceLandmarks, region: str, soft: bool = True) -> to
     return torch.from_numpy(out)
 
 
-# -- landmarks from images (extractors.face_detect) ---------------------------------------
+# -- landmarks from images (extractors.face.detect) ---------------------------------------
 Landmarker = Callable[[torch.Tensor], FaceLandmarks]
 _CACHE: OrderedDict[str, FaceLandmarks] = OrderedDict()
 _CACHE_SIZE = 4
 
 
 def detect_landmarks(images: torch.Tensor) -> FaceLandmarks:
-    """106-point landmarks of uint8 NCHW faces via extractors.face_detect (memoised per batch).
+    """106-point landmarks of uint8 NCHW faces via extractors.face.detect (memoised per batch).
 
     Where SCRFD finds no face, face_detect falls back to the canonical box (an aligned crop
     is assumed) and the 106-point network still runs inside it; `found` records which.
@@ -230,7 +230,7 @@ def detect_landmarks(images: torch.Tensor) -> FaceLandmarks:
     if key in _CACHE:
         _CACHE.move_to_end(key)
         return _CACHE[key]
-    from extractors import face_detect as fd
+    from extractors.face import detect as fd
     det = fd.detect_faces(images)
     points = np.asarray(fd.landmarks_106(images, det.boxes))
     lm = FaceLandmarks.from_points(points, fd.LMK106_REGIONS, size=int(images.shape[-1]),

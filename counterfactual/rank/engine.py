@@ -5,7 +5,7 @@
 Steps (each resumable; the run directory is the sweep's `RunDir`):
 1. sets: each set (reference, then generators) is generated once when some space lacks its
    features, fed to every such space, and its features cached in RUN_DIR/features
-   (`extractors.cache`); a sample of each set is kept in RUN_DIR/sets/<id>/sample.npy.
+   (`extractors.runtime.cache`); a sample of each set is kept in RUN_DIR/sets/<id>/sample.npy.
 2. stats/<generator>/<space>: FD, KID, precision/recall, density/coverage with bootstrap CIs
    (`counterfactual.rank.compare`), one JSON per task in RUN_DIR/stats, a done marker holding
    the task's content key (feature keys of both sets + statistics settings).

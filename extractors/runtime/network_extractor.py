@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from extractors.base import FeatureExtractor
-from extractors.onnx_backend import Runner
+from extractors.runtime.backends import Runner
 
 Preprocess = Callable[[torch.Tensor], torch.Tensor]
 
