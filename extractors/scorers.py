@@ -11,6 +11,12 @@ Built-ins:
   P(female) = 1 - score.
 - ``age``: expected age in years, sum_k p_k * age_k over the age network's 81 bins
   (0.25, 1, 2, ..., 80), so within [0.25, 80].
+- ``hair_length``: hair pixels below the eye line, divided by the squared face height
+  (eye line to chin), from the face parsing and the 106 landmarks (`hair_length_score`).
+  0 for no hair below the eyes; about 0.1-0.3 for hair at chin length, more for longer hair.
+- ``hat``: hat-class pixels divided by the squared face height (`hat_score`); 0 without a hat.
+  Both are computed in the parser's frame (landmarks scaled into it), so they are
+  scale-free: the same face at 64 or 1024 px gets the same score up to resampling.
 - ``identity``: a *pairwise* scorer (``pairwise = True``): ``scorer(a, b)`` is the cosine
   similarity of the ArcFace embeddings of a[i] and b[i]; `identity_similarity(a, b)` is the
   same with a shared default model.
@@ -177,6 +183,89 @@ def identity_similarity(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarr
     return scorer(a, b)
 
 
+# ------------------------------------------------------------------ parsing scorers
+def face_geometry(landmarks106: np.ndarray, image_size: tuple[int, int], parse_size: int
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """(eye-line y, face height) per face in the parser's frame: eye line = mean y of the two
+    pupils, face height = chin y minus eye-line y (at least 1 parser pixel)."""
+    from extractors.face.detect import LMK106_PUPILS
+    pts = np.asarray(landmarks106, dtype=np.float64)
+    scale_y = parse_size / image_size[0]
+    eye_y = pts[:, list(LMK106_PUPILS), 1].mean(axis=1) * scale_y
+    chin_y = pts[:, 0, 1] * scale_y
+    return eye_y, np.maximum(chin_y - eye_y, 1.0)
+
+
+def hair_length_score(labels: np.ndarray, eye_y: np.ndarray, face_height: np.ndarray) -> np.ndarray:
+    """Hair pixels below the eye line / face height^2 for class maps [N, S, S] (float64 [N])."""
+    from extractors.face.parsing import CLASS_INDEX
+    labels = np.asarray(labels)
+    rows = np.arange(labels.shape[1])[None, :, None] + 0.5      # pixel centres
+    below = rows > np.asarray(eye_y)[:, None, None]
+    area = ((labels == CLASS_INDEX["hair"]) & below).sum(axis=(1, 2))
+    return area.astype(np.float64) / np.asarray(face_height, np.float64) ** 2
+
+
+def hat_score(labels: np.ndarray, face_height: np.ndarray) -> np.ndarray:
+    """Hat pixels / face height^2 for class maps [N, S, S] (float64 [N])."""
+    from extractors.face.parsing import CLASS_INDEX
+    area = (np.asarray(labels) == CLASS_INDEX["hat"]).sum(axis=(1, 2))
+    return area.astype(np.float64) / np.asarray(face_height, np.float64) ** 2
+
+
+class _ParsingScorer(Scorer):
+    """Shared part of the hair_length / hat scorers: the shared face analysis (detection,
+    106 landmarks, parsing; each once per image) and a score from its class maps."""
+
+    score_doc: str
+
+    def __init__(self, device: str = "cpu", alignment: str = "detect",
+                 detector_weights: str | os.PathLike[str] | None = None, **analyzer_options: Any) -> None:
+        from extractors.face.analysis import shared_analyzer
+        self.analyzer = shared_analyzer(alignment, detector_weights, device, **analyzer_options)
+
+    @abstractmethod
+    def _score(self, labels: np.ndarray, eye_y: np.ndarray, height: np.ndarray) -> np.ndarray:
+        """Class maps + geometry -> scores [N]."""
+
+    def __call__(self, images: torch.Tensor | np.ndarray, *args: Any) -> np.ndarray:
+        if args:
+            raise TypeError(f"{self.name} scores one batch of images")
+        images = as_uint8_nchw(images)
+        analysis = self.analyzer(images, parts=("landmarks", "parsing"))
+        self.last_stats = {"images": len(analysis), "faces_found": int(analysis.found.sum()),
+                           "fallback": int((~analysis.found).sum())}
+        if len(analysis) == 0:
+            return np.zeros(0)
+        eye_y, height = face_geometry(analysis.landmarks106, analysis.image_size,
+                                      analysis.labels.shape[1])
+        return self._score(analysis.labels, eye_y, height).astype(np.float64)
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "score": self.score_doc,
+                "analysis": self.analyzer.describe(("landmarks", "parsing"))}
+
+
+class HairLengthScorer(_ParsingScorer):
+    """Hair area below the eye line / face height^2 (see module doc)."""
+
+    name = "hair_length"
+    score_doc = "hair pixels below the eye line / (chin y - eye-line y)^2, parser frame"
+
+    def _score(self, labels: np.ndarray, eye_y: np.ndarray, height: np.ndarray) -> np.ndarray:
+        return hair_length_score(labels, eye_y, height)
+
+
+class HatScorer(_ParsingScorer):
+    """Hat area / face height^2 (see module doc)."""
+
+    name = "hat"
+    score_doc = "hat pixels / (chin y - eye-line y)^2, parser frame"
+
+    def _score(self, labels: np.ndarray, eye_y: np.ndarray, height: np.ndarray) -> np.ndarray:
+        return hat_score(labels, height)
+
+
 # ------------------------------------------------------------------ CLIP zero-shot
 CLIP_ARCH = "ViT-B-32-quickgelu"
 _OPENAI_EXTRA_KEYS = ("input_resolution", "context_length", "vocab_size")
@@ -284,8 +373,11 @@ class ClipZeroShotScorer(Scorer):
 
 register_scorer("gender", GenderScorer)
 register_scorer("age", AgeScorer)
+register_scorer("hair_length", HairLengthScorer)
+register_scorer("hat", HatScorer)
 register_scorer("identity", IdentityScorer)
 register_scorer("clip", ClipZeroShotScorer)
 
 __all__ = ["Scorer", "register_scorer", "load_scorer", "available_scorers", "GenderScorer",
-           "AgeScorer", "IdentityScorer", "identity_similarity", "ClipZeroShotScorer"]
+           "AgeScorer", "HairLengthScorer", "HatScorer", "hair_length_score", "hat_score",
+           "face_geometry", "IdentityScorer", "identity_similarity", "ClipZeroShotScorer"]

@@ -64,12 +64,13 @@ def test_real_weights_from_the_carrier_packages_are_installed_and_intact():
     from extractors.spaces.arcface import ARCFACE_WEIGHTS
     from extractors.spaces.attribute_nets import AGE_WEIGHTS, GENDER_WEIGHTS
     from extractors.face.detect import LANDMARK106_WEIGHTS, SCRFD_WEIGHTS
+    from extractors.face.parsing import PARSING_WEIGHTS
     from extractors.spaces.inception import FID_HELPER_WEIGHTS
     from extractors.runtime.weights import locate, sha256_file
     from generators.weights import package_file
 
     for weight_file in (FID_HELPER_WEIGHTS, ARCFACE_WEIGHTS, SCRFD_WEIGHTS, LANDMARK106_WEIGHTS,
-                        GENDER_WEIGHTS, AGE_WEIGHTS):
+                        GENDER_WEIGHTS, AGE_WEIGHTS, PARSING_WEIGHTS):
         path = locate(weight_file)
         assert path is not None, f"{weight_file.filename} missing ({weight_file.source_hint})"
         assert sha256_file(path) == weight_file.sha256, f"{path} does not match its pinned sha256"

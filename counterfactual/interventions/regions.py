@@ -21,8 +21,6 @@ Definitions (all from landmarks; `eye_dist` = distance between the eye centres):
 """
 from __future__ import annotations
 
-import hashlib
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -213,29 +211,19 @@ def region_masks(landmarks: FaceLandmarks, region: str, soft: bool = True) -> to
     return torch.from_numpy(out)
 
 
-# -- landmarks from images (extractors.face.detect) ---------------------------------------
+# -- landmarks from images (extractors.face.analysis) -------------------------------------
 Landmarker = Callable[[torch.Tensor], FaceLandmarks]
-_CACHE: OrderedDict[str, FaceLandmarks] = OrderedDict()
-_CACHE_SIZE = 4
 
 
 def detect_landmarks(images: torch.Tensor) -> FaceLandmarks:
-    """106-point landmarks of uint8 NCHW faces via extractors.face.detect (memoised per batch).
+    """106-point landmarks of uint8 NCHW faces from the shared face analysis (cached by content).
 
-    Where SCRFD finds no face, face_detect falls back to the canonical box (an aligned crop
+    Where SCRFD finds no face, detection falls back to the canonical box (an aligned crop
     is assumed) and the 106-point network still runs inside it; `found` records which.
     """
+    from extractors.face.analysis import shared_analyzer
+    from extractors.face.detect import LMK106_REGIONS
     images = torch.as_tensor(images).cpu()
-    key = hashlib.sha256(images.contiguous().numpy().tobytes()).hexdigest() + str(tuple(images.shape))
-    if key in _CACHE:
-        _CACHE.move_to_end(key)
-        return _CACHE[key]
-    from extractors.face import detect as fd
-    det = fd.detect_faces(images)
-    points = np.asarray(fd.landmarks_106(images, det.boxes))
-    lm = FaceLandmarks.from_points(points, fd.LMK106_REGIONS, size=int(images.shape[-1]),
-                                   found=np.asarray(det.found))
-    _CACHE[key] = lm
-    if len(_CACHE) > _CACHE_SIZE:
-        _CACHE.popitem(last=False)
-    return lm
+    analysis = shared_analyzer()(images, parts=("landmarks",))
+    return FaceLandmarks.from_points(analysis.landmarks106, LMK106_REGIONS, size=int(images.shape[-1]),
+                                     found=analysis.found)

@@ -214,36 +214,32 @@ class FaceLocator:
     alignment="detect": SCRFD, canonical landmarks where no face is found (module doc).
     alignment="fixed": no detector; every image gets the canonical landmarks (for already
     aligned generator output: no detector jitter, nothing counted as a fallback).
+    Detection goes through the shared face analysis (`extractors.face.analysis`), so an image
+    seen by several spaces and scorers is detected once.
     `counts` accumulates images / faces found / fallbacks until `reset_counts()`.
     """
 
     def __init__(self, alignment: str = "detect", weights: str | os.PathLike[str] | None = None,
                  device: str = "cpu", det_size: int = DEFAULT_DET_SIZE,
                  det_thresh: float = DEFAULT_DET_THRESH) -> None:
+        from extractors.face.analysis import shared_analyzer
         if alignment not in ALIGNMENTS:
             raise ValueError(f"alignment must be one of {ALIGNMENTS}, got {alignment!r}")
         self.alignment = alignment
-        self.detector = FaceDetector(weights, device, det_size, det_thresh) if alignment == "detect" else None
+        self.analyzer = shared_analyzer(alignment, weights, device, det_size, det_thresh)
+        self.detector = self.analyzer.detector
         self.reset_counts()
 
     def reset_counts(self) -> None:
         self.counts = {"images": 0, "faces_found": 0, "fallback": 0}
 
     def describe(self) -> dict[str, Any]:
-        if self.detector is None:
-            return {"alignment": "fixed: ArcFace 112 template scaled to the image, no detection"}
-        return {"alignment": "detect", **self.detector.describe()}
+        return self.analyzer.describe()
 
     def __call__(self, images: torch.Tensor | np.ndarray) -> FaceDetections:
-        if self.detector is not None:
-            dets = self.detector(images)
-        else:
-            if len(images.shape) != 4 or images.shape[1] != 3:
-                raise ValueError(f"expected images [N, 3, H, W], got {list(images.shape)}")
-            n, _, h, w = (int(v) for v in images.shape)
-            dets = FaceDetections(boxes=np.tile(canonical_box(h, w), (n, 1)),
-                                  kps5=np.tile(canonical_kps5(h, w), (n, 1, 1)),
-                                  scores=np.zeros(n), found=np.zeros(n, dtype=bool))
+        if len(images.shape) != 4 or images.shape[1] != 3:
+            raise ValueError(f"expected images [N, 3, H, W], got {list(images.shape)}")
+        dets = self.analyzer(images).detections
         self.counts["images"] += len(dets)
         self.counts["faces_found"] += int(dets.found.sum())
         if self.detector is not None:
@@ -283,13 +279,15 @@ _DEFAULTS_LOCK = threading.Lock()
 def _default(kind: str) -> Any:
     with _DEFAULTS_LOCK:
         if kind not in _DEFAULTS:
-            _DEFAULTS[kind] = FaceDetector() if kind == "detector" else Landmarks106()
+            _DEFAULTS[kind] = Landmarks106()
         return _DEFAULTS[kind]
 
 
 def detect_faces(images: torch.Tensor | np.ndarray) -> FaceDetections:
-    """Best face per image with the default detector (det_size 160, threshold 0.5)."""
-    return _default("detector")(images)
+    """Best face per image with the default detector (det_size 160, threshold 0.5), through
+    the shared face analysis (cached by image content)."""
+    from extractors.face.analysis import shared_analyzer
+    return shared_analyzer()(images).detections
 
 
 def landmarks_106(images: torch.Tensor | np.ndarray, boxes: np.ndarray) -> np.ndarray:
