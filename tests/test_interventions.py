@@ -25,7 +25,7 @@ FIXTURE = fixture_dir("stylegan2-ada-tiny")
 # -- registry -------------------------------------------------------------------------------
 def test_registry_lists_names_and_rejects_unknown():
     names = available_interventions()
-    for n in ("hat", "hair_length", "gender", "age", "truncation", "blur:<region>",
+    for n in ("hat", "hat_occluder", "hair_length", "gender", "age", "truncation", "blur:<region>",
               "fill:<region>", "direction:<path.npy>"):
         assert n in names
     with pytest.raises(ValueError, match="allowed: .*gender.*truncation"):
@@ -34,21 +34,22 @@ def test_registry_lists_names_and_rejects_unknown():
         build_intervention("blur")
     with pytest.raises(ValueError, match="takes no ':' argument"):
         build_intervention("gender:x")
-    with pytest.raises(ValueError, match="allowed: eyes, nose, mouth, hair, skin, background, hat, all"):
-        build_intervention("blur:ears")
+    with pytest.raises(ValueError, match="allowed: eyes, brows, nose, mouth, hair, hat, skin, ears, neck"):
+        build_intervention("blur:chin")
     with pytest.raises(ValueError, match="unknown parameter.*phi.*allowed: psi, cutoff"):
         build_intervention("truncation", phi=0.3)
-    with pytest.raises(ValueError, match="direction = .*scorer = "):
-        build_intervention("hair_length")
     with pytest.raises(FileNotFoundError, match="nope.npy"):
         build_intervention("direction:/nope.npy")
-    with pytest.raises(ValueError, match="shape and color"):
+    with pytest.raises(ValueError, match="unknown parameter.*shape"):
         build_intervention("hat", direction="x.npy", shape="cap")
 
 
 def test_build_known_names():
-    assert build_intervention("hat").synthetic is True
-    assert "synthetic occluder" in build_intervention("hat").describe()["name"]
+    assert build_intervention("hat_occluder").synthetic is True
+    assert "synthetic occluder" in build_intervention("hat_occluder").describe()["name"]
+    for learned in ("hat", "hair_length"):           # learned from their parsing scorers
+        edit = build_intervention(learned)
+        assert edit.synthetic is False and edit.target_scorer == learned
     assert build_intervention("truncation").describe()["psi"] == 0.5
     g = build_intervention("gender")
     assert g.target_scorer == "gender" and g.synthetic is False

@@ -9,7 +9,8 @@ from counterfactual.interventions import build_intervention
 from counterfactual.interventions.pixel import (
     HAT_SHAPES, RegionBlur, RegionFill, SyntheticHat, blur_params, composite, gaussian_blur,
     hat_parts)
-from counterfactual.interventions.regions import REGIONS, FaceLandmarks, hat_line, region_masks
+from counterfactual.interventions.regions import (LANDMARK_REGIONS, PARSING_REGIONS, REGIONS, FaceLandmarks,
+                                                  hat_line, parsing_masks, region_masks)
 
 ARCFACE_112 = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
                         [41.5493, 92.3655], [70.7299, 92.2041]])
@@ -72,7 +73,7 @@ def test_masks_cover_their_landmarks():
     pt = lambda x, y: (int(round(y * s)), int(round(x * s)))  # noqa: E731  (row, col)
     eye_l, eye_r, nose, mouth = pt(38.3, 51.7), pt(73.5, 51.5), pt(56.0, 71.7), pt(56.1, 92.3)
     cheek, top, corner = pt(30, 75), pt(56, 3), pt(2, 110)
-    m = {r: region_masks(lm, r)[0, 0].numpy() for r in REGIONS}
+    m = {r: region_masks(lm, r)[0, 0].numpy() for r in LANDMARK_REGIONS}
     for r, yes, no in [("eyes", [eye_l, eye_r], [nose, mouth, top]),
                        ("nose", [nose], [eye_l, mouth]),
                        ("mouth", [mouth], [nose, eye_r]),
@@ -85,7 +86,7 @@ def test_masks_cover_their_landmarks():
         for p in no:
             assert m[r][p] == 0.0, (r, p)
     assert (m["all"] == 1).all()
-    for r in REGIONS[:-1]:
+    for r in LANDMARK_REGIONS[:-1]:
         assert 0 <= m[r].min() and m[r].max() <= 1
         assert ((m[r] > 0) & (m[r] < 1)).any(), f"{r} has no soft edge"
     line = hat_line(lm, 0)
@@ -95,7 +96,7 @@ def test_masks_cover_their_landmarks():
 @pytest.mark.parametrize("region", ["eyes", "skin", "background"])
 def test_region_blur_intervention_changes_region_only(region):
     img = _faces(3, 64)
-    edit = RegionBlur(region, landmarker=canonical)
+    edit = RegionBlur(region, landmarker=canonical, masks="landmarks")
     twins = edit.counterfactual(None, [0, 1, 2], img)
     mask = region_masks(canonical(img), region)
     outside = (mask == 0).expand_as(img)
@@ -107,7 +108,7 @@ def test_region_blur_intervention_changes_region_only(region):
 
 def test_fill_uses_region_mean_or_colour():
     img = _faces(2, 64)
-    twins = RegionFill("mouth", landmarker=canonical).counterfactual(None, [0, 1], img)
+    twins = RegionFill("mouth", landmarker=canonical, masks="landmarks").counterfactual(None, [0, 1], img)
     mask = region_masks(canonical(img), "mouth")
     full = (mask == 1).expand_as(img)
     for i in range(2):
@@ -117,6 +118,56 @@ def test_fill_uses_region_mean_or_colour():
         assert torch.equal(vals, expected.to(torch.uint8)[:, None].expand_as(vals))
     red = RegionFill("all", color=[255, 0, 0]).counterfactual(None, [0, 1], img)
     assert (red[:, 0] == 255).all() and (red[:, 1:] == 0).all()
+
+
+def _label_maps(n: int, size: int = 96) -> np.ndarray:
+    """Constructed parsing maps: background, a skin block with eyes, nose and mouth, hair on top."""
+    from extractors.face.parsing import CLASS_INDEX as C
+    m = np.zeros((n, size, size), np.uint8)
+    m[:, 20:80, 25:71] = C["skin"]
+    m[:, 5:20, 20:76] = C["hair"]
+    m[:, 35:40, 32:42] = C["eye_l"]
+    m[:, 35:40, 54:64] = C["eye_r"]
+    m[:, 45:58, 44:52] = C["nose"]
+    m[:, 63:68, 38:58] = C["lip_u"]
+    m[:, 68:72, 38:58] = C["lip_l"]
+    return m
+
+
+def test_parsing_masks_follow_the_class_map_at_any_resolution():
+    labels = _label_maps(2)
+    for size in (48, 96, 192):
+        k = size / 96
+        m = {r: parsing_masks(labels, r, (size, size))[:, 0].numpy() for r in REGIONS}
+        at = lambda r, y, x: m[r][0, int(y * k), int(x * k)]  # noqa: E731
+        assert at("eyes", 37, 36) > 0.5 and at("eyes", 50, 48) == 0
+        assert at("mouth", 66, 48) > 0.5 and at("mouth", 70, 48) > 0.5 and at("mouth", 50, 48) == 0
+        assert min(at("hair", 10, 48), at("skin", 30, 30), at("background", 90, 5)) > 0.999
+        assert (m["hat"] == 0).all() and (m["ears"] == 0).all() and (m["all"] == 1).all()
+        area = m["eyes"][0].sum() / size ** 2
+        assert area == pytest.approx(2 * 5 * 10 / 96 ** 2, rel=0.1)      # scale-free area
+    hard = parsing_masks(labels, "nose", (96, 96), soft=False)[0, 0].numpy()
+    assert hard.sum() == 13 * 8
+    with pytest.raises(ValueError, match="unknown region 'chin'"):
+        parsing_masks(labels, "chin", (96, 96))
+    assert set(PARSING_REGIONS) | {"all"} == set(REGIONS)
+
+
+def test_region_blur_uses_parsing_masks_by_default():
+    img = _faces(2, 96)
+    labels = _label_maps(2)
+    edit = RegionBlur("mouth", parser=lambda images: labels)
+    twins = edit.counterfactual(None, [0, 1], img)
+    mask = parsing_masks(labels, "mouth", (96, 96))
+    outside = (mask == 0).expand_as(img)
+    assert torch.equal(twins[outside], img[outside])
+    inside = (mask > 0.9).expand_as(img)
+    assert inside.any() and (twins[inside] != img[inside]).float().mean() > 0.8
+    assert edit.describe()["masks"] == "parsing" and "lip_u" in edit.describe()["mask"]
+    with pytest.raises(ValueError, match="for landmarks masks; allowed: eyes, nose"):
+        RegionBlur("ears", masks="landmarks")
+    with pytest.raises(ValueError, match="masks must be one of parsing, landmarks"):
+        RegionBlur("ears", masks="guess")
 
 
 def test_synthetic_hat_deterministic_per_seed_and_upper_only():

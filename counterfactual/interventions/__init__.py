@@ -1,8 +1,10 @@
 """Counterfactual interventions: edits that change one attribute of a base face.
 
     build_intervention(name, **params) -> Intervention
-    names: hat, hair_length, gender, age, truncation, blur:<region>, fill:<region>,
-           direction:<path.npy>   (regions: eyes, nose, mouth, hair, skin, background, hat, all)
+    names: gender, age, hair_length, hat (learned latent edits), hat_occluder (synthetic),
+           truncation, blur:<region>, fill:<region>, direction:<path.npy>
+    regions: eyes, brows, nose, mouth, hair, hat, skin, ears, neck, background, all
+             (parsing masks; masks = "landmarks": eyes, nose, mouth, hair, skin, background, hat, all)
 
 Modules: base (interface, registry), latent (Z/W/W+ edits), directions (load/learn/
 condition/calibrate), attributes (latent attribute edits), truncation, regions (masks),
@@ -16,10 +18,11 @@ from counterfactual.interventions.base import (
 from counterfactual.interventions.directions import (
     Direction, LearnSettings, calibrate_alpha, condition_direction, learn_direction, load_direction,
     save_direction)
-from counterfactual.interventions.regions import REGIONS, FaceLandmarks, region_masks
+from counterfactual.interventions.regions import (
+    LANDMARK_REGIONS, REGIONS, FaceLandmarks, parsing_masks, region_masks)
 from counterfactual.interventions.verify import Thresholds, VerificationResult, verify_intervention
 
 __all__ = ["Intervention", "build_intervention", "register_intervention", "available_interventions",
            "Direction", "LearnSettings", "learn_direction", "load_direction", "save_direction",
-           "condition_direction", "calibrate_alpha", "REGIONS", "FaceLandmarks", "region_masks",
+           "condition_direction", "calibrate_alpha", "REGIONS", "LANDMARK_REGIONS", "parsing_masks", "FaceLandmarks", "region_masks",
            "Thresholds", "VerificationResult", "verify_intervention"]

@@ -1,5 +1,5 @@
-"""Attribute edits along latent directions: gender, age, hair length, hat (with a boundary
-file) and user direction files, registered under their config names.
+"""Attribute edits along latent directions: gender, age, hair length, hat and user direction
+files, registered under their config names; ``hat_occluder`` is the synthetic (pasted) hat.
 
 Each edit is w' = w + alpha * n. The direction n comes from a file (InterFaceGAN boundary
 or one of ours) or is learned from an attribute scorer (see `directions.learn_direction`),
@@ -26,16 +26,6 @@ from counterfactual.interventions.pixel import SyntheticHat
 
 DEFAULT_ALPHA = 3.0
 CALIBRATION_SEED_START = 2_100_000_000   # disjoint from learning and evaluation seeds
-
-HAIR_LENGTH_HELP = (
-    "hair_length needs a latent direction: give params {direction = 'path/to/boundary.npy'} (an "
-    "InterFaceGAN-style (1, dim) boundary for your generator's Z or W space, or a file written by "
-    "counterfactual.interventions.directions.save_direction), or {scorer = '<name>'} naming a "
-    "hair-length scorer registered in extractors.scorers to learn one from, e.g. scorer = 'clip' "
-    "with scorer_options = {prompts = ['a photo of a person with long hair', 'a photo of a "
-    "person with short hair']} (needs CLIP ViT-B/32 weights). No hair-length scorer works "
-    "offline out of the box, so no generator (DCGAN included) has a built-in hair-length edit.")
-
 
 def check_scorer_name(scorer: str | Callable[..., Any] | None) -> None:
     """Fail early (at config time) when a named scorer is not registered."""
@@ -220,7 +210,8 @@ class LatentEdit(Intervention):
 
 # -- registered names -------------------------------------------------------------------
 def make_attribute(attribute: str) -> Callable[..., LatentEdit]:
-    """Factory for a scorer-backed attribute edit ("gender", "age")."""
+    """Factory for a scorer-backed attribute edit ("gender", "age", "hair_length", "hat"):
+    learned from the scorer of that name unless a direction file is given."""
     def factory(*, direction: str | None = None, scorer: str | None = None, space: str = "auto",
                 layers: Sequence[int] | None = None, alpha: float | None = None,
                 shift: float | None = None, n_samples: int = 2000, quantile: float = 0.2,
@@ -237,21 +228,6 @@ def make_attribute(attribute: str) -> Callable[..., LatentEdit]:
     return factory
 
 
-def make_hair_length(*, direction: str | None = None, scorer: str | None = None, space: str = "auto",
-                     layers: Sequence[int] | None = None, alpha: float | None = None,
-                     shift: float | None = None, n_samples: int = 2000, quantile: float = 0.2,
-                     seed_start: int = 2_000_000_000, classifier: str = "svm",
-                     condition_on: Sequence[str] = (), calibration_n: int = 64,
-                     scorer_options: dict[str, Any] | None = None) -> LatentEdit:
-    """hair_length: a direction file, or a learned direction from a user-supplied hair scorer."""
-    if direction is None and scorer is None:
-        raise ValueError(HAIR_LENGTH_HELP)
-    return LatentEdit("hair_length", direction=direction, scorer=scorer, space=space, layers=layers,
-                      alpha=alpha, shift=shift, n_samples=n_samples, quantile=quantile,
-                      seed_start=seed_start, classifier=classifier, condition_on=condition_on,
-                      calibration_n=calibration_n, scorer_options=scorer_options)
-
-
 def make_direction(path: str, *, space: str = "auto", layers: Sequence[int] | None = None,
                    alpha: float | None = None, shift: float | None = None,
                    scorer: str | None = None, name: str | None = None,
@@ -264,27 +240,15 @@ def make_direction(path: str, *, space: str = "auto", layers: Sequence[int] | No
                       scorer_options=scorer_options)
 
 
-def make_hat(*, direction: str | None = None, space: str = "auto", layers: Sequence[int] | None = None,
-             alpha: float | None = None, shift: float | None = None, scorer: str | None = None,
-             scorer_options: dict[str, Any] | None = None, shape: str | None = None,
-             color: str | None = None) -> Intervention:
-    """hat: the synthetic occluder, or with {direction = path} a latent edit along that boundary
-    (e.g. InterFaceGAN's "Wearing_Hat" for your StyleGAN)."""
-    if direction is None:
-        latent_only = {k: v for k, v in dict(layers=layers, alpha=alpha, shift=shift, scorer=scorer,
-                                             scorer_options=scorer_options).items() if v is not None}
-        if latent_only or space != "auto":
-            raise ValueError(f"hat: {', '.join(sorted(latent_only) or ['space'])} apply to a latent hat "
-                             "direction; give {direction = 'path.npy'} or drop them")
-        return SyntheticHat(shape=shape, color=color)
-    if shape is not None or color is not None:
-        raise ValueError("hat: shape and color apply to the synthetic occluder, not to a direction file")
-    return LatentEdit("hat", direction=direction, scorer=scorer, space=space, layers=layers,
-                      alpha=alpha, shift=shift, scorer_options=scorer_options)
+def make_hat_occluder(*, shape: str | None = None, color: str | None = None) -> SyntheticHat:
+    """hat_occluder: a synthetic hat drawn over the top of the head (pixel space, labelled
+    synthetic); the learned latent edit is "hat"."""
+    return SyntheticHat(shape=shape, color=color)
 
 
-register_intervention("hat", make_hat)
 register_intervention("gender", make_attribute("gender"))
 register_intervention("age", make_attribute("age"))
-register_intervention("hair_length", make_hair_length)
+register_intervention("hair_length", make_attribute("hair_length"))
+register_intervention("hat", make_attribute("hat"))
+register_intervention("hat_occluder", make_hat_occluder)
 register_intervention("direction", make_direction, prefix=True, arg_help="path.npy")

@@ -1,5 +1,8 @@
 """Pixel-space interventions: Gaussian blur or flat fill inside a face region, and a
-synthetic hat occluder.
+synthetic hat occluder (``hat_occluder``; the learned latent hat edit is ``hat``).
+
+Region masks come from the face parsing by default (``masks = "landmarks"`` for the
+landmark masks); see `counterfactual.interventions.regions`.
 
 Blur strength scales with resolution from the reference study's setting (kernel 111,
 sigma 100 at 512x512): sigma = 100 * res / 512, kernel = 111 * res / 512 rounded to the
@@ -21,7 +24,8 @@ import torch
 
 from counterfactual.interventions.base import Intervention, check_base_images, register_intervention
 from counterfactual.interventions.regions import (
-    HAT_LINE, REGIONS, FaceLandmarks, Landmarker, detect_landmarks, region_masks)
+    HAT_LINE, LANDMARK_REGIONS, MASK_SOURCES, PARSING_REGIONS, REGIONS, FaceLandmarks, Landmarker, Parser,
+    detect_landmarks, detect_parsing, parsing_masks, region_masks)
 
 REFERENCE_RES, REFERENCE_SIGMA, REFERENCE_KERNEL = 512, 100.0, 111
 
@@ -53,9 +57,12 @@ def composite(images: torch.Tensor, edited: torch.Tensor, masks: torch.Tensor) -
     return out.round().clamp(0, 255).to(torch.uint8)
 
 
-def _check_region(region: str) -> str:
-    if region not in REGIONS:
-        raise ValueError(f"unknown region {region!r}; allowed: {', '.join(REGIONS)}")
+def _check_region(region: str, masks: str) -> str:
+    if masks not in MASK_SOURCES:
+        raise ValueError(f"masks must be one of {', '.join(MASK_SOURCES)}, got {masks!r}")
+    allowed = REGIONS if masks == "parsing" else LANDMARK_REGIONS
+    if region not in allowed:
+        raise ValueError(f"unknown region {region!r} for {masks} masks; allowed: {', '.join(allowed)}")
     return region
 
 
@@ -66,10 +73,13 @@ class _RegionEdit(Intervention):
     target_scorer = None
     verb = ""
 
-    def __init__(self, region: str, landmarker: Landmarker | None = None) -> None:
-        self.region = _check_region(region)
+    def __init__(self, region: str, landmarker: Landmarker | None = None, masks: str = "parsing",
+                 parser: Parser | None = None) -> None:
+        self.region = _check_region(region, masks)
+        self.mask_source = masks
         self.name = f"{self.verb}:{region}"
         self.landmarker = landmarker or detect_landmarks
+        self.parser = parser or detect_parsing
         self.resolution: int | None = None
         self.last_landmarks_found: float | None = None   # fraction of faces detected
 
@@ -81,6 +91,9 @@ class _RegionEdit(Intervention):
         if self.region == "all":
             self.last_landmarks_found = None
             return torch.ones(n, 1, h, w)
+        if self.mask_source == "parsing":
+            self.last_landmarks_found = None
+            return parsing_masks(self.parser(base_images), self.region, (h, w))
         lm = self.landmarker(base_images)
         self.last_landmarks_found = float(np.mean(lm.found)) if len(lm) else None
         return region_masks(lm, self.region)
@@ -97,9 +110,12 @@ class _RegionEdit(Intervention):
         return composite(base, self.edit(base, masks), masks)
 
     def _describe_mask(self) -> dict[str, Any]:
-        return {"region": self.region,
-                "mask": ("every pixel" if self.region == "all" else
-                         "soft mask from 106-point landmarks (counterfactual.interventions.regions)")}
+        source = {"parsing": "soft mask from the BiSeNet face parsing, classes "
+                             + "+".join(PARSING_REGIONS.get(self.region, ())),
+                  "landmarks": "soft mask from 106-point landmarks"}[self.mask_source]
+        return {"region": self.region, "masks": self.mask_source,
+                "mask": "every pixel" if self.region == "all" else
+                        f"{source} (counterfactual.interventions.regions)"}
 
 
 class RegionBlur(_RegionEdit):
@@ -108,8 +124,9 @@ class RegionBlur(_RegionEdit):
     verb = "blur"
 
     def __init__(self, region: str, sigma: float | None = None, kernel: int | None = None,
-                 landmarker: Landmarker | None = None) -> None:
-        super().__init__(region, landmarker)
+                 landmarker: Landmarker | None = None, masks: str = "parsing",
+                 parser: Parser | None = None) -> None:
+        super().__init__(region, landmarker, masks, parser)
         if kernel is not None and (int(kernel) < 1 or int(kernel) % 2 == 0):
             raise ValueError(f"blur kernel must be a positive odd integer, got {kernel}")
         if sigma is not None and float(sigma) <= 0:
@@ -139,8 +156,9 @@ class RegionFill(_RegionEdit):
     verb = "fill"
 
     def __init__(self, region: str, color: str | Sequence[int] = "mean",
-                 landmarker: Landmarker | None = None) -> None:
-        super().__init__(region, landmarker)
+                 landmarker: Landmarker | None = None, masks: str = "parsing",
+                 parser: Parser | None = None) -> None:
+        super().__init__(region, landmarker, masks, parser)
         if isinstance(color, str):
             if color != "mean":
                 raise ValueError(f"fill color must be 'mean' or [r, g, b], got {color!r}")
@@ -253,7 +271,7 @@ def draw_hat(image: np.ndarray, lm: FaceLandmarks, i: int, shape: str, color: st
 
 
 class SyntheticHat(Intervention):
-    """hat: a synthetic occluder drawn over the top of the head (shape/colour chosen by seed)."""
+    """hat_occluder: a synthetic occluder drawn over the top of the head (shape/colour chosen by seed)."""
 
     synthetic = True
     target_scorer = None
@@ -264,7 +282,7 @@ class SyntheticHat(Intervention):
             raise ValueError(f"unknown hat shape {shape!r}; allowed: {', '.join(HAT_SHAPES)}")
         if color is not None and color not in HAT_COLORS:
             raise ValueError(f"unknown hat color {color!r}; allowed: {', '.join(sorted(HAT_COLORS))}")
-        self.name = "hat"
+        self.name = "hat_occluder"
         self.shape, self.color = shape, color
         self.landmarker = landmarker or detect_landmarks
         self.last_landmarks_found: float | None = None
@@ -282,21 +300,23 @@ class SyntheticHat(Intervention):
         return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).contiguous()
 
     def describe(self) -> dict[str, Any]:
-        return {"name": "hat (synthetic occluder)", "config_name": "hat", "kind": "synthetic_occluder",
+        return {"name": "hat (synthetic occluder)", "config_name": "hat_occluder", "kind": "synthetic_occluder",
                 "synthetic": True, "shape": self.shape or f"by seed from {list(HAT_SHAPES)}",
                 "color": self.color or f"by seed from {sorted(HAT_COLORS)}",
                 "anchor": f"landmarks; brim {HAT_LINE} eye distances above the brows",
                 "note": "pixel-space occluder drawn by counterfactual.interventions.pixel, not generated"}
 
 
-def make_blur(region: str, *, sigma: float | None = None, kernel: int | None = None) -> RegionBlur:
-    """blur:<region>: params sigma and kernel override the resolution-scaled defaults."""
-    return RegionBlur(region, sigma=sigma, kernel=kernel)
+def make_blur(region: str, *, sigma: float | None = None, kernel: int | None = None,
+              masks: str = "parsing") -> RegionBlur:
+    """blur:<region>: params sigma and kernel override the resolution-scaled defaults;
+    masks = "parsing" (default) or "landmarks"."""
+    return RegionBlur(region, sigma=sigma, kernel=kernel, masks=masks)
 
 
-def make_fill(region: str, *, color: str | Sequence[int] = "mean") -> RegionFill:
-    """fill:<region>: param color ("mean" or [r, g, b])."""
-    return RegionFill(region, color=color)
+def make_fill(region: str, *, color: str | Sequence[int] = "mean", masks: str = "parsing") -> RegionFill:
+    """fill:<region>: param color ("mean" or [r, g, b]); masks = "parsing" or "landmarks"."""
+    return RegionFill(region, color=color, masks=masks)
 
 
 register_intervention("blur", make_blur, prefix=True, arg_help="region")

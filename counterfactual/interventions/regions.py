@@ -1,6 +1,13 @@
-"""Face-region masks from landmarks: eyes, nose, mouth, hair, skin, background, hat, all.
+"""Face-region masks: from the face parsing (the default, the reference study's method) or from
+landmarks (an option).
 
-Masks are float32 [N, 1, H, W] in [0, 1] with soft edges (a binary mask smoothed by a
+**Parsing masks** (`parsing_masks`): the union of BiSeNet CelebAMask-HQ classes per region
+(`PARSING_REGIONS`): eyes (eyes + eyeglasses), brows, nose, mouth (mouth + both lips), hair,
+hat, skin, ears (ears + earrings), neck, background; "all" is every pixel. The class map
+(parser frame) is resized to the image (area-averaged when shrinking, bilinear when
+enlarging), then softened like the landmark masks.
+
+**Landmark masks** (`region_masks`, regions `LANDMARK_REGIONS`). Masks are float32 [N, 1, H, W] in [0, 1] with soft edges (a binary mask smoothed by a
 Gaussian of sigma = max(0.5, H / 128) px, truncated at 3 sigma: pixels farther than that
 from the region are exactly 0).
 
@@ -28,7 +35,13 @@ import cv2
 import numpy as np
 import torch
 
-REGIONS = ("eyes", "nose", "mouth", "hair", "skin", "background", "hat", "all")
+LANDMARK_REGIONS = ("eyes", "nose", "mouth", "hair", "skin", "background", "hat", "all")
+PARSING_REGIONS: dict[str, tuple[str, ...]] = {
+    "eyes": ("eye_l", "eye_r", "eyeglasses"), "brows": ("brow_l", "brow_r"), "nose": ("nose",),
+    "mouth": ("mouth", "lip_u", "lip_l"), "hair": ("hair",), "hat": ("hat",), "skin": ("skin",),
+    "ears": ("ear_l", "ear_r", "earring"), "neck": ("neck",), "background": ("background",)}
+REGIONS = (*PARSING_REGIONS, "all")
+MASK_SOURCES = ("parsing", "landmarks")
 PARTS = ("contour", "brow_l", "brow_r", "eye_l", "eye_r", "nose", "mouth")
 HAT_LINE = 0.2           # hat line height above the brows, in eye distances
 _SHIFT = 4               # sub-pixel bits for cv2 polygon filling
@@ -181,7 +194,7 @@ def _binary(lm: FaceLandmarks, i: int, part: str) -> np.ndarray:
     elif part == "all":
         mask[:] = 1
     else:
-        raise ValueError(f"unknown region {part!r}; allowed: {', '.join(REGIONS)}")
+        raise ValueError(f"unknown landmark region {part!r}; allowed: {', '.join(LANDMARK_REGIONS)}")
     return mask
 
 
@@ -201,9 +214,9 @@ def soften(mask: np.ndarray, size: int) -> np.ndarray:
 
 
 def region_masks(landmarks: FaceLandmarks, region: str, soft: bool = True) -> torch.Tensor:
-    """Masks of `region` for every image: float32 [N, 1, H, W] in [0, 1]."""
-    if region not in REGIONS:
-        raise ValueError(f"unknown region {region!r}; allowed: {', '.join(REGIONS)}")
+    """Landmark masks of `region` for every image: float32 [N, 1, H, W] in [0, 1]."""
+    if region not in LANDMARK_REGIONS:
+        raise ValueError(f"unknown landmark region {region!r}; allowed: {', '.join(LANDMARK_REGIONS)}")
     out = np.zeros((len(landmarks), 1, landmarks.size, landmarks.size), np.float32)
     for i in range(len(landmarks)):
         m = _binary(landmarks, i, region)
@@ -211,7 +224,30 @@ def region_masks(landmarks: FaceLandmarks, region: str, soft: bool = True) -> to
     return torch.from_numpy(out)
 
 
-# -- landmarks from images (extractors.face.analysis) -------------------------------------
+def parsing_masks(labels: np.ndarray, region: str, size: tuple[int, int], soft: bool = True) -> torch.Tensor:
+    """Parsing masks of `region` from class maps [N, S, S] for images of `size` (H, W):
+    float32 [N, 1, H, W] in [0, 1] (see module doc)."""
+    from extractors.face.parsing import CLASS_INDEX
+    if region not in REGIONS:
+        raise ValueError(f"unknown region {region!r}; allowed: {', '.join(REGIONS)}")
+    labels = np.asarray(labels)
+    h, w = int(size[0]), int(size[1])
+    out = np.ones((len(labels), 1, h, w), np.float32)
+    if region == "all":
+        return torch.from_numpy(out)
+    classes = [CLASS_INDEX[c] for c in PARSING_REGIONS[region]]
+    for i, lab in enumerate(labels):
+        binary = np.isin(lab, classes).astype(np.float32)
+        if not soft:
+            out[i, 0] = cv2.resize(binary, (w, h), interpolation=cv2.INTER_NEAREST)
+            continue
+        shrink = h < binary.shape[0] or w < binary.shape[1]
+        m = cv2.resize(binary, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+        out[i, 0] = soften(np.clip(m, 0.0, 1.0), h)
+    return torch.from_numpy(out)
+
+
+# -- landmarks and parsing from images (extractors.face.analysis) -------------------------------------
 Landmarker = Callable[[torch.Tensor], FaceLandmarks]
 
 
@@ -227,3 +263,12 @@ def detect_landmarks(images: torch.Tensor) -> FaceLandmarks:
     analysis = shared_analyzer()(images, parts=("landmarks",))
     return FaceLandmarks.from_points(analysis.landmarks106, LMK106_REGIONS, size=int(images.shape[-1]),
                                      found=analysis.found)
+
+
+Parser = Callable[[torch.Tensor], np.ndarray]
+
+
+def detect_parsing(images: torch.Tensor) -> np.ndarray:
+    """Parsing class maps [N, S, S] of uint8 NCHW faces from the shared face analysis."""
+    from extractors.face.analysis import shared_analyzer
+    return shared_analyzer()(torch.as_tensor(images).cpu(), parts=("parsing",)).labels
