@@ -128,8 +128,8 @@ def test_region_full_set_fd_matches_metrics():
     [row] = region_rows(base, full, {"blur:eyes": region}, {"blur:eyes": "blur:eyes"}, "blur:",
                         n_pairs=20, draws=4, seed=0)
     assert row["region"] == "eyes" and row["n_pairs"] == 30
-    assert row["normalized"] == pytest.approx(ref.value / full_fd(base, full)[0], rel=1e-12)
-    assert 0 < row["normalized"] < 1 and row["normalized_draw_std"] > 0
+    assert row["normalised"] == pytest.approx(ref.value / full_fd(base, full)[0], rel=1e-12)
+    assert 0 < row["normalised"] < 1 and row["normalised_draw_sd"] > 0
 
 
 def test_gram_route_without_the_pool_gram_matrix(monkeypatch):

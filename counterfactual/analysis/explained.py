@@ -32,6 +32,8 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import pandas as pd
 
+from counterfactual.run.schemas import EXPLAINED_COLUMNS
+
 from ._common import as_float_features, check_count, check_level, frame, group_rng, percentile_interval
 from ._fd import RowFactor, fd_factors, row_factor
 
@@ -98,11 +100,6 @@ def attribute_prevalence(gen_scores: Mapping[str, np.ndarray], ref_scores: Mappi
     return frame(rows, PREVALENCE_COLUMNS)
 
 
-EXPLAINED_COLUMNS: tuple[str, ...] = (
-    "attribute", "space", "space_label", "trained", "threshold", "n_gen", "n_ref",
-    "prevalence_gen", "prevalence_ref", "prevalence_gap", "fd", "fd_matched", "fd_drop",
-    "fd_drop_ci_low", "fd_drop_ci_high", "explained_fraction", "explained_ci_low",
-    "explained_ci_high", "method", "n_boot", "ci_level", "seed", "status")
 
 
 def explained_fd(gen_features: Mapping[str, np.ndarray], ref_features: Mapping[str, np.ndarray],

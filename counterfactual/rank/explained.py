@@ -24,10 +24,9 @@ if TYPE_CHECKING:                  # the report reads ASSUMPTIONS without import
 
 from counterfactual.analysis._fd import equal_n_sets
 from counterfactual.analysis.explained import binarise, explained_fd
+from counterfactual.run.schemas import SET_PREVALENCE_COLUMNS
 
 SCORE_BATCH = 64
-PREVALENCE_COLUMNS: tuple[str, ...] = ("set", "role", "attribute", "threshold", "n",
-                                       "prevalence", "score_mean", "score_sd")
 ASSUMPTIONS: tuple[str, ...] = (
     "Each attribute is binary after thresholding its score (score >= threshold), and the "
     "scorer is equally accurate on generated and reference images: scorer errors move the "
@@ -89,7 +88,7 @@ def prevalence_table(scores: Mapping[str, Mapping[str, np.ndarray]], roles: Mapp
                          "threshold": float(thresholds[attr]), "n": int(s.size),
                          "prevalence": float(present.mean()), "score_mean": float(np.mean(s)),
                          "score_sd": float(np.std(s, ddof=1)) if s.size > 1 else float("nan")})
-    return pd.DataFrame(rows, columns=list(PREVALENCE_COLUMNS))
+    return pd.DataFrame(rows, columns=list(SET_PREVALENCE_COLUMNS))
 
 
 def explained_rows(generator: str, gen_features: Mapping[str, np.ndarray],

@@ -25,11 +25,12 @@ import pandas as pd
 
 from counterfactual.rank.ranking import tau_matrix
 from counterfactual.report import figures, images
-from counterfactual.report.data import RunData, Space, load_run
+from counterfactual.run.reader import RunData, Space, load_run
 from counterfactual.report.derived import SweepTables, sweep_tables
 from counterfactual.report.explained import explained_section
 from counterfactual.report.template import render
-from counterfactual.sweep.rundir import write_table, write_text
+from counterfactual.run.tables import write_table
+from foundation.files import write_text
 
 Log = Callable[[str], None]
 REPORT_FILE = "report.html"

@@ -24,7 +24,8 @@ from scipy import stats
 
 from counterfactual import analysis as an
 from counterfactual.metrics import RankDeficientCovarianceWarning
-from counterfactual.report.data import RunData
+from counterfactual.run.reader import RunData
+from counterfactual.run.schemas import BASE_SET
 
 EFFECT_COLUMNS: tuple[str, ...] = (
     "intervention", "space", "space_label", "trained", "fd0", "fd1", "sensitivity",
@@ -96,34 +97,18 @@ def effects_table(fits: pd.DataFrame, null: pd.DataFrame | None, shares: pd.Data
 
 
 def pair_features(run: RunData) -> list[an.PairFeatures]:
-    """Base/twin features of every dose intervention x space from the run's feature cache.
-
-    The cache keys are rebuilt exactly as the sweep built them: its plan's set identities
-    (from the manifest's config, generator, spaces and interventions) and each space's
-    description.
-    """
-    from counterfactual.config import validate_config
-    from counterfactual.sweep.plan import BASE, build_plan
-    from extractors.runtime.cache import FeatureCache, feature_key
-
-    m = run.manifest
-    config = validate_config(m["config"], source=str(run.root / "manifest.json"))
-    descriptions = {s["name"]: s["description"] for s in m["spaces"]}
-    plan = build_plan(config, m["generator"], descriptions, m["interventions"])
-    cache = FeatureCache(run.root / "features")
+    """Base/twin features of every dose intervention x space, read through the run's
+    feature index (the dose table names the intervention x space pairs)."""
+    dose = run.table("dose_response")
+    if dose is None:
+        raise FileNotFoundError(f"{run.root} has no dose-response table")
+    index = run.feature_index
     out = []
-    for iv in config.interventions:
-        if not iv.dose:
-            continue
-        for sp in config.spaces:
-            desc = descriptions[sp.name]
-            base = cache.get(feature_key(plan.set_identities[BASE], desc))
-            twin = cache.get(feature_key(plan.set_identities[iv.key], desc))
-            if base is None or twin is None:
-                raise FileNotFoundError(f"cached features of {iv.key!r} in {sp.name!r} are missing")
-            space = run.space(sp.name)
-            out.append(an.PairFeatures(iv.key, sp.name, base, twin, trained=space.trained,
-                                       space_label=space.label))
+    for key, space_name in dict.fromkeys(zip(dose["intervention"], dose["space"])):
+        space = run.space(space_name)
+        out.append(an.PairFeatures(key, space_name, index.load(BASE_SET, space_name),
+                                   index.load(key, space_name), trained=space.trained,
+                                   space_label=space.label))
     return out
 
 

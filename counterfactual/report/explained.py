@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from counterfactual.rank.explained import ASSUMPTIONS
-from counterfactual.report.data import RunData
+from counterfactual.run.reader import RunData
 
 
 def _none(value: Any) -> Any:

@@ -4,7 +4,7 @@ For each feature space and each region intervention (e.g. "blur:eyes"), the full
 between the base faces and their region-blurred twins is divided by the FD between the base
 faces and the fully blurred reference ("blur:all"): 1 means the space reacts to that region as
 much as to blurring everything. The spread comes from `draws` subsamples of `n_pairs` pairs
-(the same pairs for the region and the reference, the dose-response draws at delta = 1).
+(columns `counterfactual.run.schemas.REGION_COLUMNS`; the same pairs for the region and the reference, the dose-response draws at delta = 1).
 """
 from __future__ import annotations
 
@@ -12,9 +12,6 @@ import numpy as np
 
 from counterfactual.sweep.dose import Draw, dose_response, plan_draws
 
-REGION_COLUMNS = ("intervention", "region", "space", "space_label", "trained", "n_pairs", "fd",
-                  "mean_term", "trace_term", "fd_reference", "normalized", "draws",
-                  "draw_pairs", "normalized_draw_mean", "normalized_draw_std")
 
 
 def full_fd(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
@@ -43,9 +40,9 @@ def region_rows(base: np.ndarray, reference: np.ndarray, regions: dict[str, np.n
             "intervention": key,
             "region": name[len(prefix):] if name.startswith(prefix) else name,
             "n_pairs": int(len(base)), "fd": fd, "mean_term": mean_term, "trace_term": trace_term,
-            "fd_reference": fd_ref, "normalized": fd / fd_ref if fd_ref > 0 else float("nan"),
+            "fd_reference": fd_ref, "normalised": fd / fd_ref if fd_ref > 0 else float("nan"),
             "draws": int(draws), "draw_pairs": int(n_pairs),
-            "normalized_draw_mean": float(np.mean(ratio_draws)),
-            "normalized_draw_std": float(np.std(ratio_draws, ddof=1)) if draws > 1 else 0.0,
+            "normalised_draw_mean": float(np.mean(ratio_draws)),
+            "normalised_draw_sd": float(np.std(ratio_draws, ddof=1)) if draws > 1 else 0.0,
         })
     return rows
