@@ -134,14 +134,14 @@ def test_region_full_set_fd_matches_metrics():
 
 def test_gram_route_without_the_pool_gram_matrix(monkeypatch):
     """Large pools skip the pool Gram matrix and multiply gathered features per draw."""
-    from counterfactual.sweep import dose
+    from counterfactual.metrics import fd_batch
     rng = np.random.default_rng(4)
     base = rng.normal(size=(30, 40))
     twin = base + rng.normal(size=(30, 40)) * 0.5
     draws = plan_draws(30, 12, [0.0, 0.6, 1.0], draws=2, seed=1)
     with_gram = dose_response(base, twin, draws)
-    monkeypatch.setattr(dose, "_GRAM_BYTES", 0)
-    monkeypatch.setattr(dose, "_CHUNK_BYTES", 1)          # and one draw per chunk
+    monkeypatch.setattr(fd_batch, "_GRAM_BYTES", 0)
+    monkeypatch.setattr(fd_batch, "_CHUNK_BYTES", 1)          # and one draw per chunk
     without = dose_response(base, twin, draws)
     assert with_gram.route == without.route == "gram"
     np.testing.assert_allclose(without.fd, with_gram.fd, rtol=1e-10)

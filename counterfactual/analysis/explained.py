@@ -32,10 +32,10 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import pandas as pd
 
+from counterfactual.metrics.fd_factors import RowFactor, fd_factors, row_factor
 from counterfactual.run.schemas import EXPLAINED_COLUMNS
 
 from ._common import as_float_features, check_count, check_level, frame, group_rng, percentile_interval
-from ._fd import RowFactor, fd_factors, row_factor
 
 
 def binarise(scores: np.ndarray, threshold: float, what: str = "scores") -> np.ndarray:

@@ -22,7 +22,7 @@ import pandas as pd
 if TYPE_CHECKING:                  # the report reads ASSUMPTIONS without importing torch
     import torch
 
-from counterfactual.analysis._fd import equal_n_sets
+from counterfactual.metrics.fd_factors import equal_n_sets
 from counterfactual.analysis.explained import binarise, explained_fd
 from counterfactual.run.schemas import SET_PREVALENCE_COLUMNS
 

@@ -4,24 +4,20 @@ For each feature space and each region intervention (e.g. "blur:eyes"), the full
 between the base faces and their region-blurred twins is divided by the FD between the base
 faces and the fully blurred reference ("blur:all"): 1 means the space reacts to that region as
 much as to blurring everything. The spread comes from `draws` subsamples of `n_pairs` pairs
-(columns `counterfactual.run.schemas.REGION_COLUMNS`; the same pairs for the region and the reference, the dose-response draws at delta = 1).
+(the same pairs for the region and the reference, the dose-response draws at delta = 1).
+Columns: `counterfactual.run.schemas.REGION_COLUMNS`.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from counterfactual.sweep.dose import Draw, dose_response, plan_draws
-
+from counterfactual.metrics.fd_batch import frechet_distance_matched
+from counterfactual.sweep.dose import dose_response, plan_draws
 
 
 def full_fd(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
-    """FD, mean term, trace term between matched full sets (row i of y is the twin of row i of x).
-
-    Uses the exact batched route of `dose_response` with one draw holding every pair (A = x,
-    B = y); the tests check it against `counterfactual.metrics.frechet_distance`.
-    """
-    everything = Draw(0, 1.0, 0, np.arange(len(x)), 0)
-    r = dose_response(x, y, [everything])
+    """FD, mean term, trace term between matched full sets (row i of y is the twin of row i of x)."""
+    r = frechet_distance_matched(x, y)
     return float(r.fd[0]), float(r.mean_term[0]), float(r.trace_term[0])
 
 
