@@ -46,6 +46,21 @@ def binarise(scores: np.ndarray, threshold: float, what: str = "scores") -> np.n
     return s >= float(threshold)
 
 
+# What explained FD assumes (shown next to every explained-FD table).
+ASSUMPTIONS: tuple[str, ...] = (
+    "Each attribute is binary after thresholding its score (score >= threshold), and the "
+    "scorer is equally accurate on generated and reference images: scorer errors move the "
+    "measured prevalences and therefore the estimate.",
+    "Matching the prevalence reweights the generated images with and without the attribute "
+    "(importance weights p_ref/p_gen and (1-p_ref)/(1-p_gen)); it assumes the within-group "
+    "feature distributions stay as they are, so only the mix of the two groups changes.",
+    "Attributes are treated one at a time: the shares of different attributes are not "
+    "additive (correlated attributes explain overlapping parts of the FD) and need not sum to 1.",
+    "It is an association under these assumptions, not a causal decomposition: an attribute's "
+    "share can also carry any correlated attribute that was not scored.",
+)
+
+
 def importance_weights(present: np.ndarray, p_ref: float) -> np.ndarray:
     """Weights that move the prevalence of ``present`` to ``p_ref`` (error if impossible)."""
     present = np.asarray(present, dtype=bool)

@@ -81,3 +81,7 @@ def equal_n_sets() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RankDeficientCovarianceWarning)
         yield
+
+
+__all__ = ["FDTerms", "RowFactor", "equal_n_sets", "fd_factors", "fd_features", "fd_moments",
+           "moments", "row_factor"]

@@ -19,27 +19,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-if TYPE_CHECKING:                  # the report reads ASSUMPTIONS without importing torch
+if TYPE_CHECKING:
     import torch
 
-from counterfactual.metrics.fd_factors import equal_n_sets
 from counterfactual.analysis.explained import binarise, explained_fd
+from counterfactual.metrics.fd_factors import equal_n_sets
 from counterfactual.run.schemas import SET_PREVALENCE_COLUMNS
 
 SCORE_BATCH = 64
-ASSUMPTIONS: tuple[str, ...] = (
-    "Each attribute is binary after thresholding its score (score >= threshold), and the "
-    "scorer is equally accurate on generated and reference images: scorer errors move the "
-    "measured prevalences and therefore the estimate.",
-    "Matching the prevalence reweights the generated images with and without the attribute "
-    "(importance weights p_ref/p_gen and (1-p_ref)/(1-p_gen)); it assumes the within-group "
-    "feature distributions stay as they are, so only the mix of the two groups changes.",
-    "Attributes are treated one at a time: the shares of different attributes are not "
-    "additive (correlated attributes explain overlapping parts of the FD) and need not sum to 1.",
-    "It is an association under these assumptions, not a causal decomposition: an attribute's "
-    "share can also carry any correlated attribute that was not scored.",
-)
-
 
 def score_images(scorer: Callable[[torch.Tensor], Any], images: torch.Tensor, name: str,
                  set_id: str, batch: int = SCORE_BATCH) -> np.ndarray:

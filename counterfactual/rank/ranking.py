@@ -103,10 +103,3 @@ def kendall_tau_table(rankings: pd.DataFrame, generators: list[str],
                              "space_label_b": b["label"], "trained_b": bool(b["trained"]),
                              "tau": tau, "p_value": p, "n_generators": len(generators)})
     return pd.DataFrame(rows, columns=list(TAU_COLUMNS))
-
-
-def tau_matrix(tau: pd.DataFrame, metric: str = "fd", value: str = "tau") -> pd.DataFrame:
-    """Space x space matrix (rows space_a, columns space_b, in table order) of one metric."""
-    part = tau[tau["metric"] == metric]
-    order = list(dict.fromkeys(part["space_a"]))
-    return part.pivot(index="space_a", columns="space_b", values=value).loc[order, order]
