@@ -13,7 +13,7 @@ Built-ins:
   (0.25, 1, 2, ..., 80), so within [0.25, 80].
 - ``hair_length``: hair pixels below the eye line, divided by the squared face height
   (eye line to chin), from the face parsing and the 106 landmarks (`hair_length_score`).
-  0 for no hair below the eyes; about 0.1-0.3 for hair at chin length, more for longer hair.
+  0 for no hair below the eyes; it grows with the hair's area beside and below the face.
 - ``hat``: hat-class pixels divided by the squared face height (`hat_score`); 0 without a hat.
   Both are computed in the parser's frame (landmarks scaled into it), so they are
   scale-free: the same face at 64 or 1024 px gets the same score up to resampling.

@@ -102,3 +102,31 @@ def test_parsing_scorers_on_real_faces_batch_invariant_at_64_and_1024_px(one_tor
     big = F.interpolate(faces.float(), size=(1024, 1024), mode="bilinear").round().clamp(0, 255).to(torch.uint8)
     np.testing.assert_allclose(hair(big), h_all, atol=0.05)
     np.testing.assert_allclose(hat(big), t_all, atol=0.15)
+
+
+@needs_weights
+def test_one_face_analysis_is_shared_by_spaces_scorers_and_masks(one_torch_thread):
+    import extractors
+    from conftest import dcgan_faces
+    from counterfactual.interventions import build_intervention
+    from extractors.face import analysis
+    from extractors.scorers import load_scorer
+    faces = dcgan_faces([20, 21, 22])
+    analysis.reset_passes()
+    arcface = extractors.load_extractor("arcface")
+    gender_space = extractors.load_extractor("gender-classifier")
+    arcface(faces)
+    gender_space(faces[:1])
+    gender_space(faces[1:])
+    load_scorer("gender")(faces)
+    load_scorer("hair_length")(faces)
+    build_intervention("blur:hair").counterfactual(None, [20, 21, 22], faces)
+    build_intervention("blur:eyes", masks="landmarks").counterfactual(None, [20, 21, 22], faces)
+    assert dict(analysis.PASSES) == {"detector": 3, "landmarks106": 3, "parser": 3, "distinct_images": 3}
+    fresh = analysis.FaceAnalyzer()(faces, parts=("landmarks", "parsing"))     # no cache: same result
+    shared = analysis.shared_analyzer()(faces, parts=("landmarks", "parsing"))
+    np.testing.assert_array_equal(fresh.labels, shared.labels)
+    np.testing.assert_allclose(fresh.landmarks106, shared.landmarks106)
+    with pytest.raises(ValueError, match="unknown analysis part"):
+        shared_parts = analysis.shared_analyzer()
+        shared_parts(faces, parts=("pose",))

@@ -70,6 +70,7 @@ def _verification(v: dict[str, Any] | None) -> dict[str, Any] | None:
     return {"passed": bool(v.get("passed", not v.get("flags"))), "rows": rows,
             "target": v.get("target"),
             "identity": v.get("identity"), "flags": v.get("flags") or [],
+            "learned_direction": v.get("learned_direction"),
             "ci_label": f"{th.get('ci', 0.95):.0%}"}
 
 

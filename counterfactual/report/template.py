@@ -103,7 +103,8 @@ use random weights (no trained checkpoint was available): their numbers show how
 <tr><td class="l">median</td><td>{{ v.identity.quantiles.q50|num(3) }}</td></tr>
 <tr><td class="l">5% quantile</td><td>{{ v.identity.quantiles.q05|num(3) }}</td></tr>
 <tr><td class="l">min</td><td>{{ v.identity.min|num(3) }}</td></tr>
-<tr><td class="l">pairs</td><td>{{ v.identity.n }}</td></tr>
+<tr><td class="l">pairs</td><td>{{ v.identity.n }}</td></tr>{% if v.learned_direction %}
+<tr><td class="l">learned direction: held-out accuracy</td><td>{{ v.learned_direction.held_out_accuracy|num(3) }}</td></tr>{% endif %}
 {% else %}<tr><td class="l" colspan="2">not measured</td></tr>{% endif %}
 </table></div></div>
 {% if v.flags %}<div class="box flag"><b>Flags</b><ul>{% for f in v.flags %}<li><code>{{ f.code }}</code>: {{ f.message }}</li>{% endfor %}</ul></div>

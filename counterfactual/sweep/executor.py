@@ -360,6 +360,11 @@ class LocalExecutor(FeatureEngine):
                                        getattr(intervention, "target_scorer", None), identity,
                                        vcfg.thresholds())
         result = {"intervention": key, "name": self.config.intervention(key).name, **result}
+        direction = getattr(intervention, "direction", None)
+        if direction is not None and "held_out_accuracy" in getattr(direction, "provenance", {}):
+            result["learned_direction"] = {k: direction.provenance.get(k) for k in (
+                "scorer", "space", "n_samples", "n_held_out", "train_accuracy", "held_out_accuracy")}
+            result["learned_direction"]["space"] = direction.space
         write_json(self.rd.stats_path(task.id), result)
         self.rd.mark_done(task.id, task.key)
 

@@ -69,10 +69,10 @@ def bench_backends(images: torch.Tensor, sizes: list[int], backends: list[str]) 
 
 def bench_sweep_passes(n: int) -> dict:
     """Detector / landmark / parser passes per image in a small real sweep."""
-    from counterfactual.config import load_config_dict
+    from counterfactual.config import validate_config
     from counterfactual.sweep.executor import run_sweep
     from extractors.face import analysis
-    cfg = load_config_dict({
+    cfg = validate_config({
         "name": "bench-parsing", "generator": "dcgan-digiface", "seeds": {"start": 0, "count": n},
         "pairs_per_draw": n // 2 * 2, "draws": 2, "deltas": [0.0, 1.0], "sample_images": 0,
         "spaces": ["arcface", "gender-classifier"],
