@@ -71,10 +71,7 @@ class RankExecutor(FeatureEngine):
                  components: Components | None = None, log: Log = print) -> None:
         super().__init__(config, run_dir, progress=progress, components=components, log=log)
         self.sets = image_sets(config)
-        self.settings = Settings(n_boot=config.metrics.n_boot, ci=config.metrics.ci,
-                                 seed=config.seed, pr_k=config.metrics.pr_k,
-                                 dc_k=config.metrics.dc_k, kid_subsets=config.metrics.kid_subsets,
-                                 kid_subset_size=config.metrics.kid_subset_size)
+        self.settings = Settings(**config.metrics.model_dump(), seed=config.seed)
         self._generators: dict[str, Any] = {}
         self.identities: dict[str, dict[str, Any]] = {}
         self.scorers: dict[str, Any] = {}
