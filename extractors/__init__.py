@@ -12,7 +12,7 @@ from extractors.runtime import torchvision_compat as _torchvision_compat
 _torchvision_compat.install()
 
 from extractors.base import UNTRAINED_LABEL, FeatureExtractor
-from foundation.registry import Entry, Registry, resolve
+from counterfactual.foundation.registry import Entry, Registry, resolve
 
 # name -> loader(device=..., weights=None, allow_untrained=False, **kw); prefix entries
 # ("timm:<model>") get the part after ":" as their first argument. Each entry's info holds

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from extractors.base import as_uint8_nchw
-from foundation.registry import Registry
+from counterfactual.foundation.registry import Registry
 
 ScorerFactory = Callable[..., "Scorer"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from foundation.registry import Registry
+from counterfactual.foundation.registry import Registry
 from generators.base import Generator, latents_from_seeds, to_uint8
 
 DEFAULT_GENERATOR = "dcgan-digiface"

@@ -1,9 +1,9 @@
-"""foundation.registry: lazy targets, validated names, argument modes, one clear error."""
+"""counterfactual.foundation.registry: lazy targets, validated names, argument modes, one clear error."""
 from __future__ import annotations
 
 import pytest
 
-from foundation.registry import Registry, resolve
+from counterfactual.foundation.registry import Registry, resolve
 
 
 def test_lazy_dotted_target_and_argument_modes():
@@ -44,3 +44,17 @@ def test_registration_is_validated():
         reg.register("a", 3)
     with pytest.raises(ValueError, match="expected 'module:attr'"):
         reg.register("a", "os:sep", probe_target="nocolon")
+
+
+def test_foundation_is_the_bottom_layer():
+    """generators/ and extractors/ reach counterfactual only through counterfactual.foundation,
+    which imports nothing else of the project (no import cycle)."""
+    import subprocess
+    import sys
+    code = ("import sys, generators, extractors, extractors.runtime.cache, extractors.scorers\n"
+            "import counterfactual.foundation.files, counterfactual.foundation.hashing\n"
+            "print(sorted(m for m in sys.modules if m.startswith('counterfactual')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    modules = eval(out.stdout)
+    assert modules and all(m == "counterfactual" or m.startswith("counterfactual.foundation")
+                           for m in modules), modules

@@ -17,8 +17,8 @@ from typing import Any
 
 import torch
 
-from foundation.files import write_text
-from foundation.hashing import content_hash
+from counterfactual.foundation.files import write_text
+from counterfactual.foundation.hashing import content_hash
 from counterfactual.interventions.base import Intervention, check_base_images, register_intervention
 from counterfactual.interventions.directions import (
     Calibration, Direction, LearnSettings, calibrate_alpha, condition_direction, learn_direction,

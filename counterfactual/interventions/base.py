@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from foundation.registry import Registry
+from counterfactual.foundation.registry import Registry
 
 
 class Intervention(ABC):

@@ -41,8 +41,8 @@ from counterfactual.run.directory import RunDir
 from counterfactual.run.schemas import EXPLAINED_TABLES, RANK_EXPLAINED_COLUMNS, RANK_TABLES
 from counterfactual.run.tables import remove_table, write_table
 from counterfactual.sweep.executor import Components, FeatureEngine, Log, format_timing
-from foundation.files import read_json, save_npy, write_json
-from foundation.hashing import content_hash
+from counterfactual.foundation.files import read_json, save_npy, write_json
+from counterfactual.foundation.hashing import content_hash
 REAL_NOTE = "The reference set holds real images: distances measure closeness to real data."
 SELF_NOTE = ("The reference set is samples of the generator {spec} (no real images): every "
              "distance measures how far a generator is from THAT generator, not from real faces.")

@@ -29,8 +29,8 @@ from counterfactual.sweep.plan import BASE, Plan, Task, build_plan, set_names
 from counterfactual.sweep.region import region_rows
 from counterfactual.run.directory import RunDir
 from counterfactual.run.features import FeatureIndex
-from foundation.files import read_json, save_npy, write_json
-from foundation.hashing import content_hash
+from counterfactual.foundation.files import read_json, save_npy, write_json
+from counterfactual.foundation.hashing import content_hash
 from counterfactual.sweep.tables import write_tables
 
 Log = Callable[[str], None]
