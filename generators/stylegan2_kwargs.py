@@ -129,7 +129,8 @@ def _filter(v: Any, name: str) -> list:
         taps = np.asarray(v, dtype=object)
     except ValueError:
         raise ValueError(f"{name} is a ragged list: {short_repr(v)}") from None
-    if not isinstance(v, list) or taps.ndim not in (1, 2) or not 1 <= taps.shape[0] <= 16 or taps.size > 256:
+    if (not isinstance(v, list) or taps.ndim not in (1, 2) or not 1 <= taps.shape[0] <= 16
+            or taps.size > 256):
         raise ValueError(f"{name} must be a 1-D or 2-D list of at most 16 taps, "
                          f"got {short_repr(v)}")
     vals = [_real(-1e6, 1e6)(t, name) for t in taps.ravel()]
@@ -162,8 +163,8 @@ SYNTHESIS_KEYS: dict[str, Check] = {
 #: Defaults of stylegan3's training/networks_stylegan2.py where they differ from ours.
 STYLEGAN3_DEFAULTS = {"synthesis": {"conv_clamp": 256, "num_fp16_res": 4},
                       "mapping": {"w_avg_beta": 0.998}}
-_STYLEGAN3_ONLY = {"num_layers", "magnitude_ema_beta", "conv_kernel", "use_radial_filters", "filter_size",
-                   "lrelu_upsampling", "num_critical", "first_cutoff", "first_stopband",
+_STYLEGAN3_ONLY = {"num_layers", "magnitude_ema_beta", "conv_kernel", "use_radial_filters",
+                   "filter_size", "lrelu_upsampling", "num_critical", "first_cutoff", "first_stopband",
                    "last_stopband_rel", "margin_size", "output_scale"}
 
 
@@ -172,7 +173,7 @@ def _checked(values: Any, schema: Mapping[str, Check], where: str) -> dict[str, 
         raise ValueError(f"{where} must be a dict, got {short_repr(values)}")
     unknown = sorted(set(values) - set(schema))
     if unknown:
-        raise ValueError(f"unknown {where} {[short_repr(k) for k in unknown[:10]]}; "
+        raise ValueError(f"unknown {where} {[k[:60] for k in unknown[:10]]}; "
                          f"known: {sorted(schema)}")
     return {k: schema[k](v, f"{where}.{k}" if where != "init kwargs" else k)
             for k, v in values.items()}

@@ -222,7 +222,7 @@ def _load_storage(blob: Any) -> torch.TypedStorage:
         raise InvalidWeightsError("storage blob holds something other than one storage")
     header = f.read(8)
     numel = int.from_bytes(header, "little", signed=True) if len(header) == 8 else -1
-    elsize = torch.empty((), dtype=decl.dtype).element_size()
+    elsize = torch._utils._element_size(decl.dtype)
     present = len(blob) - f.tell()
     if numel != decl.numel or decl.numel * elsize != present:
         raise InvalidWeightsError(f"storage declares {decl.numel} elements "
@@ -238,7 +238,20 @@ def _load_storage(blob: Any) -> torch.TypedStorage:
 
 _NUMPY_DTYPES = {"b1", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f2", "f4", "f8",
                  "c8", "c16"}
-_NDARRAY = object()     # numpy.ndarray as the pickle sees it: a marker, never callable
+
+
+class _NdarrayMarker:
+    """numpy.ndarray as a pickle sees it: only an argument of numpy's `_reconstruct`; calling
+    or instantiating it (numpy.ndarray(shape) allocates) is refused."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> None:
+        raise UnsafePickleError("calling numpy.ndarray refused")
+
+    def __repr__(self) -> str:
+        return "numpy.ndarray"
+
+
+_NDARRAY = _NdarrayMarker()
 
 
 def _np_dtype(code: Any, align: Any = False, copy: Any = True) -> np.dtype:
@@ -487,7 +500,8 @@ def build_generator(init_kwargs: Mapping[str, Any], state_dict: Mapping[str, tor
         raise InvalidWeightsError(f"{source}: {exc}") from None
     try:
         with torch.device("meta"):
-            shapes = {k: tuple(v.shape) for k, v in StyleGAN2Generator(**kwargs).state_dict().items()}
+            meta_net = StyleGAN2Generator(**kwargs)
+        shapes = {k: tuple(v.shape) for k, v in meta_net.state_dict().items()}
     except (TypeError, ValueError) as exc:
         raise InvalidWeightsError(f"{source}: init kwargs not understood: {_quote(exc)}") from None
     missing = sorted(set(shapes) - set(state_dict))
@@ -568,7 +582,7 @@ def generator_from_state_dict(path: str | Path,
     if not isinstance(init_kwargs, dict):
         raise InvalidWeightsError(f"{json_path}: expected a JSON object of init kwargs")
     try:
-        sd = torch.load(path, weights_only=True, map_location="cpu", mmap=True)
+        sd = torch.load(path, weights_only=True, map_location="cpu", mmap=is_zip_archive(path))
     except pickle.UnpicklingError as exc:
         raise UnsafePickleError(f"{path}: refused by torch.load(weights_only=True): "
                                 f"{_quote(exc)}") from None
