@@ -10,15 +10,18 @@ import pickle
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 import generators
 from generators.base import to_uint8
+from generators.stylegan2 import StyleGAN2Generator, SynthesisLayer, ToRGBLayer
 from generators.stylegan2_pickle import (InvalidWeightsError, UnsafePickleError, load_stylegan2,
                                          read_nvidia_pickle)
 from fixture_paths import fixture_dir
-from stylegan2_records import module_tree, nvidia_names, snapshot, write_pickle  # noqa: F401
+from stylegan2_records import (module_tree, nvidia_names, set_layer_state,  # noqa: F401
+                               snapshot, write_pickle)
 
 FIXTURE = fixture_dir("stylegan2-ada-tiny")
 
@@ -225,3 +228,83 @@ def test_persistent_ids_refused(tmp_path):
     path.write_bytes(buf.getvalue())
     with pytest.raises(UnsafePickleError, match="persistent id"):
         read_nvidia_pickle(path)
+
+
+# ----- per-layer conv_clamp: both repositories' conventions -------------------------------
+
+def stylegan3_kwargs(meta) -> dict:
+    """Init kwargs as stylegan3's train.py --cfg=stylegan2 writes them (without --fp32):
+    flat synthesis kwargs, no conv_clamp and no num_fp16_res (the module defaults apply)."""
+    kw = meta["init_kwargs"]
+    syn = kw["synthesis_kwargs"]
+    return {**{k: kw[k] for k in ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels")},
+            "mapping_kwargs": dict(kw["mapping_kwargs"]), "channel_base": syn["channel_base"],
+            "channel_max": syn["channel_max"], "fused_modconv_default": "inference_only"}
+
+
+def reference_net(meta, sd, conv_clamp):
+    """Our generator built directly (ada-style nested kwargs) with an explicit clamp."""
+    kw = json.loads(json.dumps(meta["init_kwargs"]))
+    kw["synthesis_kwargs"]["conv_clamp"] = conv_clamp
+    net = StyleGAN2Generator(**kw)
+    net.load_state_dict(sd)
+    return net.eval()
+
+
+def clamps(net) -> set:
+    return {m.conv_clamp for m in net.modules() if isinstance(m, (SynthesisLayer, ToRGBLayer))}
+
+
+def test_stylegan3_repository_pickle_keeps_conv_clamp(tmp_path, nvidia_names, fixture_data):
+    meta, sd, expected = fixture_data
+    tree = module_tree(sd, nvidia_names, stylegan3_kwargs(meta))
+    set_layer_state(tree, "conv_clamp", 256)      # what NVIDIA's layers carry in the pickle
+    gen = load_stylegan2(str(write_pickle(tmp_path, {"G_ema": tree}, name="sg3.pkl")))
+    assert clamps(gen.net) == {256}
+    check_reproduces_fixture(gen, expected)
+    # the clamp matters: scale the constant input so activations exceed 256
+    loud = {**sd, "synthesis.b4.const": sd["synthesis.b4.const"] * 3000}
+    tree = module_tree(loud, nvidia_names, stylegan3_kwargs(meta))
+    set_layer_state(tree, "conv_clamp", 256)
+    gen = load_stylegan2(str(write_pickle(tmp_path, {"G_ema": tree}, name="loud.pkl")))
+    ws = gen.net.mapping(expected["z"], None)
+    with torch.no_grad():
+        ours = gen.net.synthesis(ws)
+        clamped = reference_net(meta, loud, 256).synthesis(ws)
+        unclamped = reference_net(meta, loud, None).synthesis(ws)
+    assert torch.equal(ours, clamped)
+    assert float((unclamped - clamped).abs().max()) > 100     # the bug of issue 14: up to 1e2
+
+
+@pytest.mark.parametrize("convention, layer_state, expected_clamp", [
+    ("stylegan3", None, 256),      # record without the attribute: stylegan3's module default
+    ("ada", None, None),           # stylegan2-ada-pytorch's module default
+    ("ada", 256, 256),             # the layers' own value wins over the kwargs
+    ("stylegan3", 64, 64),
+    ("stylegan3", np.float64(32.0), 32.0),
+])
+def test_conv_clamp_from_records_and_module_defaults(tmp_path, nvidia_names, fixture_data,
+                                                     convention, layer_state, expected_clamp):
+    meta, sd, _ = fixture_data
+    if convention == "ada":
+        kw = json.loads(json.dumps(meta["init_kwargs"]))
+        del kw["synthesis_kwargs"]["conv_clamp"]
+    else:
+        kw = stylegan3_kwargs(meta)
+    tree = module_tree(sd, nvidia_names, kw)
+    if layer_state is not None:
+        set_layer_state(tree, "conv_clamp", layer_state)
+    gen = load_stylegan2(str(write_pickle(tmp_path, {"G_ema": tree})))
+    assert clamps(gen.net) == {expected_clamp}
+    # the resnet skip and every other module keep what the kwargs gave them
+    assert gen.net.init_kwargs["synthesis_kwargs"].get("conv_clamp") == (
+        256 if convention == "stylegan3" else None)
+
+
+def test_bad_conv_clamp_in_a_record_is_refused(tmp_path, nvidia_names, fixture_data):
+    meta, sd, _ = fixture_data
+    tree = module_tree(sd, nvidia_names, meta["init_kwargs"])
+    set_layer_state(tree, "conv_clamp", "256")
+    with pytest.raises(InvalidWeightsError, match=r"net.pkl \[G_ema\]: synthesis.b.*conv_clamp "
+                                                  "must be a number"):
+        load_stylegan2(str(write_pickle(tmp_path, {"G_ema": tree})))
