@@ -51,6 +51,7 @@ import io
 import json
 import math
 import pickle
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -68,6 +69,7 @@ MAX_MODULES = 10_000          # module records in one network (NVIDIA's 1024px G
 MAX_MODULE_DEPTH = 16         # nesting of module records (NVIDIA's: 4)
 MAX_ENTRIES = 10_000          # parameters / buffers / children of one module
 MAX_TENSOR_DIMS = 8
+MAX_OPCODES = 500_000         # opcodes in one pickle (a 1024px G_ema: ~1.3e4; ~1 s of work)
 ZIP_MAGIC = b"PK\x03\x04"     # torch.save's zip archive
 _MSG = 300                    # characters of a foreign error message that we quote
 
@@ -302,16 +304,73 @@ SAFE_GLOBALS: dict[tuple[str, str], Any] = {
 _NEWOBJ_CLASSES = (EasyDict, collections.OrderedDict)
 
 
+class _BoundedFile:
+    """A binary file whose reads never ask for more than the bytes left (a length field of
+    2**60 must not make `read` allocate a buffer of that size)."""
+
+    def __init__(self, f: Any) -> None:
+        self._f = f
+        pos = f.tell()
+        self._size = f.seek(0, io.SEEK_END)
+        f.seek(pos)
+
+    def read(self, n: int = -1) -> bytes:
+        if n is not None and 0 <= n <= 65536:
+            return self._f.read(n)           # small: nothing to bound
+        left = self._size - self._f.tell()
+        return self._f.read(left if n is None or n < 0 else min(n, left))
+
+    def readline(self) -> bytes:
+        return self._f.readline()
+
+    def readinto(self, b: Any) -> int:
+        return self._f.readinto(b)
+
+
 class _RestrictedUnpickler(pickle._Unpickler):
-    """Python's pure-Python unpickler with an allow-list of globals, no persistent ids unless
-    given, BUILD only where it is harmless, and NEWOBJ only for dicts."""
+    """Python's pure-Python unpickler (a dict memo, no recursion) with an allow-list of
+    globals, no persistent ids unless given, BUILD only where it is harmless, NEWOBJ only for
+    dicts, bounded reads and at most MAX_OPCODES opcodes."""
 
     dispatch = dict(pickle._Unpickler.dispatch)
 
     def __init__(self, file: Any, allowed: Mapping[tuple[str, str], Any],
                  persistent: Any = None) -> None:
-        super().__init__(file)
+        super().__init__(_BoundedFile(file))
         self._allowed, self._persistent = allowed, persistent
+
+    def load(self) -> Any:
+        """pickle._Unpickler.load with an opcode budget."""
+        self._unframer = pickle._Unframer(self._file_read, self._file_readline)
+        self.read = self._unframer.read
+        self.readinto = self._unframer.readinto
+        self.readline = self._unframer.readline
+        self.metastack = []
+        self.stack: list[Any] = []
+        self.append = self.stack.append
+        self.proto = 0
+        read, dispatch = self.read, self.dispatch
+        for _ in range(MAX_OPCODES):
+            key = read(1)
+            if not key:
+                raise EOFError("pickle data ended before its STOP opcode")
+            try:
+                dispatch[key[0]](self)
+            except pickle._Stop as stop:
+                return stop.value
+            except KeyError:
+                if key[0] in dispatch:
+                    raise
+                raise pickle.UnpicklingError(f"invalid load key, {key!r}.") from None
+        raise InvalidWeightsError(f"more than {MAX_OPCODES} pickle opcodes (a 1024px NVIDIA "
+                                  "generator has about 13,000)")
+
+    def _load_bytearray8(self) -> None:
+        (n,) = struct.unpack("<Q", self.read(8))
+        data = self.read(n)                  # bounded: never a buffer of n bytes up front
+        if len(data) < n:
+            raise pickle.UnpicklingError("pickle data was truncated")
+        self.append(bytearray(data))
 
     def find_class(self, module: str, name: str) -> Any:
         # Protocol 0-2 pickles spell Python 3 names the Python 2 way (__builtin__.set); map
@@ -368,6 +427,7 @@ class _RestrictedUnpickler(pickle._Unpickler):
             raise UnsafePickleError(f"instantiating {short_repr(cls)} (NEWOBJ_EX) refused")
         self.append(cls())
 
+    dispatch[pickle.BYTEARRAY8[0]] = _load_bytearray8
     dispatch[pickle.BUILD[0]] = _load_build
     dispatch[pickle.NEWOBJ[0]] = _load_newobj
     dispatch[pickle.NEWOBJ_EX[0]] = _load_newobj_ex

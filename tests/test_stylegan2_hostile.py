@@ -245,6 +245,16 @@ def build_cases(tmp: Path, names, fixture_data) -> dict[str, tuple[bytes, str]]:
         dump({"G_ema": module_tree(views, names, kw_mid, raw=True)}),
         r"needs \d+ bytes but the file holds only \d+ bytes")
 
+    # -- length fields that promise more than the file holds, and opcode floods
+    cases["binbytes8_16GiB"] = (b"\x80\x04\x8e" + struct.pack("<Q", 1 << 34) + b"xx.",
+                                r"not a readable NVIDIA StyleGAN2 pickle")
+    cases["bytearray8_16GiB"] = (b"\x80\x05\x96" + struct.pack("<Q", 1 << 34) + b"xx.",
+                                 r"pickle data was truncated")
+    cases["frame_16GiB"] = (b"\x80\x04\x95" + struct.pack("<Q", 1 << 34) + b"N.",
+                            r"pickle holds a NoneType")
+    cases["opcode_flood"] = (b"\x80\x04" + b"N0" * 250_001 + b"N.",
+                             r"more than 500000 pickle opcodes")
+
     # -- numpy constructors that allocate
     cases["numpy_newobj_ndarray"] = (
         b"\x80\x02cnumpy\nndarray\nJ" + struct.pack("<i", 10 ** 9) + b"\x85\x85\x81.",
