@@ -62,8 +62,8 @@ from numpy._core.multiarray import _reconstruct as _numpy_reconstruct
 from numpy._core.multiarray import scalar as _numpy_scalar
 
 from generators.stylegan2 import StyleGAN2Faces, StyleGAN2Generator
+from foundation.hashing import sha256_file
 from generators.stylegan2_kwargs import CONV_CLAMP, short_repr, validate_init_kwargs
-from generators.weights import sha256_file
 
 MAX_MODULES = 10_000          # module records in one network (NVIDIA's 1024px G: ~120)
 MAX_MODULE_DEPTH = 16         # nesting of module records (NVIDIA's: 4)
