@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from generators.stylegan2 import ARCHITECTURES
+from generators.stylegan2 import _STYLEGAN3_KWARGS, ARCHITECTURES
 from generators.stylegan2_ops import ACTIVATIONS
 
 MAX_DIM = 16384           # z_dim, w_dim, c_dim, feature counts (NVIDIA's largest: 1024)
@@ -163,9 +163,6 @@ SYNTHESIS_KEYS: dict[str, Check] = {
 #: Defaults of stylegan3's training/networks_stylegan2.py where they differ from ours.
 STYLEGAN3_DEFAULTS = {"synthesis": {"conv_clamp": 256, "num_fp16_res": 4},
                       "mapping": {"w_avg_beta": 0.998}}
-_STYLEGAN3_ONLY = {"num_layers", "magnitude_ema_beta", "conv_kernel", "use_radial_filters",
-                   "filter_size", "lrelu_upsampling", "num_critical", "first_cutoff", "first_stopband",
-                   "last_stopband_rel", "margin_size", "output_scale"}
 
 
 def _checked(values: Any, schema: Mapping[str, Check], where: str) -> dict[str, Any]:
@@ -184,7 +181,7 @@ def validate_init_kwargs(raw: Any) -> dict[str, Any]:
     kwargs = plain_kwargs(raw)
     if not isinstance(kwargs, dict):
         raise ValueError(f"init kwargs must be a dict, got {short_repr(kwargs)}")
-    sg3 = sorted(_STYLEGAN3_ONLY & set(kwargs))
+    sg3 = sorted(_STYLEGAN3_KWARGS & set(kwargs))
     if sg3:
         raise ValueError(f"init kwargs {sg3} belong to a StyleGAN3 generator, which is not "
                          "supported (only StyleGAN2 / StyleGAN2-ADA)")

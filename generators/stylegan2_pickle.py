@@ -635,14 +635,17 @@ def generator_from_state_dict(path: str | Path,
                                 "(pass init_kwargs_json=...)")
     try:
         spec = json.loads(json_path.read_text())
-    except (OSError, ValueError, RecursionError) as exc:
+    except RecursionError:
+        raise InvalidWeightsError(f"{json_path}: not a JSON object of init kwargs: nested too "
+                                  "deeply") from None
+    except (OSError, ValueError) as exc:
         raise InvalidWeightsError(f"{json_path}: not a JSON object of init kwargs: "
                                   f"{_quote(exc)}") from None
     init_kwargs = spec.get("init_kwargs", spec) if isinstance(spec, dict) else None
     if not isinstance(init_kwargs, dict):
         raise InvalidWeightsError(f"{json_path}: expected a JSON object of init kwargs")
     try:
-        sd = torch.load(path, weights_only=True, map_location="cpu", mmap=is_zip_archive(path))
+        sd = torch.load(path, weights_only=True, map_location="cpu")
     except pickle.UnpicklingError as exc:
         raise UnsafePickleError(f"{path}: refused by torch.load(weights_only=True): "
                                 f"{_quote(exc)}") from None
@@ -658,7 +661,7 @@ def generator_from_state_dict(path: str | Path,
                              t.storage_offset(), tuple(t.shape), t.stride())
         except InvalidWeightsError as exc:
             raise InvalidWeightsError(f"{path}: {name}: {exc}") from None
-    return build_generator(init_kwargs, sd, str(path))
+    return build_generator(init_kwargs, sd, f"{path} [init kwargs {json_path}]")
 
 
 def _existing(path: str | Path) -> Path:

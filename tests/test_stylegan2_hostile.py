@@ -111,6 +111,16 @@ def tensor_call(storage, size, stride=None, offset: int = 0, state=None) -> Call
                 False, collections.OrderedDict(), state=state)
 
 
+def zip_with_data_pkl(saved: bytes, edit) -> bytes:
+    """A torch.save zip whose data.pkl is replaced by edit(data.pkl)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(saved)) as src, zipfile.ZipFile(out, "w") as dst:
+        for name in src.namelist():
+            data = src.read(name)
+            dst.writestr(name, edit(data) if name.endswith("data.pkl") else data)
+    return out.getvalue()
+
+
 def float_storage(values: torch.Tensor) -> Call:
     data = values.to(torch.float32).contiguous().numpy().tobytes()
     return Call(torch.storage._load_from_bytes, storage_blob(values.numel(), data))
@@ -140,8 +150,8 @@ def kwargs_with(meta, **synthesis) -> dict:
     return kw
 
 
-def build_cases(tmp: Path, names, fixture_data) -> dict[str, tuple[bytes, str]]:
-    """name -> (file bytes, regex the refusal must match)."""
+def build_cases(tmp: Path, names, fixture_data) -> dict[str, tuple]:
+    """name -> (file bytes, regex the refusal must match[, text of the sibling JSON])."""
     meta, sd = fixture_data
     marker = tmp / "pwned"
     g = lambda kw, **st: {"G_ema": generator(names, kw, **st)}    # noqa: E731
@@ -282,6 +292,25 @@ def build_cases(tmp: Path, names, fixture_data) -> dict[str, tuple[bytes, str]]:
         dump({"G_ema": Call(names.hook, {"class_name": "Generator", "state": {}},
                             state={"state": 5})}),
         r"setting the state of a PersistentRecord \(BUILD\) refused")
+    # -- the state-dict route (a zip by its leading bytes) and its JSON of init kwargs
+    buf = io.BytesIO()
+    torch.save({"a": torch.arange(4.0)}, buf)
+    cases["zip_storage_declares_1GiB"] = (
+        zip_with_data_pkl(buf.getvalue(), lambda d: d.replace(
+            b"K\x04t", b"J" + struct.pack("<i", 1 << 28) + b"t")),
+        r"is not a readable torch state dict: RuntimeError: record size \(16 bytes\)",
+        json.dumps(meta["init_kwargs"]))
+    cases["zip_payload"] = (
+        zip_with_data_pkl(buf.getvalue(), lambda d: pickle.dumps(Call(os.system, f"touch {marker}"),
+                                                                 protocol=2)),
+        r"refused by torch.load\(weights_only=True\)", json.dumps(meta["init_kwargs"]))
+    torch.save(sd, buf := io.BytesIO())
+    cases["zip_json_deep_100000"] = (buf.getvalue(), r"json: not a JSON object of init kwargs: "
+                                                     r"nested too deeply",
+                                     "[" * 100_000 + "]" * 100_000)
+    cases["zip_json_img_resolution_32768"] = (
+        buf.getvalue(), r"img_resolution = 32768 is outside",
+        json.dumps(kwargs_with(meta, img_resolution=32768)))
     cases["build_on_an_easydict"] = (
         dump({"G_ema": Call(names.EasyDict, state={"__class__": 1})}),
         r"setting the state of a EasyDict \(BUILD\) refused")
@@ -294,9 +323,11 @@ def test_hostile_files_are_refused_cheaply_and_inertly(tmp_path, nvidia_names, f
                        name="reference.pkl")
     cases = build_cases(tmp_path, nvidia_names, fixture_data)
     paths = [["reference", str(ref)]]
-    for name, (data, _) in cases.items():
+    for name, (data, _, *sidecar) in cases.items():
         path = tmp_path / f"{name}.pkl"
         path.write_bytes(data)
+        if sidecar:
+            path.with_suffix(".json").write_text(sidecar[0])
         paths.append([name, str(path)])
     (tmp_path / "cases.json").write_text(json.dumps(paths))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS.parent),
@@ -310,10 +341,11 @@ def test_hostile_files_are_refused_cheaply_and_inertly(tmp_path, nvidia_names, f
         Path(os.environ["STYLEGAN2_HOSTILE_REPORT"]).write_text(json.dumps(results, indent=1))
     t_ref = results["reference"]["seconds"]
     assert results["reference"]["error"] is None
-    for name, (_, reason) in cases.items():
+    for name, (_, reason, *_) in cases.items():
         r = results[name]
         assert r["error"] in ("InvalidWeightsError", "UnsafePickleError"), (name, r)
-        assert str(tmp_path / f"{name}.pkl") in r["message"], (name, r["message"])
+        named = str(tmp_path / f"{name}.json" if "json" in name else tmp_path / f"{name}.pkl")
+        assert named in r["message"], (name, r["message"])
         assert len(r["message"]) < 2000, name
         assert re.search(reason, r["message"]), (name, r["message"])
         assert r["seconds"] <= TIME_RATIO * t_ref + 0.05, (name, r["seconds"], t_ref)
