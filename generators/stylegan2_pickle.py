@@ -52,6 +52,7 @@ import json
 import math
 import pickle
 import struct
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -607,6 +608,9 @@ def generator_from_pickle(path: str | Path, key: str = "G_ema") -> StyleGAN2Gene
             keys = sorted(short_repr(k) for k in list(data)[:20])
             raise InvalidWeightsError(f"{path}: no {key!r} in the pickle; keys: {keys}")
         record = data[key]
+    elif isinstance(data, int) and data == torch.serialization.MAGIC_NUMBER:
+        raise InvalidWeightsError(f"{path} is a legacy torch.save file, not an NVIDIA pickle "
+                                  "(a state dict needs torch.save's zip format and init kwargs)")
     else:
         raise InvalidWeightsError(f"{path}: pickle holds a {type(data).__name__}, "
                                   f"not an NVIDIA snapshot dict")
@@ -644,6 +648,7 @@ def generator_from_state_dict(path: str | Path,
     init_kwargs = spec.get("init_kwargs", spec) if isinstance(spec, dict) else None
     if not isinstance(init_kwargs, dict):
         raise InvalidWeightsError(f"{json_path}: expected a JSON object of init kwargs")
+    _check_stored_zip(path)
     try:
         sd = torch.load(path, weights_only=True, map_location="cpu")
     except pickle.UnpicklingError as exc:
@@ -662,6 +667,28 @@ def generator_from_state_dict(path: str | Path,
         except InvalidWeightsError as exc:
             raise InvalidWeightsError(f"{path}: {name}: {exc}") from None
     return build_generator(init_kwargs, sd, f"{path} [init kwargs {json_path}]")
+
+
+def _check_stored_zip(path: Path) -> None:
+    """torch.save's zip archive: stored (uncompressed) entries whose sizes fit in the file, so
+    that torch.load cannot be made to inflate a small file (a zip bomb). The legacy
+    (pre-zip) torch.save format is refused: its loader allocates declared sizes first."""
+    if not is_zip_archive(path):
+        raise InvalidWeightsError(f"{path} is not a torch.save zip archive (the legacy torch.save "
+                                  "format is not accepted; re-save it with torch.save)")
+    try:
+        with zipfile.ZipFile(path) as z:
+            infos = z.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise InvalidWeightsError(f"{path} is not a readable zip archive: {_quote(exc)}") from None
+    compressed = [i.filename for i in infos if i.compress_type != zipfile.ZIP_STORED]
+    if compressed:
+        raise InvalidWeightsError(f"{path}: compressed zip entries {_listing(compressed)} "
+                                  "(torch.save stores its entries uncompressed)")
+    total = sum(i.file_size for i in infos)
+    if total > path.stat().st_size:
+        raise InvalidWeightsError(f"{path}: zip entries declare {total} bytes, more than the "
+                                  f"file's {path.stat().st_size}")
 
 
 def _existing(path: str | Path) -> Path:

@@ -304,6 +304,25 @@ def build_cases(tmp: Path, names, fixture_data) -> dict[str, tuple]:
         zip_with_data_pkl(buf.getvalue(), lambda d: pickle.dumps(Call(os.system, f"touch {marker}"),
                                                                  protocol=2)),
         r"refused by torch.load\(weights_only=True\)", json.dumps(meta["init_kwargs"]))
+    zbomb = io.BytesIO()                          # 256 MiB of zeros in ~250 KiB, deflated
+    with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as src, \
+            zipfile.ZipFile(zbomb, "w", zipfile.ZIP_DEFLATED) as dst:
+        for name in src.namelist():
+            data = src.read(name)
+            if name.endswith("data/0"):
+                with dst.open(name, "w") as f:
+                    for _ in range(256):
+                        f.write(bytes(1 << 20))
+                continue
+            if name.endswith("data.pkl"):
+                data = data.replace(b"K\x04t", b"J" + struct.pack("<i", 1 << 28) + b"t")
+            dst.writestr(name, data)
+    cases["zip_bomb_deflated"] = (zbomb.getvalue(), r"compressed zip entries",
+                                  json.dumps(meta["init_kwargs"]))
+    legacy = io.BytesIO()
+    torch.save(sd, legacy, _use_new_zipfile_serialization=False)
+    cases["legacy_torch_save"] = (legacy.getvalue(), r"is a legacy torch.save file",
+                                            json.dumps(meta["init_kwargs"]))
     torch.save(sd, buf := io.BytesIO())
     cases["zip_json_deep_100000"] = (buf.getvalue(), r"json: not a JSON object of init kwargs: "
                                                      r"nested too deeply",
@@ -402,6 +421,18 @@ def test_format_is_decided_by_leading_bytes(tmp_path, nvidia_names, fixture_data
     (tmp_path / "other.json").write_text(json.dumps(meta["init_kwargs"]))
     with pytest.raises(InvalidWeightsError, match="other.zip is not a readable torch state dict"):
         load_stylegan2(str(zpath))
+
+
+def test_state_dict_route_takes_only_stored_zips(tmp_path, fixture_data):
+    meta, sd = fixture_data
+    path = tmp_path / "legacy.pt"
+    torch.save(sd, path, _use_new_zipfile_serialization=False)
+    (tmp_path / "kw.json").write_text(json.dumps(meta["init_kwargs"]))
+    with pytest.raises(InvalidWeightsError, match="legacy.pt is not a torch.save zip archive"):
+        load_stylegan2(str(path), init_kwargs_json=str(tmp_path / "kw.json"))
+    torch.save(sd, tmp_path / "ok.pt")                     # the normal format loads
+    gen = load_stylegan2(str(tmp_path / "ok.pt"), init_kwargs_json=str(tmp_path / "kw.json"))
+    assert all(torch.equal(gen.net.state_dict()[k], v) for k, v in sd.items())
 
 
 def test_storage_blob_builder_is_torch_compatible():
