@@ -20,9 +20,10 @@ from counterfactual.interventions.directions import (
     save_direction)
 from counterfactual.interventions.regions import (
     LANDMARK_REGIONS, REGIONS, FaceLandmarks, parsing_masks, region_masks)
-from counterfactual.interventions.verify import Thresholds, VerificationResult, verify_intervention
+from counterfactual.interventions.verify import VerificationResult, verify_intervention
 
 __all__ = ["Intervention", "build_intervention", "register_intervention", "available_interventions",
            "Direction", "LearnSettings", "learn_direction", "load_direction", "save_direction",
-           "condition_direction", "calibrate_alpha", "REGIONS", "LANDMARK_REGIONS", "parsing_masks", "FaceLandmarks", "region_masks",
-           "Thresholds", "VerificationResult", "verify_intervention"]
+           "condition_direction", "calibrate_alpha", "REGIONS", "LANDMARK_REGIONS", "FaceLandmarks",
+           "region_masks", "parsing_masks",
+           "VerificationResult", "verify_intervention"]

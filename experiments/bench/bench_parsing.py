@@ -67,7 +67,7 @@ def bench_backends(images: torch.Tensor, sizes: list[int], backends: list[str]) 
     return rows
 
 
-def bench_sweep_passes(n: int) -> dict:
+def bench_sweep_passes(n: int, n_learn: int = 200) -> dict:
     """Detector / landmark / parser passes per image in a small real sweep."""
     from counterfactual.config import validate_config
     from counterfactual.sweep.executor import run_sweep
@@ -76,7 +76,7 @@ def bench_sweep_passes(n: int) -> dict:
         "name": "bench-parsing", "generator": "dcgan-digiface", "seeds": {"start": 0, "count": n},
         "pairs_per_draw": n // 2 * 2, "draws": 2, "deltas": [0.0, 1.0], "sample_images": 0,
         "spaces": ["arcface", "gender-classifier"],
-        "interventions": [{"name": "hair_length", "params": {"n_samples": 200}},
+        "interventions": [{"name": "hair_length", "params": {"n_samples": n_learn}},
                           {"name": "blur:hair", "dose": False}],
         "verification": {"scorers": ["gender", "hair_length", "hat"]}})
     analysis.reset_passes()
@@ -98,18 +98,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", default="256,384,512")
     ap.add_argument("--backends", default="torch,torch-channels-last,onnx")
     ap.add_argument("--sweep-n", type=int, default=24, help="faces in the pass-count sweep (0: skip)")
+    ap.add_argument("--sweep-learn", type=int, default=200, help="direction-learning samples in that sweep")
+    ap.add_argument("--sizes-only", action="store_true", help="skip the sweep")
+    ap.add_argument("--sweep-only", action="store_true", help="skip the backend x size timing")
     ap.add_argument("--threads", type=int, default=None)
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     from generators import load_generator
-    images = load_generator("dcgan-digiface").images_for_seeds(list(range(args.n)))
-    print(f"threads={torch.get_num_threads()} n={args.n} DCGAN faces (64 px)")
-    print(f"{'size':>5s} {'backend':20s} {'s/img':>8s} {'x 512eg':>8s} {'agree512':>9s} "
-          f"{'IoU hair':>8s} {'IoU hat':>8s} {'load s':>7s}")
-    bench_backends(images, [int(s) for s in args.sizes.split(",")], args.backends.split(","))
-    if args.sweep_n:
-        bench_sweep_passes(args.sweep_n)
+    if not args.sweep_only:
+        images = load_generator("dcgan-digiface").images_for_seeds(list(range(args.n)))
+        print(f"threads={torch.get_num_threads()} n={args.n} DCGAN faces (64 px)")
+        print(f"{'size':>5s} {'backend':20s} {'s/img':>8s} {'x 512eg':>8s} {'agree512':>9s} "
+              f"{'IoU hair':>8s} {'IoU hat':>8s} {'load s':>7s}")
+        bench_backends(images, [int(s) for s in args.sizes.split(",")], args.backends.split(","))
+    if args.sweep_n and not args.sizes_only:
+        bench_sweep_passes(args.sweep_n, args.sweep_learn)
     return 0
 
 
