@@ -5,6 +5,7 @@ engine's) schema, plus a few tiny sample images.
 """
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
 import subprocess
@@ -19,11 +20,13 @@ from counterfactual.cli import main
 from counterfactual.rank.ranking import kendall_tau_table, metric_table, ranking_table
 from counterfactual.report import build_report, load_run
 from counterfactual.run import RunDir, write_table
+from counterfactual.run.features import FeatureIndex
 from counterfactual.run.schemas import EXPLAINED_COLUMNS, REGION_COLUMNS
 from counterfactual.sweep.tables import dose_frame
+from extractors.runtime.cache import FeatureCache
 from foundation.files import write_json
 
-SPACES = {"alpha-net": True, "rand-net": False}          # name -> trained
+SPACES = {"alpha-net": True, "beta-net": True, "rand-net": False}          # name -> trained
 INTERVENTIONS = ["hat", "gender", "blur:eyes", "blur:all"]
 DELTAS = [0.0, 0.25, 0.5, 0.75, 1.0]
 UNTRAINED = "rand-net"
@@ -57,6 +60,26 @@ def _verification(key: str) -> dict:
             "thresholds": {"ci": 0.95}, "flags": flags}
 
 
+N_FACES, DIM = 20, 16
+
+
+def _write_features(rd: RunDir, rng: np.random.Generator) -> None:
+    """Cached features of every set in every space, and the run's feature index: twins are
+    their base shifted along one direction, more for later interventions."""
+    cache, entries = FeatureCache(rd.features), {}
+    base = rng.standard_normal((N_FACES, DIM))
+    for s in SPACES:
+        for k, name in enumerate(["base", *INTERVENTIONS]):
+            shift = np.zeros(DIM)
+            shift[k % DIM] = 0.8 * k
+            feats = base if name == "base" else \
+                0.9 * base + 0.3 * rng.standard_normal((N_FACES, DIM)) + shift
+            key = hashlib.sha256(f"{name}/{s}".encode()).hexdigest()
+            cache.put(key, feats.astype(np.float32))
+            entries[(name, s)] = {"key": key, "label": _label(s), "trained": SPACES[s]}
+    FeatureIndex(rd).record(entries)
+
+
 @pytest.fixture(scope="module")
 def sweep_run(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("sweep_run")
@@ -84,6 +107,7 @@ def sweep_run(tmp_path_factory) -> Path:
     write_table(pd.DataFrame(region, columns=list(REGION_COLUMNS)), rd.tables / "region",
                 formats=("csv", "json"))
     write_json(rd.tables / "verification.json", {iv: _verification(iv) for iv in INTERVENTIONS})
+    _write_features(rd, rng)
     rd.set_dir("base").mkdir(parents=True)
     np.save(rd.set_dir("base") / "sample.npy", _images(0))
     for k, iv in enumerate(INTERVENTIONS):
@@ -170,20 +194,44 @@ def test_every_intervention_has_its_section(sweep_html):
 
 def test_report_tables_match_independent_references(sweep_run, sweep_html):
     effects = pd.read_csv(sweep_run / "report_tables" / "effects.csv")
-    assert len(effects) == len(INTERVENTIONS) * len(SPACES)
+    attributes = [iv for iv in INTERVENTIONS if iv != "blur:all"]     # blur:all is the reference
+    assert len(effects) == len(attributes) * len(SPACES)
     assert set(effects.loc[effects["space"] == UNTRAINED, "space_label"]) == {"rand-net (untrained)"}
     expected = multipletests(effects["p_value"].to_numpy(), method="holm")[1]
     np.testing.assert_allclose(effects["p_holm"], expected)
-    # FD at delta = 0 and 1 are the means over draws of the dose table
-    dose = pd.read_parquet(sweep_run / "tables" / "dose_response.parquet")
+    assert (effects["family_size"] == len(effects)).all()
+    assert (effects["n_perm"] == 2 * len(effects) / 0.05 - 1).all()
+    assert (effects["p_value"] >= 1 / (effects["n_perm"] + 1) - 1e-15).all()
+    # FD at delta = 1 is FD(base, twin) on every face; the descriptive draw columns are the
+    # dose table's mean and SD over draws
+    from counterfactual.metrics import frechet_distance_features
+    index = FeatureIndex(RunDir(sweep_run))
     row = effects[(effects["intervention"] == "gender") & (effects["space"] == "alpha-net")].iloc[0]
+    ref = frechet_distance_features(index.load("base", "alpha-net"), index.load("gender", "alpha-net"))
+    assert row["fd1"] == pytest.approx(ref.value, rel=1e-9)
+    assert row["sensitivity"] == pytest.approx(row["fd1"] - row["fd0"], rel=1e-9)
+    dose = pd.read_parquet(sweep_run / "tables" / "dose_response.parquet")
     g = dose[(dose["intervention"] == "gender") & (dose["space"] == "alpha-net")]
-    assert row["fd1"] == pytest.approx(g.loc[g["delta"] == 1.0, "fd"].mean())
-    assert row["fd0"] == pytest.approx(g.loc[g["delta"] == 0.0, "fd"].mean())
-    assert row["ratio_to_null"] == pytest.approx(row["fd1"] / row["fd0"])
-    for name in ("curves", "fits", "null", "shares", "reactions", "region"):
+    assert row["fd1_draws_mean"] == pytest.approx(g.loc[g["delta"] == 1.0, "fd"].mean())
+    assert row["fd1_draws_sd"] == pytest.approx(g.loc[g["delta"] == 1.0, "fd"].std())
+    reference = pd.read_csv(sweep_run / "report_tables" / "reference.csv")
+    assert set(reference["intervention"]) == {"blur:all"}
+    reactions = pd.read_csv(sweep_run / "report_tables" / "reactions.csv")
+    assert (reactions["normaliser"] == "reference").all()
+    assert not reactions["compared_with"].fillna("").str.contains(UNTRAINED).any()
+    judged = reactions[reactions["trained"] & reactions["relative"].notna()]
+    assert len(judged)
+    for _, r in judged.iterrows():        # the verdict follows the interval, nothing else
+        inside = r["relative_ci_low"] <= 1 <= r["relative_ci_high"]
+        assert r["reaction"] == ("in line" if inside else "over" if r["relative_ci_low"] > 1
+                                 else "under")
+    assert (reactions.loc[~reactions["trained"], "reaction"] == "not judged (untrained)").all()
+    for name in ("curves", "fits", "shares", "effects", "reference", "region"):
         assert (sweep_run / "report_tables" / f"{name}.csv").is_file()
         assert (sweep_run / "report_tables" / f"{name}.json").is_file()
+    # a p-value at the permutation floor is printed as a bound, with its resolution
+    floor = 1 / (effects["n_perm"].iloc[0] + 1)
+    assert f"\u2264 {floor:.2g}" in sweep_html and f"resolution {floor:.2g}" in sweep_html
 
 
 def test_cli_report_and_missing_run(sweep_run, tmp_path, capsys):

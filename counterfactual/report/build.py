@@ -24,6 +24,8 @@ import numpy as np
 import pandas as pd
 
 from counterfactual.analysis import SweepTables, sweep_tables, tau_matrix
+from counterfactual.analysis.inference import format_p
+from counterfactual.analysis.sensitivity import DEFINITION
 from counterfactual.report import figures, images
 from counterfactual.run.reader import RunData, Space, load_run
 from counterfactual.report.explained import explained_section
@@ -87,19 +89,32 @@ def _attribute(run: RunData, key: str, derived: SweepTables, ci_level: float) ->
         "twin_strip": images.strip(twin[:k]) if k else None,
         "seeds": ", ".join(str(s) for s in seeds),
         "verification": _verification(run.verification.get(key)),
-        "dose_plot": None, "effects": [], "p_source": ""}
+        "dose_plot": None, "effects": [], "is_reference": False, "stats": None}
     if derived.curves is not None:
         curves = derived.curves[derived.curves["intervention"] == key]
         if len(curves):
             spaces = _ordered_spaces(run, list(dict.fromkeys(curves["space"])))
             out["dose_plot"] = figures.dose_figure(curves, spaces, ci_level)
-    if derived.effects is not None:
-        eff = derived.effects[derived.effects["intervention"] == key]
+    table = derived.reference if key in _keys(derived.reference) else derived.effects
+    if table is not None:
+        eff = table[table["intervention"] == key]
         order = {sp.name: i for i, sp in enumerate(_ordered_spaces(run))}
         rows = sorted(_records(eff), key=lambda r: order.get(r["space"], 1e9))
-        out["effects"] = [{**r, "space": run.space(r["space"])} for r in rows]
-        out["p_source"] = eff["p_source"].iloc[0] if len(eff) else ""
+        out["effects"] = [{**r, "space": run.space(r["space"]),
+                           "p_text": format_p(r["p_value"], bool(r["p_is_bound"])),
+                           "p_holm_text": format_p(r["p_holm"], bool(r["p_holm_is_bound"]))}
+                          for r in rows]
+        out["is_reference"] = table is derived.reference
+        if len(eff):
+            first = eff.iloc[0]
+            out["stats"] = {"n_perm": int(first["n_perm"]), "family": int(first["family_size"]),
+                            "groups": int(first["jackknife_groups"]),
+                            "resolution": format_p(1.0 / (int(first["n_perm"]) + 1))}
     return out
+
+
+def _keys(df: pd.DataFrame | None) -> set[str]:
+    return set() if df is None else set(df["intervention"])
 
 
 def _reactions(run: RunData, derived: SweepTables) -> dict[str, Any] | None:
@@ -117,11 +132,16 @@ def _reactions(run: RunData, derived: SweepTables) -> dict[str, Any] | None:
                 continue
             r = part.loc[sp.name]
             cells.append({"css": {"over": "over", "under": "under"}.get(r["reaction"], ""),
-                          "reaction": r["reaction"], "log_ratio": r["log_ratio"],
-                          "lo": r["log_ratio_ci_low"], "hi": r["log_ratio_ci_high"],
-                          "p": r["p_adjusted"]})
+                          "reaction": r["reaction"], "relative": r["relative"],
+                          "lo": r["relative_ci_low"], "hi": r["relative_ci_high"],
+                          "compared_with": r["compared_with"], "note": r["note"]})
         rows.append({"intervention": key, "cells": cells})
-    return {"spaces": spaces, "rows": rows, "alpha": float(df["alpha"].iloc[0])}
+    first = df.iloc[0]
+    yardstick = {"reference": "its reaction to the reference distortion",
+                 "attributes": "its mean sensitivity over the attributes"}[first["normaliser"]]
+    return {"spaces": spaces, "rows": rows, "level": f"{float(first['ci_level']):.2%}",
+            "n_verdicts": int(first["n_verdicts"]), "yardstick": yardstick,
+            "definition": DEFINITION}
 
 
 def _region(run: RunData, derived: SweepTables) -> dict[str, Any] | None:
@@ -291,7 +311,7 @@ def build_context(run: RunData, derived: SweepTables | None, ci_level: float = 0
             "spaces": spaces, "any_untrained": any(not s.trained for s in spaces), "toc": toc,
             "notes": notes, "attributes": attributes, "reactions": reactions, "region": region,
             "rank": rank, "explained": explained, "provenance": _provenance(run),
-            "ci_level": ci_label}
+            "ci_level": ci_label, "definition": DEFINITION}
 
 
 def write_report_tables(root: Path, derived: SweepTables) -> list[Path]:

@@ -13,7 +13,6 @@ import matplotlib
 
 matplotlib.use("Agg", force=False)
 import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib import ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
@@ -50,7 +49,8 @@ def panel_grid(n: int, max_cols: int, panel_size: tuple[float, float]) -> tuple[
 
 def dose_figure(curves: pd.DataFrame, spaces: Sequence[Space], ci_level: float) -> str:
     """One panel per space: mean FD over draws vs delta (log y) with its CI band and the mean
-    and trace terms; a last panel overlays every space normalised by its FD at delta = 0."""
+    and trace terms (the band is the spread over the sweep's draws, which reuse the same faces);
+    a last panel overlays every space's change from delta = 0 as a share of its change at 1."""
     fig, flat = panel_grid(len(spaces) + 1, 3, (4.3, 3.1))
     for i, sp in enumerate(spaces):
         ax = flat[i]
@@ -60,7 +60,7 @@ def dose_figure(curves: pd.DataFrame, spaces: Sequence[Space], ci_level: float) 
             continue
         d = g["delta"].to_numpy()
         ax.fill_between(d, _positive(g["fd_ci_low"]), _positive(g["fd_ci_high"]),
-                        color=COLORS[0], alpha=0.25, lw=0, label=f"{ci_level:.0%} CI of mean FD")
+                        color=COLORS[0], alpha=0.25, lw=0, label=f"{ci_level:.0%} band over draws")
         ax.plot(d, _positive(g["fd_mean"]), color=COLORS[0], lw=2, marker="o", ms=3, label="FD")
         ax.plot(d, _positive(g["mean_term_mean"]), color=COLORS[1], lw=1.3, ls="--",
                 label="mean term")
@@ -78,20 +78,14 @@ def dose_figure(curves: pd.DataFrame, spaces: Sequence[Space], ci_level: float) 
         g = curves[curves["space"] == sp.name].sort_values("delta")
         if g.empty:
             continue
-        base = g["fd_mean"].iloc[0]
-        if base > 0:
-            ax.plot(g["delta"], _positive(g["fd_mean"] / base), color=COLORS[j % 10], lw=1.8,
+        fd = g["fd_mean"].to_numpy(np.float64)
+        change = fd[-1] - fd[0]
+        if change > 0:   # the curve's shape: its change from delta = 0, per unit of the full change
+            ax.plot(g["delta"], (fd - fd[0]) / change, color=COLORS[j % 10], lw=1.8,
                     marker="o", ms=2.5, label=sp.label)
-    ax.set_yscale("log")
-    plain = ticker.FuncFormatter(lambda v, _: f"{v:g}")
-    ax.yaxis.set_major_formatter(plain)
-    lo, hi = ax.get_ylim()
-    if lo > 0 and hi / lo < 10:     # under a decade: label the minor ticks too, in plain numbers
-        ax.yaxis.set_minor_formatter(plain)
-        ax.tick_params(axis="y", which="minor", labelsize=7)
-    ax.set_title("all spaces: FD(Δ) / FD(0)", fontsize=10)
+    ax.set_title("all spaces: (FD(Δ) − FD(0)) / (FD(1) − FD(0))", fontsize=10)
     ax.set_xlabel("prevalence gap Δ")
-    ax.set_ylabel("ratio to Δ = 0 (log)")
+    ax.set_ylabel("share of the full change")
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=7, loc="best")
     fig.tight_layout()

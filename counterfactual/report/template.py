@@ -113,22 +113,28 @@ use random weights (no trained checkpoint was available): their numbers show how
 
 <h3>Dose-response (FD vs prevalence gap Δ, log scale)</h3>
 {% if at.dose_plot %}<img class="fig" src="{{ at.dose_plot }}" alt="dose-response plot">
-<p class="muted small">Mean FD over the draws at each Δ; band: {{ ci_level }} bootstrap CI of that mean (draws resampled);
-dashed: mean term ‖μ<sub>A</sub>−μ<sub>B</sub>‖², dotted: trace term. Panel titles ending in "(untrained)" are random-weight spaces.
-The last panel divides each space's curve by its FD at Δ = 0.</p>
+<p class="muted small">Mean FD over the sweep's draws at each Δ; band: {{ ci_level }} bootstrap band over those draws. The draws
+reuse the same faces, so the band is split-to-split spread, not uncertainty about other faces (the effects table has that).
+Dashed: mean term ‖μ<sub>A</sub>−μ<sub>B</sub>‖², dotted: trace term. Panel titles ending in "(untrained)" are random-weight spaces.
+The last panel shows each space's change from Δ = 0 as a share of its change at Δ = 1 (the curve's shape).</p>
 {% else %}<p class="muted">No dose-response for this attribute.</p>{% endif %}
 
 {% if at.effects %}
-<h3>Effects per space</h3>
-<table class="data"><tr><th class="l">space</th><th>FD at Δ=0</th><th>FD at Δ=1</th><th>sensitivity FD(1)−FD(0)</th><th>{{ ci_level }} CI</th>
-<th>FD(1)/FD(0)</th><th>{{ ci_level }} CI</th><th>mean-term share</th><th>p</th><th>p (Holm)</th></tr>
-{% for e in at.effects %}<tr><td class="l">{{ space(e.space) }}</td><td>{{ e.fd0|num }}</td><td>{{ e.fd1|num }}</td>
+<h3>Effects per space{% if at.is_reference %} (the reference distortion){% endif %}</h3>
+<table class="data"><tr><th class="l">space</th><th>FD at Δ=1</th><th>swap floor (Δ=0)</th><th>sensitivity</th><th>{{ ci_level }} CI (faces)</th>
+<th>unbiased mean term</th><th>FD∞ change</th><th>SD of FD(1) over draws</th>{% if not at.is_reference %}<th>p</th><th>p (Holm)</th>{% endif %}</tr>
+{% for e in at.effects %}<tr><td class="l">{{ space(e.space) }}</td><td>{{ e.fd1|num }}</td><td>{{ e.fd0|num }}</td>
 <td><b>{{ e.sensitivity|num }}</b></td><td>{{ ci(e.sensitivity_ci_low, e.sensitivity_ci_high) }}</td>
-<td><b>{{ e.ratio_to_null|num }}</b></td><td>{{ ci(e.ratio_ci_low, e.ratio_ci_high) }}</td>
-<td>{{ e.mean_term_share|pct }}</td><td>{{ e.p_value|pval }}</td><td><b>{{ e.p_holm|pval }}</b></td></tr>{% endfor %}
+<td>{{ e.mean_term_unbiased|num }}</td><td>{{ e.fd_inf_change|num }}</td><td>{{ e.get("fd1_draws_sd")|num(2) }}</td>
+{% if not at.is_reference %}<td>{{ e.p_text }}</td><td><b>{{ e.p_holm_text }}</b></td>{% endif %}</tr>{% endfor %}
 </table>
-<p class="muted small">Sensitivity: quadratic fit of FD on Δ (HC3 CI). FD(1)/FD(0): full gap over the no-gap null (bootstrap CI over draws).
-p: {{ at.p_source }}; Holm-corrected across all attributes × spaces.</p>
+<p class="muted small">Sensitivity = FD(base set, twin set) − mean FD over within-pair swaps (Δ = 0), on all {{ at.effects[0].n_pairs }} faces:
+the FD change from Δ = 0 to 1 with the finite-sample floor removed (0 in expectation without an effect), in the space's own units.
+CI: jackknife over faces ({{ at.stats.groups }} groups): uncertainty about other faces from the same generator.
+Beside it, estimates of the population FD at Δ = 1: the unbiased mean term and FD∞ (Chong &amp; Forsyth 2020) minus its Δ = 0 value.
+{% if not at.is_reference %}p: within-pair swap permutation test, {{ at.stats.n_perm }} permutations (resolution {{ at.stats.resolution }}; "≤" marks a bound:
+no permutation reached the observed FD); Holm-corrected over the {{ at.stats.family }} attribute × space tests.{% endif %}
+SD over draws: spread of the sweep's draws on the same faces (split noise).</p>
 {% endif %}
 </section>
 {% endfor %}
@@ -137,11 +143,15 @@ p: {{ at.p_source }}; Holm-corrected across all attributes × spaces.</p>
 <h2 id="summary">Cross-space summary: which spaces over- or under-react</h2>
 <table class="data"><tr><th class="l">attribute</th>{% for sp in reactions.spaces %}<th>{{ space(sp) }}</th>{% endfor %}</tr>
 {% for row in reactions.rows %}<tr><td class="l">{{ row.intervention }}</td>
-{% for c in row.cells %}<td class="c {{ c.css }}">{% if c.reaction %}<b>{{ c.reaction }}</b><br><span class="small">log-ratio {{ c.log_ratio|num(3) }} {{ ci(c.lo, c.hi) }}</span><br><span class="small">p<sub>Holm</sub> {{ c.p|pval }}</span>{% else %}–{% endif %}</td>{% endfor %}</tr>{% endfor %}
+{% for c in row.cells %}<td class="c {{ c.css }}">{% if c.reaction %}<b>{{ c.reaction }}</b>{% if c.relative is not none %}<br><span class="small">×{{ c.relative|num(3) }} {{ ci(c.lo, c.hi) }}</span>{% endif %}{% if c.note %}<br><span class="small">{{ c.note }}</span>{% endif %}{% else %}–{% endif %}</td>{% endfor %}</tr>{% endfor %}
 </table>
-<p class="muted small">Sensitivity per space = FD(Δ=1) / mean FD(Δ=0); log-ratio to the median over the attribute's spaces with a
-{{ ci_level }} bootstrap CI. A space over-reacts (red) when the CI lies above 0 and the Holm-corrected p &lt; {{ reactions.alpha }};
-under-reacts (blue) when it lies below 0.</p>
+<p class="muted small">Each space's sensitivity ({{ reactions.definition }}) is divided by {{ reactions.yardstick }}, measured in the
+same space on the same faces; that profile is compared with the mean profile of the other trained spaces (×1 = the same).
+Untrained spaces are never part of that reference; they are shown relative to the trained spaces, without a verdict.
+Intervals: jackknife over faces at the simultaneous level {{ reactions.level }} (Bonferroni over the {{ reactions.n_verdicts }} verdicts).
+A space <b>over-reacts</b> to an attribute (red) when the whole interval lies above 1: relative to its own yardstick its FD moves
+more with the attribute than the other trained spaces' FDs do; it <b>under-reacts</b> (blue) when the interval lies below 1;
+otherwise it is in line.</p>
 {% endif %}
 
 {% if region %}
