@@ -54,7 +54,8 @@ EFFECT_COLUMNS: tuple[str, ...] = (
     "intervention", "space", "space_label", "trained", "n_pairs", "dim", "fd1", "fd0",
     "sensitivity", "sensitivity_se", "sensitivity_ci_low", "sensitivity_ci_high", "mean_part",
     "trace_part", "mean_term_unbiased", "fd_inf1", "fd_inf0", "fd_inf_change", "p_value",
-    "p_is_bound", "p_resolution", "p_holm", "p_holm_is_bound", "reject_holm", "family_size",
+    "p_is_bound", "p_resolution", "p_holm", "p_holm_is_bound", "reject_holm", "detected",
+    "family_size",
     "n_perm", "ci_level", "alpha", "jackknife_groups", "swaps", "seed")
 
 CROSS_COLUMNS: tuple[str, ...] = (
@@ -103,7 +104,7 @@ def _effect_rows(pairs: Sequence[PairFeatures], cells: list[CellInference], sett
              "alpha": settings.alpha, "jackknife_groups": len(c.loo), "swaps": settings.swaps,
              "seed": settings.seed} for pf, c in zip(pairs, cells)]
     df = frame(rows, [c for c in EFFECT_COLUMNS if c not in ("p_holm", "p_holm_is_bound",
-                                                                "reject_holm")])
+                                                                "reject_holm", "detected")])
     if n_perm:
         p = df["p_value"].to_numpy(np.float64)
         df["p_holm"] = adjust_pvalues(p, "holm")
@@ -111,7 +112,17 @@ def _effect_rows(pairs: Sequence[PairFeatures], cells: list[CellInference], sett
         df["reject_holm"] = np.nan_to_num(df["p_holm"].to_numpy(np.float64), nan=1.0) <= settings.alpha
     else:
         df["p_holm"], df["p_holm_is_bound"], df["reject_holm"] = np.nan, False, False
+    df["detected"] = detected(df["reject_holm"].to_numpy(bool),
+                              df["sensitivity_ci_low"].to_numpy(np.float64) > 0) if n_perm else "not tested"
     return df[list(EFFECT_COLUMNS)].sort_values(["intervention", "space"]).reset_index(drop=True)
+
+
+def detected(rejected: np.ndarray, interval_above_zero: np.ndarray) -> np.ndarray:
+    """"yes" when the Holm-corrected test rejects and the interval of S lies above 0, "no" when
+    neither, "borderline" when they disagree (the test and the interval answer different
+    questions: any change of distribution vs the size of S)."""
+    both, either = rejected & interval_above_zero, rejected | interval_above_zero
+    return np.where(both, "yes", np.where(either, "borderline", "no"))
 
 
 def _interval(point: float, loo: np.ndarray, level: float) -> tuple[float, float]:

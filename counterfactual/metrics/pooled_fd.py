@@ -12,8 +12,9 @@ Routes (chosen per pool, like the sweep's dose routes):
   tr sqrt(S_A S_B) = sum of sqrt of the eigenvalues of C C^T; only the top
   min(|A|, |B|, dim + 1) - 1 (the rank bound of two centred sets) enter the sum, so the
   structural zeros never contribute rounding noise.
-- "cov" (dim < rows per set): d x d weighted covariances and the metrics' pivoted-Cholesky
-  route (`trace_sqrt.trace_sqrt_cholesky`).
+- "cov" (dim < rows per set): d x d weighted covariances; one set pair at a time by the
+  metrics' pivoted-Cholesky route (`trace_sqrt.trace_sqrt_cholesky`), stacks of set pairs by
+  the eigen route (eigenvalues of S_A^1/2 S_B S_A^1/2, as `trace_sqrt.trace_sqrt_eigh`).
 The pool is centred first (FD is translation invariant; centring protects the Gram entries
 from cancellation).
 """
@@ -148,14 +149,17 @@ class PooledFD:
             mu_a, mu_b = np.einsum("ks,ksd->kd", pa, xa), np.einsum("ks,ksd->kd", pb, xb)
             ca = (xa - mu_a[:, None]) * np.sqrt(a / (na[:, None] - 1.0))[:, :, None]
             cb = (xb - mu_b[:, None]) * np.sqrt(b / (nb[:, None] - 1.0))[:, :, None]
-            res = np.empty((len(a), 3))
-            for k in range(len(a)):
-                s_a, s_b = ca[k].T @ ca[k], cb[k].T @ cb[k]
-                mean_term = float(((mu_a[k] - mu_b[k]) ** 2).sum())
-                cross = trace_sqrt_cholesky(s_a, s_b).value
-                trace_term = max(float(np.trace(s_a) + np.trace(s_b)) - 2.0 * cross, 0.0)
-                res[k] = mean_term + trace_term, mean_term, trace_term
-            return res
+            s_a, s_b = ca.mT @ ca, cb.mT @ cb
+            mean_term = ((mu_a - mu_b) ** 2).sum(axis=1)
+            # tr sqrt(S_A S_B) = sum sqrt eig(S_A^1/2 S_B S_A^1/2) (the metrics' eigh route)
+            w, v = np.linalg.eigh(s_a)
+            root = (v * np.sqrt(np.clip(w, 0.0, None))[:, None, :]) @ v.mT
+            m = root @ s_b @ root
+            ev = np.linalg.eigvalsh((m + m.mT) * 0.5)[:, ::-1][:, :min(sa - 1, sb - 1, self.dim)]
+            cross = np.sqrt(np.clip(ev, 0.0, None)).sum(axis=1)
+            trace_term = np.maximum(np.trace(s_a, axis1=1, axis2=2) + np.trace(s_b, axis1=1, axis2=2)
+                                    - 2.0 * cross, 0.0)
+            return np.column_stack([mean_term + trace_term, mean_term, trace_term])
         g = self.gram
         gab = g[ia[:, :, None], ib[:, None, :]]
         mu_aa = np.einsum("ks,kst,kt->k", pa, g[ia[:, :, None], ia[:, None, :]], pa)

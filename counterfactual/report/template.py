@@ -122,18 +122,19 @@ The last panel shows each space's change from Δ = 0 as a share of its change at
 {% if at.effects %}
 <h3>Effects per space{% if at.is_reference %} (the reference distortion){% endif %}</h3>
 <table class="data"><tr><th class="l">space</th><th>FD at Δ=1</th><th>swap floor (Δ=0)</th><th>sensitivity</th><th>{{ ci_level }} CI (faces)</th>
-<th>unbiased mean term</th><th>FD∞ change</th><th>SD of FD(1) over draws</th>{% if not at.is_reference %}<th>p</th><th>p (Holm)</th>{% endif %}</tr>
+<th>unbiased mean term</th><th>FD∞ change</th><th>SD of FD(1) over draws</th>{% if not at.is_reference %}<th>p</th><th>p (Holm)</th><th>detected</th>{% endif %}</tr>
 {% for e in at.effects %}<tr><td class="l">{{ space(e.space) }}</td><td>{{ e.fd1|num }}</td><td>{{ e.fd0|num }}</td>
 <td><b>{{ e.sensitivity|num }}</b></td><td>{{ ci(e.sensitivity_ci_low, e.sensitivity_ci_high) }}</td>
 <td>{{ e.mean_term_unbiased|num }}</td><td>{{ e.fd_inf_change|num }}</td><td>{{ e.get("fd1_draws_sd")|num(2) }}</td>
-{% if not at.is_reference %}<td>{{ e.p_text }}</td><td><b>{{ e.p_holm_text }}</b></td>{% endif %}</tr>{% endfor %}
+{% if not at.is_reference %}<td>{{ e.p_text }}</td><td>{{ e.p_holm_text }}</td><td><b>{{ e.detected }}</b></td>{% endif %}</tr>{% endfor %}
 </table>
 <p class="muted small">Sensitivity = FD(base set, twin set) − mean FD over within-pair swaps (Δ = 0), on all {{ at.effects[0].n_pairs }} faces:
 the FD change from Δ = 0 to 1 with the finite-sample floor removed (0 in expectation without an effect), in the space's own units.
 CI: jackknife over faces ({{ at.stats.groups }} groups): uncertainty about other faces from the same generator.
 Beside it, estimates of the population FD at Δ = 1: the unbiased mean term and FD∞ (Chong &amp; Forsyth 2020) minus its Δ = 0 value.
 {% if not at.is_reference %}p: within-pair swap permutation test, {{ at.stats.n_perm }} permutations (resolution {{ at.stats.resolution }}; "≤" marks a bound:
-no permutation reached the observed FD); Holm-corrected over the {{ at.stats.family }} attribute × space tests.{% endif %}
+no permutation reached the observed FD); Holm-corrected over the {{ at.stats.family }} attribute × space tests.
+Detected: "yes" when the corrected test rejects and the interval lies above 0, "no" when neither, "borderline" when they disagree.{% endif %}
 SD over draws: spread of the sweep's draws on the same faces (split noise).</p>
 {% endif %}
 </section>
