@@ -23,8 +23,8 @@ from counterfactual.run import RunDir, write_table
 from counterfactual.run.features import FeatureIndex
 from counterfactual.run.schemas import EXPLAINED_COLUMNS, REGION_COLUMNS
 from counterfactual.sweep.tables import dose_frame
+from counterfactual.foundation.files import write_json
 from extractors.runtime.cache import FeatureCache
-from foundation.files import write_json
 
 SPACES = {"alpha-net": True, "beta-net": True, "rand-net": False}          # name -> trained
 INTERVENTIONS = ["hat", "gender", "blur:eyes", "blur:all"]
