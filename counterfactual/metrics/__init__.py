@@ -6,7 +6,9 @@ from .bootstrap import BootstrapResult, bootstrap
 from .errors import RankDeficientCovarianceWarning
 from .fd import METHODS, FDResult, frechet_distance, frechet_distance_features
 from .kid import KIDResult, kid, mmd2_unbiased
-from .prdc import DCResult, PRResult, density_coverage, knn_radii, precision_recall
+from .prdc import (DCResult, PRResult, density_coverage, knn_radii, manifold_metrics,
+                   precision_recall)
+from .rows import Rows
 from .stats import FeatureStats
 
 __all__ = [
@@ -14,6 +16,7 @@ __all__ = [
     "RankDeficientCovarianceWarning",
     "METHODS", "FDResult", "frechet_distance", "frechet_distance_features",
     "KIDResult", "kid", "mmd2_unbiased",
-    "DCResult", "PRResult", "density_coverage", "knn_radii", "precision_recall",
+    "DCResult", "PRResult", "density_coverage", "knn_radii", "manifold_metrics", "precision_recall",
+    "Rows",
     "FeatureStats",
 ]

@@ -31,15 +31,6 @@ def check_finite(arr: np.ndarray, name: str) -> None:
         raise ValueError(f"{name}: {bad} non-finite value(s) (NaN or inf)")
 
 
-def as_features(x: Any, name: str, min_rows: int = 1) -> np.ndarray:
-    """A float64 feature matrix [n, d] with at least ``min_rows`` rows and d >= 1."""
-    arr = as_float64(x, name, 2)
-    if arr.shape[0] < min_rows or arr.shape[1] < 1:
-        raise ValueError(
-            f"{name}: need at least {min_rows} row(s) and 1 column, got shape {arr.shape}")
-    return arr
-
-
 def same_dim(x: np.ndarray, y: np.ndarray, xname: str, yname: str) -> int:
     """Check that two feature matrices have the same number of columns; return it."""
     if x.shape[1] != y.shape[1]:

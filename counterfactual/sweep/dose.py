@@ -88,13 +88,22 @@ class DoseResult:
 
 
 def _pool(base: np.ndarray, twin: np.ndarray) -> torch.Tensor:
-    base = np.asarray(base, dtype=np.float64)
-    twin = np.asarray(twin, dtype=np.float64)
+    """[base; twin] in float64, centred, filled chunk by chunk (one float64 copy in all, so
+    memory-mapped float32 features of 50k faces need no more)."""
+    base, twin = np.asarray(base), np.asarray(twin)
     if base.ndim != 2 or base.shape != twin.shape:
         raise ValueError(f"base and twin features must be [M, dim] of equal shape, got "
                          f"{base.shape} and {twin.shape}")
-    pool = torch.from_numpy(np.concatenate([base, twin]))
-    return pool - pool.mean(dim=0)          # FD is translation invariant; centring helps round-off
+    m = base.shape[0]
+    pool = torch.empty((2 * m, base.shape[1]), dtype=torch.float64)
+    step = max(1, _CHUNK_BYTES // (8 * max(base.shape[1], 1)) // 4)
+    for offset, part in ((0, base), (m, twin)):
+        for start in range(0, m, step):
+            stop = min(start + step, m)
+            pool[offset + start:offset + stop] = torch.from_numpy(
+                np.asarray(part[start:stop], dtype=np.float64))
+    pool -= pool.mean(dim=0)                # FD is translation invariant; centring helps round-off
+    return pool
 
 
 def _means_and_traces(pool: torch.Tensor, sq_norms: torch.Tensor, rows: torch.Tensor
@@ -126,8 +135,14 @@ def _cross_trace_gram(pool: torch.Tensor, gram: torch.Tensor | None, ra: torch.T
 
 
 def _cov(pool: torch.Tensor, rows: torch.Tensor, mu: torch.Tensor) -> torch.Tensor:
-    x = pool[rows] - mu[:, None, :]                               # [B, N, d]
-    return x.mT @ x / (rows.shape[1] - 1)
+    """Covariances [B, d, d] of the sets pool[rows[b]], accumulated over chunks of rows."""
+    n, dim = rows.shape[1], pool.shape[1]
+    step = max(1, _CHUNK_BYTES // (8 * dim * rows.shape[0]) // 4)
+    acc = torch.zeros((rows.shape[0], dim, dim), dtype=torch.float64)
+    for start in range(0, n, step):
+        x = pool[rows[:, start:start + step]] - mu[:, None, :]    # [B, chunk, d]
+        acc += x.mT @ x
+    return acc / (n - 1)
 
 
 def _sqrt_psd(s: torch.Tensor) -> torch.Tensor:
@@ -172,7 +187,7 @@ def dose_response(base: np.ndarray, twin: np.ndarray, draws: list[Draw],
     gram = None
     if route == "gram" and 8 * (2 * n_total) ** 2 <= _GRAM_BYTES:
         gram = pool @ pool.mT                                     # every pair product, once
-    per_draw = 8 * n * (n if gram is not None else dim) * 3 + 8 * (2 * n_total) * 2
+    per_draw = (8 * n * n * 3 if gram is not None else 8 * dim * dim * 4) + 8 * (2 * n_total) * 2
     chunk = max(1, _CHUNK_BYTES // per_draw)
     fd, mean_term, trace_term = [], [], []
     for start in range(0, len(draws), chunk):
