@@ -42,6 +42,7 @@ GPU outputs by fp16 rounding.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Any, Sequence
 
@@ -429,10 +430,19 @@ class StyleGAN2Faces(Generator):
         return [getattr(syn, f"b{res}") for res in syn.block_resolutions]
 
     def _each(self, fn: Any, x: torch.Tensor) -> torch.Tensor:
-        """fn over x as one batch, or one row at a time when not batched."""
-        if self.batched or len(x) <= 1:
-            return fn(x)
-        return torch.cat([fn(x[i:i + 1]) for i in range(len(x))])
+        """fn over x as one batch, or one row at a time when not batched; on CUDA in float32
+        without TF32 convolutions (cuDNN's default), so images match the CPU's."""
+        with self._exact_cuda():
+            if self.batched or len(x) <= 1:
+                return fn(x)
+            return torch.cat([fn(x[i:i + 1]) for i in range(len(x))])
+
+    def _exact_cuda(self) -> Any:
+        if self.device.type != "cuda" or self.fp16:
+            return contextlib.nullcontext()
+        cudnn = torch.backends.cudnn
+        return cudnn.flags(enabled=cudnn.enabled, benchmark=cudnn.benchmark,
+                           deterministic=cudnn.deterministic, allow_tf32=False)
 
     def _labels(self, n: int) -> torch.Tensor | None:
         if self.net.c_dim == 0:
