@@ -29,7 +29,7 @@ def _run_config(config_path: Path, args: argparse.Namespace) -> int:
     from counterfactual.sweep import run_sweep
     config = load_config(config_path)
     run_sweep(config, args.out, device=args.device, batch_size=args.batch_size,
-              progress=not args.no_progress, force=args.force)
+              progress=not args.no_progress, force=args.force, executor=args.executor)
     return 0
 
 
@@ -128,6 +128,9 @@ def _run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=None, metavar="N",
                    help="generation batch size (overrides the config; results do not depend on it)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    p.add_argument("--executor", choices=("local", "ray"), default=None,
+                   help="where the image work runs (overrides [executor] kind; results do not "
+                        "depend on it): this process, or shard tasks on a Ray cluster")
     p.add_argument("--force", action="store_true",
                    help="run even if RUN_DIR holds a different config or is complete "
                         "(finished tasks whose inputs did not change are kept)")

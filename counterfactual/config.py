@@ -33,7 +33,7 @@ DEFAULT_DELTAS: tuple[float, ...] = tuple(round(i * 0.05, 10) for i in range(21)
 _DEVICE_RE = re.compile(r"^(cpu|cuda(:\d+)?)$")
 _ID_RE = re.compile(r"^[A-Za-z0-9_.:+=-]+$")
 # Keys that change how a run executes but never its results (ignored when comparing configs).
-EXECUTION_KEYS: tuple[str, ...] = ("device", "batch_size")
+EXECUTION_KEYS: tuple[str, ...] = ("device", "batch_size", "executor")
 
 
 class ConfigError(ValueError):
@@ -210,6 +210,18 @@ class RegionConfig(StrictModel):
     prefix: str = Field("blur:", description="interventions whose name starts with this are regions")
 
 
+class ExecutorConfig(StrictModel):
+    """Where the image work runs: "local" (this process) or "ray" (shards of seeds on a Ray
+    cluster, see counterfactual.sweep.ray_executor). Never changes results."""
+    kind: Literal["local", "ray"] = "local"
+    address: str | None = Field(None, description="Ray cluster address ('auto', 'HOST:PORT', "
+                                "'ray://HOST:10001'); unset: start a local Ray instance")
+    workers: int = Field(2, ge=1, description="Ray actors (each keeps the models loaded)")
+    gpus_per_worker: float = Field(0, ge=0, description="GPUs per actor (> 0: actors run on CUDA)")
+    cpus_per_worker: float = Field(1, gt=0)
+    shard_size: int = Field(64, ge=1, description="seeds per shard task")
+
+
 class SweepConfig(RunConfigBase):
     """A whole sweep."""
     kind: ClassVar[str] = "sweep"
@@ -228,6 +240,7 @@ class SweepConfig(RunConfigBase):
     sample_images: int = Field(16, ge=0, description="images of each set kept for report grids")
     region: RegionConfig = Field(default_factory=RegionConfig)
     verification: VerificationConfig = Field(default_factory=VerificationConfig)
+    executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
 
     @field_validator("deltas", mode="before")
     @classmethod

@@ -11,7 +11,7 @@ def cmd_rank(args: argparse.Namespace) -> int:
     from counterfactual.rank.engine import run_rank
     config = load_rank_config(Path(args.config))
     run_rank(config, args.out, device=args.device, batch_size=args.batch_size,
-             progress=not args.no_progress, force=args.force)
+             progress=not args.no_progress, force=args.force, executor=args.executor)
     return 0
 
 

@@ -38,7 +38,8 @@ from counterfactual.rank.compare import Settings, compare
 from counterfactual.rank.config import REFERENCE_ID, RankConfig
 from counterfactual.rank.ranking import kendall_tau_table, metric_table, ranking_table
 from counterfactual.rank.sets import ImageSet, generate, image_sets
-from counterfactual.sweep.executor import Components, FeatureEngine, Log, format_timing
+from counterfactual.sweep.executor import (Components, FeatureEngine, Log, execution_overrides,
+                                           executor_class, format_timing)
 from counterfactual.sweep.rundir import (RunDir, content_hash, read_json, save_npy, slug, write_json,
                                          write_table)
 
@@ -149,12 +150,22 @@ class RankExecutor(FeatureEngine):
                                           "seeds": list(s.seeds[:k]),
                                           "identity_key": content_hash(self.identities[s.id])})
 
-    def ensure_set(self, s: ImageSet) -> None:
-        """Generate the set once if any space lacks its features; extract and cache them."""
+    def pending_work(self, s: ImageSet) -> tuple[list[str], list[str], bool]:
+        """(spaces lacking the set's features, scorers lacking its scores, sample missing)."""
         missing = [n for n in self.extractors if self.feature_key(s.id, n) not in self.cache]
         sample_missing = self.config.sample_images > 0 and \
             not (self.rd.set_dir(s.id) / "sample.npy").exists()
         unscored = [n for n in self.scorers if not self.has_scores(s.id, n)]
+        return missing, unscored, sample_missing
+
+    def produce_sets(self) -> None:
+        """The image phase: every set that lacks features, scores or its sample."""
+        for s in self.sets:
+            self.ensure_set(s)
+
+    def ensure_set(self, s: ImageSet) -> None:
+        """Generate the set once if any space lacks its features; extract and cache them."""
+        missing, unscored, sample_missing = self.pending_work(s)
         if not missing and not sample_missing and not unscored:
             return
         with self.timer("generation"):
@@ -182,10 +193,14 @@ class RankExecutor(FeatureEngine):
         """Score a set's images (float64 per image) and cache the scores."""
         with self.timer("scoring"):
             scores = expl.score_images(self.scorers[scorer], images, scorer, set_id)
+        self.work["images_scored"] += len(images)
+        return self.store_scores(set_id, scorer, scores)
+
+    def store_scores(self, set_id: str, scorer: str, scores: np.ndarray) -> np.ndarray:
+        """Keep a set's scores (RUN_DIR/scores) with their done marker."""
         save_npy(self.scores_path(set_id, scorer), scores)
         self.rd.mark_done(f"scores/{set_id}/{scorer}", self.scores_key(set_id, scorer),
                           n=int(scores.size))
-        self.work["images_scored"] += len(images)
         return scores
 
     def scores(self, set_id: str) -> dict[str, np.ndarray]:
@@ -277,8 +292,7 @@ class RankExecutor(FeatureEngine):
     # ---- the run ---------------------------------------------------------------------------
     def run(self) -> RankResult:
         self.setup()
-        for s in self.sets:
-            self.ensure_set(s)
+        self.produce_sets()
         results = [self.stats(s, space) for s in self.sets if s.role == "generator"
                    for space in self.extractors]
         if self.scorers:
@@ -297,16 +311,19 @@ class RankExecutor(FeatureEngine):
 
 def run_rank(config: RankConfig, out: str | Path, *, device: str | None = None,
              batch_size: int | None = None, progress: bool = True, force: bool = False,
-             components: Components | None = None, log: Log = print) -> RankResult:
-    """Run (or resume) a rank run into the run directory `out`."""
-    config = config.with_overrides(device=device, batch_size=batch_size)
+             components: Components | None = None, log: Log = print,
+             executor: str | None = None) -> RankResult:
+    """Run (or resume) a rank run into the run directory `out` (`executor`: "local" or "ray",
+    default the config's `[executor] kind`)."""
+    config = execution_overrides(config, device, batch_size, executor)
     rd = RunDir(out)
     if not force and rd.is_complete(config):       # type: ignore[arg-type]  (duck-typed config)
         log(f"{rd.root}: run is complete; nothing to do (use --force to recompute)")
         manifest = rd.read_manifest() or {}
         return RankResult(rd.root, "already complete", manifest.get("timing", {}), {})
     rd.open(config, force=force)                    # type: ignore[arg-type]
-    result = RankExecutor(config, rd, progress=progress, components=components, log=log).run()
+    cls = executor_class("rank", config.executor.kind)
+    result = cls(config, rd, progress=progress, components=components, log=log).run()
     log(format_timing(result.timing))
     log(f"{rd.root}: rank run complete; tables in {rd.tables}")
     return result

@@ -31,6 +31,13 @@ from counterfactual.sweep.rundir import RunDir, content_hash, read_json, save_np
 from counterfactual.sweep.tables import write_tables
 
 Log = Callable[[str], None]
+# [executor] kind -> the executor class ("module:Class") of each run kind.
+EXECUTORS: dict[str, dict[str, str]] = {
+    "sweep": {"local": "counterfactual.sweep.executor:LocalExecutor",
+              "ray": "counterfactual.sweep.ray_executor:RaySweepExecutor"},
+    "rank": {"local": "counterfactual.rank.engine:RankExecutor",
+             "ray": "counterfactual.sweep.ray_executor:RayRankExecutor"},
+}
 MAIN_CATEGORIES = ("generation", "extraction", "statistics")
 
 
@@ -195,6 +202,11 @@ class FeatureEngine:
                                      desc=f"{extractor.label} <- {set_name}", name=space,
                                      check_finite=self.check_finite)
         self.work["feature_passes"] += len(images)
+        return self.store_features(set_name, space, feats)
+
+    def store_features(self, set_name: str, space: str, feats: np.ndarray) -> np.ndarray:
+        """Cache a set's features in one space (one atomic entry)."""
+        extractor = self.extractors[space]
         self.cache.put(self.feature_key(set_name, space), feats,
                        {"set": set_name, "space": space, "label": extractor.label,
                         "trained": bool(extractor.trained), "n": len(feats)})
@@ -286,14 +298,19 @@ class LocalExecutor(FeatureEngine):
         self._base = images
         return images
 
-    def twin_images(self, key: str) -> torch.Tensor:
+    def prepare_intervention(self, key: str) -> Any:
+        """Prepare an intervention (learned direction, calibration ...) and record it."""
         intervention = self.interventions[key]
-        base = self.base_images()
         with self.timer("prepare"):
             intervention.prepare(self.generator, self.rd.intervention_dir(key), progress=self.progress)
         prepared = dict((self.rd.read_manifest() or {}).get("interventions_prepared", {}))
         prepared[key] = intervention.describe()      # learned direction, calibrated strength ...
         self.rd.update_manifest(interventions_prepared=prepared)
+        return intervention
+
+    def twin_images(self, key: str) -> torch.Tensor:
+        base = self.base_images()
+        intervention = self.prepare_intervention(key)
         with self.timer("generation"):
             twins = intervention.counterfactual(self.generator, self.seeds, base,
                                                 batch_size=self.config.batch_size, progress=self.progress)
@@ -335,17 +352,21 @@ class LocalExecutor(FeatureEngine):
             self.log(f"warning: identity similarity unavailable for verification: {exc}")
             return None
 
-    def verify(self, task: Task, twins: torch.Tensor) -> None:
+    def verify(self, task: Task, twins: Any, base: Any = None,
+               scorers: dict[str, Callable] | None = None, identity: Callable | None = None) -> None:
+        """Verify one intervention on its twins against the base set; a distributed executor
+        passes stand-ins for the image sets with their scores computed by its workers."""
         key = task.params["intervention"]
         intervention = self.interventions[key]
         vcfg = self.config.verification
-        identity = self._identity()
+        identity = self._identity() if identity is None else identity
         if identity is None and vcfg.identity and "arcface" in self.extractors \
                 and self.extractors["arcface"].trained:
             base_f, twin_f = self.features(BASE, "arcface"), self.features(key, "arcface")
             identity = _FeatureCosine(base_f, twin_f)
         with self.timer("verification"):
-            result = self.comps.verify(self.base_images(), twins, self._load_scorers(),
+            result = self.comps.verify(self.base_images() if base is None else base, twins,
+                                       self._load_scorers() if scorers is None else scorers,
                                        getattr(intervention, "target_scorer", None), identity,
                                        vcfg.thresholds())
         result = {"intervention": key, "name": self.config.intervention(key).name, **result}
@@ -383,8 +404,13 @@ class LocalExecutor(FeatureEngine):
     # ---- the run ---------------------------------------------------------------------
     def run(self) -> SweepResult:
         plan = self.setup()
-        cfg = self.config
-        for set_name in set_names(cfg):
+        self.produce_sets(plan)
+        self.statistics(plan)
+        return self.finish(plan)
+
+    def produce_sets(self, plan: Plan) -> None:
+        """The image phase: every pending extract and verify task (one set in memory at a time)."""
+        for set_name in set_names(self.config):
             todo = [t for t in plan.consumers(f"generate/{set_name}") if self.pending(t) and (
                 t.kind == "extract" or (t.kind == "verify" and t.params["intervention"] == set_name))]
             if not todo:
@@ -398,6 +424,9 @@ class LocalExecutor(FeatureEngine):
             self._drop_twin_features(set_name)
         self._base = None
 
+    def statistics(self, plan: Plan) -> None:
+        """Dose-response and region tasks, from cached features."""
+        cfg = self.config
         with self.timer("statistics"):
             draws = dose_mod.plan_draws(len(self.seeds), cfg.pairs_per_draw, cfg.deltas, cfg.draws, cfg.seed)
         for task in plan.of_kind("dose"):
@@ -406,6 +435,10 @@ class LocalExecutor(FeatureEngine):
         for task in plan.of_kind("region"):
             if self.pending(task):
                 self.region(task)
+
+    def finish(self, plan: Plan) -> SweepResult:
+        """Tables, verification flags and the completed manifest."""
+        cfg = self.config
         tables_task = plan["tables"]
         with self.timer("tables"):
             written, verification = write_tables(self.rd, cfg, plan)
@@ -457,19 +490,35 @@ class _FeatureCosine:
         return self.values
 
 
+def executor_class(run_kind: str, kind: str) -> type:
+    """The executor class for a run kind ("sweep", "rank") and an executor kind ("local", "ray")."""
+    import importlib
+    module_name, _, name = EXECUTORS[run_kind][kind].partition(":")
+    return getattr(importlib.import_module(module_name), name)
+
+
+def execution_overrides(config: Any, device: str | None, batch_size: int | None,
+                        executor: str | None) -> Any:
+    """The config with the command line's execution options (which never change results)."""
+    table = config.executor.model_copy(update={"kind": executor}) if executor else None
+    return config.with_overrides(device=device, batch_size=batch_size, executor=table)
+
+
 def run_sweep(config: SweepConfig, out: str | Path, *, device: str | None = None,
               batch_size: int | None = None, progress: bool = True, force: bool = False,
-              components: Components | None = None, log: Log = print) -> SweepResult:
-    """Run (or resume) a sweep into the run directory `out`."""
-    config = config.with_overrides(device=device, batch_size=batch_size)
+              components: Components | None = None, log: Log = print,
+              executor: str | None = None) -> SweepResult:
+    """Run (or resume) a sweep into the run directory `out` (`executor`: "local" or "ray",
+    default the config's `[executor] kind`)."""
+    config = execution_overrides(config, device, batch_size, executor)
     rd = RunDir(out)
     if not force and rd.is_complete(config):
         log(f"{rd.root}: run is complete; nothing to do (use --force to recompute)")
         manifest = rd.read_manifest() or {}
         return SweepResult(rd.root, "already complete", manifest.get("timing", {}), {})
     rd.open(config, force=force)
-    executor = LocalExecutor(config, rd, progress=progress, components=components, log=log)
-    result = executor.run()
+    cls = executor_class("sweep", config.executor.kind)
+    result = cls(config, rd, progress=progress, components=components, log=log).run()
     for key, messages in result.flags.items():
         for message in messages:
             log(f"verification flag [{key}]: {message}")
