@@ -145,6 +145,29 @@ def test_rank_on_ray_equals_local(tmp_path):
         assert np.array_equal(np.load(scores), np.load(twin))
 
 
+def test_killed_driver_resumes_from_stored_shards(tmp_path, monkeypatch):
+    from counterfactual.sweep.ray_executor import RaySweepExecutor
+    config = load_config(fakes.write_config(tmp_path / "c.toml", EXECUTOR))
+    store = RaySweepExecutor.store_features
+
+    def killed(self, *args, **kwargs):
+        raise KeyboardInterrupt                       # the driver dies once the shards are in
+
+    monkeypatch.setattr(RaySweepExecutor, "store_features", killed)
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(config, tmp_path / "ray", progress=False, components=fakes.components(),
+                  log=_quiet, executor="ray")
+    assert len(list((tmp_path / "ray" / "shards").glob("*.npz"))) == 4
+    monkeypatch.setattr(RaySweepExecutor, "store_features", store)
+    resumed = run_sweep(config, tmp_path / "ray", progress=False, components=fakes.components(),
+                        log=_quiet, executor="ray")
+    assert resumed.work.get("images_generated", 0) == 0       # every shard was reused
+    run_sweep(config, tmp_path / "local", progress=False, components=fakes.components(),
+              log=_quiet, executor="local")
+    _assert_same_tables(tmp_path / "local", tmp_path / "ray")
+    _assert_same_features(tmp_path / "local", tmp_path / "ray")
+
+
 def test_unreachable_cluster_is_one_clear_error(tmp_path, monkeypatch, capsys):
     import socket
 

@@ -83,8 +83,9 @@ def _check_reachable(address: str) -> None:
                             "(start it with `ray start --head`, or fix [executor] address)") from None
 
 
-# Live actors of this driver, by what they were built with: later runs in the same process
-# (a sweep then a rank run, a benchmark, the tests) reuse them with their models loaded.
+# The live actors of this driver, by what they were built with: later runs in the same process
+# (a sweep then a rank run, a benchmark, the tests) reuse them with their models loaded. One
+# set at a time: a new set first releases the old one's CPUs and GPUs.
 _ACTORS: dict[tuple[str, str], list[Any]] = {}
 
 
@@ -122,6 +123,10 @@ class RayPool:
         built = repr((self.args, cfg.workers, cfg.cpus_per_worker, cfg.gpus_per_worker))
         key = (ray.get_runtime_context().get_job_id(), built)
         if key not in _ACTORS:
+            for old in _ACTORS.values():
+                for a in old:
+                    ray.kill(a)
+            _ACTORS.clear()
             actor = ray.remote(ShardWorker).options(
                 num_cpus=cfg.cpus_per_worker, num_gpus=cfg.gpus_per_worker,
                 max_restarts=MAX_RETRIES, max_task_retries=MAX_RETRIES)
