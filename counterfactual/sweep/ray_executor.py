@@ -30,7 +30,7 @@ from counterfactual.config import ConfigError, ExecutorConfig, SpaceConfig
 from counterfactual.rank.engine import RankExecutor
 from counterfactual.sweep.executor import LocalExecutor
 from counterfactual.sweep.plan import BASE, Plan, set_names
-from counterfactual.sweep.rundir import content_hash
+from foundation.hashing import content_hash
 from counterfactual.sweep.shards import (ShardJob, ShardResult, ShardStore, ShardWorker, concat,
                                          shard_seeds)
 
@@ -181,7 +181,7 @@ class ShardedRuns:
 
     def run_jobs(self, jobs: list[tuple[str, ShardJob]]) -> dict[int, ShardResult]:
         """Run (key, job) pairs; stored results of an earlier, killed driver are reused."""
-        store = ShardStore(self.rd.root / "shards")
+        store = ShardStore(self.rd.shards)
         results: dict[int, ShardResult] = {}
         todo = []
         for key, job in jobs:
@@ -262,7 +262,7 @@ class RaySweepExecutor(ShardedRuns, LocalExecutor):
             pairs = _Pairs(concat(results, "identity", key)) if identity else None
             self.verify(self.plan[f"verify/{key}"], _SetRef(key, n), base=_SetRef(BASE, n),
                         scorers=scorers, identity=pairs)
-        ShardStore(self.rd.root / "shards").clear()
+        ShardStore(self.rd.shards).clear()
 
 
 class RayRankExecutor(ShardedRuns, RankExecutor):
@@ -298,4 +298,4 @@ class RayRankExecutor(ShardedRuns, RankExecutor):
             first = min(mine, key=lambda r: r.index)
             if set_id in first.samples:
                 self._save_sample(s, torch.from_numpy(np.array(first.samples[set_id])))
-        ShardStore(self.rd.root / "shards").clear()
+        ShardStore(self.rd.shards).clear()
