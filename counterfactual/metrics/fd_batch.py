@@ -126,7 +126,8 @@ def frechet_distance_batch(pool: np.ndarray, rows_a: np.ndarray, rows_b: np.ndar
     route = choose_route(n, dim) if method == "auto" else method
     if route not in ROUTES:
         raise ValueError(f"unknown method {method!r}; allowed: auto, {', '.join(ROUTES)}")
-    sq_norms = (pool_t * pool_t).sum(dim=1)
+    sq_norms = torch.cat([(part * part).sum(dim=1)            # chunked: no [P, d] temporary
+                          for part in pool_t.split(max(1, _CHUNK_BYTES // (32 * max(dim, 1))))])
     gram = None
     if route == "gram" and 8 * n_pool ** 2 <= _GRAM_BYTES:
         gram = pool_t @ pool_t.mT                                 # every pair product, once

@@ -14,8 +14,8 @@ maps that were read count too):
     fd     FeatureStats streamed from both maps + frechet_distance, and `bootstrap` of the FD
            over `Rows` index views (--n-boot replicates)
     kid    KID (100 subsets of 1000) and its bootstrap
-    dose   `dose_response` on N matched pairs, N per set (every pair in every draw), deltas
-           0, 0.5, 1 (one draw each): the sweep's statistics
+    dose   `dose_response` on N matched pairs, N per set (every pair in every draw), --deltas
+           (default 0, 0.5, 1; one draw each): the sweep's statistics
     rank   `counterfactual.rank.compare.compare` (FD, KID, precision/recall, density/coverage,
            each with --n-boot bootstrap replicates): the rank run's statistics, on the first
            --rank-n rows of each set (default N)
@@ -101,7 +101,8 @@ def run_phase(phase: str, folder: Path, args: argparse.Namespace) -> dict:
     elif phase == "dose":
         from counterfactual.sweep.dose import dose_response, plan_draws
         base, twin = _open(folder, "base"), _open(folder, "twin")
-        draws = plan_draws(len(base), len(base), [0.0, 0.5, 1.0], 1, seed=0)
+        deltas = [float(x) for x in args.deltas.split(",")]
+        draws = plan_draws(len(base), len(base), deltas, 1, seed=0)
         res = dose_response(base, twin, draws)
         out.update(route=res.route, fd=[float(v) for v in res.fd])
     elif phase == "rank":
@@ -133,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--phases", default=",".join(PHASES))
     p.add_argument("--rank-n", type=int, default=None, help="rows per set in the rank phase")
     p.add_argument("--knn-n", type=int, default=None, help="rows per set in the prdc phase")
+    p.add_argument("--deltas", default="0,0.5,1", help="dose phase: deltas (one draw each)")
     p.add_argument("--dir", type=Path, default=None, help="folder of the feature files")
     p.add_argument("--keep", action="store_true", help="keep the feature files")
     p.add_argument("--phase", help=argparse.SUPPRESS)          # internal: run one phase here
@@ -156,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         worst = 0.0
         for phase in [x for x in args.phases.split(",") if x]:
             cmd = [sys.executable, __file__, "--phase", phase, "--dir", str(folder),
-                   "--n", str(args.n), "--n-boot", str(args.n_boot)]
+                   "--n", str(args.n), "--n-boot", str(args.n_boot), "--deltas", args.deltas]
             cmd += ["--rank-n", str(args.rank_n)] if args.rank_n else []
             cmd += ["--knn-n", str(args.knn_n)] if args.knn_n else []
             proc = subprocess.run(cmd, capture_output=True, text=True)
