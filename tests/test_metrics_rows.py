@@ -124,6 +124,8 @@ mm.flush(); del mm
 feats = np.load(sys.argv[1], mmap_mode="r")
 fd_batch._CHUNK_BYTES = 1 << 20                     # small working sets, as at 50k x 2048
 draws = plan_draws(m, m, [1.0], 1, seed=0)
+small = np.asarray(feats[:600], dtype=np.float64)   # warm-up: library code pages count in RSS
+dose_response(small[:300], small[300:], plan_draws(300, 300, [1.0], 1, seed=0))
 with open("/proc/self/statm") as fh:
     before = int(fh.read().split()[1]) * resource.getpagesize()
 dose_response(feats[:m], feats[m:], draws)

@@ -121,13 +121,16 @@ def frechet_distance_batch(pool: np.ndarray, rows_a: np.ndarray, rows_b: np.ndar
                          f"{rows_a.shape} and {rows_b.shape}")
     arr = np.asarray(pool, dtype=np.float64)
     pool_t = torch.from_numpy(arr if overwrite_pool or arr is not pool else arr.copy())
-    pool_t -= pool_t.mean(dim=0)            # FD is translation invariant; centring helps round-off
+    # FD is translation invariant; centring helps round-off. In chunks: no [P, d] temporary.
+    parts = pool_t.split(max(1, _CHUNK_BYTES // (32 * max(pool_t.shape[1], 1))))
+    mean = sum(part.sum(dim=0) for part in parts) / pool_t.shape[0]
+    for part in parts:
+        part -= mean
     n, dim, n_pool = rows_a.shape[1], pool_t.shape[1], pool_t.shape[0]
     route = choose_route(n, dim) if method == "auto" else method
     if route not in ROUTES:
         raise ValueError(f"unknown method {method!r}; allowed: auto, {', '.join(ROUTES)}")
-    sq_norms = torch.cat([(part * part).sum(dim=1)            # chunked: no [P, d] temporary
-                          for part in pool_t.split(max(1, _CHUNK_BYTES // (32 * max(dim, 1))))])
+    sq_norms = torch.cat([(part * part).sum(dim=1) for part in parts])
     gram = None
     if route == "gram" and 8 * n_pool ** 2 <= _GRAM_BYTES:
         gram = pool_t @ pool_t.mT                                 # every pair product, once
