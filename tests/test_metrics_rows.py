@@ -10,7 +10,6 @@ import pytest
 from counterfactual.metrics import (Rows, bootstrap, density_coverage, frechet_distance_features,
                                     kid, manifold_metrics, precision_recall)
 from counterfactual.metrics.stats import FeatureStats
-from counterfactual.sweep.dose import dose_response, plan_draws
 
 
 @pytest.fixture(scope="module")
