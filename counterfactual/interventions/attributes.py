@@ -63,6 +63,7 @@ class LatentEdit(Intervention):
     """Move every base latent by alpha along one unit direction (Z, W, or a W+ layer range)."""
 
     synthetic = False
+    uses_latents = True
 
     def __init__(self, name: str, *, direction: str | Path | None = None,
                  scorer: str | Callable[..., Any] | None = None, space: str = "auto",
