@@ -38,14 +38,6 @@ def require_device(device: str | None, where: str) -> None:
         raise CLIError(f"{where} {device}: only {torch.cuda.device_count()} CUDA device(s) exist")
 
 
-def _check_run_dir(out: str) -> None:
-    """--out must be a directory or not exist yet (its parents likewise)."""
-    path = Path(out)
-    for part in (path, *path.parents):
-        if part.exists() and not part.is_dir():
-            raise CLIError(f"--out {out}: {part} is a file, not a directory")
-
-
 # ---- commands -------------------------------------------------------------------------
 def _run_config(config_path: Path, args: argparse.Namespace) -> int:
     from counterfactual.config import load_config
@@ -170,7 +162,6 @@ def _run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true",
                    help="run even if RUN_DIR holds a different config or is complete "
                         "(finished tasks whose inputs did not change are kept)")
-    p.set_defaults(out_is_run_dir=True)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -238,8 +229,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     out = getattr(args, "out", None)
     try:
-        if getattr(args, "out_is_run_dir", False):
-            _check_run_dir(out)
         require_device(getattr(args, "device", None), "--device")
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

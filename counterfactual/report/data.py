@@ -20,7 +20,8 @@ import pandas as pd
 
 from counterfactual.analysis import read_table
 from counterfactual.analysis._common import as_bool
-from counterfactual.sweep.rundir import slug
+from counterfactual.run.lock import describe_holder, writer_of
+from counterfactual.sweep.rundir import RunDir, RunDirError, slug
 
 SWEEP_TABLES = ("dose_response", "region")
 RANK_TABLES = ("rank_metrics", "rankings", "kendall_tau", "explained_fd", "prevalence")
@@ -107,6 +108,26 @@ def _spaces(manifest: dict[str, Any], tables: dict[str, pd.DataFrame]) -> dict[s
     return out
 
 
+def check_readable(root: Path, manifest: dict[str, Any]) -> None:
+    """RunDirError unless the run is finished, no writer holds it, and its tables are the
+    ones the manifest's config wrote (their sha256 as recorded), so that the report never
+    mixes tables of two configs or of a half-written run."""
+    holder = writer_of(root)
+    if holder is not None:
+        raise RunDirError(f"{root} is being written by {describe_holder(holder)}; build the "
+                          "report when that run has finished")
+    status = manifest.get("status", "unknown")
+    if status != "complete":
+        raise RunDirError(f"{root}: the run is not complete (status {status!r}), so its tables "
+                          "may be partial or from an earlier config; finish it (run the same "
+                          "command again) before building the report")
+    bad = RunDir(root).tables_intact(manifest)
+    if bad:
+        raise RunDirError(f"{root}: tables {', '.join(bad)} are missing or not the ones this run "
+                          "wrote (sha256 differs from the manifest); run the same command again "
+                          "to rewrite them")
+
+
 def load_run(run_dir: str | Path) -> RunData:
     """Read the manifest, tables and verification results of a run directory."""
     root = Path(run_dir)
@@ -120,6 +141,7 @@ def load_run(run_dir: str | Path) -> RunData:
                                 "`counterfactual sweep` or `counterfactual rank` first") from None
     except json.JSONDecodeError as exc:
         raise ValueError(f"corrupt manifest {manifest_path}: {exc}") from None
+    check_readable(root, manifest)
     tables: dict[str, pd.DataFrame] = {}
     for name in (*SWEEP_TABLES, *RANK_TABLES):
         try:

@@ -97,6 +97,26 @@ class FeatureCache:
     def __contains__(self, key: str) -> bool:
         return self._paths(key)[1].is_file()
 
+    def verify(self, key: str) -> bool:
+        """True when the entry exists and its .npy has the recorded sha256 (without loading
+        it); a corrupt entry is warned about and deleted, as in `get`."""
+        npy_path, _ = self._paths(key)
+        record = self._read_record(key)
+        if record is None:
+            return False
+        h = hashlib.sha256()
+        try:
+            with open(npy_path, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
+        except OSError as exc:
+            self._corrupt(key, f"feature file unreadable ({exc})")
+            return False
+        if h.hexdigest() != record.get("sha256"):
+            self._corrupt(key, "checksum mismatch")
+            return False
+        return True
+
     def delete(self, key: str) -> None:
         """Remove an entry (metadata first, so a half-deleted entry reads as a miss)."""
         npy, meta = self._paths(key)
