@@ -39,7 +39,7 @@ from counterfactual.rank.config import REFERENCE_ID, RankConfig
 from counterfactual.rank.ranking import kendall_tau_table, metric_table, ranking_table
 from counterfactual.rank.sets import ImageSet, generate, image_sets
 from counterfactual.sweep.executor import (Components, FeatureEngine, Log, cache_holds, format_timing,
-                                           run_opened)
+                                           run_locked)
 from counterfactual.sweep.rundir import (RunDir, content_hash, read_json, save_npy, slug, write_json,
                                          write_table)
 
@@ -301,14 +301,12 @@ def run_rank(config: RankConfig, out: str | Path, *, device: str | None = None,
              components: Components | None = None, log: Log = print) -> RankResult:
     """Run (or resume) a rank run into the run directory `out`."""
     config = config.with_overrides(device=device, batch_size=batch_size)
-    with RunDir(out) as rd:           # the writer lock, held until the run returns
-        if not force and rd.is_complete(config):       # type: ignore[arg-type]  (duck-typed config)
-            log(f"{rd.root}: run is complete; nothing to do (use --force to recompute)")
-            manifest = rd.read_manifest() or {}
-            return RankResult(rd.root, "already complete", manifest.get("timing", {}), {})
-        executor = RankExecutor(config, rd, progress=progress, components=components, log=log)
-        run_opened(rd, config, force, executor.setup)
-        result = executor.run()
+    result = run_locked(
+        out, config, force, log,
+        lambda rd: RankExecutor(config, rd, progress=progress, components=components, log=log),
+        lambda rd, m: RankResult(rd.root, "already complete", m.get("timing", {}), {}))
+    if result.status == "already complete":
+        return result
     log(format_timing(result.timing))
-    log(f"{rd.root}: rank run complete; tables in {rd.tables}")
+    log(f"{result.run_dir}: rank run complete; tables in {RunDir(out).tables}")
     return result

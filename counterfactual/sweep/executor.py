@@ -434,15 +434,25 @@ def cache_holds(cache: Any, key: str) -> bool:
     return bool(verify(key)) if verify is not None else key in cache
 
 
-def run_opened(rd: RunDir, config: Any, force: bool, setup: Callable[[], Any]) -> Any:
-    """Open `rd` for `config` and run the engine's `setup`; when setup fails (missing weights,
-    a bad generator) put the manifest back as it was, so a corrected config needs no --force."""
-    rd.open(config, force=force)
-    try:
-        return setup()
-    except BaseException:
-        rd.undo_open()
-        raise
+def run_locked(out: str | Path, config: Any, force: bool, log: Log, engine: Callable[[RunDir], Any],
+               already_complete: Callable[[RunDir, dict[str, Any]], Any]) -> Any:
+    """Run an engine (sweep or rank) in the run directory `out` under its writer lock, held
+    until the run returns: `already_complete(rd, manifest)` when a finished run of `config` is
+    there (unless `force`), else open it, set `engine(rd)` up and run it. A failed setup
+    (missing weights, a bad generator) puts the manifest back as it was, so the corrected
+    config needs no --force."""
+    with RunDir(out) as rd:
+        if not force and rd.is_complete(config):
+            log(f"{rd.root}: run is complete; nothing to do (use --force to recompute)")
+            return already_complete(rd, rd.read_manifest() or {})
+        runner = engine(rd)
+        rd.open(config, force=force)
+        try:
+            runner.setup()
+        except BaseException:
+            rd.undo_open()
+            raise
+        return runner.run()
 
 
 class _BaseMemo:
@@ -482,14 +492,13 @@ def run_sweep(config: SweepConfig, out: str | Path, *, device: str | None = None
               components: Components | None = None, log: Log = print) -> SweepResult:
     """Run (or resume) a sweep into the run directory `out`."""
     config = config.with_overrides(device=device, batch_size=batch_size)
-    with RunDir(out) as rd:           # the writer lock, held until the run returns
-        if not force and rd.is_complete(config):
-            log(f"{rd.root}: run is complete; nothing to do (use --force to recompute)")
-            manifest = rd.read_manifest() or {}
-            return SweepResult(rd.root, "already complete", manifest.get("timing", {}), {})
-        executor = LocalExecutor(config, rd, progress=progress, components=components, log=log)
-        run_opened(rd, config, force, executor.setup)
-        result = executor.run()
+    result = run_locked(
+        out, config, force, log,
+        lambda rd: LocalExecutor(config, rd, progress=progress, components=components, log=log),
+        lambda rd, m: SweepResult(rd.root, "already complete", m.get("timing", {}), {}))
+    if result.status == "already complete":
+        return result
+    rd = RunDir(out)
     for key, messages in result.flags.items():
         for message in messages:
             log(f"verification flag [{key}]: {message}")
