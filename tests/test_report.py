@@ -16,12 +16,12 @@ import pytest
 from statsmodels.stats.multitest import multipletests
 
 from counterfactual.cli import main
-from counterfactual.analysis.explained import EXPLAINED_COLUMNS
 from counterfactual.rank.ranking import kendall_tau_table, metric_table, ranking_table
 from counterfactual.report import build_report, load_run
-from counterfactual.sweep.region import REGION_COLUMNS
-from counterfactual.sweep.rundir import RunDir, write_json, write_table
+from counterfactual.run import RunDir, write_table
+from counterfactual.run.schemas import EXPLAINED_COLUMNS, REGION_COLUMNS
 from counterfactual.sweep.tables import dose_frame
+from foundation.files import write_json
 
 SPACES = {"alpha-net": True, "rand-net": False}          # name -> trained
 INTERVENTIONS = ["hat", "gender", "blur:eyes", "blur:all"]
@@ -78,8 +78,8 @@ def sweep_run(tmp_path_factory) -> Path:
     write_table(dose_frame(rows), rd.tables / "dose_response")
     region = [{"intervention": "blur:eyes", "region": "eyes", "space": s, "space_label": _label(s),
                "trained": t, "n_pairs": 20, "fd": 2.0 if t else 1.0, "mean_term": 1.0,
-               "trace_term": 1.0, "fd_reference": 4.0, "normalized": (2.0 if t else 1.0) / 4.0,
-               "draws": 4, "draw_pairs": 16, "normalized_draw_mean": 0.5, "normalized_draw_std": 0.05}
+               "trace_term": 1.0, "fd_reference": 4.0, "normalised": (2.0 if t else 1.0) / 4.0,
+               "draws": 4, "draw_pairs": 16, "normalised_draw_mean": 0.5, "normalised_draw_sd": 0.05}
               for s, t in SPACES.items()]
     write_table(pd.DataFrame(region, columns=list(REGION_COLUMNS)), rd.tables / "region",
                 formats=("csv", "json"))

@@ -19,7 +19,7 @@ from counterfactual.cli import main
 from counterfactual.config import load_config
 from counterfactual.run.lock import RunLock
 from counterfactual.sweep import run_sweep
-from counterfactual.sweep.rundir import TEMP_MARK
+from foundation.files import TEMP_MARK
 
 fakes.register()
 TESTS = Path(__file__).resolve().parent
@@ -248,7 +248,7 @@ def test_failed_setup_leaves_no_manifest_needing_force(tmp_path, capsys):
 
 
 def test_intervention_slug_cannot_escape_the_run_directory():
-    from counterfactual.sweep.rundir import RunDir, slug
+    from counterfactual.run.directory import RunDir, slug
     for name in ("..", ".", ".hidden"):
         assert not slug(name).startswith(".")
     rd = RunDir("/runs/x")
@@ -286,7 +286,7 @@ def test_report_beside_a_writer_is_refused_naming_it(tmp_path, clean, capsys):
 # ---- a full disk -------------------------------------------------------------------------
 def _looks_complete_or_absent(out: Path) -> None:
     """Every file left is whole: JSON parses, .npy loads, markers' checksums hold; no temps."""
-    from generators.weights import sha256_file
+    from foundation.hashing import sha256_file
     assert not list(out.rglob(f"{TEMP_MARK}*")) and not list(out.rglob(".*.tmp"))
     for path in out.rglob("*.json"):
         json.loads(path.read_text())
@@ -327,12 +327,12 @@ def test_disk_full_leaves_no_complete_looking_file_and_resumes(tmp_path, clean, 
 
 
 def test_oserror_without_a_file_name_gets_the_target_named(tmp_path, monkeypatch):
-    from counterfactual.sweep import rundir
+    from foundation import files
     target = tmp_path / "x.json"
 
     def full(*_args, **_kw):
         raise OSError(errno.ENOSPC, "No space left on device")
     with pytest.raises(OSError) as info:
-        rundir._atomic(target, lambda fh: full())
+        files.atomic_write(target, lambda fh: full())
     assert info.value.errno == errno.ENOSPC and info.value.filename == str(target)
     assert not list(tmp_path.iterdir())

@@ -23,17 +23,17 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from counterfactual.rank.ranking import tau_matrix
+from counterfactual.analysis import SweepTables, sweep_tables, tau_matrix
 from counterfactual.report import figures, images
-from counterfactual.report.data import RunData, Space, load_run
-from counterfactual.report.derived import SweepTables, sweep_tables
+from counterfactual.run.reader import RunData, Space, load_run
 from counterfactual.report.explained import explained_section
 from counterfactual.report.template import render
-from counterfactual.sweep.rundir import write_table, write_text
+from counterfactual.run.directory import RunDir
+from counterfactual.run.tables import write_table
+from foundation.files import write_text
 
 Log = Callable[[str], None]
 REPORT_FILE = "report.html"
-REPORT_TABLES = "report_tables"
 STRIP_IMAGES = 8
 RANK_METRIC_TITLES = {"fd": "FD (lower is closer)", "kid": "KID (lower is closer)",
                       "precision": "Precision (higher: more samples look like the reference)",
@@ -130,11 +130,10 @@ def _region(run: RunData, derived: SweepTables) -> dict[str, Any] | None:
         return None
     spaces = _ordered_spaces(run, list(dict.fromkeys(sens["space"])))
     labels = {sp.name: sp.label for sp in spaces}
-    matrix = sens.pivot(index="region", columns="space", values="normalised")
-    matrix = matrix[[sp.name for sp in spaces]]
+    matrix = derived.region_matrix[[labels[sp.name] for sp in spaces]]
     heat = figures.heatmap(matrix, "FD(region distorted) / FD(fully distorted)", cmap="magma",
                            vmin=0.0, vmax=max(1.0, float(np.nanmax(matrix.to_numpy()))),
-                           col_labels=[labels[c] for c in matrix.columns], fmt="{:.2f}",
+                           col_labels=list(matrix.columns), fmt="{:.2f}",
                            cbar_label="normalised FD")
     rows = []
     for region, part in sens.groupby("region", sort=True):
@@ -153,7 +152,7 @@ def _region(run: RunData, derived: SweepTables) -> dict[str, Any] | None:
 
 
 # ---- rank sections ----------------------------------------------------------------------------
-def _rank(run: RunData, ci_level: float) -> dict[str, Any] | None:
+def _rank(run: RunData) -> dict[str, Any] | None:
     metrics, rankings, tau = (run.table(n) for n in ("rank_metrics", "rankings", "kendall_tau"))
     if metrics is None or rankings is None:
         return None
@@ -271,7 +270,7 @@ def build_context(run: RunData, derived: SweepTables | None, ci_level: float = 0
         if derived is not None else []
     reactions = _reactions(run, derived) if derived is not None else None
     region = _region(run, derived) if derived is not None else None
-    rank = _rank(run, ci_level) if run.kind == "rank" else None
+    rank = _rank(run) if run.kind == "rank" else None
     explained = explained_section(run) if rank else None
     toc = [{"id": a["anchor"], "title": a["key"]} for a in attributes]
     if reactions:
@@ -299,7 +298,7 @@ def write_report_tables(root: Path, derived: SweepTables) -> list[Path]:
     """The derived tables as CSV and JSON in RUN_DIR/report_tables."""
     out: list[Path] = []
     for name, frame in derived.frames().items():
-        out += write_table(frame, root / REPORT_TABLES / name, formats=("csv", "json"))
+        out += write_table(frame, RunDir(root).report_tables / name, formats=("csv", "json"))
     return out
 
 

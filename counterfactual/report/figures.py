@@ -17,7 +17,7 @@ from matplotlib import ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from counterfactual.report.data import Space  # noqa: E402
+from counterfactual.run.reader import Space  # noqa: E402
 
 DPI = 110
 COLORS = plt.get_cmap("tab10").colors
