@@ -48,7 +48,8 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[Any]], Any], 
                 if sync:
                     os.fsync(fh.fileno())
     except OSError as exc:
-        if exc.filename is None or TEMP_MARK in str(exc.filename):   # e.g. a full disk: name the file
+        unnamed = exc.filename is None or TEMP_MARK in str(exc.filename)
+        if exc.errno is not None and unnamed:          # e.g. a full disk mid-write: name the file
             raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
         raise
     return path
