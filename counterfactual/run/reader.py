@@ -7,6 +7,7 @@ from the run's `FeatureIndex`.
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,7 +67,12 @@ class RunData:
         path = self.dir.sample_path(set_name)
         if not path.is_file():
             return None
-        arr = np.load(path, allow_pickle=False)
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as exc:     # damaged: the grid is left out
+            warnings.warn(f"{path}: unreadable sample images ({exc}); its grid is left out",
+                          stacklevel=2)
+            return None
         if arr.dtype != np.uint8 or arr.ndim != 4:
             raise ValueError(f"{path}: expected uint8 NCHW images, got {arr.dtype} {arr.shape}")
         return arr
