@@ -71,8 +71,8 @@ def test_random_by_design_space_needs_no_allow_untrained_flag():
     assert row["random_weights"]
     cfg = validate_config(_with(spaces=["random-inception"]))
     assert not cfg.spaces[0].allow_untrained
-    from extractors.spaces.backbones import BACKBONES
-    assert BACKBONES["random-inception"].weight_file is None       # nothing to be missing
+    from extractors.spaces.backbones import RANDOM_INCEPTION
+    assert RANDOM_INCEPTION.weight_file is None                    # nothing to be missing
 
 
 @pytest.mark.slow

@@ -19,7 +19,7 @@ from counterfactual.cli import main
 from counterfactual.config import load_config
 from counterfactual.run.lock import RunLock
 from counterfactual.sweep import run_sweep
-from foundation.files import TEMP_MARK
+from counterfactual.foundation.files import TEMP_MARK
 
 fakes.register()
 TESTS = Path(__file__).resolve().parent
@@ -288,7 +288,7 @@ def test_report_beside_a_writer_is_refused_naming_it(tmp_path, clean, capsys):
 # ---- a full disk -------------------------------------------------------------------------
 def _looks_complete_or_absent(out: Path) -> None:
     """Every file left is whole: JSON parses, .npy loads, markers' checksums hold; no temps."""
-    from foundation.hashing import sha256_file
+    from counterfactual.foundation.hashing import sha256_file
     assert not list(out.rglob(f"{TEMP_MARK}*")) and not list(out.rglob(".*.tmp"))
     for path in out.rglob("*.json"):
         json.loads(path.read_text())
@@ -329,7 +329,7 @@ def test_disk_full_leaves_no_complete_looking_file_and_resumes(tmp_path, clean, 
 
 
 def test_oserror_without_a_file_name_gets_the_target_named(tmp_path, monkeypatch):
-    from foundation import files
+    from counterfactual.foundation import files
     target = tmp_path / "x.json"
 
     def full(*_args, **_kw):

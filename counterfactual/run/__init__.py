@@ -2,7 +2,7 @@
 table files (`tables`), the feature index (`features`), the writer lock (`lock`) and the
 reader (`reader`). The sweep
 and rank engines write runs through it; analysis and the report read them through it.
-Atomic writes and content hashing live one layer down, in `foundation`."""
+Atomic writes and content hashing live one layer down, in `counterfactual.foundation`."""
 from counterfactual.run.directory import RunConfigMismatch, RunDir, RunDirError, slug
 from counterfactual.run.features import FeatureIndex
 from counterfactual.run.lock import RunLock, RunLockedError

@@ -14,7 +14,7 @@
                                     and the sha256 of every file it wrote
     RUN_DIR/.lock                   the writer lock (`counterfactual.run.lock`)
 
-Every file is written atomically (`foundation.files`), so a run killed at any moment (or
+Every file is written atomically (`counterfactual.foundation.files`), so a run killed at any moment (or
 stopped by a full disk) leaves only complete files. One writer at a time: `RunDir` holds the
 writer lock from `open` (or `with rd:`) until `release`, and only the holder removes stale
 temps. Every file later results depend on is checksummed (the task markers hold the sha256 of
@@ -37,8 +37,8 @@ from typing import Any
 from counterfactual.config import ConfigError, SweepConfig, config_diff
 from counterfactual.errors import UserError
 from counterfactual.run.lock import RunLock
-from foundation.files import TEMP_MARK, read_json, remove_partials, write_bytes, write_json
-from foundation.hashing import sha256_file
+from counterfactual.foundation.files import TEMP_MARK, read_json, remove_partials, write_bytes, write_json
+from counterfactual.foundation.hashing import sha256_file
 
 MANIFEST = "manifest.json"
 TABLES = "tables"

@@ -20,7 +20,7 @@ from counterfactual.run.lock import describe_holder, writer_of
 from counterfactual.run.features import FeatureIndex
 from counterfactual.run.schemas import ALL_TABLES, VERIFICATION_FILE
 from counterfactual.run.tables import as_bool, read_table
-from foundation.hashing import sha256_bytes
+from counterfactual.foundation.hashing import sha256_bytes
 
 
 @dataclass(frozen=True)
