@@ -21,7 +21,7 @@ from counterfactual.report import build_report, load_run
 from counterfactual.run import RunDir, write_table
 from counterfactual.run.schemas import EXPLAINED_COLUMNS, REGION_COLUMNS
 from counterfactual.sweep.tables import dose_frame
-from foundation.files import write_json
+from counterfactual.foundation.files import write_json
 
 SPACES = {"alpha-net": True, "rand-net": False}          # name -> trained
 INTERVENTIONS = ["hat", "gender", "blur:eyes", "blur:all"]

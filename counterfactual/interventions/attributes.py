@@ -9,19 +9,21 @@ either, alpha = DEFAULT_ALPHA (InterFaceGAN's usual edit strength for a unit nor
 """
 from __future__ import annotations
 
+import functools
 import json
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from foundation.files import write_text
-from foundation.hashing import content_hash
+from counterfactual.foundation.files import write_text
+from counterfactual.foundation.hashing import content_hash
 from counterfactual.interventions.base import Intervention, check_base_images, register_intervention
 from counterfactual.interventions.directions import (
     Calibration, Direction, LearnSettings, calibrate_alpha, condition_direction, learn_direction,
-    load_direction, save_direction, scorer_name)
+    load_direction, save_direction, scorer_name, sidecar_path)
 from counterfactual.interventions.latent import check_layers, edited_images, resolve_space, space_dim
 from counterfactual.interventions.pixel import SyntheticHat
 
@@ -64,6 +66,7 @@ class LatentEdit(Intervention):
     """Move every base latent by alpha along one unit direction (Z, W, or a W+ layer range)."""
 
     synthetic = False
+    uses_latents = True
 
     def __init__(self, name: str, *, direction: str | Path | None = None,
                  scorer: str | Callable[..., Any] | None = None, space: str = "auto",
@@ -125,8 +128,12 @@ class LatentEdit(Intervention):
         key = _key({"generator": generator.describe(), "scorer": label, "scorer_options": options,
                     "settings": settings.__dict__})
         path = workdir / "directions" / f"{label}-{space}-{key}.npy"
-        if path.is_file():
-            return load_direction(path, generator=generator)
+        if path.is_file() and sidecar_path(path).is_file():     # only complete, checksummed entries
+            try:
+                return load_direction(path, generator=generator)
+            except ValueError as exc:         # corrupt or truncated: learn it again
+                warnings.warn(f"cached direction {path} is corrupt ({exc}); relearning it",
+                              stacklevel=2)
         obj = self._scorer() if scorer is self.scorer else resolve_scorer(scorer)
         direction = learn_direction(generator, obj, settings, batch_size=batch_size, progress=progress)
         direction.provenance["cache_key"] = key
@@ -175,10 +182,15 @@ class LatentEdit(Intervention):
                    "tolerance": self.calibration_tolerance}
         path = workdir / "calibration" / f"{self.name}-{_key(request)}.json"
         if path.is_file():
-            d = json.loads(path.read_text())
-            return Calibration(alpha=d["alpha"], achieved_shift=d["achieved_shift"],
-                               target_shift=d["target_shift"], tolerance=d["tolerance"], seeds=seeds,
-                               trace=[tuple(t) for t in d["trace"]], converged=d["converged"])
+            try:
+                d = json.loads(path.read_text())
+                return Calibration(alpha=d["alpha"], achieved_shift=d["achieved_shift"],
+                                   target_shift=d["target_shift"], tolerance=d["tolerance"],
+                                   seeds=seeds, trace=[tuple(t) for t in d["trace"]],
+                                   converged=d["converged"])
+            except (ValueError, KeyError, TypeError) as exc:     # corrupt: calibrate again
+                warnings.warn(f"cached calibration {path} is unreadable ({exc}); recalibrating",
+                              stacklevel=2)
         cal = calibrate_alpha(generator, self.direction, self._scorer(), float(self.shift), seeds,
                               layers=self.layers, tolerance=self.calibration_tolerance,
                               batch_size=batch_size)
@@ -218,21 +230,9 @@ class LatentEdit(Intervention):
 
 # -- registered names -------------------------------------------------------------------
 def make_attribute(attribute: str) -> Callable[..., LatentEdit]:
-    """Factory for a scorer-backed attribute edit ("gender", "age")."""
-    def factory(*, direction: str | None = None, scorer: str | None = None, space: str = "auto",
-                layers: Sequence[int] | None = None, alpha: float | None = None,
-                shift: float | None = None, n_samples: int = 2000, quantile: float = 0.2,
-                seed_start: int = 2_000_000_000, classifier: str = "svm",
-                condition_on: Sequence[str] = (), calibration_n: int = 64,
-                calibration_tolerance: float | None = None,
-                scorer_options: dict[str, Any] | None = None) -> LatentEdit:
-        return LatentEdit(attribute, direction=direction, scorer=scorer or attribute, space=space,
-                          layers=layers, alpha=alpha, shift=shift, n_samples=n_samples,
-                          quantile=quantile, seed_start=seed_start, classifier=classifier,
-                          condition_on=condition_on, calibration_n=calibration_n,
-                          calibration_tolerance=calibration_tolerance, scorer_options=scorer_options)
-    factory.__name__ = f"make_{attribute}"
-    return factory
+    """Factory for a scorer-backed attribute edit ("gender", "age"): a `LatentEdit` named after
+    the attribute whose scorer defaults to the attribute's own (its parameters are LatentEdit's)."""
+    return functools.partial(LatentEdit, attribute, scorer=attribute)
 
 
 def make_hair_length(*, direction: str | None = None, scorer: str | None = None, space: str = "auto",

@@ -40,10 +40,11 @@ from counterfactual.rank.sets import ImageSet, generate, image_sets
 from counterfactual.run.directory import RunDir
 from counterfactual.run.schemas import EXPLAINED_TABLES, RANK_EXPLAINED_COLUMNS, RANK_TABLES
 from counterfactual.run.tables import remove_table, write_table
-from counterfactual.sweep.executor import (Components, FeatureEngine, Log, execution_overrides,
-                                           executor_class, format_timing)
-from foundation.files import read_json, save_npy, write_json
-from foundation.hashing import content_hash
+from counterfactual.foundation.files import read_json, save_npy, write_json
+from counterfactual.foundation.hashing import content_hash
+from counterfactual.sweep.executor import (Components, FeatureEngine, Log, cache_holds,
+                                           execution_overrides, executor_class, format_timing,
+                                           run_locked)
 
 REAL_NOTE = "The reference set holds real images: distances measure closeness to real data."
 SELF_NOTE = ("The reference set is samples of the generator {spec} (no real images): every "
@@ -73,10 +74,7 @@ class RankExecutor(FeatureEngine):
                  components: Components | None = None, log: Log = print) -> None:
         super().__init__(config, run_dir, progress=progress, components=components, log=log)
         self.sets = image_sets(config)
-        self.settings = Settings(n_boot=config.metrics.n_boot, ci=config.metrics.ci,
-                                 seed=config.seed, pr_k=config.metrics.pr_k,
-                                 dc_k=config.metrics.dc_k, kid_subsets=config.metrics.kid_subsets,
-                                 kid_subset_size=config.metrics.kid_subset_size)
+        self.settings = Settings(**config.metrics.model_dump(), seed=config.seed)
         self._generators: dict[str, Any] = {}
         self.identities: dict[str, dict[str, Any]] = {}
         self.scorers: dict[str, Any] = {}
@@ -152,7 +150,7 @@ class RankExecutor(FeatureEngine):
 
     def pending_work(self, s: ImageSet) -> tuple[list[str], list[str], bool]:
         """(spaces lacking the set's features, scorers lacking its scores, sample missing)."""
-        missing = [n for n in self.extractors if self.feature_key(s.id, n) not in self.cache]
+        missing = [n for n in self.extractors if not cache_holds(self.cache, self.feature_key(s.id, n))]
         sample_missing = self.config.sample_images > 0 and \
             not self.rd.sample_path(s.id).exists()
         unscored = [n for n in self.scorers if not self.has_scores(s.id, n)]
@@ -194,10 +192,10 @@ class RankExecutor(FeatureEngine):
         return self.store_scores(set_id, scorer, scores)
 
     def store_scores(self, set_id: str, scorer: str, scores: np.ndarray) -> np.ndarray:
-        """Keep a set's scores (RUN_DIR/scores) with their done marker."""
-        save_npy(self.rd.scores_path(set_id, scorer), scores)
+        """Keep a set's scores (RUN_DIR/scores) with their done marker (and checksum)."""
+        path = save_npy(self.rd.scores_path(set_id, scorer), scores)
         self.rd.mark_done(f"scores/{set_id}/{scorer}", self.scores_key(set_id, scorer),
-                          n=int(scores.size))
+                          files=[path], n=int(scores.size))
         return scores
 
     def scores(self, set_id: str) -> dict[str, np.ndarray]:
@@ -231,7 +229,7 @@ class RankExecutor(FeatureEngine):
                 trained={n: bool(e.trained) for n, e in self.extractors.items()},
                 space_labels={n: e.label for n, e in self.extractors.items()})
         write_json(path, {"generator": s.id, "settings": st, "rows": rows})
-        self.rd.mark_done(task_id, key)
+        self.rd.mark_done(task_id, key, files=[path])
         self.work["explained"] += 1
         return rows
 
@@ -271,7 +269,7 @@ class RankExecutor(FeatureEngine):
                       space_label=extractor.label, trained=bool(extractor.trained),
                       settings=self.settings.as_dict())
         write_json(path, result)
-        self.rd.mark_done(task_id, key)
+        self.rd.mark_done(task_id, key, files=[path])
         self.work["comparisons"] += 1
         return result
 
@@ -287,7 +285,8 @@ class RankExecutor(FeatureEngine):
 
     # ---- the run ---------------------------------------------------------------------------
     def run(self) -> RankResult:
-        self.setup()
+        if self.cache is None:        # not set up yet (run_rank sets up first)
+            self.setup()
         self.produce_sets()
         results = [self.stats(s, space) for s in self.sets if s.role == "generator"
                    for space in self.extractors]
@@ -300,8 +299,7 @@ class RankExecutor(FeatureEngine):
         timing = self.timer.summary()
         manifest = self.rd.read_manifest() or {}
         history = list(manifest.get("timing_history", [])) + [timing]
-        self.rd.update_manifest(status="complete", tables=written, timing=timing,
-                                timing_history=history, work=dict(self.work))
+        self.rd.finish(written, timing=timing, timing_history=history, work=dict(self.work))
         return RankResult(self.rd.root, "complete", timing, dict(self.work))
 
 
@@ -312,14 +310,13 @@ def run_rank(config: RankConfig, out: str | Path, *, device: str | None = None,
     """Run (or resume) a rank run into the run directory `out` (`executor`: "local" or "ray",
     default the config's `[executor] kind`)."""
     config = execution_overrides(config, device, batch_size, executor)
-    rd = RunDir(out)
-    if not force and rd.is_complete(config):       # type: ignore[arg-type]  (duck-typed config)
-        log(f"{rd.root}: run is complete; nothing to do (use --force to recompute)")
-        manifest = rd.read_manifest() or {}
-        return RankResult(rd.root, "already complete", manifest.get("timing", {}), {})
-    rd.open(config, force=force)                    # type: ignore[arg-type]
     cls = executor_class("rank", config.executor.kind)
-    result = cls(config, rd, progress=progress, components=components, log=log).run()
+    result = run_locked(
+        out, config, force, log,
+        lambda rd: cls(config, rd, progress=progress, components=components, log=log),
+        lambda rd, m: RankResult(rd.root, "already complete", m.get("timing", {}), {}))
+    if result.status == "already complete":
+        return result
     log(format_timing(result.timing))
-    log(f"{rd.root}: rank run complete; tables in {rd.tables}")
+    log(f"{result.run_dir}: rank run complete; tables in {RunDir(out).tables}")
     return result

@@ -30,7 +30,7 @@ from counterfactual.report.explained import explained_section
 from counterfactual.report.template import render
 from counterfactual.run.directory import RunDir
 from counterfactual.run.tables import write_table
-from foundation.files import write_text
+from counterfactual.foundation.files import write_text
 
 Log = Callable[[str], None]
 REPORT_FILE = "report.html"

@@ -22,15 +22,15 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import torch
 
-from counterfactual.config import SpaceConfig, SweepConfig
+from counterfactual.config import SpaceConfig, SweepConfig, VerificationConfig
 from counterfactual.sweep import dose as dose_mod
 from counterfactual.sweep.features import extract_features
 from counterfactual.sweep.plan import BASE, Plan, Task, build_plan, set_names
 from counterfactual.sweep.region import region_rows
 from counterfactual.run.directory import RunDir
 from counterfactual.run.features import FeatureIndex
-from foundation.files import read_json, save_npy, write_json
-from foundation.hashing import content_hash
+from counterfactual.foundation.files import read_json, save_npy, write_json
+from counterfactual.foundation.hashing import content_hash
 from counterfactual.sweep.tables import write_tables
 
 Log = Callable[[str], None]
@@ -71,9 +71,10 @@ def _default_identity() -> Callable[[torch.Tensor, torch.Tensor], Any]:
 
 
 def _default_verify(base: torch.Tensor, twin: torch.Tensor, scorers: dict[str, Callable],
-                    target: str | None, identity: Callable | None, thresholds: dict[str, Any]) -> dict:
-    from counterfactual.interventions import Thresholds, verify_intervention
-    return verify_intervention(base, twin, scorers, target, identity, Thresholds(**thresholds)).to_dict()
+                    target: str | None, identity: Callable | None,
+                    settings: VerificationConfig) -> dict:
+    from counterfactual.interventions import verify_intervention
+    return verify_intervention(base, twin, scorers, target, identity, settings).to_dict()
 
 
 def _default_cache(root: Path) -> Any:
@@ -200,7 +201,8 @@ class FeatureEngine:
             feats = self.cache.get(self.feature_key(set_name, space))
             if feats is None:
                 raise RuntimeError(f"features of set {set_name!r} in space {space!r} are missing "
-                                   f"from {self.rd.features}; {self.rerun_hint}")
+                                   f"from {self.rd.features} (deleted or damaged meanwhile); "
+                                   f"{self.rerun_hint}")
             self._features[key] = np.asarray(feats)
         return self._features[key]
 
@@ -226,7 +228,7 @@ class FeatureEngine:
 class LocalExecutor(FeatureEngine):
     """Runs one sweep's plan in this process (see the module docstring)."""
 
-    rerun_hint = "re-run the sweep with --force"
+    rerun_hint = "run the same command again: it recomputes them"
 
     def __init__(self, config: SweepConfig, run_dir: RunDir, *, progress: bool = True,
                  components: Components | None = None, log: Log = print) -> None:
@@ -235,6 +237,7 @@ class LocalExecutor(FeatureEngine):
         self.seeds = config.seed_list
         self._base: torch.Tensor | None = None
         self._scorers: dict[str, Callable] | None = None
+        self.plan: Plan | None = None
 
     # ---- setup -------------------------------------------------------------------
     def setup(self) -> Plan:
@@ -265,10 +268,11 @@ class LocalExecutor(FeatureEngine):
 
     # ---- helpers -----------------------------------------------------------------
     def pending(self, task: Task) -> bool:
+        """Not finished with this content key, or a file it wrote fails its checksum."""
         if not self.rd.is_done(task.id, task.key):
             return True
-        if task.kind == "extract":       # finished, but its features must still be cached
-            return self.feature_key(task.params["set"], task.params["space"]) not in self.cache
+        if task.kind == "extract":       # finished, but its features must still be cached intact
+            return not cache_holds(self.cache, self.feature_key(task.params["set"], task.params["space"]))
         return False
 
     def set_identity(self, set_name: str) -> dict[str, Any]:
@@ -295,9 +299,12 @@ class LocalExecutor(FeatureEngine):
             return self._base
         task = self.plan["generate/base"]
         path = self.rd.images_path(BASE)
-        if not self.pending(task) and path.exists():
-            self._base = torch.from_numpy(np.load(path))
-            return self._base
+        if not self.pending(task) and path.exists():      # its checksum was verified
+            try:
+                self._base = torch.from_numpy(np.load(path, allow_pickle=False))
+                return self._base
+            except (ValueError, OSError, EOFError) as exc:   # a marker without checksum (older run)
+                self.log(f"warning: {path} is unreadable ({exc}); generating the base set again")
         with self.timer("generation"):
             images = self.generator.images_for_seeds(self.seeds, batch_size=self.config.batch_size,
                                                      progress=self.progress)
@@ -305,7 +312,7 @@ class LocalExecutor(FeatureEngine):
         self.work["images_generated"] += len(images)
         save_npy(path, images.numpy())
         self._save_sample(BASE, images)
-        self.rd.mark_done(task.id, task.key, n=len(images))
+        self.rd.mark_done(task.id, task.key, files=[path], n=len(images))
         self._base = images
         return images
 
@@ -379,10 +386,9 @@ class LocalExecutor(FeatureEngine):
             result = self.comps.verify(self.base_images() if base is None else base, twins,
                                        self._load_scorers() if scorers is None else scorers,
                                        getattr(intervention, "target_scorer", None), identity,
-                                       vcfg.thresholds())
+                                       vcfg)
         result = {"intervention": key, "name": self.config.intervention(key).name, **result}
-        write_json(self.rd.stats_path(task.id), result)
-        self.rd.mark_done(task.id, task.key)
+        self.rd.mark_done(task.id, task.key, files=[write_json(self.rd.stats_path(task.id), result)])
 
     def dose(self, task: Task, draws: list[dose_mod.Draw]) -> None:
         key, space = task.params["intervention"], task.params["space"]
@@ -393,8 +399,8 @@ class LocalExecutor(FeatureEngine):
         labels = {"intervention": key, "space": space, "space_label": extractor.label,
                   "trained": bool(extractor.trained)}
         rows = [{**labels, **row} for row in res.rows()]
-        write_json(self.rd.stats_path(task.id), {"route": res.route, "rows": rows})
-        self.rd.mark_done(task.id, task.key)
+        stats = write_json(self.rd.stats_path(task.id), {"route": res.route, "rows": rows})
+        self.rd.mark_done(task.id, task.key, files=[stats])
 
     def region(self, task: Task) -> None:
         space = task.params["space"]
@@ -409,12 +415,11 @@ class LocalExecutor(FeatureEngine):
                 prefix=cfg.region.prefix, n_pairs=cfg.pairs_per_draw, draws=cfg.draws, seed=cfg.seed)
         labels = {"space": space, "space_label": extractor.label, "trained": bool(extractor.trained)}
         rows = [{**row, **labels} for row in rows]
-        write_json(self.rd.stats_path(task.id), {"rows": rows})
-        self.rd.mark_done(task.id, task.key)
+        self.rd.mark_done(task.id, task.key, files=[write_json(self.rd.stats_path(task.id), {"rows": rows})])
 
     # ---- the run ---------------------------------------------------------------------
     def run(self) -> SweepResult:
-        plan = self.setup()
+        plan = self.setup() if self.plan is None else self.plan     # run_sweep sets up first
         self.produce_sets(plan)
         self.statistics(plan)
         return self.finish(plan)
@@ -458,8 +463,7 @@ class LocalExecutor(FeatureEngine):
         timing = self.timer.summary()
         manifest = self.rd.read_manifest() or {}
         history = list(manifest.get("timing_history", [])) + [timing]
-        self.rd.update_manifest(status="complete", tables=written, timing=timing,
-                                timing_history=history, work=dict(self.work))
+        self.rd.finish(written, timing=timing, timing_history=history, work=dict(self.work))
         return SweepResult(self.rd.root, "complete", timing, dict(self.work), self.flags)
 
     def _drop_twin_features(self, set_name: str) -> None:
@@ -467,6 +471,33 @@ class LocalExecutor(FeatureEngine):
         if set_name != BASE:
             for key in [k for k in self._features if k[0] == set_name]:
                 del self._features[key]
+
+
+def cache_holds(cache: Any, key: str) -> bool:
+    """True when the feature cache holds the entry intact (checksum verified when it can)."""
+    verify = getattr(cache, "verify", None)
+    return bool(verify(key)) if verify is not None else key in cache
+
+
+def run_locked(out: str | Path, config: Any, force: bool, log: Log, engine: Callable[[RunDir], Any],
+               already_complete: Callable[[RunDir, dict[str, Any]], Any]) -> Any:
+    """Run an engine (sweep or rank) in the run directory `out` under its writer lock, held
+    until the run returns: `already_complete(rd, manifest)` when a finished run of `config` is
+    there (unless `force`), else open it, set `engine(rd)` up and run it. A failed setup
+    (missing weights, a bad generator) puts the manifest back as it was, so the corrected
+    config needs no --force."""
+    with RunDir(out) as rd:
+        if not force and rd.is_complete(config):
+            log(f"{rd.root}: run is complete; nothing to do (use --force to recompute)")
+            return already_complete(rd, rd.read_manifest() or {})
+        runner = engine(rd)
+        rd.open(config, force=force)
+        try:
+            runner.setup()
+        except BaseException:
+            rd.undo_open()
+            raise
+        return runner.run()
 
 
 class _BaseMemo:
@@ -522,14 +553,14 @@ def run_sweep(config: SweepConfig, out: str | Path, *, device: str | None = None
     """Run (or resume) a sweep into the run directory `out` (`executor`: "local" or "ray",
     default the config's `[executor] kind`)."""
     config = execution_overrides(config, device, batch_size, executor)
-    rd = RunDir(out)
-    if not force and rd.is_complete(config):
-        log(f"{rd.root}: run is complete; nothing to do (use --force to recompute)")
-        manifest = rd.read_manifest() or {}
-        return SweepResult(rd.root, "already complete", manifest.get("timing", {}), {})
-    rd.open(config, force=force)
     cls = executor_class("sweep", config.executor.kind)
-    result = cls(config, rd, progress=progress, components=components, log=log).run()
+    result = run_locked(
+        out, config, force, log,
+        lambda rd: cls(config, rd, progress=progress, components=components, log=log),
+        lambda rd, m: SweepResult(rd.root, "already complete", m.get("timing", {}), {}))
+    if result.status == "already complete":
+        return result
+    rd = RunDir(out)
     for key, messages in result.flags.items():
         for message in messages:
             log(f"verification flag [{key}]: {message}")

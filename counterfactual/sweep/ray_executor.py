@@ -30,7 +30,7 @@ from counterfactual.config import ConfigError, ExecutorConfig, SpaceConfig
 from counterfactual.rank.engine import RankExecutor
 from counterfactual.sweep.executor import LocalExecutor
 from counterfactual.sweep.plan import BASE, Plan, set_names
-from foundation.hashing import content_hash
+from counterfactual.foundation.hashing import content_hash
 from counterfactual.sweep.shards import (ShardJob, ShardResult, ShardStore, ShardWorker, concat,
                                          shard_seeds)
 

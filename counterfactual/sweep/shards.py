@@ -186,7 +186,7 @@ class ShardStore:
         import io
         import json
 
-        from foundation.files import write_bytes
+        from counterfactual.foundation.files import write_bytes
         arrays: dict[str, np.ndarray] = {}
         names: dict[str, tuple[str, Any]] = {}
         for part in ("features", "scores", "identity", "samples"):
