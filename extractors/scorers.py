@@ -74,6 +74,13 @@ def available_scorers() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def scorer_unit(name: str) -> str | None:
+    """What scorer `name`'s score measures ("P(male)", "expected age (years) ..."), from its
+    class's ``score_doc`` without loading any weights; None when unknown."""
+    factory = _REGISTRY.get(name)
+    return getattr(factory, "score_doc", None) if isinstance(factory, type) else None
+
+
 def load_scorer(name: str, **options: Any) -> Scorer:
     """Build the scorer `name` with its options (e.g. prompts=... for "clip")."""
     if name not in _REGISTRY:

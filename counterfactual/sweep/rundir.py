@@ -36,7 +36,9 @@ MANIFEST = "manifest.json"
 TABLES = "tables"
 _SLUG_RE = re.compile(r"[^A-Za-z0-9._-]+")
 _VERSIONED = ("counterfactual-fd", "torch", "torchvision", "numpy", "scipy", "pandas", "pyarrow",
-              "pydantic", "onnxruntime", "timm", "open_clip_torch", "insightface", "facenet-pytorch")
+              "pydantic", "onnxruntime", "timm", "open_clip_torch", "insightface", "facenet-pytorch",
+              "statsmodels", "scikit-learn", "opencv-python-headless", "scikit-image", "pillow",
+              "matplotlib", "jinja2")
 
 
 class RunConfigMismatch(ConfigError):
@@ -135,6 +137,10 @@ def package_versions() -> dict[str, str]:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             continue
+    from counterfactual.version import git_commit
+    commit = git_commit()
+    if commit:
+        out["git commit"] = commit
     return out
 
 
