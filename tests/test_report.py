@@ -161,8 +161,8 @@ def test_findings_box_comes_first_and_states_intervals(sweep_run, sweep_html):
         row = effects[(effects["intervention"] == iv) & (effects["space"] == "alpha-net")].iloc[0]
         assert estimate(row["ratio_to_null"], row["ratio_ci_low"], row["ratio_ci_high"]) in box
     assert "rand-net" in box and "left out of every comparison" in box
-    assert "Hat (synthetic occluder)</b> failed verification" in box
-    assert "Eyes blurred (region distortion)" in box and "Not verifiable" in box
+    assert "Hat</b> failed verification" in box
+    assert "Eyes blurred</b>" in box and "Not verifiable" in box
     assert "held-out accuracy 0.650" in box
     assert "Bias floor" in box and "20 faces" in box
 
@@ -171,7 +171,7 @@ def test_every_table_links_its_file_and_numbers_are_uniform(sweep_run, sweep_htm
     tables = re.findall(r'<div class="tbl"><table.*?</table>(.*?)</div>', sweep_html, flags=re.S)
     assert len(tables) == sweep_html.count("<table")
     for after in tables:
-        assert '<p class="dl">download:<a href=' in after
+        assert '<p class="dl">download: <a href=' in after
     assert 'href="report_tables/effects.csv"' in sweep_html
     assert 'href="tables/dose_response.parquet"' in sweep_html
     # provenance: weight hashes (incl. the scorer network of a learned direction), report

@@ -137,21 +137,22 @@ def _region_rows(page: Page, part: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _region_interval(r: pd.Series) -> tuple[float | None, float | None]:
+    """The analysis' interval of the normalised FD when it gives one; else the normal
+    approximation value ± 1.96 SD, with the SD taken over the sweep's subsampled draws."""
     if "normalised_ci_low" in r and pd.notna(r.get("normalised_ci_low")):
         return float(r["normalised_ci_low"]), float(r["normalised_ci_high"])
     sd = r.get("normalised_draw_sd")
     if sd is None or pd.isna(sd):
         return None, None
-    mean = r.get("normalised_draw_mean")
-    mean = r["normalised"] if mean is None or pd.isna(mean) else mean
-    return float(mean - 1.96 * sd), float(mean + 1.96 * sd)
+    return float(r["normalised"] - 1.96 * sd), float(r["normalised"] + 1.96 * sd)
 
 
 def _region_interval_note(sens: pd.DataFrame | None) -> str:
     if sens is not None and "normalised_ci_low" in sens:
         return "interval: bootstrap confidence interval"
-    return ("range: ±1.96 SD of the ratio over the sweep's subsampled draws (how much one draw "
-            "varies, wider than a confidence interval of the full-sample value)")
+    return ("interval: value ± 1.96 SD of the ratio over the sweep's subsampled draws, an "
+            "approximate 95% interval, conservative because each draw uses fewer pairs than "
+            "the full sample")
 
 
 def _attribute(page: Page, key: str, derived: SweepTables, reference: str | None) -> dict[str, Any]:
@@ -381,7 +382,7 @@ def build_context(run: RunData, derived: SweepTables | None, ci_level: float = 0
     reference = ((run.manifest.get("config") or {}).get("region") or {}).get("reference")
     attributes = [_attribute(page, k, derived, reference) for k in run.interventions()] \
         if derived is not None else []
-    titles = {a["key"]: a["title"] for a in attributes}
+    titles = {a["key"]: a["title"].split(" (")[0] for a in attributes}     # short, for the box
     findings = _sweep_findings(page, derived, reference, titles) if derived is not None else None
     reactions = _reactions(page, derived) if derived is not None else None
     region = _region(page, derived) if derived is not None else None

@@ -21,12 +21,12 @@ import pandas as pd  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from counterfactual.report.data import Space  # noqa: E402
-from counterfactual.report.numbers import num  # noqa: E402
+from counterfactual.report.numbers import num, tick  # noqa: E402
 from counterfactual.report.palette import LINE_STYLES, TERM_LABELS, Style  # noqa: E402
 
 DPI = 100
 UNTRAINED_INK = "#92400e"
-_plain = ticker.FuncFormatter(lambda v, _: num(v))
+_plain = ticker.FuncFormatter(lambda v, _: tick(v))
 
 
 def data_uri(fig: plt.Figure) -> str:

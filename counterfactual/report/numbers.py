@@ -68,6 +68,8 @@ def pval(value: Any, floor: Any = None) -> str:
     v, f = _float(value), _float(floor)
     if v is None:
         return MISSING
+    if v == 0 and f is None:        # underflow of a normal tail, not an exact zero
+        return "<1e-300"
     if f is not None and v <= f:
         return f"<{num(f)}" if v < f else f"≤{num(f)}"
     return num(v)
@@ -87,6 +89,15 @@ def count(value: Any) -> str:
     if v is None:
         return MISSING
     return f"{int(round(v)):,}".replace(",", "\u202f")
+
+
+def tick(value: Any) -> str:
+    """An axis tick label: `num` without trailing zeros (ticks are round values: 0.04, 5)."""
+    text = num(value)
+    if "e" in text:
+        mantissa, exp = text.split("e")
+        return (mantissa.rstrip("0").rstrip(".") if "." in mantissa else mantissa) + "e" + exp
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def sort_key(value: Any) -> str:

@@ -25,17 +25,20 @@ def _when(ts: Any) -> str:
 
 
 def weight_hashes(manifest: Mapping[str, Any]) -> list[dict[str, str]]:
-    """Every weight file sha256 the manifest records: (what, name, sha256), first mention
-    kept, duplicates (same role, name and hash) dropped."""
+    """Every distinct weight file sha256 the manifest records, as (what, name, sha256) in
+    order of first mention; a scorer using a file already listed (a space's network) is noted
+    on that file's row."""
     out: list[dict[str, str]] = []
-    seen: set[tuple[str, str, str]] = set()
+    rows: dict[str, dict[str, str]] = {}
 
     def add(what: str, name: Any, sha: Any) -> None:
-        if isinstance(sha, str) and sha:
-            key = (what, str(name), sha)
-            if key not in seen:
-                seen.add(key)
-                out.append({"what": what, "name": str(name), "sha256": sha})
+        if not isinstance(sha, str) or not sha:
+            return
+        if sha not in rows:
+            rows[sha] = {"what": what, "name": str(name), "sha256": sha}
+            out.append(rows[sha])
+        elif what == "scorer network" and str(name) not in rows[sha]["name"]:
+            rows[sha]["name"] += f"; also the {name}"
 
     def visit(obj: Any, what: str, context: str) -> None:
         if isinstance(obj, Mapping):
@@ -71,7 +74,7 @@ def weight_hashes(manifest: Mapping[str, Any]) -> list[dict[str, str]]:
 
 def _scorers_without_hash(manifest: Mapping[str, Any], rows: Sequence[Mapping[str, str]]) -> list[str]:
     scorers = ((manifest.get("config") or {}).get("verification") or {}).get("scorers") or []
-    named = " ".join(r["name"] for r in rows if r["what"] == "scorer network")
+    named = " ".join(r["name"] for r in rows)
     return [s for s in scorers if f"{s} scorer" not in named]
 
 

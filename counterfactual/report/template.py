@@ -41,11 +41,12 @@ nav.toc a { text-decoration: none; }
 .tbl { max-width: 100%; overflow-x: auto; margin: 6px 0 12px; }
 .tbl > table { margin: 0; }
 .dl { font-size: 12px; color: var(--muted); margin: 2px 0 0; }
-.dl a { margin-left: 6px; }
+.dl a { margin-left: 2px; overflow-wrap: anywhere; }
 table.data { border-collapse: collapse; font-size: 13px; }
 table.data th, table.data td { border: 1px solid var(--line); padding: 4px 8px; text-align: right; vertical-align: middle; }
 table.data th { background: var(--head); font-weight: 600; text-align: center; }
 table.data td.l, table.data th.l { text-align: left; }
+table.data td[data-sort] { white-space: nowrap; }
 table.data tbody tr:nth-child(even) td { background: #fcfcfd; }
 table.sortable thead th { cursor: pointer; user-select: none; }
 table.sortable thead th::after { content: " ↕"; color: #9ca3af; font-weight: 400; }
@@ -149,7 +150,7 @@ TEMPLATE = r"""<!DOCTYPE html>
 {%- endmacro %}
 {%- macro ci(lo, hi) -%}<span class="ci">{{ interval(lo, hi) }}</span>{%- endmacro %}
 {%- macro n(v, bold=False) -%}<td data-sort="{{ v|sortkey }}">{% if bold %}<b>{{ v|num }}</b>{% else %}{{ v|num }}{% endif %}</td>{%- endmacro %}
-{%- macro links(items) -%}<p class="dl">download:{% for l in items %}<a href="{{ l.href }}" download>{{ l.label }}</a>{% else %} <span>no file</span>{% endfor %}</p>{%- endmacro %}
+{%- macro links(items) -%}<p class="dl">download:{% for l in items %} <a href="{{ l.href }}" download>{{ l.label }}</a>{% else %} <span>no file</span>{% endfor %}</p>{%- endmacro %}
 {%- macro pic(p) -%}<svg class="strip" viewBox="0 0 {{ p.width }} {{ p.height }}" width="{{ p.display_width }}" height="{{ p.display_height }}" role="img" aria-label="{{ p.alt }}"><use href="#{{ p.id }}"></use></svg>{%- endmacro %}
 <svg class="defs" aria-hidden="true" width="0" height="0" style="position:absolute"><defs>
 {% for p in pictures %}<image id="{{ p.id }}" width="{{ p.width }}" height="{{ p.height }}" preserveAspectRatio="none" style="image-rendering:pixelated" href="{{ p.uri }}"></image>
@@ -244,7 +245,7 @@ p: {{ at.p_source }}; Holm-corrected across all edits × spaces.</p>
 
 {% if at.region %}
 <h3>{{ 'Reference distortion: FD(base, edited) per space' if at.reference else 'Region result' }}</h3>
-<div class="tbl"><table class="data sortable"><thead><tr><th class="l">space</th>{% if not at.reference %}<th>share of the full distortion's FD</th><th>range</th>{% endif %}<th>FD(base, edited)</th><th>FD(base, fully distorted)</th></tr></thead><tbody>
+<div class="tbl"><table class="data sortable"><thead><tr><th class="l">space</th>{% if not at.reference %}<th>share of the full distortion's FD</th><th>{{ ci_level }} interval</th>{% endif %}<th>FD(base, edited)</th><th>FD(base, fully distorted)</th></tr></thead><tbody>
 {% for r in at.region %}<tr><td class="l" data-sort="{{ r.space.label }}">{{ space(r.space) }}</td>{% if not at.reference %}{{ n(r.value, True) }}<td data-sort="{{ r.lo|sortkey }}">{{ ci(r.lo, r.hi) }}</td>{% endif %}{{ n(r.fd) }}{{ n(r.fd_reference) }}</tr>{% endfor %}
 </tbody></table>{{ links(at.links.region) }}</div>
 {% if not at.reference and region %}<p class="muted small">Share = FD(base, this region distorted) / FD(base, whole image distorted) in the same space; {{ region.interval_note }}.</p>{% endif %}
