@@ -12,9 +12,10 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from counterfactual.sweep.region import REGION_COLUMNS
-from counterfactual.sweep.rundir import RunDir, write_json, write_table
+from counterfactual.run import RunDir, write_table
+from counterfactual.run.schemas import REGION_COLUMNS
 from counterfactual.sweep.tables import dose_frame
+from foundation.files import write_json
 
 DESCRIPTIONS = {
     "hat": {"name": "hat (synthetic occluder)", "config_name": "hat", "kind": "synthetic_occluder",
@@ -88,9 +89,9 @@ def write_sweep_run(root: Path, spaces: dict[str, bool], interventions: Sequence
     region = [{"intervention": iv, "region": iv.split(":")[1], "space": s,
                "space_label": label(s, t), "trained": t, "n_pairs": 20,
                "fd": (2.0 if t else 1.0) * (1 + j) / 10, "mean_term": 0.1, "trace_term": 0.1,
-               "fd_reference": 4.0, "normalized": (2.0 if t else 1.0) * (1 + j) / 40,
-               "draws": 4, "draw_pairs": 16, "normalized_draw_mean": (2.0 if t else 1.0) * (1 + j) / 40,
-               "normalized_draw_std": 0.005}
+               "fd_reference": 4.0, "normalised": (2.0 if t else 1.0) * (1 + j) / 40,
+               "draws": 4, "draw_pairs": 16, "normalised_draw_mean": (2.0 if t else 1.0) * (1 + j) / 40,
+               "normalised_draw_sd": 0.005}
               for j, iv in enumerate(regions) for s, t in spaces.items()]
     write_table(pd.DataFrame(region, columns=list(REGION_COLUMNS)), rd.tables / "region",
                 formats=("csv", "json"))

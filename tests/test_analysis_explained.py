@@ -67,7 +67,7 @@ def test_weights_prevalence_and_reproducibility():
 @pytest.mark.parametrize("n_a,n_b,dim", [(30, 40, 64), (50, 60, 8)])
 def test_fd_from_weighted_row_factors_matches_the_covariance_route(n_a, n_b, dim):
     """The factor route (n <= dim) and its covariance fallback equal FD from np.cov moments."""
-    from counterfactual.analysis._fd import equal_n_sets, fd_factors, fd_moments, moments, row_factor
+    from counterfactual.metrics.fd_factors import equal_n_sets, fd_factors, fd_moments, moments, row_factor
     rng = np.random.default_rng(3)
     x, y = rng.normal(size=(n_a, dim)), rng.normal(0.3, 1.5, size=(n_b, dim))
     wx = rng.uniform(0.2, 3.0, n_a)

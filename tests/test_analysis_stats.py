@@ -8,7 +8,7 @@ from scipy import stats
 from counterfactual.analysis import (PairFeatures, add_adjusted, adjust_pvalues, bootstrap_over_pairs,
                                      fit_dose_response, fit_dose_table, mix_pairs,
                                      permutation_test, permutation_tests)
-from counterfactual.analysis.mixing import n_swapped
+from counterfactual.mixing import n_swapped
 
 
 def _fd_scipy(x, y):

@@ -38,7 +38,7 @@ def test_dose_table_validation_and_loading(tmp_path):
     assert loaded.trained.dtype == bool and loaded.fd.dtype == np.float64
     pd.testing.assert_frame_equal(null_normalised(loaded, n_boot=50), null_normalised(table, n_boot=50))
     with pytest.raises(FileNotFoundError, match="region"):
-        from counterfactual.analysis import read_table
+        from counterfactual.run import read_table
         read_table(tmp_path, "region")
 
 
@@ -145,11 +145,11 @@ def test_region_sensitivity_normalised_by_full_blur(tmp_path):
                            "space_label": ["inception-fid"] * 2 + ["random-inception (untrained)"] * 2,
                            "trained": [True, True, False, False],
                            "fd": [3.0, 1.0, 0.2, 0.4], "fd_reference": [12.0, 12.0, 0.8, 0.8],
-                           "normalized_draw_mean": [0.26, 0.09, 0.25, 0.5],
-                           "normalized_draw_std": [0.01, 0.01, 0.02, 0.02]})
+                           "normalised_draw_mean": [0.26, 0.09, 0.25, 0.5],
+                           "normalised_draw_sd": [0.01, 0.01, 0.02, 0.02]})
     (tmp_path / "tables").mkdir()
     region.to_csv(tmp_path / "tables" / "region.csv", index=False)
-    from counterfactual.analysis import read_table
+    from counterfactual.run import read_table
     out = region_sensitivity(read_table(tmp_path, "region"))
     assert out.normalised.dtype == np.float64 and out.trained.dtype == bool
     m = region_matrix(out)

@@ -11,7 +11,8 @@ import torch.nn.functional as F
 
 from generators.dcgan import (DIGIFACE_FILE, DIGIFACE_KEY, DIGIFACE_PACKAGE, DCGANGenerator,
                               DCGANNet, load_dcgan_digiface)
-from generators.weights import package_file, require_package_file, sha256_file
+from foundation.hashing import sha256_file
+from foundation.packages import package_file, require_package_file
 
 WEIGHTS = package_file(DIGIFACE_PACKAGE, DIGIFACE_FILE)
 needs_weights = pytest.mark.skipif(WEIGHTS is None, reason="gan-face-generate not installed")
@@ -54,7 +55,7 @@ def test_state_dict_names_and_shapes_match_checkpoint(state):
 def test_weights_hash_matches_published_prefix(gen):
     digest = hashlib.sha256(WEIGHTS.read_bytes()).hexdigest()
     assert gen.weights_sha256 == digest
-    assert digest.startswith("0c3b90b138cfc4e8")        # WEIGHTS.md
+    assert digest.startswith("0c3b90b138cfc4e8")        # README weights table
 
 
 @needs_weights

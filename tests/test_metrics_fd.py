@@ -182,3 +182,26 @@ def test_bad_inputs_raise_clearly(rng):
         frechet_distance_features(np.ones((5, 3)), np.ones((5, 4)))
     with pytest.raises(TypeError):
         frechet_distance(FeatureStats.from_features(rng.standard_normal((5, 3))), s)
+
+
+@pytest.mark.parametrize("n, dim", [(12, 40), (60, 8)])     # gram route, cov route
+def test_batched_entry_point_matches_single_pair(rng, n, dim):
+    """frechet_distance_batch on many row selections of one pool equals one sqrtm FD each."""
+    from counterfactual.metrics import frechet_distance_batch, frechet_distance_matched
+    pool = rng.normal(size=(80, dim)) @ rng.normal(size=(dim, dim)) + 3.0
+    rows_a = np.stack([rng.choice(80, n, replace=False) for _ in range(5)])
+    rows_b = np.stack([rng.choice(80, n, replace=False) for _ in range(5)])
+    res = frechet_distance_batch(pool, rows_a, rows_b)
+    assert res.route == ("gram" if n <= dim else "cov")
+    for k in range(5):
+        a, b = pool[rows_a[k]], pool[rows_b[k]]
+        assert res.fd[k] == pytest.approx(_moments_sqrtm_fd(a, b), rel=1e-5)     # independent
+        assert res.fd[k] == pytest.approx(float(frechet_distance_features(a, b)), rel=1e-9)
+        assert res.fd[k] == pytest.approx(res.mean_term[k] + res.trace_term[k], rel=1e-12)
+    whole = frechet_distance_matched(pool[:40], pool[40:])
+    assert whole.fd[0] == pytest.approx(float(frechet_distance_features(pool[:40], pool[40:])),
+                                        rel=1e-9)
+
+
+def _moments_sqrtm_fd(x: np.ndarray, y: np.ndarray) -> float:
+    return fd_sqrtm(x.mean(0), np.cov(x, rowvar=False), y.mean(0), np.cov(y, rowvar=False))

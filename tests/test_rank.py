@@ -24,7 +24,7 @@ from counterfactual.config import ConfigError
 from counterfactual.rank import load_rank_config, run_rank, validate_rank_config
 from counterfactual.rank.sets import image_sets
 from counterfactual.sweep.executor import Components
-from counterfactual.sweep.rundir import RunDir
+from counterfactual.run import RunDir
 from extractors import scorers as scorers_mod
 from extractors.base import FeatureExtractor
 from extractors.runtime.cache import FeatureCache, feature_key

@@ -15,10 +15,11 @@ import pytest
 from statsmodels.stats.multitest import multipletests
 
 from counterfactual.cli import main
-from counterfactual.analysis.explained import EXPLAINED_COLUMNS
 from counterfactual.rank.ranking import kendall_tau_table, metric_table, ranking_table
 from counterfactual.report import build_report, load_run
-from counterfactual.sweep.rundir import RunDir, write_json, write_table
+from counterfactual.run import RunDir, write_table
+from counterfactual.run.schemas import EXPLAINED_COLUMNS
+from foundation.files import write_json
 from report_fakes import TITLES, images, label, write_sweep_run
 
 SPACES = {"alpha-net": True, "rand-net": False}          # name -> trained

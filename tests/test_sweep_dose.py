@@ -128,20 +128,20 @@ def test_region_full_set_fd_matches_metrics():
     [row] = region_rows(base, full, {"blur:eyes": region}, {"blur:eyes": "blur:eyes"}, "blur:",
                         n_pairs=20, draws=4, seed=0)
     assert row["region"] == "eyes" and row["n_pairs"] == 30
-    assert row["normalized"] == pytest.approx(ref.value / full_fd(base, full)[0], rel=1e-12)
-    assert 0 < row["normalized"] < 1 and row["normalized_draw_std"] > 0
+    assert row["normalised"] == pytest.approx(ref.value / full_fd(base, full)[0], rel=1e-12)
+    assert 0 < row["normalised"] < 1 and row["normalised_draw_sd"] > 0
 
 
 def test_gram_route_without_the_pool_gram_matrix(monkeypatch):
     """Large pools skip the pool Gram matrix and multiply gathered features per draw."""
-    from counterfactual.sweep import dose
+    from counterfactual.metrics import fd_batch
     rng = np.random.default_rng(4)
     base = rng.normal(size=(30, 40))
     twin = base + rng.normal(size=(30, 40)) * 0.5
     draws = plan_draws(30, 12, [0.0, 0.6, 1.0], draws=2, seed=1)
     with_gram = dose_response(base, twin, draws)
-    monkeypatch.setattr(dose, "_GRAM_BYTES", 0)
-    monkeypatch.setattr(dose, "_CHUNK_BYTES", 1)          # and one draw per chunk
+    monkeypatch.setattr(fd_batch, "_GRAM_BYTES", 0)
+    monkeypatch.setattr(fd_batch, "_CHUNK_BYTES", 1)          # and one draw per chunk
     without = dose_response(base, twin, draws)
     assert with_gram.route == without.route == "gram"
     np.testing.assert_allclose(without.fd, with_gram.fd, rtol=1e-10)

@@ -12,7 +12,7 @@ import sweep_fakes as fakes
 
 from counterfactual.config import load_config
 from counterfactual.sweep import run_sweep
-from counterfactual.sweep.rundir import TEMP_MARK
+from foundation.files import TEMP_MARK
 
 fakes.register()
 TESTS = Path(__file__).resolve().parent
@@ -57,11 +57,11 @@ def test_killed_sweep_resumes_without_recomputing(tmp_path, monkeypatch):
     assert not (out / "tables" / "dose_response.csv").exists()       # really interrupted
     first = first_log.read_text().splitlines()
     assert first.count("images 24") == 2                              # base + latent twins
-    # debris of a write interrupted half way (ours and the feature cache's temp files)
+    # debris of writes interrupted half way (a table and a feature-cache entry)
     (out / "tables").mkdir(exist_ok=True)
     (out / "tables" / f"{TEMP_MARK}dose_response.csv.1234").write_text("half a table")
     stray = next((out / "features").rglob("*.npy"))
-    (stray.parent / f".{stray.name}.abc123.tmp").write_bytes(b"half")
+    (stray.parent / f"{TEMP_MARK}abc123-{stray.name}").write_bytes(b"half")
 
     monkeypatch.setenv("SWEEP_FAKES_LOG", str(second_log))
     result = run_sweep(config, out, progress=False, components=fakes.components(), log=lambda s: None)
@@ -78,7 +78,7 @@ def test_killed_sweep_resumes_without_recomputing(tmp_path, monkeypatch):
     monkeypatch.delenv("SWEEP_FAKES_LOG")
     clean = tmp_path / "clean"
     run_sweep(config, clean, progress=False, components=fakes.components(), log=lambda s: None)
-    for name in ("dose_response.csv", "dose_summary.csv", "region.csv", "verification.json"):
+    for name in ("dose_response.csv", "region.csv", "verification.json"):
         assert (out / "tables" / name).read_bytes() == (clean / "tables" / name).read_bytes(), name
 
     # and running it once more does nothing

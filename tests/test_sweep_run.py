@@ -14,7 +14,7 @@ import torch
 from counterfactual.cli import main
 from counterfactual.config import load_config
 from counterfactual.sweep import RunConfigMismatch, build_plan, plan_draws, run_sweep
-from counterfactual.sweep.rundir import TEMP_MARK
+from foundation.files import TEMP_MARK
 
 fakes.register()
 
@@ -83,7 +83,7 @@ def test_region_table_is_normalised_by_the_reference(finished):
     config, out = finished
     region = pd.read_csv(out / "tables" / "region.csv")
     assert set(region.region) == {"top"} and set(region.space) == {"fake-a", "fake-b"}
-    np.testing.assert_allclose(region.normalized, region.fd / region.fd_reference, rtol=1e-12)
+    np.testing.assert_allclose(region.normalised, region.fd / region.fd_reference, rtol=1e-12)
     gen, ext = fakes.FakeGenerator(), fakes.FakeExtractor("fake-a", 12, True)
     base = gen.images_for_seeds(config.seed_list)
     top = ext(fakes.FakeBlur("top").counterfactual(gen, config.seed_list, base)).numpy()
@@ -91,8 +91,8 @@ def test_region_table_is_normalised_by_the_reference(finished):
     fb = ext(base).numpy()
     row = region[region.space == "fake-a"].iloc[0]
     assert row.fd == pytest.approx(_scipy_fd(fb, top), rel=1e-6)
-    assert row.normalized == pytest.approx(_scipy_fd(fb, top) / _scipy_fd(fb, full), rel=1e-6)
-    assert 0 < row.normalized < 1            # blurring a third of the image moves FD less
+    assert row.normalised == pytest.approx(_scipy_fd(fb, top) / _scipy_fd(fb, full), rel=1e-6)
+    assert 0 < row.normalised < 1            # blurring a third of the image moves FD less
 
 
 def test_manifest_samples_and_verification(finished):

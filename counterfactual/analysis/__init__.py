@@ -2,25 +2,30 @@
 corrections, cross-space normalisation, over/under-reaction summaries, region sensitivity and
 explained FD. Every result is a pandas DataFrame (float64 statistics) whose columns are listed
 in the producing module's ``*_COLUMNS`` constant; per-space rows keep ``space_label`` (with
-"(untrained)" for random-weight spaces) and ``trained``.
+"(untrained)" for random-weight spaces) and ``trained``. `sweep_tables` runs the whole sweep
+pipeline on a run directory (what the report renders and RUN_DIR/report_tables holds).
 """
+from counterfactual.mixing import mix_pairs, random_swap
+
 from .dose import bootstrap_over_pairs, dose_curves
 from .explained import attribute_prevalence, explained_fd, importance_weights
 from .fit import DoseFit, fit_dose_response, fit_dose_table
-from .mixing import mix_pairs, random_swap
 from .multiple import add_adjusted, adjust_pvalues
 from .normalise import null_normalised, reference_normalised, term_shares
 from .pairs import PairFeatures
 from .permutation import PermutationResult, permutation_test, permutation_tests
+from .rank_agreement import tau_matrix
 from .region import reference_fd, region_matrix, region_sensitivity
 from .summary import space_reactions
-from .tables import load_dose_table, read_table, validate_dose_table
+from .sweep_analysis import SweepTables, sweep_tables
+from .tables import load_dose_table, validate_dose_table
 
 __all__ = [
     "DoseFit", "PairFeatures", "PermutationResult", "add_adjusted", "adjust_pvalues",
     "attribute_prevalence", "bootstrap_over_pairs", "dose_curves", "explained_fd",
     "fit_dose_response", "fit_dose_table", "importance_weights", "load_dose_table", "mix_pairs",
-    "null_normalised", "permutation_test", "permutation_tests", "random_swap", "read_table",
+    "null_normalised", "permutation_test", "permutation_tests", "random_swap",
     "reference_fd", "reference_normalised", "region_matrix", "region_sensitivity",
-    "space_reactions", "term_shares", "validate_dose_table",
+    "space_reactions", "SweepTables", "sweep_tables", "tau_matrix", "term_shares",
+    "validate_dose_table",
 ]

@@ -91,14 +91,3 @@ def frame(rows: list[dict], columns: Sequence[str]) -> pd.DataFrame:
         if df[col].dtype.kind == "f":
             df[col] = df[col].astype(np.float64)
     return df
-
-
-def as_bool(v: object) -> bool:
-    """A boolean from a bool or its CSV spelling ("True", "false", "1" ...)."""
-    if isinstance(v, str):
-        if v.strip().lower() in ("true", "1", "yes"):
-            return True
-        if v.strip().lower() in ("false", "0", "no"):
-            return False
-        raise ValueError(f"column 'trained': cannot read {v!r} as a boolean")
-    return bool(v)

@@ -17,12 +17,12 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from counterfactual.metrics import bootstrap
+from counterfactual.metrics.fd_factors import equal_n_sets, fd_features
+from counterfactual.mixing import mix_pairs
+
 from ._common import (as_float_features, bootstrap_mean, check_count, check_level, frame,
                       group_rng, percentile_interval)
-from counterfactual.metrics import bootstrap
-
-from ._fd import equal_n_sets, fd_features
-from .mixing import mix_pairs
 from .tables import validate_dose_table
 
 CURVE_COLUMNS: tuple[str, ...] = (

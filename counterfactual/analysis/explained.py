@@ -32,8 +32,10 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import pandas as pd
 
+from counterfactual.metrics.fd_factors import RowFactor, fd_factors, row_factor
+from counterfactual.run.schemas import EXPLAINED_COLUMNS
+
 from ._common import as_float_features, check_count, check_level, frame, group_rng, percentile_interval
-from ._fd import RowFactor, fd_factors, row_factor
 
 
 def binarise(scores: np.ndarray, threshold: float, what: str = "scores") -> np.ndarray:
@@ -42,6 +44,21 @@ def binarise(scores: np.ndarray, threshold: float, what: str = "scores") -> np.n
     if s.ndim != 1 or not np.isfinite(s).all():
         raise ValueError(f"{what}: expected finite 1-D scores, got shape {s.shape}")
     return s >= float(threshold)
+
+
+# What explained FD assumes (shown next to every explained-FD table).
+ASSUMPTIONS: tuple[str, ...] = (
+    "Each attribute is binary after thresholding its score (score >= threshold), and the "
+    "scorer is equally accurate on generated and reference images: scorer errors move the "
+    "measured prevalences and therefore the estimate.",
+    "Matching the prevalence reweights the generated images with and without the attribute "
+    "(importance weights p_ref/p_gen and (1-p_ref)/(1-p_gen)); it assumes the within-group "
+    "feature distributions stay as they are, so only the mix of the two groups changes.",
+    "Attributes are treated one at a time: the shares of different attributes are not "
+    "additive (correlated attributes explain overlapping parts of the FD) and need not sum to 1.",
+    "It is an association under these assumptions, not a causal decomposition: an attribute's "
+    "share can also carry any correlated attribute that was not scored.",
+)
 
 
 def importance_weights(present: np.ndarray, p_ref: float) -> np.ndarray:
@@ -98,11 +115,6 @@ def attribute_prevalence(gen_scores: Mapping[str, np.ndarray], ref_scores: Mappi
     return frame(rows, PREVALENCE_COLUMNS)
 
 
-EXPLAINED_COLUMNS: tuple[str, ...] = (
-    "attribute", "space", "space_label", "trained", "threshold", "n_gen", "n_ref",
-    "prevalence_gen", "prevalence_ref", "prevalence_gap", "fd", "fd_matched", "fd_drop",
-    "fd_drop_ci_low", "fd_drop_ci_high", "explained_fraction", "explained_ci_low",
-    "explained_ci_high", "method", "n_boot", "ci_level", "seed", "status")
 
 
 def explained_fd(gen_features: Mapping[str, np.ndarray], ref_features: Mapping[str, np.ndarray],

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from counterfactual.metrics.fd_factors import equal_n_sets, fd_features
+from counterfactual.mixing import random_swap
+
 from ._common import as_float_features, check_count, frame, group_rng
-from ._fd import equal_n_sets, fd_features
-from .mixing import random_swap
 from .multiple import add_adjusted
 from .pairs import PairFeatures
 

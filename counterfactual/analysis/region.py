@@ -9,14 +9,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._common import LABEL_COLUMNS, as_bool, require_columns
+from counterfactual.run.tables import as_bool
+
+from ._common import LABEL_COLUMNS, require_columns
 
 REGION_COLUMNS: tuple[str, ...] = ("region", "intervention", "space", "space_label", "trained", "fd",
                                    "fd_reference", "normalised", "normalised_draw_mean",
                                    "normalised_draw_sd")
-# Optional input columns (the sweep's region table) -> output columns; NaN when absent.
-_PASSTHROUGH = {"normalized_draw_mean": "normalised_draw_mean",
-                "normalized_draw_std": "normalised_draw_sd"}
+# Optional columns of the sweep's region table carried over (NaN when absent).
+_PASSTHROUGH = ("normalised_draw_mean", "normalised_draw_sd")
 
 
 def region_sensitivity(region_table: pd.DataFrame, fd_col: str = "fd",
@@ -26,8 +27,8 @@ def region_sensitivity(region_table: pd.DataFrame, fd_col: str = "fd",
 
     ``fd_col``/``reference_col`` name the input's FD(original, region-blurred) and FD(original,
     fully blurred) columns (the sweep's ``tables/region`` uses ``fd`` and ``fd_reference``).
-    The spread of the ratio over the sweep's subsampled draws (``normalized_draw_mean``/
-    ``normalized_draw_std``) is carried over when present; ``intervention`` defaults to the
+    The spread of the ratio over the sweep's subsampled draws (``normalised_draw_mean``/
+    ``normalised_draw_sd``) is carried over when present; ``intervention`` defaults to the
     region name.
     """
     require_columns(region_table, ("region", "space", fd_col, reference_col), "region table")
@@ -45,8 +46,7 @@ def region_sensitivity(region_table: pd.DataFrame, fd_col: str = "fd",
         "trained": (df["trained"].map(as_bool).to_numpy(bool) if "trained" in df
                     else np.ones(len(df), bool)),
         "fd": fd, "fd_reference": ref, "normalised": norm,
-        **{new: (df[old].to_numpy(np.float64) if old in df else nan)
-           for old, new in _PASSTHROUGH.items()}}, columns=list(REGION_COLUMNS))
+        **{col: (df[col].to_numpy(np.float64) if col in df else nan) for col in _PASSTHROUGH}}, columns=list(REGION_COLUMNS))
     return out.sort_values(["region", "space"]).reset_index(drop=True)
 
 

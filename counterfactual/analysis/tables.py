@@ -1,7 +1,7 @@
-"""Reading and validating the sweep's tables (``RUN_DIR/tables/``) for analysis.
+"""Validating the sweep's dose-response table (``RUN_DIR/tables/dose_response``) for analysis.
 
-The dose-response table has one row per intervention x space x delta x draw with columns
-``intervention, space, space_label, trained, delta, draw, n_pairs, fd, mean_term, trace_term``.
+One row per intervention x space x delta x draw; the columns the analysis needs are
+`counterfactual.run.schemas.DOSE_ANALYSIS_COLUMNS`.
 """
 from __future__ import annotations
 
@@ -10,29 +10,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._common import as_bool, require_columns
+from counterfactual.run.schemas import DOSE_ANALYSIS_COLUMNS, DOSE_FLOAT_COLUMNS
+from counterfactual.run.tables import as_bool, read_table
 
-DOSE_COLUMNS: tuple[str, ...] = ("intervention", "space", "space_label", "trained", "delta", "draw",
-                                 "n_pairs", "fd", "mean_term", "trace_term")
-_FLOAT_COLUMNS = ("delta", "fd", "mean_term", "trace_term")
-
-
-def read_table(run_dir: str | Path, name: str) -> pd.DataFrame:
-    """``RUN_DIR/tables/<name>.parquet`` if present, else ``.csv``, else ``.json`` (records)."""
-    tables = Path(run_dir) / "tables"
-    for ext, reader in ((".parquet", pd.read_parquet), (".csv", pd.read_csv),
-                        (".json", lambda p: pd.read_json(p, orient="records"))):
-        path = tables / f"{name}{ext}"
-        if path.exists():
-            return reader(path)
-    raise FileNotFoundError(f"no table {name!r} under {tables} (looked for .parquet, .csv, .json)")
+from ._common import require_columns
 
 
 def validate_dose_table(df: pd.DataFrame) -> pd.DataFrame:
     """A float64 copy of a dose-response table, or one clear error about what is wrong."""
-    require_columns(df, DOSE_COLUMNS, "dose-response table")
+    require_columns(df, DOSE_ANALYSIS_COLUMNS, "dose-response table")
     out = df.copy()
-    for col in _FLOAT_COLUMNS:
+    for col in DOSE_FLOAT_COLUMNS:
         out[col] = pd.to_numeric(out[col], errors="raise").astype(np.float64)
     out["trained"] = out["trained"].map(as_bool)
     # CSV round trips give 0.30000000000000004 for 0.3: one value per grid point.

@@ -9,7 +9,6 @@ either, alpha = DEFAULT_ALPHA (InterFaceGAN's usual edit strength for a unit nor
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -17,6 +16,8 @@ from typing import Any
 
 import torch
 
+from foundation.files import write_text
+from foundation.hashing import content_hash
 from counterfactual.interventions.base import Intervention, check_base_images, register_intervention
 from counterfactual.interventions.directions import (
     Calibration, Direction, LearnSettings, calibrate_alpha, condition_direction, learn_direction,
@@ -56,7 +57,7 @@ def resolve_scorer(scorer: str | Callable[..., Any], options: dict[str, Any] | N
 
 
 def _key(obj: Any) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return content_hash(obj)[:16]
 
 
 class LatentEdit(Intervention):
@@ -181,10 +182,7 @@ class LatentEdit(Intervention):
         cal = calibrate_alpha(generator, self.direction, self._scorer(), float(self.shift), seeds,
                               layers=self.layers, tolerance=self.calibration_tolerance,
                               batch_size=batch_size)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(cal.to_dict(), indent=2))
-        tmp.replace(path)
+        write_text(path, json.dumps(cal.to_dict(), indent=2), sync=False)
         return cal
 
     # -- twins ------------------------------------------------------------------------

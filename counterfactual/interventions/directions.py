@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from foundation.files import atomic_write, write_text
 from counterfactual.interventions.latent import edited_images, sample_latents, space_dim
 
 FORMAT = "counterfactual-fd direction/1"
@@ -66,28 +65,15 @@ def sidecar_path(path: str | Path) -> Path:
     return Path(path).with_suffix(".json")
 
 
-def _atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, mode) as fh:
-            write(fh)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_direction(direction: Direction, path: str | Path) -> Path:
     """Write `path` (.npy, shape (1, dim), InterFaceGAN-compatible) and its JSON provenance."""
     path = Path(path)
     if path.suffix != ".npy":
         raise ValueError(f"direction files end in .npy, got {path}")
-    _atomic_write(path, lambda fh: np.save(fh, direction.vector[None, :]))
+    atomic_write(path, lambda fh: np.save(fh, direction.vector[None, :]), sync=False)
     meta = {"format": FORMAT, "space": direction.space, "dim": direction.dim,
             "sha256": direction.sha256, **direction.provenance}
-    _atomic_write(sidecar_path(path), lambda fh: fh.write(json.dumps(meta, indent=2, default=str)),
-                  mode="w")
+    write_text(sidecar_path(path), json.dumps(meta, indent=2, default=str), sync=False)
     return path
 
 

@@ -8,12 +8,13 @@ Files are ``.npz`` with pytorch-fid's keys ``mu`` and ``sigma`` (plus ``n`` when
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from foundation.files import atomic_write
 
 from ._checks import as_float64, as_mean_cov
 
@@ -185,17 +186,7 @@ class FeatureStats:
         arrays: dict[str, np.ndarray] = {"mu": self.mean, "sigma": self.cov}
         if self._n is not None:
             arrays["n"] = np.asarray(self._n, dtype=np.int64)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, **arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-        return path
+        return atomic_write(path, lambda fh: np.savez(fh, **arrays), sync=False)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> FeatureStats:

@@ -25,6 +25,7 @@ Eigenvalues below -1e-6 * max mean the input is not a covariance and raise ``Val
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import scipy.linalg
@@ -171,20 +172,38 @@ def psd_rank(s: np.ndarray) -> int:
     return int(rank)
 
 
+class RowFactor(NamedTuple):
+    """A set's (weighted) mean and a row factor R with R.T @ R = its covariance (``np.cov``'s
+    convention). With few rows (n <= dim) FDs from factors avoid every dim x dim matrix."""
+
+    mean: np.ndarray
+    root: np.ndarray
+
+
+def row_factor(x: np.ndarray, weights: np.ndarray | None = None) -> RowFactor:
+    """Mean and covariance factor of rows of ``x``, matching ``fd_factors.moments(x, weights)``
+    exactly (`feature_factor` is the unweighted, QR-compressed form of the same factor)."""
+    x = np.asarray(x, dtype=np.float64)
+    w = np.ones(len(x)) if weights is None else np.asarray(weights, dtype=np.float64)
+    v1 = w.sum()
+    norm = v1 - (w * w).sum() / v1          # np.cov's aweights normaliser (n - 1 when unweighted)
+    mu = (w[:, None] * x).sum(axis=0) / v1
+    return RowFactor(mu, np.sqrt(w / norm)[:, None] * (x - mu))
+
+
 def feature_factor(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     """(mean, A [d, m], rank) with cov(x) = A A^T, from float64 features x [n, d].
 
-    A = Xc^T / sqrt(n - 1) (m = n), or R^T / sqrt(n - 1) from Xc = QR when n > d (m = d).
+    A = R^T from `row_factor` (m = n), compressed by a QR decomposition when n > d (m = d).
     The rank is that of A^T A (same non-zero eigenvalues as the covariance), via `psd_rank`.
     """
     n, d = x.shape
     if n < 2:
         raise ValueError(f"features: need at least 2 rows for a covariance, got {n}")
-    mean = x.mean(axis=0)
-    xc = x - mean
+    mean, root = row_factor(x)
     if n > d:
-        xc = np.linalg.qr(xc, mode="r")
-    a = xc.T / np.sqrt(n - 1)
+        root = np.linalg.qr(root, mode="r")
+    a = root.T
     return mean, a, psd_rank(a.T @ a)
 
 

@@ -46,8 +46,8 @@ import numpy as np
 
 from counterfactual.metrics import (RankDeficientCovarianceWarning, bootstrap, density_coverage,
                                     frechet_distance_features, kid, precision_recall)
+from counterfactual.run.schemas import METRICS, STATS_VERSION
 
-METRICS: tuple[str, ...] = ("fd", "kid", "precision", "recall", "density", "coverage")
 LOWER_IS_BETTER: dict[str, bool] = {"fd": True, "kid": True, "precision": False, "recall": False,
                                     "density": False, "coverage": False}
 # Range of each metric (bias-adjusted interval ends are clipped to it).
@@ -56,8 +56,6 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "density": (0.0, np.inf), "coverage": (0.0, 1.0)}
 # Sets up to this many rows are bootstrapped with a single BLAS thread (see the docstring).
 SINGLE_THREAD_ROWS = 2048
-# Bump when this module changes in a way that changes results (part of every task key).
-STATS_VERSION = 1
 
 
 @dataclass(frozen=True)

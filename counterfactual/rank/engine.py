@@ -32,18 +32,17 @@ import numpy as np
 import pandas as pd
 import torch
 
-from counterfactual.analysis.explained import EXPLAINED_COLUMNS
 from counterfactual.rank import explained as expl
 from counterfactual.rank.compare import Settings, compare
 from counterfactual.rank.config import REFERENCE_ID, RankConfig
 from counterfactual.rank.ranking import kendall_tau_table, metric_table, ranking_table
 from counterfactual.rank.sets import ImageSet, generate, image_sets
+from counterfactual.run.directory import RunDir
+from counterfactual.run.schemas import EXPLAINED_TABLES, RANK_EXPLAINED_COLUMNS, RANK_TABLES
+from counterfactual.run.tables import remove_table, write_table
 from counterfactual.sweep.executor import Components, FeatureEngine, Log, format_timing
-from counterfactual.sweep.rundir import (RunDir, content_hash, read_json, save_npy, slug, write_json,
-                                         write_table)
-
-TABLE_NAMES = ("rank_metrics", "rankings", "kendall_tau")
-EXPLAINED_TABLES = ("explained_fd", "prevalence")
+from foundation.files import read_json, save_npy, write_json
+from foundation.hashing import content_hash
 REAL_NOTE = "The reference set holds real images: distances measure closeness to real data."
 SELF_NOTE = ("The reference set is samples of the generator {spec} (no real images): every "
              "distance measures how far a generator is from THAT generator, not from real faces.")
@@ -96,6 +95,7 @@ class RankExecutor(FeatureEngine):
                 self.identities[s.id] = s.identity(self.generator(s.spec).describe())
             self.cache = self.comps.feature_cache(self.rd.features)
             self.scorers = self.load_scorers()
+        self.record_feature_index([s.id for s in self.sets])
         self.spaces = self.space_entries()
         note = reference_note(cfg)
         if not cfg.reference.is_real:
@@ -140,11 +140,10 @@ class RankExecutor(FeatureEngine):
 
     def _save_sample(self, s: ImageSet, images: torch.Tensor) -> None:
         k = min(self.config.sample_images, len(images))
-        folder = self.rd.set_dir(s.id)
-        if k == 0 or (folder / "sample.npy").exists():
+        if k == 0 or self.rd.sample_path(s.id).exists():
             return
-        save_npy(folder / "sample.npy", images[:k].numpy())
-        write_json(folder / "info.json", {"set": s.id, "role": s.role, "spec": s.spec,
+        save_npy(self.rd.sample_path(s.id), images[:k].numpy())
+        write_json(self.rd.set_info_path(s.id), {"set": s.id, "role": s.role, "spec": s.spec,
                                           "truncation_psi": s.truncation_psi,
                                           "seeds": list(s.seeds[:k]),
                                           "identity_key": content_hash(self.identities[s.id])})
@@ -153,7 +152,7 @@ class RankExecutor(FeatureEngine):
         """Generate the set once if any space lacks its features; extract and cache them."""
         missing = [n for n in self.extractors if self.feature_key(s.id, n) not in self.cache]
         sample_missing = self.config.sample_images > 0 and \
-            not (self.rd.set_dir(s.id) / "sample.npy").exists()
+            not self.rd.sample_path(s.id).exists()
         unscored = [n for n in self.scorers if not self.has_scores(s.id, n)]
         if not missing and not sample_missing and not unscored:
             return
@@ -171,18 +170,15 @@ class RankExecutor(FeatureEngine):
         return content_hash({"set": self.identities[set_id],
                              "scorer": self.scorer_description(scorer)})
 
-    def scores_path(self, set_id: str, scorer: str) -> Path:
-        return self.rd.root / "scores" / slug(set_id) / f"{slug(scorer)}.npy"
-
     def has_scores(self, set_id: str, scorer: str) -> bool:
         return self.rd.is_done(f"scores/{set_id}/{scorer}", self.scores_key(set_id, scorer)) \
-            and self.scores_path(set_id, scorer).exists()
+            and self.rd.scores_path(set_id, scorer).exists()
 
     def score_set(self, set_id: str, scorer: str, images: torch.Tensor) -> np.ndarray:
         """Score a set's images (float64 per image) and cache the scores."""
         with self.timer("scoring"):
             scores = expl.score_images(self.scorers[scorer], images, scorer, set_id)
-        save_npy(self.scores_path(set_id, scorer), scores)
+        save_npy(self.rd.scores_path(set_id, scorer), scores)
         self.rd.mark_done(f"scores/{set_id}/{scorer}", self.scores_key(set_id, scorer),
                           n=int(scores.size))
         self.work["images_scored"] += len(images)
@@ -190,7 +186,7 @@ class RankExecutor(FeatureEngine):
 
     def scores(self, set_id: str) -> dict[str, np.ndarray]:
         """Every scorer's cached scores of a set."""
-        return {n: np.load(self.scores_path(set_id, n)) for n in self.scorers}
+        return {n: np.load(self.rd.scores_path(set_id, n)) for n in self.scorers}
 
     def explained_settings(self) -> dict[str, Any]:
         ecfg = self.config.explained
@@ -226,11 +222,10 @@ class RankExecutor(FeatureEngine):
     def write_explained_tables(self) -> list[str]:
         if not self.scorers:         # no stale tables from an earlier config with scorers
             for name in EXPLAINED_TABLES:
-                for ext in ("csv", "json", "parquet"):
-                    (self.rd.tables / f"{name}.{ext}").unlink(missing_ok=True)
+                remove_table(self.rd.tables / name)
             return []
         rows = [r for s in self.sets if s.role == "generator" for r in self.explained(s)]
-        frame = pd.DataFrame(rows, columns=["generator", *EXPLAINED_COLUMNS])
+        frame = pd.DataFrame(rows, columns=list(RANK_EXPLAINED_COLUMNS))
         prevalence = expl.prevalence_table({s.id: self.scores(s.id) for s in self.sets},
                                            {s.id: s.role for s in self.sets},
                                            self.config.explained.threshold_map())
@@ -270,7 +265,7 @@ class RankExecutor(FeatureEngine):
         rankings = ranking_table(results, generators, self.spaces, self.settings.ci)
         tau = kendall_tau_table(rankings, generators, self.spaces)
         written: list[str] = []
-        for name, frame in zip(TABLE_NAMES, (metrics, rankings, tau)):
+        for name, frame in zip(RANK_TABLES, (metrics, rankings, tau)):
             written += [p.name for p in write_table(frame, self.rd.tables / name)]
         return written + self.write_explained_tables()
 

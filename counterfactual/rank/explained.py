@@ -19,28 +19,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-if TYPE_CHECKING:                  # the report reads ASSUMPTIONS without importing torch
+if TYPE_CHECKING:
     import torch
 
-from counterfactual.analysis._fd import equal_n_sets
 from counterfactual.analysis.explained import binarise, explained_fd
+from counterfactual.metrics.fd_factors import equal_n_sets
+from counterfactual.run.schemas import SET_PREVALENCE_COLUMNS
 
 SCORE_BATCH = 64
-PREVALENCE_COLUMNS: tuple[str, ...] = ("set", "role", "attribute", "threshold", "n",
-                                       "prevalence", "score_mean", "score_sd")
-ASSUMPTIONS: tuple[str, ...] = (
-    "Each attribute is binary after thresholding its score (score >= threshold), and the "
-    "scorer is equally accurate on generated and reference images: scorer errors move the "
-    "measured prevalences and therefore the estimate.",
-    "Matching the prevalence reweights the generated images with and without the attribute "
-    "(importance weights p_ref/p_gen and (1-p_ref)/(1-p_gen)); it assumes the within-group "
-    "feature distributions stay as they are, so only the mix of the two groups changes.",
-    "Attributes are treated one at a time: the shares of different attributes are not "
-    "additive (correlated attributes explain overlapping parts of the FD) and need not sum to 1.",
-    "It is an association under these assumptions, not a causal decomposition: an attribute's "
-    "share can also carry any correlated attribute that was not scored.",
-)
-
 
 def score_images(scorer: Callable[[torch.Tensor], Any], images: torch.Tensor, name: str,
                  set_id: str, batch: int = SCORE_BATCH) -> np.ndarray:
@@ -89,7 +75,7 @@ def prevalence_table(scores: Mapping[str, Mapping[str, np.ndarray]], roles: Mapp
                          "threshold": float(thresholds[attr]), "n": int(s.size),
                          "prevalence": float(present.mean()), "score_mean": float(np.mean(s)),
                          "score_sd": float(np.std(s, ddof=1)) if s.size > 1 else float("nan")})
-    return pd.DataFrame(rows, columns=list(PREVALENCE_COLUMNS))
+    return pd.DataFrame(rows, columns=list(SET_PREVALENCE_COLUMNS))
 
 
 def explained_rows(generator: str, gen_features: Mapping[str, np.ndarray],

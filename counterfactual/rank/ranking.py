@@ -17,21 +17,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from counterfactual.rank.compare import LOWER_IS_BETTER, METRICS
-
-_PER_METRIC = ("", "_ci_low", "_ci_high", "_se", "_bias", "_pct_low", "_pct_high")
-METRIC_COLUMNS: tuple[str, ...] = (
-    "generator", "spec", "truncation_psi", "truncation_cutoff", "space", "space_label",
-    "trained", "dim", "n_generator", "n_reference", "rank_deficient",
-    *(f"{m}{suffix}" for m in METRICS for suffix in _PER_METRIC),
-    "fd_mean_term", "fd_trace_term", "kid_subset_std", "kid_subsets",
-    "pr_k", "dc_k", "kid_subset_size", "n_boot", "ci_level", "seed")
-RANKING_COLUMNS: tuple[str, ...] = (
-    "metric", "space", "space_label", "trained", "generator", "value", "ci_low", "ci_high",
-    "rank", "lower_is_better", "stability", "rank_mean", "rank_ci_low", "rank_ci_high", "n_boot")
-TAU_COLUMNS: tuple[str, ...] = (
-    "metric", "space_a", "space_label_a", "trained_a", "space_b", "space_label_b", "trained_b",
-    "tau", "p_value", "n_generators")
+from counterfactual.rank.compare import LOWER_IS_BETTER
+from counterfactual.run.schemas import METRIC_COLUMNS, METRICS, RANKING_COLUMNS, TAU_COLUMNS
 
 
 def metric_table(results: list[dict[str, Any]]) -> pd.DataFrame:
@@ -116,10 +103,3 @@ def kendall_tau_table(rankings: pd.DataFrame, generators: list[str],
                              "space_label_b": b["label"], "trained_b": bool(b["trained"]),
                              "tau": tau, "p_value": p, "n_generators": len(generators)})
     return pd.DataFrame(rows, columns=list(TAU_COLUMNS))
-
-
-def tau_matrix(tau: pd.DataFrame, metric: str = "fd", value: str = "tau") -> pd.DataFrame:
-    """Space x space matrix (rows space_a, columns space_b, in table order) of one metric."""
-    part = tau[tau["metric"] == metric]
-    order = list(dict.fromkeys(part["space_a"]))
-    return part.pivot(index="space_a", columns="space_b", values=value).loc[order, order]

@@ -7,6 +7,6 @@ Modules: data (reading a run directory), derived (analysis tables of a sweep), f
 (matplotlib Agg -> embedded PNG), images (sample strips), template (jinja2, inline), build.
 """
 from counterfactual.report.build import build_context, build_report
-from counterfactual.report.data import RunData, Space, load_run
+from counterfactual.run.reader import RunData, Space, load_run
 
 __all__ = ["build_report", "build_context", "load_run", "RunData", "Space"]

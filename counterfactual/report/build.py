@@ -28,10 +28,8 @@ import pandas as pd
 from counterfactual.analysis.findings import (FLAGGED, NOT_VERIFIABLE, REFERENCE, VERIFIED,
                                               direction_quality, rank_findings, sweep_findings,
                                               verification_status)
-from counterfactual.rank.ranking import tau_matrix
+from counterfactual.analysis import SweepTables, sweep_tables, tau_matrix
 from counterfactual.report import figures
-from counterfactual.report.data import RunData, Space, load_run
-from counterfactual.report.derived import SweepTables, sweep_tables
 from counterfactual.report.downloads import Downloads
 from counterfactual.report.edits import describe_edit
 from counterfactual.report.explained import explained_section
@@ -40,11 +38,14 @@ from counterfactual.report.images import ImageBank
 from counterfactual.report.palette import space_styles
 from counterfactual.report.provenance import provenance
 from counterfactual.report.template import render
-from counterfactual.sweep.rundir import write_table, write_text
+from counterfactual.run.directory import RunDir
+from counterfactual.run.reader import RunData, Space, load_run
+from counterfactual.run.tables import write_table
+from foundation.files import write_text
 
 Log = Callable[[str], None]
 REPORT_FILE = "report.html"
-REPORT_TABLES = "report_tables"
+REPORT_TABLES = RunDir(".").report_tables.name       # "report_tables"
 STRIP_IMAGES = 8
 RANK_METRIC_TITLES = {"fd": "FD (lower is closer)", "kid": "KID (lower is closer)",
                       "precision": "Precision (higher: more samples look like the reference)",
@@ -434,7 +435,7 @@ def write_report_tables(root: Path, derived: SweepTables) -> list[Path]:
     """The derived tables as CSV and JSON in RUN_DIR/report_tables."""
     out: list[Path] = []
     for name, frame in derived.frames().items():
-        out += write_table(frame, root / REPORT_TABLES / name, formats=("csv", "json"))
+        out += write_table(frame, RunDir(root).report_tables / name, formats=("csv", "json"))
     return out
 
 

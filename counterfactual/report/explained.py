@@ -2,7 +2,7 @@
 
 Per generator: each attribute's prevalence in the generated and the reference set, and per
 feature space the FD, the FD after matching the reference prevalence, the FD drop with its CI
-and the share of the FD it explains. The assumptions (`counterfactual.rank.explained.ASSUMPTIONS`)
+and the share of the FD it explains. The assumptions (`counterfactual.analysis.explained.ASSUMPTIONS`)
 are shown with the section.
 """
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Any
 
 import pandas as pd
 
-from counterfactual.rank.explained import ASSUMPTIONS
-from counterfactual.report.data import RunData
+from counterfactual.analysis.explained import ASSUMPTIONS
+from counterfactual.run.reader import RunData
 
 
 def _none(value: Any) -> Any:

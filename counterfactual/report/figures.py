@@ -20,7 +20,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from counterfactual.report.data import Space  # noqa: E402
+from counterfactual.run.reader import Space  # noqa: E402
 from counterfactual.report.numbers import num, tick  # noqa: E402
 from counterfactual.report.palette import LINE_STYLES, TERM_LABELS, Style  # noqa: E402
 

@@ -11,8 +11,8 @@ import json
 import time
 from typing import Any, Mapping, Sequence
 
-from counterfactual.report.data import RunData
-from counterfactual.sweep.rundir import package_versions
+from counterfactual.run.reader import RunData
+from counterfactual.run.directory import package_versions
 from counterfactual.toml_writer import to_toml
 from counterfactual.version import version_string
 

@@ -1,22 +1,16 @@
 """Dose-response from cached features: FD(A, B) as the counterfactual prevalence gap grows.
 
 For each delta on the grid and each draw d, N pairs are sampled (without replacement) from
-the M matched pairs with an rng seeded by (seed, delta index, draw); the first
-n_swap = floor(N (1 - delta) / 2 + 1/2) sampled pairs send their twin to A and their base to
-B, the others their base to A and their twin to B. Every pair so contributes one member to
-each set, A holds n_swap counterfactual members (fraction (1 - delta)/2) and B N - n_swap
-(fraction (1 + delta)/2); with N even, delta = 0 gives A and B the same composition. The
-draws depend only on (seed, delta index, draw, M, N): every intervention and every feature
-space sees the same pairs (common random numbers).
+the M matched pairs with an rng seeded by (seed, delta index, draw); the mixing rule
+(`counterfactual.mixing`) sends the twins of the first n_swap = n_swapped(N, delta) sampled
+pairs to A and their bases to B, the other pairs' bases to A and twins to B. The draws depend
+only on (seed, delta index, draw, M, N): every intervention and every feature space sees the
+same pairs (common random numbers).
 
-FD is computed for all draws at once from the pooled features, exactly, by the route that is
-cheaper for the set size N and the feature dimension d:
-- "gram" (N <= d): with centred sets Xa, Xb (N x d), tr sqrt(Sa Sb) is the nuclear norm of
-  C = Xa Xb^T / (N - 1), the sum of its singular values (an N x N problem, not d x d).
-  C is gathered from one Gram matrix of the pool, computed once per (intervention, space).
-- "cov" (d < N): the d x d covariances, tr sqrt(Sa Sb) = nuclear norm of Sa^1/2 Sb^1/2.
-Both agree with `counterfactual.metrics.frechet_distance` (method="metrics" runs that
-reference one draw at a time; the tests compare them).
+FD is computed for all draws at once from the pooled features, exactly, by
+`counterfactual.metrics.fd_batch` (method="metrics" runs the single-pair
+`counterfactual.metrics.frechet_distance` one draw at a time: the slow reference the tests
+compare against).
 """
 from __future__ import annotations
 
@@ -24,14 +18,9 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 import numpy as np
-import torch
 
-from counterfactual.prevalence import n_swapped
-
-# Largest float64 working set (bytes) of one batch of draws.
-_CHUNK_BYTES = 256 * 2**20
-# Largest pool Gram matrix (bytes) kept in memory; beyond it cross products are per draw.
-_GRAM_BYTES = 1 << 30
+from counterfactual.metrics.fd_batch import frechet_distance_batch, paired_pool
+from counterfactual.mixing import n_swapped, pool_rows
 
 
 @dataclass(frozen=True)
@@ -49,11 +38,7 @@ class Draw:
 
     def rows(self, n_total: int) -> tuple[np.ndarray, np.ndarray]:
         """Rows of A and B in the pool [base_0..base_{M-1}, twin_0..twin_{M-1}]."""
-        swap = np.zeros(self.n_pairs, dtype=bool)
-        swap[:self.n_swap] = True
-        a = np.where(swap, self.pairs + n_total, self.pairs)
-        b = np.where(swap, self.pairs, self.pairs + n_total)
-        return a, b
+        return pool_rows(self.pairs, self.n_swap, n_total)
 
 
 def plan_draws(n_total: int, n_pairs: int, deltas: Sequence[float], draws: int,
@@ -87,67 +72,6 @@ class DoseResult:
                 for d, f, m, t in zip(self.draws, self.fd, self.mean_term, self.trace_term)]
 
 
-def _pool(base: np.ndarray, twin: np.ndarray) -> torch.Tensor:
-    base = np.asarray(base, dtype=np.float64)
-    twin = np.asarray(twin, dtype=np.float64)
-    if base.ndim != 2 or base.shape != twin.shape:
-        raise ValueError(f"base and twin features must be [M, dim] of equal shape, got "
-                         f"{base.shape} and {twin.shape}")
-    pool = torch.from_numpy(np.concatenate([base, twin]))
-    return pool - pool.mean(dim=0)          # FD is translation invariant; centring helps round-off
-
-
-def _means_and_traces(pool: torch.Tensor, sq_norms: torch.Tensor, rows: torch.Tensor
-                      ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per set: mean [B, d] and tr(S) [B] from pool rows [B, N] (indicator matmul, no gather)."""
-    n = rows.shape[1]
-    weights = torch.zeros(rows.shape[0], pool.shape[0], dtype=torch.float64)
-    weights.scatter_(1, rows, 1.0 / n)
-    mu = weights @ pool
-    trace = (sq_norms[rows].sum(dim=1) - n * (mu * mu).sum(dim=1)) / (n - 1)
-    return mu, trace
-
-
-def _cross_trace_gram(pool: torch.Tensor, gram: torch.Tensor | None, ra: torch.Tensor,
-                      rb: torch.Tensor) -> torch.Tensor:
-    """tr sqrt(Sa Sb) = nuclear norm of the centred cross-Gram / (N - 1), per draw.
-
-    The cross-Gram blocks come from the pool's Gram matrix when it fits in memory, else from
-    the gathered features of each draw."""
-    n = ra.shape[1]
-    if gram is not None:
-        g = gram[ra[:, :, None], rb[:, None, :]]                  # [B, N, N]
-    else:
-        g = pool[ra] @ pool[rb].mT
-    g = g - g.mean(dim=2, keepdim=True) - g.mean(dim=1, keepdim=True) + g.mean(dim=(1, 2), keepdim=True)
-    c = (g / (n - 1)).numpy()
-    # Singular values directly (not eig(C C^T)): no squaring of the condition number.
-    return torch.from_numpy(np.linalg.svd(c, compute_uv=False).sum(axis=1))
-
-
-def _cov(pool: torch.Tensor, rows: torch.Tensor, mu: torch.Tensor) -> torch.Tensor:
-    x = pool[rows] - mu[:, None, :]                               # [B, N, d]
-    return x.mT @ x / (rows.shape[1] - 1)
-
-
-def _sqrt_psd(s: torch.Tensor) -> torch.Tensor:
-    vals, vecs = torch.linalg.eigh(s)
-    return (vecs * vals.clamp_min(0).sqrt()[:, None, :]) @ vecs.mT
-
-
-def _cross_trace_cov(pool: torch.Tensor, ra: torch.Tensor, rb: torch.Tensor,
-                     mu_a: torch.Tensor, mu_b: torch.Tensor) -> torch.Tensor:
-    """tr sqrt(Sa Sb) = nuclear norm of Sa^1/2 Sb^1/2 (d x d covariances), per draw."""
-    root_a = _sqrt_psd(_cov(pool, ra, mu_a))
-    root_b = _sqrt_psd(_cov(pool, rb, mu_b))
-    return torch.from_numpy(np.linalg.svd((root_a @ root_b).numpy(), compute_uv=False).sum(axis=1))
-
-
-def choose_route(n_pairs: int, dim: int) -> str:
-    """"gram" when the sets are smaller than the dimension, else "cov"."""
-    return "gram" if n_pairs <= dim else "cov"
-
-
 def dose_response(base: np.ndarray, twin: np.ndarray, draws: list[Draw],
                   method: str = "auto") -> DoseResult:
     """FD(A, B) with its mean and trace terms for every draw.
@@ -161,38 +85,16 @@ def dose_response(base: np.ndarray, twin: np.ndarray, draws: list[Draw],
     n_total = int(np.asarray(base).shape[0])
     if method == "metrics":
         return _dose_with_metrics(base, twin, draws)
-    pool = _pool(base, twin)
-    n, dim = draws[0].n_pairs, pool.shape[1]
+    pool = paired_pool(base, twin)
+    n = draws[0].n_pairs
     if any(d.n_pairs != n for d in draws):
         raise ValueError("every draw must have the same number of pairs")
-    route = choose_route(n, dim) if method == "auto" else method
-    if route not in ("gram", "cov"):
+    if method not in ("auto", "gram", "cov"):
         raise ValueError(f"unknown method {method!r}; allowed: auto, gram, cov, metrics")
-    sq_norms = (pool * pool).sum(dim=1)
-    gram = None
-    if route == "gram" and 8 * (2 * n_total) ** 2 <= _GRAM_BYTES:
-        gram = pool @ pool.mT                                     # every pair product, once
-    per_draw = 8 * n * (n if gram is not None else dim) * 3 + 8 * (2 * n_total) * 2
-    chunk = max(1, _CHUNK_BYTES // per_draw)
-    fd, mean_term, trace_term = [], [], []
-    for start in range(0, len(draws), chunk):
-        part = draws[start:start + chunk]
-        rows = [d.rows(n_total) for d in part]
-        ra = torch.from_numpy(np.stack([r[0] for r in rows]))
-        rb = torch.from_numpy(np.stack([r[1] for r in rows]))
-        mu_a, tr_a = _means_and_traces(pool, sq_norms, ra)
-        mu_b, tr_b = _means_and_traces(pool, sq_norms, rb)
-        cross = (_cross_trace_gram(pool, gram, ra, rb) if route == "gram"
-                 else _cross_trace_cov(pool, ra, rb, mu_a, mu_b))
-        m = ((mu_a - mu_b) ** 2).sum(dim=1)
-        t = tr_a + tr_b - 2 * cross
-        # The trace (Bures) term is >= 0; tiny negatives are rounding, as in metrics.
-        t = torch.where(t < 0, torch.zeros_like(t), t)
-        mean_term.append(m)
-        trace_term.append(t)
-        fd.append(m + t)
-    return DoseResult(draws, torch.cat(fd).numpy(), torch.cat(mean_term).numpy(),
-                      torch.cat(trace_term).numpy(), route)
+    rows = [d.rows(n_total) for d in draws]
+    res = frechet_distance_batch(pool, np.stack([r[0] for r in rows]),
+                                 np.stack([r[1] for r in rows]), method)
+    return DoseResult(draws, res.fd, res.mean_term, res.trace_term, res.route)
 
 
 def _dose_with_metrics(base: np.ndarray, twin: np.ndarray, draws: Iterable[Draw]) -> DoseResult:

@@ -27,7 +27,10 @@ from counterfactual.sweep import dose as dose_mod
 from counterfactual.sweep.features import extract_features
 from counterfactual.sweep.plan import BASE, Plan, Task, build_plan, set_names
 from counterfactual.sweep.region import region_rows
-from counterfactual.sweep.rundir import RunDir, content_hash, read_json, save_npy, write_json
+from counterfactual.run.directory import RunDir
+from counterfactual.run.features import FeatureIndex
+from foundation.files import read_json, save_npy, write_json
+from foundation.hashing import content_hash
 from counterfactual.sweep.tables import write_tables
 
 Log = Callable[[str], None]
@@ -176,6 +179,13 @@ class FeatureEngine:
     def feature_key(self, set_name: str, space: str) -> str:
         return self.comps.feature_key(self.set_identity(set_name), self.extractors[space].describe())
 
+    def record_feature_index(self, set_names: list[str]) -> None:
+        """Write RUN_DIR/features/index.json: the cache key of every (set, space), so readers
+        of the run find its features without rebuilding a plan or a key."""
+        FeatureIndex(self.rd).record({
+            (s, sp): {"key": self.feature_key(s, sp), "label": e.label, "trained": bool(e.trained)}
+            for s in set_names for sp, e in self.extractors.items()})
+
     def features(self, set_name: str, space: str) -> np.ndarray:
         """Cached features of a set in a space (kept in memory while statistics need them)."""
         key = (set_name, space)
@@ -226,6 +236,7 @@ class LocalExecutor(FeatureEngine):
                                    {n: e.describe() for n, e in self.extractors.items()},
                                    {k: i.describe() for k, i in self.interventions.items()})
             self.cache = self.comps.feature_cache(self.rd.features)
+        self.record_feature_index(set_names(cfg))
         spaces = self.space_entries()
         regions = [iv.key for iv in cfg.interventions if iv.name.startswith(cfg.region.prefix)
                    and iv.key != cfg.region.reference]
@@ -254,16 +265,16 @@ class LocalExecutor(FeatureEngine):
     def _save_sample(self, set_name: str, images: torch.Tensor) -> None:
         """The first `sample_images` images of a set, for report grids (kept while valid)."""
         k = min(self.config.sample_images, len(images))
-        folder = self.rd.set_dir(set_name)
         info = {"set": set_name, "seeds": self.seeds[:k],
                 "identity_key": content_hash(self.plan.set_identities[set_name])}
         try:
-            if k == 0 or (read_json(folder / "info.json") == info and (folder / "sample.npy").exists()):
+            if k == 0 or (read_json(self.rd.set_info_path(set_name)) == info
+                          and self.rd.sample_path(set_name).exists()):
                 return
         except (FileNotFoundError, ValueError):
             pass
-        save_npy(folder / "sample.npy", images[:k].numpy())
-        write_json(folder / "info.json", info)
+        save_npy(self.rd.sample_path(set_name), images[:k].numpy())
+        write_json(self.rd.set_info_path(set_name), info)
 
     # ---- image sets ----------------------------------------------------------------
     def base_images(self) -> torch.Tensor:
@@ -271,7 +282,7 @@ class LocalExecutor(FeatureEngine):
         if self._base is not None:
             return self._base
         task = self.plan["generate/base"]
-        path = self.rd.set_dir(BASE) / "images.npy"
+        path = self.rd.images_path(BASE)
         if not self.pending(task) and path.exists():
             self._base = torch.from_numpy(np.load(path))
             return self._base

@@ -19,12 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from counterfactual.config import SweepConfig
-from counterfactual.sweep.rundir import content_hash
+from counterfactual.run.schemas import BASE_SET, STATS_VERSION
+from foundation.hashing import content_hash
 
-BASE = "base"
+BASE = BASE_SET
 KINDS = ("generate", "extract", "verify", "dose", "region", "tables")
-# Bump when the statistics code changes in a way that changes results.
-STATS_VERSION = 1
 
 
 @dataclass(frozen=True)

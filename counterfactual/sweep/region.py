@@ -5,26 +5,19 @@ between the base faces and their region-blurred twins is divided by the FD betwe
 faces and the fully blurred reference ("blur:all"): 1 means the space reacts to that region as
 much as to blurring everything. The spread comes from `draws` subsamples of `n_pairs` pairs
 (the same pairs for the region and the reference, the dose-response draws at delta = 1).
+Columns: `counterfactual.run.schemas.REGION_COLUMNS`.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from counterfactual.sweep.dose import Draw, dose_response, plan_draws
-
-REGION_COLUMNS = ("intervention", "region", "space", "space_label", "trained", "n_pairs", "fd",
-                  "mean_term", "trace_term", "fd_reference", "normalized", "draws",
-                  "draw_pairs", "normalized_draw_mean", "normalized_draw_std")
+from counterfactual.metrics.fd_batch import frechet_distance_matched
+from counterfactual.sweep.dose import dose_response, plan_draws
 
 
 def full_fd(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
-    """FD, mean term, trace term between matched full sets (row i of y is the twin of row i of x).
-
-    Uses the exact batched route of `dose_response` with one draw holding every pair (A = x,
-    B = y); the tests check it against `counterfactual.metrics.frechet_distance`.
-    """
-    everything = Draw(0, 1.0, 0, np.arange(len(x)), 0)
-    r = dose_response(x, y, [everything])
+    """FD, mean term, trace term between matched full sets (row i of y is the twin of row i of x)."""
+    r = frechet_distance_matched(x, y)
     return float(r.fd[0]), float(r.mean_term[0]), float(r.trace_term[0])
 
 
@@ -43,9 +36,9 @@ def region_rows(base: np.ndarray, reference: np.ndarray, regions: dict[str, np.n
             "intervention": key,
             "region": name[len(prefix):] if name.startswith(prefix) else name,
             "n_pairs": int(len(base)), "fd": fd, "mean_term": mean_term, "trace_term": trace_term,
-            "fd_reference": fd_ref, "normalized": fd / fd_ref if fd_ref > 0 else float("nan"),
+            "fd_reference": fd_ref, "normalised": fd / fd_ref if fd_ref > 0 else float("nan"),
             "draws": int(draws), "draw_pairs": int(n_pairs),
-            "normalized_draw_mean": float(np.mean(ratio_draws)),
-            "normalized_draw_std": float(np.std(ratio_draws, ddof=1)) if draws > 1 else 0.0,
+            "normalised_draw_mean": float(np.mean(ratio_draws)),
+            "normalised_draw_sd": float(np.std(ratio_draws, ddof=1)) if draws > 1 else 0.0,
         })
     return rows

@@ -1,7 +1,6 @@
 """The sweep's output tables, assembled from the per-task results in RUN_DIR/stats.
 
     tables/dose_response.{csv,parquet,json}  one row per intervention x space x delta x draw
-    tables/dose_summary.{csv,json}           mean / SD / range over draws per delta
     tables/region.{csv,json}                 region distortions normalised by the reference
     tables/verification.json                 per intervention: shifts, identity, flags
 """
@@ -13,32 +12,22 @@ import numpy as np
 import pandas as pd
 
 from counterfactual.config import SweepConfig
+from counterfactual.run.directory import RunDir
+from counterfactual.run.schemas import (DOSE_COLUMNS, DOSE_FLOAT_COLUMNS, DOSE_INT_COLUMNS,
+                                        REGION_COLUMNS, VERIFICATION_FILE)
+from counterfactual.run.tables import write_table
 from counterfactual.sweep.plan import Plan
-from counterfactual.sweep.region import REGION_COLUMNS
-from counterfactual.sweep.rundir import RunDir, read_json, write_json, write_table
-
-DOSE_COLUMNS = ("intervention", "space", "space_label", "trained", "delta", "draw", "n_pairs",
-                "fd", "mean_term", "trace_term", "n_counterfactual_a", "n_counterfactual_b")
+from foundation.files import read_json, write_json
 
 
 def dose_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=list(DOSE_COLUMNS))
-    for col in ("delta", "fd", "mean_term", "trace_term"):
+    for col in DOSE_FLOAT_COLUMNS:
         frame[col] = frame[col].astype(np.float64)
-    for col in ("draw", "n_pairs", "n_counterfactual_a", "n_counterfactual_b"):
+    for col in DOSE_INT_COLUMNS:
         frame[col] = frame[col].astype(np.int64)
     frame["trained"] = frame["trained"].astype(bool)
     return frame
-
-
-def dose_summary(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per intervention x space x delta: mean, SD (ddof 1), min, max over draws."""
-    keys = ["intervention", "space", "space_label", "trained", "delta"]
-    grouped = frame.groupby(keys, sort=False)
-    out = grouped.agg(draws=("fd", "size"), fd_mean=("fd", "mean"), fd_std=("fd", "std"),
-                      fd_min=("fd", "min"), fd_max=("fd", "max"),
-                      mean_term_mean=("mean_term", "mean"), trace_term_mean=("trace_term", "mean"))
-    return out.reset_index()
 
 
 def write_tables(rd: RunDir, config: SweepConfig, plan: Plan) -> tuple[list[str], dict[str, Any]]:
@@ -50,8 +39,6 @@ def write_tables(rd: RunDir, config: SweepConfig, plan: Plan) -> tuple[list[str]
     if dose_rows:
         frame = dose_frame(dose_rows)
         written += [p.name for p in write_table(frame, rd.tables / "dose_response")]
-        written += [p.name for p in write_table(dose_summary(frame), rd.tables / "dose_summary",
-                                                formats=("csv", "json"))]
     region = []
     for task in plan.of_kind("region"):
         region += read_json(rd.stats_path(task.id))["rows"]
@@ -61,5 +48,5 @@ def write_tables(rd: RunDir, config: SweepConfig, plan: Plan) -> tuple[list[str]
     verification = {t.params["intervention"]: read_json(rd.stats_path(t.id))
                     for t in plan.of_kind("verify")}
     if verification:
-        written.append(write_json(rd.tables / "verification.json", verification).name)
+        written.append(write_json(rd.tables / VERIFICATION_FILE, verification).name)
     return written, verification

@@ -11,16 +11,16 @@ Cache dir: ``$COUNTERFACTUAL_CACHE`` or ``~/.cache/counterfactual-fd``.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import tempfile
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from foundation.files import atomic_path
+from foundation.hashing import content_hash
 
 CACHE_ENV = "COUNTERFACTUAL_CACHE"
 BACKENDS = ("auto", "torch", "torch-channels-last", "onnx")
@@ -77,28 +77,18 @@ class OnnxRunner:
 
 def onnx_path(key: str, example: torch.Tensor) -> Path:
     """Cache location of the export for (`key`, input shape, torch version, opset)."""
-    ident = json.dumps({"key": key, "chw": list(example.shape[1:]), "torch": torch.__version__,
-                        "opset": ONNX_OPSET}, sort_keys=True)
-    digest = hashlib.sha256(ident.encode()).hexdigest()[:24]
+    digest = content_hash({"key": key, "chw": list(example.shape[1:]), "torch": torch.__version__,
+                           "opset": ONNX_OPSET})[:24]
     return cache_dir() / "onnx" / f"{digest}.onnx"
 
 
 def export_onnx(module: torch.nn.Module, example: torch.Tensor, path: Path) -> None:
     """Export with a dynamic batch axis, atomically (temp file in the same directory)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".export-", suffix=".onnx")
-    os.close(fd)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(module.eval(), (example,), tmp, input_names=["images"],
-                              output_names=["features"], opset_version=ONNX_OPSET,
-                              dynamic_axes={"images": {0: "n"}, "features": {0: "n"}},
-                              dynamo=False)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(path) as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module.eval(), (example,), tmp, input_names=["images"],
+                          output_names=["features"], opset_version=ONNX_OPSET,
+                          dynamic_axes={"images": {0: "n"}, "features": {0: "n"}}, dynamo=False)
 
 
 def _relative_error(a: torch.Tensor, b: torch.Tensor) -> float:

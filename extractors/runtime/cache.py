@@ -1,31 +1,32 @@
 """A content-keyed feature cache: features of an image set in a feature space, stored once.
 
-`feature_key(image_set_identity, extractor.describe())` is the sha256 of canonical JSON
-(sorted keys, no whitespace, NaN refused) of everything that determines the features: the
-image set's identity (generator spec + weights hash + seeds + intervention, or a list of file
+`feature_key(image_set_identity, extractor.describe())` is the `foundation.hashing.content_hash`
+(sha256 of canonical JSON: sorted keys, no whitespace, NaN refused) of everything that
+determines the features: the image set's identity (generator spec + weights hash + seeds + intervention, or a list of file
 hashes; the caller's dict) and the extractor's name, dim, trained flag, weights sha256 and
 preprocessing (its display label is derived from these and left out).
 
 `FeatureCache(root)` stores ``<root>/<key[:2]>/<key>.npy`` plus ``<key>.json`` holding the
-sha256 of the .npy bytes, shape, dtype and the caller's metadata. Writes are atomic (temp file
-in the same directory, then ``os.replace``; the .json is written last, so an entry exists only
+sha256 of the .npy bytes, shape, dtype and the caller's metadata. Writes are atomic
+(`foundation.files`; the .json is written last, so an entry exists only
 once both are complete). A corrupt or truncated entry (unreadable, or its checksum, shape or
 dtype disagreeing) is warned about, deleted and reported as a miss, never used.
 """
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
 import re
-import tempfile
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from foundation.files import write_bytes
+from foundation.hashing import canonical_json, content_hash, sha256_bytes
 
 CACHE_FORMAT_VERSION = 1
 _KEY_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -34,26 +35,6 @@ _EXTRACTOR_FIELDS = ("name", "dim", "trained", "weights_sha256", "preprocessing"
 
 class CacheCorruptionWarning(UserWarning):
     """A cache entry was unreadable or failed its checksum; it was deleted."""
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, (Path, os.PathLike)):
-        return os.fspath(obj)
-    if isinstance(obj, (set, frozenset)):
-        return sorted(obj)
-    if isinstance(obj, bytes):
-        return obj.hex()
-    raise TypeError(f"cannot use a {type(obj).__name__} in a cache key: {obj!r}")
-
-
-def canonical_json(obj: Any) -> str:
-    """Deterministic JSON: sorted keys, compact separators, ASCII, no NaN/inf."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
-                      allow_nan=False, default=_jsonable)
 
 
 def feature_key(image_set_identity: dict[str, Any], extractor_description: dict[str, Any]) -> str:
@@ -66,20 +47,7 @@ def feature_key(image_set_identity: dict[str, Any], extractor_description: dict[
         raise ValueError(f"extractor description lacks {missing}; pass extractor.describe()")
     payload = {"version": CACHE_FORMAT_VERSION, "images": image_set_identity,
                "extractor": {f: extractor_description[f] for f in _EXTRACTOR_FIELDS}}
-    return hashlib.sha256(canonical_json(payload).encode("ascii")).hexdigest()
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    return content_hash(payload)
 
 
 class FeatureCache:
@@ -134,7 +102,7 @@ class FeatureCache:
         except OSError as exc:
             self._corrupt(key, f"feature file unreadable ({exc})")
             return None
-        if hashlib.sha256(data).hexdigest() != record.get("sha256"):
+        if sha256_bytes(data) != record.get("sha256"):
             self._corrupt(key, "checksum mismatch")
             return None
         try:
@@ -156,13 +124,13 @@ class FeatureCache:
         buf = io.BytesIO()
         np.save(buf, features, allow_pickle=False)
         data = buf.getvalue()
-        record = {"version": CACHE_FORMAT_VERSION, "sha256": hashlib.sha256(data).hexdigest(),
+        record = {"version": CACHE_FORMAT_VERSION, "sha256": sha256_bytes(data),
                   "shape": list(features.shape), "dtype": str(features.dtype), "meta": meta or {}}
         record_bytes = canonical_json(record).encode("ascii")   # fails early on bad meta
         npy_path.parent.mkdir(parents=True, exist_ok=True)
         meta_path.unlink(missing_ok=True)       # an entry being replaced is a miss meanwhile
-        _atomic_write(npy_path, data)
-        _atomic_write(meta_path, record_bytes)
+        write_bytes(npy_path, data)
+        write_bytes(meta_path, record_bytes)
         return npy_path
 
     def get_or_compute(self, key: str, compute: Callable[[], np.ndarray],

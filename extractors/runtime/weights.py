@@ -1,24 +1,22 @@
 """Local weight files: where to find them, how to check them, what to say when they are missing.
 
-Nothing here downloads at import or load time. `locate` looks, in order, at
+Nothing here downloads anything. `locate` looks, in order, at
 1. an explicit path given by the user (``weights=PATH``),
 2. each directory listed in the environment variable ``COUNTERFACTUAL_WEIGHTS``
    (``os.pathsep``-separated) for the expected file name,
 3. the installed "carrier" package that ships the file (found with
    ``importlib.util.find_spec``; the package's code is never imported).
 `require` does the same and raises one `MissingWeightsError` naming the file, its sha256,
-where it is normally obtained and the environment variable. `download` exists for online
-users and is never called by the project itself.
+where it is normally obtained and the environment variable.
 """
 from __future__ import annotations
 
-import hashlib
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from generators.weights import package_file, sha256_file
+from foundation.hashing import sha256_file
+from foundation.packages import package_file
 
 WEIGHTS_ENV = "COUNTERFACTUAL_WEIGHTS"
 
@@ -121,27 +119,3 @@ def require(weight_file: WeightFile, explicit: str | os.PathLike[str] | None = N
     if check and path.name == weight_file.filename:
         return path, verify(path, weight_file)
     return path, sha256_file(path)
-
-
-def download(url: str, sha256: str, dest_dir: str | os.PathLike[str]) -> Path:  # pragma: no cover
-    """Fetch `url` into dest_dir (atomically) and check its sha256. For online users only:
-    the project never calls it, and it needs network access this project does not assume."""
-    import urllib.request
-
-    dest_dir = Path(dest_dir)
-    dest_dir.mkdir(parents=True, exist_ok=True)
-    dest = dest_dir / Path(url.split("?")[0]).name
-    fd, tmp = tempfile.mkstemp(dir=dest_dir, prefix=".download-")
-    try:
-        h = hashlib.sha256()
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url) as resp:  # noqa: S310
-            for block in iter(lambda: resp.read(1 << 20), b""):
-                out.write(block)
-                h.update(block)
-        if h.hexdigest() != sha256:
-            raise WeightsChecksumError(f"download of {url} has sha256 {h.hexdigest()}, expected {sha256}")
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return dest

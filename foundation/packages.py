@@ -1,18 +1,13 @@
-"""Locate weight files shipped inside installed registry packages, and hash them.
+"""Locate files (pretrained weights) shipped inside installed registry packages.
 
-Several registry packages carry real pretrained weights (see WEIGHTS.md). We only read
-their files: the package is found with `importlib.util.find_spec`, which for a top-level
+Several registry packages carry real pretrained weights (see the README's weights table). We
+only read their files: the package is found with `importlib.util.find_spec`, which for a top-level
 package does not execute its code.
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.util
-import os
 from pathlib import Path
-
-_HASH_CACHE: dict[tuple[str, int, int], str] = {}
-_CHUNK = 1 << 20
 
 
 def package_dir(package: str) -> Path | None:
@@ -55,19 +50,4 @@ def require_package_file(package: str, relpath: str, install: str) -> Path:
                             f"install it with: {install}")
 
 
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    """Hex sha256 of a file, cached by (resolved path, mtime, size)."""
-    resolved = Path(path).resolve()
-    st = resolved.stat()
-    key = (str(resolved), st.st_mtime_ns, st.st_size)
-    digest = _HASH_CACHE.get(key)
-    if digest is None:
-        h = hashlib.sha256()
-        with open(resolved, "rb") as f:
-            for block in iter(lambda: f.read(_CHUNK), b""):
-                h.update(block)
-        digest = _HASH_CACHE[key] = h.hexdigest()
-    return digest
-
-
-__all__ = ["package_dir", "package_file", "require_package_file", "sha256_file"]
+__all__ = ["package_dir", "package_file", "require_package_file"]

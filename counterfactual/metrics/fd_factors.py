@@ -1,4 +1,10 @@
-"""Fréchet distances of feature sets for the analysis layer (moments in float64, FD from metrics).
+"""Fréchet distances of weighted rows and of low-rank covariance factors (float64).
+
+Entry points: `fd_features` (two feature arrays, optional row weights), `fd_factors` (two
+`RowFactor`s: a set's mean and a factor R with R^T R = its covariance; exact and cheap when
+a set has fewer rows than dimensions), `fd_moments` (means and covariances). Unweighted sets
+and moments go through `counterfactual.metrics.fd` (the single-pair core); factors use its
+nuclear norm (`trace_sqrt.nuclear_norm_of_product`).
 
 Moments use the same convention as ``np.cov`` (ddof=1; with weights, ``aweights``), which reduces
 to the unweighted sample covariance when all weights are equal.
@@ -11,8 +17,9 @@ from typing import Iterator, NamedTuple
 
 import numpy as np
 
-from counterfactual.metrics import (RankDeficientCovarianceWarning, frechet_distance,
-                                    frechet_distance_features)
+from .errors import RankDeficientCovarianceWarning
+from .fd import frechet_distance, frechet_distance_features
+from .trace_sqrt import RowFactor, nuclear_norm_of_product, row_factor
 
 
 class FDTerms(NamedTuple):
@@ -37,31 +44,13 @@ def moments(x: np.ndarray, weights: np.ndarray | None = None) -> tuple[np.ndarra
     return mu, cov
 
 
-class RowFactor(NamedTuple):
-    """A set's (weighted) mean and a row factor R with R.T @ R = its covariance (``moments``'
-    convention). With few rows (n <= dim) FDs from factors avoid every dim x dim matrix."""
-
-    mean: np.ndarray
-    root: np.ndarray
-
-
-def row_factor(x: np.ndarray, weights: np.ndarray | None = None) -> RowFactor:
-    """Mean and covariance factor of rows of ``x``, matching ``moments(x, weights)`` exactly."""
-    x = np.asarray(x, dtype=np.float64)
-    w = np.ones(len(x)) if weights is None else np.asarray(weights, dtype=np.float64)
-    v1 = w.sum()
-    norm = v1 - (w * w).sum() / v1          # np.cov's aweights normaliser (n - 1 when unweighted)
-    mu = (w[:, None] * x).sum(axis=0) / v1
-    return RowFactor(mu, np.sqrt(w / norm)[:, None] * (x - mu))
-
-
 def fd_factors(a: RowFactor, b: RowFactor) -> FDTerms:
     """FD from row factors: tr sqrt(S1 S2) is the nuclear norm of Ra Rb^T (n_a x n_b), exact.
     With more rows than dimensions the dim x dim covariances are the cheaper route."""
     if max(len(a.root), len(b.root)) > a.root.shape[1]:
         return fd_moments(a.mean, a.root.T @ a.root, b.mean, b.root.T @ b.root)
     mean_term = float(((a.mean - b.mean) ** 2).sum())
-    cross = float(np.linalg.svd(a.root @ b.root.T, compute_uv=False).sum())
+    cross = nuclear_norm_of_product(a.root.T, b.root.T)
     trace_term = float((a.root ** 2).sum() + (b.root ** 2).sum() - 2.0 * cross)
     trace_term = max(trace_term, 0.0)       # rounding below zero only (the term is >= 0)
     return FDTerms(mean_term + trace_term, mean_term, trace_term)
@@ -92,3 +81,7 @@ def equal_n_sets() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RankDeficientCovarianceWarning)
         yield
+
+
+__all__ = ["FDTerms", "RowFactor", "equal_n_sets", "fd_factors", "fd_features", "fd_moments",
+           "moments", "row_factor"]

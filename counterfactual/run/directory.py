@@ -1,39 +1,38 @@
-"""The run directory: manifest, cached features, image samples, tables, task markers.
+"""The run directory (sweep or rank): its layout, manifest and task markers, in one place.
 
-    RUN_DIR/manifest.json        config, seeds, versions, weight hashes, spaces, timing, status
-    RUN_DIR/features/            extractors.runtime.cache.FeatureCache (one entry per set x space)
-    RUN_DIR/sets/<set>/          sample.npy (uint8 NCHW, for report grids); base: images.npy
-    RUN_DIR/interventions/<id>/  each intervention's prepare() cache (learned directions ...)
-    RUN_DIR/stats/               per-task results (dose rows, region rows, verification)
-    RUN_DIR/tables/              dose_response.{csv,parquet,json}, region.{csv,json},
-                                 verification.json, dose_summary.{csv,json}
-    RUN_DIR/done/                one marker per finished task, holding the task's content key
+    RUN_DIR/manifest.json           config, seeds, versions, weight hashes, spaces, timing, status
+    RUN_DIR/features/               extractors.runtime.cache.FeatureCache (one entry per set x space)
+    RUN_DIR/features/index.json     which cache key holds which (set, space) (`FeatureIndex`)
+    RUN_DIR/sets/<set>/             sample.npy (uint8 NCHW, for report grids), info.json;
+                                    the sweep's base set also images.npy
+    RUN_DIR/interventions/<id>/     each intervention's prepare() cache (learned directions ...)
+    RUN_DIR/scores/<set>/<scorer>.npy  attribute scores per image (rank runs, explained FD)
+    RUN_DIR/stats/                  per-task results (dose rows, region rows, verification, ...)
+    RUN_DIR/tables/                 the engines' tables (names and columns: `counterfactual.run.schemas`)
+    RUN_DIR/report_tables/          the analysis tables written next to the report
+    RUN_DIR/done/                   one marker per finished task, holding the task's content key
 
-Every file is written atomically (a hidden temp file in the same folder, then os.replace), so
-a run killed at any moment leaves only complete files; `RunDir.open` removes stale temps.
+Every file is written atomically (`foundation.files`), so a run killed at any moment leaves
+only complete files; `RunDir.open` removes stale temps.
 """
 from __future__ import annotations
 
 import hashlib
-import io
 import json
-import os
 import platform
 import re
 import sys
 import time
-import uuid
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable
-
-import numpy as np
+from typing import Any
 
 from counterfactual.config import ConfigError, SweepConfig, config_diff
+from foundation.files import TEMP_MARK, read_json, remove_partials, write_json
 
-TEMP_MARK = ".partial-"
 MANIFEST = "manifest.json"
 TABLES = "tables"
+REPORT_TABLES = "report_tables"
 _SLUG_RE = re.compile(r"[^A-Za-z0-9._-]+")
 _VERSIONED = ("counterfactual-fd", "torch", "torchvision", "numpy", "scipy", "pandas", "pyarrow",
               "pydantic", "onnxruntime", "timm", "open_clip_torch", "insightface", "facenet-pytorch",
@@ -51,82 +50,6 @@ def slug(name: str) -> str:
     if safe == name:
         return name
     return f"{safe}-{hashlib.sha256(name.encode()).hexdigest()[:6]}"
-
-
-def content_hash(obj: Any) -> str:
-    """sha256 of the canonical JSON of obj (keys sorted)."""
-    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-# ---- atomic writes ------------------------------------------------------------------
-def _atomic(path: Path, write: Callable[[Any], None], mode: str = "wb", sync: bool = True) -> Path:
-    """Write through a temp file in the same folder, then os.replace (atomic on POSIX)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{TEMP_MARK}{path.name}.{uuid.uuid4().hex[:8]}")
-    try:
-        with open(tmp, mode) as fh:
-            write(fh)
-            fh.flush()
-            if sync:
-                os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
-
-
-def write_bytes(path: Path, data: bytes, sync: bool = True) -> Path:
-    return _atomic(path, lambda fh: fh.write(data), sync=sync)
-
-
-def write_text(path: Path, text: str, sync: bool = True) -> Path:
-    return write_bytes(path, text.encode("utf-8"), sync=sync)
-
-
-def write_json(path: Path, obj: Any, sync: bool = True) -> Path:
-    text = json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n"
-    return write_text(path, text, sync=sync)
-
-
-def save_npy(path: Path, array: np.ndarray) -> Path:
-    return _atomic(path, lambda fh: np.save(fh, np.ascontiguousarray(array), allow_pickle=False))
-
-
-def write_table(frame: Any, stem: Path, formats: tuple[str, ...] = ("csv", "parquet", "json")) -> list[Path]:
-    """A pandas DataFrame as stem.csv / stem.parquet / stem.json (records), each atomically."""
-    out = []
-    for fmt in formats:
-        path = Path(f"{stem}.{fmt}")
-        if fmt == "csv":
-            out.append(write_text(path, frame.to_csv(index=False)))
-        elif fmt == "json":
-            out.append(write_text(path, frame.to_json(orient="records", indent=1) + "\n"))
-        elif fmt == "parquet":
-            buf = io.BytesIO()
-            frame.to_parquet(buf, index=False)
-            out.append(write_bytes(path, buf.getvalue()))
-        else:
-            raise ValueError(f"unknown table format {fmt!r}; allowed: csv, parquet, json")
-    return out
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (np.floating,)):
-        return float(obj)
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    return str(obj)
-
-
-def read_json(path: Path) -> Any:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
 def package_versions() -> dict[str, str]:
@@ -164,8 +87,34 @@ class RunDir:
     def tables(self) -> Path:
         return self.root / TABLES
 
+    @property
+    def report_tables(self) -> Path:
+        return self.root / REPORT_TABLES
+
+    @property
+    def feature_index_path(self) -> Path:
+        return self.features / "index.json"
+
     def set_dir(self, set_name: str) -> Path:
         return self.root / "sets" / slug(set_name)
+
+    def sample_path(self, set_name: str) -> Path:
+        """The saved sample images of a set (uint8 NCHW, for report grids)."""
+        return self.set_dir(set_name) / "sample.npy"
+
+    def set_info_path(self, set_name: str) -> Path:
+        return self.set_dir(set_name) / "info.json"
+
+    def images_path(self, set_name: str) -> Path:
+        """A set's full images (kept for the sweep's base set only)."""
+        return self.set_dir(set_name) / "images.npy"
+
+    def scores_path(self, set_name: str, scorer: str) -> Path:
+        """A scorer's per-image scores of a set (rank runs with explained FD)."""
+        return self.root / "scores" / slug(set_name) / f"{slug(scorer)}.npy"
+
+    def table_path(self, name: str, ext: str) -> Path:
+        return self.tables / f"{name}.{ext}"
 
     def intervention_dir(self, key: str) -> Path:
         return self.root / "interventions" / slug(key)
@@ -239,14 +188,5 @@ class RunDir:
         return manifest
 
     def remove_partials(self) -> int:
-        """Delete temp files a killed run left behind: ours (".partial-*") and the feature
-        cache's (".<name>.<random>.tmp", see extractors.runtime.cache)."""
-        found = [p for p in self.root.rglob(f"{TEMP_MARK}*")]
-        if self.features.is_dir():
-            found += [p for p in self.features.rglob(".*.tmp")]
-        removed = 0
-        for path in found:
-            if path.is_file():
-                path.unlink(missing_ok=True)
-                removed += 1
-        return removed
+        """Delete the temp files (`TEMP_MARK`...) a killed run left behind."""
+        return remove_partials(self.root)

@@ -1,5 +1,6 @@
-"""The analysis tables a sweep report shows, computed from the run's tables (and, for
-permutation tests, its cached features) with `counterfactual.analysis`.
+"""The sweep's analysis pipeline: every derived table of a finished sweep run, from its tables
+(and, for permutation tests, its cached features via the run's feature index). The report
+renders what `sweep_tables` returns and writes `SweepTables.frames()` to RUN_DIR/report_tables.
 
 - curves: `dose_curves` (mean FD per delta with a bootstrap CI over draws, mean/trace terms)
 - fits: `fit_dose_table` (quadratic fit, sensitivity FD(1) - FD(0) with an HC3 CI)
@@ -22,9 +23,19 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from counterfactual import analysis as an
 from counterfactual.metrics import RankDeficientCovarianceWarning
-from counterfactual.report.data import RunData
+from counterfactual.run.reader import RunData
+from counterfactual.run.schemas import BASE_SET
+
+from .dose import dose_curves
+from .fit import fit_dose_table
+from .multiple import adjust_pvalues
+from .normalise import null_normalised, term_shares
+from .pairs import PairFeatures
+from .permutation import permutation_tests
+from .region import region_matrix, region_sensitivity
+from .summary import space_reactions
+from .tables import validate_dose_table
 
 EFFECT_COLUMNS: tuple[str, ...] = (
     "intervention", "space", "space_label", "trained", "fd0", "fd1", "sensitivity",
@@ -91,39 +102,23 @@ def effects_table(fits: pd.DataFrame, null: pd.DataFrame | None, shares: pd.Data
     else:
         df["p_value"] = wald_p(df["sensitivity"], df["sensitivity_se"])
         df["p_source"] = "Wald test of the fitted sensitivity (HC3)"
-    df["p_holm"] = an.adjust_pvalues(df["p_value"].to_numpy(np.float64), "holm")
+    df["p_holm"] = adjust_pvalues(df["p_value"].to_numpy(np.float64), "holm")
     return df[list(EFFECT_COLUMNS)].sort_values(keys).reset_index(drop=True)
 
 
-def pair_features(run: RunData) -> list[an.PairFeatures]:
-    """Base/twin features of every dose intervention x space from the run's feature cache.
-
-    The cache keys are rebuilt exactly as the sweep built them: its plan's set identities
-    (from the manifest's config, generator, spaces and interventions) and each space's
-    description.
-    """
-    from counterfactual.config import validate_config
-    from counterfactual.sweep.plan import BASE, build_plan
-    from extractors.runtime.cache import FeatureCache, feature_key
-
-    m = run.manifest
-    config = validate_config(m["config"], source=str(run.root / "manifest.json"))
-    descriptions = {s["name"]: s["description"] for s in m["spaces"]}
-    plan = build_plan(config, m["generator"], descriptions, m["interventions"])
-    cache = FeatureCache(run.root / "features")
+def pair_features(run: RunData) -> list[PairFeatures]:
+    """Base/twin features of every dose intervention x space, read through the run's
+    feature index (the dose table names the intervention x space pairs)."""
+    dose = run.table("dose_response")
+    if dose is None:
+        raise FileNotFoundError(f"{run.root} has no dose-response table")
+    index = run.feature_index
     out = []
-    for iv in config.interventions:
-        if not iv.dose:
-            continue
-        for sp in config.spaces:
-            desc = descriptions[sp.name]
-            base = cache.get(feature_key(plan.set_identities[BASE], desc))
-            twin = cache.get(feature_key(plan.set_identities[iv.key], desc))
-            if base is None or twin is None:
-                raise FileNotFoundError(f"cached features of {iv.key!r} in {sp.name!r} are missing")
-            space = run.space(sp.name)
-            out.append(an.PairFeatures(iv.key, sp.name, base, twin, trained=space.trained,
-                                       space_label=space.label))
+    for key, space_name in dict.fromkeys(zip(dose["intervention"], dose["space"])):
+        space = run.space(space_name)
+        out.append(PairFeatures(key, space_name, index.load(BASE_SET, space_name),
+                                   index.load(key, space_name), trained=space.trained,
+                                   space_label=space.label))
     return out
 
 
@@ -134,27 +129,27 @@ def sweep_tables(run: RunData, n_boot: int = 2000, seed: int = 0,
     notes = out.notes
     dose = run.table("dose_response")
     if dose is not None:
-        dose = _attempt(notes, "dose-response table", lambda: an.validate_dose_table(dose))
+        dose = _attempt(notes, "dose-response table", lambda: validate_dose_table(dose))
     if dose is not None:
         out.curves = _attempt(notes, "dose curves",
-                              lambda: an.dose_curves(dose, n_boot=n_boot, seed=seed))
-        out.fits = _attempt(notes, "dose-response fits", lambda: an.fit_dose_table(dose))
+                              lambda: dose_curves(dose, n_boot=n_boot, seed=seed))
+        out.fits = _attempt(notes, "dose-response fits", lambda: fit_dose_table(dose))
         out.null = _attempt(notes, "null-normalised sensitivity",
-                            lambda: an.null_normalised(dose, n_boot=n_boot, seed=seed))
+                            lambda: null_normalised(dose, n_boot=n_boot, seed=seed))
         out.shares = _attempt(notes, "term shares",
-                              lambda: an.term_shares(dose, n_boot=n_boot, seed=seed))
+                              lambda: term_shares(dose, n_boot=n_boot, seed=seed))
         if permutations > 0:
             with warnings.catch_warnings():   # n <= dim is expected; the test is exact anyway
                 warnings.simplefilter("ignore", RankDeficientCovarianceWarning)
-                out.permutation = _attempt(notes, "permutation tests", lambda: an.permutation_tests(
+                out.permutation = _attempt(notes, "permutation tests", lambda: permutation_tests(
                     pair_features(run), n_perm=permutations, seed=seed))
         if out.fits is not None:
             out.effects = effects_table(out.fits, out.null, out.shares, out.permutation)
         out.reactions = _attempt(notes, "cross-space summary",
-                                 lambda: an.space_reactions(dose, n_boot=n_boot, seed=seed))
+                                 lambda: space_reactions(dose, n_boot=n_boot, seed=seed))
     region = run.table("region")
     if region is not None and len(region):
-        out.region = _attempt(notes, "region sensitivity", lambda: an.region_sensitivity(region))
+        out.region = _attempt(notes, "region sensitivity", lambda: region_sensitivity(region))
         if out.region is not None:
-            out.region_matrix = _attempt(notes, "region matrix", lambda: an.region_matrix(out.region))
+            out.region_matrix = _attempt(notes, "region matrix", lambda: region_matrix(out.region))
     return out

@@ -1,15 +1,11 @@
-"""Reading a run directory (sweep or rank) for the report.
+"""Reading a finished run directory (sweep or rank) for analysis and the report.
 
-Layout (see `counterfactual.sweep.rundir` and `counterfactual.rank.engine`):
-    manifest.json                       config, versions, weights, spaces, timing
-    tables/dose_response, region, verification.json       (sweep runs)
-    tables/rank_metrics, rankings, kendall_tau            (rank runs)
-    tables/explained_fd, prevalence                       (rank runs with attribute scorers)
-    sets/<slug(set)>/sample.npy         uint8 NCHW samples (base, each twin set, each rank set)
+`load_run` reads the manifest, every table named in `counterfactual.run.schemas` and the
+verification results; paths come from `RunDir` (the layout is defined there only), features
+from the run's `FeatureIndex`.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,12 +14,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from counterfactual.analysis import read_table
-from counterfactual.analysis._common import as_bool
-from counterfactual.sweep.rundir import slug
-
-SWEEP_TABLES = ("dose_response", "region")
-RANK_TABLES = ("rank_metrics", "rankings", "kendall_tau", "explained_fd", "prevalence")
+from counterfactual.run.directory import RunDir
+from counterfactual.run.features import FeatureIndex
+from counterfactual.run.schemas import ALL_TABLES, VERIFICATION_FILE
+from counterfactual.run.tables import as_bool, read_table
+from foundation.hashing import sha256_bytes
 
 
 @dataclass(frozen=True)
@@ -44,6 +39,15 @@ class RunData:
     spaces: dict[str, Space] = field(default_factory=dict)
 
     @property
+    def dir(self) -> RunDir:
+        return RunDir(self.root)
+
+    @property
+    def feature_index(self) -> FeatureIndex:
+        """Which cached features hold which (set, space) (written by the engines)."""
+        return FeatureIndex(self.dir)
+
+    @property
     def kind(self) -> str:
         """"rank" or "sweep"."""
         if self.manifest.get("kind") == "rank" or "rank_metrics" in self.tables:
@@ -58,7 +62,7 @@ class RunData:
 
     def sample(self, set_name: str) -> np.ndarray | None:
         """The saved sample images of a set (uint8 NCHW), or None."""
-        path = self.root / "sets" / slug(set_name) / "sample.npy"
+        path = self.dir.sample_path(set_name)
         if not path.is_file():
             return None
         arr = np.load(path, allow_pickle=False)
@@ -85,10 +89,10 @@ class RunData:
 
     def table_files(self) -> list[tuple[str, str]]:
         """(file name, sha256) of every file under tables/."""
-        folder = self.root / "tables"
+        folder = self.dir.tables
         if not folder.is_dir():
             return []
-        return [(p.name, hashlib.sha256(p.read_bytes()).hexdigest())
+        return [(p.name, sha256_bytes(p.read_bytes()))
                 for p in sorted(folder.iterdir()) if p.is_file() and not p.name.startswith(".")]
 
 
@@ -110,9 +114,10 @@ def _spaces(manifest: dict[str, Any], tables: dict[str, pd.DataFrame]) -> dict[s
 def load_run(run_dir: str | Path) -> RunData:
     """Read the manifest, tables and verification results of a run directory."""
     root = Path(run_dir)
+    rd = RunDir(root)
     if not root.is_dir():
         raise FileNotFoundError(f"run directory not found: {root}")
-    manifest_path = root / "manifest.json"
+    manifest_path = rd.manifest_path
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -121,16 +126,16 @@ def load_run(run_dir: str | Path) -> RunData:
     except json.JSONDecodeError as exc:
         raise ValueError(f"corrupt manifest {manifest_path}: {exc}") from None
     tables: dict[str, pd.DataFrame] = {}
-    for name in (*SWEEP_TABLES, *RANK_TABLES):
+    for name in ALL_TABLES:
         try:
             tables[name] = read_table(root, name)
         except FileNotFoundError:
             continue
     verification: dict[str, Any] = {}
-    vpath = root / "tables" / "verification.json"
+    vpath = rd.tables / VERIFICATION_FILE
     if vpath.is_file():
         verification = json.loads(vpath.read_text(encoding="utf-8"))
     if not tables and not verification:
-        raise FileNotFoundError(f"{root / 'tables'} holds no tables yet (status: "
+        raise FileNotFoundError(f"{rd.tables} holds no tables yet (status: "
                                 f"{manifest.get('status', 'unknown')}); finish the run first")
     return RunData(root, manifest, tables, verification, _spaces(manifest, tables))
