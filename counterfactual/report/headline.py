@@ -68,6 +68,13 @@ def _verification_lines(f: Findings, titles: Mapping[str, str]) -> list[Markup]:
     return lines
 
 
+def _untrained_line(labels: list[str]) -> Markup:
+    one = len(labels) == 1
+    return Markup("{} {} random weights and {} left out of every comparison above; {} numbers "
+                  "show how a random network reacts.").format(
+        _join(labels), "uses" if one else "use", "is" if one else "are", "its" if one else "their")
+
+
 def _caveat_lines(f: Findings) -> list[Markup]:
     lines = []
     if f.n_faces:
@@ -88,11 +95,7 @@ def _caveat_lines(f: Findings) -> list[Markup]:
                             "already {}; sensitivities are ratios to this floor, and a ratio near "
                             "1 means the edit adds little above it.").format(parts))
     if f.untrained:
-        lines.append(Markup("{} {} random weights and {} left out of every comparison above; "
-                            "{} numbers show how a random network reacts.").format(
-            _join(f.untrained), "uses" if len(f.untrained) == 1 else "use",
-            "is" if len(f.untrained) == 1 else "are",
-            "its" if len(f.untrained) == 1 else "their"))
+        lines.append(_untrained_line(f.untrained))
     if f.no_trained_spaces:
         lines.append(Markup("No trained feature space in this run: nothing can be compared."))
     return lines
@@ -128,6 +131,5 @@ def rank_headline(f: RankFindings) -> dict[str, list[Markup]]:
         caveats.append(Markup("The reference set is not real faces (see Reference set): the "
                               "ranking says which generator is closest to it, not to real data."))
     if f.untrained:
-        caveats.append(Markup("{} use random weights and are left out of the statements above.")
-                       .format(_join(f.untrained)))
+        caveats.append(_untrained_line(f.untrained))
     return {"results": results, "verification": [], "caveats": caveats}
