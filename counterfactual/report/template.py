@@ -78,7 +78,7 @@ img.fig { max-width: 100%; height: auto; display: block; margin: 6px 0; }
 table.data td.c { text-align: center; }
 td.over { background: #fde2d3 !important; } td.under { background: #d6ebf7 !important; }
 .two { display: flex; gap: 8px 28px; flex-wrap: wrap; align-items: flex-start; }
-.two > div { flex: 1 1 320px; min-width: 0; max-width: 100%; }
+.two > div { flex: 1 1 420px; min-width: 0; max-width: 100%; }
 pre { background: #f8fafc; border: 1px solid var(--line); padding: 10px; font-size: 12px;
       overflow-x: auto; max-height: 480px; white-space: pre-wrap; overflow-wrap: anywhere; }
 .muted { color: var(--muted); }
