@@ -60,6 +60,7 @@ def weight_hashes(manifest: Mapping[str, Any]) -> list[dict[str, str]]:
 
     visit(manifest.get("generator"), "generator", "generator")
     for entry in manifest.get("spaces") or []:
+        add("feature space", entry.get("label") or entry.get("name", "?"), entry.get("weights_sha256"))
         visit(entry, "feature space", entry.get("name", "?"))
     for key, desc in (manifest.get("interventions_prepared") or manifest.get("interventions") or {}).items():
         visit(desc, "intervention", key)
