@@ -100,3 +100,18 @@ def test_rank_findings():
     assert [(ld.space, ld.generator, ld.separated) for ld in f.leaders] == [
         ("a", "g1", True), ("b", "g2", False)]
     assert (f.tau_min, f.tau_max) == (-1.0, -1.0) and f.untrained == ["r (untrained)"]
+
+
+def test_the_cross_space_table_and_tests_take_over_when_the_analysis_gives_them():
+    effects = EFFECTS.assign(reject_holm=[True, True, False, True, False, True, False, True])
+    cross = pd.DataFrame({"intervention": ["gender"] * 4, "space": ["a", "b", "c", "r"],
+                          "space_label": ["a", "b", "c", "r (untrained)"],
+                          "trained": [True, True, True, False],
+                          "relative": [0.8, 1.9, 0.5, 9.0], "relative_ci_low": [0.7, 1.5, 0.4, 8.0],
+                          "relative_ci_high": [0.9, 2.3, 0.6, 10.0],
+                          "reaction": ["under", "over", "under", "not judged (untrained)"]})
+    f = sweep_findings(effects, None, None, {}, spaces=SPACES, cross_space=cross)
+    (g,) = f.attributes                                   # hat has no cross-space rows
+    assert g.measure.startswith("reaction relative") and g.detect_rule.startswith("Holm")
+    assert (g.most.space, g.most.value, g.least.space) == ("b", 1.9, "c") and g.separated
+    assert g.over == ("b",) and g.under == ("a", "c") and g.detectable == ("b", "a")

@@ -4,9 +4,10 @@
 interval), the cross-space reactions, the null table and the verification records, and
 returns what a reader needs first:
 
-- per attribute, the trained spaces that react most and least (by the point estimate of
-  FD(1)/FD(0)) with their intervals, whether those intervals separate them, and the trained
-  spaces whose interval excludes 1 (a detectable reaction);
+- per attribute, the trained spaces that react most and least (by the point estimate of a
+  scale-free measure, `MEASURES`: the cross-space table's relative reaction when the analysis
+  gives one, else FD(1)/FD(0)) with their intervals, whether those intervals separate them,
+  and the trained spaces with a detectable effect (`_detectable`);
 - the edits whose verification failed or could not be done (`verification_status`);
 - caveats: sample size (faces, pairs per draw, draws, spaces whose dimension exceeds the pairs
   per draw), the bias floor FD(0) of each trained space, weak learned directions and the
@@ -23,10 +24,25 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-# The sensitivity the findings compare: FD(1) / FD(0) and its interval (effects table).
-MEASURE = ("ratio_to_null", "ratio_ci_low", "ratio_ci_high")
-MEASURE_LABEL = "FD(1)/FD(0)"
-NULL_VALUE = 1.0                 # FD(1)/FD(0) of a space that ignores the attribute
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A scale-free per-space number the findings compare across spaces, in some table."""
+    value: str
+    low: str
+    high: str
+    label: str
+    null: float = 1.0            # its value when a space does not react (or reacts like the rest)
+
+
+# Registry, in order of preference: the cross-space table's relative reaction (each trained
+# space against the other trained spaces), else the effects table's FD(1)/FD(0).
+MEASURES: dict[str, Measure] = {
+    "relative": Measure("relative", "relative_ci_low", "relative_ci_high",
+                        "reaction relative to the other trained spaces"),
+    "ratio_to_null": Measure("ratio_to_null", "ratio_ci_low", "ratio_ci_high", "FD(1)/FD(0)"),
+}
 
 VERIFIED, NOT_VERIFIABLE, FLAGGED, REFERENCE = (
     "verified", "not verifiable", "flagged", "reference distortion")
@@ -42,11 +58,6 @@ class Estimate:
     low: float
     high: float
 
-    @property
-    def detectable(self) -> bool:
-        """The interval lies entirely above the no-reaction value."""
-        return bool(self.low > NULL_VALUE)
-
 
 @dataclass(frozen=True)
 class AttributeFinding:
@@ -55,9 +66,11 @@ class AttributeFinding:
     most: Estimate
     least: Estimate
     n_spaces: int
-    detectable: tuple[str, ...]                    # labels of spaces whose interval excludes 1
-    over: tuple[str, ...] = ()                     # cross-space verdicts (reactions table)
+    detectable: tuple[str, ...]                    # labels of spaces with a detectable effect
+    over: tuple[str, ...] = ()                     # cross-space verdicts
     under: tuple[str, ...] = ()
+    measure: str = MEASURES["ratio_to_null"].label
+    detect_rule: str = "interval above 1"
 
     @property
     def separated(self) -> bool:
@@ -140,15 +153,29 @@ def direction_quality(key: str, prepared: Mapping[str, Any] | None) -> Direction
                             int(prov.get("n_held_out", 0)), int(prov.get("n_train", 0)))
 
 
-def _estimates(effects: pd.DataFrame) -> list[Estimate]:
-    value, low, high = MEASURE
+def _estimates(table: pd.DataFrame, m: Measure) -> list[Estimate]:
     out = []
-    for r in effects.itertuples(index=False):
-        v = float(getattr(r, value))
+    for r in table.itertuples(index=False):
+        v = float(getattr(r, m.value))
         if np.isfinite(v):
-            out.append(Estimate(r.space, r.space_label, v, float(getattr(r, low)),
-                                float(getattr(r, high))))
+            out.append(Estimate(r.space, r.space_label, v, float(getattr(r, m.low)),
+                                float(getattr(r, m.high))))
     return out
+
+
+def _detectable(effects: pd.DataFrame) -> tuple[pd.Series, str]:
+    """Which rows show a detectable effect, and the rule: the Holm-corrected test where the
+    effects table has one, else FD(1)/FD(0)'s interval lying above 1."""
+    if "reject_holm" in effects:
+        return effects["reject_holm"].astype(bool), "Holm-corrected test rejects no effect"
+    m = MEASURES["ratio_to_null"]
+    return effects[m.low] > m.null, "interval of FD(1)/FD(0) above 1"
+
+
+def _comparison(effects: pd.DataFrame, cross_space: pd.DataFrame | None) -> tuple[pd.DataFrame, Measure]:
+    if cross_space is not None and not cross_space.empty and "relative" in cross_space:
+        return cross_space, MEASURES["relative"]
+    return effects, MEASURES["ratio_to_null"]
 
 
 def _trained(df: pd.DataFrame) -> pd.DataFrame:
@@ -156,30 +183,40 @@ def _trained(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def attribute_findings(effects: pd.DataFrame, reactions: pd.DataFrame | None = None,
-                       order: Sequence[str] = ()) -> list[AttributeFinding]:
-    """Most/least reactive trained space per attribute (attributes in `order` first)."""
-    trained = _trained(effects)
+                       order: Sequence[str] = (),
+                       cross_space: pd.DataFrame | None = None) -> list[AttributeFinding]:
+    """Most/least reactive trained space per attribute (attributes in `order` first), by the
+    first available `MEASURES` entry; verdicts from the cross-space table (else `reactions`)."""
+    table, measure = _comparison(effects, cross_space)
+    verdicts = table if measure is MEASURES["relative"] else reactions
+    trained = _trained(table)
+    hit, rule = _detectable(effects)
+    detected = effects[hit & effects["trained"].astype(bool)]
     keys = [k for k in order if k in set(trained["intervention"])]
     keys += [k for k in dict.fromkeys(trained["intervention"]) if k not in keys]
     out = []
     for key in keys:
-        est = sorted(_estimates(trained[trained["intervention"] == key]), key=lambda e: -e.value)
+        est = sorted(_estimates(trained[trained["intervention"] == key], measure),
+                     key=lambda e: -e.value)
         if not est:
             continue
         over: tuple[str, ...] = ()
         under: tuple[str, ...] = ()
-        if reactions is not None and not reactions.empty:
-            part = _trained(reactions[reactions["intervention"] == key])
+        if verdicts is not None and not verdicts.empty:
+            part = _trained(verdicts[verdicts["intervention"] == key])
             over = tuple(part.loc[part["reaction"] == "over", "space_label"])
             under = tuple(part.loc[part["reaction"] == "under", "space_label"])
+        found = set(detected.loc[detected["intervention"] == key, "space"])
         out.append(AttributeFinding(key, est[0], est[-1], len(est),
-                                    tuple(e.label for e in est if e.detectable), over, under))
+                                    tuple(e.label for e in est if e.space in found), over, under,
+                                    measure.label, rule))
     return out
 
 
 def sweep_findings(effects: pd.DataFrame | None, reactions: pd.DataFrame | None,
                    null: pd.DataFrame | None, verification: Mapping[str, Mapping[str, Any]],
                    *, spaces: Sequence[tuple[str, str, bool]], order: Sequence[str] = (),
+                   cross_space: pd.DataFrame | None = None,
                    reference: str | None = None, prepared: Mapping[str, Any] | None = None,
                    n_faces: int | None = None, pairs_per_draw: int | None = None,
                    draws: int | None = None, dims: Mapping[str, int] | None = None) -> Findings:
@@ -193,7 +230,7 @@ def sweep_findings(effects: pd.DataFrame | None, reactions: pd.DataFrame | None,
     f.untrained = [label for _, label, trained in spaces if not trained]
     f.no_trained_spaces = not any(trained for *_, trained in spaces)
     if effects is not None and not effects.empty:
-        f.attributes = attribute_findings(effects, reactions, order)
+        f.attributes = attribute_findings(effects, reactions, order, cross_space)
     keys = [k for k in order if k in verification] + [k for k in verification if k not in order]
     for key in keys:
         record = verification[key]

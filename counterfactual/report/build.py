@@ -283,6 +283,7 @@ def _sweep_findings(page: Page, derived: SweepTables, reference: str | None,
     cfg = m.get("config") or {}
     dims = {e["name"]: int((e.get("description") or {}).get("dim") or 0) for e in m.get("spaces") or []}
     f = sweep_findings(derived.effects, derived.reactions, derived.null, run.verification,
+                       cross_space=getattr(derived, "cross_space", None),
                        spaces=[(s.name, s.label, s.trained) for s in _ordered_spaces(run)],
                        order=run.interventions(), reference=reference,
                        prepared=m.get("interventions_prepared"), n_faces=len(m.get("seeds") or []) or None,

@@ -9,7 +9,7 @@ from typing import Mapping
 
 from markupsafe import Markup
 
-from counterfactual.analysis.findings import MEASURE_LABEL, NOT_VERIFIABLE, Findings, RankFindings
+from counterfactual.analysis.findings import NOT_VERIFIABLE, Findings, RankFindings
 from counterfactual.report.numbers import count, estimate, num, pct
 
 
@@ -28,17 +28,17 @@ def _attribute_lines(f: Findings, titles: Mapping[str, str]) -> list[Markup]:
         m, lo = a.most, a.least
         if a.n_spaces == 1:
             text = Markup("{}: only {} was compared: {} = {}.").format(
-                _b(title), _b(m.label), MEASURE_LABEL, estimate(m.value, m.low, m.high))
+                _b(title), _b(m.label), a.measure, estimate(m.value, m.low, m.high))
         else:
             text = Markup("{}: {} reacts most ({} = {}), {} least ({}); ").format(
-                _b(title), _b(m.label), MEASURE_LABEL, estimate(m.value, m.low, m.high),
+                _b(title), _b(m.label), a.measure, estimate(m.value, m.low, m.high),
                 _b(lo.label), estimate(lo.value, lo.low, lo.high))
             text += ("the intervals do not overlap." if a.separated else
                      "the intervals overlap, so this order is not established.")
         if a.detectable:
-            text += Markup(" Interval above 1 (a detectable reaction): {}.").format(_join(a.detectable))
+            text += Markup(" Detectable effect ({}): {}.").format(a.detect_rule, _join(a.detectable))
         else:
-            text += " No trained space's interval lies above 1: no detectable reaction."
+            text += Markup(" No trained space shows a detectable effect ({}).").format(a.detect_rule)
         if a.over:
             text += Markup(" Over-reacts relative to the other trained spaces: {}.").format(_join(a.over))
         if a.under:
