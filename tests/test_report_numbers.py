@@ -48,3 +48,8 @@ def test_p_values_and_ticks():
     assert pval(0.0) == "<1e-300"                       # an underflowed normal tail
     assert pval(0.0001, floor=0.001) == "<0.00100" and pval(0.001, floor=0.001) == "≤0.00100"
     assert [tick(v) for v in (0.04, 5.0, 0.0, 20000.0, 0.5)] == ["0.04", "5", "0", "2e4", "0.5"]
+
+
+def test_p_value_bounds():
+    assert pval(0.002, bound=True) == "≤0.00200" and pval(0.002, bound=False) == "0.00200"
+    assert pval(0.002, bound=None) == "0.00200"

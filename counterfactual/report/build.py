@@ -66,6 +66,10 @@ STATUS_NOTES = {
     REFERENCE: "The full-image reference distortion: it is expected to move every scorer and "
                "to lose identity; its only job is to normalise the region edits.",
 }
+# Effects-table fields the template shows ("–" where the analysis does not provide one).
+EFFECT_FIELDS = ("fd0", "fd1", "sensitivity", "sensitivity_ci_low", "sensitivity_ci_high",
+                 "ratio_to_null", "ratio_ci_low", "ratio_ci_high", "mean_term_share", "p_value",
+                 "p_is_bound", "p_holm", "p_holm_is_bound")
 STATUS_CSS = {VERIFIED: "pass", NOT_VERIFIABLE: "neutral", FLAGGED: "fail", REFERENCE: "ref"}
 
 
@@ -192,7 +196,8 @@ def _attribute(page: Page, key: str, derived: SweepTables, reference: str | None
         eff = derived.effects[derived.effects["intervention"] == key]
         order = {sp.name: i for i, sp in enumerate(_ordered_spaces(run))}
         rows = sorted(_records(eff), key=lambda r: order.get(r["space"], 1e9))
-        out["effects"] = [{**r, "space": run.space(r["space"])} for r in rows]
+        out["effects"] = [{**dict.fromkeys(EFFECT_FIELDS), **r, "space": run.space(r["space"])}
+                          for r in rows]
         out["p_source"] = eff["p_source"].iloc[0] if len(eff) else ""
     if derived.region is not None:
         part = derived.region[derived.region["intervention"] == key]

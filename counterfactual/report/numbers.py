@@ -62,12 +62,14 @@ def estimate(value: Any, low: Any, high: Any, sig: int = SIG) -> str:
     return f"{num(value, sig)} {interval(low, high, sig)}"
 
 
-def pval(value: Any, floor: Any = None) -> str:
-    """A p-value in the same notation; "<floor" when it sits at the test's resolution floor
-    (e.g. 1 / (permutations + 1))."""
+def pval(value: Any, floor: Any = None, bound: Any = False) -> str:
+    """A p-value in the same notation; "<floor" when it sits below the test's resolution floor
+    (e.g. 1 / (permutations + 1)); "≤p" when the analysis reports p as an upper bound."""
     v, f = _float(value), _float(floor)
     if v is None:
         return MISSING
+    if bound is True or (bound not in (None, False) and _float(bound)):
+        return f"≤{num(v)}"
     if v == 0 and f is None:        # underflow of a normal tail, not an exact zero
         return "<1e-300"
     if f is not None and v <= f:

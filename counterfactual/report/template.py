@@ -236,7 +236,7 @@ band, its {{ ci_level }} bootstrap interval; dash-dot, the quadratic fit behind 
 {% for e in at.effects %}<tr><td class="l" data-sort="{{ e.space.label }}">{{ space(e.space) }}</td>{{ n(e.fd0) }}{{ n(e.fd1) }}
 {{ n(e.sensitivity, True) }}<td data-sort="{{ e.sensitivity_ci_low|sortkey }}">{{ ci(e.sensitivity_ci_low, e.sensitivity_ci_high) }}</td>
 {{ n(e.ratio_to_null, True) }}<td data-sort="{{ e.ratio_ci_low|sortkey }}">{{ ci(e.ratio_ci_low, e.ratio_ci_high) }}</td>
-<td data-sort="{{ e.mean_term_share|sortkey }}">{{ e.mean_term_share|pct }}</td><td data-sort="{{ e.p_value|sortkey }}">{{ e.p_value|pval }}</td><td data-sort="{{ e.p_holm|sortkey }}"><b>{{ e.p_holm|pval }}</b></td></tr>{% endfor %}
+<td data-sort="{{ e.mean_term_share|sortkey }}">{{ e.mean_term_share|pct }}</td><td data-sort="{{ e.p_value|sortkey }}">{{ e.p_value|pval(bound=e.p_is_bound) }}</td><td data-sort="{{ e.p_holm|sortkey }}"><b>{{ e.p_holm|pval(bound=e.p_holm_is_bound) }}</b></td></tr>{% endfor %}
 </tbody></table>{{ links(at.links.effects) }}</div>
 <p class="muted small">FD(0), FD(1): mean FD over the draws at Δ = 0 and Δ = 1. FD(1)−FD(0): from the quadratic fit of FD on Δ (HC3 interval).
 FD(1)/FD(0): the full gap over the no-gap null (bootstrap interval), the scale-free sensitivity the findings compare.
