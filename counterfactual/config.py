@@ -200,7 +200,7 @@ class VerificationConfig(StrictModel):
     seed: int = Field(0, ge=0)
 
     def thresholds(self) -> dict[str, Any]:
-        """Keyword arguments of `counterfactual.interventions.Thresholds`."""
+        """When to flag an edit (what `counterfactual.interventions.verify` records)."""
         return self.model_dump(exclude={"enabled", "scorers", "identity"})
 
 

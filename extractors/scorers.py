@@ -23,7 +23,6 @@ Scorers built on face detection record ``last_stats`` (images, faces found, fall
 """
 from __future__ import annotations
 
-import importlib
 import os
 import threading
 from abc import ABC, abstractmethod
@@ -34,6 +33,7 @@ import numpy as np
 import torch
 
 from extractors.base import as_uint8_nchw
+from counterfactual.foundation.registry import Registry
 
 ScorerFactory = Callable[..., "Scorer"]
 
@@ -54,42 +54,32 @@ class Scorer(ABC):
         return {"name": self.name, "pairwise": self.pairwise}
 
 
-_REGISTRY: dict[str, ScorerFactory | str] = {}
+SCORERS = Registry("scorer")
 
 
 def register_scorer(name: str, factory: ScorerFactory | str) -> None:
     """Register a scorer factory (callable, or "module:function" imported on first use)."""
-    if not isinstance(name, str) or not name or ":" in name:
-        raise ValueError(f"invalid scorer name {name!r}")
-    if isinstance(factory, str):
-        if factory.count(":") != 1:
-            raise ValueError(f"expected 'module:function', got {factory!r}")
-    elif not callable(factory):
-        raise TypeError(f"scorer factory for {name!r} must be callable or 'module:function'")
-    _REGISTRY[name] = factory
+    SCORERS.register(name, factory)
 
 
 def available_scorers() -> list[str]:
     """Names of the registered scorers."""
-    return sorted(_REGISTRY)
+    return SCORERS.names()
 
 
 def scorer_unit(name: str) -> str | None:
     """What scorer `name`'s score measures ("P(male)", "expected age (years) ..."), from its
     class's ``score_doc`` without loading any weights; None when unknown."""
-    factory = _REGISTRY.get(name)
-    return getattr(factory, "score_doc", None) if isinstance(factory, type) else None
+    if name not in SCORERS:
+        return None
+    target = SCORERS.lookup(name)[0].target
+    return getattr(target, "score_doc", None) if isinstance(target, type) else None
 
 
 def load_scorer(name: str, **options: Any) -> Scorer:
     """Build the scorer `name` with its options (e.g. prompts=... for "clip")."""
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown scorer {name!r}; known: {', '.join(available_scorers())}")
-    factory = _REGISTRY[name]
-    if isinstance(factory, str):
-        module_name, func_name = factory.split(":")
-        factory = getattr(importlib.import_module(module_name), func_name)
-    scorer = factory(**options)
+    entry, _ = SCORERS.lookup(name)
+    scorer = entry.resolve()(**options)
     if not isinstance(scorer, Scorer):
         raise TypeError(f"scorer factory for {name!r} returned {type(scorer).__name__}, not a Scorer")
     return scorer
@@ -190,8 +180,8 @@ _OPENAI_EXTRA_KEYS = ("input_resolution", "context_length", "vocab_size")
 
 
 def _clip_spec() -> Any:
-    from extractors.spaces.backbones import BACKBONES
-    return BACKBONES["clip-vit-b32"]
+    from extractors.spaces.backbones import CLIP_VIT_B32
+    return CLIP_VIT_B32
 
 
 class ClipZeroShotScorer(Scorer):

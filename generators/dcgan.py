@@ -19,8 +19,8 @@ import torch
 from torch import nn
 
 from generators.base import Generator, to_uint8
-from foundation.hashing import sha256_file
-from foundation.packages import require_package_file
+from counterfactual.foundation.hashing import sha256_file
+from counterfactual.foundation.packages import require_package_file
 
 DIGIFACE_PACKAGE = "gan_face_generate"
 DIGIFACE_FILE = "weights.tar"

@@ -47,7 +47,7 @@ from numpy._core.multiarray import _reconstruct as _numpy_reconstruct
 from numpy._core.multiarray import scalar as _numpy_scalar
 
 from generators.stylegan2 import StyleGAN2Faces, StyleGAN2Generator
-from foundation.hashing import sha256_file
+from counterfactual.foundation.hashing import sha256_file
 
 
 class UnsafePickleError(pickle.UnpicklingError):

@@ -15,7 +15,7 @@ import pandas as pd
 from counterfactual.run import RunDir, write_table
 from counterfactual.run.schemas import REGION_COLUMNS
 from counterfactual.sweep.tables import dose_frame
-from foundation.files import write_json
+from counterfactual.foundation.files import write_json
 
 DESCRIPTIONS = {
     "hat": {"name": "hat (synthetic occluder)", "config_name": "hat", "kind": "synthetic_occluder",

@@ -11,8 +11,8 @@ import torch.nn.functional as F
 
 from generators.dcgan import (DIGIFACE_FILE, DIGIFACE_KEY, DIGIFACE_PACKAGE, DCGANGenerator,
                               DCGANNet, load_dcgan_digiface)
-from foundation.hashing import sha256_file
-from foundation.packages import package_file, require_package_file
+from counterfactual.foundation.hashing import sha256_file
+from counterfactual.foundation.packages import package_file, require_package_file
 
 WEIGHTS = package_file(DIGIFACE_PACKAGE, DIGIFACE_FILE)
 needs_weights = pytest.mark.skipif(WEIGHTS is None, reason="gan-face-generate not installed")

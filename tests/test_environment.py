@@ -66,7 +66,7 @@ def test_real_weights_from_the_carrier_packages_are_installed_and_intact():
     from extractors.face.detect import LANDMARK106_WEIGHTS, SCRFD_WEIGHTS
     from extractors.spaces.inception import FID_HELPER_WEIGHTS
     from extractors.runtime.weights import locate, sha256_file
-    from foundation.packages import package_file
+    from counterfactual.foundation.packages import package_file
 
     for weight_file in (FID_HELPER_WEIGHTS, ARCFACE_WEIGHTS, SCRFD_WEIGHTS, LANDMARK106_WEIGHTS,
                         GENDER_WEIGHTS, AGE_WEIGHTS):

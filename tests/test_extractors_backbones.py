@@ -46,7 +46,8 @@ def test_missing_weights_error_names_file_and_sha(name):
     with pytest.raises(MissingWeightsError) as info:
         load_extractor(name)
     msg = str(info.value)
-    expected = B.BACKBONES[name].weight_file if name in B.BACKBONES else None
+    spec = extractors.EXTRACTORS.lookup(name)[0].resolve()
+    expected = spec.weight_file if isinstance(spec, B.BackboneSpec) else None
     filename = expected.filename if expected else "resnet18.safetensors"
     assert filename in msg and "sha256" in msg and "COUNTERFACTUAL_WEIGHTS" in msg
     if expected is not None and expected.sha256:

@@ -92,8 +92,8 @@ def test_clip_scorer_without_weights_names_the_file(monkeypatch, tmp_path):
     prompts = ["a photo of a person wearing a hat", "a photo of a person"]
     with pytest.raises(MissingWeightsError, match="ViT-B-32.pt"):
         ClipZeroShotScorer(prompts, weights=tmp_path / "ViT-B-32.pt")
-    from extractors.spaces.backbones import BACKBONES
-    if locate(BACKBONES["clip-vit-b32"].weight_file) is None:
+    from extractors.spaces.backbones import CLIP_VIT_B32
+    if locate(CLIP_VIT_B32.weight_file) is None:
         with pytest.raises(MissingWeightsError, match="ViT-B-32.pt"):
             load_scorer("clip", prompts=prompts)
     with pytest.raises(ValueError, match="at least two"):

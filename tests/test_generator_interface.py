@@ -10,7 +10,7 @@ from PIL import Image
 
 from generators import load_generator
 from generators.base import Generator
-from foundation.packages import package_file
+from counterfactual.foundation.packages import package_file
 
 needs_dcgan = pytest.mark.skipif(package_file("gan_face_generate", "weights.tar") is None,
                                  reason="gan-face-generate not installed")

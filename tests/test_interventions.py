@@ -15,7 +15,8 @@ from counterfactual.interventions.directions import (
     save_direction)
 from counterfactual.interventions.latent import edit_latents, pca_directions
 from counterfactual.interventions.truncation import truncate
-from counterfactual.interventions.verify import Thresholds, mean_ci, verify_intervention
+from counterfactual.config import VerificationConfig
+from counterfactual.interventions.verify import mean_ci, verify_intervention
 from tests._intervention_standins import Brightness, GreenLevel, ToyGAN
 from fixture_paths import fixture_dir
 
@@ -303,7 +304,7 @@ def test_verification_flags_leakage_low_identity_and_missing_target():
     boot = mean_ci(np.arange(50.0), method="bootstrap", n_boot=500, seed=1)
     assert boot[0] < 24.5 < boot[1]
     res_b = verify_intervention(base, twin, {"brightness": Brightness()}, "brightness",
-                                thresholds=Thresholds(method="bootstrap", n_boot=300))
+                                thresholds=VerificationConfig(method="bootstrap", n_boot=300))
     assert res_b.passed and res_b.target_shift.method == "bootstrap"
 
 

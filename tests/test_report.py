@@ -19,7 +19,7 @@ from counterfactual.rank.ranking import kendall_tau_table, metric_table, ranking
 from counterfactual.report import build_report, load_run
 from counterfactual.run import RunDir, write_table
 from counterfactual.run.schemas import EXPLAINED_COLUMNS
-from foundation.files import write_json
+from counterfactual.foundation.files import write_json
 from report_fakes import TITLES, images, label, write_sweep_run
 
 SPACES = {"alpha-net": True, "rand-net": False}          # name -> trained
@@ -346,3 +346,10 @@ def test_rank_report(rank_run):
     assert html.count('alt="Kendall tau heatmap"') == 2
     run = load_run(rank_run)
     assert run.kind == "rank" and not run.space(UNTRAINED).trained
+
+
+def test_scorer_units_come_from_the_scorer_classes():
+    from extractors.scorers import AgeScorer, GenderScorer, scorer_unit
+    assert scorer_unit("gender") == GenderScorer.score_doc == "P(male)"
+    assert scorer_unit("age") == AgeScorer.score_doc and "years" in scorer_unit("age")
+    assert scorer_unit("no-such-scorer") is None

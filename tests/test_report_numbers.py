@@ -53,3 +53,4 @@ def test_p_values_and_ticks():
 def test_p_value_bounds():
     assert pval(0.002, bound=True) == "≤0.00200" and pval(0.002, bound=False) == "0.00200"
     assert pval(0.002, bound=None) == "0.00200"
+

@@ -12,7 +12,7 @@ import sweep_fakes as fakes
 
 from counterfactual.config import load_config
 from counterfactual.sweep import run_sweep
-from foundation.files import TEMP_MARK
+from counterfactual.foundation.files import TEMP_MARK
 
 fakes.register()
 TESTS = Path(__file__).resolve().parent

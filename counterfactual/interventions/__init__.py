@@ -17,9 +17,9 @@ from counterfactual.interventions.directions import (
     Direction, LearnSettings, calibrate_alpha, condition_direction, learn_direction, load_direction,
     save_direction)
 from counterfactual.interventions.regions import REGIONS, FaceLandmarks, region_masks
-from counterfactual.interventions.verify import Thresholds, VerificationResult, verify_intervention
+from counterfactual.interventions.verify import VerificationResult, verify_intervention
 
 __all__ = ["Intervention", "build_intervention", "register_intervention", "available_interventions",
            "Direction", "LearnSettings", "learn_direction", "load_direction", "save_direction",
            "condition_direction", "calibrate_alpha", "REGIONS", "FaceLandmarks", "region_masks",
-           "Thresholds", "VerificationResult", "verify_intervention"]
+           "VerificationResult", "verify_intervention"]

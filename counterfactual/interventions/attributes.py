@@ -9,6 +9,7 @@ either, alpha = DEFAULT_ALPHA (InterFaceGAN's usual edit strength for a unit nor
 """
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -16,8 +17,8 @@ from typing import Any
 
 import torch
 
-from foundation.files import write_text
-from foundation.hashing import content_hash
+from counterfactual.foundation.files import write_text
+from counterfactual.foundation.hashing import content_hash
 from counterfactual.interventions.base import Intervention, check_base_images, register_intervention
 from counterfactual.interventions.directions import (
     Calibration, Direction, LearnSettings, calibrate_alpha, condition_direction, learn_direction,
@@ -218,21 +219,9 @@ class LatentEdit(Intervention):
 
 # -- registered names -------------------------------------------------------------------
 def make_attribute(attribute: str) -> Callable[..., LatentEdit]:
-    """Factory for a scorer-backed attribute edit ("gender", "age")."""
-    def factory(*, direction: str | None = None, scorer: str | None = None, space: str = "auto",
-                layers: Sequence[int] | None = None, alpha: float | None = None,
-                shift: float | None = None, n_samples: int = 2000, quantile: float = 0.2,
-                seed_start: int = 2_000_000_000, classifier: str = "svm",
-                condition_on: Sequence[str] = (), calibration_n: int = 64,
-                calibration_tolerance: float | None = None,
-                scorer_options: dict[str, Any] | None = None) -> LatentEdit:
-        return LatentEdit(attribute, direction=direction, scorer=scorer or attribute, space=space,
-                          layers=layers, alpha=alpha, shift=shift, n_samples=n_samples,
-                          quantile=quantile, seed_start=seed_start, classifier=classifier,
-                          condition_on=condition_on, calibration_n=calibration_n,
-                          calibration_tolerance=calibration_tolerance, scorer_options=scorer_options)
-    factory.__name__ = f"make_{attribute}"
-    return factory
+    """Factory for a scorer-backed attribute edit ("gender", "age"): a `LatentEdit` named after
+    the attribute whose scorer defaults to the attribute's own (its parameters are LatentEdit's)."""
+    return functools.partial(LatentEdit, attribute, scorer=attribute)
 
 
 def make_hair_length(*, direction: str | None = None, scorer: str | None = None, space: str = "auto",

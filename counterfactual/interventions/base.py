@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from counterfactual.foundation.registry import Registry
+
 
 class Intervention(ABC):
     """One counterfactual edit applied to every base image of a matched set."""
@@ -59,30 +61,19 @@ def check_base_images(base_images: torch.Tensor | np.ndarray, seeds: Sequence[in
     return base_images.cpu()
 
 
-@dataclass(frozen=True)
-class _Entry:
-    name: str
-    factory: Callable[..., Intervention]
-    prefix: bool
-    arg_help: str
-
-
-_REGISTRY: dict[str, _Entry] = {}
+INTERVENTIONS = Registry("intervention")
 
 
 def register_intervention(name: str, factory: Callable[..., Intervention], prefix: bool = False,
                           arg_help: str = "") -> None:
     """Register `factory(**params)` under `name`; prefix=True: "name:<arg>" calls factory(arg, **params)."""
-    if not name or ":" in name or not name.replace("_", "").isalnum():
-        raise ValueError(f"invalid intervention name {name!r}")
-    if not callable(factory):
-        raise TypeError(f"factory for {name!r} is not callable")
-    _REGISTRY[name] = _Entry(name, factory, prefix, arg_help)
+    INTERVENTIONS.register(name, factory, argument="required" if prefix else "none",
+                           arg_help=arg_help or "arg")
 
 
 def available_interventions() -> list[str]:
     """Registered names, prefixes shown as "name:<arg>"."""
-    return sorted(f"{e.name}:<{e.arg_help or 'arg'}>" if e.prefix else e.name for e in _REGISTRY.values())
+    return sorted(e.display for e in INTERVENTIONS)
 
 
 def _check_params(name: str, factory: Callable[..., Any], params: dict[str, Any], skip: int) -> None:
@@ -99,18 +90,7 @@ def _check_params(name: str, factory: Callable[..., Any], params: dict[str, Any]
 
 def build_intervention(name: str, **params: Any) -> Intervention:
     """Build a registered intervention from its config name ("gender", "blur:eyes", ...)."""
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"intervention name must be a non-empty string, got {name!r}")
-    head, sep, arg = name.partition(":")
-    entry = _REGISTRY.get(head)
-    if entry is None or entry.prefix != bool(sep):
-        hint = ""
-        if entry is not None:
-            hint = (f" ({head!r} needs an argument: '{head}:<{entry.arg_help or 'arg'}>')" if entry.prefix
-                    else f" ({head!r} takes no ':' argument)")
-        raise ValueError(f"unknown intervention {name!r}{hint}; allowed: "
-                         f"{', '.join(available_interventions())}")
-    if entry.prefix and not arg:
-        raise ValueError(f"intervention {name!r} needs an argument after ':'")
-    _check_params(name, entry.factory, params, skip=1 if entry.prefix else 0)
-    return entry.factory(arg, **params) if entry.prefix else entry.factory(**params)
+    entry, arg = INTERVENTIONS.lookup(name)
+    factory = entry.resolve()
+    _check_params(name, factory, params, skip=0 if arg is None else 1)
+    return factory(**params) if arg is None else factory(arg, **params)

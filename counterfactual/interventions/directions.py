@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from foundation.files import atomic_write, write_text
+from counterfactual.foundation.files import atomic_write, write_text
 from counterfactual.interventions.latent import edited_images, sample_latents, space_dim
 
 FORMAT = "counterfactual-fd direction/1"

@@ -16,28 +16,10 @@ import numpy as np
 import torch
 from scipy import stats
 
+from counterfactual.config import VerificationConfig
 from counterfactual.interventions.directions import score_images
 
 IDENTITY_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """When to flag an edit; effects are in SDs of the base scores."""
-    min_target_effect: float = 0.5      # the target must move at least this much ...
-    min_target_shift: float | None = None   # ... and, if set, this much in score units
-    max_leakage_effect: float = 0.5     # any other scorer moving more is leakage
-    min_identity: float = 0.3           # mean ArcFace cosine twin vs base
-    ci: float = 0.95
-    method: str = "t"                   # "t" or "bootstrap"
-    n_boot: int = 2000
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.method not in ("t", "bootstrap"):
-            raise ValueError(f"CI method must be 't' or 'bootstrap', got {self.method!r}")
-        if not 0 < self.ci < 1:
-            raise ValueError(f"ci must be in (0, 1), got {self.ci}")
 
 
 @dataclass
@@ -81,7 +63,7 @@ class VerificationResult:
     target_shift: ShiftResult | None
     leakage: dict[str, ShiftResult]
     identity: IdentityResult | None
-    thresholds: Thresholds
+    thresholds: VerificationConfig
     flags: list[Flag] = field(default_factory=list)
 
     @property
@@ -93,7 +75,7 @@ class VerificationResult:
                 "target_shift": asdict(self.target_shift) if self.target_shift else None,
                 "leakage": {k: asdict(v) for k, v in self.leakage.items()},
                 "identity": asdict(self.identity) if self.identity else None,
-                "thresholds": asdict(self.thresholds),
+                "thresholds": self.thresholds.thresholds(),
                 "flags": [asdict(f) for f in self.flags]}
 
 
@@ -116,7 +98,7 @@ def mean_ci(d: np.ndarray, ci: float = 0.95, method: str = "t", n_boot: int = 20
     return float(lo), float(hi)
 
 
-def paired_shift(name: str, base: np.ndarray, twin: np.ndarray, th: Thresholds) -> ShiftResult:
+def paired_shift(name: str, base: np.ndarray, twin: np.ndarray, th: VerificationConfig) -> ShiftResult:
     """Mean twin - base score difference over pairs where both scores are finite."""
     base, twin = np.asarray(base, np.float64), np.asarray(twin, np.float64)
     ok = np.isfinite(base) & np.isfinite(twin)
@@ -149,9 +131,9 @@ def _fmt(r: ShiftResult, ci: float) -> str:
 def verify_intervention(base_images: torch.Tensor, twin_images: torch.Tensor,
                         scorers: Mapping[str, Callable[[torch.Tensor], Any]], target: str | None,
                         identity: Callable[[torch.Tensor, torch.Tensor], Any] | None = None,
-                        thresholds: Thresholds | None = None) -> VerificationResult:
+                        thresholds: VerificationConfig | None = None) -> VerificationResult:
     """Target shift, leakage into every other scorer, identity preservation, and flags."""
-    th = thresholds or Thresholds()
+    th = thresholds or VerificationConfig()
     if len(base_images) != len(twin_images):
         raise ValueError(f"{len(base_images)} base images but {len(twin_images)} twins")
     if len(base_images) < 2:

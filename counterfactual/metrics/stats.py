@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from foundation.files import atomic_write
+from counterfactual.foundation.files import atomic_write
 
 from ._checks import as_float64, as_mean_cov
 

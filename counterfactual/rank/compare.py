@@ -39,13 +39,13 @@ from __future__ import annotations
 import hashlib
 import warnings
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from counterfactual.metrics import (RankDeficientCovarianceWarning, bootstrap, density_coverage,
                                     frechet_distance_features, kid, precision_recall)
+from counterfactual.rank.config import MetricsConfig
 from counterfactual.run.schemas import METRICS, STATS_VERSION
 
 LOWER_IS_BETTER: dict[str, bool] = {"fd": True, "kid": True, "precision": False, "recall": False,
@@ -58,16 +58,10 @@ BOUNDS: dict[str, tuple[float, float]] = {
 SINGLE_THREAD_ROWS = 2048
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Everything besides the features that determines the statistics."""
-    n_boot: int
-    ci: float
-    seed: int
-    pr_k: int
-    dc_k: int
-    kid_subsets: int
-    kid_subset_size: int
+class Settings(MetricsConfig):
+    """Everything besides the features that determines the statistics: the config's
+    `[metrics]` plus the run's seed."""
+    seed: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {"n_boot": self.n_boot, "ci": self.ci, "seed": self.seed, "pr_k": self.pr_k,

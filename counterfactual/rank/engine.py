@@ -41,8 +41,8 @@ from counterfactual.run.directory import RunDir
 from counterfactual.run.schemas import EXPLAINED_TABLES, RANK_EXPLAINED_COLUMNS, RANK_TABLES
 from counterfactual.run.tables import remove_table, write_table
 from counterfactual.sweep.executor import Components, FeatureEngine, Log, format_timing
-from foundation.files import read_json, save_npy, write_json
-from foundation.hashing import content_hash
+from counterfactual.foundation.files import read_json, save_npy, write_json
+from counterfactual.foundation.hashing import content_hash
 REAL_NOTE = "The reference set holds real images: distances measure closeness to real data."
 SELF_NOTE = ("The reference set is samples of the generator {spec} (no real images): every "
              "distance measures how far a generator is from THAT generator, not from real faces.")
@@ -71,10 +71,7 @@ class RankExecutor(FeatureEngine):
                  components: Components | None = None, log: Log = print) -> None:
         super().__init__(config, run_dir, progress=progress, components=components, log=log)
         self.sets = image_sets(config)
-        self.settings = Settings(n_boot=config.metrics.n_boot, ci=config.metrics.ci,
-                                 seed=config.seed, pr_k=config.metrics.pr_k,
-                                 dc_k=config.metrics.dc_k, kid_subsets=config.metrics.kid_subsets,
-                                 kid_subset_size=config.metrics.kid_subset_size)
+        self.settings = Settings(**config.metrics.model_dump(), seed=config.seed)
         self._generators: dict[str, Any] = {}
         self.identities: dict[str, dict[str, Any]] = {}
         self.scorers: dict[str, Any] = {}

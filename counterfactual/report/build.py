@@ -41,7 +41,7 @@ from counterfactual.report.template import render
 from counterfactual.run.directory import RunDir
 from counterfactual.run.reader import RunData, Space, load_run
 from counterfactual.run.tables import write_table
-from foundation.files import write_text
+from counterfactual.foundation.files import write_text
 
 Log = Callable[[str], None]
 REPORT_FILE = "report.html"

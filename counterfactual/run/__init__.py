@@ -1,7 +1,7 @@
 """The run directory: layout and manifest (`directory`), table names and columns (`schemas`),
 table files (`tables`), the feature index (`features`) and the reader (`reader`). The sweep
 and rank engines write runs through it; analysis and the report read them through it.
-Atomic writes and content hashing live one layer down, in `foundation`."""
+Atomic writes and content hashing live one layer down, in `counterfactual.foundation`."""
 from counterfactual.run.directory import RunConfigMismatch, RunDir, slug
 from counterfactual.run.features import FeatureIndex
 from counterfactual.run.reader import RunData, Space, load_run

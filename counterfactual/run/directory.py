@@ -12,7 +12,7 @@
     RUN_DIR/report_tables/          the analysis tables written next to the report
     RUN_DIR/done/                   one marker per finished task, holding the task's content key
 
-Every file is written atomically (`foundation.files`), so a run killed at any moment leaves
+Every file is written atomically (`counterfactual.foundation.files`), so a run killed at any moment leaves
 only complete files; `RunDir.open` removes stale temps.
 """
 from __future__ import annotations
@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from counterfactual.config import ConfigError, SweepConfig, config_diff
-from foundation.files import TEMP_MARK, read_json, remove_partials, write_json
+from counterfactual.foundation.files import TEMP_MARK, read_json, remove_partials, write_json
 
 MANIFEST = "manifest.json"
 TABLES = "tables"

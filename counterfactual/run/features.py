@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from counterfactual.run.directory import RunDir
-from foundation.files import read_json, write_json
+from counterfactual.foundation.files import read_json, write_json
 
 INDEX_FORMAT = 1
 

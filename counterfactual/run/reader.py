@@ -18,7 +18,7 @@ from counterfactual.run.directory import RunDir
 from counterfactual.run.features import FeatureIndex
 from counterfactual.run.schemas import ALL_TABLES, VERIFICATION_FILE
 from counterfactual.run.tables import as_bool, read_table
-from foundation.hashing import sha256_bytes
+from counterfactual.foundation.hashing import sha256_bytes
 
 
 @dataclass(frozen=True)

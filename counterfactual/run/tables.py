@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from foundation.files import write_bytes, write_text
+from counterfactual.foundation.files import write_bytes, write_text
 
 FORMATS = ("csv", "parquet", "json")
 _READERS = (("parquet", pd.read_parquet), ("csv", pd.read_csv),

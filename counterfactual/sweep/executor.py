@@ -22,15 +22,15 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import torch
 
-from counterfactual.config import SpaceConfig, SweepConfig
+from counterfactual.config import SpaceConfig, SweepConfig, VerificationConfig
 from counterfactual.sweep import dose as dose_mod
 from counterfactual.sweep.features import extract_features
 from counterfactual.sweep.plan import BASE, Plan, Task, build_plan, set_names
 from counterfactual.sweep.region import region_rows
 from counterfactual.run.directory import RunDir
 from counterfactual.run.features import FeatureIndex
-from foundation.files import read_json, save_npy, write_json
-from foundation.hashing import content_hash
+from counterfactual.foundation.files import read_json, save_npy, write_json
+from counterfactual.foundation.hashing import content_hash
 from counterfactual.sweep.tables import write_tables
 
 Log = Callable[[str], None]
@@ -64,9 +64,10 @@ def _default_identity() -> Callable[[torch.Tensor, torch.Tensor], Any]:
 
 
 def _default_verify(base: torch.Tensor, twin: torch.Tensor, scorers: dict[str, Callable],
-                    target: str | None, identity: Callable | None, thresholds: dict[str, Any]) -> dict:
-    from counterfactual.interventions import Thresholds, verify_intervention
-    return verify_intervention(base, twin, scorers, target, identity, Thresholds(**thresholds)).to_dict()
+                    target: str | None, identity: Callable | None,
+                    settings: VerificationConfig) -> dict:
+    from counterfactual.interventions import verify_intervention
+    return verify_intervention(base, twin, scorers, target, identity, settings).to_dict()
 
 
 def _default_cache(root: Path) -> Any:
@@ -358,7 +359,7 @@ class LocalExecutor(FeatureEngine):
         with self.timer("verification"):
             result = self.comps.verify(self.base_images(), twins, self._load_scorers(),
                                        getattr(intervention, "target_scorer", None), identity,
-                                       vcfg.thresholds())
+                                       vcfg)
         result = {"intervention": key, "name": self.config.intervention(key).name, **result}
         write_json(self.rd.stats_path(task.id), result)
         self.rd.mark_done(task.id, task.key)

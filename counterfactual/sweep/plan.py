@@ -20,7 +20,7 @@ from typing import Any, Iterator
 
 from counterfactual.config import SweepConfig
 from counterfactual.run.schemas import BASE_SET, STATS_VERSION
-from foundation.hashing import content_hash
+from counterfactual.foundation.hashing import content_hash
 
 BASE = BASE_SET
 KINDS = ("generate", "extract", "verify", "dose", "region", "tables")

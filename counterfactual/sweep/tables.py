@@ -17,7 +17,7 @@ from counterfactual.run.schemas import (DOSE_COLUMNS, DOSE_FLOAT_COLUMNS, DOSE_I
                                         REGION_COLUMNS, VERIFICATION_FILE)
 from counterfactual.run.tables import write_table
 from counterfactual.sweep.plan import Plan
-from foundation.files import read_json, write_json
+from counterfactual.foundation.files import read_json, write_json
 
 
 def dose_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from foundation.files import atomic_path
-from foundation.hashing import content_hash
+from counterfactual.foundation.files import atomic_path
+from counterfactual.foundation.hashing import content_hash
 
 CACHE_ENV = "COUNTERFACTUAL_CACHE"
 BACKENDS = ("auto", "torch", "torch-channels-last", "onnx")

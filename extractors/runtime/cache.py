@@ -1,6 +1,6 @@
 """A content-keyed feature cache: features of an image set in a feature space, stored once.
 
-`feature_key(image_set_identity, extractor.describe())` is the `foundation.hashing.content_hash`
+`feature_key(image_set_identity, extractor.describe())` is the `counterfactual.foundation.hashing.content_hash`
 (sha256 of canonical JSON: sorted keys, no whitespace, NaN refused) of everything that
 determines the features: the image set's identity (generator spec + weights hash + seeds + intervention, or a list of file
 hashes; the caller's dict) and the extractor's name, dim, trained flag, weights sha256 and
@@ -8,7 +8,7 @@ preprocessing (its display label is derived from these and left out).
 
 `FeatureCache(root)` stores ``<root>/<key[:2]>/<key>.npy`` plus ``<key>.json`` holding the
 sha256 of the .npy bytes, shape, dtype and the caller's metadata. Writes are atomic
-(`foundation.files`; the .json is written last, so an entry exists only
+(`counterfactual.foundation.files`; the .json is written last, so an entry exists only
 once both are complete). A corrupt or truncated entry (unreadable, or its checksum, shape or
 dtype disagreeing) is warned about, deleted and reported as a miss, never used.
 """
@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from foundation.files import write_bytes
-from foundation.hashing import canonical_json, content_hash, sha256_bytes
+from counterfactual.foundation.files import write_bytes
+from counterfactual.foundation.hashing import canonical_json, content_hash, sha256_bytes
 
 CACHE_FORMAT_VERSION = 1
 _KEY_RE = re.compile(r"^[0-9a-f]{64}$")

@@ -15,8 +15,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from foundation.hashing import sha256_file
-from foundation.packages import package_file
+from counterfactual.foundation.hashing import sha256_file
+from counterfactual.foundation.packages import package_file
 
 WEIGHTS_ENV = "COUNTERFACTUAL_WEIGHTS"
 

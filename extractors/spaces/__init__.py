@@ -5,13 +5,13 @@ from extractors import register_extractor
 
 # General feature spaces (extractors/spaces/inception.py, extractors/spaces/backbones.py).
 register_extractor("inception-fid", "extractors.spaces.inception:load_inception_fid", "extractors.spaces.inception:find_weights", "TF 2015-12-05 FID Inception, pool3 2048-d")
-register_extractor("random-inception", "extractors.spaces.backbones:load_random_inception", "extractors.spaces.backbones:random_inception_weights", "Inception-v3 with random weights (untrained by design)", random_weights=True)
-register_extractor("clip-vit-b32", "extractors.spaces.backbones:load_clip_vit_b32", "extractors.spaces.backbones:clip_vit_b32_weights", "OpenAI CLIP ViT-B/32 image embedding, 512-d")
-register_extractor("dinov2-vits14", "extractors.spaces.backbones:load_dinov2_vits14", "extractors.spaces.backbones:dinov2_vits14_weights", "DINOv2 ViT-S/14 CLS token, 384-d")
-register_extractor("dinov2-vitb14", "extractors.spaces.backbones:load_dinov2_vitb14", "extractors.spaces.backbones:dinov2_vitb14_weights", "DINOv2 ViT-B/14 CLS token, 768-d")
-register_extractor("dinov2-vitl14", "extractors.spaces.backbones:load_dinov2_vitl14", "extractors.spaces.backbones:dinov2_vitl14_weights", "DINOv2 ViT-L/14 CLS token, 1024-d")
-register_extractor("swav-resnet50", "extractors.spaces.backbones:load_swav_resnet50", "extractors.spaces.backbones:swav_resnet50_weights", "SwAV ResNet-50 pooled features, 2048-d")
-register_extractor("facenet-vggface2", "extractors.spaces.backbones:load_facenet_vggface2", "extractors.spaces.backbones:facenet_vggface2_weights", "FaceNet InceptionResnetV1 (VGGFace2) embedding, 512-d")
+register_extractor("random-inception", "extractors.spaces.backbones:RANDOM_INCEPTION", "extractors.spaces.backbones:RANDOM_INCEPTION.find_weights", "Inception-v3 with random weights (untrained by design)", random_weights=True)
+register_extractor("clip-vit-b32", "extractors.spaces.backbones:CLIP_VIT_B32", "extractors.spaces.backbones:CLIP_VIT_B32.find_weights", "OpenAI CLIP ViT-B/32 image embedding, 512-d")
+register_extractor("dinov2-vits14", "extractors.spaces.backbones:DINOV2_VITS14", "extractors.spaces.backbones:DINOV2_VITS14.find_weights", "DINOv2 ViT-S/14 CLS token, 384-d")
+register_extractor("dinov2-vitb14", "extractors.spaces.backbones:DINOV2_VITB14", "extractors.spaces.backbones:DINOV2_VITB14.find_weights", "DINOv2 ViT-B/14 CLS token, 768-d")
+register_extractor("dinov2-vitl14", "extractors.spaces.backbones:DINOV2_VITL14", "extractors.spaces.backbones:DINOV2_VITL14.find_weights", "DINOv2 ViT-L/14 CLS token, 1024-d")
+register_extractor("swav-resnet50", "extractors.spaces.backbones:SWAV_RESNET50", "extractors.spaces.backbones:SWAV_RESNET50.find_weights", "SwAV ResNet-50 pooled features, 2048-d")
+register_extractor("facenet-vggface2", "extractors.spaces.backbones:FACENET_VGGFACE2", "extractors.spaces.backbones:FACENET_VGGFACE2.find_weights", "FaceNet InceptionResnetV1 (VGGFace2) embedding, 512-d")
 register_extractor("timm", "extractors.spaces.backbones:load_timm", None, "any timm model with a local checkpoint (weights=PATH)", prefix=True)
 
 # Face spaces (extractors/spaces/arcface.py, extractors/spaces/attribute_nets.py, extractors/spaces/dlib_face.py).

@@ -192,10 +192,11 @@ def _load_plain(module: nn.Module, state: StateDict, origin: str) -> None:
     load_strict(module, state, origin)
 
 
-# ------------------------------------------------------------------ the registry of spaces
+# ------------------------------------------------------------------ the spaces
 @dataclass(frozen=True)
 class BackboneSpec:
-    """A space: its architecture, weight file, loader, preprocessing and preferred backend."""
+    """A space: its architecture, weight file, loader, preprocessing and preferred backend.
+    Calling it builds the extractor; each spec is registered once, in `extractors.spaces`."""
     name: str
     dim: int
     build: Callable[[], nn.Module]
@@ -204,7 +205,20 @@ class BackboneSpec:
     preprocessing: Preprocessing = field(default_factory=lambda: Preprocessing(224, "bicubic-aa", IMAGENET_MEAN, IMAGENET_STD))
     prefer_backend: str = "onnx"            # what backend="auto" uses (falls back to torch)
     batch_size: int = 16
-    description: str = ""
+
+    def __call__(self, device: str = "cpu", weights: str | None = None,
+                 allow_untrained: bool = False, backend: str = "auto", seed: int = 0,
+                 resize: str | None = None, **_: Any) -> NetworkExtractor:
+        """Build this space (see the module docstring)."""
+        untrained_only = self.weight_file is None
+        return _build_extractor(self.name, self.dim, self.build, self.weight_file, self.load,
+                                _preprocessing_with(self.preprocessing, resize), self.prefer_backend,
+                                self.batch_size, device, weights, allow_untrained or untrained_only,
+                                backend, seed)
+
+    def find_weights(self) -> Path | None:
+        """Registry probe: the located weight file, or None (always None for random-only)."""
+        return None if self.weight_file is None else locate(self.weight_file)
 
 
 _VIT_SIZES = {"s": "small", "b": "base", "l": "large"}
@@ -218,44 +232,34 @@ def _dinov2(size: str, dim: int, hub: str) -> BackboneSpec:
                    f"Meta's DINOv2 release (dl.fbaipublicfiles.com/dinov2/dinov2_vit{size}14/"
                    f"dinov2_vit{size}14_pretrain.pth; or timm's {hub} safetensors)"),
         _load_dinov2, Preprocessing(224, "bicubic-aa", IMAGENET_MEAN, IMAGENET_STD),
-        prefer_backend="onnx", batch_size=16, description=f"DINOv2 ViT-{size.upper()}/14 CLS token")
+        prefer_backend="onnx", batch_size=16)
 
 
-BACKBONES: dict[str, BackboneSpec] = {spec.name: spec for spec in [
-    BackboneSpec(
-        "clip-vit-b32", 512, _clip_visual,
-        WeightFile("ViT-B-32.pt", "40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af",
-                   "OpenAI's CLIP release (openaipublic.azureedge.net/clip/models/40d36571.../ViT-B-32.pt)"),
-        _load_clip, Preprocessing(224, "pil-bicubic", CLIP_MEAN, CLIP_STD, resize_shorter_to=224),
-        prefer_backend="onnx", batch_size=32, description="OpenAI CLIP ViT-B/32 image embedding"),
-    _dinov2("s", 384, "vit_small_patch14_dinov2.lvd142m"),
-    _dinov2("b", 768, "vit_base_patch14_dinov2.lvd142m"),
-    _dinov2("l", 1024, "vit_large_patch14_dinov2.lvd142m"),
-    BackboneSpec(
-        "swav-resnet50", 2048, lambda: _timm("resnet50"),
-        WeightFile("swav_800ep_pretrain.pth.tar", None,
-                   "Meta's SwAV release (dl.fbaipublicfiles.com/deepcluster/swav_800ep_pretrain.pth.tar)"),
-        _load_swav, Preprocessing(224, "bicubic-aa", IMAGENET_MEAN, IMAGENET_STD),
-        prefer_backend="onnx", batch_size=16, description="SwAV ResNet-50 pooled features"),
-    BackboneSpec(
-        "facenet-vggface2", 512, _facenet,
-        WeightFile("20180402-114759-vggface2.pt", None,
-                   "the facenet-pytorch GitHub release v2.2.9 (20180402-114759-vggface2.pt)"),
-        _load_facenet, Preprocessing(160, "bicubic-aa", (127.5 / 255,) * 3, (128 / 255,) * 3),
-        prefer_backend="onnx", batch_size=32,
-        description="FaceNet InceptionResnetV1 (VGGFace2) identity embedding"),
-    BackboneSpec(
-        "random-inception", 2048, lambda: _timm("inception_v3"), None,
-        preprocessing=Preprocessing(299, "tf-bilinear", (0.5,) * 3, (0.5,) * 3),
-        prefer_backend="onnx", batch_size=16,
-        description="Inception-v3, random weights (untrained by design; rFID-style)"),
-]}
-
-
-def find_weights(name: str) -> Path | None:
-    """Registry probe: the located weight file of space `name`, or None."""
-    spec = BACKBONES[name]
-    return None if spec.weight_file is None else locate(spec.weight_file)
+CLIP_VIT_B32 = BackboneSpec(
+    "clip-vit-b32", 512, _clip_visual,
+    WeightFile("ViT-B-32.pt", "40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af",
+               "OpenAI's CLIP release (openaipublic.azureedge.net/clip/models/40d36571.../ViT-B-32.pt)"),
+    _load_clip, Preprocessing(224, "pil-bicubic", CLIP_MEAN, CLIP_STD, resize_shorter_to=224),
+    prefer_backend="onnx", batch_size=32)
+DINOV2_VITS14 = _dinov2("s", 384, "vit_small_patch14_dinov2.lvd142m")
+DINOV2_VITB14 = _dinov2("b", 768, "vit_base_patch14_dinov2.lvd142m")
+DINOV2_VITL14 = _dinov2("l", 1024, "vit_large_patch14_dinov2.lvd142m")
+SWAV_RESNET50 = BackboneSpec(
+    "swav-resnet50", 2048, lambda: _timm("resnet50"),
+    WeightFile("swav_800ep_pretrain.pth.tar", None,
+               "Meta's SwAV release (dl.fbaipublicfiles.com/deepcluster/swav_800ep_pretrain.pth.tar)"),
+    _load_swav, Preprocessing(224, "bicubic-aa", IMAGENET_MEAN, IMAGENET_STD),
+    prefer_backend="onnx", batch_size=16)
+FACENET_VGGFACE2 = BackboneSpec(
+    "facenet-vggface2", 512, _facenet,
+    WeightFile("20180402-114759-vggface2.pt", None,
+               "the facenet-pytorch GitHub release v2.2.9 (20180402-114759-vggface2.pt)"),
+    _load_facenet, Preprocessing(160, "bicubic-aa", (127.5 / 255,) * 3, (128 / 255,) * 3),
+    prefer_backend="onnx", batch_size=32)
+RANDOM_INCEPTION = BackboneSpec(
+    "random-inception", 2048, lambda: _timm("inception_v3"), None,
+    preprocessing=Preprocessing(299, "tf-bilinear", (0.5,) * 3, (0.5,) * 3),
+    prefer_backend="onnx", batch_size=16)
 
 
 # ------------------------------------------------------------------ building extractors
@@ -303,20 +307,6 @@ def _preprocessing_with(base: Preprocessing, resize: str | None) -> Preprocessin
     return Preprocessing(base.size, resize, base.mean, base.std, base.resize_shorter_to)
 
 
-def load_backbone(name: str, device: str = "cpu", weights: str | None = None,
-                  allow_untrained: bool = False, backend: str = "auto", seed: int = 0,
-                  resize: str | None = None, **_: Any) -> NetworkExtractor:
-    """Build the registered space `name` (see the module docstring)."""
-    if name not in BACKBONES:
-        raise ValueError(f"unknown backbone {name!r}; known: {', '.join(BACKBONES)}")
-    spec = BACKBONES[name]
-    untrained_only = spec.weight_file is None
-    return _build_extractor(name, spec.dim, spec.build, spec.weight_file, spec.load,
-                            _preprocessing_with(spec.preprocessing, resize), spec.prefer_backend,
-                            spec.batch_size, device, weights, allow_untrained or untrained_only,
-                            backend, seed)
-
-
 def _timm_preprocessing(module: nn.Module) -> Preprocessing:
     from timm.data import resolve_data_config
     cfg = resolve_data_config({}, model=module)
@@ -350,61 +340,3 @@ def load_timm(model_name: str, device: str = "cpu", weights: str | None = None,
     return _build_extractor(f"timm:{model_name}", dim, lambda: probe_module, weight_file, load, prep,
                             "onnx", 16, device, weights, allow_untrained, backend, seed,
                             extra={"timm_model": model_name})
-
-
-# ------------------------------------------------------------------ registry entry points
-def load_clip_vit_b32(device: str = "cpu", **kwargs: Any) -> NetworkExtractor:
-    return load_backbone("clip-vit-b32", device=device, **kwargs)
-
-
-def load_dinov2_vits14(device: str = "cpu", **kwargs: Any) -> NetworkExtractor:
-    return load_backbone("dinov2-vits14", device=device, **kwargs)
-
-
-def load_dinov2_vitb14(device: str = "cpu", **kwargs: Any) -> NetworkExtractor:
-    return load_backbone("dinov2-vitb14", device=device, **kwargs)
-
-
-def load_dinov2_vitl14(device: str = "cpu", **kwargs: Any) -> NetworkExtractor:
-    return load_backbone("dinov2-vitl14", device=device, **kwargs)
-
-
-def load_swav_resnet50(device: str = "cpu", **kwargs: Any) -> NetworkExtractor:
-    return load_backbone("swav-resnet50", device=device, **kwargs)
-
-
-def load_facenet_vggface2(device: str = "cpu", **kwargs: Any) -> NetworkExtractor:
-    return load_backbone("facenet-vggface2", device=device, **kwargs)
-
-
-def load_random_inception(device: str = "cpu", **kwargs: Any) -> NetworkExtractor:
-    return load_backbone("random-inception", device=device, **kwargs)
-
-
-def clip_vit_b32_weights() -> Path | None:
-    return find_weights("clip-vit-b32")
-
-
-def dinov2_vits14_weights() -> Path | None:
-    return find_weights("dinov2-vits14")
-
-
-def dinov2_vitb14_weights() -> Path | None:
-    return find_weights("dinov2-vitb14")
-
-
-def dinov2_vitl14_weights() -> Path | None:
-    return find_weights("dinov2-vitl14")
-
-
-def swav_resnet50_weights() -> Path | None:
-    return find_weights("swav-resnet50")
-
-
-def facenet_vggface2_weights() -> Path | None:
-    return find_weights("facenet-vggface2")
-
-
-def random_inception_weights() -> None:
-    """random-inception never has trained weights."""
-    return None
