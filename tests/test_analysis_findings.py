@@ -115,3 +115,12 @@ def test_the_cross_space_table_and_tests_take_over_when_the_analysis_gives_them(
     assert g.measure.startswith("reaction relative") and g.detect_rule.startswith("Holm")
     assert (g.most.space, g.most.value, g.least.space) == ("b", 1.9, "c") and g.separated
     assert g.over == ("b",) and g.under == ("a", "c") and g.detectable == ("b", "a")
+
+
+def test_floors_come_from_the_effects_table_without_a_null_table():
+    effects = EFFECTS.assign(fd0=[10.0, 1.0, 0.1, 99.0, 12.0, 3.0, 0.3, 99.0],
+                             detected=["yes", "borderline", "no", "yes", "no", "no", "no", "yes"])
+    f = sweep_findings(effects, None, None, {}, spaces=SPACES)
+    assert [(fl.space, fl.fd0) for fl in f.floors] == [("a", 11.0), ("b", 2.0), ("c", 0.2)]
+    gender = [a for a in f.attributes if a.intervention == "gender"][0]
+    assert gender.detectable == ("a",) and "agree" in gender.detect_rule

@@ -103,7 +103,7 @@ class DirectionQuality:
 
 @dataclass(frozen=True)
 class Floor:
-    """FD at Δ = 0 in one trained space: the finite-sample bias floor."""
+    """FD at Δ = 0 in one trained space (mean over edits): the finite-sample bias floor."""
     space: str
     label: str
     fd0: float
@@ -164,8 +164,12 @@ def _estimates(table: pd.DataFrame, m: Measure) -> list[Estimate]:
 
 
 def _detectable(effects: pd.DataFrame) -> tuple[pd.Series, str]:
-    """Which rows show a detectable effect, and the rule: the Holm-corrected test where the
-    effects table has one, else FD(1)/FD(0)'s interval lying above 1."""
+    """Which rows show a detectable effect, and the rule: the analysis' own verdict
+    ("detected" = "yes": test and interval agree) or its Holm-corrected test where the effects
+    table has them, else FD(1)/FD(0)'s interval lying above 1."""
+    if "detected" in effects:
+        return effects["detected"].astype(str) == "yes", \
+            "the Holm-corrected test and the interval agree"
     if "reject_holm" in effects:
         return effects["reject_holm"].astype(bool), "Holm-corrected test rejects no effect"
     m = MEASURES["ratio_to_null"]
@@ -242,12 +246,13 @@ def sweep_findings(effects: pd.DataFrame | None, reactions: pd.DataFrame | None,
         q = direction_quality(key, desc)
         if q is not None and q.weak:
             f.weak_directions.append(q)
-    if null is not None and not null.empty:
+    floors = null if null is not None and not null.empty else effects
+    value = "null_mean" if floors is not None and "null_mean" in floors else "fd0"
+    if floors is not None and not floors.empty and value in floors:
         labels = {name: label for name, label, _ in spaces}
-        trained_null = _trained(null)
-        for name, part in trained_null.groupby("space", sort=False):
-            f.floors.append(Floor(name, labels.get(name, name), float(part["null_mean"].mean()),
-                                  float(part["null_sd"].mean())))
+        for name, part in _trained(floors).groupby("space", sort=False):
+            sd = float(part["null_sd"].mean()) if "null_sd" in part else float("nan")
+            f.floors.append(Floor(name, labels.get(name, name), float(part[value].mean()), sd))
         rank = {name: i for i, (name, *_rest) in enumerate(spaces)}
         f.floors.sort(key=lambda fl: rank.get(fl.space, 1e9))
     if pairs_per_draw and dims:

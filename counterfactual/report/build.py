@@ -66,10 +66,33 @@ STATUS_NOTES = {
     REFERENCE: "The full-image reference distortion: it is expected to move every scorer and "
                "to lose identity; its only job is to normalise the region edits.",
 }
-# Effects-table fields the template shows ("–" where the analysis does not provide one).
-EFFECT_FIELDS = ("fd0", "fd1", "sensitivity", "sensitivity_ci_low", "sensitivity_ci_high",
-                 "ratio_to_null", "ratio_ci_low", "ratio_ci_high", "mean_term_share", "p_value",
-                 "p_is_bound", "p_holm", "p_holm_is_bound")
+# Columns of the per-edit effects table: (header, field, kind, interval fields); a column is
+# shown when the analysis' effects table has its field, so the table follows what analysis
+# returns. Kinds: num, key (bold), ci, pct, p (with "…_is_bound"), text.
+EFFECT_VIEW: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
+    ("FD(0): bias floor", "fd0", "num", ()),
+    ("FD(1)", "fd1", "num", ()),
+    ("sensitivity", "sensitivity", "key", ()),
+    ("{ci} CI", "sensitivity_ci_low", "ci", ("sensitivity_ci_low", "sensitivity_ci_high")),
+    ("FD(1)/FD(0)", "ratio_to_null", "key", ()),
+    ("{ci} CI ", "ratio_ci_low", "ci", ("ratio_ci_low", "ratio_ci_high")),
+    ("mean-term share", "mean_term_share", "pct", ()),
+    ("detected", "detected", "text", ()),
+    ("p", "p_value", "p", ("p_is_bound",)),
+    ("p (Holm)", "p_holm", "p", ("p_holm_is_bound",)),
+)
+
+
+def _effect_columns(df: pd.DataFrame, ci_label: str) -> list[dict[str, Any]]:
+    return [{"header": h.format(ci=ci_label).strip(), "field": f, "kind": k, "extra": list(x)}
+            for h, f, k, x in EFFECT_VIEW if f in df.columns]
+
+
+EFFECTS_NOTE = ("FD(0): FD between two sets of the same faces (the finite-sample bias floor); "
+                "FD(1): base set against edited set. Sensitivity: the FD change from Δ = 0 to 1 "
+                "as the analysis defines it (here the quadratic fit of FD on Δ, HC3 interval). "
+                "FD(1)/FD(0): the full gap over the floor, the scale-free number the findings "
+                "compare.")
 STATUS_CSS = {VERIFIED: "pass", NOT_VERIFIABLE: "neutral", FLAGGED: "fail", REFERENCE: "ref"}
 
 
@@ -180,7 +203,7 @@ def _attribute(page: Page, key: str, derived: SweepTables, reference: str | None
         "seeds": ", ".join(str(s) for s in seeds),
         "verification": _verification(run.verification.get(key), is_reference),
         "direction": direction_quality(key, prepared),
-        "dose_plot": None, "effects": [], "p_source": "", "region": [],
+        "dose_plot": None, "effects": [], "effect_columns": [], "p_source": "", "region": [],
         "links": {"verification": page.downloads.links("tables/verification.json"),
                   "effects": page.downloads.links(f"{REPORT_TABLES}/effects", f"{REPORT_TABLES}/fits",
                                                   f"{REPORT_TABLES}/null"),
@@ -192,13 +215,16 @@ def _attribute(page: Page, key: str, derived: SweepTables, reference: str | None
             spaces = _ordered_spaces(run, list(dict.fromkeys(curves["space"])))
             fits = derived.fits[derived.fits["intervention"] == key] if derived.fits is not None else None
             out["dose_plot"] = figures.dose_figure(curves, spaces, page.styles, page.ci_level, fits)
-    if derived.effects is not None:
-        eff = derived.effects[derived.effects["intervention"] == key]
+    reference_table = getattr(derived, "reference", None)
+    table = reference_table if reference_table is not None and \
+        key in set(reference_table["intervention"]) else derived.effects
+    if table is not None:
+        eff = table[table["intervention"] == key]
         order = {sp.name: i for i, sp in enumerate(_ordered_spaces(run))}
         rows = sorted(_records(eff), key=lambda r: order.get(r["space"], 1e9))
-        out["effects"] = [{**dict.fromkeys(EFFECT_FIELDS), **r, "space": run.space(r["space"])}
-                          for r in rows]
-        out["p_source"] = eff["p_source"].iloc[0] if len(eff) else ""
+        out["effects"] = [{**r, "space": run.space(r["space"])} for r in rows]
+        out["effect_columns"] = _effect_columns(eff, page.ci_label)
+        out["p_source"] = str(eff["p_source"].iloc[0]) if len(eff) and "p_source" in eff else ""
     if derived.region is not None:
         part = derived.region[derived.region["intervention"] == key]
         if len(part):
@@ -221,12 +247,21 @@ def _reactions(page: Page, derived: SweepTables) -> dict[str, Any] | None:
                 cells.append({"css": "", "reaction": None})
                 continue
             r = part.loc[sp.name]
+            if "relative" in r:           # the cross-space table (relative reaction)
+                ratio, lo, hi, p = r["relative"], r["relative_ci_low"], r["relative_ci_high"], None
+            else:                         # log-ratio to the median space
+                ratio, lo, hi = (np.exp(r[c]) for c in ("log_ratio", "log_ratio_ci_low",
+                                                        "log_ratio_ci_high"))
+                p = r.get("p_adjusted")
             cells.append({"css": {"over": "over", "under": "under"}.get(r["reaction"], ""),
-                          "reaction": r["reaction"], "ratio": np.exp(r["log_ratio"]),
-                          "lo": np.exp(r["log_ratio_ci_low"]), "hi": np.exp(r["log_ratio_ci_high"]),
-                          "p": r["p_adjusted"]})
+                          "reaction": r["reaction"], "ratio": ratio, "lo": lo, "hi": hi, "p": p,
+                          "note": r.get("note") or ""})
         rows.append({"intervention": key, "cells": cells})
-    return {"spaces": spaces, "rows": rows, "alpha": float(df["alpha"].iloc[0]),
+    first = df.iloc[0]
+    return {"spaces": spaces, "rows": rows, "relative": "relative" in df.columns,
+            "alpha": float(first["alpha"]) if "alpha" in df else None,
+            "level": float(first["ci_level"]) if "ci_level" in df else None,
+            "normaliser": str(first.get("normaliser", "")),
             "links": page.downloads.links(f"{REPORT_TABLES}/reactions")}
 
 
@@ -287,8 +322,10 @@ def _sweep_findings(page: Page, derived: SweepTables, reference: str | None,
     m = run.manifest
     cfg = m.get("config") or {}
     dims = {e["name"]: int((e.get("description") or {}).get("dim") or 0) for e in m.get("spaces") or []}
-    f = sweep_findings(derived.effects, derived.reactions, derived.null, run.verification,
-                       cross_space=getattr(derived, "cross_space", None),
+    reactions = derived.reactions
+    cross = reactions if reactions is not None and "relative" in reactions.columns else None
+    f = sweep_findings(derived.effects, None if cross is not None else reactions,
+                       getattr(derived, "null", None), run.verification, cross_space=cross,
                        spaces=[(s.name, s.label, s.trained) for s in _ordered_spaces(run)],
                        order=run.interventions(), reference=reference,
                        prepared=m.get("interventions_prepared"), n_faces=len(m.get("seeds") or []) or None,
@@ -428,7 +465,7 @@ def build_context(run: RunData, derived: SweepTables | None, ci_level: float = 0
         "any_untrained": any(not s.trained for s in spaces), "toc": toc, "notes": notes,
         "findings": findings, "design": _design(page) if run.kind == "sweep" else None,
         "attributes": attributes, "reactions": reactions, "region": region, "rank": rank,
-        "explained": explained, "ci_level": page.ci_label,
+        "explained": explained, "ci_level": page.ci_label, "effects_note": EFFECTS_NOTE,
         "provenance": provenance(run, settings or {}, command)}
     context["provenance"]["links"] = page.downloads.links("manifest.json")
     context["provenance"]["table_links"] = {

@@ -230,17 +230,17 @@ band, its {{ ci_level }} bootstrap interval; dash-dot, the quadratic fit behind 
 {% endif %}
 
 {% if at.effects %}
-<h3>Effects per space</h3>
-<div class="tbl"><table class="data sortable"><thead><tr><th class="l">space</th><th>FD(0)</th><th>FD(1)</th><th>FD(1)−FD(0) (fit)</th><th>{{ ci_level }} CI</th>
-<th>FD(1)/FD(0)</th><th>{{ ci_level }} CI</th><th>mean-term share</th><th>p</th><th>p (Holm)</th></tr></thead><tbody>
-{% for e in at.effects %}<tr><td class="l" data-sort="{{ e.space.label }}">{{ space(e.space) }}</td>{{ n(e.fd0) }}{{ n(e.fd1) }}
-{{ n(e.sensitivity, True) }}<td data-sort="{{ e.sensitivity_ci_low|sortkey }}">{{ ci(e.sensitivity_ci_low, e.sensitivity_ci_high) }}</td>
-{{ n(e.ratio_to_null, True) }}<td data-sort="{{ e.ratio_ci_low|sortkey }}">{{ ci(e.ratio_ci_low, e.ratio_ci_high) }}</td>
-<td data-sort="{{ e.mean_term_share|sortkey }}">{{ e.mean_term_share|pct }}</td><td data-sort="{{ e.p_value|sortkey }}">{{ e.p_value|pval(bound=e.p_is_bound) }}</td><td data-sort="{{ e.p_holm|sortkey }}"><b>{{ e.p_holm|pval(bound=e.p_holm_is_bound) }}</b></td></tr>{% endfor %}
+<h3>{{ 'Reference distortion: effects per space' if at.reference else 'Effects per space' }}</h3>
+<div class="tbl"><table class="data sortable"><thead><tr><th class="l">space</th>{% for c in at.effect_columns %}<th>{{ c.header }}</th>{% endfor %}</tr></thead><tbody>
+{% for e in at.effects %}<tr><td class="l" data-sort="{{ e.space.label }}">{{ space(e.space) }}</td>
+{% for c in at.effect_columns %}{% set v = e[c.field] %}
+{% if c.kind == 'num' %}{{ n(v) }}{% elif c.kind == 'key' %}{{ n(v, True) }}
+{% elif c.kind == 'ci' %}<td data-sort="{{ v|sortkey }}">{{ ci(e[c.extra[0]], e[c.extra[1]]) }}</td>
+{% elif c.kind == 'pct' %}<td data-sort="{{ v|sortkey }}">{{ v|pct }}</td>
+{% elif c.kind == 'p' %}<td data-sort="{{ v|sortkey }}">{{ v|pval(bound=e.get(c.extra[0])) }}</td>
+{% else %}<td class="c">{{ v if v is not none else '–' }}</td>{% endif %}{% endfor %}</tr>{% endfor %}
 </tbody></table>{{ links(at.links.effects) }}</div>
-<p class="muted small">FD(0), FD(1): mean FD over the draws at Δ = 0 and Δ = 1. FD(1)−FD(0): from the quadratic fit of FD on Δ (HC3 interval).
-FD(1)/FD(0): the full gap over the no-gap null (bootstrap interval), the scale-free sensitivity the findings compare.
-p: {{ at.p_source }}; Holm-corrected across all edits × spaces.</p>
+<p class="muted small">{{ effects_note }}{% if at.p_source %} p: {{ at.p_source }}; Holm-corrected across all edits × spaces.{% endif %}</p>
 {% endif %}
 
 {% if at.region %}
@@ -257,10 +257,12 @@ p: {{ at.p_source }}; Holm-corrected across all edits × spaces.</p>
 <h2 id="summary">Cross-space summary: which spaces over- or under-react</h2>
 <div class="tbl"><table class="data"><thead><tr><th class="l">edit</th>{% for sp in reactions.spaces %}<th>{{ space(sp) }}</th>{% endfor %}</tr></thead><tbody>
 {% for row in reactions.rows %}<tr><td class="l">{{ row.intervention }}</td>
-{% for c in row.cells %}<td class="c {{ c.css }}">{% if c.reaction %}<b>{{ c.reaction }}</b><br><span class="small">× {{ c.ratio|num }} {{ ci(c.lo, c.hi) }}</span><br><span class="small">p<sub>Holm</sub> {{ c.p|pval }}</span>{% else %}–{% endif %}</td>{% endfor %}</tr>{% endfor %}
+{% for c in row.cells %}<td class="c {{ c.css }}">{% if c.reaction %}<b>{{ c.reaction }}</b><br><span class="small">× {{ c.ratio|num }} {{ ci(c.lo, c.hi) }}</span>{% if c.p is not none %}<br><span class="small">p<sub>Holm</sub> {{ c.p|pval }}</span>{% endif %}{% if c.note %}<br><span class="small muted">{{ c.note }}</span>{% endif %}{% else %}–{% endif %}</td>{% endfor %}</tr>{% endfor %}
 </tbody></table>{{ links(reactions.links) }}</div>
-<p class="muted small">Each space's FD(1)/FD(0) divided by the median over the edit's spaces (× 1 = the median space), with a {{ ci_level }} bootstrap interval
-(the table files give it as a natural-log ratio). Over-reacts (orange) when the interval lies above 1 and the Holm-corrected p &lt; {{ reactions.alpha|num }}; under-reacts (blue) when it lies below 1.</p>
+{% if reactions.relative %}<p class="muted small">Each trained space's sensitivity profile (normalised by {{ reactions.normaliser }}) relative to the mean profile of the other trained spaces (× 1 = reacts like them),
+with a simultaneous {{ reactions.level|pct }} interval. Over-reacts (orange) when the interval lies above 1, under-reacts (blue) below 1; untrained spaces are shown without a verdict.</p>
+{% else %}<p class="muted small">Each space's FD(1)/FD(0) divided by the median over the edit's spaces (× 1 = the median space), with a {{ ci_level }} bootstrap interval
+(the table files give it as a natural-log ratio). Over-reacts (orange) when the interval lies above 1 and the Holm-corrected p &lt; {{ reactions.alpha|num }}; under-reacts (blue) when it lies below 1.</p>{% endif %}
 {% endif %}
 
 {% if region %}
