@@ -78,13 +78,24 @@ def _assemble(mu1: np.ndarray, mu2: np.ndarray, tr1: float, tr2: float,
                     method=ts.method)
 
 
-def _warn_rank(res: FDResult, stacklevel: int) -> None:
-    if res.rank1 < res.dim or res.rank2 < res.dim:
-        warnings.warn(
-            f"Fréchet distance with rank-deficient covariance (rank1={res.rank1}, "
-            f"rank2={res.rank2}, dim={res.dim}): computed exactly, but with fewer samples than "
-            "dimensions the value is dominated by sample size; compare FDs only at equal n.",
-            RankDeficientCovarianceWarning, stacklevel=stacklevel + 1)
+def _warn_rank(res: FDResult, stacklevel: int, n1: int | None = None,
+               n2: int | None = None) -> None:
+    """Warn once when a covariance is rank-deficient, naming the cause that can be known."""
+    if res.rank1 >= res.dim and res.rank2 >= res.dim:
+        return
+    ns = [n for n in (n1, n2) if n is not None]
+    if ns and min(ns) <= res.dim:
+        cause = (f"fewer samples than dimensions (n1={n1}, n2={n2}): the value is dominated "
+                 "by sample size; compare FDs only at equal n")
+    else:
+        known = f" with n1={n1}, n2={n2} > dim" if len(ns) == 2 else ""
+        cause = (f"numerically singular covariance{known} (linearly dependent or constant "
+                 "features, or a spectrum steeper than float64 resolves): its smallest "
+                 "directions carry no information")
+    warnings.warn(
+        f"Fréchet distance with rank-deficient covariance (rank1={res.rank1}, "
+        f"rank2={res.rank2}, dim={res.dim}): computed exactly for these covariances; cause: "
+        f"{cause}.", RankDeficientCovarianceWarning, stacklevel=stacklevel + 1)
 
 
 def _check_method(method: str) -> None:
@@ -144,11 +155,13 @@ def frechet_distance(mu1: Any, sigma1: Any = None, mu2: Any = None, sigma2: Any 
                                as_features(b.features, "stats_b.features", 2), "svd")
         else:
             res = _fd_moments(a.mean, a.cov, b.mean, b.cov, method)
+        n1, n2 = a.n, b.n
     else:
         if sigma1 is None or mu2 is None or sigma2 is None:
             raise TypeError("frechet_distance: pass mu1, sigma1, mu2, sigma2 (or two FeatureStats)")
         res = _fd_moments(mu1, sigma1, mu2, sigma2, method)
-    _warn_rank(res, stacklevel=2)
+        n1 = n2 = None
+    _warn_rank(res, 2, n1, n2)
     return res
 
 
@@ -159,8 +172,9 @@ def frechet_distance_features(x: Any, y: Any, *, method: str = "auto") -> FDResu
     pivoted-Cholesky route on the covariances.
     """
     _check_method(method)
-    res = _fd_features(as_features(x, "x", 2), as_features(y, "y", 2), method)
-    _warn_rank(res, stacklevel=2)
+    x, y = as_features(x, "x", 2), as_features(y, "y", 2)
+    res = _fd_features(x, y, method)
+    _warn_rank(res, 2, x.shape[0], y.shape[0])
     return res
 
 
