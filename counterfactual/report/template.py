@@ -165,7 +165,7 @@ TEMPLATE = r"""<!DOCTYPE html>
 {% else %}<p class="muted">No comparison could be made (see the notes below).</p>{% endif %}
 {% if findings and findings.verification %}<h3>Verification</h3><ul>{% for line in findings.verification %}<li>{{ line }}</li>{% endfor %}</ul>{% endif %}
 {% if findings and findings.caveats %}<h3>Caveats</h3><ul>{% for line in findings.caveats %}<li>{{ line }}</li>{% endfor %}</ul>{% endif %}
-<p class="muted small">Intervals are {{ ci_level }} bootstrap intervals; the same numbers are in the tables below.</p>
+<p class="muted small">Intervals are {{ ci_level }} intervals (each table says how they are computed); the same numbers are in the tables below.</p>
 </section>
 
 {% if design %}
