@@ -16,12 +16,27 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from counterfactual import errors
+
 DEMO_CONFIG = Path(__file__).resolve().parents[1] / "experiments" / "demo.toml"
-EXIT_USAGE = 2
+EXIT_USAGE = errors.EXIT_BAD_INPUT
 
 
-class CLIError(Exception):
-    """A user-facing error: printed as one line, exit code 2."""
+class CLIError(errors.UserError):
+    """A bad option: printed as one line naming it, exit code 2."""
+
+
+def require_device(device: str | None, where: str) -> None:
+    """CLIError naming `where` (an option or config key) when `device` is CUDA but absent."""
+    if not device or not device.startswith("cuda"):
+        return
+    import torch
+    if not torch.cuda.is_available():
+        raise CLIError(f"{where} {device}: CUDA is not available on this machine "
+                       "(torch.cuda.is_available() is False); use cpu")
+    index = device.partition(":")[2]
+    if index and int(index) >= torch.cuda.device_count():
+        raise CLIError(f"{where} {device}: only {torch.cuda.device_count()} CUDA device(s) exist")
 
 
 # ---- commands -------------------------------------------------------------------------
@@ -29,6 +44,8 @@ def _run_config(config_path: Path, args: argparse.Namespace) -> int:
     from counterfactual.config import load_config
     from counterfactual.sweep import run_sweep
     config = load_config(config_path)
+    if args.device is None:
+        require_device(config.device, f"key 'device' in {config_path}:")
     run_sweep(config, args.out, device=args.device, batch_size=args.batch_size,
               progress=not args.no_progress, force=args.force)
     return 0
@@ -117,19 +134,33 @@ def cmd_fd(args: argparse.Namespace) -> int:
     from extractors import load_extractor
     from generators import load_generator
 
+    starts = (args.seed_start, args.seed_start if args.seed_start_b is None else args.seed_start_b)
+    for option, value in (("--seed-start", starts[0]), ("--seed-start-b", starts[1])):
+        if value < 0:
+            raise CLIError(f"{option} {value}: seeds (file indices for folders) start at 0")
+    if args.n < 2:
+        raise CLIError(f"--n {args.n}: the FD needs at least 2 images per side")
+    if args.batch_size < 1:
+        raise CLIError(f"--batch-size {args.batch_size}: must be at least 1")
+    if args.min_size is not None and args.min_size < 1:
+        raise CLIError(f"--min-size {args.min_size}: must be at least 1")
     extractor = load_extractor(args.space, device=args.device, allow_untrained=args.allow_untrained)
     stats, sizes = [], []
-    starts = (args.seed_start, args.seed_start if args.seed_start_b is None else args.seed_start_b)
     if _as_spec(args.a) == _as_spec(args.b) and starts[0] == starts[1]:
         print("note: A and B are the same source with the same seeds, so the FD is 0 by construction; "
               "pass --seed-start-b for an independent second sample", file=sys.stderr)
     for value, start in zip((args.a, args.b), starts):
-        generator = load_generator(_as_spec(value), device=args.device)
+        spec = _as_spec(value)
+        folder = {} if spec.partition(":")[0] != "folder" else {
+            "skip_bad": args.skip_bad,
+            **({} if args.min_size is None else {"min_size": args.min_size})}
+        generator = load_generator(spec, device=args.device, **folder)
         n = args.n
         if hasattr(generator, "__len__"):
             n = min(n, len(generator) - start)
             if n < 2:
-                raise CLIError(f"{value}: fewer than 2 images from seed {start}")
+                raise CLIError(f"{value}: fewer than 2 images from seed {start} "
+                               f"(it holds {len(generator)})")
         seeds = list(range(start, start + n))
         images = generator.images_for_seeds(seeds, batch_size=args.batch_size,
                                             progress=not args.no_progress)
@@ -225,6 +256,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "generator, so the two sets are independent samples; default: --seed-start)")
     p.add_argument("--allow-untrained", action="store_true",
                    help="allow a feature space with random weights (labelled untrained)")
+    p.add_argument("--skip-bad", action="store_true",
+                   help="folders: leave out files that fail to decode or are below --min-size "
+                        "(seed numbers stay those of the sorted file list)")
+    p.add_argument("--min-size", type=int, default=None, metavar="PX",
+                   help="folders: refuse images whose shorter side is below PX pixels "
+                        "(default: generators.folder.DEFAULT_MIN_SIZE, 8; 1 accepts any)")
     p.add_argument("--device", default="cpu", help="'cpu', 'cuda' or 'cuda:N' (default cpu)")
     p.add_argument("--batch-size", type=int, default=16, help="batch size (default 16)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
@@ -239,19 +276,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `counterfactual` console script."""
+    """Entry point of the `counterfactual` console script. Every failure the user can act on
+    is one "error: ..." line and an exit code (`counterfactual.errors`); bugs keep their
+    traceback."""
     parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
-    from counterfactual.config import ConfigError
+    out = getattr(args, "out", None)
     try:
+        require_device(getattr(args, "device", None), "--device")
         return int(args.func(args) or 0)
-    except (CLIError, ConfigError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print("interrupted; run the same command again to resume", file=sys.stderr)
-        return 130
+        return errors.EXIT_INTERRUPTED
+    except Exception as exc:
+        code = errors.exit_code(exc)
+        if code is None:
+            raise
+        print(f"error: {errors.message(exc, context=out)}", file=sys.stderr)
+        return code

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from extractors.base import FeatureExtractor
+from extractors.scorers import Scorer, register_scorer
 from generators.base import Generator
 
 RES = 8
@@ -96,6 +97,7 @@ class FakeLatent:
     """Twins from shifted latents (calls the generator, like a learned direction)."""
 
     synthetic = False
+    uses_latents = True
     target_scorer = "bright"
 
     def __init__(self, amount: float = 0.8) -> None:
@@ -156,6 +158,16 @@ def load_scorer(name: str) -> Any:
     return {"bright": bright_scorer, "red": red_scorer}[name]
 
 
+class FakeScorer(Scorer):
+    """A fake scorer as an `extractors.scorers` registry entry (so config validation knows it)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __call__(self, images: Any, *args: Any) -> np.ndarray:
+        return load_scorer(self.name)(torch.as_tensor(images))
+
+
 def identity_similarity() -> Any:
     def cosine(a: torch.Tensor, b: torch.Tensor) -> np.ndarray:
         x, y = a.reshape(len(a), -1).double(), b.reshape(len(b), -1).double()
@@ -172,6 +184,8 @@ def register() -> None:
     extractors.register_extractor("fake-b", "sweep_fakes:load_fake_b", description="test space")
     register_intervention("fake_latent", FakeLatent)
     register_intervention("fakeblur", FakeBlur, prefix=True, arg_help="region")
+    for name in ("bright", "red"):
+        register_scorer(name, lambda name=name, **_: FakeScorer(name))
 
 
 def components() -> Any:

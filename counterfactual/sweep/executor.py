@@ -194,7 +194,8 @@ class FeatureEngine:
             feats = self.cache.get(self.feature_key(set_name, space))
             if feats is None:
                 raise RuntimeError(f"features of set {set_name!r} in space {space!r} are missing "
-                                   f"from {self.rd.features}; {self.rerun_hint}")
+                                   f"from {self.rd.features} (deleted or damaged meanwhile); "
+                                   f"{self.rerun_hint}")
             self._features[key] = np.asarray(feats)
         return self._features[key]
 
@@ -215,7 +216,7 @@ class FeatureEngine:
 class LocalExecutor(FeatureEngine):
     """Runs one sweep's plan in this process (see the module docstring)."""
 
-    rerun_hint = "re-run the sweep with --force"
+    rerun_hint = "run the same command again: it recomputes them"
 
     def __init__(self, config: SweepConfig, run_dir: RunDir, *, progress: bool = True,
                  components: Components | None = None, log: Log = print) -> None:
@@ -224,6 +225,7 @@ class LocalExecutor(FeatureEngine):
         self.seeds = config.seed_list
         self._base: torch.Tensor | None = None
         self._scorers: dict[str, Callable] | None = None
+        self.plan: Plan | None = None
 
     # ---- setup -------------------------------------------------------------------
     def setup(self) -> Plan:
@@ -254,10 +256,11 @@ class LocalExecutor(FeatureEngine):
 
     # ---- helpers -----------------------------------------------------------------
     def pending(self, task: Task) -> bool:
+        """Not finished with this content key, or a file it wrote fails its checksum."""
         if not self.rd.is_done(task.id, task.key):
             return True
-        if task.kind == "extract":       # finished, but its features must still be cached
-            return self.feature_key(task.params["set"], task.params["space"]) not in self.cache
+        if task.kind == "extract":       # finished, but its features must still be cached intact
+            return not cache_holds(self.cache, self.feature_key(task.params["set"], task.params["space"]))
         return False
 
     def set_identity(self, set_name: str) -> dict[str, Any]:
@@ -284,9 +287,12 @@ class LocalExecutor(FeatureEngine):
             return self._base
         task = self.plan["generate/base"]
         path = self.rd.images_path(BASE)
-        if not self.pending(task) and path.exists():
-            self._base = torch.from_numpy(np.load(path))
-            return self._base
+        if not self.pending(task) and path.exists():      # its checksum was verified
+            try:
+                self._base = torch.from_numpy(np.load(path, allow_pickle=False))
+                return self._base
+            except (ValueError, OSError, EOFError) as exc:   # a marker without checksum (older run)
+                self.log(f"warning: {path} is unreadable ({exc}); generating the base set again")
         with self.timer("generation"):
             images = self.generator.images_for_seeds(self.seeds, batch_size=self.config.batch_size,
                                                      progress=self.progress)
@@ -294,7 +300,7 @@ class LocalExecutor(FeatureEngine):
         self.work["images_generated"] += len(images)
         save_npy(path, images.numpy())
         self._save_sample(BASE, images)
-        self.rd.mark_done(task.id, task.key, n=len(images))
+        self.rd.mark_done(task.id, task.key, files=[path], n=len(images))
         self._base = images
         return images
 
@@ -361,8 +367,7 @@ class LocalExecutor(FeatureEngine):
                                        getattr(intervention, "target_scorer", None), identity,
                                        vcfg)
         result = {"intervention": key, "name": self.config.intervention(key).name, **result}
-        write_json(self.rd.stats_path(task.id), result)
-        self.rd.mark_done(task.id, task.key)
+        self.rd.mark_done(task.id, task.key, files=[write_json(self.rd.stats_path(task.id), result)])
 
     def dose(self, task: Task, draws: list[dose_mod.Draw]) -> None:
         key, space = task.params["intervention"], task.params["space"]
@@ -373,8 +378,8 @@ class LocalExecutor(FeatureEngine):
         labels = {"intervention": key, "space": space, "space_label": extractor.label,
                   "trained": bool(extractor.trained)}
         rows = [{**labels, **row} for row in res.rows()]
-        write_json(self.rd.stats_path(task.id), {"route": res.route, "rows": rows})
-        self.rd.mark_done(task.id, task.key)
+        stats = write_json(self.rd.stats_path(task.id), {"route": res.route, "rows": rows})
+        self.rd.mark_done(task.id, task.key, files=[stats])
 
     def region(self, task: Task) -> None:
         space = task.params["space"]
@@ -389,12 +394,11 @@ class LocalExecutor(FeatureEngine):
                 prefix=cfg.region.prefix, n_pairs=cfg.pairs_per_draw, draws=cfg.draws, seed=cfg.seed)
         labels = {"space": space, "space_label": extractor.label, "trained": bool(extractor.trained)}
         rows = [{**row, **labels} for row in rows]
-        write_json(self.rd.stats_path(task.id), {"rows": rows})
-        self.rd.mark_done(task.id, task.key)
+        self.rd.mark_done(task.id, task.key, files=[write_json(self.rd.stats_path(task.id), {"rows": rows})])
 
     # ---- the run ---------------------------------------------------------------------
     def run(self) -> SweepResult:
-        plan = self.setup()
+        plan = self.setup() if self.plan is None else self.plan     # run_sweep sets up first
         cfg = self.config
         for set_name in set_names(cfg):
             todo = [t for t in plan.consumers(f"generate/{set_name}") if self.pending(t) and (
@@ -426,8 +430,7 @@ class LocalExecutor(FeatureEngine):
         timing = self.timer.summary()
         manifest = self.rd.read_manifest() or {}
         history = list(manifest.get("timing_history", [])) + [timing]
-        self.rd.update_manifest(status="complete", tables=written, timing=timing,
-                                timing_history=history, work=dict(self.work))
+        self.rd.finish(written, timing=timing, timing_history=history, work=dict(self.work))
         return SweepResult(self.rd.root, "complete", timing, dict(self.work), self.flags)
 
     def _drop_twin_features(self, set_name: str) -> None:
@@ -435,6 +438,33 @@ class LocalExecutor(FeatureEngine):
         if set_name != BASE:
             for key in [k for k in self._features if k[0] == set_name]:
                 del self._features[key]
+
+
+def cache_holds(cache: Any, key: str) -> bool:
+    """True when the feature cache holds the entry intact (checksum verified when it can)."""
+    verify = getattr(cache, "verify", None)
+    return bool(verify(key)) if verify is not None else key in cache
+
+
+def run_locked(out: str | Path, config: Any, force: bool, log: Log, engine: Callable[[RunDir], Any],
+               already_complete: Callable[[RunDir, dict[str, Any]], Any]) -> Any:
+    """Run an engine (sweep or rank) in the run directory `out` under its writer lock, held
+    until the run returns: `already_complete(rd, manifest)` when a finished run of `config` is
+    there (unless `force`), else open it, set `engine(rd)` up and run it. A failed setup
+    (missing weights, a bad generator) puts the manifest back as it was, so the corrected
+    config needs no --force."""
+    with RunDir(out) as rd:
+        if not force and rd.is_complete(config):
+            log(f"{rd.root}: run is complete; nothing to do (use --force to recompute)")
+            return already_complete(rd, rd.read_manifest() or {})
+        runner = engine(rd)
+        rd.open(config, force=force)
+        try:
+            runner.setup()
+        except BaseException:
+            rd.undo_open()
+            raise
+        return runner.run()
 
 
 class _BaseMemo:
@@ -474,14 +504,13 @@ def run_sweep(config: SweepConfig, out: str | Path, *, device: str | None = None
               components: Components | None = None, log: Log = print) -> SweepResult:
     """Run (or resume) a sweep into the run directory `out`."""
     config = config.with_overrides(device=device, batch_size=batch_size)
+    result = run_locked(
+        out, config, force, log,
+        lambda rd: LocalExecutor(config, rd, progress=progress, components=components, log=log),
+        lambda rd, m: SweepResult(rd.root, "already complete", m.get("timing", {}), {}))
+    if result.status == "already complete":
+        return result
     rd = RunDir(out)
-    if not force and rd.is_complete(config):
-        log(f"{rd.root}: run is complete; nothing to do (use --force to recompute)")
-        manifest = rd.read_manifest() or {}
-        return SweepResult(rd.root, "already complete", manifest.get("timing", {}), {})
-    rd.open(config, force=force)
-    executor = LocalExecutor(config, rd, progress=progress, components=components, log=log)
-    result = executor.run()
     for key, messages in result.flags.items():
         for message in messages:
             log(f"verification flag [{key}]: {message}")
