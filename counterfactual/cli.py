@@ -6,6 +6,7 @@
     fd A B --space NAME          Fréchet distance between two generators or sample folders
     rank CONFIG --out RUN_DIR    rank generators against a reference set (counterfactual.rank)
     report RUN_DIR               build RUN_DIR/report.html (counterfactual.report)
+    --version                    the project's version (and git commit in a checkout)
 """
 from __future__ import annotations
 
@@ -60,6 +61,42 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return _run_config(DEMO_CONFIG, args)
 
 
+def _missing_file(name: str) -> str:
+    """The weight file space `name` looks for, from the error its loader raises without it."""
+    import re
+
+    from extractors import load_extractor
+    from extractors.runtime.weights import MissingWeightsError
+    try:
+        load_extractor(name)
+    except MissingWeightsError as exc:
+        text = str(exc)
+        file = re.search(r"Missing weights: (\S+)", text)
+        source = re.search(r"normally obtained from: (.*?)\.(?: |$)", text)
+        if file:
+            return file.group(1) + (f" (from {source.group(1)})" if source else "")
+        return text.splitlines()[0] if text else "see WEIGHTS.md"
+    except Exception as exc:            # noqa: BLE001  (a hint must never break the listing)
+        return f"cannot tell ({type(exc).__name__}: {exc}); see WEIGHTS.md"
+    return "found after all"
+
+
+def _weights_hint(rows: list[dict]) -> list[str]:
+    """Which file each space without trained weights needs, and how to supply it."""
+    from extractors.runtime.weights import WEIGHTS_ENV
+    missing = [r["name"] for r in rows
+               if r.get("trained_weights_found") is False and not r.get("random_weights")]
+    if not missing:
+        return []
+    lines = ["", "Missing trained weights (without them a space runs only with "
+             "allow_untrained = true, labelled untrained):"]
+    lines += [f"  {name}: {_missing_file(name)}" for name in missing]
+    lines.append(f"Put the file in a directory and `export {WEIGHTS_ENV}=/that/dir` (several "
+                 "directories: ':'-separated), or set the space's `weights = \"PATH\"` in the "
+                 "config. See WEIGHTS.md for sources and licences.")
+    return lines
+
+
 def cmd_spaces(args: argparse.Namespace) -> int:
     import extractors
     rows = extractors.available()
@@ -75,6 +112,8 @@ def cmd_spaces(args: argparse.Namespace) -> int:
         else:
             status = "found" if found else ("-" if found is None else "missing (untrained)")
         print(f"{r['name']:<{width}}  {status:<20} {r['description']}")
+    for line in _weights_hint(rows):
+        print(line)
     return 0
 
 
@@ -167,10 +206,23 @@ def _run_options(p: argparse.ArgumentParser) -> None:
                         "(finished tasks whose inputs did not change are kept)")
 
 
+EXAMPLES = """examples:
+  counterfactual demo --out runs/demo             # the demo sweep (about 6 min on 2 CPU cores)
+  counterfactual report runs/demo                 # -> runs/demo/report.html
+  counterfactual sweep my.toml --out runs/mine    # your own sweep (see experiments/demo.toml)
+  counterfactual spaces                           # which feature spaces have trained weights
+  counterfactual fd dcgan-digiface folder:/data/faces --space inception-fid --n 500
+  counterfactual rank experiments/rank_demo.toml --out runs/rank_demo
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from counterfactual.version import version_string
     parser = argparse.ArgumentParser(
         prog="counterfactual",
-        description="Counterfactual attribute sensitivity of Fréchet distances on face images.")
+        description="Counterfactual attribute sensitivity of Fréchet distances on face images.",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=version_string())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser("sweep", help="run or resume a counterfactual sweep from a TOML config",
@@ -181,8 +233,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("demo", help="run the demo sweep (experiments/demo.toml)",
-                       description=f"Runs {DEMO_CONFIG.name}: the DCGAN face generator, four "
-                                   "feature spaces, attribute edits and region blurs.")
+                       description=f"Runs the demo config {DEMO_CONFIG}: the DCGAN face "
+                                   "generator, four feature spaces, attribute edits and region "
+                                   "blurs. Copy that file to start your own sweep "
+                                   "(`counterfactual sweep COPY.toml --out RUN_DIR`).")
     _run_options(p)
     p.set_defaults(func=cmd_demo)
 
@@ -230,6 +284,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     traceback."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     out = getattr(args, "out", None)
     try:
         require_device(getattr(args, "device", None), "--device")

@@ -46,7 +46,9 @@ TABLES = "tables"
 REPORT_TABLES = "report_tables"
 _SLUG_RE = re.compile(r"[^A-Za-z0-9._-]+")
 _VERSIONED = ("counterfactual-fd", "torch", "torchvision", "numpy", "scipy", "pandas", "pyarrow",
-              "pydantic", "onnxruntime", "timm", "open_clip_torch", "insightface", "facenet-pytorch")
+              "pydantic", "onnxruntime", "timm", "open_clip_torch", "insightface", "facenet-pytorch",
+              "statsmodels", "scikit-learn", "opencv-python-headless", "scikit-image", "pillow",
+              "matplotlib", "jinja2")
 
 
 class RunConfigMismatch(ConfigError):
@@ -79,6 +81,10 @@ def package_versions() -> dict[str, str]:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             continue
+    from counterfactual.version import git_commit
+    commit = git_commit()
+    if commit:
+        out["git commit"] = commit
     return out
 
 
