@@ -133,6 +133,7 @@ print(peak - before, 2 * m * d * 8)
 """
 
 
+@pytest.mark.slow   # flaky in the full suite (RSS of a subprocess, ~1 in 6 runs); see issue 13 notes
 def test_dose_response_needs_one_float64_copy_of_the_pool(tmp_path):
     """Memory-mapped float32 base/twin features: the dose statistics' peak RSS grows by about
     one float64 copy of the pool [base; twin] plus the mapped float32 pages (half a pool), not
