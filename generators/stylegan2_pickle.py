@@ -4,29 +4,43 @@ NVIDIA's snapshot pickles (`network-snapshot-*.pkl`, the published `ffhq.pkl` ..
 `pickle.dump` of a dict {"G", "D", "G_ema", "augment_pipe", "training_set_kwargs"} in which every
 network module is pickled as a call `torch_utils.persistence._reconstruct_persistent_obj(meta)`,
 meta = {type: "class", version, module_src: the module's source code, class_name, state: the
-module's __dict__ (`_parameters`, `_buffers`, `_modules`, `_init_kwargs`, ...)}. Unpickling them
-the normal way executes `module_src`, and any pickle can run arbitrary code. Here:
+module's __dict__ (`_parameters`, `_buffers`, `_modules`, `_init_kwargs`, `conv_clamp` ...)}.
+Unpickling them the normal way executes `module_src`, and any pickle can run arbitrary code.
+Here nothing a file carries is ever executed, and a hostile file costs little:
 
-- `SafeUnpickler.find_class` resolves only an allow-list: the persistence hook (mapped to a
-  function that returns an inert `PersistentRecord` and never looks at `module_src`), dnnlib's
-  `EasyDict` (mapped to a dict), `collections.OrderedDict`, `set`/`frozenset`, torch's tensor
-  and parameter rebuilders (wrapped to accept only tensors and storages, no hooks), numpy
-  scalars/dtypes/arrays (under both the numpy 1 `numpy.core` and the numpy 2 `numpy._core`
-  names) and latin-1 byte decoding of protocol-2 pickles. Every other global is refused with
-  `UnsafePickleError` naming it, before anything is called. Tensor storages inside these pickles
-  are nested `torch.save` blobs (`torch.storage._load_from_bytes`); they are read with
-  `torch.load(weights_only=True)`, torch's own restricted unpickler.
-- The G_ema record tree is walked to collect parameters and persistent buffers under NVIDIA's
-  dotted names, our `StyleGAN2Generator` is built from the record's `_init_kwargs`, and the
-  tensors are loaded strictly (missing, unexpected and mis-shaped keys are named).
+- `SafeUnpickler` (Python's own pure-Python unpickler, restricted) resolves only an allow-list
+  of globals: the persistence hook (mapped to a function that returns an inert
+  `PersistentRecord` and never looks at `module_src`), dnnlib's `EasyDict` (a dict),
+  `collections.OrderedDict`, `set`/`frozenset`, torch's tensor and parameter rebuilders
+  (wrapped: a tensor must be a dense view inside its storage; hooks are never attached),
+  numpy scalars, dtypes and arrays of numeric dtypes (under both the numpy 1 `numpy.core` and
+  the numpy 2 `numpy._core` names) and latin-1 byte decoding of protocol-2 pickles. Every other
+  global is refused with `UnsafePickleError` naming it, before anything is called. BUILD
+  (setstate) is applied only to numpy arrays and dtypes; on a tensor it is dropped (no hooks,
+  no `set_`); on anything else it is refused. Class instantiation (NEWOBJ) is limited to dicts.
+- Tensor storages are nested legacy `torch.save` blobs (`torch.storage._load_from_bytes`). They
+  are parsed here: their header pickles go through the same restricted unpickler (storage
+  types only), and the declared size must equal the bytes the blob holds before any storage
+  is made from those bytes.
+- The G_ema record tree is walked iteratively (a record reached twice, shared or cyclic, is
+  refused; module count and depth are bounded) to collect parameters and persistent buffers
+  under NVIDIA's dotted names. The init kwargs are checked by
+  `generators.stylegan2_kwargs.validate_init_kwargs` (known keys, types, ranges, budgets; the
+  defaults of stylegan2-ada-pytorch or of stylegan3, whichever convention they follow). Our
+  `StyleGAN2Generator` is first built on torch's meta device (no memory), the file's tensors
+  must match its names and shapes, and the network may not need more than twice the tensor
+  bytes the file holds; only then is it built and loaded. Each layer's `conv_clamp` is then
+  taken from its record's state when the record has one (what NVIDIA's own unpickling does).
 
 Also accepted: a `torch.save` state dict (read with `weights_only=True`) plus a JSON file of the
 init kwargs (the kwargs themselves, or an object with an "init_kwargs" entry), given as
-`init_kwargs_json=` or found next to the weights as `<same stem>.json`. This route is taken for
-a zip archive (what `torch.save` writes) or when `init_kwargs_json` is given; anything else is
-read as an NVIDIA pickle.
+`init_kwargs_json=` or found next to the weights as `<same stem>.json`. This route is taken when
+the file starts with a zip header (what `torch.save` writes) or when `init_kwargs_json` is
+given; anything else is read as an NVIDIA pickle.
 
-Specs: `load_generator("stylegan2:/path/network.pkl")`, `load_generator("stylegan2:/path/sd.pt")`.
+Every refusal is an `InvalidWeightsError` (`UnsafePickleError` is one) naming the file and the
+reason. Specs: `load_generator("stylegan2:/path/network.pkl")`,
+`load_generator("stylegan2:/path/sd.pt")`.
 """
 from __future__ import annotations
 
@@ -35,7 +49,9 @@ import collections
 import hashlib
 import io
 import json
+import math
 import pickle
+import struct
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,14 +64,23 @@ from numpy._core.multiarray import scalar as _numpy_scalar
 
 from generators.stylegan2 import StyleGAN2Faces, StyleGAN2Generator
 from counterfactual.foundation.hashing import sha256_file
+from generators.stylegan2_kwargs import CONV_CLAMP, short_repr, validate_init_kwargs
 
-
-class UnsafePickleError(pickle.UnpicklingError):
-    """The pickle references a global outside the allow-list (refused before being called)."""
+MAX_MODULES = 10_000          # module records in one network (NVIDIA's 1024px G: ~120)
+MAX_MODULE_DEPTH = 16         # nesting of module records (NVIDIA's: 4)
+MAX_ENTRIES = 10_000          # parameters / buffers / children of one module
+MAX_TENSOR_DIMS = 8
+MAX_OPCODES = 500_000         # opcodes in one pickle (a 1024px G_ema: ~1.3e4; ~1 s of work)
+ZIP_MAGIC = b"PK\x03\x04"     # torch.save's zip archive
+_MSG = 300                    # characters of a foreign error message that we quote
 
 
 class InvalidWeightsError(ValueError):
     """The file is not a readable StyleGAN2 pickle / state dict, or does not fit the network."""
+
+
+class UnsafePickleError(InvalidWeightsError, pickle.UnpicklingError):
+    """The pickle references a global outside the allow-list (refused before being called)."""
 
 
 @dataclass
@@ -80,65 +105,185 @@ class EasyDict(dict):
             raise AttributeError(name) from None
 
 
+def _quote(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text[:_MSG]}"
+
+
 def _reconstruct_persistent_obj(meta: Any) -> PersistentRecord:
     if not isinstance(meta, dict) or not isinstance(meta.get("state"), dict):
         raise InvalidWeightsError("persistent object without a state dict")
-    src = meta.get("module_src")
-    digest = hashlib.sha256(src.encode()).hexdigest() if isinstance(src, str) else None
-    return PersistentRecord(class_name=str(meta.get("class_name")), version=meta.get("version"),
+    name, src = meta.get("class_name"), meta.get("module_src")
+    if not isinstance(name, str) or not name.isidentifier() or len(name) > 100:
+        raise InvalidWeightsError(f"persistent object with class name {short_repr(name)}")
+    if src is not None and not isinstance(src, str):
+        raise InvalidWeightsError(f"persistent object {name}: module_src is not text")
+    digest = hashlib.sha256(src.encode("utf-8", "replace")).hexdigest() if src else None
+    return PersistentRecord(class_name=name, version=meta.get("version"),
                             module_src_sha256=digest, state=dict(meta["state"]))
 
 
-def _no_hooks(hooks: Any) -> None:
-    if hooks:
-        raise UnsafePickleError("tensor with backward hooks refused")
+# ----- tensors and storages ---------------------------------------------------------------
+
+def _ints(values: Any, what: str) -> tuple[int, ...]:
+    if not isinstance(values, (tuple, list)) or len(values) > MAX_TENSOR_DIMS or not all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values):
+        raise InvalidWeightsError(f"tensor {what} {short_repr(values)} is not a tuple of at "
+                                  f"most {MAX_TENSOR_DIMS} non-negative integers")
+    return tuple(values)
 
 
-def _rebuild_tensor(storage: Any, offset: int, size: tuple, stride: tuple,
-                    requires_grad: bool, hooks: Any, metadata: Any = None) -> torch.Tensor:
-    if not isinstance(storage, (torch.TypedStorage, torch.UntypedStorage)):
+def check_dense_view(numel_in_storage: int, offset: Any, size: Any, stride: Any) -> None:
+    """A tensor view must be dense and non-overlapping (any dim order) inside its storage, so
+    that no tensor is bigger than the bytes behind it."""
+    size, stride = _ints(size, "size"), _ints(stride, "stride")
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise InvalidWeightsError(f"tensor storage offset {short_repr(offset)} is invalid")
+    if len(size) != len(stride):
+        raise InvalidWeightsError(f"tensor size {size} and stride {stride} differ in length")
+    numel = math.prod(size)
+    if numel:
+        expected = 1
+        for st, sz in sorted((st, sz) for st, sz in zip(stride, size) if sz > 1):
+            if st != expected:
+                raise InvalidWeightsError(f"tensor view size {size} stride {stride} overlaps "
+                                          "or has gaps (NVIDIA's tensors are dense)")
+            expected *= sz
+    if offset + numel > numel_in_storage:
+        raise InvalidWeightsError(f"tensor of {numel} elements at offset {offset} exceeds its "
+                                  f"storage of {numel_in_storage} elements")
+
+
+def _rebuild_tensor(storage: Any, offset: Any, size: Any, stride: Any, requires_grad: Any = False,
+                    hooks: Any = None, metadata: Any = None) -> torch.Tensor:
+    if not isinstance(storage, torch.TypedStorage):
         raise UnsafePickleError(f"tensor rebuilt from a {type(storage).__name__}, not a storage")
-    _no_hooks(hooks)
-    return torch._utils._rebuild_tensor_v2(storage, offset, size, stride, False,
+    check_dense_view(storage._size(), offset, size, stride)
+    # requires_grad, backward hooks and metadata are dropped: nothing is ever attached.
+    return torch._utils._rebuild_tensor_v2(storage, offset, tuple(size), tuple(stride), False,
                                            collections.OrderedDict())
 
 
-def _rebuild_parameter(data: Any, requires_grad: bool, hooks: Any) -> torch.Tensor:
+def _rebuild_parameter(data: Any, requires_grad: Any = False, hooks: Any = None) -> torch.Tensor:
     if not isinstance(data, torch.Tensor):
         raise UnsafePickleError(f"parameter rebuilt from a {type(data).__name__}")
-    _no_hooks(hooks)
     return data
 
 
-def _load_storage(blob: bytes) -> Any:
-    """A storage pickled by torch as a nested legacy torch.save blob, read with weights_only."""
+@dataclass(frozen=True)
+class _StorageType:
+    name: str
+    dtype: torch.dtype
+
+
+@dataclass(frozen=True)
+class _StorageDecl:
+    dtype: torch.dtype
+    key: str
+    numel: int
+
+
+_STORAGE_DTYPES = {
+    "FloatStorage": torch.float32, "DoubleStorage": torch.float64, "HalfStorage": torch.float16,
+    "BFloat16Storage": torch.bfloat16, "LongStorage": torch.int64, "IntStorage": torch.int32,
+    "ShortStorage": torch.int16, "CharStorage": torch.int8, "ByteStorage": torch.uint8,
+    "BoolStorage": torch.bool, "UntypedStorage": torch.uint8}
+_STORAGE_GLOBALS = {("torch", name): _StorageType(name, dt) for name, dt in _STORAGE_DTYPES.items()}
+
+
+def _storage_persistent_id(pid: Any) -> _StorageDecl:
+    if (not isinstance(pid, tuple) or len(pid) != 6 or pid[0] != "storage"
+            or not isinstance(pid[1], _StorageType) or not isinstance(pid[2], str)
+            or not isinstance(pid[3], str) or isinstance(pid[4], bool)
+            or not isinstance(pid[4], int) or pid[4] < 0 or pid[5] is not None):
+        raise InvalidWeightsError(f"storage blob: unexpected storage record {short_repr(pid)}")
+    return _StorageDecl(pid[1].dtype, pid[2], pid[4])
+
+
+def _load_storage(blob: Any) -> torch.TypedStorage:
+    """A storage pickled by torch as a nested legacy torch.save blob: magic number, protocol,
+    system info, one storage record, its key list, then the element count (int64) and data."""
     if not isinstance(blob, (bytes, bytearray)):
         raise UnsafePickleError("storage blob is not bytes")
-    try:
-        storage = torch.load(io.BytesIO(blob), weights_only=True, map_location="cpu")
-    except pickle.UnpicklingError as exc:
-        raise UnsafePickleError(f"tensor storage refused by torch.load(weights_only=True): "
-                                f"{str(exc).splitlines()[0]}") from None
-    if not isinstance(storage, (torch.TypedStorage, torch.UntypedStorage)):
-        raise UnsafePickleError(f"storage blob holds a {type(storage).__name__}")
-    return storage
+    f = io.BytesIO(blob)
+
+    def part(what: str) -> Any:
+        try:
+            return _RestrictedUnpickler(f, _STORAGE_GLOBALS, _storage_persistent_id).load()
+        except InvalidWeightsError:
+            raise
+        except Exception as exc:
+            raise InvalidWeightsError(f"storage blob: unreadable {what} ({_quote(exc)})") from None
+
+    magic, protocol, info = part("magic number"), part("protocol"), part("system info")
+    if magic != torch.serialization.MAGIC_NUMBER or protocol != 1001:
+        raise InvalidWeightsError("storage blob is not a torch.save storage (magic number)")
+    if not isinstance(info, dict) or info.get("little_endian") is not True:
+        raise InvalidWeightsError("storage blob is not little-endian")
+    decl, keys = part("storage record"), part("storage keys")
+    if not isinstance(decl, _StorageDecl) or keys != [decl.key]:
+        raise InvalidWeightsError("storage blob holds something other than one storage")
+    header = f.read(8)
+    numel = int.from_bytes(header, "little", signed=True) if len(header) == 8 else -1
+    elsize = torch._utils._element_size(decl.dtype)
+    present = len(blob) - f.tell()
+    if numel != decl.numel or decl.numel * elsize != present:
+        raise InvalidWeightsError(f"storage declares {decl.numel} elements "
+                                  f"({decl.numel * elsize} bytes) but its blob holds "
+                                  f"{present} bytes (count field {numel})")
+    data = bytearray(memoryview(blob)[f.tell():])
+    untyped = (torch.frombuffer(data, dtype=torch.uint8).untyped_storage() if data
+               else torch.UntypedStorage(0))
+    return torch.TypedStorage(wrap_storage=untyped, dtype=decl.dtype, _internal=True)
+
+
+# ----- numpy ------------------------------------------------------------------------------
+
+_NUMPY_DTYPES = {"b1", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f2", "f4", "f8",
+                 "c8", "c16"}
+
+
+class _NdarrayMarker:
+    """numpy.ndarray as a pickle sees it: only an argument of numpy's `_reconstruct`; calling
+    or instantiating it (numpy.ndarray(shape) allocates) is refused."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> None:
+        raise UnsafePickleError("calling numpy.ndarray refused")
+
+    def __repr__(self) -> str:
+        return "numpy.ndarray"
+
+
+_NDARRAY = _NdarrayMarker()
+
+
+def _np_dtype(code: Any, align: Any = False, copy: Any = True) -> np.dtype:
+    if code not in _NUMPY_DTYPES:
+        raise UnsafePickleError(f"numpy dtype {short_repr(code)} refused (numeric dtypes only)")
+    return np.dtype(code, bool(align), True)
+
+
+def _np_reconstruct(subtype: Any, shape: Any, dtype: Any) -> np.ndarray:
+    if subtype is not _NDARRAY or shape != (0,) or dtype != b"b":
+        raise UnsafePickleError("numpy array construction other than numpy's own refused")
+    return _numpy_reconstruct(np.ndarray, (0,), b"b")
+
+
+def _np_scalar(dtype: Any, data: Any = None) -> Any:
+    if not isinstance(dtype, np.dtype) or dtype.kind not in "biufc" or not isinstance(data, bytes):
+        raise UnsafePickleError("numpy scalar of a non-numeric dtype refused")
+    return _numpy_scalar(dtype, data)
 
 
 def _latin1_encode(text: str, encoding: str = "latin1") -> bytes:
     """How protocol-2 pickles spell bytes: _codecs.encode(str, 'latin1')."""
     if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
-        raise UnsafePickleError(f"_codecs.encode with encoding {encoding!r} refused")
+        raise UnsafePickleError(f"_codecs.encode with encoding {short_repr(encoding)} refused")
     return text.encode("latin1")
 
 
-def _np_reconstruct(subtype: Any, shape: Any, dtype: Any) -> np.ndarray:
-    if subtype is not np.ndarray:
-        raise UnsafePickleError(f"numpy array of subtype {subtype!r} refused")
-    return _numpy_reconstruct(subtype, shape, dtype)
-
-
 # numpy 1 pickles name these numpy.core.multiarray.*, numpy 2 pickles numpy._core.multiarray.*.
-_NUMPY_GLOBALS: dict[str, Any] = {"scalar": _numpy_scalar, "_reconstruct": _np_reconstruct}
+_NUMPY_GLOBALS: dict[str, Any] = {"scalar": _np_scalar, "_reconstruct": _np_reconstruct}
 
 # (module, name) -> the object the pickle gets instead.
 SAFE_GLOBALS: dict[tuple[str, str], Any] = {
@@ -152,15 +297,81 @@ SAFE_GLOBALS: dict[tuple[str, str], Any] = {
     ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
     ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
     ("torch.storage", "_load_from_bytes"): _load_storage,
-    ("numpy", "dtype"): np.dtype,
-    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "dtype"): _np_dtype,
+    ("numpy", "ndarray"): _NDARRAY,
     **{(mod, name): obj for mod in ("numpy.core.multiarray", "numpy._core.multiarray")
        for name, obj in _NUMPY_GLOBALS.items()},
 }
+_NEWOBJ_CLASSES = (EasyDict, collections.OrderedDict)
 
 
-class SafeUnpickler(pickle.Unpickler):
-    """Unpickler that resolves only `SAFE_GLOBALS` and has no persistent ids."""
+class _BoundedFile:
+    """A binary file whose reads never ask for more than the bytes left (a length field of
+    2**60 must not make `read` allocate a buffer of that size)."""
+
+    def __init__(self, f: Any) -> None:
+        self._f = f
+        pos = f.tell()
+        self._size = f.seek(0, io.SEEK_END)
+        f.seek(pos)
+
+    def read(self, n: int = -1) -> bytes:
+        if n is not None and 0 <= n <= 65536:
+            return self._f.read(n)           # small: nothing to bound
+        left = self._size - self._f.tell()
+        return self._f.read(left if n is None or n < 0 else min(n, left))
+
+    def readline(self) -> bytes:
+        return self._f.readline()
+
+    def readinto(self, b: Any) -> int:
+        return self._f.readinto(b)
+
+
+class _RestrictedUnpickler(pickle._Unpickler):
+    """Python's pure-Python unpickler (a dict memo, no recursion) with an allow-list of
+    globals, no persistent ids unless given, BUILD only where it is harmless, NEWOBJ only for
+    dicts, bounded reads and at most MAX_OPCODES opcodes."""
+
+    dispatch = dict(pickle._Unpickler.dispatch)
+
+    def __init__(self, file: Any, allowed: Mapping[tuple[str, str], Any],
+                 persistent: Any = None) -> None:
+        super().__init__(_BoundedFile(file))
+        self._allowed, self._persistent = allowed, persistent
+
+    def load(self) -> Any:
+        """pickle._Unpickler.load with an opcode budget."""
+        self._unframer = pickle._Unframer(self._file_read, self._file_readline)
+        self.read = self._unframer.read
+        self.readinto = self._unframer.readinto
+        self.readline = self._unframer.readline
+        self.metastack = []
+        self.stack: list[Any] = []
+        self.append = self.stack.append
+        self.proto = 0
+        read, dispatch = self.read, self.dispatch
+        for _ in range(MAX_OPCODES):
+            key = read(1)
+            if not key:
+                raise EOFError("pickle data ended before its STOP opcode")
+            try:
+                dispatch[key[0]](self)
+            except pickle._Stop as stop:
+                return stop.value
+            except KeyError:
+                if key[0] in dispatch:
+                    raise
+                raise pickle.UnpicklingError(f"invalid load key, {key!r}.") from None
+        raise InvalidWeightsError(f"more than {MAX_OPCODES} pickle opcodes (a 1024px NVIDIA "
+                                  "generator has about 13,000)")
+
+    def _load_bytearray8(self) -> None:
+        (n,) = struct.unpack("<Q", self.read(8))
+        data = self.read(n)                  # bounded: never a buffer of n bytes up front
+        if len(data) < n:
+            raise pickle.UnpicklingError("pickle data was truncated")
+        self.append(bytearray(data))
 
     def find_class(self, module: str, name: str) -> Any:
         # Protocol 0-2 pickles spell Python 3 names the Python 2 way (__builtin__.set); map
@@ -170,14 +381,64 @@ class SafeUnpickler(pickle.Unpickler):
         elif module in _compat_pickle.IMPORT_MAPPING:
             module = _compat_pickle.IMPORT_MAPPING[module]
         try:
-            return SAFE_GLOBALS[(module, name)]
-        except KeyError:
+            return self._allowed[(module, name)]
+        except (KeyError, TypeError):
             raise UnsafePickleError(
-                f"refused global {module}.{name}: not allowed in a StyleGAN2 pickle "
-                "(it was not called)") from None
+                f"refused global {str(module)[:100]}.{str(name)[:100]}: not allowed in a "
+                "StyleGAN2 pickle (it was not called)") from None
 
     def persistent_load(self, pid: Any) -> Any:
-        raise UnsafePickleError("refused persistent id: not used by NVIDIA pickles")
+        if self._persistent is None:
+            raise UnsafePickleError("refused persistent id: not used by NVIDIA pickles")
+        return self._persistent(pid)
+
+    def _load_build(self) -> None:
+        state = self.stack.pop()
+        inst = self.stack[-1]
+        if isinstance(inst, torch.Tensor):
+            return                      # drop: no _backward_hooks, requires_grad or set_()
+        if isinstance(inst, np.dtype) and isinstance(state, tuple) and len(state) == 8 \
+                and state[2:5] == (None, None, None):
+            inst.__setstate__(state)
+            return
+        if isinstance(inst, np.ndarray) and isinstance(state, tuple) and len(state) == 5:
+            _, shape, dtype, _, raw = state
+            shape = _ints(shape, "shape")
+            if not isinstance(dtype, np.dtype) or dtype.kind not in "biufc" \
+                    or not isinstance(raw, bytes) or math.prod(shape) * dtype.itemsize != len(raw):
+                raise InvalidWeightsError("numpy array state does not match its data")
+            inst.__setstate__(state)
+            return
+        if state is None or (isinstance(state, dict) and not state):
+            return
+        raise UnsafePickleError(f"setting the state of a {type(inst).__name__} (BUILD) refused")
+
+    def _load_newobj(self) -> None:
+        args = self.stack.pop()
+        cls = self.stack.pop()
+        if cls not in _NEWOBJ_CLASSES or args != ():
+            raise UnsafePickleError(f"instantiating {short_repr(cls)} (NEWOBJ) refused")
+        self.append(cls())
+
+    def _load_newobj_ex(self) -> None:
+        kwargs = self.stack.pop()
+        args = self.stack.pop()
+        cls = self.stack.pop()
+        if cls not in _NEWOBJ_CLASSES or args != () or kwargs != {}:
+            raise UnsafePickleError(f"instantiating {short_repr(cls)} (NEWOBJ_EX) refused")
+        self.append(cls())
+
+    dispatch[pickle.BYTEARRAY8[0]] = _load_bytearray8
+    dispatch[pickle.BUILD[0]] = _load_build
+    dispatch[pickle.NEWOBJ[0]] = _load_newobj
+    dispatch[pickle.NEWOBJ_EX[0]] = _load_newobj_ex
+
+
+class SafeUnpickler(_RestrictedUnpickler):
+    """The restricted unpickler for NVIDIA network pickles (`SAFE_GLOBALS`, no persistent ids)."""
+
+    def __init__(self, file: Any) -> None:
+        super().__init__(file, SAFE_GLOBALS)
 
 
 def read_nvidia_pickle(path: str | Path) -> Any:
@@ -193,62 +454,147 @@ def read_nvidia_pickle(path: str | Path) -> Any:
     except Exception as exc:   # truncated, not a pickle, malformed opcodes or arguments
         raise InvalidWeightsError(
             f"{path} is not a readable NVIDIA StyleGAN2 pickle (truncated or not a pickle?): "
-            f"{type(exc).__name__}: {exc}") from None
+            f"{_quote(exc)}") from None
+
+
+# ----- the record tree --------------------------------------------------------------------
+
+def _entries(state: dict, key: str, where: str) -> dict[str, Any]:
+    value = state.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or len(value) > MAX_ENTRIES:
+        raise InvalidWeightsError(f"{where or 'network'}.{key} is not a dict of at most "
+                                  f"{MAX_ENTRIES} entries")
+    bad = [k for k in value if not isinstance(k, str) or not k.isidentifier()]
+    if bad:
+        raise InvalidWeightsError(f"{where or 'network'}.{key} has names that are not "
+                                  f"identifiers: {short_repr(bad[:5])}")
+    return value
+
+
+def module_records(record: PersistentRecord) -> dict[str, PersistentRecord]:
+    """Every module record of a tree by dotted path ("" = the root), walked iteratively; a
+    record reached twice (shared or cyclic) is refused, as are too many or too deep ones."""
+    out: dict[str, PersistentRecord] = {}
+    seen: set[int] = set()
+    todo = [("", record, 0)]
+    while todo:
+        path, rec, depth = todo.pop()
+        if id(rec) in seen:
+            raise InvalidWeightsError(f"module {path} is a record already reached by another "
+                                      "path (shared or cyclic module tree)")
+        if depth > MAX_MODULE_DEPTH or len(out) >= MAX_MODULES:
+            raise InvalidWeightsError(f"module tree deeper than {MAX_MODULE_DEPTH} or larger "
+                                      f"than {MAX_MODULES} modules (at {path})")
+        seen.add(id(rec))
+        out[path] = rec
+        for name, child in _entries(rec.state, "_modules", path).items():
+            if child is None:
+                continue
+            child_path = f"{path}.{name}" if path else name
+            if not isinstance(child, PersistentRecord):
+                raise InvalidWeightsError(f"module {child_path} is a {type(child).__name__}, "
+                                          "not a persistent NVIDIA module")
+            todo.append((child_path, child, depth + 1))
+    return out
 
 
 def record_state_dict(record: PersistentRecord, prefix: str = "") -> dict[str, torch.Tensor]:
     """Parameters and persistent buffers of a record tree under dotted names (as state_dict)."""
-    state = record.state
     out: dict[str, torch.Tensor] = {}
-    non_persistent = state.get("_non_persistent_buffers_set") or set()
-    items = [*state.get("_parameters", {}).items(),
-             *((k, v) for k, v in state.get("_buffers", {}).items() if k not in non_persistent)]
-    for name, tensor in items:
-        if tensor is None:
-            continue
-        if not isinstance(tensor, torch.Tensor):
-            raise InvalidWeightsError(f"{prefix}{name} is a {type(tensor).__name__}, not a tensor")
-        out[prefix + name] = tensor.detach()
-    for name, child in state.get("_modules", {}).items():
-        if child is None:
-            continue
-        if not isinstance(child, PersistentRecord):
-            raise InvalidWeightsError(f"module {prefix}{name} is a {type(child).__name__}, "
-                                      "not a persistent NVIDIA module")
-        out.update(record_state_dict(child, f"{prefix}{name}."))
+    for path, rec in module_records(record).items():
+        state = rec.state
+        non_persistent = state.get("_non_persistent_buffers_set") or set()
+        if not isinstance(non_persistent, (set, frozenset)):
+            raise InvalidWeightsError(f"{path or 'network'}._non_persistent_buffers_set is a "
+                                      f"{type(non_persistent).__name__}")
+        items = [*_entries(state, "_parameters", path).items(),
+                 *((k, v) for k, v in _entries(state, "_buffers", path).items()
+                   if k not in non_persistent)]
+        base = f"{prefix}{path}." if path else prefix
+        for name, tensor in items:
+            if tensor is None:
+                continue
+            if not isinstance(tensor, torch.Tensor):
+                raise InvalidWeightsError(f"{base}{name} is a {type(tensor).__name__}, "
+                                          "not a tensor")
+            out[base + name] = tensor.detach()
     return out
 
 
-def _plain(obj: Any) -> Any:
-    """EasyDicts and tuples in init kwargs -> plain dicts and lists (JSON-able)."""
-    if isinstance(obj, Mapping):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
+def layer_attributes(record: PersistentRecord) -> dict[str, dict[str, Any]]:
+    """Per-module attributes NVIDIA's unpickling restores from the state and the init kwargs
+    do not always determine: {dotted path: {"conv_clamp": value}}."""
+    return {path: {"conv_clamp": rec.state["conv_clamp"]}
+            for path, rec in module_records(record).items() if "conv_clamp" in rec.state}
+
+
+# ----- building ---------------------------------------------------------------------------
+
+def _storage_bytes(tensors: Mapping[str, torch.Tensor]) -> int:
+    storages = {}
+    for t in tensors.values():
+        s = t.untyped_storage()
+        storages[s.data_ptr()] = s.nbytes()
+    return sum(storages.values())
+
+
+def _listing(keys: list[str], limit: int = 8) -> str:
+    more = f" ... ({len(keys)} in all)" if len(keys) > limit else ""
+    return f"{keys[:limit]}{more}"
 
 
 def build_generator(init_kwargs: Mapping[str, Any], state_dict: Mapping[str, torch.Tensor],
-                    source: str) -> StyleGAN2Generator:
-    """Our network from NVIDIA init kwargs, with the tensors loaded strictly."""
+                    source: str, layer_attrs: Mapping[str, Mapping[str, Any]] | None = None
+                    ) -> StyleGAN2Generator:
+    """Our network from NVIDIA init kwargs (validated), with the tensors loaded strictly.
+
+    The network is first built on the meta device: names and shapes must match, and it may
+    not need more than twice the bytes of the given tensors, before anything is allocated.
+    `layer_attrs` ({module path: {"conv_clamp": v}}, from the pickle's records) override the
+    per-layer clamp the kwargs imply.
+    """
     try:
-        net = StyleGAN2Generator(**init_kwargs)
+        kwargs = validate_init_kwargs(init_kwargs)
+    except ValueError as exc:
+        raise InvalidWeightsError(f"{source}: {exc}") from None
+    try:
+        with torch.device("meta"):
+            meta_net = StyleGAN2Generator(**kwargs)
+        shapes = {k: tuple(v.shape) for k, v in meta_net.state_dict().items()}
     except (TypeError, ValueError) as exc:
-        raise InvalidWeightsError(f"{source}: init kwargs {dict(init_kwargs)} not understood: "
-                                  f"{exc}") from None
-    expected = net.state_dict()
-    missing = sorted(set(expected) - set(state_dict))
-    unexpected = sorted(set(state_dict) - set(expected))
-    shapes = sorted(f"{k}: {tuple(state_dict[k].shape)} vs {tuple(expected[k].shape)}"
-                    for k in set(expected) & set(state_dict)
-                    if tuple(state_dict[k].shape) != tuple(expected[k].shape))
-    if missing or unexpected or shapes:
+        raise InvalidWeightsError(f"{source}: init kwargs not understood: {_quote(exc)}") from None
+    missing = sorted(set(shapes) - set(state_dict))
+    unexpected = sorted(set(state_dict) - set(shapes))
+    mismatched = sorted(f"{k}: {tuple(state_dict[k].shape)} vs {shapes[k]}"
+                        for k in set(shapes) & set(state_dict)
+                        if tuple(state_dict[k].shape) != shapes[k])
+    if missing or unexpected or mismatched:
         raise InvalidWeightsError(
-            f"{source}: weights do not fit StyleGAN2Generator({dict(init_kwargs)}): "
-            f"missing keys {missing}; unexpected keys {unexpected}; shape mismatches {shapes}")
+            f"{source}: weights do not fit StyleGAN2Generator({short_repr(kwargs)}): "
+            f"missing keys {_listing(missing)}; unexpected keys {_listing(unexpected)}; "
+            f"shape mismatches {_listing(mismatched)}")
+    not_float = sorted(k for k, v in state_dict.items() if not v.is_floating_point())
+    if not_float:
+        raise InvalidWeightsError(f"{source}: tensors that are not floating point: "
+                                  f"{_listing(not_float)}")
+    need, have = 4 * sum(math.prod(s) for s in shapes.values()), _storage_bytes(state_dict)
+    if need > 2 * have + (1 << 20):
+        raise InvalidWeightsError(f"{source}: the network needs {need} bytes but the file holds "
+                                  f"only {have} bytes of tensors (shared or repeated storages)")
+    net = StyleGAN2Generator(**kwargs)
     net.load_state_dict({k: v.to(torch.float32) for k, v in state_dict.items()}, strict=True)
+    modules = dict(net.named_modules())
+    for path, attrs in (layer_attrs or {}).items():
+        module = modules.get(path)
+        if module is not None and hasattr(module, "conv_clamp") and "conv_clamp" in attrs:
+            value = attrs["conv_clamp"]
+            value = value.item() if isinstance(value, np.generic) else value
+            try:
+                module.conv_clamp = CONV_CLAMP(value, f"{path}.conv_clamp")
+            except ValueError as exc:
+                raise InvalidWeightsError(f"{source}: {exc}") from None
     return net.eval().requires_grad_(False)
 
 
@@ -257,20 +603,30 @@ def generator_from_pickle(path: str | Path, key: str = "G_ema") -> StyleGAN2Gene
     data = read_nvidia_pickle(path)
     if isinstance(data, PersistentRecord):            # a pickled generator on its own
         record = data
-    elif isinstance(data, Mapping):
+    elif isinstance(data, dict):
         if key not in data:
-            raise InvalidWeightsError(f"{path}: no {key!r} in the pickle; keys: {sorted(data)}")
+            keys = sorted(short_repr(k) for k in list(data)[:20])
+            raise InvalidWeightsError(f"{path}: no {key!r} in the pickle; keys: {keys}")
         record = data[key]
+    elif isinstance(data, int) and data == torch.serialization.MAGIC_NUMBER:
+        raise InvalidWeightsError(f"{path} is a legacy torch.save file, not an NVIDIA pickle "
+                                  "(a state dict needs torch.save's zip format and init kwargs)")
     else:
         raise InvalidWeightsError(f"{path}: pickle holds a {type(data).__name__}, "
                                   f"not an NVIDIA snapshot dict")
     if not isinstance(record, PersistentRecord) or record.class_name != "Generator":
         what = record.class_name if isinstance(record, PersistentRecord) else type(record).__name__
         raise InvalidWeightsError(f"{path}: {key} is a {what}, not an NVIDIA Generator")
-    if record.state.get("_init_args"):
+    init_args = record.state.get("_init_args")
+    if init_args is not None and (not isinstance(init_args, (tuple, list)) or len(init_args)):
         raise InvalidWeightsError(f"{path}: {key} has positional init args; expected kwargs only")
-    init_kwargs = _plain(record.state.get("_init_kwargs") or {})
-    return build_generator(init_kwargs, record_state_dict(record), f"{path} [{key}]")
+    init_kwargs = record.state.get("_init_kwargs")
+    source = f"{path} [{key}]"
+    try:
+        sd, attrs = record_state_dict(record), layer_attributes(record)
+    except InvalidWeightsError as exc:
+        raise InvalidWeightsError(f"{source}: {exc}") from None
+    return build_generator({} if init_kwargs is None else init_kwargs, sd, source, attrs)
 
 
 def generator_from_state_dict(path: str | Path,
@@ -283,22 +639,56 @@ def generator_from_state_dict(path: str | Path,
                                 "(pass init_kwargs_json=...)")
     try:
         spec = json.loads(json_path.read_text())
+    except RecursionError:
+        raise InvalidWeightsError(f"{json_path}: not a JSON object of init kwargs: nested too "
+                                  "deeply") from None
     except (OSError, ValueError) as exc:
-        raise InvalidWeightsError(f"{json_path}: not a JSON object of init kwargs: {exc}") from None
+        raise InvalidWeightsError(f"{json_path}: not a JSON object of init kwargs: "
+                                  f"{_quote(exc)}") from None
     init_kwargs = spec.get("init_kwargs", spec) if isinstance(spec, dict) else None
     if not isinstance(init_kwargs, dict):
         raise InvalidWeightsError(f"{json_path}: expected a JSON object of init kwargs")
+    _check_stored_zip(path)
     try:
         sd = torch.load(path, weights_only=True, map_location="cpu")
     except pickle.UnpicklingError as exc:
         raise UnsafePickleError(f"{path}: refused by torch.load(weights_only=True): "
-                                f"{str(exc).splitlines()[0]}") from None
+                                f"{_quote(exc)}") from None
     except Exception as exc:
         raise InvalidWeightsError(f"{path} is not a readable torch state dict: "
-                                  f"{type(exc).__name__}: {exc}") from None
-    if not isinstance(sd, Mapping) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+                                  f"{_quote(exc)}") from None
+    if not isinstance(sd, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                           for k, v in sd.items()):
         raise InvalidWeightsError(f"{path}: expected a dict of tensors (a state dict)")
-    return build_generator(init_kwargs, sd, str(path))
+    for name, t in sd.items():
+        try:
+            check_dense_view(t.untyped_storage().nbytes() // max(t.element_size(), 1),
+                             t.storage_offset(), tuple(t.shape), t.stride())
+        except InvalidWeightsError as exc:
+            raise InvalidWeightsError(f"{path}: {name}: {exc}") from None
+    return build_generator(init_kwargs, sd, f"{path} [init kwargs {json_path}]")
+
+
+def _check_stored_zip(path: Path) -> None:
+    """torch.save's zip archive: stored (uncompressed) entries whose sizes fit in the file, so
+    that torch.load cannot be made to inflate a small file (a zip bomb). The legacy
+    (pre-zip) torch.save format is refused: its loader allocates declared sizes first."""
+    if not is_zip_archive(path):
+        raise InvalidWeightsError(f"{path} is not a torch.save zip archive (the legacy torch.save "
+                                  "format is not accepted; re-save it with torch.save)")
+    try:
+        with zipfile.ZipFile(path) as z:
+            infos = z.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise InvalidWeightsError(f"{path} is not a readable zip archive: {_quote(exc)}") from None
+    compressed = [i.filename for i in infos if i.compress_type != zipfile.ZIP_STORED]
+    if compressed:
+        raise InvalidWeightsError(f"{path}: compressed zip entries {_listing(compressed)} "
+                                  "(torch.save stores its entries uncompressed)")
+    total = sum(i.file_size for i in infos)
+    if total > path.stat().st_size:
+        raise InvalidWeightsError(f"{path}: zip entries declare {total} bytes, more than the "
+                                  f"file's {path.stat().st_size}")
 
 
 def _existing(path: str | Path) -> Path:
@@ -308,18 +698,25 @@ def _existing(path: str | Path) -> Path:
     return path
 
 
+def is_zip_archive(path: str | Path) -> bool:
+    """Whether the file starts with a zip header (torch.save), judged by its leading bytes."""
+    with open(path, "rb") as f:
+        return f.read(4) == ZIP_MAGIC
+
+
 def load_stylegan2(path: str | None, device: str = "cpu", *,
                    init_kwargs_json: str | None = None, key: str = "G_ema",
                    class_index: int | None = None, noise_mode: str = "const") -> StyleGAN2Faces:
     """The "stylegan2" generator: an NVIDIA pickle, or a state dict (zip) + init kwargs JSON.
 
-    A zip archive (torch.save) or an explicit `init_kwargs_json` selects the state-dict route;
-    anything else is read as an NVIDIA pickle (network `key`, default "G_ema").
+    A file starting with a zip header (torch.save) or an explicit `init_kwargs_json` selects
+    the state-dict route; anything else is read as an NVIDIA pickle (network `key`, default
+    "G_ema").
     """
     if not path:
         raise ValueError("the stylegan2 generator needs a file: 'stylegan2:/path/network.pkl'")
     path_ = _existing(path)
-    if init_kwargs_json is not None or zipfile.is_zipfile(path_):
+    if init_kwargs_json is not None or is_zip_archive(path_):
         net = generator_from_state_dict(path_, init_kwargs_json)
     else:
         net = generator_from_pickle(path_, key=key)
@@ -329,6 +726,7 @@ def load_stylegan2(path: str | None, device: str = "cpu", *,
 
 
 __all__ = ["load_stylegan2", "read_nvidia_pickle", "generator_from_pickle",
-           "generator_from_state_dict", "record_state_dict", "build_generator",
+           "generator_from_state_dict", "record_state_dict", "module_records",
+           "layer_attributes", "build_generator", "check_dense_view", "is_zip_archive",
            "SafeUnpickler", "SAFE_GLOBALS", "UnsafePickleError", "InvalidWeightsError",
            "PersistentRecord"]

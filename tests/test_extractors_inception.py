@@ -91,6 +91,29 @@ def test_resize_option_changes_features_and_is_recorded(fid, images):
         load_extractor("inception-fid", resize="nearest")
 
 
+def pytorch_fid_input(images: torch.Tensor) -> torch.Tensor:
+    """pytorch-fid's formulas, written out (fid_score.ImagePathDataset + InceptionV3.forward)."""
+    x = images.to(torch.float32) / 255.0                       # transforms.ToTensor()
+    x = torch.nn.functional.interpolate(x, size=(299, 299), mode="bilinear",
+                                        align_corners=False)   # resize_input=True
+    return 2 * x - 1                                           # normalize_input=True
+
+
+def test_pytorch_fid_mode_reproduces_pytorch_fid(fid, images, scripted):
+    ext = load_extractor("inception-fid", resize="pytorch-fid", backend="torch")
+    assert ext.preprocessing["normalize"] == "x/127.5-1"
+    assert "pytorch-fid" in ext.preprocessing["reproduces"]
+    with torch.no_grad():
+        ref = scripted(pytorch_fid_input(images))
+        tf_scaled = scripted((resize(images.float(), (299, 299), "pytorch-bilinear") - 128) / 128)
+    assert _rel(ext(images), ref) < 1e-5
+    # the resize alone is not pytorch-fid: the scaling changes the features measurably
+    assert _rel(tf_scaled, ref) > 1e-4
+    old = load_extractor("inception-fid", resize="pytorch-bilinear", backend="torch")
+    assert _rel(old(images), tf_scaled) < 1e-5                  # that mode's numbers unchanged
+    assert "not pytorch-fid" in old.preprocessing["reproduces"]
+
+
 def test_pytorch_fid_and_nvidia_formats_load(tmp_path, scripted, images):
     net = I.fid_module_from_torchscript(scripted)
     x = images[:1]

@@ -105,3 +105,26 @@ def test_resize_shorter_center_crop_geometry():
     # 40x80 -> 20x40, crop columns 10..30: the band (15..25 after scaling) is centred
     band = out[0, 0].mean(0)
     assert float(band[9:11].mean()) > 200 and float(band[:3].mean()) < 30 and float(band[-3:].mean()) < 30
+
+
+def test_inception_pipelines_scale_to_the_graph_range_and_name_their_origin():
+    """What the Inception graph receives, (pipeline(x) - 128) / 128 (`TFScaled`), per mode."""
+    from extractors.spaces.inception import PIPELINES, get_pipeline
+
+    g = torch.Generator().manual_seed(1)
+    x = torch.randint(0, 256, (2, 3, 40, 56), dtype=torch.uint8, generator=g)
+    seen = {name: (p(x) - 128) / 128 for name, p in PIPELINES.items()}
+    # pytorch-fid: ToTensor, F.interpolate bilinear (half-pixel), 2x - 1 (its formulas)
+    ref = 2 * F.interpolate(x.float() / 255, size=(299, 299), mode="bilinear",
+                            align_corners=False) - 1
+    assert float((seen["pytorch-fid"] - ref).abs().max()) < 1e-6
+    # the TF-scaled modes: (x - 128) / 128 of the named filter, numbers exactly as before
+    for name in ("tf-bilinear", "pytorch-bilinear", "clean"):
+        assert torch.equal(PIPELINES[name](x), resize(x.float(), (299, 299), name))
+    assert float(seen["pytorch-bilinear"].max()) <= 127 / 128 + 1e-6
+    assert abs(float((seen["pytorch-fid"] - seen["pytorch-bilinear"]).abs().max())
+               - (1 / 127.5 - 1 / 128) * 255 + 1e-9) < 2e-3      # the scaling differs, up to 3.9e-3
+    assert all(p.reproduces for p in PIPELINES.values())
+    assert set(RESIZERS) | {"pytorch-fid"} == set(PIPELINES)
+    with pytest.raises(ValueError, match="unknown resize 'nearest'"):
+        get_pipeline("nearest")

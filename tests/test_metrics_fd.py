@@ -184,6 +184,58 @@ def test_bad_inputs_raise_clearly(rng):
         frechet_distance(FeatureStats.from_features(rng.standard_normal((5, 3))), s)
 
 
+def steep_features(seed: int, n: int = 1000, d: int = 200) -> np.ndarray:
+    """Full-rank features (n > d) whose covariance has condition number ~1e14."""
+    r = np.random.default_rng(seed)
+    q, _ = np.linalg.qr(r.standard_normal((d, d)))
+    return (r.standard_normal((n, d)) * np.logspace(0, -7, d)) @ q.T
+
+
+def test_one_rank_rule_on_a_steep_full_rank_spectrum():
+    x, y = steep_features(1), steep_features(2)
+    cond = np.linalg.cond(np.cov(x, rowvar=False))
+    assert 1e13 < cond < 1e15
+    # independent truth: n > d generic samples, so the centred data have full column rank
+    # (singular values of Xc span only ~1e7, far above float64 resolution)
+    sv = np.linalg.svd(x - x.mean(0), compute_uv=False)
+    assert sv.min() / sv.max() > 1e3 * 200 * np.finfo(float).eps
+    ranks = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RankDeficientCovarianceWarning)   # no warning at all
+        for method in ("auto", "svd", "cholesky", "eigh"):
+            res = frechet_distance_features(x, y, method=method)
+            ranks[method] = (res.rank1, res.rank2)
+        a = FeatureStats.from_features(x)
+        b = FeatureStats.from_features(y)
+        ranks["moments-eigh"] = tuple(frechet_distance(a.mean, a.cov, b.mean, b.cov,
+                                                       method="eigh").as_dict()[k]
+                                      for k in ("rank1", "rank2"))
+    assert set(ranks.values()) == {(200, 200)}, ranks
+
+
+def test_rank_warning_names_its_cause(rng):
+    few = correlated(rng, 10, 16), correlated(rng, 12, 16)
+    with pytest.warns(RankDeficientCovarianceWarning, match="fewer samples than dimensions "
+                                                            r"\(n1=10, n2=12\)"):
+        frechet_distance_features(*few)
+    # n > d but a duplicated feature: singular, and not for lack of samples
+    x, y = correlated(rng, 400, 8), correlated(rng, 400, 8)
+    x[:, 7], y[:, 7] = x[:, 0], y[:, 0]
+    for method in ("auto", "svd", "cholesky", "eigh"):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            res = frechet_distance_features(x, y, method=method)
+        msgs = [str(w.message) for w in caught
+                if issubclass(w.category, RankDeficientCovarianceWarning)]
+        assert (res.rank1, res.rank2) == (7, 7), method
+        assert len(msgs) == 1 and "numerically singular" in msgs[0], method
+        assert "fewer samples" not in msgs[0] and "n1=400, n2=400 > dim" in msgs[0]
+    s = np.cov(x, rowvar=False)
+    with pytest.warns(RankDeficientCovarianceWarning, match="numerically singular") as rec:
+        frechet_distance(x.mean(0), s, y.mean(0), s)
+    assert "fewer samples" not in str(rec[0].message)
+
+
 @pytest.mark.parametrize("n, dim", [(12, 40), (60, 8)])     # gram route, cov route
 def test_batched_entry_point_matches_single_pair(rng, n, dim):
     """frechet_distance_batch on many row selections of one pool equals one sqrtm FD each."""

@@ -2,16 +2,12 @@
 from __future__ import annotations
 
 import builtins
-import collections
 import hashlib
 import io
 import json
-import math
 import os
 import pickle
 import subprocess
-import sys
-import types
 from pathlib import Path
 
 import numpy as np
@@ -20,111 +16,16 @@ import torch
 
 import generators
 from generators.base import to_uint8
+from generators.stylegan2 import StyleGAN2Generator, SynthesisLayer, ToRGBLayer
 from generators.stylegan2_pickle import (InvalidWeightsError, UnsafePickleError, load_stylegan2,
                                          read_nvidia_pickle)
 from fixture_paths import fixture_dir
+from stylegan2_records import (module_tree, nvidia_names, set_layer_state,  # noqa: F401
+                               snapshot, write_pickle)
 
 FIXTURE = fixture_dir("stylegan2-ada-tiny")
-BUFFERS = {"w_avg", "resample_filter", "noise_const"}     # the rest are parameters
-NVIDIA_SRC = "# training/networks.py source would be here; it must never be executed\n"
-
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-# ----- NVIDIA's pickle structure, without NVIDIA's code -----------------------------------
-
-@pytest.fixture
-def nvidia_names(monkeypatch):
-    """Fake `torch_utils.persistence` and `dnnlib.util` so pickles carry NVIDIA's global names."""
-    calls = []
-
-    def _reconstruct_persistent_obj(meta):   # NVIDIA's hook would exec meta["module_src"]
-        calls.append(meta)
-        raise AssertionError("the persistence hook must never be called")
-
-    _reconstruct_persistent_obj.__module__ = "torch_utils.persistence"
-    _reconstruct_persistent_obj.__qualname__ = "_reconstruct_persistent_obj"
-
-    class EasyDict(dict):
-        pass
-
-    EasyDict.__module__, EasyDict.__qualname__ = "dnnlib.util", "EasyDict"
-    persistence = types.ModuleType("torch_utils.persistence")
-    persistence._reconstruct_persistent_obj = _reconstruct_persistent_obj
-    util = types.ModuleType("dnnlib.util")
-    util.EasyDict = EasyDict
-    for name, mod in {"torch_utils": types.ModuleType("torch_utils"),
-                      "torch_utils.persistence": persistence,
-                      "dnnlib": types.ModuleType("dnnlib"), "dnnlib.util": util}.items():
-        monkeypatch.setitem(sys.modules, name, mod)
-    return types.SimpleNamespace(hook=_reconstruct_persistent_obj, EasyDict=EasyDict, calls=calls)
-
-
-class NvModule:
-    """Pickles exactly like a module decorated with NVIDIA's @persistence.persistent_class."""
-
-    def __init__(self, hook, class_name: str, state: dict):
-        self.hook, self.class_name, self.state = hook, class_name, state
-
-    def __reduce__(self):
-        meta = dict(type="class", version=6, module_src=NVIDIA_SRC,
-                    class_name=self.class_name, state=self.state)
-        return (self.hook, (meta,), None)
-
-
-def _class_name(path: str) -> str:
-    last = path.rsplit(".", 1)[-1]
-    if path in ("", "mapping", "synthesis"):
-        return {"": "Generator", "mapping": "MappingNetwork",
-                "synthesis": "SynthesisNetwork"}[path]
-    if path.startswith("mapping."):
-        return "FullyConnectedLayer"
-    if last.startswith("b") and last[1:].isdigit():
-        return "SynthesisBlock"
-    return {"conv0": "SynthesisLayer", "conv1": "SynthesisLayer", "torgb": "ToRGBLayer",
-            "affine": "FullyConnectedLayer", "skip": "Conv2dLayer"}[last]
-
-
-def module_tree(sd: dict[str, torch.Tensor], names, init_kwargs: dict) -> NvModule:
-    """Split a flat NVIDIA state dict into the per-module `_parameters`/`_buffers` tree."""
-    paths = {""} | {k.rsplit(".", 1)[0] if "." in k else "" for k in sd}
-    for p in list(paths):                        # every ancestor is a module too
-        while "." in p:
-            p = p.rsplit(".", 1)[0]
-            paths.add(p)
-        paths.add(p)
-    states = {}
-    for path in paths:
-        states[path] = {
-            "training": False, "_parameters": collections.OrderedDict(),
-            "_buffers": collections.OrderedDict(), "_non_persistent_buffers_set": set(),
-            "_backward_hooks": collections.OrderedDict(),
-            "_forward_hooks": collections.OrderedDict(),
-            "_forward_pre_hooks": collections.OrderedDict(),
-            "_state_dict_hooks": collections.OrderedDict(),
-            "_load_state_dict_pre_hooks": collections.OrderedDict(),
-            "_modules": collections.OrderedDict(), "_init_args": (), "_init_kwargs": {},
-            "weight_gain": np.float64(1 / math.sqrt(64)),      # numpy scalars, as NVIDIA's
-            "activation": "lrelu",
-        }
-    for key, t in sd.items():
-        path, _, leaf = key.rpartition(".")
-        if leaf in BUFFERS:
-            states[path]["_buffers"][leaf] = t.clone()
-        else:
-            states[path]["_parameters"][leaf] = torch.nn.Parameter(t.clone())
-    states[""]["_init_kwargs"] = {
-        **{k: v for k, v in init_kwargs.items() if not k.endswith("_kwargs")},
-        "mapping_kwargs": names.EasyDict(init_kwargs["mapping_kwargs"]),
-        "synthesis_kwargs": names.EasyDict(init_kwargs["synthesis_kwargs"]),
-    }
-    modules = {p: NvModule(names.hook, _class_name(p), states[p]) for p in paths}
-    for path in sorted(paths, key=lambda p: (p.count("."), p)):
-        if path:
-            parent, _, leaf = path.rpartition(".") if "." in path else ("", "", path)
-            states[parent]["_modules"][leaf] = modules[path]
-    return modules[""]
 
 
 @pytest.fixture(scope="module")
@@ -133,24 +34,6 @@ def fixture_data():
     sd = torch.load(FIXTURE / "generator_state_dict.pt", weights_only=True)
     expected = torch.load(FIXTURE / "expected_outputs.pt", weights_only=True)
     return meta, sd, expected
-
-
-def snapshot(names, fixture_data, with_g: bool = True) -> dict:
-    """A training snapshot: G (different weights), D, G_ema and training_set_kwargs."""
-    meta, sd, _ = fixture_data
-    g = (module_tree({k: torch.zeros_like(v) for k, v in sd.items()}, names, meta["init_kwargs"])
-         if with_g else None)
-    d = NvModule(names.hook, "Discriminator", {"_parameters": {}, "_buffers": {},
-                                               "_modules": {}, "_init_kwargs": {}})
-    return {"training_set_kwargs": names.EasyDict(path="ffhq.zip", resolution=32),
-            "G": g, "D": d, "G_ema": module_tree(sd, names, meta["init_kwargs"]),
-            "augment_pipe": None}
-
-
-def write_pickle(tmp_path: Path, obj, protocol: int = 4, name: str = "net.pkl") -> Path:
-    path = tmp_path / name
-    path.write_bytes(pickle.dumps(obj, protocol=protocol))
-    return path
 
 
 def check_reproduces_fixture(gen, expected, settings=("psi1", "psi0.5", "psi0.7_cutoff2")):
@@ -324,11 +207,12 @@ def test_any_other_global_refused(tmp_path, module, name):
 
 
 def test_malicious_storage_blob_refused(tmp_path):
-    """Storages are nested torch.save blobs: a blob with a payload is refused by weights_only."""
+    """Storages are nested torch.save blobs, parsed with the same allow-list: a payload in one
+    is refused before being called."""
     marker = tmp_path / "pwned"
     inner = pickle.dumps(Call(os.system, f"touch {marker}"), protocol=2)
     path = write_pickle(tmp_path, {"G_ema": Call(torch.storage._load_from_bytes, inner)})
-    with pytest.raises(UnsafePickleError, match="weights_only"):
+    with pytest.raises(UnsafePickleError, match="refused global posix.system"):
         read_nvidia_pickle(path)
     assert not marker.exists()
 
@@ -344,3 +228,83 @@ def test_persistent_ids_refused(tmp_path):
     path.write_bytes(buf.getvalue())
     with pytest.raises(UnsafePickleError, match="persistent id"):
         read_nvidia_pickle(path)
+
+
+# ----- per-layer conv_clamp: both repositories' conventions -------------------------------
+
+def stylegan3_kwargs(meta) -> dict:
+    """Init kwargs as stylegan3's train.py --cfg=stylegan2 writes them (without --fp32):
+    flat synthesis kwargs, no conv_clamp and no num_fp16_res (the module defaults apply)."""
+    kw = meta["init_kwargs"]
+    syn = kw["synthesis_kwargs"]
+    return {**{k: kw[k] for k in ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels")},
+            "mapping_kwargs": dict(kw["mapping_kwargs"]), "channel_base": syn["channel_base"],
+            "channel_max": syn["channel_max"], "fused_modconv_default": "inference_only"}
+
+
+def reference_net(meta, sd, conv_clamp):
+    """Our generator built directly (ada-style nested kwargs) with an explicit clamp."""
+    kw = json.loads(json.dumps(meta["init_kwargs"]))
+    kw["synthesis_kwargs"]["conv_clamp"] = conv_clamp
+    net = StyleGAN2Generator(**kw)
+    net.load_state_dict(sd)
+    return net.eval()
+
+
+def clamps(net) -> set:
+    return {m.conv_clamp for m in net.modules() if isinstance(m, (SynthesisLayer, ToRGBLayer))}
+
+
+def test_stylegan3_repository_pickle_keeps_conv_clamp(tmp_path, nvidia_names, fixture_data):
+    meta, sd, expected = fixture_data
+    tree = module_tree(sd, nvidia_names, stylegan3_kwargs(meta))
+    set_layer_state(tree, "conv_clamp", 256)      # what NVIDIA's layers carry in the pickle
+    gen = load_stylegan2(str(write_pickle(tmp_path, {"G_ema": tree}, name="sg3.pkl")))
+    assert clamps(gen.net) == {256}
+    check_reproduces_fixture(gen, expected)
+    # the clamp matters: scale the constant input so activations exceed 256
+    loud = {**sd, "synthesis.b4.const": sd["synthesis.b4.const"] * 3000}
+    tree = module_tree(loud, nvidia_names, stylegan3_kwargs(meta))
+    set_layer_state(tree, "conv_clamp", 256)
+    gen = load_stylegan2(str(write_pickle(tmp_path, {"G_ema": tree}, name="loud.pkl")))
+    ws = gen.net.mapping(expected["z"], None)
+    with torch.no_grad():
+        ours = gen.net.synthesis(ws)
+        clamped = reference_net(meta, loud, 256).synthesis(ws)
+        unclamped = reference_net(meta, loud, None).synthesis(ws)
+    assert torch.equal(ours, clamped)
+    assert float((unclamped - clamped).abs().max()) > 100     # the bug of issue 14: up to 1e2
+
+
+@pytest.mark.parametrize("convention, layer_state, expected_clamp", [
+    ("stylegan3", None, 256),      # record without the attribute: stylegan3's module default
+    ("ada", None, None),           # stylegan2-ada-pytorch's module default
+    ("ada", 256, 256),             # the layers' own value wins over the kwargs
+    ("stylegan3", 64, 64),
+    ("stylegan3", np.float64(32.0), 32.0),
+])
+def test_conv_clamp_from_records_and_module_defaults(tmp_path, nvidia_names, fixture_data,
+                                                     convention, layer_state, expected_clamp):
+    meta, sd, _ = fixture_data
+    if convention == "ada":
+        kw = json.loads(json.dumps(meta["init_kwargs"]))
+        del kw["synthesis_kwargs"]["conv_clamp"]
+    else:
+        kw = stylegan3_kwargs(meta)
+    tree = module_tree(sd, nvidia_names, kw)
+    if layer_state is not None:
+        set_layer_state(tree, "conv_clamp", layer_state)
+    gen = load_stylegan2(str(write_pickle(tmp_path, {"G_ema": tree})))
+    assert clamps(gen.net) == {expected_clamp}
+    # the resnet skip and every other module keep what the kwargs gave them
+    assert gen.net.init_kwargs["synthesis_kwargs"].get("conv_clamp") == (
+        256 if convention == "stylegan3" else None)
+
+
+def test_bad_conv_clamp_in_a_record_is_refused(tmp_path, nvidia_names, fixture_data):
+    meta, sd, _ = fixture_data
+    tree = module_tree(sd, nvidia_names, meta["init_kwargs"])
+    set_layer_state(tree, "conv_clamp", "256")
+    with pytest.raises(InvalidWeightsError, match=r"net.pkl \[G_ema\]: synthesis.b.*conv_clamp "
+                                                  "must be a number"):
+        load_stylegan2(str(write_pickle(tmp_path, {"G_ema": tree})))

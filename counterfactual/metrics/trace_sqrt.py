@@ -17,9 +17,11 @@ matrix square root is ever formed. Routes:
 - ``svd`` (raw features X [n1, d], Y [n2, d]): A1 = Xc^T / sqrt(n1 - 1) (or R^T / sqrt(n1 - 1)
   from Xc = QR when n1 > d), then the nuclear norm above.
 
-Numerical rank: pivoted Cholesky stops at pivots below ``dim * u * max pivot`` (LAPACK's
-default); the ``eigh`` route counts eigenvalues above ``dim * eps * max``. Since
-rank(S1 S2) <= min(rank1, rank2), only that many eigenvalues of the product enter a sum.
+Numerical rank: one rule for every route, `psd_rank` (pivoted Cholesky of the d x d
+covariance, stopping at pivots below ``dim * u * max pivot``, LAPACK's default). The ``svd``
+route applies it to the covariance its factor reproduces (A A^T for n > d; the n x n Gram
+A^T A, which has the same non-zero eigenvalues, for n <= d). Since rank(S1 S2) <=
+min(rank1, rank2), only that many eigenvalues of the product enter a sum.
 Eigenvalues below -1e-6 * max mean the input is not a covariance and raise ``ValueError``.
 """
 from __future__ import annotations
@@ -152,8 +154,9 @@ def trace_sqrt_eigh(s1: np.ndarray, s2: np.ndarray) -> TraceSqrt:
     the min(rank1, rank2) largest eigenvalues of the product enter the sum.
     """
     w1, v1 = np.linalg.eigh(s1)
-    w1, rank1 = _clean_eigs(w1, "sigma1")
-    _, rank2 = _clean_eigs(np.linalg.eigvalsh(s2), "sigma2")
+    w1, _ = _clean_eigs(w1, "sigma1")
+    _clean_eigs(np.linalg.eigvalsh(s2), "sigma2")
+    rank1, rank2 = psd_rank(s1), psd_rank(s2)
     root = (v1 * np.sqrt(w1)) @ v1.T
     m = root @ s2 @ root
     w = np.linalg.eigvalsh((m + m.T) * 0.5)
@@ -163,7 +166,7 @@ def trace_sqrt_eigh(s1: np.ndarray, s2: np.ndarray) -> TraceSqrt:
 
 def psd_rank(s: np.ndarray) -> int:
     """Numerical rank of a positive semi-definite matrix from pivoted Cholesky (``pstrf``,
-    LAPACK's default tolerance dim * u * max pivot), the rank reported by the Cholesky route."""
+    LAPACK's default tolerance dim * u * max pivot): the one rank rule of every FD route."""
     if s.shape[0] == 0:
         return 0
     _, _, rank, info = lapack.dpstrf(s, lower=1, tol=-1.0)
@@ -195,7 +198,8 @@ def feature_factor(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     """(mean, A [d, m], rank) with cov(x) = A A^T, from float64 features x [n, d].
 
     A = R^T from `row_factor` (m = n), compressed by a QR decomposition when n > d (m = d).
-    The rank is that of A^T A (same non-zero eigenvalues as the covariance), via `psd_rank`.
+    The rank is `psd_rank` of A A^T (= the covariance, d x d) when n > d, else of the Gram
+    A^T A (same non-zero eigenvalues, n x n): the one rank rule of every route.
     """
     n, d = x.shape
     if n < 2:
@@ -204,7 +208,7 @@ def feature_factor(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     if n > d:
         root = np.linalg.qr(root, mode="r")
     a = root.T
-    return mean, a, psd_rank(a.T @ a)
+    return mean, a, psd_rank(a @ a.T if n > d else a.T @ a)
 
 
 def trace_sqrt_svd(a1: np.ndarray, a2: np.ndarray, rank1: int, rank2: int) -> TraceSqrt:

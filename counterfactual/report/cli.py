@@ -8,7 +8,8 @@ from typing import Any
 def cmd_report(args: argparse.Namespace) -> int:
     from counterfactual.report.build import build_report
     path = build_report(args.run_dir, out=args.out, n_boot=args.n_boot,
-                        permutations=args.permutations, seed=args.seed)
+                        permutations=args.permutations, seed=args.seed,
+                        command=["counterfactual", *getattr(args, "argv", ["report", args.run_dir])])
     print(f"report written to {path}")
     return 0
 

@@ -10,8 +10,9 @@ All filters take float32 NCHW tensors in the [0, 255] range and return float32 N
   ``grid_sample(padding_mode="border")``. Implemented exactly as two interpolation matrices
   built in float64 (out = Wy @ x @ Wx^T).
 - ``"pytorch-bilinear"``: ``F.interpolate(mode="bilinear", align_corners=False,
-  antialias=False)``: half-pixel centres, ``s = (i + 0.5) * in / out - 0.5`` clamped at 0; what
-  pytorch-fid does.
+  antialias=False)``: half-pixel centres, ``s = (i + 0.5) * in / out - 0.5`` clamped at 0;
+  pytorch-fid's resize (its whole pipeline, with its x / 127.5 - 1 scaling, is inception-fid's
+  ``resize="pytorch-fid"``).
 - ``"clean"``: clean-fid's antialiased resize: PIL bicubic on each channel as a 32-bit float
   image (no uint8 rounding), clipped to [0, 255].
 - ``"pil-bicubic"``: PIL bicubic on the uint8 RGB image (rounded to uint8), as torchvision's
@@ -58,7 +59,7 @@ def tf_bilinear(x: torch.Tensor, size: Size) -> torch.Tensor:
 
 
 def pytorch_bilinear(x: torch.Tensor, size: Size) -> torch.Tensor:
-    """``F.interpolate`` bilinear, half-pixel centres, no antialias (pytorch-fid)."""
+    """``F.interpolate`` bilinear, half-pixel centres, no antialias (pytorch-fid's resize)."""
     if tuple(x.shape[-2:]) == tuple(size):
         return x.float()
     return F.interpolate(x.float(), size=size, mode="bilinear", align_corners=False, antialias=False)

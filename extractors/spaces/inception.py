@@ -15,14 +15,24 @@ torchvision / pytorch-fid parameter names, so one code path also loads pytorch-f
 non-299 input itself with the TF-legacy bilinear mapping and scales by (x - 128) / 128) is run
 as-is, fed 299x299 images from our own resize so its internal resize never triggers.
 
-Preprocessing: uint8 -> float [0, 255] -> resize to 299x299 with `resize` (default
-``"tf-bilinear"``, the original FID graph's legacy ResizeBilinear; also ``"pytorch-bilinear"``
-as pytorch-fid, ``"clean"`` as clean-fid) -> (x - 128) / 128 -> network.
+Preprocessing, the `resize` option (a pipeline of `PIPELINES`: resize to 299x299 and the
+scaling to the graph's input range; each entry says whose pipeline it reproduces):
+
+- ``"tf-bilinear"`` (default): TF1 legacy bilinear + (x - 128) / 128, the original TF FID
+  (TTUR) graph, and NVIDIA's stylegan2-ada / stylegan3 metrics.
+- ``"pytorch-fid"``: pytorch-fid's whole pipeline (``InceptionV3.forward``): x / 255
+  (``ToTensor``), ``F.interpolate(bilinear, align_corners=False)`` to 299, then 2 x - 1, i.e.
+  x / 127.5 - 1.
+- ``"clean"``: clean-fid (PIL bicubic on float images, then NVIDIA's detector's (x - 128) / 128).
+- ``"pytorch-bilinear"``, ``"pil-bicubic"``, ``"bicubic-aa"``, ``"bilinear-aa"``: that filter of
+  `extractors.runtime.resize` + (x - 128) / 128; no published FID tool's pipeline
+  (``"pytorch-bilinear"`` is pytorch-fid's resize with the TF scaling, not pytorch-fid).
 """
 from __future__ import annotations
 
 import copy
 import zipfile
+from dataclasses import dataclass
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -34,7 +44,7 @@ from torch import nn
 from extractors.runtime.network_extractor import (BN_CALIBRATION_IMAGES, NetworkExtractor, calibrate_batchnorm, seeded,
                                 state_dict_sha256)
 from extractors.runtime.backends import build_runner
-from extractors.runtime.resize import RESIZERS, resize as resize_images
+from extractors.runtime.resize import resize as resize_images
 from extractors.runtime.weights import MissingWeightsError, WeightFile, locate, require, sha256_file
 
 INPUT_SIZE = 299
@@ -334,10 +344,47 @@ def _load_network(path: Path) -> tuple[nn.Module, str]:
 
 
 # ------------------------------------------------------------------------ the space
-def _preprocess_fn(resize: str) -> Callable[[torch.Tensor], torch.Tensor]:
-    def preprocess(images: torch.Tensor) -> torch.Tensor:
-        return resize_images(images.float(), (INPUT_SIZE, INPUT_SIZE), resize)
-    return preprocess
+@dataclass(frozen=True)
+class Pipeline:
+    """How uint8 images become the graph's input: a resize filter, then a scaling."""
+
+    resize: str            # a filter of extractors.runtime.resize
+    normalize: str         # the scaling, as recorded in `preprocessing`
+    reproduces: str        # whose pipeline this is
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 NCHW -> float [0, 255]-scale 299x299 input of `TFScaled` (which applies
+        (y - 128) / 128): for "x/127.5-1", y = 128 * (x / 127.5 - 1) + 128."""
+        if self.normalize == "(x-128)/128":
+            return resize_images(images.float(), (INPUT_SIZE, INPUT_SIZE), self.resize)
+        # pytorch-fid: ToTensor (x / 255), F.interpolate on [0, 1], then 2 x - 1
+        x = resize_images(images.float() / 255.0, (INPUT_SIZE, INPUT_SIZE), self.resize)
+        return (2.0 * x - 1.0) * 128.0 + 128.0
+
+
+_OURS = "no published FID tool's pipeline (this resize filter with the TF graph's scaling)"
+PIPELINES: dict[str, Pipeline] = {
+    "tf-bilinear": Pipeline("tf-bilinear", "(x-128)/128",
+                            "the original TF FID (TTUR) graph and NVIDIA's stylegan2-ada / "
+                            "stylegan3 metrics"),
+    "pytorch-fid": Pipeline("pytorch-bilinear", "x/127.5-1",
+                            "pytorch-fid (mseitzer/pytorch-fid): x/255, F.interpolate bilinear "
+                            "align_corners=False to 299, 2x-1"),
+    "clean": Pipeline("clean", "(x-128)/128", "clean-fid (mode 'clean')"),
+    "pytorch-bilinear": Pipeline("pytorch-bilinear", "(x-128)/128",
+                                 "pytorch-fid's resize with the TF graph's scaling: not "
+                                 "pytorch-fid's pipeline (that is 'pytorch-fid')"),
+    **{name: Pipeline(name, "(x-128)/128", _OURS)
+       for name in ("pil-bicubic", "bicubic-aa", "bilinear-aa")},
+}
+
+
+def get_pipeline(resize: str) -> Pipeline:
+    """The preprocessing pipeline registered under `resize` (see the module docstring)."""
+    try:
+        return PIPELINES[resize]
+    except KeyError:
+        raise ValueError(f"unknown resize {resize!r}; known: {', '.join(PIPELINES)}") from None
 
 
 def find_weights() -> Path | None:
@@ -350,8 +397,7 @@ def load_inception_fid(device: str = "cpu", weights: str | None = None, allow_un
                        **_: Any) -> NetworkExtractor:
     """The `inception-fid` space (see module docstring). `seed` only matters for the
     untrained fallback (`allow_untrained=True` and no weights found)."""
-    if resize not in RESIZERS:
-        raise ValueError(f"unknown resize {resize!r}; known: {', '.join(RESIZERS)}")
+    pipeline = get_pipeline(resize)
     try:
         path, sha = require(FID_HELPER_WEIGHTS, weights)
     except MissingWeightsError:
@@ -366,15 +412,16 @@ def load_inception_fid(device: str = "cpu", weights: str | None = None, allow_un
         torch.set_flush_denormal(True)
         with seeded(seed):
             module = TFScaled(FIDInceptionV3()).eval()
-        calibrate_batchnorm(module, _preprocess_fn(resize), INPUT_SIZE, seed)
+        calibrate_batchnorm(module, pipeline, INPUT_SIZE, seed)
         fmt = f"random(seed={seed}), batch-norm statistics from {BN_CALIBRATION_IMAGES} seeded noise images"
         sha, trained, source = state_dict_sha256(module), False, None
     example = torch.rand((2, 3, INPUT_SIZE, INPUT_SIZE), generator=torch.Generator().manual_seed(0)) * 255
     runner, used = build_runner(module, example, backend, key=f"inception-fid:{sha}:{fmt}",
                                 prefer="onnx", flush_denormal=not trained, device=device)
     preprocessing = {"resize": resize, "size": [INPUT_SIZE, INPUT_SIZE],
-                     "normalize": "(x-128)/128", "input": "RGB uint8 -> float [0,255]",
+                     "normalize": pipeline.normalize, "reproduces": pipeline.reproduces,
+                     "input": "RGB uint8 -> float [0,255]",
                      "weights_format": fmt, "backend": used, "output": "pool3 2048-d"}
-    return NetworkExtractor("inception-fid", DIM, trained, sha, _preprocess_fn(resize), runner,
+    return NetworkExtractor("inception-fid", DIM, trained, sha, pipeline, runner,
                             preprocessing, default_batch_size=16, source=source)
 
