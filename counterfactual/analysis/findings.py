@@ -37,12 +37,25 @@ class Measure:
 
 
 # Registry, in order of preference: the cross-space table's relative reaction (each trained
-# space against the other trained spaces), else the effects table's FD(1)/FD(0).
+# space against the other trained spaces), else the effects table's sensitivity S (the FD
+# change from Δ=0 to Δ=1, floor removed; not scale-free, so only used without a cross-space
+# table), else a legacy table's FD(1)/FD(0).
 MEASURES: dict[str, Measure] = {
     "relative": Measure("relative", "relative_ci_low", "relative_ci_high",
                         "reaction relative to the other trained spaces"),
+    "sensitivity": Measure("sensitivity", "sensitivity_ci_low", "sensitivity_ci_high",
+                           "sensitivity S (FD change from Δ=0 to Δ=1, floor removed)", null=0.0),
     "ratio_to_null": Measure("ratio_to_null", "ratio_ci_low", "ratio_ci_high", "FD(1)/FD(0)"),
 }
+
+
+def _effects_measure(effects: pd.DataFrame) -> Measure:
+    """The first effects-table measure whose columns the table has."""
+    for key in ("sensitivity", "ratio_to_null"):
+        m = MEASURES[key]
+        if {m.value, m.low, m.high} <= set(effects.columns):
+            return m
+    raise KeyError("effects table has neither sensitivity nor FD(1)/FD(0) columns")
 
 VERIFIED, NOT_VERIFIABLE, FLAGGED, REFERENCE = (
     "verified", "not verifiable", "flagged", "reference distortion")
@@ -69,7 +82,7 @@ class AttributeFinding:
     detectable: tuple[str, ...]                    # labels of spaces with a detectable effect
     over: tuple[str, ...] = ()                     # cross-space verdicts
     under: tuple[str, ...] = ()
-    measure: str = MEASURES["ratio_to_null"].label
+    measure: str = MEASURES["sensitivity"].label
     detect_rule: str = "interval above 1"
 
     @property
@@ -172,14 +185,14 @@ def _detectable(effects: pd.DataFrame) -> tuple[pd.Series, str]:
             "the Holm-corrected test and the interval agree"
     if "reject_holm" in effects:
         return effects["reject_holm"].astype(bool), "Holm-corrected test rejects no effect"
-    m = MEASURES["ratio_to_null"]
-    return effects[m.low] > m.null, "interval of FD(1)/FD(0) above 1"
+    m = _effects_measure(effects)
+    return effects[m.low] > m.null, f"interval of the {m.label} above {m.null:g}"
 
 
 def _comparison(effects: pd.DataFrame, cross_space: pd.DataFrame | None) -> tuple[pd.DataFrame, Measure]:
     if cross_space is not None and not cross_space.empty and "relative" in cross_space:
         return cross_space, MEASURES["relative"]
-    return effects, MEASURES["ratio_to_null"]
+    return effects, _effects_measure(effects)
 
 
 def _trained(df: pd.DataFrame) -> pd.DataFrame:
