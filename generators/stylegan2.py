@@ -26,16 +26,23 @@ NVIDIA's code. The computation, for one image:
     noise:     "const" uses the stored `noise_const` buffers, "random" fresh N(0, 1) noise per
                image (torch's global RNG), "none" no noise at all.
 
-Precision: everything runs in float32. NVIDIA runs the `num_fp16_res` highest-resolution blocks
-in float16 on the GPU; here they run in float32 on every device (more exact, and the only
-option on the CPU), so outputs of such networks differ from NVIDIA's GPU outputs by fp16
-rounding. The network's own forward passes are batched; `StyleGAN2Faces.images` runs the
-synthesis one image at a time so that its output never depends on the batch size.
+Batching: the modulated convolutions run as one grouped convolution over the batch (one group
+per image, NVIDIA's fused path), so synthesising N images costs one convolution call per layer.
+`StyleGAN2Faces` synthesises whole batches whenever it is given more than one image; with
+`batched=False` it runs the one-image-at-a-time reference path. The two differ by float
+rounding only (float outputs within 1e-4, uint8 images within one level; tests/test_stylegan2.py).
+
+Precision: by default everything runs in float32 on every device. NVIDIA runs the
+`num_fp16_res` highest-resolution blocks in float16 on the GPU; `fp16=True` does the same
+(`StyleGAN2Faces` allows it on CUDA only; off by default, and recorded as the generator's
+`precision` in manifests and cache keys). Float32 outputs of such networks differ from NVIDIA's
+GPU outputs by fp16 rounding.
 
 `StyleGAN2Faces` adapts a loaded network to `generators.base.Generator`.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Any, Sequence
 
@@ -229,7 +236,7 @@ class Conv2dLayer(nn.Module):
             self.register_parameter("bias", None)
 
     def forward(self, x: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
-        x = conv2d(x, self.weight * self.weight_gain, f=self.resample_filter, up=self.up,
+        x = conv2d(x, (self.weight * self.weight_gain).to(x.dtype), f=self.resample_filter, up=self.up,
                    padding=self.padding, flip_weight=(self.up == 1))
         clamp = None if self.conv_clamp is None else self.conv_clamp * gain
         return bias_act(x, self.bias, act=self.activation, gain=self.act_gain * gain,
@@ -250,7 +257,7 @@ class SynthesisBlock(nn.Module):
             raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
         self.in_channels, self.resolution = in_channels, resolution
         self.is_last, self.architecture = is_last, architecture
-        self.use_fp16 = use_fp16   # recorded only: every layer runs in float32 (module doc)
+        self.use_fp16 = use_fp16   # runs in float16 only when the synthesis asks for fp16
         self.register_buffer("resample_filter", setup_filter(resample_filter))
         self.num_conv = self.num_torgb = 0
         if in_channels == 0:
@@ -271,23 +278,29 @@ class SynthesisBlock(nn.Module):
                                     resample_filter=resample_filter)
 
     def forward(self, x: torch.Tensor | None, img: torch.Tensor | None, ws: torch.Tensor,
-                noise_mode: str = "const") -> tuple[torch.Tensor, torch.Tensor | None]:
+                noise_mode: str = "const", fp16: bool = False
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """x in the block's dtype (float16 when `fp16` and the block is an fp16 block), img and
+        the returned img in float32."""
+        dtype = torch.float16 if fp16 and self.use_fp16 else torch.float32
         w_iter = iter(ws.unbind(1))
         if self.in_channels == 0:
-            x = self.const.unsqueeze(0).repeat([ws.shape[0], 1, 1, 1])
+            x = self.const.to(dtype).unsqueeze(0).repeat([ws.shape[0], 1, 1, 1])
             x = self.conv1(x, next(w_iter), noise_mode)
         elif self.architecture == "resnet":
+            x = x.to(dtype)
             y = self.skip(x, gain=math.sqrt(0.5))
             x = self.conv0(x, next(w_iter), noise_mode)
             x = self.conv1(x, next(w_iter), noise_mode, gain=math.sqrt(0.5))
             x = y + x
         else:
+            x = x.to(dtype)
             x = self.conv0(x, next(w_iter), noise_mode)
             x = self.conv1(x, next(w_iter), noise_mode)
         if img is not None:
             img = upsample2d(img, self.resample_filter)
         if self.is_last or self.architecture == "skip":
-            y = self.torgb(x, next(w_iter))
+            y = self.torgb(x, next(w_iter)).to(torch.float32)
             img = y if img is None else img + y
         return x, img
 
@@ -315,7 +328,9 @@ class SynthesisNetwork(nn.Module):
             self.num_ws += block.num_conv + (block.num_torgb if res == img_resolution else 0)
             setattr(self, f"b{res}", block)
 
-    def forward(self, ws: torch.Tensor, noise_mode: str = "const") -> torch.Tensor:
+    def forward(self, ws: torch.Tensor, noise_mode: str = "const",
+                fp16: bool = False) -> torch.Tensor:
+        """Images [N, C, R, R] float32; `fp16` runs the fp16 blocks (num_fp16_res) in float16."""
         if noise_mode not in NOISE_MODES:
             raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
         if ws.ndim != 3 or tuple(ws.shape[1:]) != (self.num_ws, self.w_dim):
@@ -329,7 +344,7 @@ class SynthesisNetwork(nn.Module):
             # Consecutive blocks share one w: a block's ToRGB uses the next block's conv0 w.
             cur = ws.narrow(1, w_idx, block.num_conv + block.num_torgb)
             w_idx += block.num_conv
-            x, img = block(x, img, cur, noise_mode=noise_mode)
+            x, img = block(x, img, cur, noise_mode=noise_mode, fp16=fp16)
         return img
 
 
@@ -360,24 +375,28 @@ class StyleGAN2Generator(nn.Module):
 
     def forward(self, z: torch.Tensor, c: torch.Tensor | None = None,
                 truncation_psi: float = 1.0, truncation_cutoff: int | None = None,
-                noise_mode: str = "const") -> torch.Tensor:
+                noise_mode: str = "const", fp16: bool = False) -> torch.Tensor:
         ws = self.mapping(z, c, truncation_psi=truncation_psi,
                           truncation_cutoff=truncation_cutoff)
-        return self.synthesis(ws, noise_mode=noise_mode)
+        return self.synthesis(ws, noise_mode=noise_mode, fp16=fp16)
 
 
 class StyleGAN2Faces(Generator):
     """A StyleGAN2 network behind `generators.base.Generator` (uint8 images, W / W+ latents).
 
     Images use noise_mode "const" (or "none") so they are a deterministic function of the
-    latents; the synthesis runs one image at a time, so the output of `images` is identical for
-    any `batch_size`. A conditional network needs `class_index` (the one-hot label used for
-    every image).
+    latents. `mapping` and `synthesis` process what they are given as one batch (`images`: in
+    batches of `batch_size`); `batched=False` runs them one image at a time instead (the
+    reference path: bitwise independent of the batch size, and slow on a GPU). Batched images
+    agree with it to float rounding (uint8: within one level). `fp16=True` (CUDA only) runs
+    the network's `num_fp16_res` highest-resolution blocks in float16, as NVIDIA does.
+    A conditional network needs `class_index` (the one-hot label used for every image).
     """
 
     def __init__(self, net: StyleGAN2Generator, device: str | torch.device = "cpu",
                  weights_sha256: str | None = None, *, class_index: int | None = None,
-                 noise_mode: str = "const", spec: str = "stylegan2") -> None:
+                 noise_mode: str = "const", spec: str = "stylegan2", batched: bool = True,
+                 fp16: bool = False) -> None:
         if noise_mode not in ("const", "none"):
             raise ValueError(f"noise_mode must be 'const' or 'none' for reproducible images, "
                              f"got {noise_mode!r}")
@@ -385,6 +404,9 @@ class StyleGAN2Faces(Generator):
             raise ValueError(f"conditional network (c_dim={net.c_dim}) needs class_index in "
                              f"[0, {net.c_dim}), got {class_index}")
         self.device = torch.device(device)
+        if fp16 and self.device.type != "cuda":
+            raise ValueError(f"fp16 synthesis runs on CUDA only; device is {self.device} "
+                             "(leave fp16 off: float32 is the default everywhere)")
         self.net = net.to(self.device).eval().requires_grad_(False)
         self.spec = spec
         self.z_dim, self.w_dim, self.num_ws = net.z_dim, net.w_dim, net.num_ws
@@ -392,6 +414,35 @@ class StyleGAN2Faces(Generator):
         self.weights_sha256 = weights_sha256
         self.class_index = class_index
         self.noise_mode = noise_mode
+        self.batched = batched
+        self.fp16 = fp16
+
+    @property
+    def precision(self) -> str:
+        """"float32", or which blocks run in float16 ("float16 at 512-1024 px, else float32")."""
+        fp16_res = [b.resolution for b in self._blocks() if b.use_fp16]
+        if not self.fp16 or not fp16_res:
+            return "float32"
+        return f"float16 at {min(fp16_res)}-{max(fp16_res)} px, else float32"
+
+    def _blocks(self) -> list[SynthesisBlock]:
+        syn = self.net.synthesis
+        return [getattr(syn, f"b{res}") for res in syn.block_resolutions]
+
+    def _each(self, fn: Any, x: torch.Tensor) -> torch.Tensor:
+        """fn over x as one batch, or one row at a time when not batched; on CUDA in float32
+        without TF32 convolutions (cuDNN's default), so images match the CPU's."""
+        with self._exact_cuda():
+            if self.batched or len(x) <= 1:
+                return fn(x)
+            return torch.cat([fn(x[i:i + 1]) for i in range(len(x))])
+
+    def _exact_cuda(self) -> Any:
+        if self.device.type != "cuda" or self.fp16:
+            return contextlib.nullcontext()
+        cudnn = torch.backends.cudnn
+        return cudnn.flags(enabled=cudnn.enabled, benchmark=cudnn.benchmark,
+                           deterministic=cudnn.deterministic, allow_tf32=False)
 
     def _labels(self, n: int) -> torch.Tensor | None:
         if self.net.c_dim == 0:
@@ -403,18 +454,18 @@ class StyleGAN2Faces(Generator):
     @torch.no_grad()
     def mapping(self, z: torch.Tensor, truncation_psi: float = 1.0,
                 truncation_cutoff: int | None = None) -> torch.Tensor:
-        """z [N, z_dim] -> ws [N, num_ws, w_dim] (one image at a time: batch-size invariant)."""
+        """z [N, z_dim] -> ws [N, num_ws, w_dim]."""
         z = z.to(self.device, torch.float32)
-        return torch.cat([self.net.mapping(z[i:i + 1], self._labels(1), truncation_psi,
-                                           truncation_cutoff) for i in range(len(z))])
+        return self._each(lambda part: self.net.mapping(part, self._labels(len(part)),
+                                                        truncation_psi, truncation_cutoff), z)
 
     @torch.no_grad()
     def synthesis(self, ws: torch.Tensor, noise_mode: str | None = None) -> torch.Tensor:
-        """ws [N, num_ws, w_dim] (or [N, w_dim], broadcast) -> float images NCHW on the device."""
+        """ws [N, num_ws, w_dim] (or [N, w_dim], broadcast) -> float32 images NCHW on the device."""
         ws = self._as_wplus(ws.to(self.device, torch.float32))
         mode = self.noise_mode if noise_mode is None else noise_mode
-        return torch.cat([self.net.synthesis(ws[i:i + 1], noise_mode=mode)
-                          for i in range(len(ws))])
+        return self._each(lambda part: self.net.synthesis(part, noise_mode=mode, fp16=self.fp16),
+                          ws)
 
     def _as_wplus(self, ws: torch.Tensor) -> torch.Tensor:
         if ws.ndim == 2 and ws.shape[1] == self.w_dim:
@@ -456,5 +507,5 @@ class StyleGAN2Faces(Generator):
     def describe(self) -> dict[str, Any]:
         d = super().describe()
         d.update(init_kwargs=self.net.init_kwargs, class_index=self.class_index,
-                 noise_mode=self.noise_mode, precision="float32")
+                 noise_mode=self.noise_mode, precision=self.precision)
         return d

@@ -14,7 +14,11 @@ what NVIDIA's reference implementation computes for the same weights:
   on the fine grid, so their order does not matter).
 - `modulated_conv2d`: weights scaled per sample by the style s (w'_oikk = s_i w_oikk) and,
   with demodulation, divided by sqrt(sum_ikk w'^2 + 1e-8) per output channel; run as one
-  grouped convolution with one group per sample.
+  grouped convolution over the batch (one group per sample, as NVIDIA's fused path), so a
+  batch of N images costs one convolution call per layer instead of N. The per-sample weights
+  are computed in float32 and cast to the activations' dtype (float16 in fp16 blocks, where
+  weight and styles are first divided by their max-norms to avoid overflow; the factors cancel
+  under demodulation).
 - `bias_act`: add a per-channel bias, apply the activation, multiply by its gain (sqrt(2) for
   (leaky) ReLU) and clamp to +-clamp when a clamp is given.
 """
@@ -134,19 +138,26 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
 
     x [N, I, H, W], weight [O, I, k, k], styles [N, I]. Each sample n uses
     w_n = weight * styles[n] (per input channel), divided, with demodulation, by
-    sqrt(sum over (i, k, k) of w_n^2 + 1e-8) per output channel.
+    sqrt(sum over (i, k, k) of w_n^2 + 1e-8) per output channel; all N samples run as one
+    grouped convolution. Output in x's dtype.
     """
     n = x.shape[0]
     out_channels, in_channels, kh, kw = weight.shape
+    if x.dtype == torch.float16 and demodulate:      # pre-normalise: no fp16 overflow
+        weight = weight * (1 / math.sqrt(in_channels * kh * kw)
+                           / weight.norm(float("inf"), dim=[1, 2, 3], keepdim=True))
+        styles = styles / styles.norm(float("inf"), dim=1, keepdim=True)
     w = weight.unsqueeze(0) * styles.reshape(n, 1, in_channels, 1, 1)    # [N, O, I, k, k]
     if demodulate:
         dcoefs = (w.square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt()          # [N, O]
         w = w * dcoefs.reshape(n, out_channels, 1, 1, 1)
     x = x.reshape(1, n * in_channels, *x.shape[2:])
-    x = conv2d(x, w.reshape(n * out_channels, in_channels, kh, kw), f=resample_filter, up=up,
+    w = w.reshape(n * out_channels, in_channels, kh, kw).to(x.dtype)
+    x = conv2d(x, w, f=resample_filter, up=up,
                padding=padding, groups=n, flip_weight=flip_weight)
     x = x.reshape(n, out_channels, *x.shape[2:])
     if noise is not None:
+        noise = noise.to(x.dtype)
         x = x.add_(noise) if _can_inplace(x) else x + noise
     return x
 
@@ -184,7 +195,7 @@ def bias_act(x: torch.Tensor, b: torch.Tensor | None = None, act: str = "linear"
     if func is None:
         raise ValueError(f"unknown activation {act!r}; known: {', '.join(ACTIVATIONS)}")
     if b is not None:
-        x = x + b.reshape([-1 if i == 1 else 1 for i in range(x.ndim)])
+        x = x + b.to(x.dtype).reshape([-1 if i == 1 else 1 for i in range(x.ndim)])
     inplace = b is not None and _can_inplace(x)     # x is then our own fresh tensor
     if act == "lrelu" and inplace:
         x = F.leaky_relu_(x, 0.2)

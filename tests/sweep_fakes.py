@@ -5,6 +5,8 @@ config can name them ("fake-gen", "fake-a", "fake-b", "fake_latent", "fakeblur:<
 Environment knobs (for the subprocess resume test):
     SWEEP_FAKES_LOG    append one line per generator / intervention call to this file
     SWEEP_FAKES_SLEEP  seconds to sleep in each extractor call (slows a run down)
+Generator spec "fake-gen:die-once=PATH": inside a Ray actor, the first `images` call kills the
+actor's process (and creates PATH, so the retried task lives): the executor recovery test.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import numpy as np
 import torch
 
 from extractors.base import FeatureExtractor
+from extractors.scorers import Scorer, register_scorer
 from generators.base import Generator
 
 RES = 8
@@ -32,7 +35,8 @@ def _log(line: str) -> None:
 class FakeGenerator(Generator):
     """z [N, 6] -> a smooth 8x8 RGB image through a fixed random map (batch-independent)."""
 
-    def __init__(self) -> None:
+    def __init__(self, die_once: str | None = None) -> None:
+        self.die_once = die_once
         self.spec, self.z_dim, self.w_dim, self.num_ws = "fake-gen", 6, None, None
         self.resolution, self.weights_sha256, self.device = RES, "fake", torch.device("cpu")
         rng = np.random.default_rng(1234)
@@ -52,13 +56,25 @@ class FakeGenerator(Generator):
                progress: bool = False) -> torch.Tensor:
         self.calls += 1
         _log(f"images {len(latents)}")
+        if self.die_once and not Path(self.die_once).exists() and _in_ray_actor():
+            Path(self.die_once).write_text("died\n")
+            os._exit(1)
         out = [self.synthesis(self.mapping(latents[i:i + batch_size], truncation_psi))
                for i in range(0, len(latents), batch_size)]
         return ((torch.cat(out) * 127.5 + 128).clamp(0, 255)).to(torch.uint8)
 
 
+def _in_ray_actor() -> bool:
+    try:
+        import ray
+        return ray.is_initialized() and ray.get_runtime_context().get_actor_id() is not None
+    except Exception:
+        return False
+
+
 def load_fake_generator(argument: str | None, device: str = "cpu", **kw: Any) -> FakeGenerator:
-    return FakeGenerator()
+    die = argument.partition("die-once=")[2] if argument and argument.startswith("die-once=") else None
+    return FakeGenerator(die)
 
 
 class FakeExtractor(FeatureExtractor):
@@ -96,6 +112,7 @@ class FakeLatent:
     """Twins from shifted latents (calls the generator, like a learned direction)."""
 
     synthetic = False
+    uses_latents = True
     target_scorer = "bright"
 
     def __init__(self, amount: float = 0.8) -> None:
@@ -156,6 +173,16 @@ def load_scorer(name: str) -> Any:
     return {"bright": bright_scorer, "red": red_scorer}[name]
 
 
+class FakeScorer(Scorer):
+    """A fake scorer as an `extractors.scorers` registry entry (so config validation knows it)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __call__(self, images: Any, *args: Any) -> np.ndarray:
+        return load_scorer(self.name)(torch.as_tensor(images))
+
+
 def identity_similarity() -> Any:
     def cosine(a: torch.Tensor, b: torch.Tensor) -> np.ndarray:
         x, y = a.reshape(len(a), -1).double(), b.reshape(len(b), -1).double()
@@ -172,6 +199,8 @@ def register() -> None:
     extractors.register_extractor("fake-b", "sweep_fakes:load_fake_b", description="test space")
     register_intervention("fake_latent", FakeLatent)
     register_intervention("fakeblur", FakeBlur, prefix=True, arg_help="region")
+    for name in ("bright", "red"):
+        register_scorer(name, lambda name=name, **_: FakeScorer(name))
 
 
 def components() -> Any:

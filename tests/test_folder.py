@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from generators.folder import BadImageError, FolderGenerator, load_folder
+from generators.folder import BadImageError, FolderGenerator, UpscaleWarning, load_folder
 
 
 def rand_img(seed: int, h: int = 8, w: int = 8) -> np.ndarray:
@@ -42,8 +42,9 @@ def test_centre_crop_then_lanczos_resize(tmp_path):
     out = g.images_for_seeds([1])[0].permute(1, 2, 0).numpy()
     ref = np.asarray(Image.fromarray(wide[:, 3:13]).resize((6, 6), Image.Resampling.LANCZOS))
     np.testing.assert_array_equal(out, ref)
-    # default resolution: shorter side of the first file; crop untouched at that size
-    g = FolderGenerator(tmp_path)
+    # default resolution: the most common shorter side (a tie of 12 and 10: the larger)
+    with pytest.warns(UpscaleWarning, match=r"1 of 2 images .* upscaled \(first: 1.png, 16x10\)"):
+        g = FolderGenerator(tmp_path)
     assert g.resolution == 12
     np.testing.assert_array_equal(g.images_for_seeds([0])[0].permute(1, 2, 0).numpy(),
                                   rand_img(6, 12, 12))
@@ -54,7 +55,9 @@ def test_centre_crop_then_lanczos_resize(tmp_path):
 def test_resize_error_policy_names_the_file(tmp_path):
     write(tmp_path / "0.png", rand_img(1))
     write(tmp_path / "1.png", rand_img(2, 9, 9))
+    write(tmp_path / "2.png", rand_img(3))
     g = FolderGenerator(tmp_path, resize="error")
+    assert g.resolution == 8
     with pytest.raises(BadImageError, match=r"1\.png.*9x9"):
         g.images_for_seeds([0, 1])
     with pytest.raises(ValueError, match="resize must be one of"):

@@ -16,7 +16,6 @@ from .pairs import PairFeatures
 from .permutation import PermutationResult, permutation_test, permutation_tests
 from .rank_agreement import tau_matrix
 from .region import reference_fd, region_matrix, region_sensitivity
-from .summary import space_reactions
 from .sweep_analysis import SweepTables, sweep_tables
 from .tables import load_dose_table, validate_dose_table
 
@@ -26,6 +25,6 @@ __all__ = [
     "fit_dose_response", "fit_dose_table", "importance_weights", "load_dose_table", "mix_pairs",
     "null_normalised", "permutation_test", "permutation_tests", "random_swap",
     "reference_fd", "reference_normalised", "region_matrix", "region_sensitivity",
-    "space_reactions", "SweepTables", "sweep_tables", "tau_matrix", "term_shares",
+    "SweepTables", "sweep_tables", "tau_matrix", "term_shares",
     "validate_dose_table",
 ]

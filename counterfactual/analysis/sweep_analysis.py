@@ -1,46 +1,45 @@
 """The sweep's analysis pipeline: every derived table of a finished sweep run, from its tables
-(and, for permutation tests, its cached features via the run's feature index). The report
-renders what `sweep_tables` returns and writes `SweepTables.frames()` to RUN_DIR/report_tables.
+and its cached features (read through the run's feature index). The report renders what
+`sweep_tables` returns and writes `SweepTables.frames()` to RUN_DIR/report_tables.
 
-- curves: `dose_curves` (mean FD per delta with a bootstrap CI over draws, mean/trace terms)
-- fits: `fit_dose_table` (quadratic fit, sensitivity FD(1) - FD(0) with an HC3 CI)
-- null: `null_normalised` (FD(1) / mean FD(0) with a CI); shares: `term_shares`
-- effects: one row per attribute x space joining the three, with a p-value for "the attribute
-  moves FD in this space" and its Holm correction across all attributes x spaces. The p-value
-  is the paired permutation test (`permutation_tests`) when permutations were asked for and
-  the features are cached, else the Wald test of the fitted sensitivity (HC3 SE, normal).
-- reactions: `space_reactions` (over/under-reaction relative to the other spaces)
-- region: `region_sensitivity` and its region x space matrix
-Analyses that cannot run (missing deltas, one space, ...) leave a note instead of failing.
+- effects: one row per attribute x space from the face-level inference
+  (`counterfactual.analysis.sensitivity`, one definition of sensitivity): raw FD at gap 1 and
+  its swap floor, the sensitivity with a jackknife interval over faces, the bias-corrected
+  estimates beside it (unbiased mean term, FD-infinity), the within-pair swap permutation p
+  with its resolution and its Holm correction over every attribute x space (family size and
+  permutation count recorded); plus, described as such, the split-to-split spread of FD(1)
+  over the sweep's draws and the mean-term share.
+- reference: the same quantities for the reference distortion (``[region] reference``).
+- reactions: the cross-space comparison (profiles relative to the reference distortion,
+  trained spaces only in every reference, simultaneous jackknife intervals, verdicts).
+- curves: `dose_curves` (mean FD per delta and its spread over the draws, which reuse the
+  same faces: split-to-split noise, not uncertainty about other faces)
+- fits: `fit_dose_table` (a quadratic description of the curve; no test is done on it)
+- shares: `term_shares`; region: `region_sensitivity` and its region x space matrix
+Analyses that cannot run (no cached features, one space, ...) leave a note instead of failing.
 """
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from counterfactual.metrics import RankDeficientCovarianceWarning
 from counterfactual.run.reader import RunData
 from counterfactual.run.schemas import BASE_SET
 
 from .dose import dose_curves
 from .fit import fit_dose_table
-from .multiple import adjust_pvalues
-from .normalise import null_normalised, term_shares
+from .inference import Settings
+from .normalise import term_shares
 from .pairs import PairFeatures
-from .permutation import permutation_tests
 from .region import region_matrix, region_sensitivity
-from .summary import space_reactions
+from .sensitivity import FaceInference, face_inference
 from .tables import validate_dose_table
 
-EFFECT_COLUMNS: tuple[str, ...] = (
-    "intervention", "space", "space_label", "trained", "fd0", "fd1", "sensitivity",
-    "sensitivity_ci_low", "sensitivity_ci_high", "ratio_to_null", "ratio_ci_low",
-    "ratio_ci_high", "mean_term_share", "p_value", "p_holm", "p_source")
+# Descriptive columns from the sweep's draws appended to the face-level effects.
+DRAW_COLUMNS: tuple[str, ...] = ("fd1_draws_mean", "fd1_draws_sd", "n_draws", "mean_term_share")
 
 
 @dataclass
@@ -48,19 +47,18 @@ class SweepTables:
     """Derived tables of a sweep run (None where the analysis could not run)."""
     curves: pd.DataFrame | None = None
     fits: pd.DataFrame | None = None
-    null: pd.DataFrame | None = None
     shares: pd.DataFrame | None = None
     effects: pd.DataFrame | None = None
+    reference: pd.DataFrame | None = None
     reactions: pd.DataFrame | None = None
     region: pd.DataFrame | None = None
     region_matrix: pd.DataFrame | None = None
-    permutation: pd.DataFrame | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     def frames(self) -> dict[str, pd.DataFrame]:
         """Named tables to write next to the report."""
-        names = ("curves", "fits", "null", "shares", "effects", "reactions", "region",
-                 "permutation")
+        names = ("curves", "fits", "shares", "effects", "reference", "reactions", "region")
         return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
 
 
@@ -72,59 +70,61 @@ def _attempt(notes: list[str], what: str, fn: Callable[[], Any]) -> Any:
         return None
 
 
-def wald_p(estimate: np.ndarray, se: np.ndarray) -> np.ndarray:
-    """Two-sided normal p-value of estimate / se (NaN where se is not positive)."""
-    est, se = np.asarray(estimate, np.float64), np.asarray(se, np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.where(se > 0, est / se, np.nan)
-    return np.where(np.isfinite(z), 2.0 * stats.norm.sf(np.abs(z)), np.nan)
-
-
-def effects_table(fits: pd.DataFrame, null: pd.DataFrame | None, shares: pd.DataFrame | None,
-                  permutation: pd.DataFrame | None) -> pd.DataFrame:
-    """One row per attribute x space: sensitivity, ratio to null, term share, p and Holm p."""
-    keys = ["intervention", "space"]
-    df = fits[[*keys, "space_label", "trained", "fd0_fit", "fd1_fit", "sensitivity",
-               "sensitivity_se", "sensitivity_ci_low", "sensitivity_ci_high"]].copy()
-    if null is not None:      # observed means over draws at delta = 0 and 1
-        part = null[[*keys, "null_mean", "fd1", "ratio_to_null", "ratio_ci_low", "ratio_ci_high"]]
-        df = df.merge(part.rename(columns={"null_mean": "fd0"}), on=keys, how="left")
-    else:                     # fitted values
-        df["fd0"], df["fd1"] = df["fd0_fit"], df["fd1_fit"]
-        df[["ratio_to_null", "ratio_ci_low", "ratio_ci_high"]] = np.nan
+def draw_spread(dose: pd.DataFrame, shares: pd.DataFrame | None) -> pd.DataFrame:
+    """Per attribute x space: mean and SD of FD(1) over the sweep's draws (split-to-split
+    spread on the same faces) and the mean-term share at delta = 1."""
+    one = dose[np.isclose(dose["delta"], 1.0)]
+    out = one.groupby(["intervention", "space"]).agg(
+        fd1_draws_mean=("fd", "mean"), fd1_draws_sd=("fd", "std"), n_draws=("fd", "size"))
+    out = out.reset_index()
     if shares is not None:
-        df = df.merge(shares[[*keys, "mean_term_share"]], on=keys, how="left")
+        out = out.merge(shares[["intervention", "space", "mean_term_share"]],
+                        on=["intervention", "space"], how="left")
     else:
-        df["mean_term_share"] = np.nan
-    if permutation is not None:
-        df = df.merge(permutation[[*keys, "p_value"]], on=keys, how="left")
-        df["p_source"] = f"permutation ({int(permutation['n_perm'].iloc[0])} permutations)"
-    else:
-        df["p_value"] = wald_p(df["sensitivity"], df["sensitivity_se"])
-        df["p_source"] = "Wald test of the fitted sensitivity (HC3)"
-    df["p_holm"] = adjust_pvalues(df["p_value"].to_numpy(np.float64), "holm")
-    return df[list(EFFECT_COLUMNS)].sort_values(keys).reset_index(drop=True)
+        out["mean_term_share"] = np.nan
+    return out
 
 
-def pair_features(run: RunData) -> list[PairFeatures]:
-    """Base/twin features of every dose intervention x space, read through the run's
-    feature index (the dose table names the intervention x space pairs)."""
+def pair_features(run: RunData) -> tuple[list[PairFeatures], list[PairFeatures]]:
+    """(attributes, reference): base/twin features of every dose intervention x space, read
+    through the run's feature index (the dose table names them), and of the reference
+    distortion (``[region] reference``, e.g. blur:all) in each space when it was extracted.
+    The reference is not one of the attributes."""
     dose = run.table("dose_response")
     if dose is None:
         raise FileNotFoundError(f"{run.root} has no dose-response table")
     index = run.feature_index
-    out = []
-    for key, space_name in dict.fromkeys(zip(dose["intervention"], dose["space"])):
+    reference_key = ((run.manifest.get("config") or {}).get("region") or {}).get("reference")
+    spaces = list(dict.fromkeys(dose["space"]))
+    entries = index.entries()
+
+    def load(key: str, space_name: str) -> PairFeatures:
         space = run.space(space_name)
-        out.append(PairFeatures(key, space_name, index.load(BASE_SET, space_name),
-                                   index.load(key, space_name), trained=space.trained,
-                                   space_label=space.label))
-    return out
+        return PairFeatures(key, space_name, index.load(BASE_SET, space_name),
+                            index.load(key, space_name), trained=space.trained,
+                            space_label=space.label)
+
+    attributes = [load(key, sp) for key, sp in dict.fromkeys(zip(dose["intervention"], dose["space"]))
+                  if key != reference_key]
+    reference = [load(reference_key, sp) for sp in spaces
+                 if reference_key and (reference_key, sp) in entries]
+    return attributes, reference
 
 
-def sweep_tables(run: RunData, n_boot: int = 2000, seed: int = 0,
-                 permutations: int = 0) -> SweepTables:
-    """Every derived table of a sweep run (see the module docstring)."""
+def face_tables(run: RunData, settings: Settings, workers: int) -> FaceInference:
+    """The face-level inference of a run's attributes (see `sensitivity.face_inference`)."""
+    attributes, reference = pair_features(run)
+    return face_inference(attributes, reference, settings, workers=workers)
+
+
+def sweep_tables(run: RunData, n_boot: int = 2000, seed: int = 0, permutations: int = 0,
+                 workers: int = 2) -> SweepTables:
+    """Every derived table of a sweep run (see the module docstring).
+
+    ``n_boot``: bootstrap replicates of the descriptive spread over draws; ``permutations``:
+    permutations per test (0: chosen so that Holm over the family can reach alpha,
+    `inference.resamples_for`); ``workers``: threads for the face-level inference.
+    """
     out = SweepTables()
     notes = out.notes
     dose = run.table("dose_response")
@@ -134,19 +134,18 @@ def sweep_tables(run: RunData, n_boot: int = 2000, seed: int = 0,
         out.curves = _attempt(notes, "dose curves",
                               lambda: dose_curves(dose, n_boot=n_boot, seed=seed))
         out.fits = _attempt(notes, "dose-response fits", lambda: fit_dose_table(dose))
-        out.null = _attempt(notes, "null-normalised sensitivity",
-                            lambda: null_normalised(dose, n_boot=n_boot, seed=seed))
         out.shares = _attempt(notes, "term shares",
                               lambda: term_shares(dose, n_boot=n_boot, seed=seed))
-        if permutations > 0:
-            with warnings.catch_warnings():   # n <= dim is expected; the test is exact anyway
-                warnings.simplefilter("ignore", RankDeficientCovarianceWarning)
-                out.permutation = _attempt(notes, "permutation tests", lambda: permutation_tests(
-                    pair_features(run), n_perm=permutations, seed=seed))
-        if out.fits is not None:
-            out.effects = effects_table(out.fits, out.null, out.shares, out.permutation)
-        out.reactions = _attempt(notes, "cross-space summary",
-                                 lambda: space_reactions(dose, n_boot=n_boot, seed=seed))
+        settings = Settings(n_perm=permutations or None, seed=seed)
+        out.settings = settings.as_dict()
+        face = _attempt(notes, "face-level inference (needs the run's cached features)",
+                        lambda: face_tables(run, settings, workers))
+        if face is not None:
+            spread = draw_spread(dose, out.shares)
+            out.effects = face.effects.merge(spread, on=["intervention", "space"], how="left")
+            out.reference = face.reference
+            out.reactions = face.cross_space
+            notes += face.notes
     region = run.table("region")
     if region is not None and len(region):
         out.region = _attempt(notes, "region sensitivity", lambda: region_sensitivity(region))

@@ -37,14 +37,21 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
 def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[Any]], Any], mode: str = "wb",
                  sync: bool = True) -> Path:
     """Call `write(fh)` on a temp file opened with `mode`, fsync it (when `sync`), then move
-    it onto `path` atomically. Returns `path`."""
+    it onto `path` atomically. Returns `path`. An OSError without a file name (a full disk
+    mid-write) is raised again naming `path`."""
     path = Path(path)
-    with atomic_path(path) as tmp:
-        with open(tmp, mode) as fh:
-            write(fh)
-            fh.flush()
-            if sync:
-                os.fsync(fh.fileno())
+    try:
+        with atomic_path(path) as tmp:
+            with open(tmp, mode) as fh:
+                write(fh)
+                fh.flush()
+                if sync:
+                    os.fsync(fh.fileno())
+    except OSError as exc:
+        unnamed = exc.filename is None or TEMP_MARK in str(exc.filename)
+        if exc.errno is not None and unnamed:          # e.g. a full disk mid-write: name the file
+            raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
+        raise
     return path
 
 

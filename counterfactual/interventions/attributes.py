@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from counterfactual.foundation.hashing import content_hash
 from counterfactual.interventions.base import Intervention, check_base_images, register_intervention
 from counterfactual.interventions.directions import (
     Calibration, Direction, LearnSettings, calibrate_alpha, condition_direction, learn_direction,
-    load_direction, save_direction, scorer_name)
+    load_direction, save_direction, scorer_name, sidecar_path)
 from counterfactual.interventions.latent import check_layers, edited_images, resolve_space, space_dim
 from counterfactual.interventions.pixel import SyntheticHat
 
@@ -55,6 +56,7 @@ class LatentEdit(Intervention):
     """Move every base latent by alpha along one unit direction (Z, W, or a W+ layer range)."""
 
     synthetic = False
+    uses_latents = True
 
     def __init__(self, name: str, *, direction: str | Path | None = None,
                  scorer: str | Callable[..., Any] | None = None, space: str = "auto",
@@ -116,8 +118,12 @@ class LatentEdit(Intervention):
         key = _key({"generator": generator.describe(), "scorer": label, "scorer_options": options,
                     "settings": settings.__dict__})
         path = workdir / "directions" / f"{label}-{space}-{key}.npy"
-        if path.is_file():
-            return load_direction(path, generator=generator)
+        if path.is_file() and sidecar_path(path).is_file():     # only complete, checksummed entries
+            try:
+                return load_direction(path, generator=generator)
+            except ValueError as exc:         # corrupt or truncated: learn it again
+                warnings.warn(f"cached direction {path} is corrupt ({exc}); relearning it",
+                              stacklevel=2)
         obj = self._scorer() if scorer is self.scorer else resolve_scorer(scorer)
         direction = learn_direction(generator, obj, settings, batch_size=batch_size, progress=progress)
         direction.provenance["cache_key"] = key
@@ -166,10 +172,15 @@ class LatentEdit(Intervention):
                    "tolerance": self.calibration_tolerance}
         path = workdir / "calibration" / f"{self.name}-{_key(request)}.json"
         if path.is_file():
-            d = json.loads(path.read_text())
-            return Calibration(alpha=d["alpha"], achieved_shift=d["achieved_shift"],
-                               target_shift=d["target_shift"], tolerance=d["tolerance"], seeds=seeds,
-                               trace=[tuple(t) for t in d["trace"]], converged=d["converged"])
+            try:
+                d = json.loads(path.read_text())
+                return Calibration(alpha=d["alpha"], achieved_shift=d["achieved_shift"],
+                                   target_shift=d["target_shift"], tolerance=d["tolerance"],
+                                   seeds=seeds, trace=[tuple(t) for t in d["trace"]],
+                                   converged=d["converged"])
+            except (ValueError, KeyError, TypeError) as exc:     # corrupt: calibrate again
+                warnings.warn(f"cached calibration {path} is unreadable ({exc}); recalibrating",
+                              stacklevel=2)
         cal = calibrate_alpha(generator, self.direction, self._scorer(), float(self.shift), seeds,
                               layers=self.layers, tolerance=self.calibration_tolerance,
                               batch_size=batch_size)

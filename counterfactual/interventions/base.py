@@ -30,6 +30,7 @@ class Intervention(ABC):
 
     name: str
     synthetic: bool = False             # True for pixel-space occluders drawn by us
+    uses_latents: bool = False          # True when twins need the generator's latents (not a folder)
     target_scorer: str | None = None    # scorer whose shift verifies the edit
 
     def prepare(self, generator: Any, workdir: Path, progress: bool = False) -> None:  # noqa: B027

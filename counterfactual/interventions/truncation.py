@@ -32,6 +32,7 @@ class Truncation(Intervention):
     """Twins drawn from the same seeds with truncation psi (and optional cutoff)."""
 
     synthetic = False
+    uses_latents = True
     target_scorer = None
 
     def __init__(self, psi: float = 0.5, cutoff: int | None = None) -> None:

@@ -12,7 +12,9 @@ from .fd import METHODS, FDResult, frechet_distance, frechet_distance_features
 from .fd_batch import BatchFD, frechet_distance_batch, frechet_distance_matched
 from .fd_factors import FDTerms, fd_factors, fd_features, fd_moments, row_factor
 from .kid import KIDResult, kid, mmd2_unbiased
-from .prdc import DCResult, PRResult, density_coverage, knn_radii, precision_recall
+from .prdc import (DCResult, PRResult, density_coverage, knn_radii, manifold_metrics,
+                   precision_recall)
+from .rows import Rows
 from .stats import FeatureStats
 
 __all__ = [
@@ -22,6 +24,7 @@ __all__ = [
     "BatchFD", "frechet_distance_batch", "frechet_distance_matched",
     "FDTerms", "fd_factors", "fd_features", "fd_moments", "row_factor",
     "KIDResult", "kid", "mmd2_unbiased",
-    "DCResult", "PRResult", "density_coverage", "knn_radii", "precision_recall",
+    "DCResult", "PRResult", "density_coverage", "knn_radii", "manifold_metrics", "precision_recall",
+    "Rows",
     "FeatureStats",
 ]

@@ -13,8 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from ._checks import as_features, as_mean_cov, same_dim
+from ._checks import as_mean_cov, same_dim
 from .errors import RankDeficientCovarianceWarning
+from .rows import Rows, as_rows
 from .stats import FeatureStats
 from .trace_sqrt import (TraceSqrt, feature_factor, trace_sqrt_cholesky, trace_sqrt_eigh,
                          trace_sqrt_svd)
@@ -115,15 +116,15 @@ def _fd_moments(mu1: Any, sigma1: Any, mu2: Any, sigma2: Any, method: str) -> FD
     return _assemble(m1, m2, float(np.trace(s1)), float(np.trace(s2)), route(s1, s2))
 
 
-def _fd_features(x: np.ndarray, y: np.ndarray, method: str) -> FDResult:
+def _fd_features(x: Rows, y: Rows, method: str) -> FDResult:
     d = same_dim(x, y, "x", "y")
     if method == "auto":
-        method = "svd" if min(x.shape[0], y.shape[0]) <= d else "cholesky"
+        method = "svd" if min(x.n, y.n) <= d else "cholesky"
     if method != "svd":
         a, b = FeatureStats.from_features(x), FeatureStats.from_features(y)
         return _fd_moments(a.mean, a.cov, b.mean, b.cov, method)
-    m1, f1, r1 = feature_factor(x)
-    m2, f2, r2 = feature_factor(y)
+    m1, f1, r1 = feature_factor(x.materialize())
+    m2, f2, r2 = feature_factor(y.materialize())
     tr1, tr2 = float(np.einsum("ij,ij->", f1, f1)), float(np.einsum("ij,ij->", f2, f2))
     return _assemble(m1, m2, tr1, tr2, trace_sqrt_svd(f1, f2, r1, r2))
 
@@ -151,8 +152,8 @@ def frechet_distance(mu1: Any, sigma1: Any = None, mu2: Any = None, sigma2: Any 
                                and b.n is not None and min(a.n, b.n) <= a.dim):
             if not both_raw:
                 raise ValueError("method='svd' needs FeatureStats built with keep_features=True")
-            res = _fd_features(as_features(a.features, "stats_a.features", 2),
-                               as_features(b.features, "stats_b.features", 2), "svd")
+            res = _fd_features(as_rows(a.features, "stats_a.features", 2),
+                               as_rows(b.features, "stats_b.features", 2), "svd")
         else:
             res = _fd_moments(a.mean, a.cov, b.mean, b.cov, method)
         n1, n2 = a.n, b.n
@@ -166,15 +167,16 @@ def frechet_distance(mu1: Any, sigma1: Any = None, mu2: Any = None, sigma2: Any 
 
 
 def frechet_distance_features(x: Any, y: Any, *, method: str = "auto") -> FDResult:
-    """Fréchet distance between the Gaussians fitted to feature arrays x [n1, d], y [n2, d].
+    """Fréchet distance between the Gaussians fitted to feature arrays x [n1, d], y [n2, d]
+    (or `Rows` views; the covariance route streams them in float64 chunks).
 
     "auto" uses the exact SVD route on centred features when min(n1, n2) <= d, else the
     pivoted-Cholesky route on the covariances.
     """
     _check_method(method)
-    x, y = as_features(x, "x", 2), as_features(y, "y", 2)
+    x, y = as_rows(x, "x", 2), as_rows(y, "y", 2)
     res = _fd_features(x, y, method)
-    _warn_rank(res, 2, x.shape[0], y.shape[0])
+    _warn_rank(res, 2, x.n, y.n)
     return res
 
 

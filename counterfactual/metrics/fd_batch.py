@@ -33,13 +33,20 @@ class BatchFD:
 
 
 def paired_pool(base: np.ndarray, twin: np.ndarray) -> np.ndarray:
-    """The pool [base_0..base_{M-1}, twin_0..twin_{M-1}] (float64) of matched feature sets."""
-    base = np.asarray(base, dtype=np.float64)
-    twin = np.asarray(twin, dtype=np.float64)
+    """The pool [base_0..base_{M-1}, twin_0..twin_{M-1}] (float64) of matched feature sets,
+    filled chunk by chunk: one float64 copy in all, whatever the inputs' dtype (memory-mapped
+    float32 features of 50k faces need no more)."""
+    base, twin = np.asarray(base), np.asarray(twin)
     if base.ndim != 2 or base.shape != twin.shape:
         raise ValueError(f"base and twin features must be [M, dim] of equal shape, got "
                          f"{base.shape} and {twin.shape}")
-    return np.concatenate([base, twin])
+    m = base.shape[0]
+    pool = np.empty((2 * m, base.shape[1]), dtype=np.float64)
+    step = max(1, _CHUNK_BYTES // (8 * max(base.shape[1], 1)) // 4)
+    for offset, part in ((0, base), (m, twin)):
+        for start in range(0, m, step):
+            pool[offset + start:offset + min(start + step, m)] = part[start:start + step]
+    return pool
 
 
 def _means_and_traces(pool: torch.Tensor, sq_norms: torch.Tensor, rows: torch.Tensor
@@ -71,8 +78,15 @@ def _cross_trace_gram(pool: torch.Tensor, gram: torch.Tensor | None, ra: torch.T
 
 
 def _cov(pool: torch.Tensor, rows: torch.Tensor, mu: torch.Tensor) -> torch.Tensor:
-    x = pool[rows] - mu[:, None, :]                               # [B, N, d]
-    return x.mT @ x / (rows.shape[1] - 1)
+    """Covariances [B, d, d] of the sets pool[rows[b]], accumulated over chunks of rows (no
+    [B, N, d] gather of whole sets)."""
+    n, dim = rows.shape[1], pool.shape[1]
+    step = max(1, _CHUNK_BYTES // (8 * dim * rows.shape[0]) // 4)
+    acc = torch.zeros((rows.shape[0], dim, dim), dtype=torch.float64)
+    for start in range(0, n, step):
+        x = pool[rows[:, start:start + step]] - mu[:, None, :]    # [B, chunk, d]
+        acc += x.mT @ x
+    return acc / (n - 1)
 
 
 def _sqrt_psd(s: torch.Tensor) -> torch.Tensor:
@@ -94,27 +108,33 @@ def choose_route(n_rows: int, dim: int) -> str:
 
 
 def frechet_distance_batch(pool: np.ndarray, rows_a: np.ndarray, rows_b: np.ndarray,
-                           method: str = "auto") -> BatchFD:
+                           method: str = "auto", *, overwrite_pool: bool = False) -> BatchFD:
     """FD(pool[rows_a[k]], pool[rows_b[k]]) with its mean and trace terms for every k.
 
     pool: [P, d] features; rows_a, rows_b: [B, N] row indices into the pool (N >= 2).
-    method: "auto" (`choose_route`), "gram" or "cov".
+    method: "auto" (`choose_route`), "gram" or "cov". overwrite_pool: a float64 pool may be
+    centred in place (saves a copy of it; `paired_pool` output, for instance).
     """
     rows_a, rows_b = np.atleast_2d(np.asarray(rows_a)), np.atleast_2d(np.asarray(rows_b))
     if rows_a.shape != rows_b.shape or rows_a.shape[0] == 0:
         raise ValueError(f"rows_a and rows_b must be [B, N] of equal shape with B >= 1, got "
                          f"{rows_a.shape} and {rows_b.shape}")
-    pool_t = torch.from_numpy(np.asarray(pool, dtype=np.float64))
-    pool_t = pool_t - pool_t.mean(dim=0)    # FD is translation invariant; centring helps round-off
+    arr = np.asarray(pool, dtype=np.float64)
+    pool_t = torch.from_numpy(arr if overwrite_pool or arr is not pool else arr.copy())
+    # FD is translation invariant; centring helps round-off. In chunks: no [P, d] temporary.
+    parts = pool_t.split(max(1, _CHUNK_BYTES // (32 * max(pool_t.shape[1], 1))))
+    mean = sum(part.sum(dim=0) for part in parts) / pool_t.shape[0]
+    for part in parts:
+        part -= mean
     n, dim, n_pool = rows_a.shape[1], pool_t.shape[1], pool_t.shape[0]
     route = choose_route(n, dim) if method == "auto" else method
     if route not in ROUTES:
         raise ValueError(f"unknown method {method!r}; allowed: auto, {', '.join(ROUTES)}")
-    sq_norms = (pool_t * pool_t).sum(dim=1)
+    sq_norms = torch.cat([(part * part).sum(dim=1) for part in parts])
     gram = None
     if route == "gram" and 8 * n_pool ** 2 <= _GRAM_BYTES:
         gram = pool_t @ pool_t.mT                                 # every pair product, once
-    per_draw = 8 * n * (n if gram is not None else dim) * 3 + 8 * n_pool * 2
+    per_draw = (8 * n * n * 3 if gram is not None else 8 * dim * dim * 4) + 8 * n_pool * 2
     chunk = max(1, _CHUNK_BYTES // per_draw)
     fd, mean_term, trace_term = [], [], []
     for start in range(0, len(rows_a), chunk):
@@ -140,7 +160,8 @@ def frechet_distance_matched(x: np.ndarray, y: np.ndarray) -> BatchFD:
     route: one selection, A = every row of x, B = every row of y."""
     pool = paired_pool(x, y)
     m = len(pool) // 2
-    return frechet_distance_batch(pool, np.arange(m)[None], np.arange(m, 2 * m)[None])
+    return frechet_distance_batch(pool, np.arange(m)[None], np.arange(m, 2 * m)[None],
+                                  overwrite_pool=True)
 
 
 __all__ = ["BatchFD", "ROUTES", "choose_route", "frechet_distance_batch", "frechet_distance_matched",

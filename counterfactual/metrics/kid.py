@@ -4,6 +4,8 @@ k(a, b) = (a . b / d + 1)^3. For each of ``num_subsets`` random subsets of m row
 from y (drawn without replacement, m = min(n_x, n_y, max_subset_size)):
 MMD^2_u = sum_{i != j} [k(x_i, x_j) + k(y_i, y_j)] / (m (m - 1)) - 2 sum_{i, j} k(x_i, y_j) / m^2.
 The estimate is unbiased, so it can be slightly negative when the distributions agree.
+Only the subsets' rows are read (and converted to float64): x and y may be memory-mapped
+files or `Rows` views (bootstrap resamples) of any size.
 """
 from __future__ import annotations
 
@@ -12,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from ._checks import as_features, same_dim
+from ._checks import same_dim
+from .rows import as_rows
 
 
 @dataclass(frozen=True, eq=False)
@@ -46,7 +49,7 @@ def mmd2_unbiased(x: np.ndarray, y: np.ndarray) -> float:
 def kid(x: Any, y: Any, num_subsets: int = 100, max_subset_size: int = 1000,
         seed: int = 0) -> KIDResult:
     """KID between feature sets x [n_x, d] and y [n_y, d] (float64, seeded subsets)."""
-    xa, ya = as_features(x, "x", 2), as_features(y, "y", 2)
+    xa, ya = as_rows(x, "x", 2), as_rows(y, "y", 2)
     same_dim(xa, ya, "x", "y")
     if int(num_subsets) < 1:
         raise ValueError(f"kid: num_subsets must be >= 1, got {num_subsets}")
@@ -58,7 +61,7 @@ def kid(x: Any, y: Any, num_subsets: int = 100, max_subset_size: int = 1000,
     for i in range(vals.size):
         ix = rng.choice(xa.shape[0], m, replace=False)
         iy = rng.choice(ya.shape[0], m, replace=False)
-        vals[i] = mmd2_unbiased(xa[ix], ya[iy])
+        vals[i] = mmd2_unbiased(xa.gather(ix), ya.gather(iy))
     std = float(vals.std(ddof=1)) if vals.size > 1 else float("nan")
     return KIDResult(mean=float(vals.mean()), std=std, values=vals, subset_size=m,
                      num_subsets=vals.size, seed=int(seed))

@@ -17,6 +17,7 @@ import numpy as np
 from counterfactual.foundation.files import atomic_write
 
 from ._checks import as_float64, as_mean_cov
+from .rows import Rows
 
 #: Rows converted to float64 at a time by `FeatureStats.from_features` (bounds memory).
 DEFAULT_CHUNK_ROWS = 8192
@@ -46,7 +47,13 @@ class FeatureStats:
     @classmethod
     def from_features(cls, x: Any, *, keep_features: bool = False,
                       chunk_rows: int = DEFAULT_CHUNK_ROWS) -> FeatureStats:
-        """Statistics of a feature array [n, d] (converted to float64 ``chunk_rows`` at a time)."""
+        """Statistics of a feature array [n, d] or `Rows` view (a memory-mapped array is
+        streamed: converted to float64 ``chunk_rows`` at a time)."""
+        if isinstance(x, Rows):
+            stats = cls(x.dim, keep_features=keep_features)
+            for _, block in x.blocks(chunk_rows):
+                stats.append(block)
+            return stats
         arr = np.asarray(x)
         if arr.ndim != 2:
             raise ValueError(f"features: expected a 2-D array [n, d], got shape {arr.shape}")

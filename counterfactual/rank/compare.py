@@ -43,8 +43,9 @@ from typing import Any
 
 import numpy as np
 
-from counterfactual.metrics import (RankDeficientCovarianceWarning, bootstrap, density_coverage,
-                                    frechet_distance_features, kid, precision_recall)
+from counterfactual.metrics import (RankDeficientCovarianceWarning, bootstrap,
+                                    frechet_distance_features, kid, manifold_metrics)
+from counterfactual.metrics.rows import Rows
 from counterfactual.rank.config import MetricsConfig
 from counterfactual.run.schemas import METRICS, STATS_VERSION
 
@@ -78,8 +79,10 @@ class _Evaluator:
     """All metrics on (reference rows, generator rows) index arrays, memoised per index pair."""
 
     def __init__(self, ref: np.ndarray, gen: np.ndarray, settings: Settings) -> None:
-        self.ref = np.asarray(ref, dtype=np.float64)
-        self.gen = np.asarray(gen, dtype=np.float64)
+        # Index views, read block by block in float64: no copy of either set (or of a
+        # bootstrap replicate) is ever made, whatever the dtype (memory-mapped float32 ...).
+        self.ref = Rows(ref, name="reference features")
+        self.gen = Rows(gen, name="generator features")
         self.s = settings
         self.kid_subsets = settings.kid_subsets_for(len(self.ref), len(self.gen))
         self._memo: dict[bytes, dict[str, float]] = {}
@@ -88,17 +91,16 @@ class _Evaluator:
         key = hashlib.sha1(np.ascontiguousarray(ri).tobytes() + b"|"
                            + np.ascontiguousarray(gi).tobytes()).digest()
         if key not in self._memo:
-            self._memo[key] = self._compute(self.ref[ri], self.gen[gi])
+            self._memo[key] = self._compute(self.ref.take(ri), self.gen.take(gi))
         return self._memo[key]
 
-    def _compute(self, r: np.ndarray, g: np.ndarray) -> dict[str, float]:
+    def _compute(self, r: Rows, g: Rows) -> dict[str, float]:
         s = self.s
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RankDeficientCovarianceWarning)
             fd = frechet_distance_features(r, g)
         k = kid(r, g, num_subsets=self.kid_subsets, max_subset_size=s.kid_subset_size, seed=s.seed)
-        pr = precision_recall(r, g, k=s.pr_k)
-        dc = density_coverage(r, g, k=s.dc_k)
+        pr, dc = manifold_metrics(r, g, pr_k=s.pr_k, dc_k=s.dc_k)
         return {"fd": fd.value, "fd_mean_term": fd.mean_term, "fd_trace_term": fd.trace_term,
                 "kid": k.mean, "kid_subset_std": k.std, "precision": pr.precision,
                 "recall": pr.recall, "density": dc.density, "coverage": dc.coverage}
@@ -122,7 +124,7 @@ def compare(ref: np.ndarray, gen: np.ndarray, settings: Settings) -> dict[str, A
     "se": {...}, "replicates": {metric: [n_boot floats]}, "n_reference", "n_generator", "dim",
     "kid_subsets"}.
     """
-    ref, gen = np.asarray(ref), np.asarray(gen)
+    ref, gen = np.asarray(ref), np.asarray(gen)     # a memory-mapped array stays mapped
     if ref.ndim != 2 or gen.ndim != 2 or ref.shape[1] != gen.shape[1]:
         raise ValueError(f"reference and generator features must be [N, dim] with equal dim, got "
                          f"{ref.shape} and {gen.shape}")

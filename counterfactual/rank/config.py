@@ -34,8 +34,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from counterfactual.config import (ConfigError, GeneratorConfig, RunConfigBase, SeedsConfig,
-                                   SpaceConfig, StrictModel, no_duplicates, read_toml,
+from counterfactual.config import (ConfigError, ExecutorConfig, GeneratorConfig, RunConfigBase,
+                                   SeedsConfig, SpaceConfig, StrictModel, no_duplicates, read_toml,
                                    validate_model)
 
 __all__ = ["DEFAULT_THRESHOLDS", "FOLDER_SCHEME", "REFERENCE_ID", "ConfigError", "ExplainedConfig",
@@ -171,6 +171,7 @@ class RankConfig(RunConfigBase):
     sample_images: int = Field(16, ge=0, description="images of each set kept for the report")
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     explained: ExplainedConfig = Field(default_factory=ExplainedConfig)
+    executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
 
     @field_validator("generators")
     @classmethod

@@ -40,9 +40,12 @@ from counterfactual.rank.sets import ImageSet, generate, image_sets
 from counterfactual.run.directory import RunDir
 from counterfactual.run.schemas import EXPLAINED_TABLES, RANK_EXPLAINED_COLUMNS, RANK_TABLES
 from counterfactual.run.tables import remove_table, write_table
-from counterfactual.sweep.executor import Components, FeatureEngine, Log, format_timing
 from counterfactual.foundation.files import read_json, save_npy, write_json
 from counterfactual.foundation.hashing import content_hash
+from counterfactual.sweep.executor import (Components, FeatureEngine, Log, cache_holds,
+                                           execution_overrides, executor_class, format_timing,
+                                           run_locked)
+
 REAL_NOTE = "The reference set holds real images: distances measure closeness to real data."
 SELF_NOTE = ("The reference set is samples of the generator {spec} (no real images): every "
              "distance measures how far a generator is from THAT generator, not from real faces.")
@@ -145,12 +148,22 @@ class RankExecutor(FeatureEngine):
                                           "seeds": list(s.seeds[:k]),
                                           "identity_key": content_hash(self.identities[s.id])})
 
-    def ensure_set(self, s: ImageSet) -> None:
-        """Generate the set once if any space lacks its features; extract and cache them."""
-        missing = [n for n in self.extractors if self.feature_key(s.id, n) not in self.cache]
+    def pending_work(self, s: ImageSet) -> tuple[list[str], list[str], bool]:
+        """(spaces lacking the set's features, scorers lacking its scores, sample missing)."""
+        missing = [n for n in self.extractors if not cache_holds(self.cache, self.feature_key(s.id, n))]
         sample_missing = self.config.sample_images > 0 and \
             not self.rd.sample_path(s.id).exists()
         unscored = [n for n in self.scorers if not self.has_scores(s.id, n)]
+        return missing, unscored, sample_missing
+
+    def produce_sets(self) -> None:
+        """The image phase: every set that lacks features, scores or its sample."""
+        for s in self.sets:
+            self.ensure_set(s)
+
+    def ensure_set(self, s: ImageSet) -> None:
+        """Generate the set once if any space lacks its features; extract and cache them."""
+        missing, unscored, sample_missing = self.pending_work(s)
         if not missing and not sample_missing and not unscored:
             return
         with self.timer("generation"):
@@ -175,10 +188,14 @@ class RankExecutor(FeatureEngine):
         """Score a set's images (float64 per image) and cache the scores."""
         with self.timer("scoring"):
             scores = expl.score_images(self.scorers[scorer], images, scorer, set_id)
-        save_npy(self.rd.scores_path(set_id, scorer), scores)
-        self.rd.mark_done(f"scores/{set_id}/{scorer}", self.scores_key(set_id, scorer),
-                          n=int(scores.size))
         self.work["images_scored"] += len(images)
+        return self.store_scores(set_id, scorer, scores)
+
+    def store_scores(self, set_id: str, scorer: str, scores: np.ndarray) -> np.ndarray:
+        """Keep a set's scores (RUN_DIR/scores) with their done marker (and checksum)."""
+        path = save_npy(self.rd.scores_path(set_id, scorer), scores)
+        self.rd.mark_done(f"scores/{set_id}/{scorer}", self.scores_key(set_id, scorer),
+                          files=[path], n=int(scores.size))
         return scores
 
     def scores(self, set_id: str) -> dict[str, np.ndarray]:
@@ -212,7 +229,7 @@ class RankExecutor(FeatureEngine):
                 trained={n: bool(e.trained) for n, e in self.extractors.items()},
                 space_labels={n: e.label for n, e in self.extractors.items()})
         write_json(path, {"generator": s.id, "settings": st, "rows": rows})
-        self.rd.mark_done(task_id, key)
+        self.rd.mark_done(task_id, key, files=[path])
         self.work["explained"] += 1
         return rows
 
@@ -252,7 +269,7 @@ class RankExecutor(FeatureEngine):
                       space_label=extractor.label, trained=bool(extractor.trained),
                       settings=self.settings.as_dict())
         write_json(path, result)
-        self.rd.mark_done(task_id, key)
+        self.rd.mark_done(task_id, key, files=[path])
         self.work["comparisons"] += 1
         return result
 
@@ -268,9 +285,9 @@ class RankExecutor(FeatureEngine):
 
     # ---- the run ---------------------------------------------------------------------------
     def run(self) -> RankResult:
-        self.setup()
-        for s in self.sets:
-            self.ensure_set(s)
+        if self.cache is None:        # not set up yet (run_rank sets up first)
+            self.setup()
+        self.produce_sets()
         results = [self.stats(s, space) for s in self.sets if s.role == "generator"
                    for space in self.extractors]
         if self.scorers:
@@ -282,23 +299,24 @@ class RankExecutor(FeatureEngine):
         timing = self.timer.summary()
         manifest = self.rd.read_manifest() or {}
         history = list(manifest.get("timing_history", [])) + [timing]
-        self.rd.update_manifest(status="complete", tables=written, timing=timing,
-                                timing_history=history, work=dict(self.work))
+        self.rd.finish(written, timing=timing, timing_history=history, work=dict(self.work))
         return RankResult(self.rd.root, "complete", timing, dict(self.work))
 
 
 def run_rank(config: RankConfig, out: str | Path, *, device: str | None = None,
              batch_size: int | None = None, progress: bool = True, force: bool = False,
-             components: Components | None = None, log: Log = print) -> RankResult:
-    """Run (or resume) a rank run into the run directory `out`."""
-    config = config.with_overrides(device=device, batch_size=batch_size)
-    rd = RunDir(out)
-    if not force and rd.is_complete(config):       # type: ignore[arg-type]  (duck-typed config)
-        log(f"{rd.root}: run is complete; nothing to do (use --force to recompute)")
-        manifest = rd.read_manifest() or {}
-        return RankResult(rd.root, "already complete", manifest.get("timing", {}), {})
-    rd.open(config, force=force)                    # type: ignore[arg-type]
-    result = RankExecutor(config, rd, progress=progress, components=components, log=log).run()
+             components: Components | None = None, log: Log = print,
+             executor: str | None = None) -> RankResult:
+    """Run (or resume) a rank run into the run directory `out` (`executor`: "local" or "ray",
+    default the config's `[executor] kind`)."""
+    config = execution_overrides(config, device, batch_size, executor)
+    cls = executor_class("rank", config.executor.kind)
+    result = run_locked(
+        out, config, force, log,
+        lambda rd: cls(config, rd, progress=progress, components=components, log=log),
+        lambda rd, m: RankResult(rd.root, "already complete", m.get("timing", {}), {}))
+    if result.status == "already complete":
+        return result
     log(format_timing(result.timing))
-    log(f"{rd.root}: rank run complete; tables in {rd.tables}")
+    log(f"{result.run_dir}: rank run complete; tables in {RunDir(out).tables}")
     return result

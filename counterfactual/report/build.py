@@ -1,45 +1,99 @@
-"""Build the self-contained HTML report of a run directory.
+"""Build the HTML report of a run directory.
 
     build_report("runs/demo")      # -> runs/demo/report.html (+ runs/demo/report_tables/)
 
-One HTML file: sample images and plots are embedded as base64 PNG, styles are inline, and the
-only links are #anchors, so the file can be mailed or archived alone. Sweep runs get one
-section per attribute (base vs counterfactual grid, verification, dose-response plot per space
-with CIs and mean/trace terms, effects with CIs and Holm-corrected p), the cross-space summary
-and the region heatmap; rank runs get the reference, sample grids, ranking tables per metric,
-the Kendall tau matrix, rank stability and, with attribute scores, the explained FD per
-generator (with its assumptions). Every report ends with the run's provenance. Every
-untrained feature space carries an "untrained" badge wherever it appears. The derived tables
-are written as CSV and JSON to RUN_DIR/report_tables/.
+One HTML file: sample strips and plots are embedded (each distinct image once), styles and the
+small table-sorting script are inline; the only links leave the page for the table files of
+its own run directory (report_tables/, tables/, manifest.json), relative to the HTML file.
+
+Page order, for a reader with one minute: the findings box (generated from the analysis by
+`counterfactual.analysis.findings`, worded by `headline`), the design box, then one section
+per intervention named for what it is (image strip, verification with its badge and the
+direction's quality, dose plot with interval bands and the fit, effects table, or for region
+edits their region result), the cross-space summary, the region table and the provenance.
+Rank runs get a findings box over the rankings, then reference, rankings, Kendall τ, rank
+stability and the explained FD. Every untrained space carries an "untrained" badge wherever
+it appears; every space keeps one colour and marker (`palette`); every number goes through
+`numbers`.
 """
 from __future__ import annotations
 
-import json
 import re
-import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
+from counterfactual.analysis.findings import (FLAGGED, NOT_VERIFIABLE, REFERENCE, VERIFIED,
+                                              direction_quality, rank_findings, sweep_findings,
+                                              verification_status)
 from counterfactual.analysis import SweepTables, sweep_tables, tau_matrix
-from counterfactual.report import figures, images
-from counterfactual.run.reader import RunData, Space, load_run
+from counterfactual.report import figures, numbers
+from counterfactual.report.downloads import Downloads
+from counterfactual.report.edits import describe_edit
 from counterfactual.report.explained import explained_section
+from counterfactual.report.headline import headline, rank_headline
+from counterfactual.report.images import ImageBank
+from counterfactual.report.palette import space_styles
+from counterfactual.report.provenance import provenance
 from counterfactual.report.template import render
 from counterfactual.run.directory import RunDir
+from counterfactual.run.reader import RunData, Space, load_run
 from counterfactual.run.tables import write_table
 from counterfactual.foundation.files import write_text
 
 Log = Callable[[str], None]
 REPORT_FILE = "report.html"
+REPORT_TABLES = RunDir(".").report_tables.name       # "report_tables"
 STRIP_IMAGES = 8
 RANK_METRIC_TITLES = {"fd": "FD (lower is closer)", "kid": "KID (lower is closer)",
                       "precision": "Precision (higher: more samples look like the reference)",
                       "recall": "Recall (higher: more of the reference is covered)",
                       "density": "Density (higher is better)",
                       "coverage": "Coverage (higher is better)"}
+DELTA_DEFINITION = (
+    "Δ is the prevalence gap between the two sets compared: from N matched pairs, set A takes "
+    "the edited twin of a fraction (1−Δ)/2 of the pairs and set B of (1+Δ)/2 (the other member "
+    "of each pair goes to the other set), so at Δ = 0 both sets hold the same mix and FD is only "
+    "the finite-sample bias floor, and at Δ = 1 A is all base faces and B all twins.")
+STATUS_NOTES = {
+    VERIFIED: "The target scorer moved, no other scorer moved beyond the thresholds, and "
+              "identity was kept.",
+    NOT_VERIFIABLE: "This edit has no target scorer, so nothing checks that it changed what it "
+                    "should; the table only shows that other scorers did not move (leakage).",
+    FLAGGED: "The edit failed at least one check (below): read its FD numbers with care.",
+    REFERENCE: "The full-image reference distortion: it is expected to move every scorer and "
+               "to lose identity; its only job is to normalise the region edits.",
+}
+# Columns of the per-edit effects table: (header, field, kind, interval fields); a column is
+# shown when the analysis' effects table has its field, so the table follows what analysis
+# returns. Kinds: num, key (bold), ci, pct, p (with "…_is_bound"), text.
+EFFECT_VIEW: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
+    ("FD(0): bias floor", "fd0", "num", ()),
+    ("FD(1)", "fd1", "num", ()),
+    ("sensitivity", "sensitivity", "key", ()),
+    ("{ci} CI", "sensitivity_ci_low", "ci", ("sensitivity_ci_low", "sensitivity_ci_high")),
+    ("FD(1)/FD(0)", "ratio_to_null", "key", ()),
+    ("{ci} CI ", "ratio_ci_low", "ci", ("ratio_ci_low", "ratio_ci_high")),
+    ("mean-term share", "mean_term_share", "pct", ()),
+    ("detected", "detected", "text", ()),
+    ("p", "p_value", "p", ("p_is_bound",)),
+    ("p (Holm)", "p_holm", "p", ("p_holm_is_bound",)),
+)
+
+
+def _effect_columns(df: pd.DataFrame, ci_label: str) -> list[dict[str, Any]]:
+    return [{"header": h.format(ci=ci_label).strip(), "field": f, "kind": k, "extra": list(x)}
+            for h, f, k, x in EFFECT_VIEW if f in df.columns]
+
+
+EFFECTS_NOTE = ("FD(0): FD between two sets of the same faces (the finite-sample bias floor); "
+                "FD(1): base set against edited set. Sensitivity: the FD change from Δ = 0 to 1 "
+                "as the analysis defines it (here the quadratic fit of FD on Δ, HC3 interval). "
+                "FD(1)/FD(0): the full gap over the floor, the scale-free number the findings "
+                "compare.")
+STATUS_CSS = {VERIFIED: "pass", NOT_VERIFIABLE: "neutral", FLAGGED: "fail", REFERENCE: "ref"}
 
 
 def _anchor(text: str) -> str:
@@ -56,57 +110,153 @@ def _ordered_spaces(run: RunData, names: list[str] | None = None) -> list[Space]
     return [run.space(n) for n in order]
 
 
+class Page:
+    """What every section needs: the run, its image bank, styles and download links."""
+
+    def __init__(self, run: RunData, html_dir: Path, ci_level: float) -> None:
+        self.run, self.ci_level, self.ci_label = run, ci_level, f"{ci_level:.0%}"
+        self.images = ImageBank()
+        self.styles = space_styles(run.spaces)
+        self.downloads = Downloads(run.root, html_dir)
+
+    def strip(self, set_name: str, k: int = STRIP_IMAGES, alt: str = "") -> Any:
+        arr = self.run.sample(set_name)
+        return None if arr is None or not len(arr) else self.images.strip(arr[:k], alt=alt)
+
+    def color(self, space: str) -> str:
+        style = self.styles.get(space)
+        return style.color if style else "#6b7280"
+
+
 # ---- sweep sections ---------------------------------------------------------------------------
-def _verification(v: dict[str, Any] | None) -> dict[str, Any] | None:
+def _units(scorer: str | None) -> str:
+    from extractors.scorers import scorer_unit
+    unit = scorer_unit(scorer) if scorer else None
+    return unit or ""
+
+
+def _verification(v: Mapping[str, Any] | None, reference: bool) -> dict[str, Any] | None:
     if not v:
         return None
     rows = []
     target = v.get("target_shift")
     if target:
-        rows.append({**target, "role": "target"})
+        rows.append({**target, "role": "target", "unit": _units(target.get("scorer"))})
     for r in (v.get("leakage") or {}).values():
-        rows.append({**r, "role": "leakage"})
+        rows.append({**r, "role": "leakage", "unit": _units(r.get("scorer"))})
     th = v.get("thresholds") or {}
-    return {"passed": bool(v.get("passed", not v.get("flags"))), "rows": rows,
-            "target": v.get("target"),
-            "identity": v.get("identity"), "flags": v.get("flags") or [],
-            "learned_direction": v.get("learned_direction"),
+    status = verification_status(v, reference)
+    return {"status": status, "css": STATUS_CSS[status], "note": STATUS_NOTES[status],
+            "rows": rows, "target": v.get("target"), "identity": v.get("identity"),
+            "flags": v.get("flags") or [], "expected_flags": reference,
             "ci_label": f"{th.get('ci', 0.95):.0%}"}
 
 
-def _attribute(run: RunData, key: str, derived: SweepTables, ci_level: float) -> dict[str, Any]:
+def _p_source(eff: pd.DataFrame) -> str:
+    """How the effects' p-values and intervals were obtained, with the test's resolution."""
+    if not len(eff):
+        return ""
+    first = eff.iloc[0]
+    if "p_source" in eff:
+        return str(first["p_source"])
+    if "n_perm" not in eff or pd.isna(first["n_perm"]):
+        return ""
+    n_perm = int(first["n_perm"])
+    text = (f"within-pair swap permutation test, {n_perm} permutations (resolution "
+            f"{numbers.num(1.0 / (n_perm + 1))}; a p no permutation reached is printed as the bound "
+            f"≤{numbers.num(1.0 / (n_perm + 1))})")
+    if "family_size" in eff:
+        text += f"; family of {int(first['family_size'])} tests"
+    if "jackknife_groups" in eff:
+        text += f"; intervals: grouped jackknife over faces ({int(first['jackknife_groups'])} groups)"
+    return text
+
+
+def _region_rows(page: Page, part: pd.DataFrame) -> list[dict[str, Any]]:
+    """Region results of one edit per space (normalised FD with an interval where the
+    analysis gives one, else the spread over subsampled draws)."""
+    rows = []
+    for sp in _ordered_spaces(page.run, list(dict.fromkeys(part["space"]))):
+        r = part[part["space"] == sp.name].iloc[0]
+        lo, hi = _region_interval(r)
+        rows.append({"space": sp, "value": r["normalised"], "lo": lo, "hi": hi,
+                     "fd": r["fd"], "fd_reference": r["fd_reference"]})
+    return rows
+
+
+def _region_interval(r: pd.Series) -> tuple[float | None, float | None]:
+    """The analysis' interval of the normalised FD when it gives one; else the normal
+    approximation value ± 1.96 SD, with the SD taken over the sweep's subsampled draws."""
+    if "normalised_ci_low" in r and pd.notna(r.get("normalised_ci_low")):
+        return float(r["normalised_ci_low"]), float(r["normalised_ci_high"])
+    sd = r.get("normalised_draw_sd")
+    if sd is None or pd.isna(sd):
+        return None, None
+    return float(r["normalised"] - 1.96 * sd), float(r["normalised"] + 1.96 * sd)
+
+
+def _region_interval_note(sens: pd.DataFrame | None) -> str:
+    if sens is not None and "normalised_ci_low" in sens:
+        return "interval: bootstrap confidence interval"
+    return ("interval: value ± 1.96 SD of the ratio over the sweep's subsampled draws, an "
+            "approximate 95% interval, conservative because each draw uses fewer pairs than "
+            "the full sample")
+
+
+def _attribute(page: Page, key: str, derived: SweepTables, reference: str | None) -> dict[str, Any]:
+    run = page.run
     cfg = run.intervention_config(key)
-    described = (run.manifest.get("interventions") or {}).get(key, {})
+    m = run.manifest
+    described = (m.get("interventions") or {}).get(key, {})
+    prepared = (m.get("interventions_prepared") or {}).get(key, described)
+    title, sentence = describe_edit(key, prepared, cfg.get("params"))
     base, twin = run.sample("base"), run.sample(key)
     k = min(len(base), len(twin), STRIP_IMAGES) if base is not None and twin is not None else 0
-    seeds = (run.manifest.get("seeds") or [])[:k]
+    seeds = (m.get("seeds") or [])[:k]
+    is_reference = key == reference
     out: dict[str, Any] = {
-        "key": key, "anchor": _anchor(f"attr-{key}"), "name": cfg.get("name", key),
-        "params": json.dumps(cfg.get("params")) if cfg.get("params") else "",
-        "synthetic": bool(described.get("synthetic", False)),
-        "base_strip": images.strip(base[:k]) if k else None,
-        "twin_strip": images.strip(twin[:k]) if k else None,
+        "key": key, "anchor": _anchor(f"attr-{key}"), "title": title, "sentence": sentence,
+        "synthetic": bool(described.get("synthetic", False)), "reference": is_reference,
+        "dose": bool(cfg.get("dose", True)),
+        "base_strip": page.images.strip(base[:k], alt="base faces") if k else None,
+        "twin_strip": page.images.strip(twin[:k], alt="counterfactual twins") if k else None,
         "seeds": ", ".join(str(s) for s in seeds),
-        "verification": _verification(run.verification.get(key)),
-        "dose_plot": None, "effects": [], "p_source": ""}
+        "verification": _verification(run.verification.get(key), is_reference),
+        "direction": direction_quality(key, prepared),
+        "dose_plot": None, "effects": [], "effect_columns": [], "p_source": "", "region": [],
+        "links": {"verification": page.downloads.links("tables/verification.json"),
+                  "effects": page.downloads.links(f"{REPORT_TABLES}/effects", f"{REPORT_TABLES}/fits",
+                                                  f"{REPORT_TABLES}/null"),
+                  "curves": page.downloads.links(f"{REPORT_TABLES}/curves", "tables/dose_response"),
+                  "region": page.downloads.links(f"{REPORT_TABLES}/region", "tables/region")}}
     if derived.curves is not None:
         curves = derived.curves[derived.curves["intervention"] == key]
         if len(curves):
             spaces = _ordered_spaces(run, list(dict.fromkeys(curves["space"])))
-            out["dose_plot"] = figures.dose_figure(curves, spaces, ci_level)
-    if derived.effects is not None:
-        eff = derived.effects[derived.effects["intervention"] == key]
+            fits = derived.fits[derived.fits["intervention"] == key] if derived.fits is not None else None
+            out["dose_plot"] = figures.dose_figure(curves, spaces, page.styles, page.ci_level, fits)
+    reference_table = getattr(derived, "reference", None)
+    table = reference_table if reference_table is not None and \
+        key in set(reference_table["intervention"]) else derived.effects
+    if table is not None:
+        eff = table[table["intervention"] == key]
         order = {sp.name: i for i, sp in enumerate(_ordered_spaces(run))}
         rows = sorted(_records(eff), key=lambda r: order.get(r["space"], 1e9))
         out["effects"] = [{**r, "space": run.space(r["space"])} for r in rows]
-        out["p_source"] = eff["p_source"].iloc[0] if len(eff) else ""
+        out["effect_columns"] = _effect_columns(eff, page.ci_label)
+        out["p_source"] = _p_source(eff)
+    if derived.region is not None:
+        part = derived.region[derived.region["intervention"] == key]
+        if len(part):
+            out["region"] = _region_rows(page, part)
     return out
 
 
-def _reactions(run: RunData, derived: SweepTables) -> dict[str, Any] | None:
+def _reactions(page: Page, derived: SweepTables) -> dict[str, Any] | None:
     df = derived.reactions
     if df is None or df.empty:
         return None
+    run = page.run
     spaces = _ordered_spaces(run, list(dict.fromkeys(df["space"])))
     rows = []
     for key in [k for k in run.interventions() if k in set(df["intervention"])]:
@@ -117,51 +267,104 @@ def _reactions(run: RunData, derived: SweepTables) -> dict[str, Any] | None:
                 cells.append({"css": "", "reaction": None})
                 continue
             r = part.loc[sp.name]
+            if "relative" in r:           # the cross-space table (relative reaction)
+                ratio, lo, hi, p = r["relative"], r["relative_ci_low"], r["relative_ci_high"], None
+            else:                         # log-ratio to the median space
+                ratio, lo, hi = (np.exp(r[c]) for c in ("log_ratio", "log_ratio_ci_low",
+                                                        "log_ratio_ci_high"))
+                p = r.get("p_adjusted")
             cells.append({"css": {"over": "over", "under": "under"}.get(r["reaction"], ""),
-                          "reaction": r["reaction"], "log_ratio": r["log_ratio"],
-                          "lo": r["log_ratio_ci_low"], "hi": r["log_ratio_ci_high"],
-                          "p": r["p_adjusted"]})
+                          "reaction": r["reaction"], "ratio": ratio, "lo": lo, "hi": hi, "p": p,
+                          "note": r.get("note") or ""})
         rows.append({"intervention": key, "cells": cells})
-    return {"spaces": spaces, "rows": rows, "alpha": float(df["alpha"].iloc[0])}
+    first = df.iloc[0]
+    return {"spaces": spaces, "rows": rows, "relative": "relative" in df.columns,
+            "alpha": float(first["alpha"]) if "alpha" in df else None,
+            "level": float(first["ci_level"]) if "ci_level" in df else None,
+            "normaliser": str(first.get("normaliser", "")),
+            "links": page.downloads.links(f"{REPORT_TABLES}/reactions")}
 
 
-def _region(run: RunData, derived: SweepTables) -> dict[str, Any] | None:
+def _region(page: Page, derived: SweepTables) -> dict[str, Any] | None:
     sens = derived.region
     if sens is None or sens.empty or derived.region_matrix is None:
         return None
+    run = page.run
     spaces = _ordered_spaces(run, list(dict.fromkeys(sens["space"])))
     labels = {sp.name: sp.label for sp in spaces}
-    matrix = derived.region_matrix[[labels[sp.name] for sp in spaces]]
-    heat = figures.heatmap(matrix, "FD(region distorted) / FD(fully distorted)", cmap="magma",
-                           vmin=0.0, vmax=max(1.0, float(np.nanmax(matrix.to_numpy()))),
-                           col_labels=list(matrix.columns), fmt="{:.2f}",
-                           cbar_label="normalised FD")
+    matrix = sens.pivot(index="region", columns="space", values="normalised")
+    matrix = matrix[[sp.name for sp in spaces]]
+    top = float(np.nanmax(matrix.to_numpy())) if np.isfinite(matrix.to_numpy()).any() else 1.0
+    heat = figures.heatmap(matrix, "FD(region distorted) / FD(fully distorted)", cmap="viridis",
+                           vmin=0.0, vmax=max(top, 1e-12),
+                           col_labels=[labels[c] for c in matrix.columns],
+                           cbar_label="share of the full distortion's FD")
     rows = []
     for region, part in sens.groupby("region", sort=True):
-        part = part.set_index("space")
         cells = []
         for sp in spaces:
-            if sp.name in part.index:
-                sd = part.loc[sp.name, "normalised_draw_sd"]
-                cells.append({"value": part.loc[sp.name, "normalised"],
-                              "sd": None if pd.isna(sd) else float(sd)})
+            r = part[part["space"] == sp.name]
+            if len(r):
+                lo, hi = _region_interval(r.iloc[0])
+                cells.append({"value": r.iloc[0]["normalised"], "lo": lo, "hi": hi})
             else:
-                cells.append({"value": None, "sd": None})
+                cells.append({"value": None, "lo": None, "hi": None})
         rows.append({"region": region, "cells": cells})
     reference = (run.manifest.get("config", {}).get("region") or {}).get("reference", "")
-    return {"heatmap": heat, "spaces": spaces, "rows": rows, "reference": reference}
+    return {"heatmap": heat, "spaces": spaces, "rows": rows, "reference": reference,
+            "interval_note": _region_interval_note(sens), "top": top,
+            "links": page.downloads.links(f"{REPORT_TABLES}/region", "tables/region")}
+
+
+def _design(page: Page) -> dict[str, Any]:
+    m = page.run.manifest
+    cfg = m.get("config") or {}
+    gen = m.get("generator") or {}
+    seeds = m.get("seeds") or []
+    deltas = cfg.get("deltas") or []
+    rows = [("generator", f"{gen.get('spec', (cfg.get('generator') or {}).get('spec', '?'))}"
+                          + (f" ({gen['architecture']})" if gen.get("architecture") else "")),
+            ("resolution", f"{gen['resolution']} × {gen['resolution']} px" if gen.get("resolution") else "–"),
+            ("faces", str(len(seeds)) if seeds else "–"),
+            ("pairs per draw", str(cfg.get("pairs_per_draw", "–"))),
+            ("draws per Δ", str(cfg.get("draws", "–"))),
+            ("Δ values", f"{len(deltas)} ({deltas[0]:g} … {deltas[-1]:g})" if deltas else "–")]
+    dims = {e["name"]: (e.get("description") or {}).get("dim") for e in m.get("spaces") or []}
+    spaces = [{"space": sp, "color": page.color(sp.name), "marker": page.styles[sp.name].marker,
+               "dim": dims.get(sp.name)} for sp in _ordered_spaces(page.run)]
+    return {"rows": rows, "spaces": spaces, "delta": DELTA_DEFINITION,
+            "links": page.downloads.links("manifest.json")}
+
+
+def _sweep_findings(page: Page, derived: SweepTables, reference: str | None,
+                    titles: Mapping[str, str]) -> dict[str, Any]:
+    run = page.run
+    m = run.manifest
+    cfg = m.get("config") or {}
+    dims = {e["name"]: int((e.get("description") or {}).get("dim") or 0) for e in m.get("spaces") or []}
+    reactions = derived.reactions
+    cross = reactions if reactions is not None and "relative" in reactions.columns else None
+    f = sweep_findings(derived.effects, None if cross is not None else reactions,
+                       getattr(derived, "null", None), run.verification, cross_space=cross,
+                       spaces=[(s.name, s.label, s.trained) for s in _ordered_spaces(run)],
+                       order=run.interventions(), reference=reference,
+                       prepared=m.get("interventions_prepared"), n_faces=len(m.get("seeds") or []) or None,
+                       pairs_per_draw=cfg.get("pairs_per_draw"), draws=cfg.get("draws"),
+                       dims={k: v for k, v in dims.items() if v})
+    return headline(f, titles)
 
 
 # ---- rank sections ----------------------------------------------------------------------------
-def _rank(run: RunData) -> dict[str, Any] | None:
+def _rank(page: Page) -> dict[str, Any] | None:
+    run = page.run
     metrics, rankings, tau = (run.table(n) for n in ("rank_metrics", "rankings", "kendall_tau"))
     if metrics is None or rankings is None:
         return None
     spaces = _ordered_spaces(run, list(dict.fromkeys(metrics["space"])))
     generators = list(dict.fromkeys(metrics["generator"]))
     ref = run.manifest.get("reference") or {}
-    strips = [{"label": "reference", "uri": _strip_or_none(run, "reference")}]
-    strips += [{"label": g, "uri": _strip_or_none(run, g)} for g in generators]
+    strips = [{"label": "reference", "pic": page.strip("reference", alt="reference samples")}]
+    strips += [{"label": g, "pic": page.strip(g, alt=f"{g} samples")} for g in generators]
     tables = []
     for metric, title in RANK_METRIC_TITLES.items():
         part = rankings[rankings["metric"] == metric]
@@ -182,7 +385,7 @@ def _rank(run: RunData) -> dict[str, Any] | None:
         figure = None
         if metric in ("fd", "precision", "recall"):
             ylabel = "FD" if metric == "fd" else metric
-            figure = figures.rank_ci_figure(metrics, metric, spaces, generators, ylabel)
+            figure = figures.rank_ci_figure(metrics, metric, spaces, page.styles, generators, ylabel)
         tables.append({"title": title, "anchor": _anchor(f"rank-{metric}"), "rows": rows,
                        "figure": figure})
     taus = []
@@ -190,14 +393,14 @@ def _rank(run: RunData) -> dict[str, Any] | None:
         for metric in ("fd", "kid"):
             if not (tau["metric"] == metric).any():
                 continue
-            m = tau_matrix(tau, metric).reindex(index=[s.name for s in spaces],
-                                                columns=[s.name for s in spaces])
-            heat = figures.heatmap(m, f"Kendall τ of the {metric.upper()} rankings", cmap="RdBu",
+            mat = tau_matrix(tau, metric).reindex(index=[s.name for s in spaces],
+                                                  columns=[s.name for s in spaces])
+            heat = figures.heatmap(mat, f"Kendall τ of the {metric.upper()} rankings", cmap="RdBu",
                                    vmin=-1, vmax=1, col_labels=[s.label for s in spaces],
-                                   row_labels=[s.label for s in spaces], fmt="{:.2f}",
+                                   row_labels=[s.label for s in spaces],
                                    cbar_label="τ") if len(spaces) > 1 else None
             taus.append({"title": f"{metric.upper()} rankings", "heatmap": heat,
-                         "rows": [{"space": sp, "cells": list(m.loc[sp.name])} for sp in spaces]})
+                         "rows": [{"space": sp, "cells": list(mat.loc[sp.name])} for sp in spaces]})
     fd = rankings[rankings["metric"] == "fd"]
     stability = []
     for g in generators:
@@ -208,91 +411,87 @@ def _rank(run: RunData) -> dict[str, Any] | None:
                                             "rank_ci_high")})
         stability.append({"generator": g, "cells": cells})
     first = metrics.iloc[0]
+    links = page.downloads
     return {"spaces": spaces, "strips": strips, "tables": tables, "taus": taus,
             "stability": stability, "reference_real": bool(ref.get("real", False)),
             "reference_label": f"reference: {ref.get('spec', '?')}"
                                + (f" (psi={ref['truncation_psi']:g})"
                                   if ref.get("truncation_psi", 1.0) != 1.0 else ""),
             "reference_note": ref.get("note", ""), "n_generator": int(first["n_generator"]),
-            "n_reference": int(first["n_reference"]), "n_boot": int(first["n_boot"])}
+            "n_reference": int(first["n_reference"]), "n_boot": int(first["n_boot"]),
+            "links": {"rankings": links.links("tables/rankings", "tables/rank_metrics"),
+                      "tau": links.links("tables/kendall_tau")}}
 
 
-def _strip_or_none(run: RunData, set_name: str) -> str | None:
-    arr = run.sample(set_name)
-    return None if arr is None else images.strip(arr, STRIP_IMAGES)
-
-
-# ---- provenance -------------------------------------------------------------------------------
-def _when(ts: Any) -> str:
-    try:
-        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(ts)))
-    except (TypeError, ValueError):
-        return "–"
-
-
-def _provenance(run: RunData) -> dict[str, Any]:
-    m = run.manifest
-    seeds = m.get("seeds") or []
-    timing = m.get("timing") or {}
-    run_rows = [("name", m.get("name", "")), ("kind", run.kind), ("status", m.get("status", "?")),
-                ("run directory", str(run.root.resolve())), ("created", _when(m.get("created"))),
-                ("updated", _when(m.get("updated"))),
-                ("report built", time.strftime("%Y-%m-%d %H:%M:%S")),
-                ("seeds", f"{len(seeds)} ({seeds[0]} … {seeds[-1]})" if seeds else "–"),
-                ("total time", f"{timing['total']:.1f} s" if "total" in timing else "–")]
-    if "work" in m:
-        run_rows.append(("work", json.dumps(m["work"])))
-    spaces = []
-    for entry in m.get("spaces") or [{"name": s.name} for s in run.spaces.values()]:
-        desc = entry.get("description") or {}
-        spaces.append({"space": run.space(entry["name"]), "dim": desc.get("dim", "–"),
-                       "sha": entry.get("weights_sha256"),
-                       "preprocessing": json.dumps(desc.get("preprocessing", {}), sort_keys=True)})
-    generators = []
-    if "generator" in m:
-        generators.append({"name": "generator", "text": json.dumps(m["generator"], sort_keys=True)})
-    for set_id, info in (m.get("sets") or {}).items():
-        generators.append({"name": set_id, "text": json.dumps(info, sort_keys=True)})
-    interventions = [{"name": k, "text": json.dumps(v, sort_keys=True)}
-                     for k, v in (m.get("interventions") or {}).items()]
-    return {"run": run_rows, "spaces": spaces, "generators": generators,
-            "interventions": interventions,
-            "versions": list((m.get("versions") or {}).items()), "tables": run.table_files(),
-            "config": json.dumps(m.get("config", {}), indent=2)}
+def _rank_findings(page: Page) -> dict[str, Any] | None:
+    run = page.run
+    rankings, tau = run.table("rankings"), run.table("kendall_tau")
+    if rankings is None:
+        return None
+    f = rank_findings(rankings, tau, [(s.name, s.label, s.trained) for s in _ordered_spaces(run)],
+                      reference_real=bool((run.manifest.get("reference") or {}).get("real", False)))
+    return rank_headline(f)
 
 
 # ---- the report -------------------------------------------------------------------------------
-def build_context(run: RunData, derived: SweepTables | None, ci_level: float = 0.95) -> dict[str, Any]:
-    """Everything the template shows."""
+def build_context(run: RunData, derived: SweepTables | None, ci_level: float = 0.95, *,
+                  html_dir: Path | None = None, settings: Mapping[str, Any] | None = None,
+                  command: Sequence[str] | None = None) -> dict[str, Any]:
+    """Everything the template shows. `html_dir`: the folder the HTML goes to (download links
+    are relative to it; default the run directory); `settings`/`command`: the report's own
+    settings and command line, for the provenance."""
+    page = Page(run, Path(html_dir) if html_dir is not None else run.root, ci_level)
     spaces = _ordered_spaces(run)
     notes = list(derived.notes) if derived else []
-    ci_label = f"{ci_level:.0%}"
-    attributes = [_attribute(run, k, derived, ci_level) for k in run.interventions()] \
+    reference = ((run.manifest.get("config") or {}).get("region") or {}).get("reference")
+    attributes = [_attribute(page, k, derived, reference) for k in run.interventions()] \
         if derived is not None else []
-    reactions = _reactions(run, derived) if derived is not None else None
-    region = _region(run, derived) if derived is not None else None
-    rank = _rank(run) if run.kind == "rank" else None
+    titles = {a["key"]: a["title"].split(" (")[0] for a in attributes}     # short, for the box
+    findings = _sweep_findings(page, derived, reference, titles) if derived is not None else None
+    reactions = _reactions(page, derived) if derived is not None else None
+    region = _region(page, derived) if derived is not None else None
+    rank = _rank(page) if run.kind == "rank" else None
+    if rank:
+        findings = _rank_findings(page)
     explained = explained_section(run) if rank else None
-    toc = [{"id": a["anchor"], "title": a["key"]} for a in attributes]
+    if explained:
+        explained["links"] = page.downloads.links("tables/explained_fd")
+        explained["prevalence_links"] = page.downloads.links("tables/prevalence")
+    toc = [{"id": "findings", "title": "findings"}]
+    if run.kind == "sweep":
+        toc.append({"id": "design", "title": "design"})
+    toc += [{"id": a["anchor"], "title": a["title"]} for a in attributes]
     if reactions:
         toc.append({"id": "summary", "title": "cross-space summary"})
     if region:
         toc.append({"id": "regions", "title": "regions"})
     if rank:
-        toc += [{"id": "reference", "title": "reference"}, {"id": "ranking", "title": "ranking"},
+        toc += [{"id": "reference", "title": "reference"}, {"id": "ranking", "title": "rankings"},
                 {"id": "agreement", "title": "Kendall τ"}, {"id": "stability", "title": "stability"}]
     if explained:
         toc.append({"id": "explained", "title": "explained FD"})
     toc.append({"id": "provenance", "title": "provenance"})
     m = run.manifest
     kind = "Generator ranking" if run.kind == "rank" else "Counterfactual sweep"
-    return {"title": f"{kind}: {m.get('name', run.root.name)}",
-            "subtitle": f"run directory {run.root.name} · status {m.get('status', '?')}",
-            "description": (m.get("config") or {}).get("description", ""),
-            "spaces": spaces, "any_untrained": any(not s.trained for s in spaces), "toc": toc,
-            "notes": notes, "attributes": attributes, "reactions": reactions, "region": region,
-            "rank": rank, "explained": explained, "provenance": _provenance(run),
-            "ci_level": ci_label}
+    context = {
+        "title": f"{kind}: {m.get('name', run.root.name)}",
+        "subtitle": f"run directory {run.root.name} · status {m.get('status', '?')}",
+        "description": (m.get("config") or {}).get("description", ""),
+        "question": ("Which trained feature spaces' Fréchet distance reacts most and least when "
+                     "one attribute of the faces changes?" if run.kind == "sweep" else
+                     "How do the generators rank against the reference, and do the feature "
+                     "spaces agree?"),
+        "spaces": spaces, "colors": {s.name: page.color(s.name) for s in spaces},
+        "any_untrained": any(not s.trained for s in spaces), "toc": toc, "notes": notes,
+        "findings": findings, "design": _design(page) if run.kind == "sweep" else None,
+        "attributes": attributes, "reactions": reactions, "region": region, "rank": rank,
+        "explained": explained, "ci_level": page.ci_label, "effects_note": EFFECTS_NOTE,
+        "provenance": provenance(run, settings or {}, command)}
+    context["provenance"]["links"] = page.downloads.links("manifest.json")
+    context["provenance"]["table_links"] = {
+        name: page.downloads.href(run.root / "tables" / name) for name, _ in context["provenance"]["tables"]}
+    context["pictures"] = page.images.pictures()      # after every section added its strips
+    return context
 
 
 def write_report_tables(root: Path, derived: SweepTables) -> list[Path]:
@@ -304,8 +503,10 @@ def write_report_tables(root: Path, derived: SweepTables) -> list[Path]:
 
 
 def build_report(run_dir: str | Path, out: str | Path | None = None, *, n_boot: int = 2000,
-                 permutations: int = 0, seed: int = 0, log: Log = print) -> Path:
-    """Write the report of a run directory; returns the HTML path (default RUN_DIR/report.html)."""
+                 permutations: int = 0, seed: int = 0, log: Log = print,
+                 command: Sequence[str] | None = None) -> Path:
+    """Write the report of a run directory; returns the HTML path (default RUN_DIR/report.html).
+    `command`: the command line that asked for it (recorded in the provenance)."""
     run = load_run(run_dir)
     derived = None
     if run.kind == "sweep":
@@ -313,7 +514,12 @@ def build_report(run_dir: str | Path, out: str | Path | None = None, *, n_boot: 
         write_report_tables(run.root, derived)
         for note in derived.notes:
             log(f"note: {note}")
-    html = render(build_context(run, derived))
     path = Path(out) if out is not None else run.root / REPORT_FILE
+    settings = {"n_boot": n_boot, "permutations": permutations, "seed": seed, "ci": 0.95}
+    html = render(build_context(run, derived, html_dir=path.parent, settings=settings,
+                                command=command))
     write_text(path, html)
     return path
+
+
+__all__ = ["build_report", "build_context", "write_report_tables", "REPORT_FILE", "REPORT_TABLES"]

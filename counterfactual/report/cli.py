@@ -8,7 +8,8 @@ from typing import Any
 def cmd_report(args: argparse.Namespace) -> int:
     from counterfactual.report.build import build_report
     path = build_report(args.run_dir, out=args.out, n_boot=args.n_boot,
-                        permutations=args.permutations, seed=args.seed)
+                        permutations=args.permutations, seed=args.seed,
+                        command=["counterfactual", *getattr(args, "argv", ["report", args.run_dir])])
     print(f"report written to {path}")
     return 0
 
@@ -23,10 +24,11 @@ def add_report_parser(sub: Any) -> None:
     p.add_argument("--out", default=None, metavar="FILE",
                    help="HTML file to write (default RUN_DIR/report.html)")
     p.add_argument("--n-boot", type=int, default=2000, metavar="N",
-                   help="bootstrap replicates for the analysis CIs (default 2000)")
+                   help="bootstrap replicates of the descriptive bands over the sweep's draws "
+                        "(default 2000)")
     p.add_argument("--permutations", type=int, default=0, metavar="N",
-                   help="also run paired permutation tests with N permutations per attribute x "
-                        "space from the cached features (slow; default 0: p-values from the "
-                        "dose-response fit)")
+                   help="within-pair swap permutations per attribute x space test (default 0: "
+                        "the smallest count at which Holm over all the run's tests can reach "
+                        "alpha = 0.05 with a factor 2 to spare, 2 m / alpha - 1)")
     p.add_argument("--seed", type=int, default=0, help="seed of the analysis (default 0)")
     p.set_defaults(func=cmd_report)

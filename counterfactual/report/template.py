@@ -1,60 +1,142 @@
-"""The report's jinja2 template (inline, so the package needs no data files) and its filters.
+"""The report's jinja2 template (inline, so the package needs no data files), styles and script.
 
-Every occurrence of a feature space goes through the `space` macro, which puts an
-"untrained" badge next to random-weight spaces. Only data: URIs and #anchors are referenced:
-the HTML file is self-contained.
+Every occurrence of a feature space goes through the `space` macro (its colour swatch, and an
+"untrained" badge for random-weight spaces). Every number goes through the `numbers` filters.
+Every table sits in a `.tbl` box (it scrolls inside the box on narrow screens) with its
+download links (`.dl`). Images are data: URIs, each distinct strip defined once in <defs>.
 """
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import jinja2
 
+from counterfactual.report import numbers
+
 CSS = """
-:root { --ink:#1f2937; --muted:#6b7280; --line:#e5e7eb; --head:#f3f4f6; }
+:root { --ink:#1f2937; --muted:#4b5563; --line:#e5e7eb; --head:#f3f4f6; --link:#1d4ed8; }
 * { box-sizing: border-box; }
+html { -webkit-text-size-adjust: 100%; }
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif;
        color: var(--ink); margin: 0; background: #fafafa; font-size: 14px; line-height: 1.45; }
-main { max-width: 1320px; margin: 0 auto; padding: 18px 28px 60px; background: white; }
-h1 { font-size: 24px; margin: 8px 0 4px; }
-h2 { font-size: 19px; margin: 34px 0 10px; padding-bottom: 4px; border-bottom: 2px solid var(--line); }
-h3 { font-size: 15px; margin: 20px 0 8px; }
-.sub { color: var(--muted); margin: 0 0 10px; }
-nav.toc { background: var(--head); border-radius: 6px; padding: 8px 14px; margin: 12px 0; font-size: 13px; }
-nav.toc a { margin-right: 14px; color: #1d4ed8; text-decoration: none; white-space: nowrap; }
-table.data { border-collapse: collapse; margin: 6px 0 12px; font-size: 13px; }
+main { max-width: 1320px; margin: 0 auto; padding: 14px 28px 60px; background: white; }
+h1 { font-size: 22px; margin: 6px 0 2px; }
+h2 { font-size: 19px; margin: 30px 0 10px; padding-bottom: 4px; border-bottom: 2px solid var(--line); }
+h3 { font-size: 15px; margin: 18px 0 6px; }
+a { color: var(--link); }
+code { overflow-wrap: anywhere; }
+.sub { color: var(--muted); margin: 0 0 8px; }
+.question { font-size: 15px; margin: 4px 0 10px; }
+section.findings { border: 2px solid #0072B2; border-radius: 8px; padding: 6px 18px 10px; margin: 10px 0 14px;
+                   background: #f5faff; }
+section.findings h2 { border: none; margin: 6px 0 4px; font-size: 18px; }
+section.findings h3 { margin: 10px 0 2px; font-size: 14px; color: var(--muted); }
+section.findings ul { margin: 2px 0 6px; padding-left: 20px; }
+section.findings li { margin: 3px 0; }
+section.design { border: 1px solid var(--line); border-radius: 8px; padding: 4px 18px 10px; margin: 10px 0; }
+section.design h2 { border: none; margin: 8px 0 4px; font-size: 17px; }
+nav.toc { background: var(--head); border-radius: 6px; padding: 6px 12px; margin: 12px 0; font-size: 13px;
+          display: flex; flex-wrap: wrap; gap: 2px 14px; }
+nav.toc a { text-decoration: none; }
+.tbl { max-width: 100%; overflow-x: auto; margin: 6px 0 12px; }
+.tbl > table { margin: 0; }
+.dl { font-size: 12px; color: var(--muted); margin: 2px 0 0; }
+.dl a { margin-left: 2px; overflow-wrap: anywhere; }
+table.data { border-collapse: collapse; font-size: 13px; }
 table.data th, table.data td { border: 1px solid var(--line); padding: 4px 8px; text-align: right; vertical-align: middle; }
 table.data th { background: var(--head); font-weight: 600; text-align: center; }
 table.data td.l, table.data th.l { text-align: left; }
-table.data tr:nth-child(even) td { background: #fcfcfd; }
+table.data td[data-sort] { white-space: nowrap; }
+table.data tbody tr:nth-child(even) td { background: #fcfcfd; }
+table.sortable thead th { cursor: pointer; user-select: none; }
+table.sortable thead th::after { content: " ↕"; color: #9ca3af; font-weight: 400; }
+table.sortable thead th[aria-sort="ascending"]::after { content: " ↑"; color: var(--ink); }
+table.sortable thead th[aria-sort="descending"]::after { content: " ↓"; color: var(--ink); }
 .ci { color: var(--muted); font-size: 12px; white-space: nowrap; }
-.badge { display: inline-block; padding: 0 6px; border-radius: 9px; font-size: 11px; font-weight: 700;
-         vertical-align: 1px; margin-left: 4px; white-space: nowrap; line-height: 17px; }
+.badge { display: inline-block; padding: 0 7px; border-radius: 9px; font-size: 11px; font-weight: 700;
+         vertical-align: 2px; margin-left: 6px; white-space: nowrap; line-height: 18px; }
 .badge.untrained { background: #fef3c7; color: #92400e; border: 1px solid #f59e0b; }
 .badge.pass { background: #dcfce7; color: #166534; border: 1px solid #22c55e; }
 .badge.fail { background: #fee2e2; color: #991b1b; border: 1px solid #ef4444; }
+.badge.neutral { background: #f3f4f6; color: #374151; border: 1px solid #9ca3af; }
+.badge.ref { background: #e0f2fe; color: #075985; border: 1px solid #0ea5e9; }
 .badge.synthetic { background: #e0e7ff; color: #3730a3; border: 1px solid #818cf8; }
 .space { font-weight: 600; white-space: nowrap; }
+.sw { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 4px; vertical-align: 0; }
 .box { border-left: 4px solid; padding: 8px 12px; margin: 10px 0; border-radius: 3px; }
 .box.note { background: #eff6ff; border-color: #3b82f6; }
 .box.warn { background: #fffbeb; border-color: #f59e0b; }
 .box.flag { background: #fef2f2; border-color: #dc2626; }
+.box.ref { background: #f0f9ff; border-color: #0ea5e9; }
 .box ul { margin: 4px 0; padding-left: 20px; }
-.grid-table td { padding: 3px 8px 3px 0; vertical-align: middle; }
-.grid-table td.lab { font-weight: 600; color: var(--muted); text-align: right; width: 130px; }
-img.strip { image-rendering: pixelated; display: block; max-width: 100%; }
-img.fig { max-width: 100%; display: block; margin: 6px 0; }
+.strips { display: grid; grid-template-columns: max-content minmax(0, 1fr); gap: 4px 10px; align-items: center; }
+.strips .lab { font-weight: 600; color: var(--muted); text-align: right; }
+svg.strip { display: block; max-width: 100%; height: auto; image-rendering: pixelated; }
+img.fig { max-width: 100%; height: auto; display: block; margin: 6px 0; }
 .attr { border: 1px solid var(--line); border-radius: 8px; padding: 4px 18px 12px; margin: 18px 0; }
-.attr h2 { border: none; margin-top: 14px; }
+.attr h2 { border: none; margin-top: 12px; }
 table.data td.c { text-align: center; }
-td.over { background: #fee2e2 !important; } td.under { background: #dbeafe !important; }
-.two { display: flex; gap: 28px; flex-wrap: wrap; align-items: flex-start; }
-.two > div { flex: 1 1 520px; max-width: 640px; }
+td.over { background: #fde2d3 !important; } td.under { background: #d6ebf7 !important; }
+.two { display: flex; gap: 8px 28px; flex-wrap: wrap; align-items: flex-start; }
+.two > div { flex: 1 1 420px; min-width: 0; max-width: 100%; }
 pre { background: #f8fafc; border: 1px solid var(--line); padding: 10px; font-size: 12px;
-      overflow-x: auto; max-height: 420px; }
+      overflow-x: auto; max-height: 480px; white-space: pre-wrap; overflow-wrap: anywhere; }
 .muted { color: var(--muted); }
 .small { font-size: 12px; }
+@media (max-width: 900px) {
+  main { padding: 10px 12px 40px; }
+  .attr, section.findings, section.design { padding-left: 10px; padding-right: 10px; }
+  h1 { font-size: 20px; }
+}
+@media print {
+  body { background: white; font-size: 11px; }
+  main { max-width: none; padding: 0; }
+  nav.toc, .dl { display: none; }
+  a { color: inherit; text-decoration: none; }
+  h2, h3 { break-after: avoid; page-break-after: avoid; }
+  table, img, svg, .box, li { break-inside: avoid; page-break-inside: avoid; }
+  thead { display: table-header-group; }
+  tr { break-inside: avoid; }
+  .tbl { overflow: visible; }
+  pre { max-height: none; overflow: visible; white-space: pre-wrap; }
+  .attr { border: none; padding: 0; }
+  section.findings { break-inside: avoid; }
+  table.sortable thead th::after { content: ""; }
+}
+"""
+
+SCRIPT = """
+(function () {
+  function key(td) {
+    if (!td) return Infinity;
+    var s = td.getAttribute('data-sort');
+    if (s === null) s = td.textContent.trim();
+    if (s === '' || s === '\\u2013') return Infinity;
+    var v = Number(s);
+    return isNaN(v) ? s.toLowerCase() : v;
+  }
+  function sortBy(table, th, i) {
+    var body = table.tBodies[0], rows = Array.prototype.slice.call(body.rows);
+    var dir = th.getAttribute('aria-sort') === 'ascending' ? -1 : 1;
+    rows.sort(function (x, y) {
+      var a = key(x.cells[i]), b = key(y.cells[i]);
+      if (typeof a === 'number' && typeof b === 'number') return a === b ? 0 : (a < b ? -dir : dir);
+      return dir * String(a).localeCompare(String(b));
+    });
+    Array.prototype.forEach.call(th.parentNode.cells, function (c) { c.removeAttribute('aria-sort'); });
+    th.setAttribute('aria-sort', dir > 0 ? 'ascending' : 'descending');
+    rows.forEach(function (r) { body.appendChild(r); });
+  }
+  Array.prototype.forEach.call(document.querySelectorAll('table.sortable'), function (table) {
+    if (!table.tHead || !table.tBodies.length) return;
+    Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, i) {
+      th.tabIndex = 0;
+      th.title = 'sort by this column';
+      th.addEventListener('click', function () { sortBy(table, th, i); });
+      th.addEventListener('keydown', function (e) { if (e.key === 'Enter') sortBy(table, th, i); });
+    });
+  });
+})();
 """
 
 TEMPLATE = r"""<!DOCTYPE html>
@@ -64,94 +146,133 @@ TEMPLATE = r"""<!DOCTYPE html>
 <style>{{ css|safe }}</style></head>
 <body><main>
 {%- macro space(sp) -%}
-<span class="space">{{ sp.name }}</span>{% if not sp.trained %}<span class="badge untrained" title="random weights: not a trained feature space">untrained</span>{% endif %}
+<span class="space"><span class="sw" style="background:{{ colors.get(sp.name, '#6b7280') }}"></span>{{ sp.name }}</span>{% if not sp.trained %}<span class="badge untrained" title="random weights: not a trained feature space">untrained</span>{% endif %}
 {%- endmacro %}
-{%- macro ci(lo, hi) -%}<span class="ci">[{{ lo|num }}, {{ hi|num }}]</span>{%- endmacro %}
-<h1>{{ title }}</h1>
-<p class="sub">{{ subtitle }}</p>
-{% if description %}<p>{{ description }}</p>{% endif %}
-<p>Feature spaces:
-{% for sp in spaces %}{{ space(sp) }}{% if not loop.last %}, {% endif %}{% endfor %}.
-{% if any_untrained %}<span class="muted small">Spaces marked <span class="badge untrained">untrained</span>
-use random weights (no trained checkpoint was available): their numbers show how a random network reacts, not a trained one.</span>{% endif %}</p>
+{%- macro ci(lo, hi) -%}<span class="ci">{{ interval(lo, hi) }}</span>{%- endmacro %}
+{%- macro n(v, bold=False) -%}<td data-sort="{{ v|sortkey }}">{% if bold %}<b>{{ v|num }}</b>{% else %}{{ v|num }}{% endif %}</td>{%- endmacro %}
+{%- macro links(items) -%}<p class="dl">download:{% for l in items %} <a href="{{ l.href }}" download>{{ l.label }}</a>{% else %} <span>no file</span>{% endfor %}</p>{%- endmacro %}
+{%- macro pic(p) -%}<svg class="strip" viewBox="0 0 {{ p.width }} {{ p.height }}" width="{{ p.display_width }}" height="{{ p.display_height }}" role="img" aria-label="{{ p.alt }}"><use href="#{{ p.id }}"></use></svg>{%- endmacro %}
+<svg class="defs" aria-hidden="true" width="0" height="0" style="position:absolute"><defs>
+{% for p in pictures %}<image id="{{ p.id }}" width="{{ p.width }}" height="{{ p.height }}" preserveAspectRatio="none" style="image-rendering:pixelated" href="{{ p.uri }}"></image>
+{% endfor %}</defs></svg>
+<header><h1>{{ title }}</h1>
+<p class="sub">{{ subtitle }}{% if description %} · {{ description }}{% endif %}</p></header>
+
+<section id="findings" class="findings">
+<h2>Findings</h2>
+<p class="question">{{ question }}</p>
+{% if findings and findings.results %}<ul>{% for line in findings.results %}<li>{{ line }}</li>{% endfor %}</ul>
+{% else %}<p class="muted">No comparison could be made (see the notes below).</p>{% endif %}
+{% if findings and findings.verification %}<h3>Verification</h3><ul>{% for line in findings.verification %}<li>{{ line }}</li>{% endfor %}</ul>{% endif %}
+{% if findings and findings.caveats %}<h3>Caveats</h3><ul>{% for line in findings.caveats %}<li>{{ line }}</li>{% endfor %}</ul>{% endif %}
+<p class="muted small">Intervals are {{ ci_level }} intervals (each table says how they are computed); the same numbers are in the tables below.</p>
+</section>
+
+{% if design %}
+<section id="design" class="design">
+<h2>Design</h2>
+<div class="two"><div>
+<div class="tbl"><table class="data"><tbody>
+{% for k, v in design.rows %}<tr><th class="l">{{ k }}</th><td class="l">{{ v }}</td></tr>{% endfor %}
+</tbody></table>{{ links(design.links) }}</div>
+</div><div>
+<p>{{ design.delta }}</p>
+<p>Feature spaces (colour and marker in every plot):</p>
+<ul>{% for s in design.spaces %}<li>{{ space(s.space) }}{% if s.dim %} <span class="muted small">{{ s.dim }}-d,</span>{% endif %}
+ 
+{% if s.space.trained %}<span class="muted small">trained</span>{% else %}<span class="muted small">random weights: shows how a random network reacts</span>{% endif %}</li>{% endfor %}</ul>
+</div></div>
+</section>
+{% endif %}
+
 <nav class="toc">{% for a in toc %}<a href="#{{ a.id }}">{{ a.title }}</a>{% endfor %}</nav>
-{% for n in notes %}<div class="box warn">{{ n }}</div>{% endfor %}
+{% for note in notes %}<div class="box warn">{{ note }}</div>{% endfor %}
 
 {# ------------------------------------------------------------------ sweep ---- #}
 {% for at in attributes %}
+{% set v = at.verification %}
 <section class="attr" id="{{ at.anchor }}">
-<h2>Attribute: {{ at.key }}{% if at.synthetic %} <span class="badge synthetic">synthetic occluder</span>{% endif %}
-{% if at.verification %}{% if at.verification.passed %}<span class="badge pass">verified</span>{% else %}<span class="badge fail">flagged</span>{% endif %}{% endif %}</h2>
-<p class="sub">intervention <code>{{ at.name }}</code>{% if at.params %} with {{ at.params }}{% endif %}</p>
-<h3>Examples: base vs counterfactual (matched pairs, same seed)</h3>
+<h2>{{ at.title }}{% if at.synthetic %} <span class="badge synthetic">synthetic</span>{% endif %}
+{% if v %}<span class="badge {{ v.css }}">{{ v.status }}</span>{% endif %}</h2>
+<p class="sub">{{ at.sentence }} Key in the tables: <code>{{ at.key }}</code>.</p>
 {% if at.base_strip and at.twin_strip %}
-<table class="grid-table"><tr><td class="lab">base</td><td><img class="strip" src="{{ at.base_strip }}" alt="base faces"></td></tr>
-<tr><td class="lab">counterfactual</td><td><img class="strip" src="{{ at.twin_strip }}" alt="counterfactual twins"></td></tr></table>
-{% if at.seeds %}<p class="muted small">seeds {{ at.seeds }}</p>{% endif %}
-{% else %}<p class="muted">No sample images saved for this attribute (sample_images = 0?).</p>{% endif %}
+<div class="strips"><span class="lab">base</span>{{ pic(at.base_strip) }}<span class="lab">edited</span>{{ pic(at.twin_strip) }}</div>
+{% if at.seeds %}<p class="muted small">Matched pairs: the same seeds ({{ at.seeds }}) before and after the edit.</p>{% endif %}
+{% else %}<p class="muted">No sample images saved for this edit (sample_images = 0?).</p>{% endif %}
 
 <h3>Verification</h3>
-{% set v = at.verification %}
 {% if v %}
+<div class="box {{ 'flag' if v.status == 'flagged' else ('ref' if v.status == 'reference distortion' else 'note') }}">{{ v.note }}</div>
+{% if at.direction %}<p>Direction quality: held-out accuracy <b>{{ at.direction.held_out_accuracy|num }}</b> (n = {{ at.direction.n_held_out }}; training {{ at.direction.train_accuracy|num }}, n = {{ at.direction.n_train }}) of the linear boundary on {{ at.direction.scorer }} labels{% if at.direction.weak %} — <b>weak</b>: the direction only partly separates the attribute{% endif %}.</p>{% endif %}
 <div class="two"><div>
-<table class="data"><tr><th class="l">scorer</th><th>role</th><th>base mean</th><th>twin mean</th><th>shift</th><th>{{ v.ci_label }} CI</th><th>effect (SD)</th><th>p</th></tr>
-{% for r in v.rows %}<tr><td class="l">{{ r.scorer }}</td><td class="l">{{ r.role }}</td><td>{{ r.mean_base|num }}</td><td>{{ r.mean_twin|num }}</td>
-<td><b>{{ r.shift|num }}</b></td><td>{{ ci(r.ci_low, r.ci_high) }}</td><td>{{ r.effect|num(3) }}</td><td>{{ r.p_value|pval }}</td></tr>{% endfor %}
-</table></div>
-<div><table class="data"><tr><th class="l">identity (ArcFace cosine twin vs base)</th><th>value</th></tr>
-{% if v.identity %}<tr><td class="l">mean</td><td>{{ v.identity.mean|num(3) }}</td></tr>
-<tr><td class="l">median</td><td>{{ v.identity.quantiles.q50|num(3) }}</td></tr>
-<tr><td class="l">5% quantile</td><td>{{ v.identity.quantiles.q05|num(3) }}</td></tr>
-<tr><td class="l">min</td><td>{{ v.identity.min|num(3) }}</td></tr>
-<tr><td class="l">pairs</td><td>{{ v.identity.n }}</td></tr>{% if v.learned_direction %}
-<tr><td class="l">learned direction: held-out accuracy</td><td>{{ v.learned_direction.held_out_accuracy|num(3) }}</td></tr>{% endif %}
+<div class="tbl"><table class="data sortable"><thead><tr><th class="l">scorer (unit)</th><th class="l">role</th><th>base mean</th><th>edited mean</th><th>shift</th><th>{{ v.ci_label }} CI</th><th>effect (SD)</th><th>p</th></tr></thead><tbody>
+{% for r in v.rows %}<tr><td class="l">{{ r.scorer }}{% if r.unit %} <span class="muted small">({{ r.unit }})</span>{% endif %}</td><td class="l">{{ r.role }}</td>{{ n(r.mean_base) }}{{ n(r.mean_twin) }}{{ n(r.shift, True) }}
+<td data-sort="{{ r.ci_low|sortkey }}">{{ ci(r.ci_low, r.ci_high) }}</td>{{ n(r.effect) }}<td data-sort="{{ r.p_value|sortkey }}">{{ r.p_value|pval }}</td></tr>{% endfor %}
+</tbody></table>{{ links(at.links.verification) }}</div></div>
+<div><div class="tbl"><table class="data"><thead><tr><th class="l">identity (ArcFace cosine, edited vs base)</th><th>value</th></tr></thead><tbody>
+{% if v.identity %}<tr><td class="l">mean</td>{{ n(v.identity.mean) }}</tr>
+<tr><td class="l">median</td>{{ n(v.identity.quantiles.q50) }}</tr>
+<tr><td class="l">5% quantile</td>{{ n(v.identity.quantiles.q05) }}</tr>
+<tr><td class="l">min</td>{{ n(v.identity.min) }}</tr>
+<tr><td class="l">pairs</td><td>{{ v.identity.n }}</td></tr>
 {% else %}<tr><td class="l" colspan="2">not measured</td></tr>{% endif %}
-</table></div></div>
-{% if v.flags %}<div class="box flag"><b>Flags</b><ul>{% for f in v.flags %}<li><code>{{ f.code }}</code>: {{ f.message }}</li>{% endfor %}</ul></div>
-{% elif v.target %}<div class="box note">No flags: the target scorer moved, no other scorer moved beyond the thresholds, and identity was kept.</div>
-{% else %}<div class="box note">No target scorer for this edit (nothing to verify it against); no leakage or identity flags.</div>{% endif %}
-{% else %}<p class="muted">No verification results for this attribute.</p>{% endif %}
+</tbody></table>{{ links(at.links.verification) }}</div></div></div>
+{% if v.flags %}<div class="box {{ 'ref' if v.expected_flags else 'flag' }}"><b>{{ 'Expected for a reference distortion' if v.expected_flags else 'Flags' }}</b><ul>{% for f in v.flags %}<li><code>{{ f.code }}</code>: {{ f.message }}</li>{% endfor %}</ul></div>{% endif %}
+{% else %}<p class="muted">No verification results for this edit.</p>{% endif %}
 
-<h3>Dose-response (FD vs prevalence gap Δ, log scale)</h3>
-{% if at.dose_plot %}<img class="fig" src="{{ at.dose_plot }}" alt="dose-response plot">
-<p class="muted small">Mean FD over the draws at each Δ; band: {{ ci_level }} bootstrap CI of that mean (draws resampled);
-dashed: mean term ‖μ<sub>A</sub>−μ<sub>B</sub>‖², dotted: trace term. Panel titles ending in "(untrained)" are random-weight spaces.
-The last panel divides each space's curve by its FD at Δ = 0.</p>
-{% else %}<p class="muted">No dose-response for this attribute.</p>{% endif %}
+{% if at.dose_plot %}
+<h3>Dose-response: how FD changes with the prevalence gap Δ</h3>
+<img class="fig" src="{{ at.dose_plot }}" alt="dose-response plot">
+<p class="muted small">One panel per space, on a linear scale of the change from Δ = 0 (the panel title gives FD(0), the bias floor): solid with markers, mean FD over the draws;
+band, its {{ ci_level }} bootstrap interval; dash-dot, the quadratic fit behind the effects table; dashed, the mean term ‖μ<sub>A</sub>−μ<sub>B</sub>‖²; dotted, the trace term
+(each minus its value at Δ = 0). Last panel: every space's FD(Δ)/FD(0) with bands (the interval divided by FD(0)).</p>
+{{ links(at.links.curves) }}
+{% endif %}
 
 {% if at.effects %}
-<h3>Effects per space</h3>
-<table class="data"><tr><th class="l">space</th><th>FD at Δ=0</th><th>FD at Δ=1</th><th>sensitivity FD(1)−FD(0)</th><th>{{ ci_level }} CI</th>
-<th>FD(1)/FD(0)</th><th>{{ ci_level }} CI</th><th>mean-term share</th><th>p</th><th>p (Holm)</th></tr>
-{% for e in at.effects %}<tr><td class="l">{{ space(e.space) }}</td><td>{{ e.fd0|num }}</td><td>{{ e.fd1|num }}</td>
-<td><b>{{ e.sensitivity|num }}</b></td><td>{{ ci(e.sensitivity_ci_low, e.sensitivity_ci_high) }}</td>
-<td><b>{{ e.ratio_to_null|num }}</b></td><td>{{ ci(e.ratio_ci_low, e.ratio_ci_high) }}</td>
-<td>{{ e.mean_term_share|pct }}</td><td>{{ e.p_value|pval }}</td><td><b>{{ e.p_holm|pval }}</b></td></tr>{% endfor %}
-</table>
-<p class="muted small">Sensitivity: quadratic fit of FD on Δ (HC3 CI). FD(1)/FD(0): full gap over the no-gap null (bootstrap CI over draws).
-p: {{ at.p_source }}; Holm-corrected across all attributes × spaces.</p>
+<h3>{{ 'Reference distortion: effects per space' if at.reference else 'Effects per space' }}</h3>
+<div class="tbl"><table class="data sortable"><thead><tr><th class="l">space</th>{% for c in at.effect_columns %}<th>{{ c.header }}</th>{% endfor %}</tr></thead><tbody>
+{% for e in at.effects %}<tr><td class="l" data-sort="{{ e.space.label }}">{{ space(e.space) }}</td>
+{% for c in at.effect_columns %}{% set v = e[c.field] %}
+{% if c.kind == 'num' %}{{ n(v) }}{% elif c.kind == 'key' %}{{ n(v, True) }}
+{% elif c.kind == 'ci' %}<td data-sort="{{ v|sortkey }}">{{ ci(e[c.extra[0]], e[c.extra[1]]) }}</td>
+{% elif c.kind == 'pct' %}<td data-sort="{{ v|sortkey }}">{{ v|pct }}</td>
+{% elif c.kind == 'p' %}<td data-sort="{{ v|sortkey }}">{{ v|pval(bound=e.get(c.extra[0])) }}</td>
+{% else %}<td class="c">{{ v if v is not none else '–' }}</td>{% endif %}{% endfor %}</tr>{% endfor %}
+</tbody></table>{{ links(at.links.effects) }}</div>
+<p class="muted small">{{ effects_note }}{% if at.p_source %} p: {{ at.p_source }}; Holm-corrected across all edits × spaces.{% endif %}</p>
 {% endif %}
+
+{% if at.region %}
+<h3>{{ 'Reference distortion: FD(base, edited) per space' if at.reference else 'Region result' }}</h3>
+<div class="tbl"><table class="data sortable"><thead><tr><th class="l">space</th>{% if not at.reference %}<th>share of the full distortion's FD</th><th>{{ ci_level }} interval</th>{% endif %}<th>FD(base, edited)</th><th>FD(base, fully distorted)</th></tr></thead><tbody>
+{% for r in at.region %}<tr><td class="l" data-sort="{{ r.space.label }}">{{ space(r.space) }}</td>{% if not at.reference %}{{ n(r.value, True) }}<td data-sort="{{ r.lo|sortkey }}">{{ ci(r.lo, r.hi) }}</td>{% endif %}{{ n(r.fd) }}{{ n(r.fd_reference) }}</tr>{% endfor %}
+</tbody></table>{{ links(at.links.region) }}</div>
+{% if not at.reference and region %}<p class="muted small">Share = FD(base, this region distorted) / FD(base, whole image distorted) in the same space; {{ region.interval_note }}.</p>{% endif %}
+{% elif not at.dose %}<p class="muted">No region result for this edit.</p>{% endif %}
 </section>
 {% endfor %}
 
 {% if reactions %}
 <h2 id="summary">Cross-space summary: which spaces over- or under-react</h2>
-<table class="data"><tr><th class="l">attribute</th>{% for sp in reactions.spaces %}<th>{{ space(sp) }}</th>{% endfor %}</tr>
+<div class="tbl"><table class="data"><thead><tr><th class="l">edit</th>{% for sp in reactions.spaces %}<th>{{ space(sp) }}</th>{% endfor %}</tr></thead><tbody>
 {% for row in reactions.rows %}<tr><td class="l">{{ row.intervention }}</td>
-{% for c in row.cells %}<td class="c {{ c.css }}">{% if c.reaction %}<b>{{ c.reaction }}</b><br><span class="small">log-ratio {{ c.log_ratio|num(3) }} {{ ci(c.lo, c.hi) }}</span><br><span class="small">p<sub>Holm</sub> {{ c.p|pval }}</span>{% else %}–{% endif %}</td>{% endfor %}</tr>{% endfor %}
-</table>
-<p class="muted small">Sensitivity per space = FD(Δ=1) / mean FD(Δ=0); log-ratio to the median over the attribute's spaces with a
-{{ ci_level }} bootstrap CI. A space over-reacts (red) when the CI lies above 0 and the Holm-corrected p &lt; {{ reactions.alpha }};
-under-reacts (blue) when it lies below 0.</p>
+{% for c in row.cells %}<td class="c {{ c.css }}">{% if c.reaction %}<b>{{ c.reaction }}</b><br><span class="small">× {{ c.ratio|num }} {{ ci(c.lo, c.hi) }}</span>{% if c.p is not none %}<br><span class="small">p<sub>Holm</sub> {{ c.p|pval }}</span>{% endif %}{% if c.note %}<br><span class="small muted">{{ c.note }}</span>{% endif %}{% else %}–{% endif %}</td>{% endfor %}</tr>{% endfor %}
+</tbody></table>{{ links(reactions.links) }}</div>
+{% if reactions.relative %}<p class="muted small">Each trained space's sensitivity profile (normalised by {{ reactions.normaliser }}) relative to the mean profile of the other trained spaces (× 1 = reacts like them),
+with a simultaneous {{ reactions.level|pct }} interval. Over-reacts (orange) when the interval lies above 1, under-reacts (blue) below 1; untrained spaces are shown without a verdict.</p>
+{% else %}<p class="muted small">Each space's FD(1)/FD(0) divided by the median over the edit's spaces (× 1 = the median space), with a {{ ci_level }} bootstrap interval
+(the table files give it as a natural-log ratio). Over-reacts (orange) when the interval lies above 1 and the Holm-corrected p &lt; {{ reactions.alpha|num }}; under-reacts (blue) when it lies below 1.</p>{% endif %}
 {% endif %}
 
 {% if region %}
 <h2 id="regions">Region sensitivity</h2>
 <img class="fig" src="{{ region.heatmap }}" alt="region heatmap">
-<table class="data"><tr><th class="l">region</th>{% for sp in region.spaces %}<th>{{ space(sp) }}</th>{% endfor %}</tr>
-{% for row in region.rows %}<tr><td class="l">{{ row.region }}</td>{% for c in row.cells %}<td>{{ c.value|num(3) }}{% if c.sd is not none %} <span class="ci">± {{ c.sd|num(2) }}</span>{% endif %}</td>{% endfor %}</tr>{% endfor %}
-</table>
-<p class="muted small">FD(original, region distorted) / FD(original, fully distorted) per space (reference: {{ region.reference }}); ± the SD of the ratio over subsampled draws.</p>
+<div class="tbl"><table class="data sortable"><thead><tr><th class="l">region</th>{% for sp in region.spaces %}<th>{{ space(sp) }}</th>{% endfor %}</tr></thead><tbody>
+{% for row in region.rows %}<tr><td class="l">{{ row.region }}</td>{% for c in row.cells %}<td data-sort="{{ c.value|sortkey }}">{{ c.value|num }} {% if c.lo is not none %}{{ ci(c.lo, c.hi) }}{% endif %}</td>{% endfor %}</tr>{% endfor %}
+</tbody></table>{{ links(region.links) }}</div>
+<p class="muted small">FD(original, region distorted) / FD(original, fully distorted: {{ region.reference }}) per space: 0, the space ignores the region; 1, as far as distorting everything.
+The colour scale runs from 0 to the largest value ({{ region.top|num }}). {{ region.interval_note|capitalize }}.</p>
 {% endif %}
 
 {# ------------------------------------------------------------------ rank ----- #}
@@ -159,17 +280,17 @@ under-reacts (blue) when it lies below 0.</p>
 <h2 id="reference">Reference set</h2>
 <div class="box {{ 'note' if rank.reference_real else 'warn' }}"><b>{{ rank.reference_label }}</b>: {{ rank.reference_note }}</div>
 <h3>Samples</h3>
-<table class="grid-table">{% for s in rank.strips %}<tr><td class="lab">{{ s.label }}</td><td>{% if s.uri %}<img class="strip" src="{{ s.uri }}" alt="samples">{% else %}<span class="muted">no samples saved</span>{% endif %}</td></tr>{% endfor %}</table>
+<div class="strips">{% for s in rank.strips %}<span class="lab">{{ s.label }}</span>{% if s.pic %}{{ pic(s.pic) }}{% else %}<span class="muted">no samples saved</span>{% endif %}{% endfor %}</div>
 
 <h2 id="ranking">Rankings</h2>
 <p class="muted small">Each generator against the reference; {{ rank.n_generator }} images per generator, {{ rank.n_reference }} reference images,
 {{ rank.n_boot }} bootstrap replicates. 1 = closest to the reference. Stability: share of bootstrap replicates in which the generator keeps this rank.</p>
 {% for t in rank.tables %}
 <h3 id="{{ t.anchor }}">{{ t.title }}</h3>
-<table class="data"><tr><th class="l">generator</th>{% for sp in rank.spaces %}<th>{{ space(sp) }}</th>{% endfor %}</tr>
+<div class="tbl"><table class="data sortable"><thead><tr><th class="l">generator</th>{% for sp in rank.spaces %}<th>{{ space(sp) }}</th>{% endfor %}</tr></thead><tbody>
 {% for row in t.rows %}<tr><td class="l">{{ row.generator }}</td>{% for c in row.cells %}
-<td>{{ c.value|num }} {{ ci(c.lo, c.hi) }}<br><span class="small">rank <b>{{ c.rank }}</b>, stable {{ c.stability|pct }}</span></td>{% endfor %}</tr>{% endfor %}
-</table>
+<td data-sort="{{ c.value|sortkey }}">{{ c.value|num }} {{ ci(c.lo, c.hi) }}<br><span class="small">rank <b>{{ c.rank }}</b>, stable {{ c.stability|pct }}</span></td>{% endfor %}</tr>{% endfor %}
+</tbody></table>{{ links(rank.links.rankings) }}</div>
 {% if t.figure %}<img class="fig" src="{{ t.figure }}" alt="{{ t.title }}">{% endif %}
 {% endfor %}
 <p class="muted small">Intervals: {{ ci_level }} bootstrap percentile intervals of bias-adjusted replicates (resampling with replacement shifts FD, KID and the k-NN metrics;
@@ -179,17 +300,17 @@ the raw percentile intervals are in the tables). When every set has fewer images
 <div class="two">
 {% for tm in rank.taus %}<div><h3>{{ tm.title }}</h3>
 {% if tm.heatmap %}<img class="fig" src="{{ tm.heatmap }}" alt="Kendall tau heatmap">{% endif %}
-<table class="data"><tr><th class="l">τ</th>{% for sp in rank.spaces %}<th>{{ space(sp) }}</th>{% endfor %}</tr>
-{% for row in tm.rows %}<tr><td class="l">{{ space(row.space) }}</td>{% for c in row.cells %}<td>{{ c|num(3) }}</td>{% endfor %}</tr>{% endfor %}
-</table></div>{% endfor %}
+<div class="tbl"><table class="data"><thead><tr><th class="l">τ</th>{% for sp in rank.spaces %}<th>{{ space(sp) }}</th>{% endfor %}</tr></thead><tbody>
+{% for row in tm.rows %}<tr><td class="l">{{ space(row.space) }}</td>{% for c in row.cells %}{{ n(c) }}{% endfor %}</tr>{% endfor %}
+</tbody></table>{{ links(rank.links.tau) }}</div></div>{% endfor %}
 </div>
-<p class="muted small">τ = 1: the two spaces rank the generators identically; −1: in reverse. Blank / – : a ranking is constant.</p>
+<p class="muted small">τ = 1: the two spaces rank the generators identically; −1: in reverse. – : a ranking is constant.</p>
 
 <h2 id="stability">Rank stability (FD)</h2>
-<table class="data"><tr><th class="l">generator</th>{% for sp in rank.spaces %}<th>{{ space(sp) }}</th>{% endfor %}</tr>
+<div class="tbl"><table class="data"><thead><tr><th class="l">generator</th>{% for sp in rank.spaces %}<th>{{ space(sp) }}</th>{% endfor %}</tr></thead><tbody>
 {% for row in rank.stability %}<tr><td class="l">{{ row.generator }}</td>{% for c in row.cells %}
-<td>rank <b>{{ c.rank }}</b> · kept in {{ c.stability|pct }}<br><span class="small">mean rank {{ c.rank_mean|num(3) }}, {{ ci_level }} range {{ c.rank_ci_low|int }}–{{ c.rank_ci_high|int }}</span></td>{% endfor %}</tr>{% endfor %}
-</table>
+<td>rank <b>{{ c.rank }}</b> · kept in {{ c.stability|pct }}<br><span class="small">mean rank {{ c.rank_mean|num }}, {{ ci_level }} range {{ c.rank_ci_low|int }}–{{ c.rank_ci_high|int }}</span></td>{% endfor %}</tr>{% endfor %}
+</tbody></table>{{ links(rank.links.rankings) }}</div>
 {% endif %}
 
 {# --------------------------------------------------------- explained FD ----- #}
@@ -198,89 +319,70 @@ the raw percentile intervals are in the tables). When every set has fewer images
 <p class="muted small">How much of each generator's FD to the reference the prevalence gap of one scored attribute explains: the generated set is reweighted
 (method: {{ explained.method }}) to the reference prevalence of that attribute and FD is measured again. FD drop = FD − FD after matching; share explained = drop / FD.
 {{ explained.ci_label }} bootstrap percentile intervals over {{ explained.n_boot }} replicates resampling both sets.
-Thresholds: {% for a, t in explained.thresholds.items() %}{{ a }} ≥ {{ t|num(3) }}{% if not loop.last %}, {% endif %}{% endfor %}.</p>
+Thresholds: {% for a, t in explained.thresholds.items() %}{{ a }} ≥ {{ t|num }}{% if not loop.last %}, {% endif %}{% endfor %}.</p>
 <div class="box warn" id="explained-assumptions"><b>Assumptions of the explained FD</b> (no peer tool offers this estimate; read it with these in mind)<ul>
 {% for a in explained.assumptions %}<li>{{ a }}</li>{% endfor %}</ul></div>
 {% if explained.prevalence %}<h3>Attribute prevalence per set</h3>
-<table class="data"><tr><th class="l">set</th>{% for a in explained.attributes %}<th>{{ a }} ≥ {{ explained.thresholds[a]|num(3) }}</th>{% endfor %}</tr>
+<div class="tbl"><table class="data"><thead><tr><th class="l">set</th>{% for a in explained.attributes %}<th>{{ a }} ≥ {{ explained.thresholds[a]|num }}</th>{% endfor %}</tr></thead><tbody>
 {% for row in explained.prevalence %}<tr><td class="l">{{ row.set }}{% if row.role == "reference" %} <span class="muted small">(reference)</span>{% endif %}</td>{% for c in row.cells %}
-<td>{% if c %}{{ c.prevalence|pct }}<br><span class="small">mean score {{ c.mean|num(3) }}</span>{% else %}–{% endif %}</td>{% endfor %}</tr>{% endfor %}
-</table>{% endif %}
+<td>{% if c %}{{ c.prevalence|pct }}<br><span class="small">mean score {{ c.mean|num }}</span>{% else %}–{% endif %}</td>{% endfor %}</tr>{% endfor %}
+</tbody></table>{{ links(explained.prevalence_links) }}</div>{% endif %}
 {% for g in explained.generators %}
 <h3 id="{{ g.anchor }}">{{ g.generator }} vs reference</h3>
-<table class="data"><tr><th class="l">attribute</th><th>prevalence<br>generator / reference</th><th class="l">space</th><th>FD</th><th>FD after matching</th><th>FD drop {{ explained.ci_label }}</th><th>share explained {{ explained.ci_label }}</th></tr>
+<div class="tbl"><table class="data"><thead><tr><th class="l">attribute</th><th>prevalence<br>generator / reference</th><th class="l">space</th><th>FD</th><th>FD after matching</th><th>FD drop {{ explained.ci_label }}</th><th>share explained {{ explained.ci_label }}</th></tr></thead><tbody>
 {% for b in g.blocks %}{% for r in b.rows %}<tr>{% if loop.first %}<td class="l" rowspan="{{ b.rows|length }}"><b>{{ b.attribute }}</b></td>
 <td rowspan="{{ b.rows|length }}">{{ b.p_gen|pct }} / {{ b.p_ref|pct }}<br><span class="small">gap {{ (100 * b.gap)|round(0)|int }} points</span></td>{% endif %}
 <td class="l">{{ space(r.space) }}</td>
 {% if r.status %}<td colspan="4" class="l small">{{ r.fd|num }} · not estimated: {{ r.status }}</td>
 {% else %}<td>{{ r.fd|num }}</td><td>{{ r.fd_matched|num }}</td><td>{{ r.drop|num }} {{ ci(r.drop_lo, r.drop_hi) }}</td><td>{{ r.share|pct }} <span class="ci">[{{ r.share_lo|pct }}, {{ r.share_hi|pct }}]</span></td>{% endif %}</tr>
 {% endfor %}{% endfor %}
-</table>
+</tbody></table>{{ links(explained.links) }}</div>
 {% endfor %}
 <p class="muted small">A share near 100%: the attribute's prevalence gap accounts for (almost) all of the FD in that space; near 0: the FD comes from elsewhere.
 A negative drop: matching the prevalence moves the generated set away from the reference in that space. Shares of different attributes are not additive.</p>
 {% endif %}
 
 {# ------------------------------------------------------------- provenance ---- #}
+{% set pv = provenance %}
 <h2 id="provenance">Provenance</h2>
-<table class="data">{% for k, v in provenance.run %}<tr><th class="l">{{ k }}</th><td class="l">{{ v }}</td></tr>{% endfor %}</table>
+<h3>Run</h3>
+<div class="tbl"><table class="data"><tbody>{% for k, val in pv.run %}<tr><th class="l">{{ k }}</th><td class="l">{{ val }}</td></tr>{% endfor %}</tbody></table>{{ links(pv.links) }}</div>
+<h3>This report</h3>
+<div class="tbl"><table class="data"><tbody>{% for k, val in pv.report %}<tr><th class="l">{{ k }}</th><td class="l"><code>{{ val }}</code></td></tr>{% endfor %}</tbody></table>{{ links(pv.links) }}</div>
+<h3>Weight files (sha256)</h3>
+<div class="tbl"><table class="data sortable"><thead><tr><th class="l">role</th><th class="l">name</th><th class="l">sha256</th></tr></thead><tbody>
+{% for w in pv.weights %}<tr><td class="l">{{ w.what }}</td><td class="l">{{ w.name }}</td><td class="l"><code>{{ w.sha256 }}</code></td></tr>{% endfor %}
+</tbody></table>{{ links(pv.links) }}</div>
+{% if pv.weights_missing %}<p class="muted small">Scorers without a recorded weight hash in this run: {{ pv.weights_missing|join(", ") }}.</p>{% endif %}
 <h3>Feature spaces</h3>
-<table class="data"><tr><th class="l">space</th><th>dim</th><th class="l">weights sha256</th><th class="l">preprocessing</th></tr>
-{% for s in provenance.spaces %}<tr><td class="l">{{ space(s.space) }}</td><td>{{ s.dim }}</td><td class="l"><code>{{ s.sha or "none (random weights)" }}</code></td><td class="l small"><code>{{ s.preprocessing }}</code></td></tr>{% endfor %}
-</table>
-{% if provenance.generators %}<h3>Generators</h3>
-<table class="data"><tr><th class="l">set</th><th class="l">description</th></tr>
-{% for g in provenance.generators %}<tr><td class="l">{{ g.name }}</td><td class="l small"><code>{{ g.text }}</code></td></tr>{% endfor %}</table>{% endif %}
-{% if provenance.interventions %}<h3>Interventions</h3>
-<table class="data"><tr><th class="l">attribute</th><th class="l">description</th></tr>
-{% for i in provenance.interventions %}<tr><td class="l">{{ i.name }}</td><td class="l small"><code>{{ i.text }}</code></td></tr>{% endfor %}</table>{% endif %}
+<div class="tbl"><table class="data"><thead><tr><th class="l">space</th><th>dim</th><th class="l">weights sha256</th><th class="l">preprocessing</th></tr></thead><tbody>
+{% for s in pv.spaces %}<tr><td class="l">{{ space(s.space) }}</td><td>{{ s.dim }}</td><td class="l"><code>{{ s.sha or "none (random weights)" }}</code></td><td class="l small"><code>{{ s.preprocessing }}</code></td></tr>{% endfor %}
+</tbody></table>{{ links(pv.links) }}</div>
+{% if pv.generators %}<h3>Generators</h3>
+<div class="tbl"><table class="data"><thead><tr><th class="l">set</th><th class="l">description</th></tr></thead><tbody>
+{% for g in pv.generators %}<tr><td class="l">{{ g.name }}</td><td class="l small"><code>{{ g.text }}</code></td></tr>{% endfor %}</tbody></table>{{ links(pv.links) }}</div>{% endif %}
+{% if pv.interventions %}<h3>Interventions (as prepared by the run)</h3>
+<div class="tbl"><table class="data"><thead><tr><th class="l">edit</th><th class="l">description</th></tr></thead><tbody>
+{% for i in pv.interventions %}<tr><td class="l">{{ i.name }}</td><td class="l small"><code>{{ i.text }}</code></td></tr>{% endfor %}</tbody></table>{{ links(pv.links) }}</div>{% endif %}
 <h3>Versions</h3>
-<table class="data">{% for k, v in provenance.versions %}<tr><th class="l">{{ k }}</th><td class="l">{{ v }}</td></tr>{% endfor %}</table>
+<div class="tbl"><table class="data sortable"><thead><tr><th class="l">package</th><th class="l">run</th><th class="l">report</th></tr></thead><tbody>
+{% for row in pv.versions %}<tr><td class="l">{{ row.name }}</td><td class="l">{{ row.run }}</td><td class="l">{{ row.report }}</td></tr>{% endfor %}</tbody></table>{{ links(pv.links) }}</div>
 <h3>Tables (sha256)</h3>
-<table class="data">{% for name, sha in provenance.tables %}<tr><td class="l"><code>{{ name }}</code></td><td class="l"><code>{{ sha }}</code></td></tr>{% endfor %}</table>
-<h3>Config</h3>
-<pre>{{ provenance.config }}</pre>
-</main></body></html>
+<div class="tbl"><table class="data sortable"><thead><tr><th class="l">file</th><th class="l">sha256</th></tr></thead><tbody>
+{% for name, sha in pv.tables %}<tr><td class="l"><a href="{{ pv.table_links[name] }}" download><code>{{ name }}</code></a></td><td class="l"><code>{{ sha }}</code></td></tr>{% endfor %}</tbody></table>{{ links(pv.links) }}</div>
+<h3>Config ({{ pv.config_format }}; run it with <code>counterfactual sweep CONFIG --out RUN_DIR</code>)</h3>
+<pre>{{ pv.config }}</pre>
+</main>
+<script>{{ script|safe }}</script>
+</body></html>
 """
-
-
-def num(value: Any, digits: int = 4) -> str:
-    """A number with `digits` significant digits; "–" for None/NaN."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return "–" if value is None else str(value)
-    if math.isnan(v):
-        return "–"
-    if math.isinf(v):
-        return "∞" if v > 0 else "−∞"
-    if v != 0 and (abs(v) >= 1e5 or abs(v) < 1e-3):
-        return f"{v:.{max(digits - 1, 1)}e}"
-    return f"{v:.{digits}g}"
-
-
-def pval(value: Any) -> str:
-    """A p-value: "<0.001" below a thousandth, else three decimals."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return "–"
-    if math.isnan(v):
-        return "–"
-    return "<0.001" if v < 1e-3 else f"{v:.3f}"
-
-
-def pct(value: Any) -> str:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return "–"
-    return "–" if math.isnan(v) else f"{100 * v:.0f}%".replace("-0%", "0%")
 
 
 def render(context: dict[str, Any]) -> str:
     """The report HTML from its context (autoescaped)."""
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(num=num, pval=pval, pct=pct)
-    return env.from_string(TEMPLATE).render(css=CSS, **context)
+    env.filters.update(num=numbers.num, pval=numbers.pval, pct=numbers.pct, count=numbers.count,
+                       sortkey=numbers.sort_key)
+    env.globals.update(interval=numbers.interval)
+    return env.from_string(TEMPLATE).render(css=CSS, script=SCRIPT, **context)

@@ -11,40 +11,63 @@
     RUN_DIR/tables/                 the engines' tables (names and columns: `counterfactual.run.schemas`)
     RUN_DIR/report_tables/          the analysis tables written next to the report
     RUN_DIR/done/                   one marker per finished task, holding the task's content key
+                                    and the sha256 of every file it wrote
+    RUN_DIR/shards/                 the Ray executor's finished shard results, until cached
+    RUN_DIR/.lock                   the writer lock (`counterfactual.run.lock`)
 
-Every file is written atomically (`counterfactual.foundation.files`), so a run killed at any moment leaves
-only complete files; `RunDir.open` removes stale temps.
+Every file is written atomically (`counterfactual.foundation.files`), so a run killed at any moment (or
+stopped by a full disk) leaves only complete files. One writer at a time: `RunDir` holds the
+writer lock from `open` (or `with rd:`) until `release`, and only the holder removes stale
+temps. Every file later results depend on is checksummed (the task markers hold the sha256 of
+the files their task wrote: base images, stats, scores; the feature cache and learned
+directions carry their own), verified before it is reused, and recomputed when it fails; the
+manifest of a finished run holds the sha256 of each table.
 """
 from __future__ import annotations
 
 import hashlib
-import json
 import platform
 import re
 import sys
 import time
+import warnings
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from counterfactual.config import ConfigError, SweepConfig, config_diff
-from counterfactual.foundation.files import TEMP_MARK, read_json, remove_partials, write_json
+from counterfactual.errors import UserError
+from counterfactual.run.lock import RunLock
+from counterfactual.foundation.files import TEMP_MARK, read_json, remove_partials, write_bytes, write_json
+from counterfactual.foundation.hashing import sha256_file
 
 MANIFEST = "manifest.json"
 TABLES = "tables"
 REPORT_TABLES = "report_tables"
 _SLUG_RE = re.compile(r"[^A-Za-z0-9._-]+")
 _VERSIONED = ("counterfactual-fd", "torch", "torchvision", "numpy", "scipy", "pandas", "pyarrow",
-              "pydantic", "onnxruntime", "timm", "open_clip_torch", "insightface", "facenet-pytorch")
+              "pydantic", "onnxruntime", "timm", "open_clip_torch", "insightface", "facenet-pytorch",
+              "statsmodels", "scikit-learn", "opencv-python-headless", "scikit-image", "pillow",
+              "matplotlib", "jinja2")
 
 
 class RunConfigMismatch(ConfigError):
     """The run directory was made with a different config."""
 
 
+class RunDirError(UserError):
+    """The run directory cannot be used as it is (a file in its place, a damaged manifest,
+    a run that is not complete)."""
+
+
+class CorruptFileWarning(UserWarning):
+    """A file of the run directory failed its checksum; what depends on it is recomputed."""
+
+
 def slug(name: str) -> str:
-    """A file-name-safe, collision-free version of a set/task name ("blur:eyes" -> "blur_eyes-1a2b3c")."""
-    safe = _SLUG_RE.sub("_", name).strip("_") or "x"
+    """A file-name-safe, collision-free version of a set/task name ("blur:eyes" -> "blur_eyes-1a2b3c");
+    never "." or "..", never hidden."""
+    safe = _SLUG_RE.sub("_", name).strip("_").lstrip(".") or "x"
     if safe == name:
         return name
     return f"{safe}-{hashlib.sha256(name.encode()).hexdigest()[:6]}"
@@ -58,6 +81,10 @@ def package_versions() -> dict[str, str]:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             continue
+    from counterfactual.version import git_commit
+    commit = git_commit()
+    if commit:
+        out["git commit"] = commit
     return out
 
 
@@ -67,6 +94,29 @@ class RunDir:
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
+        self.lock = RunLock(self.root)
+        self._previous_manifest: bytes | None = None
+        self._warned: set[Path] = set()
+
+    # the writer lock
+    def acquire(self) -> "RunDir":
+        """Take the writer lock (RunLockedError naming the holder when another process has it)."""
+        for part in (self.root, *self.root.parents):
+            if part.exists():
+                if not part.is_dir():
+                    raise RunDirError(f"run directory {self.root}: {part} is a file, not a directory")
+                break
+        self.lock.acquire()
+        return self
+
+    def release(self) -> None:
+        self.lock.release()
+
+    def __enter__(self) -> "RunDir":
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
 
     # paths
     @property
@@ -76,6 +126,11 @@ class RunDir:
     @property
     def features(self) -> Path:
         return self.root / "features"
+
+    @property
+    def shards(self) -> Path:
+        """Finished shard results of a distributed image phase (counterfactual.sweep.shards)."""
+        return self.root / "shards"
 
     @property
     def tables(self) -> Path:
@@ -119,43 +174,91 @@ class RunDir:
     def _marker(self, task_id: str) -> Path:
         return self.root / "done" / f"{slug(task_id.replace('/', '__'))}.json"
 
+    # checksums
+    def checksums(self, paths: Any) -> dict[str, str]:
+        """{path relative to the run directory: sha256} of files in it."""
+        return {Path(p).relative_to(self.root).as_posix(): sha256_file(p) for p in paths}
+
+    def intact(self, sums: dict[str, str], what: str | None = None) -> bool:
+        """True when every file of `sums` exists with its sha256; with `what` (what depends on
+        them and is recomputed), a file that fails is warned about once as corrupt."""
+        for rel, digest in sums.items():
+            path = self.root / rel
+            try:
+                ok = sha256_file(path) == digest
+            except OSError:
+                ok = False
+            if not ok:
+                if what is not None and path.exists() and path not in self._warned:
+                    self._warned.add(path)
+                    warnings.warn(f"{path} fails its checksum (corrupt or truncated); recomputing "
+                                  f"{what}", CorruptFileWarning, stacklevel=3)
+                return False
+        return True
+
     # task markers
     def is_done(self, task_id: str, key: str) -> bool:
-        """True when the task finished with exactly this content key."""
-        path = self._marker(task_id)
+        """True when the task finished with exactly this content key and every file it wrote
+        still has its recorded sha256."""
         try:
-            return read_json(path).get("key") == key
-        except (FileNotFoundError, json.JSONDecodeError):
+            record = read_json(self._marker(task_id))
+        except (FileNotFoundError, ValueError):
             return False
+        if not isinstance(record, dict) or record.get("key") != key:
+            return False
+        return self.intact(record.get("files", {}), f"task {task_id}")
 
-    def mark_done(self, task_id: str, key: str, **info: Any) -> None:
+    def mark_done(self, task_id: str, key: str, files: Any = (), **info: Any) -> None:
+        """Record a finished task with the sha256 of the files it wrote (`files`)."""
+        sums = self.checksums(files)
         # No fsync: a marker lost to a power cut (or left empty) only means the task reruns.
-        write_json(self._marker(task_id), {"task": task_id, "key": key, "finished": time.time(), **info},
-                   sync=False)
+        write_json(self._marker(task_id), {"task": task_id, "key": key, "finished": time.time(),
+                                           **({"files": sums} if sums else {}), **info}, sync=False)
 
     # manifest
     def read_manifest(self) -> dict[str, Any] | None:
         try:
-            return read_json(self.manifest_path)
+            manifest = read_json(self.manifest_path)
         except FileNotFoundError:
             return None
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"corrupt manifest {self.manifest_path}: {exc}") from None
+        except ValueError as exc:
+            manifest = exc
+        if not isinstance(manifest, dict):
+            raise RunDirError(f"corrupt manifest {self.manifest_path} ({manifest}); run again with "
+                              "--force to start this run directory over (finished tasks whose "
+                              "files pass their checksums are kept)")
+        return manifest
+
+    def tables_intact(self, manifest: dict[str, Any]) -> list[str]:
+        """The tables a finished run's manifest lists that are missing or fail their sha256."""
+        sums = manifest.get("table_sha256") or {}
+        bad = [name for name in manifest.get("tables", []) if not (self.tables / name).is_file()]
+        return bad + [name for name, digest in sums.items() if name not in bad
+                      and not self.intact({f"{TABLES}/{name}": digest})]
 
     def is_complete(self, config: SweepConfig) -> bool:
-        """A finished run of this very config (results-wise) with all its tables present."""
+        """A finished run of this very config (results-wise) with all its tables intact."""
         manifest = self.read_manifest()
         if not manifest or manifest.get("status") != "complete":
             return False
         if manifest.get("config_identity") != config.identity():
             return False
-        return all((self.tables / name).exists() for name in manifest.get("tables", []))
+        return not self.tables_intact(manifest)
 
     def open(self, config: SweepConfig, force: bool = False) -> dict[str, Any]:
-        """Create or reopen the run for `config`; refuse a different config unless `force`."""
+        """Create or reopen the run for `config` under the writer lock (taken here if not yet
+        held; `release` or leaving `with rd:` gives it back); refuse a different config unless
+        `force`. A damaged manifest is refused too, and replaced with `force`."""
+        self.acquire()
         self.root.mkdir(parents=True, exist_ok=True)
         self.remove_partials()
-        manifest = self.read_manifest()
+        self._previous_manifest = self.manifest_path.read_bytes() if self.manifest_path.exists() else None
+        try:
+            manifest = self.read_manifest()
+        except RunDirError:
+            if not force:
+                raise
+            manifest = None
         identity = config.identity()
         if manifest is not None and manifest.get("config_identity") != identity and not force:
             changes = config_diff(manifest.get("config_identity", {}), identity)
@@ -174,6 +277,14 @@ class RunDir:
         write_json(self.manifest_path, manifest)
         return manifest
 
+    def undo_open(self) -> None:
+        """Put the manifest back as `open` found it (none: no manifest), e.g. after a failed
+        setup, so that a corrected config needs no --force."""
+        if self._previous_manifest is None:
+            self.manifest_path.unlink(missing_ok=True)
+        else:
+            write_bytes(self.manifest_path, self._previous_manifest)
+
     def update_manifest(self, **fields: Any) -> dict[str, Any]:
         manifest = self.read_manifest() or {}
         manifest.update(fields)
@@ -181,6 +292,21 @@ class RunDir:
         write_json(self.manifest_path, manifest)
         return manifest
 
+    def finish(self, tables: list[str], **fields: Any) -> dict[str, Any]:
+        """Mark the run complete with its tables and their sha256."""
+        sums = {name: sha256_file(self.tables / name) for name in tables}
+        return self.update_manifest(status="complete", tables=list(tables), table_sha256=sums, **fields)
+
     def remove_partials(self) -> int:
-        """Delete the temp files (`TEMP_MARK`...) a killed run left behind."""
-        return remove_partials(self.root)
+        """Delete the temp files killed writers left behind: ours (`TEMP_MARK`...) and other
+        writers' hidden ".<name>.<random>.tmp" (older feature caches and learned directions).
+        Only the holder of the writer lock may: another process's writes in progress would be
+        destroyed."""
+        if not self.lock.held:
+            raise RuntimeError(f"remove_partials needs the writer lock of {self.root}")
+        removed = remove_partials(self.root)
+        for path in self.root.rglob(".*.tmp"):
+            if path.is_file():
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed

@@ -7,6 +7,7 @@ from the run's `FeatureIndex`.
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from counterfactual.run.directory import RunDir
+from counterfactual.run.directory import RunDir, RunDirError
+from counterfactual.run.lock import describe_holder, writer_of
 from counterfactual.run.features import FeatureIndex
 from counterfactual.run.schemas import ALL_TABLES, VERIFICATION_FILE
 from counterfactual.run.tables import as_bool, read_table
@@ -65,7 +67,12 @@ class RunData:
         path = self.dir.sample_path(set_name)
         if not path.is_file():
             return None
-        arr = np.load(path, allow_pickle=False)
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as exc:     # damaged: the grid is left out
+            warnings.warn(f"{path}: unreadable sample images ({exc}); its grid is left out",
+                          stacklevel=2)
+            return None
         if arr.dtype != np.uint8 or arr.ndim != 4:
             raise ValueError(f"{path}: expected uint8 NCHW images, got {arr.dtype} {arr.shape}")
         return arr
@@ -111,6 +118,26 @@ def _spaces(manifest: dict[str, Any], tables: dict[str, pd.DataFrame]) -> dict[s
     return out
 
 
+def check_readable(rd: RunDir, manifest: dict[str, Any]) -> None:
+    """RunDirError unless the run is finished, no writer holds it, and its tables are the
+    ones the manifest's config wrote (their sha256 as recorded), so that a report never mixes
+    tables of two configs or of a half-written run."""
+    holder = writer_of(rd.root)
+    if holder is not None:
+        raise RunDirError(f"{rd.root} is being written by {describe_holder(holder)}; build the "
+                          "report when that run has finished")
+    status = manifest.get("status", "unknown")
+    if status != "complete":
+        raise RunDirError(f"{rd.root}: the run is not complete (status {status!r}), so its tables "
+                          "may be partial or from an earlier config; finish it (run the same "
+                          "command again) before building the report")
+    bad = rd.tables_intact(manifest)
+    if bad:
+        raise RunDirError(f"{rd.root}: tables {', '.join(bad)} are missing or not the ones this run "
+                          "wrote (sha256 differs from the manifest); run the same command again "
+                          "to rewrite them")
+
+
 def load_run(run_dir: str | Path) -> RunData:
     """Read the manifest, tables and verification results of a run directory."""
     root = Path(run_dir)
@@ -125,6 +152,7 @@ def load_run(run_dir: str | Path) -> RunData:
                                 "`counterfactual sweep` or `counterfactual rank` first") from None
     except json.JSONDecodeError as exc:
         raise ValueError(f"corrupt manifest {manifest_path}: {exc}") from None
+    check_readable(rd, manifest)
     tables: dict[str, pd.DataFrame] = {}
     for name in ALL_TABLES:
         try:

@@ -93,7 +93,8 @@ def dose_response(base: np.ndarray, twin: np.ndarray, draws: list[Draw],
         raise ValueError(f"unknown method {method!r}; allowed: auto, gram, cov, metrics")
     rows = [d.rows(n_total) for d in draws]
     res = frechet_distance_batch(pool, np.stack([r[0] for r in rows]),
-                                 np.stack([r[1] for r in rows]), method)
+                                 np.stack([r[1] for r in rows]), method,
+                                 overwrite_pool=True)
     return DoseResult(draws, res.fd, res.mean_term, res.trace_term, res.route)
 
 

@@ -34,6 +34,13 @@ from counterfactual.foundation.hashing import content_hash
 from counterfactual.sweep.tables import write_tables
 
 Log = Callable[[str], None]
+# [executor] kind -> the executor class ("module:Class") of each run kind.
+EXECUTORS: dict[str, dict[str, str]] = {
+    "sweep": {"local": "counterfactual.sweep.executor:LocalExecutor",
+              "ray": "counterfactual.sweep.ray_executor:RaySweepExecutor"},
+    "rank": {"local": "counterfactual.rank.engine:RankExecutor",
+             "ray": "counterfactual.sweep.ray_executor:RayRankExecutor"},
+}
 MAIN_CATEGORIES = ("generation", "extraction", "statistics")
 
 
@@ -194,7 +201,8 @@ class FeatureEngine:
             feats = self.cache.get(self.feature_key(set_name, space))
             if feats is None:
                 raise RuntimeError(f"features of set {set_name!r} in space {space!r} are missing "
-                                   f"from {self.rd.features}; {self.rerun_hint}")
+                                   f"from {self.rd.features} (deleted or damaged meanwhile); "
+                                   f"{self.rerun_hint}")
             self._features[key] = np.asarray(feats)
         return self._features[key]
 
@@ -206,6 +214,11 @@ class FeatureEngine:
                                      desc=f"{extractor.label} <- {set_name}", name=space,
                                      check_finite=self.check_finite)
         self.work["feature_passes"] += len(images)
+        return self.store_features(set_name, space, feats)
+
+    def store_features(self, set_name: str, space: str, feats: np.ndarray) -> np.ndarray:
+        """Cache a set's features in one space (one atomic entry)."""
+        extractor = self.extractors[space]
         self.cache.put(self.feature_key(set_name, space), feats,
                        {"set": set_name, "space": space, "label": extractor.label,
                         "trained": bool(extractor.trained), "n": len(feats)})
@@ -215,7 +228,7 @@ class FeatureEngine:
 class LocalExecutor(FeatureEngine):
     """Runs one sweep's plan in this process (see the module docstring)."""
 
-    rerun_hint = "re-run the sweep with --force"
+    rerun_hint = "run the same command again: it recomputes them"
 
     def __init__(self, config: SweepConfig, run_dir: RunDir, *, progress: bool = True,
                  components: Components | None = None, log: Log = print) -> None:
@@ -224,6 +237,7 @@ class LocalExecutor(FeatureEngine):
         self.seeds = config.seed_list
         self._base: torch.Tensor | None = None
         self._scorers: dict[str, Callable] | None = None
+        self.plan: Plan | None = None
 
     # ---- setup -------------------------------------------------------------------
     def setup(self) -> Plan:
@@ -254,10 +268,11 @@ class LocalExecutor(FeatureEngine):
 
     # ---- helpers -----------------------------------------------------------------
     def pending(self, task: Task) -> bool:
+        """Not finished with this content key, or a file it wrote fails its checksum."""
         if not self.rd.is_done(task.id, task.key):
             return True
-        if task.kind == "extract":       # finished, but its features must still be cached
-            return self.feature_key(task.params["set"], task.params["space"]) not in self.cache
+        if task.kind == "extract":       # finished, but its features must still be cached intact
+            return not cache_holds(self.cache, self.feature_key(task.params["set"], task.params["space"]))
         return False
 
     def set_identity(self, set_name: str) -> dict[str, Any]:
@@ -284,9 +299,12 @@ class LocalExecutor(FeatureEngine):
             return self._base
         task = self.plan["generate/base"]
         path = self.rd.images_path(BASE)
-        if not self.pending(task) and path.exists():
-            self._base = torch.from_numpy(np.load(path))
-            return self._base
+        if not self.pending(task) and path.exists():      # its checksum was verified
+            try:
+                self._base = torch.from_numpy(np.load(path, allow_pickle=False))
+                return self._base
+            except (ValueError, OSError, EOFError) as exc:   # a marker without checksum (older run)
+                self.log(f"warning: {path} is unreadable ({exc}); generating the base set again")
         with self.timer("generation"):
             images = self.generator.images_for_seeds(self.seeds, batch_size=self.config.batch_size,
                                                      progress=self.progress)
@@ -294,18 +312,23 @@ class LocalExecutor(FeatureEngine):
         self.work["images_generated"] += len(images)
         save_npy(path, images.numpy())
         self._save_sample(BASE, images)
-        self.rd.mark_done(task.id, task.key, n=len(images))
+        self.rd.mark_done(task.id, task.key, files=[path], n=len(images))
         self._base = images
         return images
 
-    def twin_images(self, key: str) -> torch.Tensor:
+    def prepare_intervention(self, key: str) -> Any:
+        """Prepare an intervention (learned direction, calibration ...) and record it."""
         intervention = self.interventions[key]
-        base = self.base_images()
         with self.timer("prepare"):
             intervention.prepare(self.generator, self.rd.intervention_dir(key), progress=self.progress)
         prepared = dict((self.rd.read_manifest() or {}).get("interventions_prepared", {}))
         prepared[key] = intervention.describe()      # learned direction, calibrated strength ...
         self.rd.update_manifest(interventions_prepared=prepared)
+        return intervention
+
+    def twin_images(self, key: str) -> torch.Tensor:
+        base = self.base_images()
+        intervention = self.prepare_intervention(key)
         with self.timer("generation"):
             twins = intervention.counterfactual(self.generator, self.seeds, base,
                                                 batch_size=self.config.batch_size, progress=self.progress)
@@ -347,17 +370,21 @@ class LocalExecutor(FeatureEngine):
             self.log(f"warning: identity similarity unavailable for verification: {exc}")
             return None
 
-    def verify(self, task: Task, twins: torch.Tensor) -> None:
+    def verify(self, task: Task, twins: Any, base: Any = None,
+               scorers: dict[str, Callable] | None = None, identity: Callable | None = None) -> None:
+        """Verify one intervention on its twins against the base set; a distributed executor
+        passes stand-ins for the image sets with their scores computed by its workers."""
         key = task.params["intervention"]
         intervention = self.interventions[key]
         vcfg = self.config.verification
-        identity = self._identity()
+        identity = self._identity() if identity is None else identity
         if identity is None and vcfg.identity and "arcface" in self.extractors \
                 and self.extractors["arcface"].trained:
             base_f, twin_f = self.features(BASE, "arcface"), self.features(key, "arcface")
             identity = _FeatureCosine(base_f, twin_f)
         with self.timer("verification"):
-            result = self.comps.verify(self.base_images(), twins, self._load_scorers(),
+            result = self.comps.verify(self.base_images() if base is None else base, twins,
+                                       self._load_scorers() if scorers is None else scorers,
                                        getattr(intervention, "target_scorer", None), identity,
                                        vcfg)
         result = {"intervention": key, "name": self.config.intervention(key).name, **result}
@@ -366,8 +393,7 @@ class LocalExecutor(FeatureEngine):
             result["learned_direction"] = {k: direction.provenance.get(k) for k in (
                 "scorer", "space", "n_samples", "n_held_out", "train_accuracy", "held_out_accuracy")}
             result["learned_direction"]["space"] = direction.space
-        write_json(self.rd.stats_path(task.id), result)
-        self.rd.mark_done(task.id, task.key)
+        self.rd.mark_done(task.id, task.key, files=[write_json(self.rd.stats_path(task.id), result)])
 
     def dose(self, task: Task, draws: list[dose_mod.Draw]) -> None:
         key, space = task.params["intervention"], task.params["space"]
@@ -378,8 +404,8 @@ class LocalExecutor(FeatureEngine):
         labels = {"intervention": key, "space": space, "space_label": extractor.label,
                   "trained": bool(extractor.trained)}
         rows = [{**labels, **row} for row in res.rows()]
-        write_json(self.rd.stats_path(task.id), {"route": res.route, "rows": rows})
-        self.rd.mark_done(task.id, task.key)
+        stats = write_json(self.rd.stats_path(task.id), {"route": res.route, "rows": rows})
+        self.rd.mark_done(task.id, task.key, files=[stats])
 
     def region(self, task: Task) -> None:
         space = task.params["space"]
@@ -394,14 +420,18 @@ class LocalExecutor(FeatureEngine):
                 prefix=cfg.region.prefix, n_pairs=cfg.pairs_per_draw, draws=cfg.draws, seed=cfg.seed)
         labels = {"space": space, "space_label": extractor.label, "trained": bool(extractor.trained)}
         rows = [{**row, **labels} for row in rows]
-        write_json(self.rd.stats_path(task.id), {"rows": rows})
-        self.rd.mark_done(task.id, task.key)
+        self.rd.mark_done(task.id, task.key, files=[write_json(self.rd.stats_path(task.id), {"rows": rows})])
 
     # ---- the run ---------------------------------------------------------------------
     def run(self) -> SweepResult:
-        plan = self.setup()
-        cfg = self.config
-        for set_name in set_names(cfg):
+        plan = self.setup() if self.plan is None else self.plan     # run_sweep sets up first
+        self.produce_sets(plan)
+        self.statistics(plan)
+        return self.finish(plan)
+
+    def produce_sets(self, plan: Plan) -> None:
+        """The image phase: every pending extract and verify task (one set in memory at a time)."""
+        for set_name in set_names(self.config):
             todo = [t for t in plan.consumers(f"generate/{set_name}") if self.pending(t) and (
                 t.kind == "extract" or (t.kind == "verify" and t.params["intervention"] == set_name))]
             if not todo:
@@ -415,6 +445,9 @@ class LocalExecutor(FeatureEngine):
             self._drop_twin_features(set_name)
         self._base = None
 
+    def statistics(self, plan: Plan) -> None:
+        """Dose-response and region tasks, from cached features."""
+        cfg = self.config
         with self.timer("statistics"):
             draws = dose_mod.plan_draws(len(self.seeds), cfg.pairs_per_draw, cfg.deltas, cfg.draws, cfg.seed)
         for task in plan.of_kind("dose"):
@@ -423,6 +456,10 @@ class LocalExecutor(FeatureEngine):
         for task in plan.of_kind("region"):
             if self.pending(task):
                 self.region(task)
+
+    def finish(self, plan: Plan) -> SweepResult:
+        """Tables, verification flags and the completed manifest."""
+        cfg = self.config
         tables_task = plan["tables"]
         with self.timer("tables"):
             written, verification = write_tables(self.rd, cfg, plan)
@@ -431,8 +468,7 @@ class LocalExecutor(FeatureEngine):
         timing = self.timer.summary()
         manifest = self.rd.read_manifest() or {}
         history = list(manifest.get("timing_history", [])) + [timing]
-        self.rd.update_manifest(status="complete", tables=written, timing=timing,
-                                timing_history=history, work=dict(self.work))
+        self.rd.finish(written, timing=timing, timing_history=history, work=dict(self.work))
         return SweepResult(self.rd.root, "complete", timing, dict(self.work), self.flags)
 
     def _drop_twin_features(self, set_name: str) -> None:
@@ -440,6 +476,33 @@ class LocalExecutor(FeatureEngine):
         if set_name != BASE:
             for key in [k for k in self._features if k[0] == set_name]:
                 del self._features[key]
+
+
+def cache_holds(cache: Any, key: str) -> bool:
+    """True when the feature cache holds the entry intact (checksum verified when it can)."""
+    verify = getattr(cache, "verify", None)
+    return bool(verify(key)) if verify is not None else key in cache
+
+
+def run_locked(out: str | Path, config: Any, force: bool, log: Log, engine: Callable[[RunDir], Any],
+               already_complete: Callable[[RunDir, dict[str, Any]], Any]) -> Any:
+    """Run an engine (sweep or rank) in the run directory `out` under its writer lock, held
+    until the run returns: `already_complete(rd, manifest)` when a finished run of `config` is
+    there (unless `force`), else open it, set `engine(rd)` up and run it. A failed setup
+    (missing weights, a bad generator) puts the manifest back as it was, so the corrected
+    config needs no --force."""
+    with RunDir(out) as rd:
+        if not force and rd.is_complete(config):
+            log(f"{rd.root}: run is complete; nothing to do (use --force to recompute)")
+            return already_complete(rd, rd.read_manifest() or {})
+        runner = engine(rd)
+        rd.open(config, force=force)
+        try:
+            runner.setup()
+        except BaseException:
+            rd.undo_open()
+            raise
+        return runner.run()
 
 
 class _BaseMemo:
@@ -474,19 +537,35 @@ class _FeatureCosine:
         return self.values
 
 
+def executor_class(run_kind: str, kind: str) -> type:
+    """The executor class for a run kind ("sweep", "rank") and an executor kind ("local", "ray")."""
+    import importlib
+    module_name, _, name = EXECUTORS[run_kind][kind].partition(":")
+    return getattr(importlib.import_module(module_name), name)
+
+
+def execution_overrides(config: Any, device: str | None, batch_size: int | None,
+                        executor: str | None) -> Any:
+    """The config with the command line's execution options (which never change results)."""
+    table = config.executor.model_copy(update={"kind": executor}) if executor else None
+    return config.with_overrides(device=device, batch_size=batch_size, executor=table)
+
+
 def run_sweep(config: SweepConfig, out: str | Path, *, device: str | None = None,
               batch_size: int | None = None, progress: bool = True, force: bool = False,
-              components: Components | None = None, log: Log = print) -> SweepResult:
-    """Run (or resume) a sweep into the run directory `out`."""
-    config = config.with_overrides(device=device, batch_size=batch_size)
+              components: Components | None = None, log: Log = print,
+              executor: str | None = None) -> SweepResult:
+    """Run (or resume) a sweep into the run directory `out` (`executor`: "local" or "ray",
+    default the config's `[executor] kind`)."""
+    config = execution_overrides(config, device, batch_size, executor)
+    cls = executor_class("sweep", config.executor.kind)
+    result = run_locked(
+        out, config, force, log,
+        lambda rd: cls(config, rd, progress=progress, components=components, log=log),
+        lambda rd, m: SweepResult(rd.root, "already complete", m.get("timing", {}), {}))
+    if result.status == "already complete":
+        return result
     rd = RunDir(out)
-    if not force and rd.is_complete(config):
-        log(f"{rd.root}: run is complete; nothing to do (use --force to recompute)")
-        manifest = rd.read_manifest() or {}
-        return SweepResult(rd.root, "already complete", manifest.get("timing", {}), {})
-    rd.open(config, force=force)
-    executor = LocalExecutor(config, rd, progress=progress, components=components, log=log)
-    result = executor.run()
     for key, messages in result.flags.items():
         for message in messages:
             log(f"verification flag [{key}]: {message}")

@@ -2,6 +2,7 @@
 
     python experiments/bench/bench_generators.py [--device cpu --device cuda] [--batch 8]
         [--repeats 3] [--sizes 256,1024] [--skip-stylegan] [--json out.json]
+        [--batched-sizes 256,1024] [--batched-batch 4] [--batched-repeats 1] [--skip-batched]
 
 DCGAN: real DigiFace weights through `Generator.images` (uint8 out, as the pipeline uses it).
 StyleGAN2: `generators.stylegan2.StyleGAN2Generator` with NVIDIA's FFHQ kwargs (z_dim 512,
@@ -13,6 +14,12 @@ the ratio is StyleGAN2 images/s divided by DCGAN images/s on the same device in 
 printed when the two differ by more than 20%, i.e. when the machine's load changed).
 Random-init networks produce denormals that are very slow on CPU, so flush-to-zero is on
 unless --keep-denormals is given (the setting is printed).
+
+Batched vs one at a time: `StyleGAN2Faces.images` (z -> uint8, the pipeline's call) on the same
+random-weight FFHQ network with `batched=True` (one grouped convolution per layer over the
+batch) and `batched=False` (one image at a time), `--batched-batch` images per call; the ratio
+is batched img/s over one-at-a-time img/s, and the largest uint8 difference between the two
+outputs is printed.
 """
 from __future__ import annotations
 
@@ -85,6 +92,29 @@ def bench_stylegan2(cls: type, device: torch.device, resolution: int, batch: int
             "times_s": times, "images_per_s": batch / statistics.median(times)}
 
 
+def bench_batched(cls: type, device: torch.device, resolution: int, batch: int,
+                  repeats: int) -> list[dict[str, Any]]:
+    """`StyleGAN2Faces.images` batched vs one image at a time (same network, same z)."""
+    from generators.stylegan2 import StyleGAN2Faces
+    torch.manual_seed(0)
+    net = cls(**ffhq_kwargs(resolution)).eval().requires_grad_(False)
+    z = torch.randn(batch, 512, generator=torch.Generator().manual_seed(1))
+    rows, outputs = [], {}
+    for batched in (True, False):
+        faces = StyleGAN2Faces(net, device=device, batched=batched)
+        times = time_batches(lambda: outputs.__setitem__(batched, faces.images(
+            z, batch_size=batch)), device, repeats)
+        rows.append({"model": f"stylegan2-ffhq-{resolution} (untrained) "
+                              f"{'batched' if batched else 'one-at-a-time'}",
+                     "resolution": resolution, "batched": batched, "times_s": times,
+                     "images_per_s": batch / statistics.median(times)})
+    diff = (outputs[True].int() - outputs[False].int()).abs()
+    rows[0].update(batched_over_single=rows[0]["images_per_s"] / rows[1]["images_per_s"],
+                   max_uint8_diff=int(diff.max()),
+                   frac_within_1=float((diff <= 1).float().mean()))
+    return rows
+
+
 def _import_stylegan2() -> tuple[type | None, str]:
     try:
         from generators.stylegan2 import StyleGAN2Generator
@@ -101,6 +131,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--sizes", default="256,1024", help="StyleGAN2 resolutions, comma-separated")
     p.add_argument("--skip-stylegan", action="store_true")
+    p.add_argument("--batched-sizes", default=None,
+                   help="resolutions of the batched vs one-at-a-time comparison (default --sizes)")
+    p.add_argument("--batched-batch", type=int, default=4, help="images per call in that comparison")
+    p.add_argument("--batched-repeats", type=int, default=1)
+    p.add_argument("--skip-batched", action="store_true")
     p.add_argument("--keep-denormals", action="store_true")
     p.add_argument("--json", type=Path, help="also write the results here")
     args = p.parse_args(argv)
@@ -137,6 +172,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{str(device):6s} {row['model']:34s} {row['resolution']:5d}px "
                   f"{row['images_per_s']:10.3f} img/s  ratio to DCGAN {row['ratio_to_dcgan']:.2e}")
         results += rows
+        if sg_cls is not None and not args.skip_batched:
+            for res in [int(x) for x in (args.batched_sizes or args.sizes).split(",") if x.strip()]:
+                pair = bench_batched(sg_cls, device, res, args.batched_batch, args.batched_repeats)
+                for row in pair:
+                    row.update(device=str(device), batch=args.batched_batch)
+                    print(f"{str(device):6s} {row['model']:48s} {row['images_per_s']:10.3f} img/s")
+                b = pair[0]
+                print(f"{str(device):6s} stylegan2 {res}px batched / one-at-a-time: "
+                      f"{b['batched_over_single']:.2f}x (batch {args.batched_batch}; uint8 max diff "
+                      f"{b['max_uint8_diff']}, {100 * b['frac_within_1']:.3f}% within 1 level)")
+                results += pair
     if sg_cls is None:
         print(f"StyleGAN2 not benchmarked: {sg_error}")
     if args.json:

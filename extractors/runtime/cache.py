@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from counterfactual.foundation.files import write_bytes
-from counterfactual.foundation.hashing import canonical_json, content_hash, sha256_bytes
+from counterfactual.foundation.hashing import canonical_json, content_hash, sha256_bytes, sha256_file
 
 CACHE_FORMAT_VERSION = 1
 _KEY_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -64,6 +64,23 @@ class FeatureCache:
 
     def __contains__(self, key: str) -> bool:
         return self._paths(key)[1].is_file()
+
+    def verify(self, key: str) -> bool:
+        """True when the entry exists and its .npy has the recorded sha256 (without loading
+        it); a corrupt entry is warned about and deleted, as in `get`."""
+        npy_path, _ = self._paths(key)
+        record = self._read_record(key)
+        if record is None:
+            return False
+        try:
+            digest = sha256_file(npy_path)
+        except OSError as exc:
+            self._corrupt(key, f"feature file unreadable ({exc})")
+            return False
+        if digest != record.get("sha256"):
+            self._corrupt(key, "checksum mismatch")
+            return False
+        return True
 
     def delete(self, key: str) -> None:
         """Remove an entry (metadata first, so a half-deleted entry reads as a miss)."""

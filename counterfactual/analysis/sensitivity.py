@@ -1,0 +1,245 @@
+"""The sensitivity of a feature space to an attribute, and the cross-space comparison.
+
+One definition, used by every table, plot and verdict (``DEFINITION``):
+
+    sensitivity S = FD(base set, twin set) - E_swap FD(swapped sets)
+
+on the same N matched pairs (each twin differs from its base face in one attribute): the FD
+change from prevalence gap 0 (each pair's members swapped with probability 1/2) to gap 1, with
+FD's finite-sample floor removed. S is 0 in expectation when the attribute does not move the
+feature distribution, whatever the dimension; it is in the space's own FD units. Its estimand
+is E[S] for sets of N faces from the generator (a finite-N quantity: compare spaces at the same
+N on the same faces). Intervals: face-level grouped jackknife; tests: within-pair swap
+permutation test (`counterfactual.analysis.inference`).
+
+Cross-space comparison (scale-free, decided by trained spaces only). Each space's *profile*
+divides S by a yardstick measured in the same space on the same faces (``NORMALISERS``):
+"reference" = S of a reference distortion (the full-image blur, ``blur:all``), or "attributes"
+= the mean S over the run's attributes. A trained space's *relative reaction* to an attribute is
+its profile divided by the mean profile of the OTHER trained spaces (never itself, never an
+untrained space). Untrained spaces are shown beside it, relative to the mean of all trained
+spaces, without a verdict. Intervals are jackknife intervals (on the log scale when every
+leave-out value is positive) at the simultaneous level 1 - alpha / m (Bonferroni over the m
+verdicts), and the verdict follows the interval alone:
+- **over-reacts**: the interval lies above 1 - relative to its own reaction to the yardstick,
+  the space's FD moves more with the attribute than the other trained spaces' FDs do;
+- **under-reacts**: the interval lies below 1;
+- **in line**: the interval contains 1 (no detectable difference).
+With two trained spaces the one comparison is shown from both sides (one over, the other under).
+"""
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+from counterfactual.metrics import RankDeficientCovarianceWarning
+
+from ._common import frame, group_rng
+from .inference import (CellInference, Settings, face_groups, holm_bounds, infer_cell,
+                        jackknife_interval, jackknife_se, resamples_for)
+from .multiple import adjust_pvalues
+from .pairs import PairFeatures
+
+DEFINITION = ("sensitivity = FD(base set, twin set) - mean FD over within-pair swaps, on the "
+              "same faces: the FD change from prevalence gap 0 to 1 with the finite-sample "
+              "floor removed (0 in expectation when the attribute does not move the features)")
+
+EFFECT_COLUMNS: tuple[str, ...] = (
+    "intervention", "space", "space_label", "trained", "n_pairs", "dim", "fd1", "fd0",
+    "sensitivity", "sensitivity_se", "sensitivity_ci_low", "sensitivity_ci_high", "mean_part",
+    "trace_part", "mean_term_unbiased", "fd_inf1", "fd_inf0", "fd_inf_change", "p_value",
+    "p_is_bound", "p_resolution", "p_holm", "p_holm_is_bound", "reject_holm", "detected",
+    "family_size",
+    "n_perm", "ci_level", "alpha", "jackknife_groups", "swaps", "seed")
+
+CROSS_COLUMNS: tuple[str, ...] = (
+    "intervention", "space", "space_label", "trained", "normaliser", "profile", "compared_with",
+    "relative", "relative_ci_low", "relative_ci_high", "ci_level", "n_verdicts", "reaction", "note")
+
+
+@dataclass
+class FaceInference:
+    """Effects (one row per attribute x space), the reference distortion's effects, the
+    cross-space comparison, and notes on what could not be computed."""
+
+    effects: pd.DataFrame
+    reference: pd.DataFrame | None
+    cross_space: pd.DataFrame | None
+    notes: list[str] = field(default_factory=list)
+
+
+def _profile_reference(s: dict, ref: dict, attrs: list[str], space: str) -> dict:
+    return {a: s[a, space] / ref[space] for a in attrs}
+
+
+def _profile_attributes(s: dict, ref: dict, attrs: list[str], space: str) -> dict:
+    mean = np.mean([s[a, space] for a in attrs], axis=0)
+    return {a: s[a, space] / mean for a in attrs}
+
+
+# name -> (sensitivities {(attribute, space): array}, reference {space: array}, attributes,
+# space) -> {attribute: profile array}; arrays hold [point, leave-out values...].
+NORMALISERS: dict[str, Callable[[dict, dict, list[str], str], dict]] = {
+    "reference": _profile_reference,
+    "attributes": _profile_attributes,
+}
+
+
+def _effect_rows(pairs: Sequence[PairFeatures], cells: list[CellInference], settings: Settings,
+                 family: int, n_perm: int | None) -> pd.DataFrame:
+    rows = [{**pf.labels(), "n_pairs": c.n_pairs, "dim": c.dim, "fd1": c.fd1, "fd0": c.fd0,
+             "sensitivity": c.sensitivity, "sensitivity_se": c.se, "sensitivity_ci_low": c.ci_low,
+             "sensitivity_ci_high": c.ci_high, "mean_part": c.mean_part,
+             "trace_part": c.trace_part, "mean_term_unbiased": c.mean_term_unbiased,
+             "fd_inf1": c.fd_inf1, "fd_inf0": c.fd_inf0, "fd_inf_change": c.fd_inf1 - c.fd_inf0,
+             "p_value": c.p_value, "p_is_bound": c.p_is_bound,
+             "p_resolution": 1.0 / (c.n_perm + 1) if c.n_perm else np.nan,
+             "family_size": family, "n_perm": c.n_perm, "ci_level": settings.ci,
+             "alpha": settings.alpha, "jackknife_groups": len(c.loo), "swaps": settings.swaps,
+             "seed": settings.seed} for pf, c in zip(pairs, cells)]
+    df = frame(rows, [c for c in EFFECT_COLUMNS if c not in ("p_holm", "p_holm_is_bound",
+                                                                "reject_holm", "detected")])
+    if n_perm:
+        p = df["p_value"].to_numpy(np.float64)
+        df["p_holm"] = adjust_pvalues(p, "holm")
+        df["p_holm_is_bound"] = holm_bounds(p, df["p_is_bound"].to_numpy(bool))
+        df["reject_holm"] = np.nan_to_num(df["p_holm"].to_numpy(np.float64), nan=1.0) <= settings.alpha
+    else:
+        df["p_holm"], df["p_holm_is_bound"], df["reject_holm"] = np.nan, False, False
+    df["detected"] = detected(df["reject_holm"].to_numpy(bool),
+                              df["sensitivity_ci_low"].to_numpy(np.float64) > 0) if n_perm else "not tested"
+    return df[list(EFFECT_COLUMNS)].sort_values(["intervention", "space"]).reset_index(drop=True)
+
+
+def detected(rejected: np.ndarray, interval_above_zero: np.ndarray) -> np.ndarray:
+    """"yes" when the Holm-corrected test rejects and the interval of S lies above 0, "no" when
+    neither, "borderline" when they disagree (the test and the interval answer different
+    questions: any change of distribution vs the size of S)."""
+    both, either = rejected & interval_above_zero, rejected | interval_above_zero
+    return np.where(both, "yes", np.where(either, "borderline", "no"))
+
+
+def _interval(point: float, loo: np.ndarray, level: float) -> tuple[float, float]:
+    """Jackknife interval of a ratio: on the log scale when it and every leave-out value are
+    positive (ratios are skewed), else on the raw scale."""
+    if point > 0 and np.all(loo > 0):
+        lo, hi = jackknife_interval(np.log(point), jackknife_se(np.log(loo)), level, len(loo))
+        return float(np.exp(lo)), float(np.exp(hi))
+    return jackknife_interval(point, jackknife_se(loo), level, len(loo))
+
+
+def cross_space(effects: dict[tuple[str, str], CellInference], reference: dict[str, CellInference],
+                spaces: dict[str, PairFeatures], attributes: list[str], settings: Settings,
+                normaliser: str) -> tuple[pd.DataFrame | None, list[str]]:
+    """The cross-space table (columns ``CROSS_COLUMNS``); see the module docstring."""
+    notes: list[str] = []
+    trained = [sp for sp, pf in spaces.items() if pf.trained]
+    if len(trained) < 2:
+        return None, [f"cross-space comparison needs at least two trained spaces, got {trained}"]
+    vals = {k: np.r_[c.sensitivity, c.loo] for k, c in effects.items()}
+    ref = {sp: np.r_[c.sensitivity, c.loo] for sp, c in reference.items()}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        prof = {sp: NORMALISERS[normaliser](vals, ref, attributes, sp) for sp in spaces}
+    n_verdicts = len(attributes) * len(trained)
+    level = 1.0 - settings.alpha / n_verdicts
+    what = {"reference": "the reference distortion", "attributes": "its mean over attributes"}
+    rows = []
+    for a in attributes:
+        for sp, pf in spaces.items():
+            others = [t for t in trained if t != sp]
+            denom = np.mean([prof[t][a] for t in others], axis=0)
+            row = {**pf.labels(), "intervention": a, "normaliser": normaliser,
+                   "profile": float(prof[sp][a][0]), "compared_with": ", ".join(
+                       spaces[t].space_label for t in others),
+                   "ci_level": level, "n_verdicts": n_verdicts, "note": ""}
+            yard = ref.get(sp) if normaliser == "reference" else np.mean(
+                [vals[b, sp] for b in attributes], axis=0)
+            yard_lo = _interval(float(yard[0]), yard[1:], level)[0]
+            den_lo = _interval(float(denom[0]), denom[1:], level)[0] if np.isfinite(denom).all() else np.nan
+            if not yard_lo > 0 or not den_lo > 0:
+                row.update(relative=np.nan, relative_ci_low=np.nan, relative_ci_high=np.nan,
+                           reaction="not comparable",
+                           note=("this space's yardstick" if not yard_lo > 0 else
+                                 "the other trained spaces' profile") +
+                           f" ({what[normaliser]}) is not clearly above 0")
+            else:
+                q = prof[sp][a] / denom
+                lo, hi = _interval(float(q[0]), q[1:], level)
+                reaction = ("over" if lo > 1 else "under" if hi < 1 else "in line") if pf.trained \
+                    else "not judged (untrained)"
+                row.update(relative=float(q[0]), relative_ci_low=lo, relative_ci_high=hi,
+                           reaction=reaction)
+            rows.append(row)
+    df = frame(rows, CROSS_COLUMNS)
+    return df.sort_values(["intervention", "space"]).reset_index(drop=True), notes
+
+
+def face_inference(pairs: Sequence[PairFeatures], reference: Sequence[PairFeatures] = (),
+                   settings: Settings = Settings(), workers: int = 1) -> FaceInference:
+    """Effects, tests and the cross-space comparison of every attribute x space in ``pairs``.
+
+    ``reference``: the reference distortion's pairs, one per space (e.g. ``blur:all``); without
+    them the cross-space profiles are normalised by each space's mean over attributes. The
+    Holm family is every cell of ``pairs`` (its size is recorded in ``family_size``) and
+    ``n_perm`` defaults to `resamples_for` that family. Every cell has its own stream seeded by
+    (seed, intervention, space) and all cells share the jackknife groups, so the result does
+    not depend on the order of ``pairs`` or on ``workers`` (threads).
+    """
+    pairs, reference = list(pairs), list(reference)
+    if not pairs:
+        raise ValueError("face inference: no attribute x space pairs given")
+    sizes = {pf.n_pairs for pf in pairs + reference}
+    if len(sizes) != 1:
+        raise ValueError(f"face inference compares cells on the same faces, but the pairs have "
+                         f"different sizes {sorted(sizes)}")
+    keys = [(pf.intervention, pf.space) for pf in pairs]
+    if len(set(keys)) != len(keys):
+        raise ValueError("face inference: an attribute x space cell is given twice")
+    family = len(pairs)
+    n_perm = settings.n_perm or resamples_for(family, settings.alpha)
+    groups = face_groups(sizes.pop(), settings.groups, settings.seed)
+
+    def run(job: tuple[PairFeatures, int | None]) -> CellInference:
+        pf, perms = job
+        with warnings.catch_warnings(), threadpool_limits(1):
+            warnings.simplefilter("ignore", RankDeficientCovarianceWarning)
+            return infer_cell(pf.base, pf.twin, settings, group_rng(settings.seed, pf.intervention,
+                                                                    pf.space), perms, groups)
+
+    jobs = [(pf, n_perm) for pf in pairs] + [(pf, None) for pf in reference]
+    if workers > 1:
+        with ThreadPoolExecutor(workers) as ex:
+            cells = list(ex.map(run, jobs))
+    else:
+        cells = [run(j) for j in jobs]
+    effects = _effect_rows(pairs, cells[:family], settings, family, n_perm)
+    ref_df = (_effect_rows(reference, cells[family:], settings, 0, None) if reference else None)
+    spaces = {pf.space: pf for pf in pairs}
+    attributes = sorted({pf.intervention for pf in pairs})
+    by_key = dict(zip(keys, cells[:family]))
+    ref_cells = {pf.space: c for pf, c in zip(reference, cells[family:])}
+    notes = []
+    normaliser = "reference"
+    if set(ref_cells) != set(spaces):
+        normaliser = "attributes"
+        if reference:
+            notes.append(f"reference distortion missing in spaces {sorted(set(spaces) - set(ref_cells))}: "
+                         "profiles are normalised by each space's mean over attributes")
+    missing = [(a, sp) for a in attributes for sp in spaces if (a, sp) not in by_key]
+    if missing:
+        notes.append(f"cross-space comparison needs every attribute in every space; missing {missing}")
+        table = None
+    else:
+        table, more = cross_space(by_key, ref_cells, spaces, attributes, settings, normaliser)
+        notes += more
+    return FaceInference(effects, ref_df, table, notes)
+
+
+__all__ = ["CROSS_COLUMNS", "DEFINITION", "EFFECT_COLUMNS", "FaceInference", "NORMALISERS",
+           "cross_space", "face_inference"]

@@ -1,0 +1,55 @@
+"""The project's user-facing error type and how a failure becomes one message and an exit code.
+
+`UserError` is bad input or a state the user can fix (a config, an option, a locked or
+damaged run directory): the CLI prints its message (which names the file or key) after
+"error: " and exits with `EXIT_BAD_INPUT`. `exit_code` maps every exception the CLI reports
+without a traceback to its exit code (`EXIT_CODES`, first match wins); `message` turns one
+into its text, naming the file of an OSError (or, for one without a file name such as a
+full disk mid-write, the run directory it happened in).
+"""
+from __future__ import annotations
+
+EXIT_FAILURE = 1
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+
+class UserError(ValueError):
+    """Bad input or a fixable state; its message names the file or key and the reason."""
+
+
+def _bad_image_error() -> type[BaseException]:
+    from generators.decode import BadImageError
+    return BadImageError
+
+
+# (exception type or a function returning it, exit code); the first match wins.
+EXIT_CODES: tuple[tuple[type[BaseException] | object, int], ...] = (
+    (UserError, EXIT_BAD_INPUT),
+    (_bad_image_error, EXIT_BAD_INPUT),
+    (OSError, EXIT_FAILURE),            # FileNotFoundError, missing weights, a full disk ...
+    (ValueError, EXIT_FAILURE),
+)
+
+
+def exit_code(exc: BaseException) -> int | None:
+    """The exit code for `exc`, or None when it is a bug to show with its traceback."""
+    for kind, code in EXIT_CODES:
+        cls = kind if isinstance(kind, type) else kind()      # type: ignore[operator]
+        if isinstance(exc, cls):
+            return code
+    return None
+
+
+def message(exc: BaseException, context: str | None = None) -> str:
+    """The text of `exc` for the user; an OSError names its file, else `context`."""
+    if isinstance(exc, OSError) and exc.strerror and not isinstance(exc, UserError):
+        where = exc.filename if exc.filename is not None else context
+        if exc.filename2 is not None:
+            where = f"{where} -> {exc.filename2}"
+        return f"{exc.strerror}: {where}" if where is not None else exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+__all__ = ["UserError", "EXIT_FAILURE", "EXIT_BAD_INPUT", "EXIT_INTERRUPTED", "EXIT_CODES",
+           "exit_code", "message"]

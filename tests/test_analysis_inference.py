@@ -1,0 +1,181 @@
+"""Face-level inference: pooled FD routes, bias corrections, resolution-aware p-values,
+jackknife intervals, the sensitivity and the cross-space comparison, and a small calibration."""
+import importlib.util
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from counterfactual.analysis.inference import (Settings, face_groups, format_p, holm_bounds,
+                                               infer_cell, jackknife_se, permutation_p,
+                                               resamples_for)
+from counterfactual.analysis.multiple import adjust_pvalues
+from counterfactual.analysis.pairs import PairFeatures
+from counterfactual.analysis.sensitivity import face_inference
+from counterfactual.metrics import RankDeficientCovarianceWarning, frechet_distance_features
+from counterfactual.metrics.bias import default_sizes, fd_infinity, unbiased_mean_term
+from counterfactual.metrics.pooled_fd import PairPool
+
+
+def _pairs(rng, n, d, shift=0.0, rho=0.8):
+    x = rng.standard_normal((n, d)) * np.linspace(2.0, 0.2, d) + 3.0
+    y = rho * x + np.sqrt(1 - rho ** 2) * rng.standard_normal((n, d)) * np.linspace(2.0, 0.2, d)
+    return x, y + (1 - rho) * 3.0 + shift
+
+
+@pytest.mark.parametrize("n,d", [(30, 50), (30, 6)])
+def test_pooled_fd_equals_metrics_fd_on_the_explicit_sets(n, d):
+    rng = np.random.default_rng(0)
+    x, y = _pairs(rng, n, d, shift=0.3)
+    pool = PairPool(x, y)
+    assert pool.route == ("gram" if n <= d else "cov")
+    counts = np.vstack([rng.multinomial(n, np.full(n, 1 / n)), np.ones(n, int), np.ones(n, int)])
+    counts[2, :4] = 0
+    k = rng.binomial(counts, 0.5)
+    res = pool.evaluate(counts, k)
+    for j in range(3):   # duplicated rows, swaps and left-out pairs, built explicitly
+        a = np.concatenate([np.repeat(x, counts[j] - k[j], 0), np.repeat(y, k[j], 0)])
+        b = np.concatenate([np.repeat(x, k[j], 0), np.repeat(y, counts[j] - k[j], 0)])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RankDeficientCovarianceWarning)
+            ref = frechet_distance_features(a, b)
+        assert res.value[j] == pytest.approx(ref.value, rel=1e-9)
+        assert res.mean_term[j] == pytest.approx(ref.mean_term, rel=1e-9, abs=1e-12)
+
+
+def test_batched_and_single_routes_agree():
+    rng = np.random.default_rng(1)
+    x, y = _pairs(rng, 20, 40, shift=0.1)
+    pool = PairPool(x, y)
+    k = rng.integers(0, 2, (4, 20))
+    batch = pool.evaluate(np.ones((4, 20), int), k).value
+    one = [pool.evaluate(np.ones((1, 20), int), k[i:i + 1]).value[0] for i in range(4)]
+    np.testing.assert_allclose(batch, one, rtol=1e-11)
+
+
+def test_unbiased_mean_term_paired_is_the_u_statistic_and_unbiased():
+    rng = np.random.default_rng(2)
+    x, y = _pairs(rng, 12, 3, shift=0.5)
+    d = y - x
+    brute = np.mean([d[i] @ d[j] for i in range(12) for j in range(12) if i != j])
+    assert unbiased_mean_term(x, y, paired=True) == pytest.approx(brute, rel=1e-12)
+    # independent sets: the average over many samples is the population ||mu_x - mu_y||^2
+    delta = np.array([0.3, 0.0, -0.2])
+    est = [unbiased_mean_term(rng.standard_normal((10, 3)), rng.standard_normal((15, 3)) + delta)
+           for _ in range(4000)]
+    se = np.std(est) / np.sqrt(len(est))
+    assert abs(np.mean(est) - delta @ delta) < 4 * se
+    raw = np.mean([np.sum((rng.standard_normal((10, 3)).mean(0)
+                           - rng.standard_normal((15, 3)).mean(0) - delta) ** 2) for _ in range(2000)])
+    assert raw > delta @ delta + 0.2      # the plug-in term is biased upwards (3/10 + 3/15)
+
+
+def test_fd_infinity_recovers_the_intercept_of_a_one_over_n_law():
+    res = fd_infinity(lambda n, rng: 2.5 + 40.0 / n, 200, reps=2)
+    assert res.value == pytest.approx(2.5, rel=1e-9)
+    assert res.slope == pytest.approx(40.0, rel=1e-9)
+    assert list(default_sizes(200)) == [100, 125, 150, 175, 200]
+
+
+def test_resamples_make_holm_reach_alpha_and_p_values_know_their_resolution():
+    assert resamples_for(16, 0.05) == 639
+    assert 16 / (resamples_for(16, 0.05) + 1) <= 0.05 / 2
+    p, bound = permutation_p(10.0, np.arange(9.0))
+    assert (p, bound) == (0.1, True)
+    p, bound = permutation_p(4.0, np.arange(9.0))
+    assert p == pytest.approx(6 / 10) and not bound
+    ps = np.array([0.001, 0.2, 0.001, 0.04])
+    adj = adjust_pvalues(ps, "holm")
+    flags = holm_bounds(ps, np.array([True, False, True, False]))
+    assert list(flags) == [True, False, True, False]
+    assert adj[3] == pytest.approx(0.08)
+    assert format_p(0.0016, True) == "\u2264 0.0016" and format_p(0.3) == "0.30"
+
+
+def test_jackknife_se_of_the_mean_is_the_standard_error():
+    rng = np.random.default_rng(3)
+    v = rng.standard_normal(25)
+    loo = (v.sum() - v) / 24
+    assert jackknife_se(loo) == pytest.approx(v.std(ddof=1) / 5, rel=1e-12)
+    g = face_groups(25, 5, seed=1)
+    assert sorted(np.bincount(g)) == [5] * 5 and (face_groups(25, 5, 1) == g).all()
+
+
+def test_sensitivity_is_centred_at_zero_under_the_null_and_detects_a_shift():
+    rng = np.random.default_rng(4)
+    null_s, alt = [], []
+    for r in range(12):
+        x = rng.standard_normal((40, 60))
+        c = infer_cell(x, rng.standard_normal((40, 60)), Settings(fd_inf_reps=0), rng, n_perm=99)
+        null_s.append(c.sensitivity / c.se)
+        assert c.fd1 > 0 and c.fd0 > 0          # both raw FDs carry the floor
+    assert abs(np.mean(null_s)) < 3 / np.sqrt(12) + 0.3
+    x, y = _pairs(rng, 40, 60, shift=0.4)
+    c = infer_cell(x, y, Settings(), rng, n_perm=99)
+    assert c.ci_low > 0 and c.p_is_bound and c.p_value == pytest.approx(0.01)
+    assert c.fd0 == pytest.approx(c.fd1 - c.sensitivity)
+
+
+def _run_pairs(seed=5, n=36):
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((n, 20))
+    maps = {"wide": rng.standard_normal((20, 40)), "narrow": rng.standard_normal((20, 6)) * 4,
+            "mid": rng.standard_normal((20, 12)), "random": rng.standard_normal((20, 40))}
+    shifts = {"hat": np.r_[1.5, np.zeros(19)], "age": np.r_[0.0, 0.8, np.zeros(18)],
+              "blur:all": np.r_[2.0, 2.0, 2.0, np.zeros(17)]}
+    pairs, ref = [], []
+    for a, delta in shifts.items():
+        twin = 0.9 * z + 0.44 * rng.standard_normal((n, 20)) + delta
+        for s, m in maps.items():
+            pf = PairFeatures(a, s, z @ m, twin @ m, trained=s != "random")
+            (ref if a == "blur:all" else pairs).append(pf)
+    return pairs, ref
+
+
+def test_face_inference_is_order_and_thread_independent_and_verdicts_follow_intervals():
+    pairs, ref = _run_pairs()
+    st = Settings(fd_inf_reps=1, groups=12, n_perm=99)
+    a = face_inference(pairs, ref, st)
+    b = face_inference(pairs[::-1], ref[::-1], st, workers=2)
+    np.testing.assert_allclose(a.effects["sensitivity"], b.effects["sensitivity"], rtol=1e-12)
+    np.testing.assert_allclose(a.cross_space["relative"], b.cross_space["relative"], rtol=1e-10,
+                               equal_nan=True)
+    eff = a.effects
+    assert (eff["family_size"] == len(pairs)).all() and (eff["n_perm"] == 99).all()
+    assert (eff["p_value"] >= eff["p_resolution"]).all()
+    cs = a.cross_space
+    assert not cs["compared_with"].str.contains("random").any()     # never in a reference
+    assert (cs.loc[~cs["trained"], "reaction"] == "not judged (untrained)").all()
+    for _, r in cs[cs["trained"] & cs["relative"].notna()].iterrows():
+        inside = r["relative_ci_low"] <= 1.0 <= r["relative_ci_high"]
+        assert r["reaction"] == ("in line" if inside else "over" if r["relative_ci_low"] > 1
+                                 else "under")
+    assert (cs["normaliser"] == "reference").all()
+    assert cs["ci_level"].iloc[0] == pytest.approx(1 - 0.05 / 6)     # 2 attributes x 3 trained
+    # without a reference distortion: normalised by each space's mean over attributes
+    c = face_inference(pairs, [], Settings(fd_inf_reps=0, groups=12, n_perm=19)).cross_space
+    assert (c["normaliser"] == "attributes").all()
+
+
+def test_face_inference_rejects_cells_on_different_faces():
+    pairs, _ = _run_pairs()
+    other = PairFeatures("x", "wide", pairs[0].base[:10], pairs[0].twin[:10])
+    with pytest.raises(ValueError, match="same faces"):
+        face_inference([pairs[0], other])
+
+
+def test_calibration_small_meets_loose_targets():
+    path = Path(__file__).resolve().parents[1] / "experiments" / "calibration.py"
+    spec = importlib.util.spec_from_file_location("calibration", path)
+    cal = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = cal            # dataclasses look their module up
+    try:
+        spec.loader.exec_module(cal)
+        r = cal.run(seed=7, reps=30, n=30, dim=40, attributes=1, truth_reps=30, groups=10)
+    finally:
+        del sys.modules[spec.name]
+    assert 0.85 <= r["coverage"] <= 1.0
+    assert r["null_per_test"] <= 0.15 and r["null_fwer"] <= 0.2
+    assert r["power"] >= 0.5
