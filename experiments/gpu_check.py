@@ -30,29 +30,19 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "experiments" / "bench"))
 
 from generators.base import to_uint8  # noqa: E402
 from generators.stylegan2 import StyleGAN2Faces, StyleGAN2Generator  # noqa: E402
+from bench_generators import time_batches  # noqa: E402  (one timing loop for both scripts)
 
 FLOAT_TOL = 1e-4
 FEATURE_RTOL = 1e-4
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def images_per_s(fn: Callable[[], Any], n: int, device: torch.device, repeats: int) -> float:
-    fn()
-    _sync(device)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append(time.perf_counter() - t0)
-    return n / statistics.median(times)
+    """Images per second: `n` images per call, median over `repeats` timed calls."""
+    return n / statistics.median(time_batches(fn, device, repeats))
 
 
 def random_stylegan2(architecture: str, resolution: int, c_dim: int, seed: int,

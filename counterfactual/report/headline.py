@@ -92,8 +92,10 @@ def _caveat_lines(f: Findings) -> list[Markup]:
         parts = Markup(", ").join(Markup("{} in {}").format(num(fl.fd0), _b(fl.label))
                                   for fl in f.floors)
         lines.append(Markup("Bias floor: at Δ = 0 both sets hold the same mix of faces, yet FD is "
-                            "already {}; sensitivities are ratios to this floor, and a ratio near "
-                            "1 means the edit adds little above it.").format(parts))
+                            "already {}; the sensitivity S subtracts this floor (S = FD(base, twin) "
+                            "minus the mean FD over within-pair swaps), so it sits near 0 without an "
+                            "effect; spaces are compared through scale-free profiles, never raw "
+                            "FDs.").format(parts))
     if f.untrained:
         lines.append(_untrained_line(f.untrained))
     if f.no_trained_spaces:
