@@ -43,8 +43,7 @@ from counterfactual.run.tables import remove_table, write_table
 from counterfactual.foundation.files import read_json, save_npy, write_json
 from counterfactual.foundation.hashing import content_hash
 from counterfactual.sweep.executor import (Components, FeatureEngine, Log, cache_holds,
-                                           execution_overrides, executor_class, format_timing,
-                                           run_locked)
+                                           format_timing, run_engine)
 
 REAL_NOTE = "The reference set holds real images: distances measure closeness to real data."
 SELF_NOTE = ("The reference set is samples of the generator {spec} (no real images): every "
@@ -309,12 +308,9 @@ def run_rank(config: RankConfig, out: str | Path, *, device: str | None = None,
              executor: str | None = None) -> RankResult:
     """Run (or resume) a rank run into the run directory `out` (`executor`: "local" or "ray",
     default the config's `[executor] kind`)."""
-    config = execution_overrides(config, device, batch_size, executor)
-    cls = executor_class("rank", config.executor.kind)
-    result = run_locked(
-        out, config, force, log,
-        lambda rd: cls(config, rd, progress=progress, components=components, log=log),
-        lambda rd, m: RankResult(rd.root, "already complete", m.get("timing", {}), {}))
+    result = run_engine("rank", RankResult, config, out, device=device, batch_size=batch_size,
+                        executor=executor, progress=progress, force=force,
+                        components=components, log=log)
     if result.status == "already complete":
         return result
     log(format_timing(result.timing))

@@ -551,18 +551,29 @@ def execution_overrides(config: Any, device: str | None, batch_size: int | None,
     return config.with_overrides(device=device, batch_size=batch_size, executor=table)
 
 
+
+def run_engine(run_kind: str, result_cls: type, config: Any, out: str | Path, *,
+               device: str | None, batch_size: int | None, executor: str | None,
+               progress: bool, force: bool, components: Components | None, log: Log) -> Any:
+    """Run (or resume) a sweep or rank run (`run_kind`) under the run directory's lock, with
+    the command line's execution options; a finished run answers `result_cls(..., "already
+    complete", ...)` without doing anything."""
+    config = execution_overrides(config, device, batch_size, executor)
+    cls = executor_class(run_kind, config.executor.kind)
+    return run_locked(
+        out, config, force, log,
+        lambda rd: cls(config, rd, progress=progress, components=components, log=log),
+        lambda rd, m: result_cls(rd.root, "already complete", m.get("timing", {}), {}))
+
 def run_sweep(config: SweepConfig, out: str | Path, *, device: str | None = None,
               batch_size: int | None = None, progress: bool = True, force: bool = False,
               components: Components | None = None, log: Log = print,
               executor: str | None = None) -> SweepResult:
     """Run (or resume) a sweep into the run directory `out` (`executor`: "local" or "ray",
     default the config's `[executor] kind`)."""
-    config = execution_overrides(config, device, batch_size, executor)
-    cls = executor_class("sweep", config.executor.kind)
-    result = run_locked(
-        out, config, force, log,
-        lambda rd: cls(config, rd, progress=progress, components=components, log=log),
-        lambda rd, m: SweepResult(rd.root, "already complete", m.get("timing", {}), {}))
+    result = run_engine("sweep", SweepResult, config, out, device=device, batch_size=batch_size,
+                        executor=executor, progress=progress, force=force,
+                        components=components, log=log)
     if result.status == "already complete":
         return result
     rd = RunDir(out)
