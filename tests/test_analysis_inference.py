@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from counterfactual.analysis.inference import (Settings, face_groups, format_p, holm_bounds,
-                                               infer_cell, jackknife_se, permutation_p,
-                                               resamples_for)
+from counterfactual.analysis.inference import (Settings, corrected_variance, face_groups,
+                                               format_p, holm_bounds, infer_cell, jackknife_se,
+                                               permutation_p, resamples_for, resampling_plan)
 from counterfactual.analysis.multiple import adjust_pvalues
 from counterfactual.analysis.pairs import PairFeatures
 from counterfactual.analysis.sensitivity import face_inference
@@ -101,6 +101,55 @@ def test_jackknife_se_of_the_mean_is_the_standard_error():
     assert jackknife_se(loo) == pytest.approx(v.std(ddof=1) / 5, rel=1e-12)
     g = face_groups(25, 5, seed=1)
     assert sorted(np.bincount(g)) == [5] * 5 and (face_groups(25, 5, 1) == g).all()
+
+
+def test_resampling_plan_rows_are_the_jackknife_and_disjoint_cross_fit_halves():
+    groups = face_groups(23, 7, seed=2)
+    plan = resampling_plan(groups, splits=3, seed=5)
+    keep = plan.keep
+    assert plan.n_groups == 7 and plan.splits == 3 and keep.shape == (1 + 7 + 3 * 16, 23)
+    assert (keep[0] == 1).all()
+    for g in range(7):
+        assert (keep[1 + g] == (groups != g)).all()
+    member = groups[None, :] == np.arange(7)[:, None]
+    for g, h1g, h1, h2g, h2 in plan.crossfit:
+        assert set(np.unique(keep[[h1g, h1, h2g, h2]])) <= {0, 1}
+        assert (keep[h1g] - keep[h1] == member[g]).all() and (keep[h2g] - keep[h2] == member[g]).all()
+        assert not (keep[h1g] & keep[h2]).any()          # the halves share no face
+        assert keep[h1g].sum() + keep[h2].sum() == 23
+    assert (resampling_plan(groups, 3, 5).keep == keep).all()
+
+
+def _quadratic_on_rows(x, keep):
+    """T = sum_{i != j} x_i . x_j / m^2 on each face subset (a degree-2 V-statistic)."""
+    tot = keep @ x
+    m = keep.sum(axis=1).astype(float)
+    return (np.einsum("ij,ij->i", tot, tot) - keep @ np.einsum("ij,ij->i", x, x)) / m ** 2
+
+
+@pytest.mark.parametrize("shift", [0.0, 0.6])
+def test_corrected_variance_removes_the_jackknifes_double_count(shift):
+    """Against the closed-form variance of a quadratic statistic: the plain jackknife doubles
+    the pairwise (degenerate) part, the corrected variance does not."""
+    rng = np.random.default_rng(11)
+    n, d, reps = 40, 30, 400
+    sd = np.linspace(1.0, 0.3, d)
+    mu = np.r_[shift, np.zeros(d - 1)]
+    plan = resampling_plan(face_groups(n, 20, seed=0), splits=4, seed=1)
+    est, t = [], []
+    for _ in range(reps):
+        v = _quadratic_on_rows(rng.standard_normal((n, d)) * sd + mu, plan.keep)
+        est.append(corrected_variance(v, plan)[:2])
+        t.append(v[0])
+    v_corr, v_jack = np.mean(est, axis=0)
+    # Var T = 4 (N-1)^2 / N^3 mu' S mu + 2 N (N-1) / N^4 tr S^2 (+ 4 (N-1) / N^3 ... from mu x noise)
+    var = 4 * (n - 1) ** 2 / n ** 3 * (mu ** 2 * sd ** 2).sum() + 2 * n * (n - 1) / n ** 4 * (sd ** 4).sum()
+    assert np.var(t, ddof=1) == pytest.approx(var, rel=0.2)       # the closed form is right
+    if shift == 0.0:     # all pairwise: the jackknife doubles it; the correction removes most
+        assert 1.7 < v_jack / var < 2.4                            # (V1 >= 0 keeps it >= V_J / 2)
+        assert 0.9 < v_corr / var < 1.4
+    else:
+        assert 0.85 < v_corr / var < 1.2
 
 
 def test_sensitivity_is_centred_at_zero_under_the_null_and_detects_a_shift():

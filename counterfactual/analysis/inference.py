@@ -15,13 +15,25 @@ move the distribution in the space. Its mean-term part is exact
 is sum_{i != j} d_i . d_j / N^2); its trace-term part averages the trace term over ``swaps``
 fixed random swap patterns.
 
-Interval: the grouped jackknife over faces. The faces are split at random into G groups (``groups``;
-G = N is the delete-one jackknife); S is recomputed without each group (the same swap patterns,
-restricted to the other faces); SE^2 = (G-1)/G sum_g (S_-g - mean)^2 and the interval is
-S +- t_{G-1} SE. (A pair bootstrap with replacement is not used: a resample's
-duplicated faces change FD's finite-sample floor, so its replicates are biased; see the
-calibration study, experiments/calibration.py.) Leaving out the same faces in every cell gives
-joint leave-out values, from which cross-space ratios get their intervals.
+Interval: a second-order-corrected grouped jackknife over faces. The faces are split at random
+into G groups (``groups``; G = N is the delete-one jackknife); S is recomputed without each group
+(the same swap patterns, restricted to the other faces) and on the cross-fit sets below, all rows
+of one `ResamplingPlan` shared by every cell. The plain jackknife variance
+V_J = (G-1)/G sum_g (S_-g - mean)^2 is conservative for S: in the Hoeffding decomposition
+Var(S) = V1 + V2 + ... (V1 the first-order, linear part; V2 the pairwise, degenerate part, which
+dominates in high dimension and is all of Var(S) without an effect) its expectation is about
+V1 + 2 V2 + 3 V3 + ... (Efron & Stein 1981). The first-order part is estimated by cross-fitting:
+the other groups are split into two random halves H1, H2 and the influence of group g,
+D_g(H) = S(H + g) - S(H), is measured in each half; the halves share no face, so
+E[D_g(H1) D_g(H2)] holds only the first-order part (the pairwise terms of g with H1 and with H2
+are uncorrelated). V1 = mean_g (|H1+g| |H2+g| / |g|) D_g(H1) D_g(H2) / N, averaged over
+``splits`` random halvings and clipped to [0, V_J]. The variance is then
+V = V1 + (V_J - V1) / 2 = (V_J + V1) / 2, exact for a quadratic statistic and still conservative
+for higher-order terms; the interval is S +- t_{G-1} sqrt(V). (A pair bootstrap with replacement
+is not used: a resample's duplicated faces change FD's finite-sample floor, so its replicates
+are biased; see the calibration study, experiments/calibration.py.) Every statistic computed
+from the cells (cross-space ratios) is evaluated on the same plan rows, so it gets its interval
+the same way.
 
 Test: H0 "base and twin are exchangeable within each pair" (the attribute does not change the
 distribution of features in this space). Statistic FD(base set, twin set); ``n_perm`` random
@@ -87,7 +99,7 @@ def format_p(p: float, is_bound: bool = False, digits: int = 2) -> str:
 
 
 def jackknife_se(loo: np.ndarray) -> float:
-    """Jackknife standard error from the G leave-one-(group)-out values [G]."""
+    """Plain jackknife standard error from the G leave-one-(group)-out values [G]."""
     loo = np.asarray(loo, dtype=np.float64)
     n = loo.size
     return float(np.sqrt((n - 1.0) / n * ((loo - loo.mean()) ** 2).sum()))
@@ -102,18 +114,96 @@ def jackknife_interval(estimate: float, se: float, level: float,
 
 
 @dataclass(frozen=True)
+class ResamplingPlan:
+    """The face subsets every cell's statistic is evaluated on (rows of ``keep`` [R, N], 0/1).
+
+    Row 0: all faces; rows 1..G: without group g; then, per cross-fit split, the two halves and,
+    for each group g, g's half without g and the other half with g. ``crossfit`` [G * splits, 5]
+    holds (g, row of H1 + g, row of H1, row of H2 + g, row of H2)."""
+
+    keep: np.ndarray
+    groups: np.ndarray
+    crossfit: np.ndarray
+
+    @property
+    def n_groups(self) -> int:
+        return int(self.groups.max()) + 1
+
+    @property
+    def n_pairs(self) -> int:
+        return int(self.keep.shape[1])
+
+    @property
+    def splits(self) -> int:
+        return len(self.crossfit) // self.n_groups
+
+
+def resampling_plan(groups: np.ndarray, splits: int, seed: int) -> ResamplingPlan:
+    """The jackknife rows of ``groups`` (labels [N] from `face_groups`) and ``splits`` seeded
+    cross-fit halvings of the groups (0: the plain jackknife only)."""
+    groups = np.asarray(groups, dtype=np.int64)
+    n, n_groups = groups.size, int(groups.max()) + 1
+    member = np.zeros((n_groups, n), np.int64)
+    member[groups, np.arange(n)] = 1
+    rows = [np.ones((1, n), np.int64), 1 - member]
+    crossfit, count = [], 1 + n_groups
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, 0xC805]))
+    for _ in range(splits):
+        first = rng.permutation(n_groups) < n_groups // 2
+        halves = np.stack([member[first].sum(axis=0), member[~first].sum(axis=0)])
+        own = np.where(first, 0, 1)
+        rows += [halves, halves[own] - member, halves[1 - own] + member]
+        half_row = count + np.array([0, 1])
+        without = count + 2 + np.arange(n_groups)
+        with_g = without + n_groups
+        crossfit.append(np.column_stack([np.arange(n_groups), half_row[own], without, with_g,
+                                         half_row[1 - own]]))
+        count += 2 + 2 * n_groups
+    keep = np.vstack(rows)
+    return ResamplingPlan(keep, groups, np.vstack(crossfit) if crossfit
+                          else np.zeros((0, 5), np.int64))
+
+
+def corrected_variance(values: np.ndarray, plan: ResamplingPlan) -> tuple[float, float, float]:
+    """(V, V_J, V1) of a statistic from its ``values`` on the plan's rows [R]: the plain
+    jackknife variance V_J, the cross-fitted first-order part V1 (clipped to [0, V_J]) and the
+    corrected variance V = (V_J + V1) / 2 (see the module docstring). Without cross-fit rows
+    V = V_J."""
+    values = np.asarray(values, dtype=np.float64)
+    g = plan.n_groups
+    v_j = jackknife_se(values[1:g + 1]) ** 2
+    if not len(plan.crossfit) or not np.isfinite(v_j):
+        return v_j, v_j, float("nan")
+    grp, h1g, h1, h2g, h2 = plan.crossfit.T
+    size = plan.keep.sum(axis=1).astype(np.float64)
+    weight = size[h1g] * size[h2g] / np.bincount(plan.groups, minlength=g)[grp]
+    v1 = float(np.mean(weight * (values[h1g] - values[h1]) * (values[h2g] - values[h2])))
+    v1 = min(max(v1 / plan.n_pairs, 0.0), v_j)
+    return 0.5 * (v_j + v1), v_j, v1
+
+
+def plan_interval(values: np.ndarray, plan: ResamplingPlan, level: float) -> tuple[float, float, float]:
+    """(se, low, high): values[0] -+ t_{G-1} sqrt(V) with V from `corrected_variance`."""
+    se = math.sqrt(corrected_variance(values, plan)[0])
+    lo, hi = jackknife_interval(float(values[0]), se, level, plan.n_groups)
+    return se, lo, hi
+
+
+@dataclass(frozen=True)
 class Settings:
     """Resampling settings of the face-level inference (recorded in every result table).
 
     ``n_perm`` None: chosen by `resamples_for` from the family size and ``alpha``.
     ``swaps``: fixed swap patterns for the trace-term part of the delta = 0 floor.
     ``groups``: jackknife groups of faces (None: leave one face out at a time).
+    ``splits``: cross-fit halvings for the first-order variance (0: plain jackknife).
     ``fd_inf_reps``: random subsets per set size for FD-infinity (0: not computed).
     """
 
     n_perm: int | None = None
     swaps: int = 4
     groups: int | None = 40
+    splits: int = 4
     ci: float = 0.95
     alpha: float = 0.05
     fd_inf_reps: int = 2
@@ -123,6 +213,8 @@ class Settings:
         check_count(self.swaps, "swaps")
         if self.groups is not None:
             check_count(self.groups, "jackknife groups", minimum=3)
+        if self.splits:
+            check_count(self.splits, "cross-fit splits")
         if self.fd_inf_reps:
             check_count(self.fd_inf_reps, "FD-infinity repetitions")
         if self.n_perm is not None:
@@ -148,8 +240,9 @@ class CellInference:
     sensitivity: float          # fd1 - fd0
     mean_part: float
     trace_part: float
-    loo: np.ndarray             # [G] sensitivity without each group of faces
-    se: float                   # jackknife standard error
+    values: np.ndarray          # [R] sensitivity on the resampling plan's rows (0: all faces)
+    se: float                   # corrected jackknife standard error
+    se_jackknife: float         # plain jackknife standard error (conservative)
     ci_low: float
     ci_high: float
     p_value: float              # NaN when the cell is not tested
@@ -169,14 +262,10 @@ def face_groups(n_pairs: int, groups: int | None, seed: int) -> np.ndarray:
     return rng.permutation(np.arange(n_pairs) % g)
 
 
-def _leave_out(pool: PairPool, diff: np.ndarray, patterns: np.ndarray,
-               groups: np.ndarray) -> np.ndarray:
-    """[G + 1, 3]: (sensitivity, mean part, trace part) on all faces (row 0) and without each
-    group g of faces (row g + 1), with the same swap ``patterns`` [K, N] throughout."""
-    n, n_groups = pool.n_pairs, int(groups.max()) + 1
-    member = np.zeros((n_groups, n), np.int64)
-    member[groups, np.arange(n)] = 1
-    keep = np.vstack([np.ones((1, n), np.int64), 1 - member])
+def _plan_values(pool: PairPool, diff: np.ndarray, patterns: np.ndarray,
+                 keep: np.ndarray) -> np.ndarray:
+    """[R, 3]: (sensitivity, mean part, trace part) on each face subset ``keep`` [R, N], with
+    the same swap ``patterns`` [K, N] throughout."""
     d2 = np.einsum("ij,ij->i", diff, diff)
     tot = keep @ diff
     m = keep.sum(axis=1).astype(np.float64)
@@ -189,22 +278,31 @@ def _leave_out(pool: PairPool, diff: np.ndarray, patterns: np.ndarray,
     return np.column_stack([mean_part + trace_part, mean_part, trace_part])
 
 
+def cell_plan(n_pairs: int, settings: Settings, groups: np.ndarray | None = None) -> ResamplingPlan:
+    """The resampling plan of ``settings`` for N pairs (``groups`` default: `face_groups`)."""
+    groups = face_groups(n_pairs, settings.groups, settings.seed) if groups is None else np.asarray(groups)
+    if groups.shape != (n_pairs,):
+        raise ValueError(f"jackknife groups must label each of the {n_pairs} pairs, got {groups.shape}")
+    return resampling_plan(groups, settings.splits, settings.seed)
+
+
 def infer_cell(base: np.ndarray, twin: np.ndarray, settings: Settings, rng: np.random.Generator,
-               n_perm: int | None, groups: np.ndarray | None = None) -> CellInference:
-    """Sensitivity with its jackknife interval and, with ``n_perm``, the permutation test of one
-    cell. ``rng`` draws the swap patterns and subsets (seed it per cell); ``groups`` (from
-    `face_groups`, shared by cells that are compared) defaults to ``face_groups(N,
-    settings.groups, settings.seed)``."""
+               n_perm: int | None, plan: ResamplingPlan | np.ndarray | None = None) -> CellInference:
+    """Sensitivity with its corrected jackknife interval and, with ``n_perm``, the permutation
+    test of one cell. ``rng`` draws the swap patterns and subsets (seed it per cell); ``plan``
+    (shared by cells that are compared; group labels are also accepted) defaults to
+    ``cell_plan(N, settings)``."""
     pool = PairPool(base, twin)
     n = pool.n_pairs
-    groups = face_groups(n, settings.groups, settings.seed) if groups is None else np.asarray(groups)
-    if groups.shape != (n,):
-        raise ValueError(f"jackknife groups must label each of the {n} pairs, got {groups.shape}")
+    if not isinstance(plan, ResamplingPlan):
+        plan = cell_plan(n, settings, plan)
+    if plan.n_pairs != n:
+        raise ValueError(f"the resampling plan covers {plan.n_pairs} pairs, the cell has {n}")
     patterns = rng.integers(0, 2, size=(settings.swaps, n))
-    values = _leave_out(pool, pool.pool[n:] - pool.pool[:n], patterns, groups)
-    (sens, mean_part, trace_part), loo = values[0], values[1:, 0]
-    se = jackknife_se(loo)
-    lo, hi = jackknife_interval(float(sens), se, settings.ci, len(loo))
+    values = _plan_values(pool, pool.pool[n:] - pool.pool[:n], patterns, plan.keep)
+    sens, mean_part, trace_part = values[0]
+    se, lo, hi = plan_interval(values[:, 0], plan, settings.ci)
+    se_jack = jackknife_se(values[1:plan.n_groups + 1, 0])
     obs = pool.separated()
     if n_perm:
         null = pool.evaluate(np.ones((n_perm, n), np.int64), rng.integers(0, 2, size=(n_perm, n)))
@@ -229,10 +327,11 @@ def infer_cell(base: np.ndarray, twin: np.ndarray, settings: Settings, rng: np.r
         n_pairs=n, dim=pool.dim, fd1=float(obs.value[0]), mean_term1=float(obs.mean_term[0]),
         trace_term1=float(obs.trace_term[0]), fd0=float(obs.value[0] - sens),
         sensitivity=float(sens), mean_part=float(mean_part), trace_part=float(trace_part),
-        loo=loo, se=se, ci_low=lo, ci_high=hi, p_value=float(p), p_is_bound=bound,
+        values=values[:, 0], se=se, se_jackknife=se_jack, ci_low=lo, ci_high=hi, p_value=float(p), p_is_bound=bound,
         n_perm=int(n_perm or 0), mean_term_unbiased=unbiased_mean_term(base, twin, paired=True),
         fd_inf1=inf1, fd_inf0=inf0)
 
 
-__all__ = ["CellInference", "Settings", "face_groups", "format_p", "holm_bounds", "infer_cell",
-           "jackknife_interval", "jackknife_se", "permutation_p", "resamples_for"]
+__all__ = ["CellInference", "ResamplingPlan", "Settings", "cell_plan", "corrected_variance",
+           "face_groups", "format_p", "holm_bounds", "infer_cell", "jackknife_interval",
+           "jackknife_se", "permutation_p", "plan_interval", "resamples_for", "resampling_plan"]

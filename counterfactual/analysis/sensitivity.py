@@ -9,7 +9,8 @@ change from prevalence gap 0 (each pair's members swapped with probability 1/2) 
 FD's finite-sample floor removed. S is 0 in expectation when the attribute does not move the
 feature distribution, whatever the dimension; it is in the space's own FD units. Its estimand
 is E[S] for sets of N faces from the generator (a finite-N quantity: compare spaces at the same
-N on the same faces). Intervals: face-level grouped jackknife; tests: within-pair swap
+N on the same faces). Intervals: face-level grouped jackknife with a cross-fitted second-order
+correction; tests: within-pair swap
 permutation test (`counterfactual.analysis.inference`).
 
 Cross-space comparison (scale-free, decided by trained spaces only). Each space's *profile*
@@ -18,8 +19,8 @@ divides S by a yardstick measured in the same space on the same faces (``NORMALI
 = the mean S over the run's attributes. A trained space's *relative reaction* to an attribute is
 its profile divided by the mean profile of the OTHER trained spaces (never itself, never an
 untrained space). Untrained spaces are shown beside it, relative to the mean of all trained
-spaces, without a verdict. Intervals are jackknife intervals (on the log scale when every
-leave-out value is positive) at the simultaneous level 1 - alpha / m (Bonferroni over the m
+spaces, without a verdict. Intervals are corrected jackknife intervals from the ratio's values
+on the shared resampling plan (on the log scale when every value is positive) at the simultaneous level 1 - alpha / m (Bonferroni over the m
 verdicts), and the verdict follows the interval alone:
 - **over-reacts**: the interval lies above 1 - relative to its own reaction to the yardstick,
   the space's FD moves more with the attribute than the other trained spaces' FDs do;
@@ -41,8 +42,8 @@ from threadpoolctl import threadpool_limits
 from counterfactual.metrics import RankDeficientCovarianceWarning
 
 from ._common import frame, group_rng
-from .inference import (CellInference, Settings, face_groups, holm_bounds, infer_cell,
-                        jackknife_interval, jackknife_se, resamples_for)
+from .inference import (CellInference, ResamplingPlan, Settings, cell_plan, holm_bounds,
+                        infer_cell, plan_interval, resamples_for)
 from .multiple import adjust_pvalues
 from .pairs import PairFeatures
 
@@ -56,7 +57,8 @@ EFFECT_COLUMNS: tuple[str, ...] = (
     "trace_part", "mean_term_unbiased", "fd_inf1", "fd_inf0", "fd_inf_change", "p_value",
     "p_is_bound", "p_resolution", "p_holm", "p_holm_is_bound", "reject_holm", "detected",
     "family_size",
-    "n_perm", "ci_level", "alpha", "jackknife_groups", "swaps", "seed")
+    "n_perm", "ci_level", "alpha", "jackknife_groups", "crossfit_splits",
+    "sensitivity_se_jackknife", "swaps", "seed")
 
 CROSS_COLUMNS: tuple[str, ...] = (
     "intervention", "space", "space_label", "trained", "normaliser", "profile", "compared_with",
@@ -92,7 +94,7 @@ NORMALISERS: dict[str, Callable[[dict, dict, list[str], str], dict]] = {
 
 
 def _effect_rows(pairs: Sequence[PairFeatures], cells: list[CellInference], settings: Settings,
-                 family: int, n_perm: int | None) -> pd.DataFrame:
+                 family: int, n_perm: int | None, plan: ResamplingPlan) -> pd.DataFrame:
     rows = [{**pf.labels(), "n_pairs": c.n_pairs, "dim": c.dim, "fd1": c.fd1, "fd0": c.fd0,
              "sensitivity": c.sensitivity, "sensitivity_se": c.se, "sensitivity_ci_low": c.ci_low,
              "sensitivity_ci_high": c.ci_high, "mean_part": c.mean_part,
@@ -101,7 +103,9 @@ def _effect_rows(pairs: Sequence[PairFeatures], cells: list[CellInference], sett
              "p_value": c.p_value, "p_is_bound": c.p_is_bound,
              "p_resolution": 1.0 / (c.n_perm + 1) if c.n_perm else np.nan,
              "family_size": family, "n_perm": c.n_perm, "ci_level": settings.ci,
-             "alpha": settings.alpha, "jackknife_groups": len(c.loo), "swaps": settings.swaps,
+             "alpha": settings.alpha, "jackknife_groups": plan.n_groups,
+             "crossfit_splits": plan.splits, "sensitivity_se_jackknife": c.se_jackknife,
+             "swaps": settings.swaps,
              "seed": settings.seed} for pf, c in zip(pairs, cells)]
     df = frame(rows, [c for c in EFFECT_COLUMNS if c not in ("p_holm", "p_holm_is_bound",
                                                                 "reject_holm", "detected")])
@@ -125,25 +129,25 @@ def detected(rejected: np.ndarray, interval_above_zero: np.ndarray) -> np.ndarra
     return np.where(both, "yes", np.where(either, "borderline", "no"))
 
 
-def _interval(point: float, loo: np.ndarray, level: float) -> tuple[float, float]:
-    """Jackknife interval of a ratio: on the log scale when it and every leave-out value are
-    positive (ratios are skewed), else on the raw scale."""
-    if point > 0 and np.all(loo > 0):
-        lo, hi = jackknife_interval(np.log(point), jackknife_se(np.log(loo)), level, len(loo))
+def _interval(values: np.ndarray, plan: ResamplingPlan, level: float) -> tuple[float, float]:
+    """Interval of a ratio from its values on the plan's rows: on the log scale when every value
+    is positive (ratios are skewed), else on the raw scale."""
+    if np.all(values > 0):
+        _, lo, hi = plan_interval(np.log(values), plan, level)
         return float(np.exp(lo)), float(np.exp(hi))
-    return jackknife_interval(point, jackknife_se(loo), level, len(loo))
+    return plan_interval(values, plan, level)[1:]
 
 
 def cross_space(effects: dict[tuple[str, str], CellInference], reference: dict[str, CellInference],
                 spaces: dict[str, PairFeatures], attributes: list[str], settings: Settings,
-                normaliser: str) -> tuple[pd.DataFrame | None, list[str]]:
+                normaliser: str, plan: ResamplingPlan) -> tuple[pd.DataFrame | None, list[str]]:
     """The cross-space table (columns ``CROSS_COLUMNS``); see the module docstring."""
     notes: list[str] = []
     trained = [sp for sp, pf in spaces.items() if pf.trained]
     if len(trained) < 2:
         return None, [f"cross-space comparison needs at least two trained spaces, got {trained}"]
-    vals = {k: np.r_[c.sensitivity, c.loo] for k, c in effects.items()}
-    ref = {sp: np.r_[c.sensitivity, c.loo] for sp, c in reference.items()}
+    vals = {k: c.values for k, c in effects.items()}
+    ref = {sp: c.values for sp, c in reference.items()}
     with np.errstate(divide="ignore", invalid="ignore"):
         prof = {sp: NORMALISERS[normaliser](vals, ref, attributes, sp) for sp in spaces}
     n_verdicts = len(attributes) * len(trained)
@@ -160,8 +164,8 @@ def cross_space(effects: dict[tuple[str, str], CellInference], reference: dict[s
                    "ci_level": level, "n_verdicts": n_verdicts, "note": ""}
             yard = ref.get(sp) if normaliser == "reference" else np.mean(
                 [vals[b, sp] for b in attributes], axis=0)
-            yard_lo = _interval(float(yard[0]), yard[1:], level)[0]
-            den_lo = _interval(float(denom[0]), denom[1:], level)[0] if np.isfinite(denom).all() else np.nan
+            yard_lo = _interval(yard, plan, level)[0]
+            den_lo = _interval(denom, plan, level)[0] if np.isfinite(denom).all() else np.nan
             if not yard_lo > 0 or not den_lo > 0:
                 row.update(relative=np.nan, relative_ci_low=np.nan, relative_ci_high=np.nan,
                            reaction="not comparable",
@@ -170,7 +174,7 @@ def cross_space(effects: dict[tuple[str, str], CellInference], reference: dict[s
                            f" ({what[normaliser]}) is not clearly above 0")
             else:
                 q = prof[sp][a] / denom
-                lo, hi = _interval(float(q[0]), q[1:], level)
+                lo, hi = _interval(q, plan, level)
                 reaction = ("over" if lo > 1 else "under" if hi < 1 else "in line") if pf.trained \
                     else "not judged (untrained)"
                 row.update(relative=float(q[0]), relative_ci_low=lo, relative_ci_high=hi,
@@ -188,7 +192,7 @@ def face_inference(pairs: Sequence[PairFeatures], reference: Sequence[PairFeatur
     them the cross-space profiles are normalised by each space's mean over attributes. The
     Holm family is every cell of ``pairs`` (its size is recorded in ``family_size``) and
     ``n_perm`` defaults to `resamples_for` that family. Every cell has its own stream seeded by
-    (seed, intervention, space) and all cells share the jackknife groups, so the result does
+    (seed, intervention, space) and all cells share the resampling plan, so the result does
     not depend on the order of ``pairs`` or on ``workers`` (threads).
     """
     pairs, reference = list(pairs), list(reference)
@@ -203,14 +207,14 @@ def face_inference(pairs: Sequence[PairFeatures], reference: Sequence[PairFeatur
         raise ValueError("face inference: an attribute x space cell is given twice")
     family = len(pairs)
     n_perm = settings.n_perm or resamples_for(family, settings.alpha)
-    groups = face_groups(sizes.pop(), settings.groups, settings.seed)
+    plan = cell_plan(sizes.pop(), settings)
 
     def run(job: tuple[PairFeatures, int | None]) -> CellInference:
         pf, perms = job
         with warnings.catch_warnings(), threadpool_limits(1):
             warnings.simplefilter("ignore", RankDeficientCovarianceWarning)
             return infer_cell(pf.base, pf.twin, settings, group_rng(settings.seed, pf.intervention,
-                                                                    pf.space), perms, groups)
+                                                                    pf.space), perms, plan)
 
     jobs = [(pf, n_perm) for pf in pairs] + [(pf, None) for pf in reference]
     if workers > 1:
@@ -218,8 +222,8 @@ def face_inference(pairs: Sequence[PairFeatures], reference: Sequence[PairFeatur
             cells = list(ex.map(run, jobs))
     else:
         cells = [run(j) for j in jobs]
-    effects = _effect_rows(pairs, cells[:family], settings, family, n_perm)
-    ref_df = (_effect_rows(reference, cells[family:], settings, 0, None) if reference else None)
+    effects = _effect_rows(pairs, cells[:family], settings, family, n_perm, plan)
+    ref_df = (_effect_rows(reference, cells[family:], settings, 0, None, plan) if reference else None)
     spaces = {pf.space: pf for pf in pairs}
     attributes = sorted({pf.intervention for pf in pairs})
     by_key = dict(zip(keys, cells[:family]))
@@ -236,7 +240,7 @@ def face_inference(pairs: Sequence[PairFeatures], reference: Sequence[PairFeatur
         notes.append(f"cross-space comparison needs every attribute in every space; missing {missing}")
         table = None
     else:
-        table, more = cross_space(by_key, ref_cells, spaces, attributes, settings, normaliser)
+        table, more = cross_space(by_key, ref_cells, spaces, attributes, settings, normaliser, plan)
         notes += more
     return FaceInference(effects, ref_df, table, notes)
 

@@ -168,7 +168,9 @@ def _p_source(eff: pd.DataFrame) -> str:
     if "family_size" in eff:
         text += f"; family of {int(first['family_size'])} tests"
     if "jackknife_groups" in eff:
-        text += f"; intervals: grouped jackknife over faces ({int(first['jackknife_groups'])} groups)"
+        corrected = int(first.get("crossfit_splits", 0) or 0) > 0
+        text += (f"; intervals: grouped jackknife over faces ({int(first['jackknife_groups'])} "
+                 f"groups{', second-order corrected by cross-fitting' if corrected else ''})")
     return text
 
 
