@@ -152,6 +152,18 @@ def test_corrected_variance_removes_the_jackknifes_double_count(shift):
         assert 0.85 < v_corr / var < 1.2
 
 
+def test_corrected_variance_is_between_half_and_all_of_the_jackknife_and_falls_back_on_nan():
+    rng = np.random.default_rng(12)
+    plan = resampling_plan(face_groups(30, 10, seed=0), splits=2, seed=3)
+    v = _quadratic_on_rows(rng.standard_normal((30, 8)) + 0.3, plan.keep)
+    var, v_jack, v1 = corrected_variance(v, plan)
+    assert v_jack == pytest.approx(jackknife_se(v[1:11]) ** 2, rel=1e-12)
+    assert v_jack / 2 <= var <= v_jack and var == pytest.approx((v_jack + v1) / 2)
+    v[-1] = np.nan            # undefined on one half-sample row: the plain jackknife
+    assert corrected_variance(v, plan)[0] == pytest.approx(v_jack, rel=1e-12)
+    assert corrected_variance(v[:11], resampling_plan(plan.groups, 0, 3))[0] == pytest.approx(v_jack)
+
+
 def test_sensitivity_is_centred_at_zero_under_the_null_and_detects_a_shift():
     rng = np.random.default_rng(4)
     null_s, alt = [], []

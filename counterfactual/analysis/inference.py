@@ -167,12 +167,12 @@ def resampling_plan(groups: np.ndarray, splits: int, seed: int) -> ResamplingPla
 def corrected_variance(values: np.ndarray, plan: ResamplingPlan) -> tuple[float, float, float]:
     """(V, V_J, V1) of a statistic from its ``values`` on the plan's rows [R]: the plain
     jackknife variance V_J, the cross-fitted first-order part V1 (clipped to [0, V_J]) and the
-    corrected variance V = (V_J + V1) / 2 (see the module docstring). Without cross-fit rows
-    V = V_J."""
+    corrected variance V = (V_J + V1) / 2 (see the module docstring). Without cross-fit rows,
+    or where the statistic is undefined (NaN) on one of them, V = V_J (conservative)."""
     values = np.asarray(values, dtype=np.float64)
     g = plan.n_groups
     v_j = jackknife_se(values[1:g + 1]) ** 2
-    if not len(plan.crossfit) or not np.isfinite(v_j):
+    if not len(plan.crossfit) or not np.isfinite(v_j) or not np.isfinite(values[g + 1:]).all():
         return v_j, v_j, float("nan")
     grp, h1g, h1, h2g, h2 = plan.crossfit.T
     size = plan.keep.sum(axis=1).astype(np.float64)

@@ -130,10 +130,14 @@ def detected(rejected: np.ndarray, interval_above_zero: np.ndarray) -> np.ndarra
 
 
 def _interval(values: np.ndarray, plan: ResamplingPlan, level: float) -> tuple[float, float]:
-    """Interval of a ratio from its values on the plan's rows: on the log scale when every value
-    is positive (ratios are skewed), else on the raw scale."""
-    if np.all(values > 0):
-        _, lo, hi = plan_interval(np.log(values), plan, level)
+    """Interval of a ratio from its values on the plan's rows: on the log scale (ratios are
+    skewed) when it and its leave-one-group-out values are positive, else on the raw scale. A
+    half-sample row where the ratio is not positive has no log: the interval then falls back to
+    the plain (conservative) jackknife variance."""
+    if np.all(values[:plan.n_groups + 1] > 0):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logs = np.where(values > 0, np.log(np.where(values > 0, values, 1.0)), np.nan)
+        _, lo, hi = plan_interval(logs, plan, level)
         return float(np.exp(lo)), float(np.exp(hi))
     return plan_interval(values, plan, level)[1:]
 
