@@ -173,6 +173,11 @@ def run(seed: int = 0, reps: int = 200, n: int = 50, dim: int = 80, attributes: 
         "mean_fd_inf_change": theta[..., 2], "mean_unbiased_mean_term": theta[..., 3]}
 
 
+def _se(rate: float, count: int, scale: float = 1.0) -> str:
+    """Binomial Monte Carlo standard error of a rate estimated from ``count`` trials."""
+    return f"MC SE {scale * np.sqrt(rate * (1.0 - rate) / max(count, 1)):.2g}"
+
+
 def _fmt(a: np.ndarray) -> str:
     return "[" + ", ".join(f"{v:.3g}" for v in np.ravel(a)) + "]"
 
@@ -203,14 +208,17 @@ def main(argv: list[str] | None = None) -> int:
           f"family={r['family']} tests (Holm) n_perm={r['n_perm']} jackknife groups={min(a.groups, a.n)} "
           f"cross-fit splits={a.splits}")
     print(f"coverage of 95% intervals for theta = E[S]: {pct * r['coverage']:.1f}% "
-          f"over {r['cells']} cells (target 93-97%); at the null (theta = 0): "
-          f"{pct * r['coverage_null']:.1f}% over {a.reps} cells")
+          f"({_se(r['coverage'], r['cells'], pct)}) over {r['cells']} cells (target 93-97%); at "
+          f"the null (theta = 0): {pct * r['coverage_null']:.1f}% over {a.reps} cells")
     print(f"  per cell (attribute x space): {_fmt(pct * r['coverage_per_cell'])}%; the plain "
           f"(uncorrected) jackknife: {pct * r['coverage_jackknife']:.1f}%")
+    tests = a.reps * r["family"]
     print(f"null rejection after Holm over the family at alpha={a.alpha}: {r['null_fwer']:.3f} "
-          f"(family-wise, target <= {a.alpha})")
-    print(f"null rejection per test, uncorrected: {r['null_per_test']:.3f} (target [0.02, 0.08])")
-    print(f"power for the planted shift ({a.shift} SD), after Holm: {r['power']:.3f}")
+          f"({_se(r['null_fwer'], a.reps)}; family-wise, target <= {a.alpha})")
+    print(f"null rejection per test, uncorrected: {r['null_per_test']:.3f} "
+          f"({_se(r['null_per_test'], tests)}; target [0.02, 0.08])")
+    print(f"power for the planted shift ({a.shift} SD), after Holm: {r['power']:.3f} "
+          f"({_se(r['power'], tests)})")
     print(f"estimand theta per cell (attribute x space): {_fmt(r['theta'])} "
           f"(MC SE {_fmt(r['theta_se'])})")
     print(f"population FD ||M delta||^2: {_fmt(r['population_fd'])}; mean raw FD(1): "
