@@ -39,11 +39,11 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from counterfactual.analysis.inference import (Settings, cell_plan, face_groups,  # noqa: E402
-                                               infer_cell, permutation_p, resamples_for)
+                                               infer_cell, jackknife_interval, permutation_p,
+                                               resamples_for)
 from counterfactual.analysis.multiple import adjust_pvalues  # noqa: E402
 from counterfactual.metrics.pooled_fd import PairPool  # noqa: E402
 
@@ -111,12 +111,12 @@ def _study(world: World, settings: Settings, theta: np.ndarray, n_perm: int, see
     rng = np.random.default_rng(np.random.SeedSequence([seed, 3, r]))
     plan = cell_plan(world.n, settings, face_groups(world.n, settings.groups, seed + r))
     covered, covered_jack, p_alt = [], [], []
-    t_quantile = stats.t.ppf(0.5 + settings.ci / 2.0, plan.n_groups - 1)
     for a, row in enumerate(world.study(rng, null=False)):
         for s, (base, twin) in enumerate(row):
             c = infer_cell(base, twin, settings, rng, n_perm=n_perm, plan=plan)
             covered.append(c.ci_low <= theta[a, s] <= c.ci_high)
-            covered_jack.append(abs(c.sensitivity - theta[a, s]) <= c.se_jackknife * t_quantile)
+            lo, hi = jackknife_interval(c.sensitivity, c.se_jackknife, settings.ci, plan.n_groups)
+            covered_jack.append(lo <= theta[a, s] <= hi)
             p_alt.append(c.p_value)
     null = world.study(rng, null=True)
     p_null = []

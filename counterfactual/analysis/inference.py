@@ -301,8 +301,9 @@ def infer_cell(base: np.ndarray, twin: np.ndarray, settings: Settings, rng: np.r
     patterns = rng.integers(0, 2, size=(settings.swaps, n))
     values = _plan_values(pool, pool.pool[n:] - pool.pool[:n], patterns, plan.keep)
     sens, mean_part, trace_part = values[0]
-    se, lo, hi = plan_interval(values[:, 0], plan, settings.ci)
-    se_jack = jackknife_se(values[1:plan.n_groups + 1, 0])
+    var, var_jack, _ = corrected_variance(values[:, 0], plan)
+    se, se_jack = math.sqrt(var), math.sqrt(var_jack)
+    lo, hi = jackknife_interval(float(sens), se, settings.ci, plan.n_groups)
     obs = pool.separated()
     if n_perm:
         null = pool.evaluate(np.ones((n_perm, n), np.int64), rng.integers(0, 2, size=(n_perm, n)))
@@ -327,7 +328,8 @@ def infer_cell(base: np.ndarray, twin: np.ndarray, settings: Settings, rng: np.r
         n_pairs=n, dim=pool.dim, fd1=float(obs.value[0]), mean_term1=float(obs.mean_term[0]),
         trace_term1=float(obs.trace_term[0]), fd0=float(obs.value[0] - sens),
         sensitivity=float(sens), mean_part=float(mean_part), trace_part=float(trace_part),
-        values=values[:, 0], se=se, se_jackknife=se_jack, ci_low=lo, ci_high=hi, p_value=float(p), p_is_bound=bound,
+        values=values[:, 0], se=se, se_jackknife=se_jack, ci_low=lo, ci_high=hi,
+        p_value=float(p), p_is_bound=bound,
         n_perm=int(n_perm or 0), mean_term_unbiased=unbiased_mean_term(base, twin, paired=True),
         fd_inf1=inf1, fd_inf0=inf0)
 

@@ -565,6 +565,7 @@ def run_engine(run_kind: str, result_cls: type, config: Any, out: str | Path, *,
         lambda rd: cls(config, rd, progress=progress, components=components, log=log),
         lambda rd, m: result_cls(rd.root, "already complete", m.get("timing", {}), {}))
 
+
 def run_sweep(config: SweepConfig, out: str | Path, *, device: str | None = None,
               batch_size: int | None = None, progress: bool = True, force: bool = False,
               components: Components | None = None, log: Log = print,
