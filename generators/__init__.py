@@ -1,6 +1,7 @@
 """Face generators behind one interface (see `generators.base.Generator`).
 
 Specs understood by `load_generator`:
+    "mobilestylegan-ffhq[:R]"     realistic FFHQ faces (MobileStyleGAN, 1024 px, kept at R px)
     "dcgan-digiface"              the embedded default (real weights, 64x64)
     "stylegan2:/path/network.pkl" NVIDIA StyleGAN2-ADA pickle, loaded safely by our own code
     "folder:/path/or/file.zip"    images sampled from any other model
@@ -24,6 +25,7 @@ def register_generator(scheme: str, loader: str) -> None:
 
 
 register_generator("dcgan-digiface", "generators.dcgan:load_dcgan_digiface")
+register_generator("mobilestylegan-ffhq", "generators.mobilestylegan:load_mobilestylegan_ffhq")
 register_generator("stylegan2", "generators.stylegan2_pickle:load_stylegan2")
 register_generator("folder", "generators.folder:load_folder")
 
