@@ -61,7 +61,6 @@ class StyledConv(nn.Module):
                  gain: float) -> None:
         super().__init__()
         self.modulation = Modulation(style_dim, cin, gain)
-        self.depthwise = depthwise
         self.weight_dw = nn.Parameter(torch.zeros(cin, 1, 3, 3)) if depthwise else None
         self.weight = nn.Parameter(torch.zeros(cout, cin, 1 if depthwise else 3,
                                                1 if depthwise else 3))
@@ -71,36 +70,31 @@ class StyledConv(nn.Module):
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         x = x * self.modulation(w)
         if self.weight_dw is not None:
-            x = F.conv2d(x, self.weight_dw, padding=1, groups=x.shape[1])
-            x = F.conv2d(x, self.weight)
+            x = F.conv2d(F.conv2d(x, self.weight_dw, padding=1, groups=x.shape[1]), self.weight)
         else:
             x = F.conv2d(x, self.weight, padding=1)
         return F.leaky_relu(x + self.noise + self.bias, LEAKY_SLOPE)
 
 
-def inverse_haar(ll: torch.Tensor, lh: torch.Tensor, hl: torch.Tensor,
-                 hh: torch.Tensor) -> torch.Tensor:
-    """One-level inverse Haar transform ([N, C, H, W] x 4 -> [N, C, 2H, 2W]).
-
-    Rows first (LL with LH, HL with HH), then columns, with the synthesis filters
-    g0 = (1, 1)/sqrt2 and g1 = (1, -1)/sqrt2, in the same order of operations as the graph.
-    """
-    def along(lo: torch.Tensor, hi: torch.Tensor, dim: int) -> torch.Tensor:
-        a, b = HAAR * lo + HAAR * hi, HAAR * lo + (-HAAR) * hi
-        out = torch.stack([a, b], dim=dim + 1)
-        shape = list(lo.shape)
-        shape[dim] *= 2
-        return out.reshape(shape)
-
-    return along(along(ll, lh, 2), along(hl, hh, 2), 3)
+def _haar_kernels() -> torch.Tensor:
+    """[4, 1, 2, 2] synthesis kernels of LL, LH, HL, HH: K[a, b] = g(a) g(b) with
+    g0 = (1, 1)/sqrt2 and g1 = (1, -1)/sqrt2 (LH varies along rows, HL along columns)."""
+    g0 = torch.tensor([HAAR, HAAR])
+    g1 = torch.tensor([HAAR, -HAAR])
+    pairs = [(g0, g0), (g1, g0), (g0, g1), (g1, g1)]
+    return torch.stack([torch.outer(r, c) for r, c in pairs])[:, None]
 
 
 def idwt(x: torch.Tensor, channels: int) -> torch.Tensor:
-    """[N, 4C, H, W] laid out as (LL [C], then C x (LH, HL, HH)) -> [N, C, 2H, 2W]."""
+    """One-level inverse Haar transform of [N, 4C, H, W] laid out as (LL [C], then C x (LH,
+    HL, HH)) -> [N, C, 2H, 2W]: the sub-bands of each channel are gathered together and
+    combined by one transposed depthwise convolution (stride 2) with the Haar kernels."""
     n, _, h, w = x.shape
-    low = x[:, :channels]
-    high = x[:, channels:].reshape(n, channels, 3, h, w)
-    return inverse_haar(low, high[:, :, 0], high[:, :, 1], high[:, :, 2])
+    order = torch.arange(channels, device=x.device)
+    perm = torch.stack([order, channels + 3 * order, channels + 3 * order + 1,
+                        channels + 3 * order + 2], dim=1).reshape(-1)    # per channel: LL..HH
+    kernels = _haar_kernels().to(x).repeat(channels, 1, 1, 1)
+    return F.conv_transpose2d(x.index_select(1, perm), kernels, stride=2, groups=channels)
 
 
 class Upsample(nn.Module):
@@ -157,4 +151,4 @@ class SynthesisNetwork(nn.Module):
         return idwt(self.to_img(x * self.to_img_modulation(w)), 3)
 
 
-__all__ = ["MappingNetwork", "SynthesisNetwork", "inverse_haar", "idwt"]
+__all__ = ["MappingNetwork", "SynthesisNetwork", "idwt"]
