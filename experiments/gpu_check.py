@@ -7,11 +7,16 @@ Checks (exit 1 when one fails, 2 when CUDA is missing and --dry-run is not given
 - StyleGAN2 (random weights: 'skip' 64 px and conditional 'resnet' 32 px, non-zero noise
   strengths): CUDA images against the CPU ones, float within 1e-4 and uint8 within one level
   on >= 99.9% of pixels; also the batched CUDA path against the one-at-a-time CUDA path.
+- mobilestylegan-ffhq (real weights from the random-face wheel, the eager fp32 path CUDA uses,
+  TF32 off): 1024-px images of the fixture's seeds against OpenVINO's reference outputs
+  (tests/data/mobilestylegan), max abs error <= 1e-3, and against the CPU's images; uint8
+  images at the working resolution identical for batch sizes 1, 4 and 16.
 - inception-fid and arcface (the real weights installed in the venv): features of the same
   uint8 images on CUDA and on the CPU, max |a - b| / max |b| <= 1e-4.
 Throughput (img/s, median of timed calls after a warm-up): StyleGAN2 in NVIDIA's FFHQ
 configuration (random weights, labelled untrained) at 256 and 1024 px, batched and one at a
-time, float32 and fp16 (num_fp16_res = 4); inception-fid and arcface.
+time, float32 and fp16 (num_fp16_res = 4); mobilestylegan-ffhq at 1024 px (uint8 at the working
+resolution 512, the pipeline's call); inception-fid and arcface.
 
 --dry-run runs every CPU-side step at small sizes and compares the CPU with itself (to check
 the script on a machine without CUDA; its "CUDA" figures are CPU figures).
@@ -99,6 +104,38 @@ def check_stylegan2(device: torch.device, n: int) -> list[tuple[str, bool, str]]
     return out
 
 
+def check_mobilestylegan(device: torch.device, n: int, repeats: int,
+                         timing_n: int) -> tuple[list[tuple[str, bool, str]], dict[str, float]]:
+    """The realistic generator on `device` against OpenVINO's fixture and against the CPU."""
+    import numpy as np
+    from generators.mobilestylegan.generator import MobileStyleGANGenerator, WeightFileError
+    try:
+        gen = MobileStyleGANGenerator(device=device, backend="torch", resolution=512)
+    except WeightFileError as exc:
+        return [(f"mobilestylegan-ffhq on {device}", False, f"weights missing: {exc}")], {}
+    cpu = MobileStyleGANGenerator(device="cpu", backend="torch", resolution=512)
+    with np.load(ROOT / "tests" / "data" / "mobilestylegan" / "openvino_reference.npz") as f:
+        ref = {k: f[k] for k in f.files}
+    z = torch.from_numpy(ref["z"][:n])
+    img = gen.synthesis(gen.mapping(z)).cpu().numpy()
+    err = max(float(np.abs(img[i][:, ::16, ::16] - ref["psi1.0_grid0"][i]).max())
+              for i in range(len(img)))
+    checks = [(f"mobilestylegan-ffhq 1024 px on {device} vs OpenVINO fixture", err <= 1e-3,
+               f"max abs err {err:.2e} over {len(img)} seeds")]
+    cerr = float(np.abs(img[:1] - cpu.synthesis(cpu.mapping(z[:1])).numpy()).max())
+    checks.append((f"mobilestylegan-ffhq: {device} vs cpu (float)", cerr <= 1e-3,
+                   f"max abs err {cerr:.2e}"))
+    seeds = list(range(5))
+    sizes = [gen.images_for_seeds(seeds, batch_size=b) for b in (1, 4, 16)]
+    same = all(torch.equal(sizes[0], other) for other in sizes[1:])
+    checks.append((f"mobilestylegan-ffhq uint8 batch sizes 1/4/16 on {device}", same,
+                   "identical" if same else "differ"))
+    seeds = list(range(timing_n))
+    speed = images_per_s(lambda: gen.images_for_seeds(seeds, batch_size=gen.micro_batch),
+                         timing_n, device, repeats)
+    return checks, {f"mobilestylegan-ffhq 1024 px -> 512 uint8 on {device}": speed}
+
+
 def sample_faces(n: int) -> torch.Tensor:
     """Real-weight DCGAN faces (64 px), uint8: inputs for the extractor checks."""
     from generators import load_generator
@@ -166,6 +203,10 @@ def main(argv: list[str] | None = None) -> int:
     checks = check_stylegan2(device, n)
     ext_checks, speeds = check_extractors(device, n, repeats, timing_n)
     checks += ext_checks
+    msg_checks, msg_speeds = check_mobilestylegan(device, min(n, 2) if args.dry_run else n,
+                                                  repeats, 2 if args.dry_run else timing_n)
+    checks += msg_checks
+    speeds.update(msg_speeds)
     speeds.update(stylegan2_speeds(device, sizes, batch, repeats))
     for label, ok, msg in checks:
         print(f"{'PASS' if ok else 'FAIL'}  {label}: {msg}")

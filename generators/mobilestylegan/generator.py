@@ -120,6 +120,8 @@ class MobileStyleGANGenerator(Generator):
         self.weights_sha256 = FILES["data/SynthesisNetwork.bin"]
         self.mapping_sha256 = FILES["data/MappingNetwork.bin"]
         self._w_avg: torch.Tensor | None = None
+        if backend == "onnx" and self.device.type != "cpu":
+            raise ValueError(f"backend 'onnx' runs on the CPU only, not on {str(device)!r}")
         if backend not in ("auto", "torch", "onnx"):
             raise ValueError(f"mobilestylegan-ffhq: backend must be 'auto', 'torch' or 'onnx', "
                              f"got {backend!r}")
@@ -129,15 +131,20 @@ class MobileStyleGANGenerator(Generator):
         self.backend: str | None = None
 
     def _synthesise(self, ws: torch.Tensor) -> torch.Tensor:
-        """w [B, 512] -> float [B, 3, 1024, 1024] through the chosen backend (built lazily)."""
-        if self._runner is None:
+        """w [B, 512] -> float [B, 3, 1024, 1024] on the device, through the chosen backend."""
+        if self.backend_requested == "torch":
+            self.backend = "torch"
+            if self.device.type == "cuda":    # fp32 convolutions: no TF32 on Ampere and later
+                with torch.backends.cudnn.flags(enabled=True, allow_tf32=False):
+                    return self.synthesis_net(ws)
+            return self.synthesis_net(ws)
+        if self._runner is None:               # ONNX Runtime, exported once (user cache)
             from extractors.runtime.backends import build_runner
             key = "mobilestylegan-synthesis:" + self.weights_sha256 + ":" + content_hash(
                 inspect.getsource(network))[:16]
-            self._runner, self.backend = build_runner(
-                self.synthesis_net, ws[:1].cpu(), self.backend_requested, key, prefer="onnx",
-                device=str(self.device))
-        return self._runner(ws).to(self.device)
+            self._runner, self.backend = build_runner(self.synthesis_net, ws[:1].cpu(), "onnx",
+                                                      key, device="cpu")
+        return self._runner(ws.cpu())
 
     @property
     @torch.no_grad()
