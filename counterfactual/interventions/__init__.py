@@ -11,6 +11,7 @@ condition/calibrate), attributes (latent attribute edits), truncation, regions (
 pixel (blur, fill, synthetic hat), verify (did the edit change its attribute only?).
 """
 from counterfactual.interventions import attributes as _attributes  # noqa: F401 (registers)
+from counterfactual.interventions import distortions as _distortions  # noqa: F401 (registers)
 from counterfactual.interventions import pixel as _pixel  # noqa: F401 (registers)
 from counterfactual.interventions import truncation as _truncation  # noqa: F401 (registers)
 from counterfactual.interventions.base import (
