@@ -251,3 +251,63 @@ def test_bad_strengths_are_config_errors(entry, match):
 def test_expanded_ids_must_be_unique():
     with pytest.raises(ConfigError, match="duplicate intervention id"):
         _config({"name": "rotate", "strengths": [10]}, {"name": "rotate", "id": "rotate@10"})
+
+
+# ---- in a sweep: strengths, one generation per set, parsing agreement in verification -------
+def test_sweep_with_strengths_and_parsing_agreement(tmp_path):
+    import json
+
+    import pandas as pd
+    import sweep_fakes as fakes
+
+    from counterfactual.config import load_config
+    from counterfactual.interventions.verify import parsing_agreement
+    from counterfactual.sweep import run_sweep
+    from counterfactual.sweep.executor import Components
+
+    fakes.register()
+    extra = '\n[[interventions]]\nname = "rotate"\nstrengths = [10, 90]\n' \
+            '\n[[interventions]]\nname = "flip:vertical"\n'
+    config = load_config(fakes.write_config(tmp_path / "sweep.toml", extra))
+    # stand-in parsing: "class" = brightness bucket of each pixel
+    labels = lambda x: (x.double().mean(dim=1) // 64).numpy().astype(np.uint8)  # noqa: E731
+    calls: list[str] = []
+
+    def agreement():
+        def measure(base, twin):
+            calls.append("parse")
+            return parsing_agreement(labels(base), labels(twin))
+        return measure
+
+    comps = Components(load_scorer=fakes.load_scorer, identity_similarity=fakes.identity_similarity,
+                       parsing_agreement=agreement)
+    result = run_sweep(config, tmp_path / "run", progress=False, components=comps, log=lambda s: None)
+    n_sets = 1 + len(config.interventions)
+    assert result.work["images_generated"] == n_sets * 24        # each set generated once
+    table = pd.read_csv(tmp_path / "run" / "tables" / "dose_response.csv")
+    assert {"rotate@10", "rotate@90", "flip:vertical"} <= set(table.intervention)
+    v = json.loads((tmp_path / "run" / "tables" / "verification.json").read_text())
+    assert "parsing_agreement" not in v["fake_latent"]            # only distortions ask for it
+    assert len(calls) == 3
+    gen = fakes.FakeGenerator()
+    base = gen.images_for_seeds(config.seed_list)
+    flipped = build_intervention("flip:vertical").counterfactual(gen, config.seed_list, base)
+    expected = parsing_agreement(labels(base), labels(flipped))
+    assert v["flip:vertical"]["parsing_agreement"]["mean"] == pytest.approx(expected.mean(), rel=1e-12)
+    assert v["flip:vertical"]["parsing_agreement"]["n"] == 24
+    assert v["rotate@10"]["identity"]["n"] == 24
+
+
+def test_parsing_agreement_closed_form():
+    from counterfactual.interventions.verify import parsing_agreement
+    a = np.zeros((2, 4, 4), np.uint8)
+    a[:, :2] = 1                                           # top half class 1, bottom half 0
+    b = a.copy()
+    b[1, :, :] = a[1, ::-1]                                 # second pair: halves swapped
+    b[0, 2, :2] = 1                                         # first pair: 2 pixels 0 -> 1
+    out = parsing_agreement(a, b)
+    assert out[1] == 0.0
+    assert out[0] == pytest.approx(np.mean([8 / 10, 6 / 8]))   # class 1: 8/10, class 0: 6/8
+    assert np.array_equal(parsing_agreement(a, a), [1.0, 1.0])
+    with pytest.raises(ValueError, match="class maps"):
+        parsing_agreement(a, a[:, :2])
