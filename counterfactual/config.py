@@ -10,6 +10,9 @@ interventions (each makes one counterfactual twin per base face) and the dose-re
     [[interventions]]
     name = "gender"
     params = {strength = 3.0}
+    [[interventions]]
+    name = "rotate"
+    strengths = [10, 30]                # -> rotate@10, rotate@30 (`expand_strengths`)
 
 Every table forbids unknown keys. `load_config` turns any validation failure into one
 `ConfigError` whose message names each offending key and the values it allows. `RunConfigBase`

@@ -303,11 +303,29 @@ def test_parsing_agreement_closed_form():
     a = np.zeros((2, 4, 4), np.uint8)
     a[:, :2] = 1                                           # top half class 1, bottom half 0
     b = a.copy()
-    b[1, :, :] = a[1, ::-1]                                 # second pair: halves swapped
-    b[0, 2, :2] = 1                                         # first pair: 2 pixels 0 -> 1
-    out = parsing_agreement(a, b)
-    assert out[1] == 0.0
-    assert out[0] == pytest.approx(np.mean([8 / 10, 6 / 8]))   # class 1: 8/10, class 0: 6/8
+    b[1] = a[1, ::-1]                                       # second pair: halves swapped
+    b[0, 2, :2] = 1                                         # first pair: 2 of 16 pixels 0 -> 1
+    assert np.array_equal(parsing_agreement(a, b), [14 / 16, 0.0])
     assert np.array_equal(parsing_agreement(a, a), [1.0, 1.0])
     with pytest.raises(ValueError, match="class maps"):
         parsing_agreement(a, a[:, :2])
+
+
+@pytest.mark.slow
+def test_flip_changes_arcface_fd_far_more_than_a_shift():
+    """Acceptance (issue 23): real DCGAN faces, real ArcFace (experiments/flip_vs_shift.py)."""
+    import importlib.util
+    from pathlib import Path
+
+    from extractors import load_extractor
+    if not load_extractor("arcface").trained:
+        pytest.skip("ArcFace weights not installed")
+    path = Path(__file__).parents[1] / "experiments" / "flip_vs_shift.py"
+    spec = importlib.util.spec_from_file_location("flip_vs_shift", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = module.measure(n=120)
+    flip, moved = out["flip:vertical"], out["shift@1"]
+    assert flip["fd_paired_same_faces"] > 10 * moved["fd_paired_same_faces"]
+    assert flip["excess_over_floor"] > 0.5 * out["fd_floor"]           # far above sampling noise
+    assert abs(moved["excess_over_floor"]) < 0.2 * out["fd_floor"]     # within it

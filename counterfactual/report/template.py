@@ -217,7 +217,7 @@ TEMPLATE = r"""<!DOCTYPE html>
 <tr><td class="l">pairs</td><td>{{ v.identity.n }}</td></tr>
 {% else %}<tr><td class="l" colspan="2">not measured</td></tr>{% endif %}
 </tbody></table>{{ links(at.links.verification) }}</div>
-{% if v.parsing %}<div class="tbl"><table class="data"><thead><tr><th class="l">parsing agreement (mean class IoU, edited vs base)</th><th>value</th></tr></thead><tbody>
+{% if v.parsing %}<div class="tbl"><table class="data"><thead><tr><th class="l">parsing agreement (share of pixels with the same class, edited vs base)</th><th>value</th></tr></thead><tbody>
 <tr><td class="l">mean</td>{{ n(v.parsing.mean) }}</tr>
 <tr><td class="l">median</td>{{ n(v.parsing.quantiles.q50) }}</tr>
 <tr><td class="l">5% quantile</td>{{ n(v.parsing.quantiles.q05) }}</tr>
