@@ -172,7 +172,8 @@ def test_seeded_per_face_and_batch_size_invariant(name, params):
     assert torch.equal(again, whole)
 
 
-@pytest.mark.parametrize("name,params", [("erase", {"n": 5}), ("puzzle", {"k": 4}), ("noise", {"sigma": 12.0})])
+@pytest.mark.parametrize("name,params", [("erase", {"n": 5}), ("puzzle", {"k": 4}),
+                                         ("noise", {"sigma": 12.0})])
 def test_seeded_distortions_depend_on_the_face_seed_and_the_seed_param(name, params):
     img = _random(1, 36, 36).expand(2, -1, -1, -1).contiguous()      # the same image twice
     out = build_intervention(name, **params).counterfactual(None, [1, 2], img)
