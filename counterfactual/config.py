@@ -10,6 +10,9 @@ interventions (each makes one counterfactual twin per base face) and the dose-re
     [[interventions]]
     name = "gender"
     params = {strength = 3.0}
+    [[interventions]]
+    name = "rotate"
+    strengths = [10, 30]                # -> rotate@10, rotate@30 (`expand_strengths`)
 
 Every table forbids unknown keys. `load_config` turns any validation failure into one
 `ConfigError` whose message names each offending key and the values it allows. `RunConfigBase`
@@ -33,7 +36,7 @@ from counterfactual.errors import UserError
 
 DEFAULT_DELTAS: tuple[float, ...] = tuple(round(i * 0.05, 10) for i in range(21))
 _DEVICE_RE = re.compile(r"^(cpu|cuda(:\d+)?)$")
-_ID_RE = re.compile(r"^[A-Za-z0-9_:+=-][A-Za-z0-9_.:+=-]*$")
+_ID_RE = re.compile(r"^[A-Za-z0-9_:+=-][A-Za-z0-9_.:+=@-]*$")
 MAX_SEED = 2**32 - 1                  # numpy RandomState seeds (generators.latents_from_seeds)
 LATENT_FREE_SCHEMES = ("folder",)     # generator schemes without latents (sample folders)
 # Keys that change how a run executes but never its results (ignored when comparing configs).
@@ -178,7 +181,7 @@ class InterventionConfig(StrictModel):
     @classmethod
     def _valid_id(cls, value: str | None) -> str | None:
         if value is not None and not _ID_RE.match(value):
-            raise ValueError(f"id {value!r} may use only letters, digits and _ . : + = - and may "
+            raise ValueError(f"id {value!r} may use only letters, digits and _ . : + = @ - and may "
                              "not start with '.' (it names files in the run directory)")
         return value
 
@@ -304,6 +307,11 @@ class SweepConfig(RunConfigBase):
             raise ValueError(f"pairs_per_draw ({n}) exceeds the number of seeds ({len(seeds)})")
         return n
 
+    @field_validator("interventions", mode="before")
+    @classmethod
+    def _expand_strengths(cls, items: Any) -> Any:
+        return expand_strengths(items) if isinstance(items, (list, tuple)) else items
+
     @field_validator("interventions")
     @classmethod
     def _unique_interventions(cls, items: tuple[InterventionConfig, ...],
@@ -340,6 +348,53 @@ class SweepConfig(RunConfigBase):
             return []
         return [i for i in self.interventions
                 if i.name.startswith(self.region.prefix) and i.key != self.region.reference]
+
+
+def strength_label(value: float | int) -> str:
+    """How a strength appears in an intervention id: 10 -> "10", 2.5 -> "2.5"."""
+    return format(value, "g")
+
+
+def expand_strengths(items: Iterable[Any]) -> list[Any]:
+    """Interventions with `strengths = [s1, s2, ...]` -> one intervention per strength, id
+    "<id or name>@<s>", its strength parameter (the intervention's `strength_param`) set to s;
+    every other entry is passed on unchanged. The base set and the twins of each strength are
+    then generated once and their features cached like any intervention's."""
+    out: list[Any] = []
+    for i, item in enumerate(items):
+        if not (isinstance(item, dict) and "strengths" in item):
+            out.append(item)
+            continue
+        entry = dict(item)
+        strengths, name = entry.pop("strengths"), entry.get("name")
+        where = f"[{i}] {name!r}"
+        if not isinstance(strengths, (list, tuple)) or not strengths:
+            raise ValueError(f"{where}: strengths must be a non-empty list of numbers, got {strengths!r}")
+        if any(isinstance(s, bool) or not isinstance(s, (int, float)) for s in strengths):
+            raise ValueError(f"{where}: strengths must be numbers, got {list(strengths)!r}")
+        no_duplicates([strength_label(s) for s in strengths], f"strength of {name!r}")
+        params = dict(entry.get("params") or {})
+        try:
+            from counterfactual.interventions import build_intervention
+            param = getattr(build_intervention(str(name), **params), "strength_param", None)
+        except ImportError:          # interventions not installed: nothing to expand with
+            raise ValueError(f"{where}: strengths need the interventions package") from None
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{where}: {exc}") from None
+        if param is None:
+            raise ValueError(f"{where} has no strength parameter; 'strengths' applies to the "
+                             "distortions (rotate, erase, swirl, puzzle, noise, jpeg, resample, shift)")
+        if param in params:
+            raise ValueError(f"{where}: give the strength either as params.{param} or as strengths, "
+                             "not both")
+        label = entry.pop("id", None) or name
+        for s in strengths:
+            try:
+                build_intervention(str(name), **params, **{param: s})
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"{where} strength {s!r}: {exc}") from None
+            out.append({**entry, "id": f"{label}@{strength_label(s)}", "params": {**params, param: s}})
+    return out
 
 
 def no_duplicates(names: Iterable[str], what: str) -> None:

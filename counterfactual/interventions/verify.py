@@ -4,7 +4,10 @@ For matched pairs (base i, twin i) every scorer is run on both sets; the paired 
 differences give the mean shift with a confidence interval (t-based or bootstrap) and a
 standardised effect (shift / SD of the base scores). The target scorer should move;
 every other scorer's shift is leakage. Identity preservation is the ArcFace cosine
-between each twin and its base. Flags carry human-readable reasons.
+between each twin and its base. Parsing agreement (recorded for interventions that ask for it,
+`verify_parsing = True`: the distortions) is, per pair, the fraction of parser-frame pixels
+whose face-parsing class is the same in base and twin (1: the same segmentation; in the image
+frame, so a flip or rotation lowers it). Flags carry human-readable reasons.
 """
 from __future__ import annotations
 
@@ -44,7 +47,7 @@ class ShiftResult:
 
 @dataclass
 class IdentityResult:
-    """ArcFace cosine between each twin and its base."""
+    """A per-pair similarity twin vs base (ArcFace cosine; parsing agreement): its summary."""
     n: int
     mean: float
     min: float
@@ -65,18 +68,22 @@ class VerificationResult:
     identity: IdentityResult | None
     thresholds: VerificationConfig
     flags: list[Flag] = field(default_factory=list)
+    parsing_agreement: IdentityResult | None = None
 
     @property
     def passed(self) -> bool:
         return not self.flags
 
     def to_dict(self) -> dict[str, Any]:
-        return {"target": self.target, "passed": self.passed,
-                "target_shift": asdict(self.target_shift) if self.target_shift else None,
-                "leakage": {k: asdict(v) for k, v in self.leakage.items()},
-                "identity": asdict(self.identity) if self.identity else None,
-                "thresholds": self.thresholds.thresholds(),
-                "flags": [asdict(f) for f in self.flags]}
+        out = {"target": self.target, "passed": self.passed,
+               "target_shift": asdict(self.target_shift) if self.target_shift else None,
+               "leakage": {k: asdict(v) for k, v in self.leakage.items()},
+               "identity": asdict(self.identity) if self.identity else None,
+               "thresholds": self.thresholds.thresholds(),
+               "flags": [asdict(f) for f in self.flags]}
+        if self.parsing_agreement is not None:       # measured only where asked for
+            out["parsing_agreement"] = asdict(self.parsing_agreement)
+        return out
 
 
 def mean_ci(d: np.ndarray, ci: float = 0.95, method: str = "t", n_boot: int = 2000,
@@ -128,11 +135,34 @@ def _fmt(r: ShiftResult, ci: float) -> str:
             f"{r.effect:+.2f} SD of base scores; n={r.n})")
 
 
+def pair_summary(values: Any) -> IdentityResult | None:
+    """Mean, min and quantiles of per-pair values (non-finite ones dropped; None if none left)."""
+    v = np.asarray(values, dtype=np.float64).reshape(-1)
+    v = v[np.isfinite(v)]
+    if not v.size:
+        return None
+    q = np.quantile(v, IDENTITY_QUANTILES)
+    return IdentityResult(n=int(v.size), mean=float(v.mean()), min=float(v.min()),
+                          quantiles={f"q{int(p * 100):02d}": float(x)
+                                     for p, x in zip(IDENTITY_QUANTILES, q, strict=True)})
+
+
+def parsing_agreement(base_labels: np.ndarray, twin_labels: np.ndarray) -> np.ndarray:
+    """Per pair: the fraction of pixels whose parsing class is the same in both class maps."""
+    a, b = np.asarray(base_labels), np.asarray(twin_labels)
+    if a.shape != b.shape or a.ndim != 3:
+        raise ValueError(f"class maps must both be [N, S, S], got {a.shape} and {b.shape}")
+    return (a == b).mean(axis=(1, 2), dtype=np.float64)
+
+
 def verify_intervention(base_images: torch.Tensor, twin_images: torch.Tensor,
                         scorers: Mapping[str, Callable[[torch.Tensor], Any]], target: str | None,
                         identity: Callable[[torch.Tensor, torch.Tensor], Any] | None = None,
-                        thresholds: VerificationConfig | None = None) -> VerificationResult:
-    """Target shift, leakage into every other scorer, identity preservation, and flags."""
+                        thresholds: VerificationConfig | None = None,
+                        parsing: Callable[[torch.Tensor, torch.Tensor], Any] | None = None
+                        ) -> VerificationResult:
+    """Target shift, leakage into every other scorer, identity preservation, and flags;
+    `parsing(base, twin)` (per-pair agreement) is summarised when given, never flagged."""
     th = thresholds or VerificationConfig()
     if len(base_images) != len(twin_images):
         raise ValueError(f"{len(base_images)} base images but {len(twin_images)} twins")
@@ -163,18 +193,14 @@ def verify_intervention(base_images: torch.Tensor, twin_images: torch.Tensor,
                               f"{th.max_leakage_effect} SD allowed: the edit also changes {name}"))
     ident = None
     if identity is not None:
-        sim = np.asarray(identity(base_images, twin_images), dtype=np.float64).reshape(-1)
-        sim = sim[np.isfinite(sim)]
-        if sim.size:
-            q = np.quantile(sim, IDENTITY_QUANTILES)
-            ident = IdentityResult(n=int(sim.size), mean=float(sim.mean()), min=float(sim.min()),
-                                   quantiles={f"q{int(p * 100):02d}": float(v)
-                                              for p, v in zip(IDENTITY_QUANTILES, q, strict=True)})
+        ident = pair_summary(identity(base_images, twin_images))
+        if ident is not None:
             if ident.mean < th.min_identity:
                 flags.append(Flag("low_identity", f"mean identity cosine twin vs base is {ident.mean:.3f} "
                                   f"(median {ident.quantiles['q50']:.3f}), below {th.min_identity}: "
                                   "the twins look like different people"))
         else:
             flags.append(Flag("low_identity", "identity similarity could not be computed for any pair"))
+    agreement = pair_summary(parsing(base_images, twin_images)) if parsing is not None else None
     return VerificationResult(target=target, target_shift=target_shift, leakage=leakage,
-                              identity=ident, thresholds=th, flags=flags)
+                              identity=ident, thresholds=th, flags=flags, parsing_agreement=agreement)

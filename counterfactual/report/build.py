@@ -148,6 +148,7 @@ def _verification(v: Mapping[str, Any] | None, reference: bool) -> dict[str, Any
     status = verification_status(v, reference)
     return {"status": status, "css": STATUS_CSS[status], "note": STATUS_NOTES[status],
             "rows": rows, "target": v.get("target"), "identity": v.get("identity"),
+            "parsing": v.get("parsing_agreement"),
             "flags": v.get("flags") or [], "expected_flags": reference,
             "ci_label": f"{th.get('ci', 0.95):.0%}"}
 

@@ -216,7 +216,14 @@ TEMPLATE = r"""<!DOCTYPE html>
 <tr><td class="l">min</td>{{ n(v.identity.min) }}</tr>
 <tr><td class="l">pairs</td><td>{{ v.identity.n }}</td></tr>
 {% else %}<tr><td class="l" colspan="2">not measured</td></tr>{% endif %}
-</tbody></table>{{ links(at.links.verification) }}</div></div></div>
+</tbody></table>{{ links(at.links.verification) }}</div>
+{% if v.parsing %}<div class="tbl"><table class="data"><thead><tr><th class="l">parsing agreement (share of pixels with the same class, edited vs base)</th><th>value</th></tr></thead><tbody>
+<tr><td class="l">mean</td>{{ n(v.parsing.mean) }}</tr>
+<tr><td class="l">median</td>{{ n(v.parsing.quantiles.q50) }}</tr>
+<tr><td class="l">5% quantile</td>{{ n(v.parsing.quantiles.q05) }}</tr>
+<tr><td class="l">min</td>{{ n(v.parsing.min) }}</tr>
+<tr><td class="l">pairs</td><td>{{ v.parsing.n }}</td></tr>
+</tbody></table></div>{% endif %}</div></div>
 {% if v.flags %}<div class="box {{ 'ref' if v.expected_flags else 'flag' }}"><b>{{ 'Expected for a reference distortion' if v.expected_flags else 'Flags' }}</b><ul>{% for f in v.flags %}<li><code>{{ f.code }}</code>: {{ f.message }}</li>{% endfor %}</ul></div>{% endif %}
 {% else %}<p class="muted">No verification results for this edit.</p>{% endif %}
 

@@ -72,9 +72,16 @@ def _default_identity() -> Callable[[torch.Tensor, torch.Tensor], Any]:
 
 def _default_verify(base: torch.Tensor, twin: torch.Tensor, scorers: dict[str, Callable],
                     target: str | None, identity: Callable | None,
-                    settings: VerificationConfig) -> dict:
+                    settings: VerificationConfig, parsing: Callable | None = None) -> dict:
     from counterfactual.interventions import verify_intervention
-    return verify_intervention(base, twin, scorers, target, identity, settings).to_dict()
+    return verify_intervention(base, twin, scorers, target, identity, settings, parsing).to_dict()
+
+
+def _default_parsing_agreement() -> Callable[[torch.Tensor, torch.Tensor], np.ndarray]:
+    """Per-pair parsing agreement twin vs base from the shared face parsing (cached by content)."""
+    from counterfactual.interventions.regions import detect_parsing
+    from counterfactual.interventions.verify import parsing_agreement
+    return lambda base, twin: parsing_agreement(detect_parsing(base), detect_parsing(twin))
 
 
 def _default_cache(root: Path) -> Any:
@@ -96,6 +103,7 @@ class Components:
     load_scorer: Callable[[str], Callable] = _default_scorer
     identity_similarity: Callable[[], Callable] = _default_identity
     verify: Callable[..., dict] = _default_verify
+    parsing_agreement: Callable[[], Callable] = _default_parsing_agreement
     feature_cache: Callable[[Path], Any] = _default_cache
     feature_key: Callable[[dict, dict], str] = _default_feature_key
 
@@ -370,6 +378,20 @@ class LocalExecutor(FeatureEngine):
             self.log(f"warning: identity similarity unavailable for verification: {exc}")
             return None
 
+    def _parsing_agreement(self, key: str, base: Any, twins: Any) -> Callable | None:
+        """The parsing-agreement measure for interventions that ask for it (`verify_parsing`),
+        when the image sets are at hand (a distributed executor passes stand-ins: not measured)."""
+        if not getattr(self.interventions[key], "verify_parsing", False):
+            return None
+        if not (isinstance(base, torch.Tensor) and isinstance(twins, torch.Tensor)):
+            self.log(f"note: parsing agreement of {key!r} not measured (the images stay on the workers)")
+            return None
+        try:
+            return self.comps.parsing_agreement()
+        except (ImportError, FileNotFoundError, RuntimeError) as exc:
+            self.log(f"warning: parsing agreement unavailable for verification: {exc}")
+            return None
+
     def verify(self, task: Task, twins: Any, base: Any = None,
                scorers: dict[str, Callable] | None = None, identity: Callable | None = None) -> None:
         """Verify one intervention on its twins against the base set; a distributed executor
@@ -382,11 +404,13 @@ class LocalExecutor(FeatureEngine):
                 and self.extractors["arcface"].trained:
             base_f, twin_f = self.features(BASE, "arcface"), self.features(key, "arcface")
             identity = _FeatureCosine(base_f, twin_f)
+        base = self.base_images() if base is None else base
+        extra = {"parsing": self._parsing_agreement(key, base, twins)}
         with self.timer("verification"):
-            result = self.comps.verify(self.base_images() if base is None else base, twins,
+            result = self.comps.verify(base, twins,
                                        self._load_scorers() if scorers is None else scorers,
                                        getattr(intervention, "target_scorer", None), identity,
-                                       vcfg)
+                                       vcfg, **{k: v for k, v in extra.items() if v is not None})
         result = {"intervention": key, "name": self.config.intervention(key).name, **result}
         direction = getattr(intervention, "direction", None)
         if direction is not None and "held_out_accuracy" in getattr(direction, "provenance", {}):
