@@ -138,7 +138,7 @@ def test_config_forms_and_defaults(folders):
     assert sets[1].generation_kwargs() == {}
     assert "device" not in cfg.identity() and cfg.identity()["seed"] == 0
     ex = cfg.explained
-    assert ex.enabled is None and ex.scorers == ("gender", "age") and ex.n_boot == 200
+    assert ex.enabled is False and ex.scorers == ("gender", "age") and ex.n_boot == 200
     assert ex.method == "weighted" and ex.threshold_map() == {"gender": 0.5, "age": 40.0}
 
 
@@ -404,6 +404,7 @@ seeds = {{start = 0, count = {EX_REF}}}
 n_boot = 5
 kid_subsets = 2
 [explained]
+enabled = true
 scorers = ["redness"]
 thresholds = {{redness = 0.5}}
 n_boot = 40
@@ -484,15 +485,18 @@ def test_scores_and_prevalence_are_cached_and_resumed(explained_run):
 
 
 def test_explained_scorers_that_fail_to_load(folders, tmp_path):
+    """Explained FD is opt-in: an [explained] table without `enabled = true` loads no scorer;
+    enabled, a scorer that cannot load is an error."""
     def broken(name):
         raise FileNotFoundError(f"no weights for {name}")
     text = _config_text(folders, n_boot=3).replace("enabled = false", 'scorers = ["gender"]')
     cfg = load_rank_config_text(tmp_path, text)
+    assert cfg.explained.enabled is False
     logs: list[str] = []
-    run_rank(cfg, tmp_path / "auto", progress=False, components=Components(load_scorer=broken),
-             log=logs.append)                                    # unset: skipped with a warning
-    assert any("scorer 'gender' unavailable" in m for m in logs)
-    assert not (tmp_path / "auto" / "tables" / "explained_fd.parquet").exists()
+    run_rank(cfg, tmp_path / "off", progress=False, components=Components(load_scorer=broken),
+             log=logs.append)                                    # off by default: never loaded
+    assert not any("gender" in m for m in logs)
+    assert not (tmp_path / "off" / "tables" / "explained_fd.parquet").exists()
     cfg = load_rank_config_text(tmp_path, text.replace('scorers = ["gender"]',
                                                        'scorers = ["gender"]\nenabled = true'))
     with pytest.raises(RuntimeError, match=r"\[explained\] scorer 'gender' cannot be loaded"):
