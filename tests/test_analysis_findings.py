@@ -95,11 +95,28 @@ def test_rank_findings():
                          "trained_b": ty, "tau": t}
                         for x, tx, y, ty, t in (("a", True, "b", True, -1.0), ("a", True, "a", True, 1.0),
                                                 ("a", True, "r", False, -1.0))])
-    f = rank_findings(pd.DataFrame(rows), tau, [("a", "a", True), ("b", "b", True),
-                                                ("r", "r (untrained)", False)])
-    assert [(ld.space, ld.generator, ld.separated) for ld in f.leaders] == [
-        ("a", "g1", True), ("b", "g2", False)]
-    assert (f.tau_min, f.tau_max) == (-1.0, -1.0) and f.untrained == ["r (untrained)"]
+    spaces = [("a", "a", True), ("b", "b", True), ("r", "r (untrained)", False)]
+    # leads come from the paired differences (either orientation), not from the marginal CIs
+    paired = pd.DataFrame([
+        {"metric": "fd", "space": "a", "generator_a": "g1", "generator_b": "g2", "diff": -1.0,
+         "lo": -1.5, "hi": -0.5},
+        {"metric": "fd", "space": "b", "generator_a": "g1", "generator_b": "g2", "diff": 0.1,
+         "lo": -0.4, "hi": 0.3}])
+    f = rank_findings(pd.DataFrame(rows), tau, spaces, paired=paired,
+                      resolutions={"reference": 178, "g1": 64})
+    assert [(ld.space, ld.generator, ld.runner_up, ld.verdict) for ld in f.leaders] == [
+        ("a", "g1", "g2", "established"), ("b", "g2", "g1", "open")]
+    assert (f.leaders[1].diff, f.leaders[1].diff_low, f.leaders[1].diff_high) == (-0.1, -0.3, 0.4)
+    assert f.untrained == ["r (untrained)"] and f.resolution_mismatch
+    # two generators: tau is +-1 by construction and is not reported
+    assert f.tau_min is None and f.tau_max is None
+    reversed_ = rank_findings(pd.DataFrame(rows), tau, spaces, paired=paired.assign(
+        lo=[0.2, -0.4], hi=[0.9, 0.3]))
+    assert reversed_.leaders[0].verdict == "reversed"
+    assert rank_findings(pd.DataFrame(rows), tau, spaces).leaders[0].verdict == "unknown"
+    three = pd.DataFrame(rows + [{**rows[0], "generator": "g3", "rank": 3}])
+    assert (rank_findings(three, tau, spaces).tau_min, rank_findings(three, tau, spaces).tau_max) \
+        == (-1.0, -1.0)
 
 
 def test_the_cross_space_table_and_tests_take_over_when_the_analysis_gives_them():

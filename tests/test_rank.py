@@ -138,7 +138,7 @@ def test_config_forms_and_defaults(folders):
     assert sets[1].generation_kwargs() == {}
     assert "device" not in cfg.identity() and cfg.identity()["seed"] == 0
     ex = cfg.explained
-    assert ex.enabled is None and ex.scorers == ("gender", "age") and ex.n_boot == 200
+    assert ex.enabled is False and ex.scorers == ("gender", "age") and ex.n_boot == 200
     assert ex.method == "weighted" and ex.threshold_map() == {"gender": 0.5, "age": 40.0}
 
 
@@ -404,6 +404,7 @@ seeds = {{start = 0, count = {EX_REF}}}
 n_boot = 5
 kid_subsets = 2
 [explained]
+enabled = true
 scorers = ["redness"]
 thresholds = {{redness = 0.5}}
 n_boot = 40
@@ -484,17 +485,57 @@ def test_scores_and_prevalence_are_cached_and_resumed(explained_run):
 
 
 def test_explained_scorers_that_fail_to_load(folders, tmp_path):
+    """Explained FD is opt-in: an [explained] table without `enabled = true` loads no scorer;
+    enabled, a scorer that cannot load is an error."""
     def broken(name):
         raise FileNotFoundError(f"no weights for {name}")
     text = _config_text(folders, n_boot=3).replace("enabled = false", 'scorers = ["gender"]')
     cfg = load_rank_config_text(tmp_path, text)
+    assert cfg.explained.enabled is False
     logs: list[str] = []
-    run_rank(cfg, tmp_path / "auto", progress=False, components=Components(load_scorer=broken),
-             log=logs.append)                                    # unset: skipped with a warning
-    assert any("scorer 'gender' unavailable" in m for m in logs)
-    assert not (tmp_path / "auto" / "tables" / "explained_fd.parquet").exists()
+    run_rank(cfg, tmp_path / "off", progress=False, components=Components(load_scorer=broken),
+             log=logs.append)                                    # off by default: never loaded
+    assert not any("gender" in m for m in logs)
+    assert not (tmp_path / "off" / "tables" / "explained_fd.parquet").exists()
     cfg = load_rank_config_text(tmp_path, text.replace('scorers = ["gender"]',
                                                        'scorers = ["gender"]\nenabled = true'))
     with pytest.raises(RuntimeError, match=r"\[explained\] scorer 'gender' cannot be loaded"):
         run_rank(cfg, tmp_path / "required", progress=False,
                  components=Components(load_scorer=broken), log=lambda s: None)
+
+
+# ---- paired differences, reference floor, KID subset size, command (issue 19) ----------------
+def test_paired_differences_table(rank_run):
+    """Every pair x space x metric; FD differences are the stored replicates' differences,
+    bias-corrected; in the red space g0 is established closer than g90 (red shift 0 vs 90)."""
+    paired = _table(rank_run, "paired_differences")
+    pairs = {(a, b) for a, b in zip(paired["generator_a"], paired["generator_b"])}
+    assert len(pairs) == 6 and len(paired) == 6 * 2 * 6                # pairs x spaces x metrics
+    row = paired[(paired["metric"] == "fd") & (paired["space"] == "toy-red")
+                 & (paired["generator_a"] == "g0") & (paired["generator_b"] == "g90")].iloc[0]
+    reps = {g: np.array(json.loads(RunDir(rank_run).stats_path(f"stats/{g}/toy-red").read_text())
+                        ["replicates"]["fd"]) for g in ("g0", "g90")}
+    metrics = _table(rank_run, "rank_metrics").set_index(["generator", "space"])
+    plain = metrics.loc[("g0", "toy-red"), "fd"] - metrics.loc[("g90", "toy-red"), "fd"]
+    bias = (reps["g0"] - reps["g90"]).mean() - plain
+    assert row["diff_plain"] == pytest.approx(plain) and row["diff"] == pytest.approx(plain - bias)
+    lo, hi = np.quantile(reps["g0"] - reps["g90"] - 2 * bias, [0.025, 0.975])
+    assert (row["lo"], row["hi"]) == pytest.approx((lo, hi))
+    assert row["hi"] < 0 and row["n_boot"] == 40
+
+
+def test_reference_floor_and_kid_subset_size_used(rank_run):
+    floor = _table(rank_run, "reference_floor")
+    assert set(floor["set"]) == {"reference", *SHIFTS} and set(floor["space"]) == {"toy-red", "toy-blue"}
+    assert (floor["n_a"] == N_REF // 2).all() and (floor["splits"] == 5).all()
+    red = floor[floor["space"] == "toy-red"].set_index("set")["fd"]
+    # g0 draws from the reference's distribution in red: at the floor; the others above it
+    assert red["g0"] < red["g30"] < red["g60"] < red["g90"]
+    assert abs(red["g0"] - red["reference"]) < 0.2 * (red["g30"] - red["reference"])
+    metrics = _table(rank_run, "rank_metrics")
+    assert (metrics["kid_subset_size_used"] == min(N_GEN, N_REF)).all()     # asked 1000
+
+
+def test_rank_command_is_recorded(rank_run):
+    manifest = json.loads((rank_run / "manifest.json").read_text())
+    assert manifest["command"][:2] == ["counterfactual", "rank"] and "--out" in manifest["command"]

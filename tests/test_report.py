@@ -15,7 +15,9 @@ import pytest
 from statsmodels.stats.multitest import multipletests
 
 from counterfactual.cli import main
+from counterfactual.rank.paired import paired_table
 from counterfactual.rank.ranking import kendall_tau_table, metric_table, ranking_table
+from counterfactual.run.schemas import FLOOR_COLUMNS
 from counterfactual.report import build_report, load_run
 from counterfactual.run import RunDir, write_table
 from counterfactual.run.features import FeatureIndex
@@ -262,7 +264,15 @@ GENERATORS = ["psi=1.0", "psi=0.8", "psi=0.6"]
 
 @pytest.fixture(scope="module")
 def rank_run(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("rank_run")
+    return _write_rank_run(tmp_path_factory.mktemp("rank_run"), GENERATORS)
+
+
+@pytest.fixture(scope="module")
+def rank_run_two(tmp_path_factory) -> Path:
+    return _write_rank_run(tmp_path_factory.mktemp("rank_run_two"), GENERATORS[:2])
+
+
+def _write_rank_run(root: Path, GENERATORS: list[str]) -> Path:
     rd = RunDir(root)
     rng = np.random.default_rng(1)
     spaces = [{"name": s, "label": _label(s), "trained": t} for s, t in SPACES.items()]
@@ -287,10 +297,18 @@ def rank_run(tmp_path_factory) -> Path:
                 "replicates": reps})
     metrics_df = metric_table(results)
     rankings = ranking_table(results, GENERATORS, spaces, 0.95)
+    floor = pd.DataFrame([{"space": s["name"], "space_label": s["label"], "trained": s["trained"],
+                           "set": k, "role": "reference" if k == "reference" else "generator",
+                           "n_a": 25, "n_b": 25, "fd": 0.5 + i, "fd_sd": 0.05, "splits": 5,
+                           "seed": 0} for i, k in enumerate(["reference", *GENERATORS]) for s in spaces],
+                         columns=list(FLOOR_COLUMNS))
     for name, frame in (("rank_metrics", metrics_df), ("rankings", rankings),
-                        ("kendall_tau", kendall_tau_table(rankings, GENERATORS, spaces))):
+                        ("kendall_tau", kendall_tau_table(rankings, GENERATORS, spaces)),
+                        ("paired_differences", paired_table(results, GENERATORS, spaces, 0.95)),
+                        ("reference_floor", floor)):
         write_table(frame, rd.tables / name)
-    _explained_tables(rd, spaces)
+    if len(GENERATORS) > 2:
+        _explained_tables(rd, spaces)
     for k, set_id in enumerate(["reference", *GENERATORS]):
         rd.set_dir(set_id).mkdir(parents=True)
         np.save(rd.set_dir(set_id) / "sample.npy", _images(10 + k, 4))
@@ -302,7 +320,12 @@ def rank_run(tmp_path_factory) -> Path:
         "reference": {"id": "reference", "spec": "dcgan-digiface", "truncation_psi": 1.0,
                       "real": False, "note": "The reference set is samples of the generator "
                       "dcgan-digiface (no real images): not real faces."},
-        "sets": {g: {"id": g, "spec": "dcgan-digiface"} for g in GENERATORS},
+        "sets": {"reference": {"id": "reference", "generator": {"resolution": 178,
+                                                                "resolution_rule": "given"}},
+                 **{g: {"id": g, "spec": "dcgan-digiface", "generator": {"resolution": 64}}
+                    for g in GENERATORS}},
+        "command": ["counterfactual", "rank", "rank.toml", "--out", "runs/r"],
+        "timing_history": [{"total": 269.0, "details": {"explained": 150.0, "scoring": 7.0}}],
         "spaces": _spaces_manifest()})
     return root
 
@@ -374,6 +397,42 @@ def test_rank_report(rank_run):
     assert html.count('alt="Kendall tau heatmap"') == 2
     run = load_run(rank_run)
     assert run.kind == "rank" and not run.space(UNTRAINED).trained
+
+
+def _findings(html: str) -> str:
+    return html[html.index('id="findings"'):html.index("</section>", html.index('id="findings"'))]
+
+
+def test_rank_report_states_leads_from_paired_differences(rank_run):
+    """The lead sentence comes from the paired difference's interval, never from overlapping
+    marginal intervals; the paired table, the floor, resolutions, settings and command show."""
+    html = build_report(rank_run, log=lambda s: None).read_text(encoding="utf-8")
+    box = _findings(html)
+    assert "overlaps" not in box and "paired" in box
+    paired = load_run(rank_run).table("paired_differences")
+    for sp, label in ((s, _label(s)) for s, t in SPACES.items() if t):
+        r = paired[(paired["metric"] == "fd") & (paired["space"] == sp)
+                   & (paired["generator_a"] == GENERATORS[0]) & (paired["generator_b"] == GENERATORS[1])].iloc[0]
+        verdict = ("lead is established" if r["hi"] < 0 else "plain order is a sample-size artefact"
+                   if r["lo"] > 0 else "includes 0, so the lead is not established")
+        line = box[box.index(label):]
+        assert verdict in line[:line.index("</li>")], (label, verdict)
+    section = html[html.index('<h2 id="paired">'):html.index('<h2 id="agreement">')]
+    assert "Paired differences" in section and f"{GENERATORS[0]} − {GENERATORS[1]}" in section
+    assert 'id="floor"' in html and "reference half vs half (floor)" in html and "25 images each" in html
+    assert "Resolution mismatch" in box and "reference 178 px" in box and "64 px" in box
+    assert "counterfactual rank CONFIG --out RUN_DIR" in html and "counterfactual sweep CONFIG" not in html
+    assert "counterfactual rank rank.toml --out runs/r" in html
+    assert "rank settings" in html and "1 subset(s) of 50 rows" in html
+    assert "took 157 s of the run&#39;s 269 s" in html or "took 157 s of the run's 269 s" in html
+    assert 'href="#paired"' in html
+
+
+def test_rank_report_hides_tau_between_two_generators(rank_run_two):
+    html = build_report(rank_run_two, log=lambda s: None).read_text(encoding="utf-8")
+    assert 'alt="Kendall tau heatmap"' not in html
+    assert "±1 by construction" in html and "Kendall τ from" not in _findings(html)
+    assert "explained FD</th><td class=\"l\">off" in html
 
 
 def test_scorer_units_come_from_the_scorer_classes():

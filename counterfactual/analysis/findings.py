@@ -277,7 +277,8 @@ def sweep_findings(effects: pd.DataFrame | None, reactions: pd.DataFrame | None,
 # ---- rank runs --------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Leader:
-    """The generator ranked first by FD in one trained space."""
+    """The generator ranked first by FD in one trained space, and its paired difference with
+    the runner-up (`counterfactual.rank.paired`: leader minus runner-up, bias-corrected)."""
     space: str
     label: str
     generator: str
@@ -286,45 +287,66 @@ class Leader:
     high: float
     stability: float                  # share of bootstrap replicates keeping rank 1
     runner_up: str | None
-    runner_up_low: float | None       # the runner-up's interval's lower end
+    diff: float | None = None         # FD(leader) - FD(runner-up), with its interval
+    diff_low: float | None = None
+    diff_high: float | None = None
 
     @property
-    def separated(self) -> bool:
-        """The leader's FD interval lies below the runner-up's."""
-        return self.runner_up_low is not None and bool(self.high < self.runner_up_low)
+    def verdict(self) -> str:
+        """"established" (the paired interval lies below 0), "reversed" (above 0: the
+        bias-corrected difference puts the runner-up ahead), "open" (it holds 0), or
+        "unknown" (no paired difference in the run, or no runner-up)."""
+        if self.runner_up is None or self.diff_low is None or self.diff_high is None:
+            return "unknown"
+        if self.diff_high < 0:
+            return "established"
+        if self.diff_low > 0:
+            return "reversed"
+        return "open"
 
 
 @dataclass
 class RankFindings:
     leaders: list[Leader] = field(default_factory=list)
     tau_min: float | None = None      # Kendall τ of the FD rankings over pairs of trained spaces
-    tau_max: float | None = None
+    tau_max: float | None = None      # (None with fewer than MIN_TAU_GENERATORS generators)
     n_generators: int = 0
     n_generator_images: int | None = None
     untrained: list[str] = field(default_factory=list)
     reference_real: bool = False
+    resolutions: dict[str, int] = field(default_factory=dict)   # set -> working resolution (px)
+
+    @property
+    def resolution_mismatch(self) -> bool:
+        return len(set(self.resolutions.values())) > 1
 
 
 def rank_findings(rankings: pd.DataFrame, tau: pd.DataFrame | None,
-                  spaces: Sequence[tuple[str, str, bool]], reference_real: bool = False) -> RankFindings:
-    """Per trained space, the FD leader with its interval and stability; the range of Kendall
-    τ between trained spaces' FD rankings; the untrained spaces left out."""
+                  spaces: Sequence[tuple[str, str, bool]], reference_real: bool = False,
+                  paired: pd.DataFrame | None = None,
+                  resolutions: Mapping[str, int] | None = None) -> RankFindings:
+    """Per trained space, the FD leader with its interval, stability and its paired difference
+    with the runner-up (from `paired`, tables/paired_differences); the range of Kendall τ
+    between trained spaces' FD rankings (only with at least `MIN_TAU_GENERATORS` generators:
+    with two, τ is ±1 by construction); the untrained spaces left out; the sets' resolutions."""
+    from counterfactual.analysis.rank_agreement import MIN_TAU_GENERATORS, paired_lookup
     f = RankFindings(untrained=[label for _, label, t in spaces if not t],
-                     reference_real=reference_real)
+                     reference_real=reference_real, resolutions=dict(resolutions or {}))
     fd = rankings[(rankings["metric"] == "fd") & rankings["trained"].astype(bool)]
     f.n_generators = int(fd["generator"].nunique())
     for name, label, trained in spaces:
-        part = fd[fd["space"] == name].sort_values("rank")
+        part = fd[fd["space"] == name].sort_values("rank", kind="stable")
         if not trained or part.empty:
             continue
         first = part.iloc[0]
-        second = part.iloc[1] if len(part) > 1 else None
+        second = str(part.iloc[1]["generator"]) if len(part) > 1 else None
+        d = None if second is None or paired is None else \
+            paired_lookup(paired, "fd", name, str(first["generator"]), second)
         f.leaders.append(Leader(name, label, str(first["generator"]), float(first["value"]),
                                 float(first["ci_low"]), float(first["ci_high"]),
-                                float(first["stability"]),
-                                None if second is None else str(second["generator"]),
-                                None if second is None else float(second["ci_low"])))
-    if tau is not None and not tau.empty:
+                                float(first["stability"]), second,
+                                *((d["diff"], d["lo"], d["hi"]) if d else ())))
+    if tau is not None and not tau.empty and f.n_generators >= MIN_TAU_GENERATORS:
         t = tau[(tau["metric"] == "fd") & tau["trained_a"].astype(bool) & tau["trained_b"].astype(bool)
                 & (tau["space_a"] != tau["space_b"])]["tau"].to_numpy(np.float64)
         t = t[np.isfinite(t)]

@@ -14,7 +14,8 @@ def cmd_rank(args: argparse.Namespace) -> int:
     if args.device is None:
         require_device(config.device, f"key 'device' in {args.config}:")
     run_rank(config, args.out, device=args.device, batch_size=args.batch_size,
-             progress=not args.no_progress, force=args.force, executor=args.executor)
+             progress=not args.no_progress, force=args.force, executor=args.executor,
+             command=["counterfactual", *getattr(args, "argv", ["rank", args.config])])
     return 0
 
 

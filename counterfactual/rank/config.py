@@ -12,7 +12,8 @@ A rank run compares several generators with one reference set in every feature s
     seeds = {start = 0, count = 500}
     [metrics]
     n_boot = 200
-    [explained]                               # optional; see ExplainedConfig
+    [explained]                               # optional, off by default; see ExplainedConfig
+    enabled = true
     scorers = ["gender", "age"]
     thresholds = {gender = 0.5, age = 40}
 
@@ -108,7 +109,10 @@ class MetricsConfig(StrictModel):
     pr_k: int = Field(3, ge=1, description="k of precision/recall (k-NN radii)")
     dc_k: int = Field(5, ge=1, description="k of density/coverage (k-NN radii)")
     kid_subsets: int = Field(100, ge=1, description="KID subsets")
-    kid_subset_size: int = Field(1000, ge=2, description="KID subset size")
+    kid_subset_size: int = Field(1000, ge=2, description="KID subset size (at most; a subset "
+                                 "never holds more rows than the smaller set)")
+    floor_splits: int = Field(5, ge=0, description="random half splits of the reference for its "
+                              "own FD floor at n/2, and each generator's FD at n/2 (0: off)")
 
 
 # Presence threshold of each built-in scorer: an image "has" the attribute when its score >= it.
@@ -120,8 +124,8 @@ DEFAULT_THRESHOLDS: dict[str, float] = {"gender": 0.5, "age": 40.0}
 class ExplainedConfig(StrictModel):
     """Explained FD (`counterfactual.analysis.explained`): how much of each generator's FD the
     prevalence gap of each scored attribute explains, per space."""
-    enabled: bool | None = Field(None, description="true: required (a scorer that cannot load "
-                                 "is an error); false: off; unset: on when the scorers load")
+    enabled: bool = Field(False, description="opt-in (it can take more time than the rest of "
+                          "the run): true computes it, and a scorer that cannot load is an error")
     scorers: tuple[str, ...] = Field(("gender", "age"), description="attribute scorers "
                                      "(extractors.scorers.load_scorer names)")
     thresholds: dict[str, float] = Field(default_factory=dict, description="presence threshold "

@@ -13,8 +13,11 @@ Steps (each resumable; the run directory is the sweep's `RunDir`):
    scorer scores them (float64 per image) into RUN_DIR/scores/<set>/<scorer>.npy, with a done
    marker holding the content key (set identity + scorer description); explained/<generator>:
    `counterfactual.rank.explained` against the reference in every space, one JSON per task.
-4. tables: RUN_DIR/tables/rank_metrics, rankings, kendall_tau (.csv, .parquet, .json), see
-   `counterfactual.rank.ranking`; with scores also explained_fd and prevalence.
+4. floor/<space>: the reference's own FD floor between disjoint halves, and each generator's
+   FD at the same n/2 (`counterfactual.rank.floor`; `metrics.floor_splits = 0` turns it off).
+5. tables: RUN_DIR/tables/rank_metrics, rankings, kendall_tau (`counterfactual.rank.ranking`),
+   paired_differences (`counterfactual.rank.paired`), reference_floor (.csv, .parquet, .json);
+   with scores also explained_fd and prevalence.
 A finished run re-run with the same config does nothing; an interrupted one resumes; every
 file is written atomically.
 
@@ -34,11 +37,14 @@ import torch
 
 from counterfactual.rank import explained as expl
 from counterfactual.rank.compare import Settings, compare
+from counterfactual.rank.floor import reference_floor
+from counterfactual.rank.paired import paired_table
 from counterfactual.rank.config import REFERENCE_ID, RankConfig
 from counterfactual.rank.ranking import kendall_tau_table, metric_table, ranking_table
 from counterfactual.rank.sets import ImageSet, generate, image_sets
 from counterfactual.run.directory import RunDir
-from counterfactual.run.schemas import EXPLAINED_TABLES, RANK_EXPLAINED_COLUMNS, RANK_TABLES
+from counterfactual.run.schemas import (EXPLAINED_TABLES, FLOOR_COLUMNS, RANK_EXPLAINED_COLUMNS,
+                                       RANK_TABLES)
 from counterfactual.run.tables import remove_table, write_table
 from counterfactual.foundation.files import read_json, save_npy, write_json
 from counterfactual.foundation.hashing import content_hash
@@ -111,19 +117,17 @@ class RankExecutor(FeatureEngine):
             scorers={n: self.scorer_description(n) for n in self.scorers})
 
     def load_scorers(self) -> dict[str, Any]:
-        """The `[explained]` scorers: none when off; when `enabled` is unset, those that fail
-        to load are skipped with a warning (explicitly enabled, a failure is an error)."""
+        """The `[explained]` scorers: none unless `enabled` (opt-in); then every scorer must
+        load."""
         ecfg = self.config.explained
-        if ecfg.enabled is False:
+        if not ecfg.enabled:
             return {}
         scorers: dict[str, Any] = {}
         for name in ecfg.scorers:
             try:
                 scorers[name] = self.comps.load_scorer(name)
             except (ImportError, FileNotFoundError, RuntimeError, ValueError) as exc:
-                if ecfg.enabled:
-                    raise RuntimeError(f"[explained] scorer {name!r} cannot be loaded: {exc}") from exc
-                self.log(f"warning: scorer {name!r} unavailable; explained FD skips it: {exc}")
+                raise RuntimeError(f"[explained] scorer {name!r} cannot be loaded: {exc}") from exc
         return scorers
 
     def scorer_description(self, name: str) -> dict[str, Any]:
@@ -272,13 +276,41 @@ class RankExecutor(FeatureEngine):
         self.work["comparisons"] += 1
         return result
 
+    def floor(self, space: str) -> list[dict[str, Any]]:
+        """The reference's floor and each generator's FD at n/2 in one space (computed once,
+        then read from RUN_DIR/stats; see `counterfactual.rank.floor`)."""
+        splits = self.config.metrics.floor_splits
+        task_id = f"floor/{space}"
+        key = content_hash({"features": [self.feature_key(s.id, space) for s in self.sets],
+                            "splits": splits, "seed": self.config.seed})
+        path = self.rd.stats_path(task_id)
+        if self.rd.is_done(task_id, key) and path.exists():
+            return read_json(path)["rows"]
+        with self.timer("floor"):
+            res = reference_floor(self.features(REFERENCE_ID, space),
+                                  {s.id: self.features(s.id, space) for s in self.sets
+                                   if s.role == "generator"}, splits=splits, seed=self.config.seed)
+        ext = self.extractors[space]
+        rows = [{"space": space, "space_label": ext.label, "trained": bool(ext.trained), "set": k,
+                 "role": "reference" if k == REFERENCE_ID else "generator", **v,
+                 "seed": self.config.seed} for k, v in res.items()]
+        write_json(path, {"space": space, "rows": rows})
+        self.rd.mark_done(task_id, key, files=[path])
+        return rows
+
+    def floor_table(self) -> pd.DataFrame:
+        rows = [] if self.config.metrics.floor_splits == 0 else \
+            [r for space in self.extractors for r in self.floor(space)]
+        return pd.DataFrame(rows, columns=list(FLOOR_COLUMNS))
+
     def write_tables(self, results: list[dict[str, Any]]) -> list[str]:
         generators = [s.id for s in self.sets if s.role == "generator"]
         metrics = metric_table(results)
         rankings = ranking_table(results, generators, self.spaces, self.settings.ci)
         tau = kendall_tau_table(rankings, generators, self.spaces)
+        paired = paired_table(results, generators, self.spaces, self.settings.ci)
         written: list[str] = []
-        for name, frame in zip(RANK_TABLES, (metrics, rankings, tau)):
+        for name, frame in zip(RANK_TABLES, (metrics, rankings, tau, paired, self.floor_table())):
             written += [p.name for p in write_table(frame, self.rd.tables / name)]
         return written + self.write_explained_tables()
 
@@ -305,14 +337,17 @@ class RankExecutor(FeatureEngine):
 def run_rank(config: RankConfig, out: str | Path, *, device: str | None = None,
              batch_size: int | None = None, progress: bool = True, force: bool = False,
              components: Components | None = None, log: Log = print,
-             executor: str | None = None) -> RankResult:
+             executor: str | None = None, command: list[str] | None = None) -> RankResult:
     """Run (or resume) a rank run into the run directory `out` (`executor`: "local" or "ray",
-    default the config's `[executor] kind`)."""
+    default the config's `[executor] kind`; `command`: the command line, recorded in the
+    manifest for the report's provenance)."""
     result = run_engine("rank", RankResult, config, out, device=device, batch_size=batch_size,
                         executor=executor, progress=progress, force=force,
                         components=components, log=log)
     if result.status == "already complete":
         return result
+    if command:
+        RunDir(out).update_manifest(command=list(command))
     log(format_timing(result.timing))
     log(f"{result.run_dir}: rank run complete; tables in {RunDir(out).tables}")
     return result

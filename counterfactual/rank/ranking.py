@@ -35,6 +35,10 @@ def metric_table(results: list[dict[str, Any]]) -> pd.DataFrame:
                "fd_trace_term": r["point"]["fd_trace_term"],
                "kid_subset_std": r["point"]["kid_subset_std"], "kid_subsets": r["kid_subsets"],
                **{k: r["settings"][k] for k in ("pr_k", "dc_k", "kid_subset_size", "n_boot", "seed")},
+               # rows per KID subset actually drawn (`counterfactual.metrics.kid`: never more
+               # than the smaller set)
+               "kid_subset_size_used": min(r["n_generator"], r["n_reference"],
+                                           r["settings"]["kid_subset_size"]),
                "ci_level": r["settings"]["ci"]}
         for m in METRICS:
             row[m] = r["point"][m]

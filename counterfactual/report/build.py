@@ -29,6 +29,7 @@ from counterfactual.analysis.findings import (FLAGGED, NOT_VERIFIABLE, REFERENCE
                                               direction_quality, rank_findings, sweep_findings,
                                               verification_status)
 from counterfactual.analysis import SweepTables, sweep_tables, tau_matrix
+from counterfactual.analysis.rank_agreement import MIN_TAU_GENERATORS
 from counterfactual.report import figures, numbers
 from counterfactual.report.downloads import Downloads
 from counterfactual.report.edits import describe_edit
@@ -404,6 +405,8 @@ def _rank(page: Page) -> dict[str, Any] | None:
                                    cbar_label="τ") if len(spaces) > 1 else None
             taus.append({"title": f"{metric.upper()} rankings", "heatmap": heat,
                          "rows": [{"space": sp, "cells": list(mat.loc[sp.name])} for sp in spaces]})
+    if len(generators) < MIN_TAU_GENERATORS:
+        taus = []            # τ between two rankings of two generators is ±1 by construction
     fd = rankings[rankings["metric"] == "fd"]
     stability = []
     for g in generators:
@@ -422,8 +425,124 @@ def _rank(page: Page) -> dict[str, Any] | None:
                                   if ref.get("truncation_psi", 1.0) != 1.0 else ""),
             "reference_note": ref.get("note", ""), "n_generator": int(first["n_generator"]),
             "n_reference": int(first["n_reference"]), "n_boot": int(first["n_boot"]),
+            "n_generators": len(generators), "min_tau_generators": MIN_TAU_GENERATORS,
+            "floor": _floor(run, spaces, metrics), "paired": _paired(run, spaces),
+            "resolutions": _resolution_rows(run.manifest),
+            "settings": rank_settings(run),
             "links": {"rankings": links.links("tables/rankings", "tables/rank_metrics"),
-                      "tau": links.links("tables/kendall_tau")}}
+                      "tau": links.links("tables/kendall_tau"),
+                      "paired": links.links("tables/paired_differences"),
+                      "floor": links.links("tables/reference_floor", "tables/rank_metrics")}}
+
+
+def set_resolutions(manifest: Mapping[str, Any]) -> dict[str, int]:
+    """Each set's working resolution in px (the generator's or folder's description)."""
+    out = {}
+    for set_id, info in (manifest.get("sets") or {}).items():
+        res = ((info or {}).get("generator") or {}).get("resolution")
+        if res is not None:
+            out[set_id] = int(res)
+    return out
+
+
+def _resolution_rows(manifest: Mapping[str, Any]) -> dict[str, Any] | None:
+    res = set_resolutions(manifest)
+    if not res:
+        return None
+    return {"rows": [{"set": k, "px": v,
+                      "rule": (((manifest.get("sets") or {}).get(k) or {}).get("generator") or {})
+                      .get("resolution_rule", "")} for k, v in res.items()],
+            "mismatch": len(set(res.values())) > 1}
+
+
+def _floor(run: RunData, spaces: Sequence[Space], metrics: pd.DataFrame) -> dict[str, Any] | None:
+    """The reference floor table: per space, FD between reference halves at m rows each, each
+    generator's FD at the same m, and (beside it) its FD at the full n."""
+    table = run.table("reference_floor")
+    if table is None or table.empty:
+        return None
+    sets = list(dict.fromkeys(table["set"]))
+    rows = []
+    for set_id in sets:
+        cells = []
+        for sp in spaces:
+            r = table[(table["set"] == set_id) & (table["space"] == sp.name)]
+            full = metrics[(metrics["generator"] == set_id) & (metrics["space"] == sp.name)]
+            cells.append({"fd": r.iloc[0]["fd"] if len(r) else None,
+                          "sd": r.iloc[0]["fd_sd"] if len(r) else None,
+                          "full": full.iloc[0]["fd"] if len(full) else None})
+        rows.append({"set": set_id, "reference": set_id == "reference", "cells": cells})
+    first = table.iloc[0]
+    return {"rows": rows, "m": int(first["n_a"]), "splits": int(first["splits"]),
+            "n_reference": int(metrics.iloc[0]["n_reference"]),
+            "n_generator": int(metrics.iloc[0]["n_generator"])}
+
+
+def _paired(run: RunData, spaces: Sequence[Space]) -> dict[str, Any] | None:
+    """FD paired differences (generator a − generator b) per pair and space."""
+    table = run.table("paired_differences")
+    if table is None or table.empty:
+        return None
+    fd = table[table["metric"] == "fd"]
+    rows = []
+    for (a, b), part in fd.groupby(["generator_a", "generator_b"], sort=False):
+        cells = []
+        for sp in spaces:
+            r = part[part["space"] == sp.name]
+            if not len(r):
+                cells.append(None)
+                continue
+            r = r.iloc[0]
+            verdict = "a" if r["hi"] < 0 else "b" if r["lo"] > 0 else ""
+            cells.append({"diff": r["diff"], "lo": r["lo"], "hi": r["hi"], "plain": r["diff_plain"],
+                          "css": "lead" if verdict else "", "closer": {"a": a, "b": b}.get(verdict)})
+        rows.append({"a": a, "b": b, "cells": cells})
+    return {"rows": rows, "method": str(fd.iloc[0]["method"]) if len(fd) else "",
+            "n_boot": int(fd.iloc[0]["n_boot"]) if len(fd) else 0}
+
+
+def _timing_sum(manifest: Mapping[str, Any], *keys: str) -> float:
+    """Seconds spent on `keys` (main categories or details) over every invocation of the run."""
+    history = manifest.get("timing_history") or ([manifest["timing"]] if manifest.get("timing") else [])
+    total = 0.0
+    for t in history:
+        for k in keys:
+            total += float(t.get(k, (t.get("details") or {}).get(k, 0.0)) or 0.0)
+    return total
+
+
+def rank_settings(run: RunData) -> list[tuple[str, str]]:
+    """The rank run's statistics settings as (name, value) rows, with what was actually used."""
+    m = run.manifest
+    cfg = m.get("config") or {}
+    mc = cfg.get("metrics") or {}
+    metrics = run.table("rank_metrics")
+    first = metrics.iloc[0] if metrics is not None and len(metrics) else None
+    rows = [("bootstrap", f"{mc.get('n_boot', first['n_boot'] if first is not None else '?')} "
+                          f"replicates, {float(mc.get('ci', 0.95)):.0%} intervals, seed "
+                          f"{cfg.get('seed', '?')}; every generator resampled jointly "
+                          "(same reference rows, matched seeds)"),
+            ("precision/recall, density/coverage", f"k = {mc.get('pr_k', '?')}, k = {mc.get('dc_k', '?')}")]
+    if first is not None:
+        used = first.get("kid_subset_size_used")
+        if used is None or pd.isna(used):
+            used = min(int(first["n_generator"]), int(first["n_reference"]), int(first["kid_subset_size"]))
+        rows.append(("KID", f"{int(first['kid_subsets'])} subset(s) of {int(used)} rows "
+                            f"(kid_subset_size = {int(first['kid_subset_size'])}: at most the "
+                            "smaller set)"))
+    splits = mc.get("floor_splits")
+    if splits is not None:
+        rows.append(("reference floor", f"{splits} random half splits" if splits else "off"))
+    ex = cfg.get("explained") or {}
+    if run.table("explained_fd") is not None:
+        spent = _timing_sum(m, "explained", "scoring")
+        total = _timing_sum(m, "total")
+        rows.append(("explained FD", f"on ({ex.get('n_boot', '?')} replicates, method "
+                                     f"{ex.get('method', '?')}): scoring and explained FD took "
+                                     f"{spent:.0f} s of the run's {total:.0f} s"))
+    else:
+        rows.append(("explained FD", "off ([explained] enabled = true turns it on)"))
+    return rows
 
 
 def _rank_findings(page: Page) -> dict[str, Any] | None:
@@ -432,7 +551,9 @@ def _rank_findings(page: Page) -> dict[str, Any] | None:
     if rankings is None:
         return None
     f = rank_findings(rankings, tau, [(s.name, s.label, s.trained) for s in _ordered_spaces(run)],
-                      reference_real=bool((run.manifest.get("reference") or {}).get("real", False)))
+                      reference_real=bool((run.manifest.get("reference") or {}).get("real", False)),
+                      paired=run.table("paired_differences"),
+                      resolutions=set_resolutions(run.manifest))
     return rank_headline(f)
 
 
@@ -469,8 +590,10 @@ def build_context(run: RunData, derived: SweepTables | None, ci_level: float = 0
     if region:
         toc.append({"id": "regions", "title": "regions"})
     if rank:
-        toc += [{"id": "reference", "title": "reference"}, {"id": "ranking", "title": "rankings"},
-                {"id": "agreement", "title": "Kendall τ"}, {"id": "stability", "title": "stability"}]
+        toc += [{"id": "reference", "title": "reference"}, {"id": "ranking", "title": "rankings"}]
+        if rank["paired"]:
+            toc.append({"id": "paired", "title": "paired differences"})
+        toc += [{"id": "agreement", "title": "Kendall τ"}, {"id": "stability", "title": "stability"}]
     if explained:
         toc.append({"id": "explained", "title": "explained FD"})
     toc.append({"id": "provenance", "title": "provenance"})
@@ -489,7 +612,8 @@ def build_context(run: RunData, derived: SweepTables | None, ci_level: float = 0
         "findings": findings, "design": _design(page) if run.kind == "sweep" else None,
         "attributes": attributes, "reactions": reactions, "region": region, "rank": rank,
         "explained": explained, "ci_level": page.ci_label, "effects_note": EFFECTS_NOTE,
-        "provenance": provenance(run, settings or {}, command)}
+        "provenance": provenance(run, dict(rank_settings(run)) if rank else (settings or {}),
+                                 command)}
     context["provenance"]["links"] = page.downloads.links("manifest.json")
     context["provenance"]["table_links"] = {
         name: page.downloads.href(run.root / "tables" / name) for name, _ in context["provenance"]["tables"]}
@@ -518,7 +642,8 @@ def build_report(run_dir: str | Path, out: str | Path | None = None, *, n_boot: 
         for note in derived.notes:
             log(f"note: {note}")
     path = Path(out) if out is not None else run.root / REPORT_FILE
-    settings = {"n_boot": n_boot, "permutations": permutations, "seed": seed, "ci": 0.95}
+    settings = {"n_boot": n_boot, "permutations": permutations, "seed": seed, "ci": 0.95} \
+        if run.kind == "sweep" else {}          # a rank report computes nothing of its own
     html = render(build_context(run, derived, html_dir=path.parent, settings=settings,
                                 command=command))
     write_text(path, html)

@@ -9,7 +9,7 @@ from typing import Mapping
 
 from markupsafe import Markup
 
-from counterfactual.analysis.findings import NOT_VERIFIABLE, Findings, RankFindings
+from counterfactual.analysis.findings import NOT_VERIFIABLE, Findings, Leader, RankFindings
 from counterfactual.report.numbers import count, estimate, num, pct
 
 
@@ -111,27 +111,52 @@ def headline(f: Findings, titles: Mapping[str, str]) -> dict[str, list[Markup]]:
 
 
 
+def _lead_text(ld: Leader) -> Markup:
+    """How the leader's paired difference with the runner-up reads (never from overlapping
+    marginal intervals)."""
+    if ld.runner_up is None:
+        return Markup(".")
+    diff = estimate(ld.diff, ld.diff_low, ld.diff_high) if ld.diff is not None else ""
+    return {
+        "established": Markup("; paired with {}, its FD is lower by {} (bias-corrected paired "
+                              "difference), so the lead is established.").format(
+            ld.runner_up, estimate(-ld.diff, -ld.diff_high, -ld.diff_low) if ld.diff is not None else ""),
+        "reversed": Markup("; but the bias-corrected paired difference with {} is {} (above 0): "
+                           "{} is closer once each FD's finite-sample bias is removed, so the "
+                           "plain order is a sample-size artefact.").format(ld.runner_up, diff, ld.runner_up),
+        "open": Markup("; the paired difference with {} is {}, which includes 0, so the lead is "
+                       "not established.").format(ld.runner_up, diff),
+        "unknown": Markup("; this run has no paired differences (re-run the rank command), so "
+                          "no lead over {} is stated.").format(ld.runner_up),
+    }[ld.verdict]
+
+
 def rank_headline(f: RankFindings) -> dict[str, list[Markup]]:
     """The rank report's findings box: leaders per trained space, agreement, caveats."""
     results = []
     for ld in f.leaders:
         text = Markup("{}: {} ranks first (FD {}, rank kept in {} of bootstrap replicates)").format(
             _b(ld.label), _b(ld.generator), estimate(ld.value, ld.low, ld.high), pct(ld.stability))
-        if ld.runner_up is not None:
-            text += (Markup("; its interval lies below {}'s.").format(ld.runner_up) if ld.separated
-                     else Markup("; its interval overlaps {}'s, so the lead is not established.")
-                     .format(ld.runner_up))
-        else:
-            text += "."
-        results.append(text)
+        results.append(text + _lead_text(ld))
     if f.tau_min is not None:
         results.append(Markup("Agreement between trained spaces' FD rankings: Kendall τ from {} "
                               "to {} ({} generators; τ = 1 is the same order).").format(
             num(f.tau_min), num(f.tau_max), f.n_generators))
+    elif f.n_generators == 2 and len(f.leaders) > 1:
+        firsts = sorted({ld.generator for ld in f.leaders})
+        results.append(Markup("With two generators Kendall τ between spaces is ±1 by construction "
+                              "(no evidence; not shown): {}.").format(
+            Markup("every trained space puts {} first").format(firsts[0]) if len(firsts) == 1
+            else Markup("the trained spaces disagree on which generator is first")))
     caveats = []
     if not f.reference_real:
         caveats.append(Markup("The reference set is not real faces (see Reference set): the "
                               "ranking says which generator is closest to it, not to real data."))
+    if f.resolution_mismatch:
+        sizes = ", ".join(f"{k} {v} px" for k, v in f.resolutions.items())
+        caveats.append(Markup("Resolution mismatch: {}. Every space resizes its input, so part of "
+                              "each FD may be resolution (upsampling blur or lost detail), not the "
+                              "faces themselves.").format(sizes))
     if f.untrained:
         caveats.append(_untrained_line(f.untrained))
     return {"results": results, "verification": [], "caveats": caveats}

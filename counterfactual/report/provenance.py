@@ -103,8 +103,13 @@ def provenance(run: RunData, settings: Mapping[str, Any], command: Sequence[str]
     if m.get("command"):
         run_rows.append(("run command", " ".join(m["command"]) if isinstance(m["command"], list)
                          else str(m["command"])))
+    # a sweep report computes its own statistics (its settings); a rank report only shows the
+    # rank run's, so `settings` are then the rank settings
+    settings_row = ("rank settings", "; ".join(f"{k}: {v}" for k, v in settings.items())) \
+        if run.kind == "rank" else \
+        ("report settings", ", ".join(f"{k} = {v}" for k, v in settings.items()))
     report_rows = [("report command", " ".join(command) if command else "build_report() (Python API)"),
-                   ("report settings", ", ".join(f"{k} = {v}" for k, v in settings.items())),
+                   settings_row,
                    ("report built", time.strftime("%Y-%m-%d %H:%M:%S")),
                    ("report code", version_string())]
     spaces = []
@@ -131,4 +136,5 @@ def provenance(run: RunData, settings: Mapping[str, Any], command: Sequence[str]
     return {"run": run_rows, "report": report_rows, "spaces": spaces, "generators": generators,
             "interventions": _interventions(m), "versions": versions, "weights": weights,
             "weights_missing": _scorers_without_hash(m, weights),
-            "tables": run.table_files(), "config": config_text, "config_format": config_format}
+            "tables": run.table_files(), "config": config_text, "config_format": config_format,
+            "run_hint": f"counterfactual {run.kind or 'sweep'} CONFIG --out RUN_DIR"}

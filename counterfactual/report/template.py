@@ -77,6 +77,7 @@ img.fig { max-width: 100%; height: auto; display: block; margin: 6px 0; }
 .attr h2 { border: none; margin-top: 12px; }
 table.data td.c { text-align: center; }
 td.over { background: #fde2d3 !important; } td.under { background: #d6ebf7 !important; }
+td.lead { background: #dcfce7 !important; }
 .two { display: flex; gap: 8px 28px; flex-wrap: wrap; align-items: flex-start; }
 .two > div { flex: 1 1 420px; min-width: 0; max-width: 100%; }
 pre { background: #f8fafc; border: 1px solid var(--line); padding: 10px; font-size: 12px;
@@ -286,6 +287,16 @@ The colour scale runs from 0 to the largest value ({{ region.top|num }}). {{ reg
 {% if rank %}
 <h2 id="reference">Reference set</h2>
 <div class="box {{ 'note' if rank.reference_real else 'warn' }}"><b>{{ rank.reference_label }}</b>: {{ rank.reference_note }}</div>
+{% if rank.resolutions %}<div class="box {{ 'warn' if rank.resolutions.mismatch else 'note' }}"><b>Resolution</b>: {% for r in rank.resolutions.rows %}{{ r.set }} {{ r.px }} px{% if r.rule %} ({{ r.rule }}){% endif %}{% if not loop.last %}, {% endif %}{% endfor %}.
+{% if rank.resolutions.mismatch %}The sets differ in resolution: every feature space resizes its input to its own size, so part of each FD may come from resolution (upsampling blur, lost detail) rather than from the faces. Bring the sets to one resolution for a fair comparison.{% else %}All sets share one resolution.{% endif %}</div>{% endif %}
+{% if rank.floor %}<h3 id="floor">The reference's own floor</h3>
+<p class="muted small">FD between two disjoint halves of the reference ({{ rank.floor.m }} images each), the distance at which a generator is indistinguishable from the reference at this n;
+each generator's FD measured at the same {{ rank.floor.m }} images ({{ rank.floor.m }} of its {{ rank.floor.n_generator }} faces drawn at random, the same face indices for every generator) against a reference half, so the two compare like with like.
+Both are means over {{ rank.floor.splits }} random half splits (± SD over splits). FD falls with n, so the full-n column ({{ rank.floor.n_generator }} generator vs {{ rank.floor.n_reference }} reference images) sits lower than the half-n columns: compare within a column, not across.</p>
+<div class="tbl"><table class="data"><thead><tr><th class="l">set</th>{% for sp in rank.spaces %}<th>{{ space(sp) }}<br><span class="small">at {{ rank.floor.m }} vs {{ rank.floor.m }} · at full n</span></th>{% endfor %}</tr></thead><tbody>
+{% for row in rank.floor.rows %}<tr><td class="l">{% if row.reference %}<b>reference half vs half (floor)</b>{% else %}{{ row.set }} vs reference half{% endif %}</td>{% for c in row.cells %}
+<td>{{ c.fd|num }} <span class="ci">± {{ c.sd|num }}</span>{% if not row.reference %} · {{ c.full|num }}{% endif %}</td>{% endfor %}</tr>{% endfor %}
+</tbody></table>{{ links(rank.links.floor) }}</div>{% endif %}
 <h3>Samples</h3>
 <div class="strips">{% for s in rank.strips %}<span class="lab">{{ s.label }}</span>{% if s.pic %}{{ pic(s.pic) }}{% else %}<span class="muted">no samples saved</span>{% endif %}{% endfor %}</div>
 
@@ -303,7 +314,21 @@ The colour scale runs from 0 to the largest value ({{ region.top|num }}). {{ reg
 <p class="muted small">Intervals: {{ ci_level }} bootstrap percentile intervals of bias-adjusted replicates (resampling with replacement shifts FD, KID and the k-NN metrics;
 the raw percentile intervals are in the tables). When every set has fewer images than a space has dimensions, FD is rank-deficient and dominated by sample size: compare only at equal n, as here.</p>
 
+{% if rank.settings %}<h3>Rank settings</h3>
+<div class="tbl"><table class="data"><tbody>{% for k, val in rank.settings %}<tr><th class="l">{{ k }}</th><td class="l">{{ val }}</td></tr>{% endfor %}</tbody></table></div>{% endif %}
+
+{% if rank.paired %}<h2 id="paired">Paired differences (FD)</h2>
+<p class="muted small">Whether one generator is closer to the reference than another is read from the interval of their paired difference FD(a) − FD(b), never from overlapping marginal intervals:
+{{ rank.paired.method }}, {{ rank.paired.n_boot }} replicates; the difference is bias-corrected (each FD's finite-sample bias depends on its set's spread), so it can differ in sign from the plain difference of the table above (shown small).
+Highlighted: the interval excludes 0, so the closer generator is established.</p>
+<div class="tbl"><table class="data"><thead><tr><th class="l">a − b</th>{% for sp in rank.spaces %}<th>{{ space(sp) }}</th>{% endfor %}</tr></thead><tbody>
+{% for row in rank.paired.rows %}<tr><td class="l">{{ row.a }} − {{ row.b }}</td>{% for c in row.cells %}
+{% if c %}<td class="c {{ c.css }}">{{ c.diff|num }} {{ ci(c.lo, c.hi) }}<br><span class="small">{% if c.closer %}<b>{{ c.closer }}</b> closer{% else %}not established{% endif %} · plain {{ c.plain|num }}</span></td>{% else %}<td>–</td>{% endif %}{% endfor %}</tr>{% endfor %}
+</tbody></table>{{ links(rank.links.paired) }}</div>{% endif %}
+
 <h2 id="agreement">Agreement between spaces (Kendall τ of the rankings)</h2>
+{% if rank.n_generators < rank.min_tau_generators %}<p class="muted">Not shown: with {{ rank.n_generators }} generator{{ '' if rank.n_generators == 1 else 's' }}, Kendall τ between two spaces' rankings is ±1 by construction (the two orders either agree or not), so it is no evidence of agreement.
+Compare the spaces' leaders in the findings and the paired differences instead; τ needs at least {{ rank.min_tau_generators }} generators (the values are still in the table files).</p>{% endif %}
 <div class="two">
 {% for tm in rank.taus %}<div><h3>{{ tm.title }}</h3>
 {% if tm.heatmap %}<img class="fig" src="{{ tm.heatmap }}" alt="Kendall tau heatmap">{% endif %}
@@ -311,7 +336,7 @@ the raw percentile intervals are in the tables). When every set has fewer images
 {% for row in tm.rows %}<tr><td class="l">{{ space(row.space) }}</td>{% for c in row.cells %}{{ n(c) }}{% endfor %}</tr>{% endfor %}
 </tbody></table>{{ links(rank.links.tau) }}</div></div>{% endfor %}
 </div>
-<p class="muted small">τ = 1: the two spaces rank the generators identically; −1: in reverse. – : a ranking is constant.</p>
+{% if rank.taus %}<p class="muted small">τ = 1: the two spaces rank the generators identically; −1: in reverse. – : a ranking is constant.</p>{% endif %}
 
 <h2 id="stability">Rank stability (FD)</h2>
 <div class="tbl"><table class="data"><thead><tr><th class="l">generator</th>{% for sp in rank.spaces %}<th>{{ space(sp) }}</th>{% endfor %}</tr></thead><tbody>
@@ -377,7 +402,7 @@ A negative drop: matching the prevalence moves the generated set away from the r
 <h3>Tables (sha256)</h3>
 <div class="tbl"><table class="data sortable"><thead><tr><th class="l">file</th><th class="l">sha256</th></tr></thead><tbody>
 {% for name, sha in pv.tables %}<tr><td class="l"><a href="{{ pv.table_links[name] }}" download><code>{{ name }}</code></a></td><td class="l"><code>{{ sha }}</code></td></tr>{% endfor %}</tbody></table>{{ links(pv.links) }}</div>
-<h3>Config ({{ pv.config_format }}; run it with <code>counterfactual sweep CONFIG --out RUN_DIR</code>)</h3>
+<h3>Config ({{ pv.config_format }}; run it with <code>{{ pv.run_hint }}</code>)</h3>
 <pre>{{ pv.config }}</pre>
 </main>
 <script>{{ script|safe }}</script>

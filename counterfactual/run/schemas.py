@@ -2,7 +2,8 @@
 
 Sweep runs: ``dose_response`` (`DOSE_COLUMNS`), ``region`` (`REGION_COLUMNS`),
 ``verification.json``. Rank runs: ``rank_metrics`` (`METRIC_COLUMNS`), ``rankings``
-(`RANKING_COLUMNS`), ``kendall_tau`` (`TAU_COLUMNS`) and, with attribute scorers,
+(`RANKING_COLUMNS`), ``kendall_tau`` (`TAU_COLUMNS`), ``paired_differences``
+(`PAIRED_COLUMNS`), ``reference_floor`` (`FLOOR_COLUMNS`) and, with attribute scorers,
 ``explained_fd`` (`RANK_EXPLAINED_COLUMNS`) and ``prevalence`` (`SET_PREVALENCE_COLUMNS`).
 The analysis tables in RUN_DIR/report_tables/ are listed in `counterfactual.analysis`
 (each producing module's ``*_COLUMNS``).
@@ -32,7 +33,8 @@ REGION_COLUMNS: tuple[str, ...] = (
     "normalised_draw_mean", "normalised_draw_sd")
 
 # ---- rank -------------------------------------------------------------------------------
-RANK_TABLES: tuple[str, ...] = ("rank_metrics", "rankings", "kendall_tau")
+RANK_TABLES: tuple[str, ...] = ("rank_metrics", "rankings", "kendall_tau", "paired_differences",
+                                 "reference_floor")
 EXPLAINED_TABLES: tuple[str, ...] = ("explained_fd", "prevalence")
 # The metrics of a generator against the reference (`counterfactual.rank.compare`).
 METRICS: tuple[str, ...] = ("fd", "kid", "precision", "recall", "density", "coverage")
@@ -42,13 +44,22 @@ METRIC_COLUMNS: tuple[str, ...] = (
     "trained", "dim", "n_generator", "n_reference", "rank_deficient",
     *(f"{m}{suffix}" for m in METRICS for suffix in _PER_METRIC),
     "fd_mean_term", "fd_trace_term", "kid_subset_std", "kid_subsets",
-    "pr_k", "dc_k", "kid_subset_size", "n_boot", "ci_level", "seed")
+    "pr_k", "dc_k", "kid_subset_size", "kid_subset_size_used", "n_boot", "ci_level", "seed")
 RANKING_COLUMNS: tuple[str, ...] = (
     "metric", "space", "space_label", "trained", "generator", "value", "ci_low", "ci_high",
     "rank", "lower_is_better", "stability", "rank_mean", "rank_ci_low", "rank_ci_high", "n_boot")
 TAU_COLUMNS: tuple[str, ...] = (
     "metric", "space_a", "space_label_a", "trained_a", "space_b", "space_label_b", "trained_b",
     "tau", "p_value", "n_generators")
+# Paired difference generator_a - generator_b per space x metric (`counterfactual.rank.paired`):
+# diff is bias-corrected, [lo, hi] its interval; diff_plain the plain difference of the estimates.
+PAIRED_COLUMNS: tuple[str, ...] = (
+    "generator_a", "generator_b", "space", "space_label", "trained", "metric", "lower_is_better",
+    "diff", "lo", "hi", "diff_plain", "bias", "se", "method", "n_boot", "ci_level")
+# The reference's own floor per space (`counterfactual.rank.floor`): FD between disjoint halves
+# of the reference (set "reference"), and each generator's FD at the same n against a half.
+FLOOR_COLUMNS: tuple[str, ...] = (
+    "space", "space_label", "trained", "set", "role", "n_a", "n_b", "fd", "fd_sd", "splits", "seed")
 # Explained FD of one generator in one space (`counterfactual.analysis.explained_fd`).
 EXPLAINED_COLUMNS: tuple[str, ...] = (
     "attribute", "space", "space_label", "trained", "threshold", "n_gen", "n_ref",
