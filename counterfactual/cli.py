@@ -20,6 +20,8 @@ from counterfactual import errors
 
 DEMO_CONFIG = Path(__file__).resolve().parents[1] / "experiments" / "demo.toml"
 EXIT_USAGE = errors.EXIT_BAD_INPUT
+# Where the sources and licences of every space's weights are documented.
+WEIGHTS_DOC = "README.md (table \"Feature spaces and weights\")"
 
 
 class CLIError(errors.UserError):
@@ -75,9 +77,9 @@ def _missing_file(name: str) -> str:
         source = re.search(r"normally obtained from: (.*?)\.(?: |$)", text)
         if file:
             return file.group(1) + (f" (from {source.group(1)})" if source else "")
-        return text.splitlines()[0] if text else "see WEIGHTS.md"
+        return text.splitlines()[0] if text else f"see {WEIGHTS_DOC}"
     except Exception as exc:            # noqa: BLE001  (a hint must never break the listing)
-        return f"cannot tell ({type(exc).__name__}: {exc}); see WEIGHTS.md"
+        return f"cannot tell ({type(exc).__name__}: {exc}); see {WEIGHTS_DOC}"
     return "found after all"
 
 
@@ -93,7 +95,7 @@ def _weights_hint(rows: list[dict]) -> list[str]:
     lines += [f"  {name}: {_missing_file(name)}" for name in missing]
     lines.append(f"Put the file in a directory and `export {WEIGHTS_ENV}=/that/dir` (several "
                  "directories: ':'-separated), or set the space's `weights = \"PATH\"` in the "
-                 "config. See WEIGHTS.md for sources and licences.")
+                 f"config. See {WEIGHTS_DOC} for sources and licences.")
     return lines
 
 
