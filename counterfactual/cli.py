@@ -218,13 +218,25 @@ EXAMPLES = """examples:
 """
 
 
+class _VersionAction(argparse.Action):
+    """`--version`: asks git for the commit only when the option is given."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="show the version (and the git commit in a checkout) and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        from counterfactual.version import version_string
+        print(version_string())
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
-    from counterfactual.version import version_string
     parser = argparse.ArgumentParser(
         prog="counterfactual",
         description="Counterfactual attribute sensitivity of Fréchet distances on face images.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=version_string())
+    parser.add_argument("--version", action=_VersionAction)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser("sweep", help="run or resume a counterfactual sweep from a TOML config",

@@ -366,7 +366,7 @@ def _delta_grid(spec: dict[str, Any]) -> Any:
 def known_spaces() -> list[str]:
     """Feature-space names the extractor registry knows."""
     import extractors
-    return [row["name"] for row in extractors.available()]
+    return extractors.space_names()
 
 
 # ---- validation and error reporting ---------------------------------------------------

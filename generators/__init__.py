@@ -7,10 +7,17 @@ Specs understood by `load_generator`:
 """
 from __future__ import annotations
 
-from typing import Any
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 from counterfactual.foundation.registry import Registry
-from generators.base import Generator, latents_from_seeds, to_uint8
+
+if TYPE_CHECKING:
+    from generators.base import Generator
+
+# generators.base imports torch: its names load on first use (PEP 562), so that listing the
+# schemes (config validation) stays light.
+_BASE_EXPORTS = ("Generator", "latents_from_seeds", "to_uint8")
 
 DEFAULT_GENERATOR = "dcgan-digiface"
 
@@ -43,3 +50,9 @@ def load_generator(spec: str = DEFAULT_GENERATOR, device: str = "cpu", **kwargs:
 
 __all__ = ["Generator", "load_generator", "register_generator", "available",
            "latents_from_seeds", "to_uint8", "DEFAULT_GENERATOR", "GENERATORS"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _BASE_EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module("generators.base"), name)
