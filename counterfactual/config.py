@@ -105,7 +105,7 @@ class GeneratorConfig(StrictModel):
         scheme = spec.partition(":")[0]
         if scheme not in generators.available():
             raise ValueError(f"unknown generator {spec!r}; allowed schemes: "
-                             f"{', '.join(generators.available())}")
+                             f"{', '.join(generators.available())}{generators.folder_hint(spec)}")
         return spec
 
 
