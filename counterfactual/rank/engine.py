@@ -36,7 +36,7 @@ from counterfactual.rank import explained as expl
 from counterfactual.rank.compare import Settings, compare
 from counterfactual.rank.config import REFERENCE_ID, RankConfig
 from counterfactual.rank.ranking import kendall_tau_table, metric_table, ranking_table
-from counterfactual.rank.sets import ImageSet, generate, image_sets
+from counterfactual.rank.sets import ImageSet, check_seeds_available, generate, image_sets
 from counterfactual.run.directory import RunDir
 from counterfactual.run.schemas import EXPLAINED_TABLES, RANK_EXPLAINED_COLUMNS, RANK_TABLES
 from counterfactual.run.tables import remove_table, write_table
@@ -90,7 +90,8 @@ class RankExecutor(FeatureEngine):
         cfg = self.config
         with self.timer("setup"):
             self.extractors = self.load_extractors()
-            for s in self.sets:
+            for s in self.sets:     # a folder too small fails here: setup failures undo open
+                check_seeds_available(self.generator(s.spec), s)
                 self.identities[s.id] = s.identity(self.generator(s.spec).describe())
             self.cache = self.comps.feature_cache(self.rd.features)
             self.scorers = self.load_scorers()
