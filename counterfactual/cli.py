@@ -46,10 +46,10 @@ def require_device(device: str | None, where: str) -> None:
 # ---- commands -------------------------------------------------------------------------
 def _run_config(config_path: Path, args: argparse.Namespace) -> int:
     from counterfactual.config import load_config
-    from counterfactual.sweep import run_sweep
-    config = load_config(config_path)
+    config = load_config(config_path)          # a bad config fails before torch is imported
     if args.device is None:
         require_device(config.device, f"key 'device' in {config_path}:")
+    from counterfactual.sweep import run_sweep
     run_sweep(config, args.out, device=args.device, batch_size=args.batch_size,
               progress=not args.no_progress, force=args.force, executor=args.executor)
     return 0

@@ -1,5 +1,6 @@
 """What must stay light: the CLI's module and parser, config validation (the demo config and a
-rank config) and `import counterfactual` load neither torch nor OpenCV, and build no model.
+rank config), a command refused for a bad config, and `import counterfactual` load neither
+torch nor OpenCV, and build no model.
 Each runs in a fresh interpreter, since this process has long imported torch."""
 from __future__ import annotations
 
@@ -32,6 +33,10 @@ def _loaded_after(code: str) -> dict[str, bool]:
     "from counterfactual.config import load_config; load_config('experiments/demo.toml')",
     "from counterfactual.rank.config import load_rank_config; "
     "load_rank_config('experiments/rank_demo.toml')",
+    "from counterfactual.cli import main; "
+    "assert main(['sweep', '/nonexistent/sweep.toml', '--out', '/nonexistent/run']) == 2",
+    "from counterfactual.cli import main; "
+    "assert main(['rank', '/nonexistent/rank.toml', '--out', '/nonexistent/run']) == 2",
 ])
 def test_stays_light(code):
     loaded = _loaded_after(code)
