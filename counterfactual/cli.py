@@ -11,15 +11,19 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
+import warnings
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Sequence
 
 from counterfactual import errors
 
 DEMO_CONFIG = Path(__file__).resolve().parents[1] / "experiments" / "demo.toml"
 EXIT_USAGE = errors.EXIT_BAD_INPUT
+# Where the sources and licences of every space's weights are documented.
+WEIGHTS_DOC = "README.md (table \"Feature spaces and weights\")"
 
 
 class CLIError(errors.UserError):
@@ -42,10 +46,10 @@ def require_device(device: str | None, where: str) -> None:
 # ---- commands -------------------------------------------------------------------------
 def _run_config(config_path: Path, args: argparse.Namespace) -> int:
     from counterfactual.config import load_config
-    from counterfactual.sweep import run_sweep
-    config = load_config(config_path)
+    config = load_config(config_path)          # a bad config fails before torch is imported
     if args.device is None:
         require_device(config.device, f"key 'device' in {config_path}:")
+    from counterfactual.sweep import run_sweep
     run_sweep(config, args.out, device=args.device, batch_size=args.batch_size,
               progress=not args.no_progress, force=args.force, executor=args.executor)
     return 0
@@ -75,9 +79,9 @@ def _missing_file(name: str) -> str:
         source = re.search(r"normally obtained from: (.*?)\.(?: |$)", text)
         if file:
             return file.group(1) + (f" (from {source.group(1)})" if source else "")
-        return text.splitlines()[0] if text else "see WEIGHTS.md"
+        return text.splitlines()[0] if text else f"see {WEIGHTS_DOC}"
     except Exception as exc:            # noqa: BLE001  (a hint must never break the listing)
-        return f"cannot tell ({type(exc).__name__}: {exc}); see WEIGHTS.md"
+        return f"cannot tell ({type(exc).__name__}: {exc}); see {WEIGHTS_DOC}"
     return "found after all"
 
 
@@ -93,7 +97,7 @@ def _weights_hint(rows: list[dict]) -> list[str]:
     lines += [f"  {name}: {_missing_file(name)}" for name in missing]
     lines.append(f"Put the file in a directory and `export {WEIGHTS_ENV}=/that/dir` (several "
                  "directories: ':'-separated), or set the space's `weights = \"PATH\"` in the "
-                 "config. See WEIGHTS.md for sources and licences.")
+                 f"config. See {WEIGHTS_DOC} for sources and licences.")
     return lines
 
 
@@ -117,75 +121,42 @@ def cmd_spaces(args: argparse.Namespace) -> int:
     return 0
 
 
-def _as_spec(value: str) -> str:
-    """A directory or .zip path means "folder:PATH"; anything else is a generator spec."""
-    path = Path(value).expanduser()
-    if ":" not in value.split("/")[0] and (path.is_dir() or (path.is_file() and path.suffix.lower() == ".zip")):
-        return f"folder:{path}"
-    return value
-
-
 def cmd_fd(args: argparse.Namespace) -> int:
+    """`counterfactual fd`: `counterfactual.api.fd` with the result printed."""
     import warnings
 
-    import numpy as np
+    from counterfactual import api
+    from counterfactual.metrics import RankDeficientCovarianceWarning
+    from generators import as_spec
 
-    from counterfactual.metrics import FeatureStats, RankDeficientCovarianceWarning, frechet_distance
-    from extractors import load_extractor
-    from generators import load_generator
-
-    starts = (args.seed_start, args.seed_start if args.seed_start_b is None else args.seed_start_b)
-    for option, value in (("--seed-start", starts[0]), ("--seed-start-b", starts[1])):
-        if value < 0:
-            raise CLIError(f"{option} {value}: seeds (file indices for folders) start at 0")
-    if args.n < 2:
-        raise CLIError(f"--n {args.n}: the FD needs at least 2 images per side")
-    if args.batch_size < 1:
-        raise CLIError(f"--batch-size {args.batch_size}: must be at least 1")
-    if args.min_size is not None and args.min_size < 1:
-        raise CLIError(f"--min-size {args.min_size}: must be at least 1")
-    extractor = load_extractor(args.space, device=args.device, allow_untrained=args.allow_untrained)
-    stats, sizes = [], []
-    if _as_spec(args.a) == _as_spec(args.b) and starts[0] == starts[1]:
-        print("note: A and B are the same source with the same seeds, so the FD is 0 by construction; "
-              "pass --seed-start-b for an independent second sample", file=sys.stderr)
-    for value, start in zip((args.a, args.b), starts):
-        spec = _as_spec(value)
-        folder = {} if spec.partition(":")[0] != "folder" else {
-            "skip_bad": args.skip_bad,
-            **({} if args.min_size is None else {"min_size": args.min_size})}
-        generator = load_generator(spec, device=args.device, **folder)
-        n = args.n
-        if hasattr(generator, "__len__"):
-            n = min(n, len(generator) - start)
-            if n < 2:
-                raise CLIError(f"{value}: fewer than 2 images from seed {start} "
-                               f"(it holds {len(generator)})")
-        seeds = list(range(start, start + n))
-        images = generator.images_for_seeds(seeds, batch_size=args.batch_size,
-                                            progress=not args.no_progress)
-        feats = np.asarray(extractor(images, batch_size=args.batch_size))
-        stats.append(FeatureStats.from_features(feats, keep_features=True))
-        sizes.append(n)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", RankDeficientCovarianceWarning)
-        result = frechet_distance(stats[0], stats[1])
-    out = {"a": args.a, "b": args.b, "space": extractor.name, "space_label": extractor.label,
-           "trained": bool(extractor.trained), "n_a": sizes[0], "n_b": sizes[1],
-           "seed_start_a": starts[0], "seed_start_b": starts[1],
-           "fd": result.value, "mean_term": result.mean_term, "trace_term": result.trace_term,
-           "method": result.method}
+    start_b = args.seed_start if args.seed_start_b is None else args.seed_start_b
+    try:
+        with warnings.catch_warnings():      # said below, as a note
+            warnings.simplefilter("ignore", RankDeficientCovarianceWarning)
+            r = api.fd(args.a, args.b, space=args.space, n=args.n, seed_start=args.seed_start,
+                       seed_start_b=args.seed_start_b, device=args.device,
+                       batch_size=args.batch_size, allow_untrained=args.allow_untrained,
+                       skip_bad=args.skip_bad, min_size=args.min_size,
+                       progress=not args.no_progress)
+    except errors.ParameterError as exc:
+        raise CLIError(f"--{exc.param.replace('_', '-')} {exc.value}: {exc.reason}") from None
+    if as_spec(args.a) == as_spec(args.b) and args.seed_start == start_b:
+        print("note: A and B are the same source with the same seeds, so the FD is 0 by "
+              "construction; pass --seed-start-b for an independent second sample",
+              file=sys.stderr)
     if args.json:
-        print(json.dumps(out, indent=2))
+        print(json.dumps({"a": args.a, "b": args.b, **r.as_dict(),
+                          "seed_start_a": args.seed_start, "seed_start_b": start_b}, indent=2))
         return 0
-    print(f"FD[{extractor.label}]({args.a}, {args.b}) = {result.value:.6g}  "
-          f"(mean term {result.mean_term:.6g}, trace term {result.trace_term:.6g}; "
-          f"n = {sizes[0]} vs {sizes[1]})")
-    if not extractor.trained:
-        print(f"note: {extractor.name} uses random weights (untrained)")
-    if any(issubclass(w.category, RankDeficientCovarianceWarning) for w in caught):
-        print(f"note: a covariance is rank-deficient (n = {min(sizes)}, dim = {extractor.dim}: too few "
-              "images, or constant features); compare FDs only at equal n")
+    print(f"FD[{r.space_label}]({args.a}, {args.b}) = {r.value:.6g}  "
+          f"(mean term {r.mean_term:.6g}, trace term {r.trace_term:.6g}; "
+          f"n = {r.n_a} vs {r.n_b})")
+    if not r.trained:
+        print(f"note: {r.space} uses random weights (untrained)")
+    if r.rank_deficient:
+        print(f"note: a covariance is rank-deficient (n = {min(r.n_a, r.n_b)}, "
+              f"dim = {r.result.dim}: too few images, or constant features); compare FDs only "
+              "at equal n")
     return 0
 
 
@@ -216,13 +187,25 @@ EXAMPLES = """examples:
 """
 
 
+class _VersionAction(argparse.Action):
+    """`--version`: asks git for the commit only when the option is given."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="show the version (and the git commit in a checkout) and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        from counterfactual.version import version_string
+        print(version_string())
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
-    from counterfactual.version import version_string
     parser = argparse.ArgumentParser(
         prog="counterfactual",
         description="Counterfactual attribute sensitivity of Fréchet distances on face images.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=version_string())
+    parser.add_argument("--version", action=_VersionAction)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser("sweep", help="run or resume a counterfactual sweep from a TOML config",
@@ -278,6 +261,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def one_line_warnings() -> Iterator[None]:
+    """Warnings shown while a command runs are one "warning: ..." line each, without the file,
+    line number and source line Python's default format adds (the message says it all)."""
+    previous = warnings.formatwarning
+    warnings.formatwarning = lambda message, *_, **__: f"warning: {message}\n"
+    try:
+        yield
+    finally:
+        warnings.formatwarning = previous
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `counterfactual` console script. Every failure the user can act on
     is one "error: ..." line and an exit code (`counterfactual.errors`); bugs keep their
@@ -288,7 +283,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = getattr(args, "out", None)
     try:
         require_device(getattr(args, "device", None), "--device")
-        return int(args.func(args) or 0)
+        with one_line_warnings():
+            return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("interrupted; run the same command again to resume", file=sys.stderr)
         return errors.EXIT_INTERRUPTED

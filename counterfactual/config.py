@@ -108,7 +108,7 @@ class GeneratorConfig(StrictModel):
         scheme = spec.partition(":")[0]
         if scheme not in generators.available():
             raise ValueError(f"unknown generator {spec!r}; allowed schemes: "
-                             f"{', '.join(generators.available())}")
+                             f"{', '.join(generators.available())}{generators.folder_hint(spec)}")
         return spec
 
 
@@ -421,7 +421,7 @@ def _delta_grid(spec: dict[str, Any]) -> Any:
 def known_spaces() -> list[str]:
     """Feature-space names the extractor registry knows."""
     import extractors
-    return [row["name"] for row in extractors.available()]
+    return extractors.space_names()
 
 
 # ---- validation and error reporting ---------------------------------------------------

@@ -9,6 +9,8 @@ full disk mid-write, the run directory it happened in).
 """
 from __future__ import annotations
 
+import sys
+
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
@@ -18,15 +20,31 @@ class UserError(ValueError):
     """Bad input or a fixable state; its message names the file or key and the reason."""
 
 
+class ParameterError(UserError):
+    """A function argument out of range. `param`, `value` and `reason` let a front end name
+    its own option (the CLI says "--n 1: ..." where Python says "n=1: ...")."""
+
+    def __init__(self, param: str, value: object, reason: str) -> None:
+        self.param, self.value, self.reason = param, value, reason
+        super().__init__(f"{param}={value!r}: {reason}")
+
+
 def _bad_image_error() -> type[BaseException]:
     from generators.decode import BadImageError
     return BadImageError
+
+
+def _folder_error() -> type[BaseException] | tuple[()]:
+    # Only a loaded generators.folder can have raised it: no need to import it (and torch).
+    folder = sys.modules.get("generators.folder")
+    return folder.FolderError if folder is not None else ()
 
 
 # (exception type or a function returning it, exit code); the first match wins.
 EXIT_CODES: tuple[tuple[type[BaseException] | object, int], ...] = (
     (UserError, EXIT_BAD_INPUT),
     (_bad_image_error, EXIT_BAD_INPUT),
+    (_folder_error, EXIT_BAD_INPUT),    # a missing or empty sample folder (before OSError)
     (OSError, EXIT_FAILURE),            # FileNotFoundError, missing weights, a full disk ...
     (ValueError, EXIT_FAILURE),
 )
@@ -51,5 +69,5 @@ def message(exc: BaseException, context: str | None = None) -> str:
     return str(exc) or type(exc).__name__
 
 
-__all__ = ["UserError", "EXIT_FAILURE", "EXIT_BAD_INPUT", "EXIT_INTERRUPTED", "EXIT_CODES",
+__all__ = ["UserError", "ParameterError", "EXIT_FAILURE", "EXIT_BAD_INPUT", "EXIT_INTERRUPTED", "EXIT_CODES",
            "exit_code", "message"]

@@ -8,7 +8,8 @@ a table present as .parquet, .csv and .json is read once (first of parquet, csv,
 project's own reader order) and every format's file is also checked on its own, so a format
 that drifted from the others is caught too. JSON files that are not record tables
 (verification.json) are compared as nested values. Numbers are equal when
-|a - b| <= atol + rtol * max(|a|, |b|) (NaN equals NaN); strings and booleans must be identical.
+|a - b| <= atol + rtol * max(|a|, |b|) (NaN equals NaN); strings and booleans must be identical;
+missing values (None, NaN, pd.NA, NaT) equal each other only.
 ``--rename OLD=NEW`` maps a column renamed between the two runs (RUN_A's OLD is RUN_B's NEW);
 ``--skip tables/NAME`` leaves out a table one run is known not to have (it is listed as skipped).
 Exit status 0 when everything matches, 1 otherwise; the summary lists per table the number of
@@ -57,12 +58,17 @@ class Tally:
 
     def other(self, where: str, a: Any, b: Any) -> None:
         self.n += 1
-        if a != b and not (_isnan(a) and _isnan(b)):
+        if _missing(a) or _missing(b):            # pd.NA has no truth value: compare by kind
+            equal = _missing(a) and _missing(b)
+        else:
+            equal = bool(a == b)
+        if not equal:
             self.mismatches.append(f"{where}: {a!r} != {b!r}")
 
 
-def _isnan(v: Any) -> bool:
-    return isinstance(v, float) and math.isnan(v)
+def _missing(v: Any) -> bool:
+    """A missing value in any of pandas' spellings: None, NaN, pd.NA, NaT."""
+    return v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and math.isnan(v))
 
 
 def _is_number(v: Any) -> bool:
@@ -70,6 +76,7 @@ def _is_number(v: Any) -> bool:
 
 
 def compare_values(tally: Tally, where: str, a: Any, b: Any) -> None:
+    a, b = (v.tolist() if isinstance(v, np.ndarray) else v for v in (a, b))   # list cells
     if _is_number(a) and _is_number(b):
         tally.number(where, float(a), float(b))
     elif isinstance(a, dict) and isinstance(b, dict):

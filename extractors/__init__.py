@@ -3,16 +3,19 @@
 `available()` lists every registered space and whether trained weights were found;
 `load_extractor(name)` builds one. "timm:<model>" names any timm model.
 """
-from __future__ import annotations  # noqa: I001 (torchvision shim must come first)
+from __future__ import annotations
 
-from typing import Any
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
-from extractors.runtime import torchvision_compat as _torchvision_compat
-
-_torchvision_compat.install()
-
-from extractors.base import UNTRAINED_LABEL, FeatureExtractor
 from counterfactual.foundation.registry import Entry, Registry, resolve
+
+if TYPE_CHECKING:
+    from extractors.base import FeatureExtractor
+
+# extractors.base imports torch (and installs the torchvision shim): its names load on first
+# use (PEP 562), so that listing the registered spaces (config validation) stays light.
+_BASE_EXPORTS = ("FeatureExtractor", "UNTRAINED_LABEL")
 
 # name -> loader(device=..., weights=None, allow_untrained=False, **kw); prefix entries
 # ("timm:<model>") get the part after ":" as their first argument. Each entry's info holds
@@ -44,13 +47,24 @@ def weights_found(entry: Entry) -> bool | None:
         return False
 
 
+def _listed() -> list[Entry]:
+    """Registered spaces in listing order: plain names first, then "prefix:<model>" ones."""
+    entries = list(EXTRACTORS)
+    return [*(e for e in entries if e.argument == "none"),
+            *(e for e in entries if e.argument != "none")]
+
+
+def space_names() -> list[str]:
+    """Every registered space's name ("timm:<model>" for prefixes), without probing weights
+    or importing any network code."""
+    return [e.display for e in _listed()]
+
+
 def available() -> list[dict[str, Any]]:
     """Every registered space with whether trained weights were found locally."""
-    entries = list(EXTRACTORS)
     return [{"name": e.display, "trained_weights_found": weights_found(e),
              "random_weights": e.info["random_weights"], "description": e.info["description"]}
-            for e in [*(e for e in entries if e.argument == "none"),
-                      *(e for e in entries if e.argument != "none")]]
+            for e in _listed()]
 
 
 def load_extractor(name: str, device: str = "cpu", **kwargs: Any) -> FeatureExtractor:
@@ -62,5 +76,11 @@ def load_extractor(name: str, device: str = "cpu", **kwargs: Any) -> FeatureExtr
 
 from extractors import spaces as _spaces  # noqa: E402,F401  (registers the built-in spaces)
 
-__all__ = ["EXTRACTORS", "FeatureExtractor", "UNTRAINED_LABEL", "available", "load_extractor",
-           "register_extractor"]
+__all__ = ["EXTRACTORS", "FeatureExtractor", "UNTRAINED_LABEL", "available", "space_names",
+           "load_extractor", "register_extractor"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _BASE_EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module("extractors.base"), name)

@@ -13,6 +13,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from extractors.runtime import torchvision_compat
+
+torchvision_compat.install()   # before any feature space imports timm, open_clip or facenet
+
 UNTRAINED_LABEL = "untrained"
 
 

@@ -33,13 +33,17 @@ import os
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
-from extractors.base import as_uint8_nchw
 from counterfactual.foundation.registry import Registry
+
+if TYPE_CHECKING:
+    import torch
+
+# torch, the networks and extractors.base are imported where a scorer is built or called, so
+# that listing or checking scorer names (config validation) stays light.
 
 ScorerFactory = Callable[..., "Scorer"]
 
@@ -153,6 +157,7 @@ class IdentityScorer(Scorer):
     def __call__(self, images: torch.Tensor | np.ndarray, *args: Any) -> np.ndarray:
         if len(args) != 1:
             raise TypeError("identity is pairwise: call it with two image batches (a, b)")
+        from extractors.base import as_uint8_nchw
         a, b = as_uint8_nchw(images), as_uint8_nchw(args[0])
         if len(a) != len(b):
             raise ValueError(f"identity needs batches of equal length, got {len(a)} and {len(b)}")
@@ -228,6 +233,7 @@ class _ParsingScorer(Scorer):
     def __call__(self, images: torch.Tensor | np.ndarray, *args: Any) -> np.ndarray:
         if args:
             raise TypeError(f"{self.name} scores one batch of images")
+        from extractors.base import as_uint8_nchw
         images = as_uint8_nchw(images)
         analysis = self.analyzer(images, parts=("landmarks", "parsing"))
         self.last_stats = {"images": len(analysis), "faces_found": int(analysis.found.sum()),
@@ -310,6 +316,9 @@ class ClipZeroShotScorer(Scorer):
     @staticmethod
     def _build_model() -> torch.nn.Module:
         import logging
+
+        from extractors.runtime.torchvision_compat import install
+        install()                            # before open_clip imports torchvision
         import open_clip
         log = logging.getLogger()
         level = log.level
@@ -331,6 +340,10 @@ class ClipZeroShotScorer(Scorer):
 
     def _setup(self, model: torch.nn.Module, prompts: list[str], target: int, device: str,
                batch_size: int, sha: str | None) -> None:
+        import torch
+
+        from extractors.runtime.torchvision_compat import install
+        install()
         import open_clip
         self.device = torch.device(device)
         self.model = model.eval().requires_grad_(False).to(self.device)
@@ -343,14 +356,17 @@ class ClipZeroShotScorer(Scorer):
         self.text_features = text / text.norm(dim=-1, keepdim=True)
         self.logit_scale = float(self.model.logit_scale.exp())
 
-    @torch.no_grad()
     def probabilities(self, images: torch.Tensor | np.ndarray) -> np.ndarray:
         """Softmax over prompts for each image: float64 [N, len(prompts)]."""
+        import torch
+
+        from extractors.base import as_uint8_nchw
         images = as_uint8_nchw(images)
         out = []
         for i in range(0, len(images), self.batch_size):
             x = self.preprocess(images[i:i + self.batch_size]).to(self.device)
-            feats = self.model.encode_image(x).float()
+            with torch.no_grad():
+                feats = self.model.encode_image(x).float()
             feats = feats / feats.norm(dim=-1, keepdim=True)
             logits = self.logit_scale * feats.double() @ self.text_features.double().T
             out.append(torch.softmax(logits, dim=1).cpu().numpy())

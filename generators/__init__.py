@@ -8,10 +8,19 @@ Specs understood by `load_generator`:
 """
 from __future__ import annotations
 
-from typing import Any
+import os
+from importlib import import_module
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from counterfactual.foundation.registry import Registry
-from generators.base import Generator, latents_from_seeds, to_uint8
+from counterfactual.foundation.registry import Entry, Registry
+
+if TYPE_CHECKING:
+    from generators.base import Generator
+
+# generators.base imports torch: its names load on first use (PEP 562), so that listing the
+# schemes (config validation) stays light.
+_BASE_EXPORTS = ("Generator", "latents_from_seeds", "to_uint8")
 
 DEFAULT_GENERATOR = "dcgan-digiface"
 
@@ -35,13 +44,52 @@ def available() -> list[str]:
     return GENERATORS.names()
 
 
+def as_spec(value: str | os.PathLike[str]) -> str:
+    """The generator spec of a command-line source: a path to an existing directory or .zip
+    file means "folder:PATH"; anything else is taken as a spec."""
+    text = os.fspath(value)
+    path = Path(text).expanduser()
+    if text.partition(":")[0] not in GENERATORS and (
+            path.is_dir() or (path.is_file() and path.suffix.lower() == ".zip")):
+        return f"folder:{path}"
+    return text
+
+
+def folder_hint(spec: str) -> str:
+    """For a spec that is no registered scheme but looks like a path, how to name a folder of
+    images ("; ... 'folder:PATH'"), else ""."""
+    head = spec.partition(":")[0]
+    if head in GENERATORS or not (head.startswith(("/", ".", "~")) or "/" in head
+                                  or os.sep in head):
+        return ""
+    exists = Path(spec).expanduser().exists()
+    return (f"; {'' if exists else 'no such file or directory, and '}a folder or .zip of images "
+            f"is written 'folder:{spec}'")
+
+
+def lookup(spec: str) -> tuple[Entry, str | None]:
+    """The registry entry and argument of `spec`; ValueError naming the allowed schemes (and,
+    for a bare path, the 'folder:' form) when it is unknown."""
+    try:
+        return GENERATORS.lookup(spec)
+    except ValueError as exc:
+        raise ValueError(f"{exc}{folder_hint(spec) if isinstance(spec, str) else ''}") from None
+
+
 def load_generator(spec: str = DEFAULT_GENERATOR, device: str = "cpu", **kwargs: Any) -> Generator:
     """Build a generator from a spec such as "dcgan-digiface" or "stylegan2:/path/net.pkl"."""
-    entry, argument = GENERATORS.lookup(spec)
+    entry, argument = lookup(spec)
     generator = entry.resolve()(argument or None, device=device, **kwargs)
     generator.spec = spec
     return generator
 
 
-__all__ = ["Generator", "load_generator", "register_generator", "available",
+__all__ = ["Generator", "load_generator", "register_generator", "available", "as_spec",
+           "folder_hint", "lookup",
            "latents_from_seeds", "to_uint8", "DEFAULT_GENERATOR", "GENERATORS"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _BASE_EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module("generators.base"), name)

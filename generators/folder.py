@@ -49,6 +49,15 @@ DEFAULT_MIN_SIZE = 8
 _DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
 
 
+class FolderError(ValueError):
+    """A path that cannot serve as a sample set (not a directory or .zip, or no usable image):
+    bad input, reported as one line with exit code 2 (`counterfactual.errors`)."""
+
+
+class MissingFolderError(FolderError, FileNotFoundError):
+    """The directory or .zip does not exist."""
+
+
 class UpscaleWarning(UserWarning):
     """Some images of a folder are smaller than its working resolution and get upscaled."""
 
@@ -68,13 +77,13 @@ class _Source:
         self.is_zip = path.is_file()
         if self.is_zip:
             if not zipfile.is_zipfile(path):
-                raise ValueError(f"{path} is neither a directory nor a .zip archive")
+                raise FolderError(f"{path} is neither a directory nor a .zip archive")
             with zipfile.ZipFile(path) as zf:
                 names = [i.filename for i in zf.infolist() if not i.is_dir()]
         elif path.is_dir():
             names = [p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file()]
         else:
-            raise FileNotFoundError(f"sample folder not found: {path}")
+            raise MissingFolderError(f"sample folder not found: {path}")
         self.names = sorted(n for n in names if _wanted(n))
         self._zip: zipfile.ZipFile | None = None
 
@@ -150,14 +159,14 @@ class FolderGenerator(Generator):
         self._source = _Source(self.path)
         names = self._source.names
         if not names:
-            raise ValueError(f"no images ({', '.join(EXTENSIONS)}) found in {self.path}")
+            raise FolderError(f"no images ({', '.join(EXTENSIONS)}) found in {self.path}")
         self.skipped: list[str] = []
         self.skip_reasons: dict[str, str] = {}
         self._digests: dict[str, str] = {}
         self._sizes: dict[str, tuple[int, int]] = {}
         names = self._scan(names)
         if not names:
-            raise ValueError(f"every image in {self.path} failed to decode or is below min_size "
+            raise FolderError(f"every image in {self.path} failed to decode or is below min_size "
                              f"{self.min_size} px ({len(self.skipped)} skipped)")
         self.files: list[str] = names
         sizes = [self._sizes[n] for n in names]
@@ -316,5 +325,5 @@ def load_folder(path: str | Path | None, device: str | torch.device = "cpu",
                            crop=crop, skip_bad=skip_bad, alpha=alpha, min_size=min_size)
 
 
-__all__ = ["FolderGenerator", "BadImageError", "UpscaleWarning", "load_folder", "working_resolution",
+__all__ = ["FolderGenerator", "BadImageError", "FolderError", "MissingFolderError", "UpscaleWarning", "load_folder", "working_resolution",
            "EXTENSIONS", "RESIZE_FILTERS", "DEFAULT_MIN_SIZE"]

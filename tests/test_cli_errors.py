@@ -133,3 +133,48 @@ def test_message_names_the_file_of_an_oserror_or_the_context():
     assert errors.exit_code(full) == errors.EXIT_FAILURE
     assert errors.exit_code(errors.UserError("x")) == errors.EXIT_BAD_INPUT
     assert errors.exit_code(RuntimeError("bug")) is None
+
+
+def test_a_warning_is_one_line_without_python_source(tmp_path):
+    """What a user sees in a terminal (a fresh process: pytest records warnings itself)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    folder = _folder(tmp_path / "imgs", n=4)
+    Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(folder / "small.png")
+    tests = Path(__file__).resolve().parent
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import sweep_fakes; "
+            "sweep_fakes.register(); from counterfactual.cli import main; "
+            "sys.exit(main(['fd', sys.argv[2], sys.argv[2], '--seed-start-b', '1', "
+            "'--space', 'fake-a', '--n', '3', '--min-size', '1', '--no-progress', '--json']))")
+    done = subprocess.run([sys.executable, "-c", code, str(tests), str(folder)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    warned = [line for line in done.stderr.splitlines() if "upscaled" in line]
+    assert len(warned) == 1 and warned[0].startswith("warning: 1 of 5 images"), done.stderr
+    assert "UpscaleWarning" not in done.stderr and "warnings.warn" not in done.stderr
+    assert "FolderGenerator(" not in done.stderr and ".py:" not in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("make,needle", [
+    (lambda p: p.mkdir(), "no images"),
+    (lambda p: None, "sample folder not found"),
+])
+def test_empty_or_missing_folder_is_bad_input(tmp_path, capsys, make, needle):
+    path = tmp_path / "imgs"
+    make(path)
+    line = _run(capsys, ["fd", f"folder:{path}", "fake-gen", "--space", "fake-a", "--no-progress"])
+    assert needle in line and str(path) in line
+
+
+def test_a_path_that_is_no_folder_says_how_to_name_one(tmp_path, capsys):
+    missing = tmp_path / "nowhere"
+    line = _run(capsys, ["fd", str(missing), "fake-gen", "--space", "fake-a", "--no-progress"])
+    assert f"unknown generator '{missing}'" in line and f"'folder:{missing}'" in line
+    cfg = tmp_path / "sweep.toml"
+    cfg.write_text(fakes.CONFIG.replace('generator = "fake-gen"', f'generator = "{missing}"'))
+    line = _run(capsys, ["sweep", str(cfg), "--out", str(tmp_path / "run"), "--no-progress"])
+    assert "key 'generator" in line and f"'folder:{missing}'" in line
+    folder = _folder(tmp_path / "imgs")          # an existing folder needs no prefix in `fd`
+    assert main(["fd", str(folder), "fake-gen", "--space", "fake-a", "--n", "4",
+                 "--no-progress", "--json"]) == 0

@@ -43,3 +43,59 @@ def test_renamed_column_and_one_drifted_format(tmp_path):
     csv = b / "tables" / "region.csv"
     csv.write_text(csv.read_text().replace("2.0", "2.5"))          # only the CSV drifted
     assert compare_runs.main([str(a), str(b), "--rename", "normalized=normalised"]) == 1
+
+
+RANK_CONFIG = """
+name = "tiny rank"
+seeds = {start = 0, count = 12}
+spaces = ["fake-a"]
+sample_images = 2
+[[generators]]
+spec = "fake-gen"
+id = "a"
+[[generators]]
+spec = "fake-gen"
+id = "b"
+[reference]
+spec = "fake-gen"
+seeds = {start = 1000, count = 12}
+[metrics]
+n_boot = 5
+pr_k = 3
+dc_k = 3
+kid_subsets = 3
+[explained]
+enabled = false
+"""
+
+
+def test_a_rank_run_with_missing_cells_compares(tmp_path, capsys):
+    """Rank tables hold nullable columns (truncation_cutoff is Int64 with <NA>): a run equals
+    itself and a copy, and a drifted number or a filled-in NA is caught."""
+    import shutil
+
+    import sweep_fakes
+
+    from counterfactual.cli import main
+    sweep_fakes.register()
+    cfg = tmp_path / "rank.toml"
+    cfg.write_text(RANK_CONFIG)
+    run = tmp_path / "run"
+    assert main(["rank", str(cfg), "--out", str(run), "--no-progress"]) == 0
+    metrics = pd.read_parquet(run / "tables" / "rank_metrics.parquet")
+    assert metrics["truncation_cutoff"].isna().all() and str(metrics["truncation_cutoff"].dtype) == "Int64"
+    assert compare_runs.main([str(run), str(run)]) == 0
+    copy = tmp_path / "copy"
+    shutil.copytree(run, copy)
+    assert compare_runs.main([str(run), str(copy)]) == 0
+    capsys.readouterr()
+    drifted = metrics.copy()
+    drifted.loc[0, "truncation_cutoff"] = 4
+    drifted.to_parquet(copy / "tables" / "rank_metrics.parquet")
+    assert compare_runs.main([str(run), str(copy)]) == 1
+    assert "truncation_cutoff: <NA> != 4" in capsys.readouterr().out
+    drifted = metrics.copy()
+    drifted.loc[1, "fd"] *= 1 + 1e-6
+    drifted.to_parquet(copy / "tables" / "rank_metrics.parquet")
+    assert compare_runs.main([str(run), str(copy)]) == 1
+    assert "row 1 fd:" in capsys.readouterr().out

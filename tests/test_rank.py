@@ -344,6 +344,20 @@ def test_folder_with_too_few_files_is_a_clear_error(folders, tmp_path):
         run_rank(cfg, tmp_path / "run", progress=False, log=lambda s: None)
 
 
+def test_a_failed_setup_does_not_block_the_corrected_config(folders, tmp_path, capsys):
+    """Too few files for the seeds asked for: exit 2 before anything runs, and the corrected
+    config then runs in the same directory without --force (as a sweep does)."""
+    good, bad = tmp_path / "good.toml", tmp_path / "bad.toml"
+    good.write_text(_config_text(folders, n_boot=5))
+    bad.write_text(good.read_text().replace(f"count = {N_GEN}", f"count = {N_GEN + 5}"))
+    out = tmp_path / "run"
+    assert main(["rank", str(bad), "--out", str(out), "--no-progress"]) == 2
+    assert "holds 30 images" in capsys.readouterr().err
+    assert not (out / "manifest.json").exists() and not (out / "tables").exists()
+    assert main(["rank", str(good), "--out", str(out), "--no-progress"]) == 0
+    assert RunDir(out).read_manifest()["status"] == "complete"
+
+
 def load_rank_config_text(tmp_path: Path, text: str):
     path = tmp_path / "cfg.toml"
     path.write_text(text)

@@ -14,9 +14,7 @@ import json
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from counterfactual.foundation.files import write_text
 from counterfactual.foundation.hashing import content_hash
@@ -26,6 +24,9 @@ from counterfactual.interventions.directions import (
     load_direction, save_direction, scorer_name, sidecar_path)
 from counterfactual.interventions.latent import check_layers, edited_images, resolve_space, space_dim
 from counterfactual.interventions.pixel import SyntheticHat
+
+if TYPE_CHECKING:
+    import torch
 
 DEFAULT_ALPHA = 3.0
 CALIBRATION_SEED_START = 2_100_000_000   # disjoint from learning and evaluation seeds

@@ -17,12 +17,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from counterfactual.foundation.registry import Registry
+
+if TYPE_CHECKING:
+    import torch
 
 
 class Intervention(ABC):
@@ -51,6 +53,7 @@ class Intervention(ABC):
 def check_base_images(base_images: torch.Tensor | np.ndarray, seeds: Sequence[int] | None = None
                       ) -> torch.Tensor:
     """Validate a uint8 NCHW RGB batch (matching `seeds` in length) and return it as a tensor."""
+    import torch
     if isinstance(base_images, np.ndarray):
         base_images = torch.from_numpy(base_images)
     if not isinstance(base_images, torch.Tensor) or base_images.dtype != torch.uint8:

@@ -20,16 +20,18 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from counterfactual.foundation.files import atomic_write, write_text
 from counterfactual.interventions.latent import edited_images, sample_latents, space_dim
 
+if TYPE_CHECKING:
+    import torch
+
 FORMAT = "counterfactual-fd direction/1"
-Scorer = Callable[[torch.Tensor], Any]   # uint8 NCHW -> float [N]
+Scorer = Callable[["torch.Tensor"], Any]   # uint8 NCHW -> float [N]
 
 
 @dataclass
@@ -153,6 +155,7 @@ def load_direction(path: str | Path, space: str | None = None, generator: Any = 
 
 def score_images(scorer: Scorer, images: torch.Tensor) -> np.ndarray:
     """Scores as float64 [N] (NaN where the scorer could not score an image)."""
+    import torch
     s = scorer(images)
     s = s.detach().cpu().numpy() if isinstance(s, torch.Tensor) else np.asarray(s)
     s = s.astype(np.float64).reshape(-1)

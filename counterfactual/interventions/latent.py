@@ -7,10 +7,12 @@ layers change pose/shape, fine layers colour/texture). Generators without a W sp
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 SPACES = ("z", "w", "w+")
 
@@ -52,6 +54,7 @@ def check_layers(layers: Sequence[int] | None, num_ws: int | None) -> tuple[int,
 def edit_latents(latents: torch.Tensor, direction: torch.Tensor | np.ndarray,
                  alpha: float | torch.Tensor, layers: tuple[int, int] | None = None) -> torch.Tensor:
     """latents + alpha * direction; latents [N, dim] or W+ [N, num_ws, dim] (layers: only those)."""
+    import torch
     n = torch.as_tensor(np.asarray(direction), dtype=latents.dtype, device=latents.device).reshape(-1)
     if n.numel() != latents.shape[-1]:
         raise ValueError(f"direction has {n.numel()} entries, latents have dim {latents.shape[-1]}")
@@ -83,6 +86,7 @@ def edited_images(generator: Any, z: torch.Tensor, direction: torch.Tensor | np.
                   alpha: float | torch.Tensor, space: str, layers: tuple[int, int] | None = None,
                   batch_size: int = 16, progress: bool = False) -> torch.Tensor:
     """uint8 NCHW images of z edited by alpha * direction in `space` (psi = 1, like the bases)."""
+    import torch
     a = torch.as_tensor(alpha, dtype=torch.float32)
     out = []
     chunk = max(1, batch_size) * 8
@@ -104,6 +108,7 @@ def edited_images(generator: Any, z: torch.Tensor, direction: torch.Tensor | np.
 def sample_latents(generator: Any, n: int, seed_start: int, space: str,
                    batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
     """z for seeds seed_start..seed_start+n-1 and their codes in `space` ([n, dim], psi = 1)."""
+    import torch
     z = generator.latents(range(seed_start, seed_start + n))
     if space == "z":
         return z, z.clone()

@@ -16,16 +16,17 @@ generated: it is labelled "hat (synthetic occluder)" with synthetic=True everywh
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import cv2
 import numpy as np
-import torch
 
 from counterfactual.interventions.base import Intervention, check_base_images, register_intervention
 from counterfactual.interventions.regions import (
     HAT_LINE, LANDMARK_REGIONS, MASK_SOURCES, PARSING_REGIONS, REGIONS, FaceLandmarks, Landmarker, Parser,
     detect_landmarks, detect_parsing, parsing_masks, region_masks)
+
+if TYPE_CHECKING:
+    import torch
 
 REFERENCE_RES, REFERENCE_SIGMA, REFERENCE_KERNEL = 512, 100.0, 111
 
@@ -42,6 +43,8 @@ def blur_params(resolution: int) -> tuple[float, int]:
 
 def gaussian_blur(images: torch.Tensor, sigma: float, kernel: int) -> torch.Tensor:
     """Blur every uint8 NCHW image with a (kernel x kernel) Gaussian (reflect-101 borders)."""
+    import cv2
+    import torch
     if kernel < 1 or kernel % 2 == 0:
         raise ValueError(f"kernel size must be a positive odd integer, got {kernel}")
     arr = images.permute(0, 2, 3, 1).contiguous().numpy()
@@ -52,6 +55,7 @@ def gaussian_blur(images: torch.Tensor, sigma: float, kernel: int) -> torch.Tens
 
 def composite(images: torch.Tensor, edited: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
     """uint8: mask * edited + (1 - mask) * images, rounded (mask float [N, 1, H, W] in [0, 1])."""
+    import torch
     m = masks.to(torch.float64)
     out = m * edited.to(torch.float64) + (1 - m) * images.to(torch.float64)
     return out.round().clamp(0, 255).to(torch.uint8)
@@ -87,6 +91,7 @@ class _RegionEdit(Intervention):
         self.resolution = int(generator.resolution)
 
     def masks(self, base_images: torch.Tensor) -> torch.Tensor:
+        import torch
         n, _, h, w = base_images.shape
         if self.region == "all":
             self.last_landmarks_found = None
@@ -169,6 +174,7 @@ class RegionFill(_RegionEdit):
         self.color = color
 
     def edit(self, base_images: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+        import torch
         x = base_images.to(torch.float64)
         if self.color == "mean":
             w = masks.to(torch.float64)
@@ -252,6 +258,7 @@ def hat_choice(seed: int, shape: str | None = None, color: str | None = None
 def draw_hat(image: np.ndarray, lm: FaceLandmarks, i: int, shape: str, color: str,
              jitter: float = 1.0) -> np.ndarray:
     """Draw one hat on an HWC uint8 image (returns a copy), anchored on landmarks of face i."""
+    import cv2
     cl, cr = lm.eye_centres(i)
     origin = (cl + cr) / 2
     ex = (cr - cl) / max(float(np.linalg.norm(cr - cl)), 1e-6)
@@ -289,6 +296,7 @@ class SyntheticHat(Intervention):
 
     def counterfactual(self, generator: Any, seeds: Sequence[int], base_images: torch.Tensor,
                        batch_size: int = 16, progress: bool = False) -> torch.Tensor:
+        import torch
         base = check_base_images(base_images, seeds)
         if len(base) == 0:
             return base.clone()

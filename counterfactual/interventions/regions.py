@@ -30,10 +30,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import cv2
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 LANDMARK_REGIONS = ("eyes", "nose", "mouth", "hair", "skin", "background", "hat", "all")
 PARSING_REGIONS: dict[str, tuple[str, ...]] = {
@@ -124,11 +126,13 @@ class FaceLandmarks:
 
 # -- rasterisation ------------------------------------------------------------------------
 def _fill(mask: np.ndarray, polygon: np.ndarray) -> None:
+    import cv2
     pts = np.round(np.asarray(polygon, dtype=np.float64) * (1 << _SHIFT)).astype(np.int32)
     cv2.fillPoly(mask, [pts.reshape(-1, 1, 2)], 1.0, lineType=cv2.LINE_8, shift=_SHIFT)
 
 
 def _hull(points: np.ndarray) -> np.ndarray:
+    import cv2
     return cv2.convexHull(np.asarray(points, dtype=np.float32)).reshape(-1, 2).astype(np.float64)
 
 
@@ -161,6 +165,7 @@ def hat_line(lm: FaceLandmarks, i: int) -> float:
 
 
 def _binary(lm: FaceLandmarks, i: int, part: str) -> np.ndarray:
+    import cv2
     g = _geometry(lm, i)
     d = g["eye_dist"]
     mask = np.zeros((lm.size, lm.size), np.float32)
@@ -205,6 +210,7 @@ def edge_sigma(size: int) -> float:
 
 def soften(mask: np.ndarray, size: int) -> np.ndarray:
     """Gaussian-smooth a binary mask (truncated at 3 sigma), keeping it in [0, 1]."""
+    import cv2
     if mask.min() == mask.max():
         return mask.astype(np.float32)
     sigma = edge_sigma(size)
@@ -215,6 +221,7 @@ def soften(mask: np.ndarray, size: int) -> np.ndarray:
 
 def region_masks(landmarks: FaceLandmarks, region: str, soft: bool = True) -> torch.Tensor:
     """Landmark masks of `region` for every image: float32 [N, 1, H, W] in [0, 1]."""
+    import torch
     if region not in LANDMARK_REGIONS:
         raise ValueError(f"unknown landmark region {region!r}; allowed: {', '.join(LANDMARK_REGIONS)}")
     out = np.zeros((len(landmarks), 1, landmarks.size, landmarks.size), np.float32)
@@ -227,6 +234,8 @@ def region_masks(landmarks: FaceLandmarks, region: str, soft: bool = True) -> to
 def parsing_masks(labels: np.ndarray, region: str, size: tuple[int, int], soft: bool = True) -> torch.Tensor:
     """Parsing masks of `region` from class maps [N, S, S] for images of `size` (H, W):
     float32 [N, 1, H, W] in [0, 1] (see module doc)."""
+    import cv2
+    import torch
     from extractors.face.parsing import CLASS_INDEX
     if region not in REGIONS:
         raise ValueError(f"unknown region {region!r}; allowed: {', '.join(REGIONS)}")
@@ -248,7 +257,7 @@ def parsing_masks(labels: np.ndarray, region: str, size: tuple[int, int], soft: 
 
 
 # -- landmarks and parsing from images (extractors.face.analysis) -------------------------------------
-Landmarker = Callable[[torch.Tensor], FaceLandmarks]
+Landmarker = Callable[["torch.Tensor"], FaceLandmarks]
 
 
 def detect_landmarks(images: torch.Tensor) -> FaceLandmarks:
@@ -257,6 +266,7 @@ def detect_landmarks(images: torch.Tensor) -> FaceLandmarks:
     Where SCRFD finds no face, detection falls back to the canonical box (an aligned crop
     is assumed) and the 106-point network still runs inside it; `found` records which.
     """
+    import torch
     from extractors.face.analysis import shared_analyzer
     from extractors.face.detect import LMK106_REGIONS
     images = torch.as_tensor(images).cpu()
@@ -265,10 +275,11 @@ def detect_landmarks(images: torch.Tensor) -> FaceLandmarks:
                                      found=analysis.found)
 
 
-Parser = Callable[[torch.Tensor], np.ndarray]
+Parser = Callable[["torch.Tensor"], np.ndarray]
 
 
 def detect_parsing(images: torch.Tensor) -> np.ndarray:
     """Parsing class maps [N, S, S] of uint8 NCHW faces from the shared face analysis."""
+    import torch
     from extractors.face.analysis import shared_analyzer
     return shared_analyzer()(torch.as_tensor(images).cpu(), parts=("parsing",)).labels

@@ -9,16 +9,18 @@ closed form, shared by tests and by anyone holding ws.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from counterfactual.interventions.base import Intervention, check_base_images, register_intervention
+
+if TYPE_CHECKING:
+    import torch
 
 
 def truncate(ws: torch.Tensor, w_avg: torch.Tensor | float, psi: float,
              cutoff: int | None = None) -> torch.Tensor:
     """w_avg + psi * (ws - w_avg) on layers [0, cutoff) of ws [N, num_ws, dim] (or all of [N, dim])."""
+    import torch
     if psi == 1:
         return ws.clone()
     w_avg = torch.as_tensor(w_avg, dtype=ws.dtype, device=ws.device).expand_as(ws[:1])

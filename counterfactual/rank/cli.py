@@ -7,12 +7,12 @@ from typing import Any, Callable
 
 
 def cmd_rank(args: argparse.Namespace) -> int:
-    from counterfactual.rank.config import load_rank_config
-    from counterfactual.rank.engine import run_rank
     from counterfactual.cli import require_device
-    config = load_rank_config(Path(args.config))
+    from counterfactual.rank.config import load_rank_config
+    config = load_rank_config(Path(args.config))   # a bad config fails before torch is imported
     if args.device is None:
         require_device(config.device, f"key 'device' in {args.config}:")
+    from counterfactual.rank.engine import run_rank
     run_rank(config, args.out, device=args.device, batch_size=args.batch_size,
              progress=not args.no_progress, force=args.force, executor=args.executor,
              command=["counterfactual", *getattr(args, "argv", ["rank", args.config])])

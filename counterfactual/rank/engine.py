@@ -41,7 +41,7 @@ from counterfactual.rank.floor import reference_floor
 from counterfactual.rank.paired import paired_table
 from counterfactual.rank.config import REFERENCE_ID, RankConfig
 from counterfactual.rank.ranking import kendall_tau_table, metric_table, ranking_table
-from counterfactual.rank.sets import ImageSet, generate, image_sets
+from counterfactual.rank.sets import ImageSet, check_seeds_available, generate, image_sets
 from counterfactual.run.directory import RunDir
 from counterfactual.run.schemas import (EXPLAINED_TABLES, FLOOR_COLUMNS, RANK_EXPLAINED_COLUMNS,
                                        RANK_TABLES)
@@ -96,7 +96,8 @@ class RankExecutor(FeatureEngine):
         cfg = self.config
         with self.timer("setup"):
             self.extractors = self.load_extractors()
-            for s in self.sets:
+            for s in self.sets:     # a folder too small fails here: setup failures undo open
+                check_seeds_available(self.generator(s.spec), s)
                 self.identities[s.id] = s.identity(self.generator(s.spec).describe())
             self.cache = self.comps.feature_cache(self.rd.features)
             self.scorers = self.load_scorers()

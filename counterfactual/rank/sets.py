@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from counterfactual.errors import UserError
 from counterfactual.rank.config import REFERENCE_ID, RankConfig, SetConfig
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ def check_seeds_available(generator: Any, image_set: ImageSet) -> None:
     if hasattr(generator, "__len__"):
         size = len(generator)
         if max(image_set.seeds) >= size:
-            raise ValueError(f"set {image_set.id!r}: {image_set.spec} holds {size} images but "
+            raise UserError(f"set {image_set.id!r}: {image_set.spec} holds {size} images but "
                              f"the config asks for indices up to {max(image_set.seeds)}; lower "
                              "its seeds count (every generator needs the same count)")
 

@@ -11,7 +11,22 @@ run's table files), template (jinja2, CSS and the table-sorting script, inline),
 The run directory is read through `counterfactual.run`; the analysis comes from
 `counterfactual.analysis`.
 """
-from counterfactual.report.build import build_context, build_report
-from counterfactual.run.reader import RunData, Space, load_run
+from __future__ import annotations
 
-__all__ = ["build_report", "build_context", "load_run", "RunData", "Space"]
+from importlib import import_module
+from typing import Any
+
+# name -> module: imported on first use, so that the CLI's parser (which registers `report`)
+# does not pay for matplotlib, the analysis and torch (PEP 562).
+_EXPORTS = {"build_report": "counterfactual.report.build",
+            "build_context": "counterfactual.report.build",
+            "load_run": "counterfactual.run.reader", "RunData": "counterfactual.run.reader",
+            "Space": "counterfactual.run.reader"}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(_EXPORTS[name]), name)
