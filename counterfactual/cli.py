@@ -154,7 +154,10 @@ def cmd_fd(args: argparse.Namespace) -> int:
         folder = {} if spec.partition(":")[0] != "folder" else {
             "skip_bad": args.skip_bad,
             **({} if args.min_size is None else {"min_size": args.min_size})}
-        generator = load_generator(spec, device=args.device, **folder)
+        generator = load_generator(spec, device=args.device, align=args.align, **folder)
+        for name in getattr(generator, "skipped", []):
+            print(f"note: {value}: skipped {name}: {generator.skip_reasons.get(name, '')}",
+                  file=sys.stderr)
         n = args.n
         if hasattr(generator, "__len__"):
             n = min(n, len(generator) - start)
@@ -164,6 +167,11 @@ def cmd_fd(args: argparse.Namespace) -> int:
         seeds = list(range(start, start + n))
         images = generator.images_for_seeds(seeds, batch_size=args.batch_size,
                                             progress=not args.no_progress)
+        fallback = getattr(generator, "last_fallback_seeds", None)
+        if fallback:
+            print(f"note: {value}: no face detected in {len(fallback)} of {n} images, framed from "
+                  f"the canonical landmarks (seeds {', '.join(map(str, fallback[:20]))})",
+                  file=sys.stderr)
         feats = np.asarray(extractor(images, batch_size=args.batch_size))
         stats.append(FeatureStats.from_features(feats, keep_features=True))
         sizes.append(n)
@@ -173,7 +181,7 @@ def cmd_fd(args: argparse.Namespace) -> int:
     out = {"a": args.a, "b": args.b, "space": extractor.name, "space_label": extractor.label,
            "trained": bool(extractor.trained), "n_a": sizes[0], "n_b": sizes[1],
            "seed_start_a": starts[0], "seed_start_b": starts[1],
-           "fd": result.value, "mean_term": result.mean_term, "trace_term": result.trace_term,
+           "align": args.align, "fd": result.value, "mean_term": result.mean_term, "trace_term": result.trace_term,
            "method": result.method}
     if args.json:
         print(json.dumps(out, indent=2))
@@ -262,6 +270,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--skip-bad", action="store_true",
                    help="folders: leave out files that fail to decode or are below --min-size "
                         "(seed numbers stay those of the sorted file list)")
+    p.add_argument("--align", choices=("celeba", "ffhq"), default=None,
+                   help="frame every face of both sides from detected landmarks: 'celeba' "
+                        "(img_align_celeba, edge padding) or 'ffhq' (FFHQ's crop, reflect+blur "
+                        "padding); folders: faceless files are refused (or skipped with "
+                        "--skip-bad); default: unaligned")
     p.add_argument("--min-size", type=int, default=None, metavar="PX",
                    help="folders: refuse images whose shorter side is below PX pixels "
                         "(default: generators.folder.DEFAULT_MIN_SIZE, 8; 1 accepts any)")
