@@ -89,11 +89,12 @@ def test_ffhq_framing_equals_the_ffhq_dataset_script(shape, kps, size):
     np.testing.assert_array_equal(ours, np.asarray(ref))
 
 
-def test_ffhq_padding_is_blurred_reflection_not_black():
+@pytest.mark.parametrize("name", ["ffhq", "celeba"])
+def test_padding_is_blurred_reflection_not_black(name):
     img = noise_image(120, 110, seed=1)
-    kps = KPS - 25                                       # the quad reaches ~28 px past the top left
-    out = align_face(img, kps, "ffhq", 96).astype(np.float64)
-    m = quad_to_output(ffhq_quad(kps), 96)
+    kps = KPS - 25                                       # the quad reaches past the top left
+    out = align_face(img, kps, name, 96).astype(np.float64)
+    m = quad_to_output(framing(name).quad(kps), 96)
     # output pixels whose source lies >= 6 px outside the image (left of column 0 / above row 0)
     yy, xx = np.mgrid[0:96, 0:96]
     src = apply_affine(np.linalg.inv(np.vstack([m, [0, 0, 1]]))[:2], np.stack([xx, yy], -1))
@@ -107,11 +108,11 @@ def test_ffhq_padding_is_blurred_reflection_not_black():
     assert g_out < 0.5 * g_in                            # the padding is blurred
 
 
-def test_celeba_edge_padding_repeats_the_border():
+def test_edge_padding_repeats_the_border():
     img = np.full((90, 80, 3), 120, np.uint8)
     img[:, :3] = (10, 200, 30)                           # a 3-px green left border
     kps = KPS * 0.8 - [10, 0]                            # the frame reaches left of the image
-    out = align_face(img, kps, "celeba", 64)
+    out = warp_quad(img, celeba_quad(kps), 64, "edge")
     m = quad_to_output(celeba_quad(kps), 64)
     src_x = apply_affine(np.linalg.inv(np.vstack([m, [0, 0, 1]]))[:2],
                          np.stack(np.meshgrid(np.arange(64), np.arange(64)), -1))[..., 0]

@@ -11,8 +11,9 @@ source image, a *quad* (corners upper-left, lower-left, lower-right, upper-right
   ``celeba-999`` set (``experiments/celeba_template.py`` recomputes it; per-image spread of the
   eye centres about 2 px). The output is the frame's central 178x178 square (rows 20-198),
   the square every non-square folder image is cut to (`generators.folder`), so an aligned
-  image and an unaligned ``img_align_celeba`` file share their framing. Where the quad leaves
-  the image the border pixels are repeated (*edge* padding).
+  image and an unaligned ``img_align_celeba`` file share their framing. Padded as FFHQ pads
+  (below); edge padding (border pixels repeated, `warp_quad(..., "edge")`) streaks visibly on
+  tight generator crops such as the DCGAN's, so it is not the default.
 - ``"ffhq"``: the crop of the FFHQ dataset (Karras et al. 2019, ``recreate_aligned_images`` in
   NVlabs/ffhq-dataset), computed from the same points FFHQ used (eye centres, mouth corners):
   ``x`` = eye-to-eye direction minus the eye-to-mouth direction turned by 90 degrees, length
@@ -102,9 +103,9 @@ def ffhq_quad(kps5: np.ndarray) -> np.ndarray:
 
 
 FRAMINGS: dict[str, Framing] = {
-    "celeba": Framing("celeba", "edge", celeba_quad,
+    "celeba": Framing("celeba", "ffhq", celeba_quad,
                       "img_align_celeba frame (178x218, similarity to the mean celeba-999 "
-                      "landmarks), central 178x178 square; edge padding"),
+                      "landmarks), central 178x178 square; FFHQ's reflect + blur padding"),
     "ffhq": Framing("ffhq", "ffhq", ffhq_quad,
                     "FFHQ dataset crop (eye/mouth quad of NVlabs/ffhq-dataset); reflect + blur "
                     "+ median-fade padding as FFHQ"),
