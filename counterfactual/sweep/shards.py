@@ -14,6 +14,7 @@ the whole-set result of the local executor.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
