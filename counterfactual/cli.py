@@ -136,7 +136,7 @@ def cmd_fd(args: argparse.Namespace) -> int:
             r = api.fd(args.a, args.b, space=args.space, n=args.n, seed_start=args.seed_start,
                        seed_start_b=args.seed_start_b, device=args.device,
                        batch_size=args.batch_size, allow_untrained=args.allow_untrained,
-                       skip_bad=args.skip_bad, min_size=args.min_size,
+                       skip_bad=args.skip_bad, min_size=args.min_size, align=args.align,
                        progress=not args.no_progress)
     except errors.ParameterError as exc:
         raise CLIError(f"--{exc.param.replace('_', '-')} {exc.value}: {exc.reason}") from None
@@ -144,8 +144,10 @@ def cmd_fd(args: argparse.Namespace) -> int:
         print("note: A and B are the same source with the same seeds, so the FD is 0 by "
               "construction; pass --seed-start-b for an independent second sample",
               file=sys.stderr)
+    for note in r.notes:
+        print(f"note: {note}", file=sys.stderr)
     if args.json:
-        print(json.dumps({"a": args.a, "b": args.b, **r.as_dict(),
+        print(json.dumps({"a": args.a, "b": args.b, **r.as_dict(), "align": args.align,
                           "seed_start_a": args.seed_start, "seed_start_b": start_b}, indent=2))
         return 0
     print(f"FD[{r.space_label}]({args.a}, {args.b}) = {r.value:.6g}  "
@@ -245,6 +247,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--skip-bad", action="store_true",
                    help="folders: leave out files that fail to decode or are below --min-size "
                         "(seed numbers stay those of the sorted file list)")
+    p.add_argument("--align", choices=("celeba", "ffhq"), default=None,
+                   help="frame every face of both sides from detected landmarks: 'celeba' "
+                        "(img_align_celeba, edge padding) or 'ffhq' (FFHQ's crop, reflect+blur "
+                        "padding); folders: faceless files are refused (or skipped with "
+                        "--skip-bad); default: unaligned")
     p.add_argument("--min-size", type=int, default=None, metavar="PX",
                    help="folders: refuse images whose shorter side is below PX pixels "
                         "(default: generators.folder.DEFAULT_MIN_SIZE, 8; 1 accepts any)")

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Iterable, Literal, Self, TypeVar
 
 from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, ValidationInfo,
-                      field_validator, model_validator)
+                      field_validator, model_serializer, model_validator)
 
 from counterfactual.errors import UserError
 
@@ -95,11 +95,61 @@ class RunConfigBase(StrictModel):
         return validate_model(type(self), data, source="<overrides>")
 
 
+FOLDER_OPTIONS = ("skip_bad", "min_size", "resolution", "alpha")   # sample folders only
+FRAMINGS = ("celeba", "ffhq")          # extractors.face.framing.FRAMINGS
+
+
 class GeneratorConfig(StrictModel):
-    """Which generator makes the base faces (a `generators.load_generator` spec)."""
+    """Which generator makes the base faces (a `generators.load_generator` spec), and the
+    options of a sample folder ("folder:PATH" or a built-in set such as "folder:celeba-999"):
+    `skip_bad`, `min_size`, `resolution`, `alpha` (`generators.folder`) and `align`."""
     shorthand: ClassVar[tuple[type, str] | None] = (str, "spec")
+    align_generators: ClassVar[bool] = False     # may `align` frame a generator's own faces?
     spec: str = Field("dcgan-digiface", description="generator spec, e.g. 'dcgan-digiface', "
-                      "'stylegan2:/path/net.pkl', 'folder:/path'")
+                      "'stylegan2:/path/net.pkl', 'folder:/path', 'folder:celeba-999'")
+    skip_bad: bool | None = Field(None, description="folders: leave out (and name) files that "
+                                  "fail to decode, are below min_size or, aligned, show no face")
+    min_size: int | None = Field(None, ge=1, description="folders: smallest shorter side in px "
+                                 "(default 8)")
+    resolution: int | None = Field(None, ge=1, description="folders: working resolution "
+                                   "(default: the most common shorter side)")
+    alpha: Literal["drop", "black", "white"] | None = Field(
+        None, description="folders: transparency rule (default 'drop')")
+    align: Literal["celeba", "ffhq"] | None = Field(
+        None, description="frame every face from detected landmarks: 'celeba' "
+        "(img_align_celeba) or 'ffhq' (FFHQ's crop); default: unaligned")
+
+    @model_validator(mode="after")
+    def _options_fit_the_source(self) -> Self:
+        if self.is_folder:
+            return self
+        given = [k for k in FOLDER_OPTIONS if getattr(self, k) is not None]
+        if given:
+            raise ValueError(f"{', '.join(given)}: option(s) of a sample folder, but {self.spec!r} "
+                             "is a generator; use them with 'folder:PATH'")
+        if self.align is not None and not self.align_generators:
+            raise ValueError(f"align: a sweep aligns sample folders only ({self.spec!r} is a "
+                             "generator: its twins are made from its own images); align "
+                             "generated sets in a rank config")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _drop_unset_options(self, handler: Any) -> dict[str, Any]:
+        """Options left unset are omitted (config identities of older runs stay equal)."""
+        data = handler(self)
+        for key in (*FOLDER_OPTIONS, "align"):
+            if data.get(key, 0) is None:
+                data.pop(key)
+        return data
+
+    @property
+    def is_folder(self) -> bool:
+        return self.spec.partition(":")[0] in LATENT_FREE_SCHEMES
+
+    def loader_options(self) -> dict[str, Any]:
+        """The options given, as `generators.load_generator` keyword arguments."""
+        return {k: getattr(self, k) for k in (*FOLDER_OPTIONS, "align")
+                if getattr(self, k) is not None}
 
     @field_validator("spec")
     @classmethod

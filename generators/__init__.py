@@ -5,6 +5,10 @@ Specs understood by `load_generator`:
     "dcgan-digiface"              the embedded default (real weights, 64x64)
     "stylegan2:/path/network.pkl" NVIDIA StyleGAN2-ADA pickle, loaded safely by our own code
     "folder:/path/or/file.zip"    images sampled from any other model
+    "folder:celeba-999"           a built-in reference set (generators.builtin_sets)
+
+`align="celeba"` / `"ffhq"` frames every face (extractors.face.framing): a folder aligns
+each decoded file itself; any other generator is wrapped in `generators.aligned`.
 """
 from __future__ import annotations
 
@@ -76,11 +80,18 @@ def lookup(spec: str) -> tuple[Entry, str | None]:
         raise ValueError(f"{exc}{folder_hint(spec) if isinstance(spec, str) else ''}") from None
 
 
-def load_generator(spec: str = DEFAULT_GENERATOR, device: str = "cpu", **kwargs: Any) -> Generator:
-    """Build a generator from a spec such as "dcgan-digiface" or "stylegan2:/path/net.pkl"."""
+def load_generator(spec: str = DEFAULT_GENERATOR, device: str = "cpu", *,
+                   align: str | None = None, **kwargs: Any) -> Generator:
+    """Build a generator from a spec such as "dcgan-digiface" or "stylegan2:/path/net.pkl";
+    `align` frames its faces ("celeba", "ffhq"; default None: as generated or stored)."""
     entry, argument = lookup(spec)
+    if align is not None and spec.partition(":")[0] == "folder":
+        kwargs["align"] = align
     generator = entry.resolve()(argument or None, device=device, **kwargs)
     generator.spec = spec
+    if align is not None and spec.partition(":")[0] != "folder":
+        from generators.aligned import AlignedGenerator
+        generator = AlignedGenerator(generator, align, device)
     return generator
 
 

@@ -18,6 +18,13 @@ Policy (recorded in `describe()`):
 - A file PIL cannot decode (or a zip member failing its CRC) raises `BadImageError` naming it.
   With `skip_bad=True` every file is decoded once at load time, bad or too small ones are left
   out (so seed numbers stay stable) and listed in `skipped` (reasons in `skip_reasons`).
+- Alignment (`align="celeba"` or `"ffhq"`, `extractors.face.framing`; default None: none):
+  every file is decoded and its face detected once at load time (SCRFD, five landmarks); each
+  image is then framed from the whole decoded file (no centre crop, no separate resize) at the
+  working resolution. A file without a detected face raises one `BadImageError` naming every
+  such file, or with `skip_bad=True` is skipped like a bad file ("no face detected").
+- Built-in sets: "folder:celeba-999" (`generators.builtin_sets`) is the carrier package's
+  folder, checked against its pinned file-list sha256; the name is reserved.
 """
 from __future__ import annotations
 
@@ -138,7 +145,8 @@ class FolderGenerator(Generator):
     def __init__(self, path: str | Path, *, device: str | torch.device = "cpu",
                  resolution: int | None = None, resize: str = "lanczos", crop: str = "center",
                  skip_bad: bool = False, alpha: str = "drop",
-                 min_size: int = DEFAULT_MIN_SIZE) -> None:
+                 min_size: int = DEFAULT_MIN_SIZE, align: str | None = None) -> None:
+        from generators.builtin_sets import BUILTIN_SETS, builtin_path
         if resize not in RESIZE_FILTERS:
             raise ValueError(f"resize must be one of {sorted(RESIZE_FILTERS)}, got {resize!r}")
         if crop not in CROPS:
@@ -149,8 +157,17 @@ class FolderGenerator(Generator):
             raise ValueError(f"resolution must be a positive integer, got {resolution}")
         if int(min_size) < 1:
             raise ValueError(f"min_size must be a positive integer, got {min_size}")
-        self.path = Path(path).expanduser()
-        self.spec = f"folder:{self.path}"
+        self.builtin = BUILTIN_SETS[str(path)] if str(path) in BUILTIN_SETS else None
+        self.path = builtin_path(str(path)) if self.builtin else Path(path).expanduser()
+        self.spec = f"folder:{path}" if self.builtin else f"folder:{self.path}"
+        self.aligner = None
+        if align is not None:
+            if resize == "error":
+                raise ValueError("align resamples every image: it cannot be combined with resize='error'")
+            from extractors.face.framing import FaceAligner
+            self.aligner = FaceAligner(align, str(device))
+        self.align = align
+        self._kps: dict[str, np.ndarray] = {}
         self.device = torch.device(device)   # images are always returned on the CPU
         self.z_dim = self.w_dim = self.num_ws = None
         self.weights_sha256 = None
@@ -165,6 +182,8 @@ class FolderGenerator(Generator):
         self._digests: dict[str, str] = {}
         self._sizes: dict[str, tuple[int, int]] = {}
         names = self._scan(names)
+        if self.aligner is not None:
+            names = self._detect(names)
         if not names:
             raise FolderError(f"every image in {self.path} failed to decode or is below min_size "
                              f"{self.min_size} px ({len(self.skipped)} skipped)")
@@ -216,6 +235,28 @@ class FolderGenerator(Generator):
                 "skip_bad to leave them out")
         return good
 
+    def _detect(self, names: list[str]) -> list[str]:
+        """Five landmarks of every file (align); files without a face are refused or skipped."""
+        good, faceless = [], []
+        for name in names:
+            img = np.asarray(_open(self._source.read(name), self._source.where(name), self.alpha))
+            kps = self.aligner.landmarks(img)
+            if kps is None:
+                faceless.append(name)
+                continue
+            self._kps[name] = kps
+            good.append(name)
+        reason = f"no face detected (SCRFD, det_size {self.aligner.analyzer.detector.det_size})"
+        if faceless and not self.skip_bad:
+            listed = ", ".join(self._source.where(n) for n in faceless[:5])
+            more = f" and {len(faceless) - 5} more" if len(faceless) > 5 else ""
+            raise BadImageError(f"align={self.align!r}: {len(faceless)} image(s) in {self.path} have "
+                                f"{reason}: {listed}{more}; pass skip_bad to leave them out")
+        for name in faceless:
+            self.skipped.append(name)
+            self.skip_reasons[name] = reason
+        return good
+
     def __len__(self) -> int:
         return len(self.files)
 
@@ -236,6 +277,11 @@ class FolderGenerator(Generator):
         name = self.files[index]
         where = self._source.where(name)
         img = _open(self._source.read(name), where, self.alpha)
+        if self.aligner is not None:
+            from extractors.face.framing import warp_quad
+            f = self.aligner.framing
+            out = warp_quad(np.asarray(img), f.quad(self._kps[name]), self.resolution, f.padding)
+            return out.transpose(2, 0, 1)
         w, h = img.size
         if w != h and self.crop == "center":
             s = min(w, h)
@@ -308,21 +354,27 @@ class FolderGenerator(Generator):
                   "exif_orientation": "ignored", "crop": self.crop, "resize": self.resize,
                   "resolution_rule": self.resolution_rule, "n_upscaled": self.n_upscaled,
                   "min_size": self.min_size, "skip_bad": self.skip_bad,
-                  "skipped": list(self.skipped), "n_skipped": len(self.skipped)})
+                  "skipped": list(self.skipped), "n_skipped": len(self.skipped),
+                  "align": None if self.aligner is None else self.aligner.describe()})
+        if self.skipped:
+            d["skip_reasons"] = dict(self.skip_reasons)
+        if self.builtin is not None:
+            d.update(self.builtin.describe())
         return d
 
 
 def load_folder(path: str | Path | None, device: str | torch.device = "cpu",
                 resolution: int | None = None, resize: str = "lanczos", crop: str = "center",
                 skip_bad: bool = False, alpha: str = "drop", min_size: int = DEFAULT_MIN_SIZE,
-                **kwargs: Any) -> FolderGenerator:
+                align: str | None = None, **kwargs: Any) -> FolderGenerator:
     """Registry loader for "folder:/path/to/dir_or.zip"."""
     if kwargs:
         raise TypeError(f"folder generator got unexpected options {sorted(kwargs)}")
     if not path:
         raise ValueError("the folder generator needs a path: 'folder:/path/to/images_or.zip'")
     return FolderGenerator(path, device=device, resolution=resolution, resize=resize,
-                           crop=crop, skip_bad=skip_bad, alpha=alpha, min_size=min_size)
+                           crop=crop, skip_bad=skip_bad, alpha=alpha, min_size=min_size,
+                           align=align)
 
 
 __all__ = ["FolderGenerator", "BadImageError", "FolderError", "MissingFolderError", "UpscaleWarning", "load_folder", "working_resolution",

@@ -50,4 +50,17 @@ def require_package_file(package: str, relpath: str, install: str) -> Path:
                             f"install it with: {install}")
 
 
-__all__ = ["package_dir", "package_file", "require_package_file"]
+def require_package_dir(package: str, relpath: str, install: str, what: str = "data folder") -> Path:
+    """The directory `relpath` inside the installed package `package`; one clear
+    FileNotFoundError naming the install command when the package or the folder is missing."""
+    root = package_dir(package)
+    path = None if root is None else root / relpath
+    if path is not None and path.is_dir():
+        return path
+    problem = (f"package {package!r} is not installed" if root is None
+               else f"package {package!r} (at {root}) has no folder {relpath!r}")
+    raise FileNotFoundError(f"{what} {package}/{relpath} not found: {problem}; install it with: "
+                            f"{install}")
+
+
+__all__ = ["package_dir", "package_file", "require_package_file", "require_package_dir"]

@@ -50,6 +50,7 @@ FOLDER_SCHEME = "folder"
 class SetConfig(GeneratorConfig):
     """One image set: a generator spec (or "folder:PATH"), its truncation and its seeds."""
     model_config = ConfigDict(extra="forbid", frozen=True)
+    align_generators: ClassVar[bool] = True
 
     id: str | None = Field(None, description="label in tables and file names (default: derived "
                            "from spec and truncation)")
@@ -69,12 +70,9 @@ class SetConfig(GeneratorConfig):
         return self
 
     @property
-    def is_folder(self) -> bool:
-        return self.spec.partition(":")[0] == FOLDER_SCHEME
-
-    @property
     def key(self) -> str:
-        """The set's label: `id`, or the spec with its truncation ("dcgan-digiface@psi=0.7")."""
+        """The set's label: `id`, or the spec with its truncation and framing
+        ("dcgan-digiface@psi=0.7@align=celeba")."""
         if self.id:
             return self.id
         out = self.spec
@@ -82,6 +80,8 @@ class SetConfig(GeneratorConfig):
             out += f"@psi={self.truncation_psi:g}"
         if self.truncation_cutoff is not None:
             out += f"@cutoff={self.truncation_cutoff}"
+        if self.align is not None:
+            out += f"@align={self.align}"
         return out
 
 

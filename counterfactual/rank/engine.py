@@ -49,7 +49,7 @@ from counterfactual.run.tables import remove_table, write_table
 from counterfactual.foundation.files import read_json, save_npy, write_json
 from counterfactual.foundation.hashing import content_hash
 from counterfactual.sweep.executor import (Components, FeatureEngine, Log, cache_holds,
-                                           format_timing, run_engine)
+                                           format_timing, log_skipped, run_engine)
 
 REAL_NOTE = "The reference set holds real images: distances measure closeness to real data."
 SELF_NOTE = ("The reference set is samples of the generator {spec} (no real images): every "
@@ -86,19 +86,23 @@ class RankExecutor(FeatureEngine):
         self._scorer_desc: dict[str, dict[str, Any]] = {}
 
     # ---- setup -----------------------------------------------------------------------
-    def generator(self, spec: str) -> Any:
-        """Each spec is loaded once (truncation variants share it)."""
-        if spec not in self._generators:
-            self._generators[spec] = self.comps.load_generator(spec, self.config.device)
-        return self._generators[spec]
+    def generator(self, spec: str, options: dict[str, Any] | None = None) -> Any:
+        """Each spec (with its options) is loaded once (truncation variants share it)."""
+        key = content_hash([spec, options or {}])
+        if key not in self._generators:
+            self._generators[key] = self.comps.load_generator(spec, self.config.device,
+                                                              **(options or {}))
+        return self._generators[key]
 
     def setup(self) -> None:
         cfg = self.config
         with self.timer("setup"):
             self.extractors = self.load_extractors()
             for s in self.sets:     # a folder too small fails here: setup failures undo open
-                check_seeds_available(self.generator(s.spec), s)
-                self.identities[s.id] = s.identity(self.generator(s.spec).describe())
+                generator = self.generator(s.spec, s.options)
+                check_seeds_available(generator, s)
+                self.identities[s.id] = s.identity(generator.describe())
+                log_skipped(self.log, f"set {s.id!r}:", generator)
             self.cache = self.comps.feature_cache(self.rd.features)
             self.scorers = self.load_scorers()
         self.record_feature_index([s.id for s in self.sets])
@@ -152,6 +156,18 @@ class RankExecutor(FeatureEngine):
                                           "seeds": list(s.seeds[:k]),
                                           "identity_key": content_hash(self.identities[s.id])})
 
+    def record_align_fallbacks(self, s: ImageSet, seeds: list[int] | None) -> None:
+        """Name the seeds of an aligned generated set framed without a detected face
+        (`generators.aligned`): console and manifest (`align_fallback_seeds`)."""
+        if not seeds:
+            return
+        shown = ", ".join(map(str, seeds[:20])) + (" ..." if len(seeds) > 20 else "")
+        self.log(f"note: set {s.id!r}: no face detected in {len(seeds)} of {len(s.seeds)} images; "
+                 f"framed from the canonical landmarks (seeds {shown})")
+        fallbacks = dict((self.rd.read_manifest() or {}).get("align_fallback_seeds", {}))
+        fallbacks[s.id] = list(seeds)
+        self.rd.update_manifest(align_fallback_seeds=fallbacks)
+
     def pending_work(self, s: ImageSet) -> tuple[list[str], list[str], bool]:
         """(spaces lacking the set's features, scorers lacking its scores, sample missing)."""
         missing = [n for n in self.extractors if not cache_holds(self.cache, self.feature_key(s.id, n))]
@@ -170,9 +186,11 @@ class RankExecutor(FeatureEngine):
         missing, unscored, sample_missing = self.pending_work(s)
         if not missing and not sample_missing and not unscored:
             return
+        generator = self.generator(s.spec, s.options)
         with self.timer("generation"):
-            images = generate(self.generator(s.spec), s, self.config.batch_size, self.progress)
+            images = generate(generator, s, self.config.batch_size, self.progress)
         self.work["images_generated"] += len(images)
+        self.record_align_fallbacks(s, getattr(generator, "last_fallback_seeds", None))
         self._save_sample(s, images)
         for name in missing:
             self.extract_set(s.id, name, images)

@@ -9,7 +9,7 @@ the truncation.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -26,6 +26,7 @@ class ImageSet:
     truncation_psi: float
     truncation_cutoff: int | None
     seeds: tuple[int, ...]
+    options: dict[str, Any] = field(default_factory=dict)   # load_generator options (folder, align)
 
     def generation_kwargs(self) -> dict[str, Any]:
         """Truncation arguments for `images_for_seeds` (omitted at their defaults)."""
@@ -45,11 +46,12 @@ class ImageSet:
         return {"id": self.id, "role": self.role, "spec": self.spec,
                 "truncation_psi": self.truncation_psi, "truncation_cutoff": self.truncation_cutoff,
                 "n": len(self.seeds), "seeds_first": int(self.seeds[0]),
-                "seeds_last": int(self.seeds[-1])}
+                "seeds_last": int(self.seeds[-1]), "options": dict(self.options),
+                "align": self.options.get("align")}
 
 def _image_set(config: RankConfig, item: SetConfig, set_id: str, role: str) -> ImageSet:
     return ImageSet(set_id, role, item.spec, float(item.truncation_psi), item.truncation_cutoff,
-                    tuple(config.seeds_of(item)))
+                    tuple(config.seeds_of(item)), item.loader_options())
 
 def image_sets(config: RankConfig) -> list[ImageSet]:
     """The reference set first, then the generators in config order."""

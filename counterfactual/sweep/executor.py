@@ -44,9 +44,9 @@ EXECUTORS: dict[str, dict[str, str]] = {
 MAIN_CATEGORIES = ("generation", "extraction", "statistics")
 
 
-def _default_generator(spec: str, device: str) -> Any:
+def _default_generator(spec: str, device: str, **options: Any) -> Any:
     from generators import load_generator
-    return load_generator(spec, device=device)
+    return load_generator(spec, device=device, **options)
 
 
 def _default_extractor(space: SpaceConfig, device: str) -> Any:
@@ -97,7 +97,7 @@ def _default_feature_key(identity: dict[str, Any], description: dict[str, Any]) 
 @dataclass
 class Components:
     """Where the executor gets its parts; tests swap in stand-ins."""
-    load_generator: Callable[[str, str], Any] = _default_generator
+    load_generator: Callable[..., Any] = _default_generator    # (spec, device, **options)
     load_extractor: Callable[[SpaceConfig, str], Any] = _default_extractor
     build_intervention: Callable[[str, dict[str, Any]], Any] = _default_intervention
     load_scorer: Callable[[str], Callable] = _default_scorer
@@ -149,6 +149,18 @@ class SweepResult:
     timing: dict[str, Any] = field(default_factory=dict)
     work: dict[str, int] = field(default_factory=dict)
     flags: dict[str, list[str]] = field(default_factory=dict)
+
+
+def log_skipped(log: Log, label: str, generator: Any) -> None:
+    """Name every file a sample folder left out (skip_bad), with its reason."""
+    skipped = list(getattr(generator, "skipped", None) or [])
+    if not skipped:
+        return
+    reasons = getattr(generator, "skip_reasons", {}) or {}
+    log(f"note: {label} {generator.spec}: skipped {len(skipped)} file(s) (recorded in the "
+        "manifest):")
+    for name in skipped:
+        log(f"  {name}: {reasons.get(name, 'skipped')}")
 
 
 class FeatureEngine:
@@ -251,7 +263,9 @@ class LocalExecutor(FeatureEngine):
     def setup(self) -> Plan:
         cfg = self.config
         with self.timer("setup"):
-            self.generator = self.comps.load_generator(cfg.generator.spec, cfg.device)
+            self.generator = self.comps.load_generator(cfg.generator.spec, cfg.device,
+                                                       **cfg.generator.loader_options())
+            log_skipped(self.log, "generator", self.generator)
             self.extractors = self.load_extractors()
             self.interventions = {iv.key: self.comps.build_intervention(iv.name, dict(iv.params))
                                   for iv in cfg.interventions}

@@ -207,7 +207,8 @@ class ShardedRuns:
 
 
 def _job_key(job: ShardJob, identities: dict[str, Any]) -> str:
-    return content_hash({"seeds": list(job.seeds), "spec": job.spec, "source": job.source,
+    return content_hash({"seeds": list(job.seeds), "spec": job.spec, "options": job.options,
+                         "source": job.source,
                          "generation": job.generation, "batch": job.batch_size,
                          "sets": {s: identities[s] for s in job.sets()},
                          "spaces": job.spaces, "scorers": job.scorers, "identity": job.identity,
@@ -238,6 +239,7 @@ class RaySweepExecutor(ShardedRuns, LocalExecutor):
         jobs = []
         for i, seeds in enumerate(shard_seeds(self.seeds, cfg.executor.shard_size)):
             job = ShardJob(index=i, spec=cfg.generator.spec, source=BASE, seeds=seeds,
+                           options=cfg.generator.loader_options(),
                            batch_size=cfg.batch_size, twins=twins, spaces=extract, scorers=scored,
                            identity=tuple(verify) if identity else (),
                            sample=cfg.sample_images if i == 0 else 0)
@@ -276,10 +278,11 @@ class RayRankExecutor(ShardedRuns, RankExecutor):
             missing, unscored, sample_missing = self.pending_work(s)
             if not missing and not unscored and not sample_missing:
                 continue
-            check_seeds_available(self.generator(s.spec), s)
+            check_seeds_available(self.generator(s.spec, s.options), s)
             wanted[s.id] = (s, missing, unscored)
             for i, seeds in enumerate(shard_seeds(list(s.seeds), cfg.executor.shard_size)):
                 job = ShardJob(index=len(jobs), spec=s.spec, source=s.id, seeds=seeds,
+                               options=dict(s.options),
                                batch_size=cfg.batch_size, generation=s.generation_kwargs(),
                                spaces={s.id: tuple(missing)}, scorers={s.id: tuple(unscored)},
                                sample=cfg.sample_images if i == 0 and sample_missing else 0,

@@ -14,6 +14,7 @@ the whole-set result of the local executor.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -38,6 +39,7 @@ class ShardJob:
     identity: tuple[str, ...] = ()               # twin sets whose identity vs source is needed
     sample: int = 0                              # first images of each set to return
     scoring: str = "verify"                      # how scores are taken (`SCORING`)
+    options: dict[str, Any] = field(default_factory=dict)   # load_generator options (folders, align)
 
     def sets(self) -> list[str]:
         return [self.source, *self.twins]
@@ -85,10 +87,11 @@ class ShardWorker:
         self._scorers: dict[str, Callable] = {}
         self._identity: Callable | None = None
 
-    def generator(self, spec: str) -> Any:
-        if spec not in self._generators:
-            self._generators[spec] = self.comps.load_generator(spec, self.device)
-        return self._generators[spec]
+    def generator(self, spec: str, options: dict[str, Any] | None = None) -> Any:
+        key = json.dumps([spec, options or {}], sort_keys=True)
+        if key not in self._generators:
+            self._generators[key] = self.comps.load_generator(spec, self.device, **(options or {}))
+        return self._generators[key]
 
     def extractor(self, space: str) -> Any:
         if space not in self._extractors:
@@ -107,7 +110,7 @@ class ShardWorker:
 
     def run(self, job: ShardJob) -> ShardResult:
         from counterfactual.sweep.features import extract_features
-        gen = self.generator(job.spec)
+        gen = self.generator(job.spec, job.options)
         seeds = list(job.seeds)
         out = ShardResult(job.index, len(seeds))
         source = torch.as_tensor(gen.images_for_seeds(seeds, batch_size=job.batch_size,
