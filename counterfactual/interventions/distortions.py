@@ -26,17 +26,28 @@ import inspect
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import cv2
 import numpy as np
-import torch
 
 from counterfactual.interventions.base import Intervention, check_base_images, register_intervention
 
+if TYPE_CHECKING:   # torch and OpenCV load when a distortion runs, not when a config is checked
+    import torch
+
 Apply = Callable[..., np.ndarray]           # (HWC uint8 image, rng, **params) -> HWC uint8
-BORDERS = {"reflect": cv2.BORDER_REFLECT_101, "replicate": cv2.BORDER_REPLICATE,
-           "constant": cv2.BORDER_CONSTANT}
+BORDERS = ("reflect", "replicate", "constant")
+
+
+def _cv2() -> Any:
+    import cv2
+    return cv2
+
+
+def _border(name: str) -> int:
+    cv2 = _cv2()
+    return {"reflect": cv2.BORDER_REFLECT_101, "replicate": cv2.BORDER_REPLICATE,
+            "constant": cv2.BORDER_CONSTANT}[name]
 
 
 # -- parameter checks (each returns the normalised value or raises ValueError) -----------------
@@ -98,8 +109,9 @@ def _centre(image: np.ndarray) -> tuple[float, float]:
 
 def _warp(image: np.ndarray, matrix: np.ndarray, border: str) -> np.ndarray:
     h, w = image.shape[:2]
+    cv2 = _cv2()
     return cv2.warpAffine(np.ascontiguousarray(image), matrix, (w, h), flags=cv2.INTER_LINEAR,
-                          borderMode=BORDERS[border], borderValue=(0, 0, 0))
+                          borderMode=_border(border), borderValue=(0, 0, 0))
 
 
 def flip_vertical(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -112,7 +124,7 @@ def flip_horizontal(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def rotate(image: np.ndarray, rng: np.random.Generator, *, degrees: float, border: str) -> np.ndarray:
     """Counter-clockwise (as displayed) about the pixel-grid centre ((w-1)/2, (h-1)/2)."""
-    return _warp(image, cv2.getRotationMatrix2D(_centre(image), float(degrees), 1.0), border)
+    return _warp(image, _cv2().getRotationMatrix2D(_centre(image), float(degrees), 1.0), border)
 
 
 def shift(image: np.ndarray, rng: np.random.Generator, *, pixels: float, border: str) -> np.ndarray:
@@ -168,6 +180,7 @@ def noise(image: np.ndarray, rng: np.random.Generator, *, sigma: float) -> np.nd
 
 def jpeg(image: np.ndarray, rng: np.random.Generator, *, quality: int) -> np.ndarray:
     """Encode as JPEG at `quality` (OpenCV / libjpeg) and decode."""
+    cv2 = _cv2()
     ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(image[:, :, ::-1]),
                            [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     if not ok:
@@ -181,11 +194,12 @@ def resample(image: np.ndarray, rng: np.random.Generator, *, factor: float) -> n
     small = (max(1, int(round(w / factor))), max(1, int(round(h / factor))))
     if small == (w, h):
         return image.copy()
+    cv2 = _cv2()
     down = cv2.resize(np.ascontiguousarray(image), small, interpolation=cv2.INTER_AREA)
     return cv2.resize(down, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
-_BORDER = Param("reflect", "cv2 border mode", _choice(tuple(BORDERS)))
+_BORDER = Param("reflect", "cv2 border mode", _choice(BORDERS))
 FLIPS: dict[str, DistortionSpec] = {
     "vertical": DistortionSpec("flip:vertical", flip_vertical, None, summary="upside down"),
     "horizontal": DistortionSpec("flip:horizontal", flip_horizontal, None, summary="mirrored left-right")}
@@ -195,7 +209,7 @@ STRENGTH_SPECS: dict[str, DistortionSpec] = {spec.name: spec for spec in (
                     "border": _BORDER}, summary="rotation about the image centre"),
     DistortionSpec("shift", shift, "pixels",
                    {"pixels": Param(1.0, "pixels to the right", _number()),
-                    "border": Param("replicate", "cv2 border mode", _choice(tuple(BORDERS)))},
+                    "border": Param("replicate", "cv2 border mode", _choice(BORDERS))},
                    summary="translation (a control)"),
     DistortionSpec("erase", erase, "n",
                    {"n": Param(4, "patches", _number(0, integer=True)),
@@ -272,6 +286,7 @@ class Distortion(Intervention):
             return base.clone()
         arr = base.permute(0, 2, 3, 1).contiguous().numpy()
         out = np.stack([self.apply(arr[i], int(s)) for i, s in enumerate(seeds)])
+        import torch
         return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
 
     def describe(self) -> dict[str, Any]:
