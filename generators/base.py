@@ -28,6 +28,27 @@ def to_uint8(images: torch.Tensor) -> torch.Tensor:
     return (images * 127.5 + 128).clamp(0, 255).to(torch.uint8)
 
 
+def check_image_request(space: str, batch_size: int, truncation_psi: float = 1.0,
+                        truncation_cutoff: int | None = None) -> None:
+    """The arguments of `Generator.images` that every generator checks the same way: latents
+    in "z" or "w", a positive batch size, and no truncation of ws that `mapping` already made."""
+    if space not in ("z", "w"):
+        raise ValueError(f"space must be 'z' or 'w', got {space!r}")
+    if space == "w" and (truncation_psi != 1 or truncation_cutoff is not None):
+        raise ValueError("truncation is applied by mapping(); ws (space='w') are already "
+                         "truncated, so leave truncation_psi=1 and truncation_cutoff=None")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+
+
+def progress_bar(total: int, enabled: bool, desc: str) -> Any:
+    """A tqdm bar counting images, or None when progress is off."""
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+    return tqdm(total=total, desc=desc, unit="img")
+
+
 class Generator(ABC):
     """Face generator behind one interface."""
 

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from generators.base import Generator, to_uint8
+from generators.base import Generator, check_image_request, progress_bar, to_uint8
 from counterfactual.foundation.hashing import sha256_file
 from counterfactual.foundation.packages import require_package_file
 
@@ -135,17 +135,11 @@ class DCGANGenerator(Generator):
         space="z": latents are z, truncated by `mapping`; space="w": latents are already
         mapped ws, so truncation arguments must be left at their defaults.
         """
-        if space not in ("z", "w"):
-            raise ValueError(f"space must be 'z' or 'w', got {space!r}")
-        if space == "w" and (truncation_psi != 1 or truncation_cutoff is not None):
-            raise ValueError("truncation is applied by mapping(); ws (space='w') are already "
-                             "truncated, so leave truncation_psi=1 and truncation_cutoff=None")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        check_image_request(space, batch_size, truncation_psi, truncation_cutoff)
         latents = self._check_z(latents, "latents")
         n = len(latents)
         step = -(-batch_size // self.micro_batch) * self.micro_batch   # no padding mid-run
-        bar = _progress_bar(n, progress, desc=f"{self.spec} images")
+        bar = progress_bar(n, progress, desc=f"{self.spec} images")
         out = torch.empty(n, 3, self.resolution, self.resolution, dtype=torch.uint8)
         for i in range(0, n, step):
             chunk = latents[i:i + step]
@@ -163,13 +157,6 @@ class DCGANGenerator(Generator):
                   "truncation": "z -> psi * z (Gaussian-latent truncation)",
                   "micro_batch": self.micro_batch})
         return d
-
-
-def _progress_bar(total: int, enabled: bool, desc: str) -> Any:
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-    return tqdm(total=total, desc=desc, unit="img")
 
 
 def load_dcgan_digiface(argument: str | None = None, device: str | torch.device = "cpu",

@@ -25,7 +25,8 @@ import torch.nn.functional as F
 
 from counterfactual.foundation.hashing import content_hash, sha256_file
 from counterfactual.foundation.packages import require_package_file
-from generators.base import Generator, latents_from_seeds, to_uint8
+from generators.base import (Generator, check_image_request, latents_from_seeds, progress_bar,
+                             to_uint8)
 from generators.mobilestylegan import network
 from generators.mobilestylegan.ir import read_ir
 from generators.mobilestylegan.weights import build_networks
@@ -199,20 +200,11 @@ class MobileStyleGANGenerator(Generator):
                progress: bool = False) -> torch.Tensor:
         """uint8 [N, 3, R, R] on the CPU at the working resolution R; any batch_size gives
         the same images (the network always runs `micro_batch` faces at a time)."""
-        if space not in ("z", "w"):
-            raise ValueError(f"space must be 'z' or 'w', got {space!r}")
-        if space == "w" and (truncation_psi != 1 or truncation_cutoff is not None):
-            raise ValueError("truncation is applied by mapping(); ws (space='w') are already "
-                             "truncated, so leave truncation_psi=1 and truncation_cutoff=None")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        check_image_request(space, batch_size, truncation_psi, truncation_cutoff)
         latents = self._check(latents, "latents")
         n, mb = len(latents), self.micro_batch
         out = torch.empty(n, 3, self.resolution, self.resolution, dtype=torch.uint8)
-        bar = None
-        if progress:
-            from tqdm.auto import tqdm
-            bar = tqdm(total=n, desc=f"{self.spec} images", unit="img")
+        bar = progress_bar(n, progress, desc=f"{self.spec} images")
         for i in range(0, n, mb):
             chunk = latents[i:i + mb]
             real = len(chunk)
