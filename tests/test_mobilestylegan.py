@@ -160,3 +160,24 @@ def test_ir_reader_rejects_malformed_files(tmp_path):
                    "to-layer='1' to-port='0'/></edges></net>")
     with pytest.raises(IRFormatError, match="missing layer"):
         read_ir(xml, blob)
+
+
+@needs_weights
+def test_registry_spec_describe_and_latent_edits(gen):
+    from generators.base import Generator
+    assert isinstance(gen, Generator) and gen.spec == "mobilestylegan-ffhq:64"
+    assert (gen.z_dim, gen.w_dim, gen.num_ws, gen.resolution) == (512, 512, 1, 64)
+    d = gen.describe()
+    assert d["weights_sha256"] == FILES["data/SynthesisNetwork.bin"]
+    assert d["w_avg_seeds"] == [0, 10_000] and d["native_resolution"] == 1024
+    z = gen.latents([21, 22])
+    # truncation through images() is the same as synthesising the truncated ws
+    direct = gen.images(z, truncation_psi=0.5)
+    via_w = gen.images(gen.mapping(z, truncation_psi=0.5), space="w")
+    assert torch.equal(direct, via_w)
+    with pytest.raises(ValueError, match="already truncated"):
+        gen.images(gen.mapping(z), space="w", truncation_psi=0.5)
+    with pytest.raises(ValueError, match="one style vector"):
+        gen.mapping(z, truncation_cutoff=4)
+    with pytest.raises(ValueError, match="noise_mode"):
+        gen.synthesis(gen.mapping(z), noise_mode="random")
