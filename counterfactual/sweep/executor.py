@@ -406,11 +406,12 @@ class LocalExecutor(FeatureEngine):
             identity = _FeatureCosine(base_f, twin_f)
         base = self.base_images() if base is None else base
         extra = {"parsing": self._parsing_agreement(key, base, twins)}
+        scorers = self._load_scorers() if scorers is None else scorers
         with self.timer("verification"):
-            result = self.comps.verify(base, twins,
-                                       self._load_scorers() if scorers is None else scorers,
+            result = self.comps.verify(base, twins, scorers,
                                        getattr(intervention, "target_scorer", None), identity,
                                        vcfg, **{k: v for k, v in extra.items() if v is not None})
+            self.keep_base_scores(scorers, base)
         result = {"intervention": key, "name": self.config.intervention(key).name, **result}
         direction = getattr(intervention, "direction", None)
         if direction is not None and "held_out_accuracy" in getattr(direction, "provenance", {}):
@@ -418,6 +419,16 @@ class LocalExecutor(FeatureEngine):
                 "scorer", "space", "n_samples", "n_held_out", "train_accuracy", "held_out_accuracy")}
             result["learned_direction"]["space"] = direction.space
         self.rd.mark_done(task.id, task.key, files=[write_json(self.rd.stats_path(task.id), result)])
+
+    def keep_base_scores(self, scorers: dict[str, Callable], base: Any) -> None:
+        """Each scorer's per-face scores of the base set (RUN_DIR/scores/base/<scorer>.npy,
+        NaN where it could not score), written once: the linear probes' labels. Memoised or
+        worker-computed, so this scores nothing again."""
+        from counterfactual.interventions.directions import score_images
+        for name, fn in scorers.items():
+            path = self.rd.scores_path(BASE, name)
+            if not path.exists():
+                save_npy(path, score_images(fn, base))
 
     def dose(self, task: Task, draws: list[dose_mod.Draw]) -> None:
         key, space = task.params["intervention"], task.params["space"]
