@@ -136,7 +136,7 @@ def test_median_split_and_the_table():
     hat = np.zeros(60)
     hat[:1] = 1.0                                             # one face above the median
     spaces = [SpaceFeatures("a", x), SpaceFeatures("b", rng.normal(size=(60, 8)), trained=False)]
-    df = linear_probes(spaces, {"attr": scores, "hat": hat}, n_shuffles=4, workers=2)
+    df = linear_probes(spaces, {"attr": scores, "hat": hat}, n_shuffles=4)
     assert list(df.columns) == list(PROBE_COLUMNS)
     r = df.set_index(["attribute", "space"])
     assert r.loc[("attr", "a"), "balanced_accuracy"] > 0.9

@@ -7,7 +7,7 @@ classes as balanced as ties allow, so chance is 0.5 for every attribute. Classif
 scikit-learn `LogisticRegression` (L2, C = 1) on features standardised inside each training
 fold. Estimate: balanced accuracy (and ROC AUC) on held-out faces of a stratified k-fold split
 over faces (each face is held out once), averaged over folds; interval: mean ± t(k−1) · SD/√k
-over the k folds (approximate: the folds share training faces). Chance reference: the same
+over the k folds, clipped to [0, 1] (approximate: the folds share training faces). Chance reference: the same
 cross-validation with the labels shuffled over faces (`n_shuffles` times, default 9 to keep
 the report fast): its mean and maximum and ``p_shuffle`` = (1 + shuffles reaching the observed
 balanced accuracy) / (n_shuffles + 1), whose resolution is 1/(n_shuffles + 1). Metrics are
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,7 +35,7 @@ PROBE_COLUMNS: tuple[str, ...] = (
     "folds", "balanced_accuracy", "ba_lo", "ba_hi", "auc", "auc_lo", "auc_hi", "chance_ba",
     "chance_ba_max", "p_shuffle", "n_shuffles", "ci_level", "interval", "status")
 LABEL_RULE = "score > median of the base faces"
-INTERVAL = "mean ± t·SD/√k over the k folds"
+INTERVAL = "mean ± t·SD/√k over the k folds, clipped to [0, 1]"
 FOLDS = 5
 N_SHUFFLES = 9
 MIN_PER_CLASS = 2
@@ -107,10 +106,11 @@ def _fold_scores(x: np.ndarray, y: np.ndarray, folds: int, seed: int) -> np.ndar
 
 
 def _mean_interval(values: np.ndarray, level: float) -> tuple[float, float, float]:
+    """Mean over folds and mean ± t(k−1)·SD/√k, clipped to the metric's range [0, 1]."""
     k = values.size
     mean = float(values.mean())
     half = float(stats.t.ppf(0.5 + level / 2.0, k - 1) * values.std(ddof=1) / np.sqrt(k))
-    return mean, mean - half, mean + half
+    return mean, max(0.0, mean - half), min(1.0, mean + half)
 
 
 def linear_probe(features: np.ndarray, labels: np.ndarray, folds: int = FOLDS,
@@ -149,15 +149,14 @@ def linear_probe(features: np.ndarray, labels: np.ndarray, folds: int = FOLDS,
 
 def linear_probes(spaces: Sequence[SpaceFeatures], scores: Mapping[str, np.ndarray],
                   folds: int = FOLDS, n_shuffles: int = N_SHUFFLES, ci: float = 0.95,
-                  seed: int = 0, workers: int = 1) -> pd.DataFrame:
+                  seed: int = 0) -> pd.DataFrame:
     """One row per scorer (attribute) x space (columns `PROBE_COLUMNS`); a cell that cannot be
     probed (too few faces on one side of the median) keeps its row with a status and NaNs.
     Each cell has its own random stream (seed, attribute, space), so results do not depend on
-    the order of the inputs or on ``workers`` (threads)."""
-    jobs = [(name, sp) for name in scores for sp in spaces]
+    the order of the inputs. Cells run one after the other: the fits are small, and threads
+    only contend for the interpreter."""
 
-    def run(job: tuple[str, SpaceFeatures]) -> dict:
-        name, sp = job
+    def run(name: str, sp: SpaceFeatures) -> dict:
         mask, y, median = median_split(scores[name])
         row = {"attribute": name, "space": sp.space, "space_label": sp.label,
                "trained": bool(sp.trained), "label_rule": LABEL_RULE, "threshold": median,
@@ -173,9 +172,7 @@ def linear_probes(spaces: Sequence[SpaceFeatures], scores: Mapping[str, np.ndarr
             row.update({"n": int(y.size), "n_positive": int(y.sum()), "status": str(exc)})
         return row
 
-    with ThreadPoolExecutor(max(1, int(workers))) as pool:
-        rows = list(pool.map(run, jobs))
-    return frame(rows, PROBE_COLUMNS)
+    return frame([run(name, sp) for name in scores for sp in spaces], PROBE_COLUMNS)
 
 
 __all__ = ["INTERVAL", "LABEL_RULE", "PROBE_COLUMNS", "SpaceFeatures", "auc", "balanced_accuracy",

@@ -127,18 +127,14 @@ def twin_pairs(run: RunData) -> list[PairFeatures]:
     spaces = [sp for (s, sp) in entries if s == BASE_SET]
     order = {k: i for i, k in enumerate(run.interventions())}
     sets = sorted({s for (s, _) in entries if s != BASE_SET}, key=lambda k: (order.get(k, 1e9), k))
-    out = []
-    for key in sets:
-        for sp in spaces:
-            if (key, sp) in entries:
-                space = run.space(sp)
-                out.append(PairFeatures(key, sp, run.feature_index.load(BASE_SET, sp),
-                                        run.feature_index.load(key, sp), trained=space.trained,
-                                        space_label=space.label))
-    return out
+    index = run.feature_index
+    base = {sp: index.load(BASE_SET, sp) for sp in spaces}
+    return [PairFeatures(key, sp, base[sp], index.load(key, sp), trained=run.space(sp).trained,
+                         space_label=run.space(sp).label)
+            for key in sets for sp in spaces if (key, sp) in entries]
 
 
-def probe_tables(run: RunData, seed: int, workers: int) -> pd.DataFrame:
+def probe_tables(run: RunData, seed: int) -> pd.DataFrame:
     """Linear probes of every verification scorer's base-face scores in every space."""
     scores = run.scores(BASE_SET)
     if not scores:
@@ -147,7 +143,7 @@ def probe_tables(run: RunData, seed: int, workers: int) -> pd.DataFrame:
     entries = run.feature_index.entries()
     spaces = [SpaceFeatures(sp, run.feature_index.load(BASE_SET, sp), run.space(sp).trained,
                             run.space(sp).label) for (s, sp) in entries if s == BASE_SET]
-    return linear_probes(spaces, scores, seed=seed, workers=workers)
+    return linear_probes(spaces, scores, seed=seed)
 
 
 def face_tables(run: RunData, settings: Settings, workers: int) -> FaceInference:
@@ -187,7 +183,7 @@ def sweep_tables(run: RunData, n_boot: int = 2000, seed: int = 0, permutations: 
             notes += face.notes
     out.neighbours = _attempt(notes, "twin neighbours (needs the run's cached features)",
                               lambda: twin_neighbours(twin_pairs(run)))
-    out.probes = _attempt(notes, "linear probes", lambda: probe_tables(run, seed, workers))
+    out.probes = _attempt(notes, "linear probes", lambda: probe_tables(run, seed))
     region = run.table("region")
     if region is not None and len(region):
         out.region = _attempt(notes, "region sensitivity", lambda: region_sensitivity(region))

@@ -4,7 +4,8 @@ the twin-neighbours table (report_tables/probes and report_tables/neighbours).
 Rows of the first table: each edit whose verification has a target scorer (its attribute),
 then each probed attribute that no edit targets. Per space: the probe's balanced accuracy with
 its interval over folds (can a linear read-out tell the attribute from the base features?) and
-the edit's FD(1)/FD(0) with its interval (does the edit move the FD?). Second table: per edit
+the edit's effect on the FD (the effects table's measure the findings use, with its interval,
+and FD(1)/FD(0)): does the edit move the FD? Second table: per edit
 and space, the share of base faces whose nearest twin is their own.
 """
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from counterfactual.analysis.findings import Measure, _effects_measure
 from counterfactual.analysis.sweep_analysis import SweepTables
 from counterfactual.run.reader import RunData, Space
 
@@ -40,11 +42,15 @@ def _probe(row: pd.Series | None) -> dict[str, Any] | None:
             "status": "" if row.get("status", "ok") == "ok" else str(row["status"])}
 
 
-def _moves(row: pd.Series | None) -> dict[str, Any] | None:
-    if row is None or _value(row, "ratio_to_null") is None:
+def _moves(row: pd.Series | None, measure: Measure | None) -> dict[str, Any] | None:
+    """The effects table's measure of the edit in one space (the one the findings use), with
+    FD(1)/FD(0) beside it when the table has FD(0) and FD(1)."""
+    if row is None or measure is None or _value(row, measure.value) is None:
         return None
-    return {"ratio": _value(row, "ratio_to_null"), "lo": _value(row, "ratio_ci_low"),
-            "hi": _value(row, "ratio_ci_high")}
+    fd0, fd1 = _value(row, "fd0"), _value(row, "fd1")
+    return {"value": _value(row, measure.value), "lo": _value(row, measure.low),
+            "hi": _value(row, measure.high),
+            "ratio": fd1 / fd0 if fd0 and fd1 is not None else None}
 
 
 def probes_section(run: RunData, derived: SweepTables, spaces_in: Callable[[list[str]], list[Space]],
@@ -60,6 +66,11 @@ def probes_section(run: RunData, derived: SweepTables, spaces_in: Callable[[list
     if has_probes:
         spaces = spaces_in(list(dict.fromkeys(probes["space"])))
         attributes = list(dict.fromkeys(probes["attribute"]))
+        effects = derived.effects
+        try:
+            measure = _effects_measure(effects) if effects is not None else None
+        except KeyError:
+            measure = None
         rows, targeted = [], set()
         for key in run.interventions():
             target = (run.verification.get(key) or {}).get("target")
@@ -68,7 +79,7 @@ def probes_section(run: RunData, derived: SweepTables, spaces_in: Callable[[list
             targeted.add(target)
             rows.append({"edit": key, "attribute": target, "cells": [
                 {"probe": _probe(_cell(probes, "attribute", target, sp.name)),
-                 "moves": _moves(_cell(derived.effects, "intervention", key, sp.name))}
+                 "moves": _moves(_cell(effects, "intervention", key, sp.name), measure)}
                 for sp in spaces]})
         for attribute in attributes:
             if attribute not in targeted:
@@ -81,6 +92,7 @@ def probes_section(run: RunData, derived: SweepTables, spaces_in: Callable[[list
             "spaces": spaces, "rows": rows, "rule": str(first["label_rule"]),
             "interval": str(first["interval"]), "n_shuffles": _value(first, "n_shuffles"),
             "folds": _value(first, "folds"), "level": _value(first, "ci_level"),
+            "measure": measure.label if measure else None,
             "links": links(f"{tables_dir}/probes", f"{tables_dir}/effects")}
     if has_neighbours:
         spaces = spaces_in(list(dict.fromkeys(neighbours["space"])))
