@@ -66,3 +66,17 @@ def test_report_shows_and_writes_them(finished):
     nb = pd.read_csv(tables / "neighbours.csv")
     assert list(nb.columns[:3]) == ["intervention", "space", "space_label"]
     assert len(pd.read_csv(tables / "probes.csv")) == 4
+
+
+def test_damaged_scores_are_left_out(finished, tmp_path):
+    import shutil
+    _, out = finished
+    copy = tmp_path / "run"
+    shutil.copytree(out, copy)
+    path = copy / "scores" / "base" / "red.npy"
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF                                          # flip a byte of the last score
+    path.write_bytes(bytes(data))
+    with pytest.warns(UserWarning, match="checksum"):
+        scores = load_run(copy).scores("base")
+    assert set(scores) == {"bright"}

@@ -208,6 +208,15 @@ class RunDir:
             return False
         return self.intact(record.get("files", {}), f"task {task_id}")
 
+    def files_intact(self, task_id: str) -> bool:
+        """True when the task has a marker and every file it wrote still has its sha256
+        (whatever its key: for readers, which do not rebuild keys)."""
+        try:
+            record = read_json(self._marker(task_id))
+        except (FileNotFoundError, ValueError):
+            return False
+        return isinstance(record, dict) and self.intact(record.get("files", {}))
+
     def mark_done(self, task_id: str, key: str, files: Any = (), **info: Any) -> None:
         """Record a finished task with the sha256 of the files it wrote (`files`)."""
         sums = self.checksums(files)

@@ -79,12 +79,18 @@ class RunData:
 
     def scores(self, set_name: str) -> dict[str, np.ndarray]:
         """Per-image scores of a set by scorer (RUN_DIR/scores/<set>/<scorer>.npy: the sweep
-        keeps the base set's verification scores, rank runs every set's), float64."""
-        folder = self.dir.scores_path(set_name, "x").parent
+        keeps the base set's verification scores, rank runs every set's), float64; a file
+        whose checksum (in its task marker) fails is warned about and left out."""
+        rd = self.dir
+        folder = rd.scores_path(set_name, "x").parent
         if not folder.is_dir():
             return {}
         out = {}
         for path in sorted(folder.glob("*.npy")):
+            if not rd.files_intact(f"scores/{set_name}/{path.stem}"):
+                warnings.warn(f"{path}: missing from its task record or fails its checksum; "
+                              "left out", stacklevel=2)
+                continue
             try:
                 out[path.stem] = np.asarray(np.load(path, allow_pickle=False), dtype=np.float64)
             except (ValueError, OSError, EOFError) as exc:

@@ -422,13 +422,16 @@ class LocalExecutor(FeatureEngine):
 
     def keep_base_scores(self, scorers: dict[str, Callable], base: Any) -> None:
         """Each scorer's per-face scores of the base set (RUN_DIR/scores/base/<scorer>.npy,
-        NaN where it could not score), written once: the linear probes' labels. Memoised or
-        worker-computed, so this scores nothing again."""
+        NaN where it could not score; the linear probes' labels), written once with their
+        own checksummed marker. Memoised or worker-computed, so this scores nothing again."""
         from counterfactual.interventions.directions import score_images
         for name, fn in scorers.items():
-            path = self.rd.scores_path(BASE, name)
-            if not path.exists():
-                save_npy(path, score_images(fn, base))
+            task_id = f"scores/{BASE}/{name}"
+            key = content_hash({"set": self.plan[f"generate/{BASE}"].key, "scorer": name})
+            if not self.rd.is_done(task_id, key):
+                scores = score_images(fn, base)
+                path = save_npy(self.rd.scores_path(BASE, name), scores)
+                self.rd.mark_done(task_id, key, files=[path], n=int(scores.size))
 
     def dose(self, task: Task, draws: list[dose_mod.Draw]) -> None:
         key, space = task.params["intervention"], task.params["space"]
