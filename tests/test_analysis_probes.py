@@ -5,10 +5,22 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from counterfactual.analysis.neighbours import NEIGHBOUR_COLUMNS, own_twin_ranks, twin_neighbours
+from counterfactual.analysis.neighbours import (
+    NEIGHBOUR_COLUMNS,
+    own_twin_ranks,
+    twin_neighbours,
+)
 from counterfactual.analysis.pairs import PairFeatures
-from counterfactual.analysis.probes import (PROBE_COLUMNS, SpaceFeatures, auc, balanced_accuracy,
-                                            linear_probe, linear_probes, median_split, standardise)
+from counterfactual.analysis.probes import (
+    PROBE_COLUMNS,
+    SpaceFeatures,
+    auc,
+    balanced_accuracy,
+    linear_probe,
+    linear_probes,
+    median_split,
+    standardise,
+)
 
 
 def _brute_ranks(base: np.ndarray, twin: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -133,6 +145,7 @@ def test_median_split_and_the_table():
     scores[3] = np.nan                                        # not scored: left out
     mask, labels, median = median_split(scores)
     assert mask.sum() == 59 and labels.sum() == 29 and np.isnan(scores[~mask]).all()
+    assert median == np.median(scores[mask]) and (labels == (scores[mask] > median)).all()
     hat = np.zeros(60)
     hat[:1] = 1.0                                             # one face above the median
     spaces = [SpaceFeatures("a", x), SpaceFeatures("b", rng.normal(size=(60, 8)), trained=False)]

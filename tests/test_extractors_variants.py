@@ -3,6 +3,7 @@ registered once, labelled by its name, cached apart from its base space."""
 from __future__ import annotations
 
 import json
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -21,7 +22,7 @@ from extractors.runtime.cache import feature_key
 class RandomProjection(FeatureExtractor):
     """Toy random-weight space: a fixed random projection of 4x4-pooled pixels (5-d)."""
     name, dim, trained, weights_sha256 = "toy-random", 5, False, None
-    preprocessing = {"features": "4x4 average pool, fixed random projection (seed 0)"}
+    preprocessing: ClassVar[dict] = {"features": "4x4 average pool, fixed random projection (seed 0)"}
 
     def _extract(self, images: torch.Tensor) -> torch.Tensor:
         pooled = torch.nn.functional.adaptive_avg_pool2d(images.double(), 4).flatten(1)
