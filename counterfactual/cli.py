@@ -111,7 +111,9 @@ def cmd_spaces(args: argparse.Namespace) -> int:
     print(f"{'space':<{width}}  {'trained weights':<20} description")
     for r in rows:
         found = r["trained_weights_found"]
-        if r.get("random_weights"):
+        if r.get("variant"):
+            status = "as <space>"
+        elif r.get("random_weights"):
             status = "none (untrained)"
         else:
             status = "found" if found else ("-" if found is None else "missing (untrained)")

@@ -211,10 +211,9 @@ class SpaceConfig(StrictModel):
     @field_validator("name")
     @classmethod
     def _known_space(cls, name: str) -> str:
-        allowed = known_spaces()
-        prefix, sep, _ = name.partition(":")
-        if name not in allowed and not (sep and f"{prefix}:<model>" in allowed):
-            raise ValueError(f"unknown feature space {name!r}; allowed: {', '.join(allowed)}")
+        import extractors
+        if not extractors.space_known(name):
+            raise ValueError(f"unknown feature space {name!r}; allowed: {', '.join(known_spaces())}")
         return name
 
 

@@ -1,7 +1,9 @@
 """Feature spaces behind one interface (see `extractors.base.FeatureExtractor`).
 
 `available()` lists every registered space and whether trained weights were found;
-`load_extractor(name)` builds one. "timm:<model>" names any timm model.
+`load_extractor(name)` builds one. "timm:<model>" names any timm model. A variant suffix
+applies to every space: "<space>+l2" is the space's features L2-normalised
+(`extractors.variants`; variants are registered once, in `VARIANTS`).
 """
 from __future__ import annotations
 
@@ -34,6 +36,38 @@ def register_extractor(name: str, loader: str, weights_probe: str | None = None,
                         random_weights=random_weights)
 
 
+# suffix -> wrapper class (a `extractors.variants.VariantExtractor`) taking the base extractor;
+# info holds the description. "<space>+<suffix>" names the variant of any space.
+VARIANTS = Registry("feature-space variant")
+VARIANT_SEPARATOR = "+"
+
+
+def register_variant(suffix: str, wrapper: str, description: str) -> None:
+    """Register a variant once for every space: "<space>+<suffix>" wraps the base extractor."""
+    VARIANTS.register(suffix, wrapper, description=description)
+
+
+def split_variant(name: str) -> tuple[str, Entry | None]:
+    """(base space name, variant entry or None) of a space name; ValueError on an unknown
+    suffix ("arcface+l2" -> ("arcface", the l2 entry))."""
+    base, sep, suffix = name.rpartition(VARIANT_SEPARATOR)
+    if not sep:
+        return name, None
+    if suffix not in VARIANTS or not base:
+        raise ValueError(f"unknown feature-space variant {name!r}: '<space>+<variant>' with variant "
+                         f"one of {', '.join(VARIANTS.names())}")
+    return base, VARIANTS.lookup(suffix)[0]
+
+
+def space_known(name: str) -> bool:
+    """Whether `name` names a registered space ("timm:<model>", "<space>+l2" included)."""
+    try:
+        EXTRACTORS.lookup(split_variant(name)[0])
+    except ValueError:
+        return False
+    return True
+
+
 def weights_found(entry: Entry) -> bool | None:
     """Whether a space's trained weights are on this machine (None: depends on the argument)."""
     if entry.argument != "none":
@@ -62,13 +96,21 @@ def space_names() -> list[str]:
 
 def available() -> list[dict[str, Any]]:
     """Every registered space with whether trained weights were found locally."""
-    return [{"name": e.display, "trained_weights_found": weights_found(e),
+    rows = [{"name": e.display, "trained_weights_found": weights_found(e),
              "random_weights": e.info["random_weights"], "description": e.info["description"]}
             for e in _listed()]
+    rows += [{"name": f"<space>{VARIANT_SEPARATOR}{v.name}", "trained_weights_found": None,
+              "random_weights": False, "variant": True, "description": v.info["description"]}
+             for v in VARIANTS]
+    return rows
 
 
 def load_extractor(name: str, device: str = "cpu", **kwargs: Any) -> FeatureExtractor:
-    """Build the feature space `name` (kwargs: weights=PATH, allow_untrained=bool, ...)."""
+    """Build the feature space `name` (kwargs: weights=PATH, allow_untrained=bool, ...);
+    "<space>+<variant>" builds the base space with the kwargs and wraps it."""
+    base, variant = split_variant(name)
+    if variant is not None:
+        return variant.resolve()(load_extractor(base, device=device, **kwargs))
     entry, arg = EXTRACTORS.lookup(name)
     args = () if arg is None else (arg,)
     return entry.resolve()(*args, device=device, **kwargs)
@@ -76,8 +118,9 @@ def load_extractor(name: str, device: str = "cpu", **kwargs: Any) -> FeatureExtr
 
 from extractors import spaces as _spaces  # noqa: E402,F401  (registers the built-in spaces)
 
-__all__ = ["EXTRACTORS", "FeatureExtractor", "UNTRAINED_LABEL", "available", "space_names",
-           "load_extractor", "register_extractor"]
+__all__ = ["EXTRACTORS", "FeatureExtractor", "UNTRAINED_LABEL", "VARIANTS", "available",
+           "space_names", "load_extractor", "register_extractor", "register_variant",
+           "space_known", "split_variant"]
 
 
 def __getattr__(name: str) -> Any:

@@ -16,6 +16,10 @@ and its cached features (read through the run's feature index). The report rende
   same faces: split-to-split noise, not uncertainty about other faces)
 - fits: `fit_dose_table` (a quadratic description of the curve; no test is done on it)
 - shares: `term_shares`; region: `region_sensitivity` and its region x space matrix
+- neighbours: `twin_neighbours` (how often a base face's nearest twin is its own, per
+  intervention x space, with a Wilson interval over faces)
+- probes: `linear_probes` (cross-validated balanced accuracy of a linear classifier reading
+  each verification scorer's median-split label from the base features, per space)
 Analyses that cannot run (no cached features, one space, ...) leave a note instead of failing.
 """
 from __future__ import annotations
@@ -32,8 +36,10 @@ from counterfactual.run.schemas import BASE_SET
 from .dose import dose_curves
 from .fit import fit_dose_table
 from .inference import Settings
+from .neighbours import twin_neighbours
 from .normalise import term_shares
 from .pairs import PairFeatures
+from .probes import SpaceFeatures, linear_probes
 from .region import region_matrix, region_sensitivity
 from .sensitivity import FaceInference, face_inference
 from .tables import validate_dose_table
@@ -53,12 +59,15 @@ class SweepTables:
     reactions: pd.DataFrame | None = None
     region: pd.DataFrame | None = None
     region_matrix: pd.DataFrame | None = None
+    neighbours: pd.DataFrame | None = None
+    probes: pd.DataFrame | None = None
     settings: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     def frames(self) -> dict[str, pd.DataFrame]:
         """Named tables to write next to the report."""
-        names = ("curves", "fits", "shares", "effects", "reference", "reactions", "region")
+        names = ("curves", "fits", "shares", "effects", "reference", "reactions", "region",
+                 "neighbours", "probes")
         return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
 
 
@@ -111,6 +120,32 @@ def pair_features(run: RunData) -> tuple[list[PairFeatures], list[PairFeatures]]
     return attributes, reference
 
 
+def twin_pairs(run: RunData) -> list[PairFeatures]:
+    """Base/twin features of every intervention x space the run's feature index holds (dose,
+    region and reference edits alike), interventions in config order."""
+    entries = run.feature_index.entries()
+    spaces = [sp for (s, sp) in entries if s == BASE_SET]
+    order = {k: i for i, k in enumerate(run.interventions())}
+    sets = sorted({s for (s, _) in entries if s != BASE_SET}, key=lambda k: (order.get(k, 1e9), k))
+    index = run.feature_index
+    base = {sp: index.load(BASE_SET, sp) for sp in spaces}
+    return [PairFeatures(key, sp, base[sp], index.load(key, sp), trained=run.space(sp).trained,
+                         space_label=run.space(sp).label)
+            for key in sets for sp in spaces if (key, sp) in entries]
+
+
+def probe_tables(run: RunData, seed: int) -> pd.DataFrame:
+    """Linear probes of every verification scorer's base-face scores in every space."""
+    scores = run.scores(BASE_SET)
+    if not scores:
+        raise FileNotFoundError(f"{run.root} keeps no per-face scores of the base faces (no "
+                                "verification scorers, or a run made before they were kept)")
+    entries = run.feature_index.entries()
+    spaces = [SpaceFeatures(sp, run.feature_index.load(BASE_SET, sp), run.space(sp).trained,
+                            run.space(sp).label) for (s, sp) in entries if s == BASE_SET]
+    return linear_probes(spaces, scores, seed=seed)
+
+
 def face_tables(run: RunData, settings: Settings, workers: int) -> FaceInference:
     """The face-level inference of a run's attributes (see `sensitivity.face_inference`)."""
     attributes, reference = pair_features(run)
@@ -146,6 +181,9 @@ def sweep_tables(run: RunData, n_boot: int = 2000, seed: int = 0, permutations: 
             out.reference = face.reference
             out.reactions = face.cross_space
             notes += face.notes
+    out.neighbours = _attempt(notes, "twin neighbours (needs the run's cached features)",
+                              lambda: twin_neighbours(twin_pairs(run)))
+    out.probes = _attempt(notes, "linear probes", lambda: probe_tables(run, seed))
     region = run.table("region")
     if region is not None and len(region):
         out.region = _attempt(notes, "region sensitivity", lambda: region_sensitivity(region))

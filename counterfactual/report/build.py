@@ -10,7 +10,8 @@ Page order, for a reader with one minute: the findings box (generated from the a
 `counterfactual.analysis.findings`, worded by `headline`), the design box, then one section
 per intervention named for what it is (image strip, verification with its badge and the
 direction's quality, dose plot with interval bands and the fit, effects table, or for region
-edits their region result), the cross-space summary, the region table and the provenance.
+edits their region result), the cross-space summary, "readable vs moves FD" (linear probes
+beside the sensitivity, twin neighbours), the region table and the provenance.
 Rank runs get a findings box over the rankings, then reference, rankings, Kendall τ, rank
 stability and the explained FD. Every untrained space carries an "untrained" badge wherever
 it appears; every space keeps one colour and marker (`palette`); every number goes through
@@ -37,6 +38,7 @@ from counterfactual.report.explained import explained_section
 from counterfactual.report.headline import headline, rank_headline
 from counterfactual.report.images import ImageBank
 from counterfactual.report.palette import space_styles
+from counterfactual.report.probes import probes_section
 from counterfactual.report.provenance import provenance
 from counterfactual.report.template import render
 from counterfactual.run.directory import RunDir
@@ -574,6 +576,8 @@ def build_context(run: RunData, derived: SweepTables | None, ci_level: float = 0
     findings = _sweep_findings(page, derived, reference, titles) if derived is not None else None
     reactions = _reactions(page, derived) if derived is not None else None
     region = _region(page, derived) if derived is not None else None
+    probes = probes_section(run, derived, lambda names: _ordered_spaces(run, names),
+                            page.downloads.links, REPORT_TABLES) if derived is not None else None
     rank = _rank(page) if run.kind == "rank" else None
     if rank:
         findings = _rank_findings(page)
@@ -587,6 +591,8 @@ def build_context(run: RunData, derived: SweepTables | None, ci_level: float = 0
     toc += [{"id": a["anchor"], "title": a["title"]} for a in attributes]
     if reactions:
         toc.append({"id": "summary", "title": "cross-space summary"})
+    if probes:
+        toc.append({"id": "probes", "title": "readable vs moves FD"})
     if region:
         toc.append({"id": "regions", "title": "regions"})
     if rank:
@@ -610,7 +616,8 @@ def build_context(run: RunData, derived: SweepTables | None, ci_level: float = 0
         "spaces": spaces, "colors": {s.name: page.color(s.name) for s in spaces},
         "any_untrained": any(not s.trained for s in spaces), "toc": toc, "notes": notes,
         "findings": findings, "design": _design(page) if run.kind == "sweep" else None,
-        "attributes": attributes, "reactions": reactions, "region": region, "rank": rank,
+        "attributes": attributes, "reactions": reactions, "probes": probes, "region": region,
+        "rank": rank,
         "explained": explained, "ci_level": page.ci_label, "effects_note": EFFECTS_NOTE,
         "provenance": provenance(run, dict(rank_settings(run)) if rank else (settings or {}),
                                  command)}

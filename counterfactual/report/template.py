@@ -273,6 +273,29 @@ with a simultaneous {{ reactions.level|pct }} interval. Over-reacts (orange) whe
 (the table files give it as a natural-log ratio). Over-reacts (orange) when the interval lies above 1 and the Holm-corrected p &lt; {{ reactions.alpha|num }}; under-reacts (blue) when it lies below 1.</p>{% endif %}
 {% endif %}
 
+{% if probes %}
+<h2 id="probes">Readable vs moves FD: linear probes and twin neighbours</h2>
+{% set pr = probes.readable %}{% if pr %}
+<p>Can a linear classifier read the attribute from a space's features of the base faces (<b>readable</b>), and does editing the attribute move the space's FD (<b>moves FD</b>)? A space can encode an attribute and still weight it little in its FD, or the reverse.</p>
+<div class="tbl"><table class="data"><thead><tr><th class="l">edit (attribute read)</th>{% for sp in pr.spaces %}<th>{{ space(sp) }}</th>{% endfor %}</tr></thead><tbody>
+{% for row in pr.rows %}<tr><td class="l">{% if row.edit %}{{ row.edit }} <span class="muted small">({{ row.attribute }})</span>{% else %}<span class="muted small">no edit;</span> {{ row.attribute }}{% endif %}</td>
+{% for c in row.cells %}<td class="c">{% if c.probe and c.probe.ba is not none %}<span class="small">readable</span> <b>{{ c.probe.ba|num }}</b> {{ ci(c.probe.lo, c.probe.hi) }}<br><span class="small muted">AUC {{ c.probe.auc|num }} · shuffled {{ c.probe.chance|num }} (max {{ c.probe.chance_max|num }})</span>{% elif c.probe %}<span class="small muted">{{ c.probe.status }}</span>{% else %}–{% endif %}
+{% if c.moves %}<br><span class="small">moves FD</span> <b>{{ c.moves.value|num }}</b> {{ ci(c.moves.lo, c.moves.hi) }}{% if c.moves.ratio is not none %}<br><span class="small muted">FD(1)/FD(0) × {{ c.moves.ratio|num }}</span>{% endif %}{% endif %}</td>{% endfor %}</tr>{% endfor %}
+</tbody></table>{{ links(pr.links) }}</div>
+<p class="muted small">Readable: cross-validated balanced accuracy (0.5 = chance, 1 = perfect) of a logistic regression (standardised features, L2, C = 1) predicting the attribute's label, {{ pr.rule }}, from the base faces' features;
+{{ pr.folds }}-fold stratified split over faces; interval: {{ pr.interval }} ({{ pr.level|pct }}, approximate: the folds share training faces); shuffled: the same with the labels shuffled over faces ({{ pr.n_shuffles }} times), the chance reference.
+{% if pr.measure %}Moves FD: the edit's {{ pr.measure }} with its interval, as in the edit's effects table, and FD(1)/FD(0) (× 1 = no more than the bias floor).{% endif %}</p>
+{% endif %}
+{% set nb = probes.neighbours %}{% if nb %}
+<h3>Twin neighbours: is a face's nearest edited face its own twin?</h3>
+<div class="tbl"><table class="data"><thead><tr><th class="l">edit</th>{% for sp in nb.spaces %}<th>{{ space(sp) }}</th>{% endfor %}</tr></thead><tbody>
+{% for row in nb.rows %}<tr><td class="l">{{ row.edit }}</td>{% for c in row.cells %}<td class="c">{% if c %}<b>{{ c.top1|num }}</b> {{ ci(c.lo, c.hi) }}<br><span class="small muted">mean rank {{ c.rank|num }}</span>{% else %}–{% endif %}</td>{% endfor %}</tr>{% endfor %}
+</tbody></table>{{ links(nb.links) }}</div>
+<p class="muted small">Share of the {{ nb.n }} base faces whose nearest neighbour (Euclidean, in the space) among all {{ nb.n }} twins of the edit is their own twin, with a {{ nb.level|pct }} {{ nb.interval }}; chance {{ nb.chance|num }} (1/n),
+mean rank of the own twin by chance {{ nb.chance_rank|num }}. High: the edit moves a face less than faces differ from each other in this space; near chance: the edit moves it as far as other faces are.</p>
+{% endif %}
+{% endif %}
+
 {% if region %}
 <h2 id="regions">Region sensitivity</h2>
 <img class="fig" src="{{ region.heatmap }}" alt="region heatmap">

