@@ -396,6 +396,19 @@ class SweepConfig(RunConfigBase):
                         "interventions (blur:<region>, fill:<region>, hat) or a generator")
         return items
 
+    @model_validator(mode="after")
+    def _attention_spaces(self) -> "SweepConfig":
+        from counterfactual.attention.spaces import has_map, no_map_reason
+        names = [s.name for s in self.spaces]
+        for space in self.attention.spaces:
+            if space not in names:
+                raise ValueError(f"attention.spaces: {space!r} is not one of the sweep's spaces "
+                                 f"({', '.join(names)})")
+            if not has_map(space):
+                raise ValueError(f"attention.spaces: {space!r} has no attention map "
+                                 f"({no_map_reason(space)})")
+        return self
+
     # ---- derived views -------------------------------------------------------------
     @property
     def seed_list(self) -> list[int]:

@@ -34,7 +34,7 @@ from counterfactual.run.directory import RunDir, slug
 from counterfactual.run.schemas import ATTENTION_COLUMNS, ATTENTION_TABLE, BASE_SET
 from counterfactual.run.tables import write_table
 
-from .gradcam import FEATURE_RTOL, has_map, no_map_reason
+from .spaces import has_map, no_map_reason
 from .regions import CHANGED, CHANGE_LEVEL, changed_mask, parsing_region_masks, region_shares
 
 Log = Callable[[str], None]
@@ -108,6 +108,8 @@ def run_attention(run_dir: str, *, spaces: Sequence[str] | None = None, n: int =
     """Add FD attention maps to a finished sweep run (see the module docstring)."""
     from counterfactual.config import SweepConfig, validate_model
     from counterfactual.run.reader import load_run
+
+    from .gradcam import FEATURE_RTOL
 
     if n < 1:
         raise UserError(f"--n {n}: map at least one face")

@@ -10,7 +10,7 @@ ReLU(sum_c w_c A_i[c]), upsampled (bilinear) to the image and normalised per ima
 (a distribution of "heat" over pixels; an all-zero map stays zero). For Inception, whose
 pool3 is the spatial mean of Mixed_7c, dFD/dA_i[c, h, w] = g_ic / (h w), so w = g_i / (h w).
 
-Spaces without a map and why: `NO_MAP_REASONS`.
+Spaces with a map and why not the others: `counterfactual.attention.spaces`.
 """
 from __future__ import annotations
 
@@ -24,37 +24,12 @@ import torch.nn.functional as F
 
 from counterfactual.errors import UserError
 
-# Space -> the eager module's last convolutional block (a dotted path in the space's module,
-# run with backend="torch"); its output is the map's feature map.
-SPATIAL_LAYERS: dict[str, str] = {
-    "inception-fid": "net.Mixed_7c",       # TFScaled(FIDInceptionV3): pool3 = mean of Mixed_7c
-    "random-inception": "Mixed_7c",        # timm inception_v3 (num_classes=0): global avg pool
-}
-_ONNX_FACE = ("runs as an ONNX model on an aligned face crop: a map needs the network as a "
-              "PyTorch module (onnx2torch) and the inverse of the crop's warp; not built yet")
-NO_MAP_REASONS: dict[str, str] = {
-    "arcface": _ONNX_FACE.replace("an aligned", "the 112-px ArcFace"),
-    "gender-classifier": _ONNX_FACE.replace("an aligned", "a 32-px dlib"),
-    "age-classifier": _ONNX_FACE.replace("an aligned", "a 64-px dlib"),
-    "dlib-face": "dlib's C++ network: not differentiable from Python",
-    "clip-vit-b32": "a vision transformer: no convolutional feature map (token maps not built)",
-    "dinov2-vits14": "a vision transformer: no convolutional feature map (token maps not built)",
-    "dinov2-vitb14": "a vision transformer: no convolutional feature map (token maps not built)",
-    "dinov2-vitl14": "a vision transformer: no convolutional feature map (token maps not built)",
-}
-DEFAULT_REASON = "no spatial layer registered for this space (counterfactual.attention.gradcam.SPATIAL_LAYERS)"
+from .spaces import SPATIAL_LAYERS, has_map, no_map_reason
+
 #: Largest relative difference allowed between the eager network's features and the run's
 #: cached ones (another backend, e.g. ONNX Runtime, differs by ~1e-6): more means the
 #: regenerated images or the network are not the run's.
 FEATURE_RTOL = 1e-3
-
-
-def has_map(space: str) -> bool:
-    return space in SPATIAL_LAYERS
-
-
-def no_map_reason(space: str) -> str:
-    return NO_MAP_REASONS.get(space, DEFAULT_REASON)
 
 
 class SpatialNet:
@@ -152,5 +127,5 @@ def heat_maps(net: SpatialNet, images: torch.Tensor, grads: np.ndarray, expected
     return HeatMaps(np.concatenate(out) if out else np.zeros((0, *size)), worst)
 
 
-__all__ = ["SPATIAL_LAYERS", "NO_MAP_REASONS", "FEATURE_RTOL", "SpatialNet", "HeatMaps",
-           "has_map", "no_map_reason", "load_spatial_net", "gradcam", "to_image_heat", "heat_maps"]
+__all__ = ["FEATURE_RTOL", "SpatialNet", "HeatMaps",
+           "load_spatial_net", "gradcam", "to_image_heat", "heat_maps"]
