@@ -76,13 +76,20 @@ def load_spatial_net(space: str, device: str = "cpu", **options: Any) -> Spatial
 def gradcam(acts: torch.Tensor, feats: torch.Tensor, grad_feats: np.ndarray | torch.Tensor) -> torch.Tensor:
     """Grad-CAM maps [N, h, w] (float64) from a feature map leaf `acts`, the features computed
     from it and dFD/dfeatures [N, D]: ReLU(sum_c mean_hw(dFD/dA)[c] A[c])."""
+    weights = channel_weights(acts, feats, grad_feats)
+    cam = torch.einsum("nc,nchw->nhw", weights, acts.detach().double())
+    return torch.relu(cam)
+
+
+def channel_weights(acts: torch.Tensor, feats: torch.Tensor,
+                    grad_feats: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """Grad-CAM channel weights [N, C] (float64): the spatial mean of dFD/dA, chained by
+    autograd from dFD/dfeatures [N, D] through the network's head."""
     g = torch.as_tensor(np.asarray(grad_feats), dtype=feats.dtype, device=feats.device)
     if g.shape != feats.shape:
         raise ValueError(f"gradient shape {list(g.shape)} does not match features {list(feats.shape)}")
-    (grad_acts,) = torch.autograd.grad(feats, acts, grad_outputs=g)
-    weights = grad_acts.double().mean(dim=(2, 3))                      # [N, C]
-    cam = torch.einsum("nc,nchw->nhw", weights, acts.detach().double())
-    return torch.relu(cam)
+    (grad_acts,) = torch.autograd.grad(feats, acts, grad_outputs=g, retain_graph=True)
+    return grad_acts.double().mean(dim=(2, 3))
 
 
 def to_image_heat(cams: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
@@ -128,4 +135,4 @@ def heat_maps(net: SpatialNet, images: torch.Tensor, grads: np.ndarray, expected
 
 
 __all__ = ["FEATURE_RTOL", "SpatialNet", "HeatMaps",
-           "load_spatial_net", "gradcam", "to_image_heat", "heat_maps"]
+           "load_spatial_net", "gradcam", "channel_weights", "to_image_heat", "heat_maps"]
