@@ -230,3 +230,22 @@ def test_inception_attention_of_the_synthetic_hat_end_to_end(tmp_path):
     html = build_report(out, n_boot=20, permutations=19).read_text()
     assert 'id="attention"' in html and "arcface" not in html.split('id="attention"')[1][:200]
     assert main(["attention", str(out), "--n", "12", "--no-progress"]) == 0     # up to date: no-op
+
+
+def test_sweep_option_runs_the_maps_after_the_sweep(monkeypatch, tmp_path):
+    """`attention = true` calls run_attention on the run directory after the sweep (also when
+    the run was already complete); off by default it is not called."""
+    import counterfactual.attention.engine as engine
+    from counterfactual.config import SweepConfig, validate_model
+    from counterfactual.sweep import executor
+
+    calls = []
+    monkeypatch.setattr(executor, "run_engine", lambda *a, **k: executor.SweepResult(tmp_path, "already complete"))
+    monkeypatch.setattr(engine, "run_attention", lambda out, **k: calls.append((out, k)))
+    base = {"seeds": {"count": 8}, "pairs_per_draw": 4, "spaces": ["inception-fid"],
+            "interventions": ["hat_occluder"]}
+    executor.run_sweep(validate_model(SweepConfig, base), tmp_path, log=lambda _: None)
+    assert calls == []
+    cfg = validate_model(SweepConfig, {**base, "attention": {"enabled": True, "n": 6}})
+    executor.run_sweep(cfg, tmp_path, log=lambda _: None)
+    assert calls and calls[0][0] == str(tmp_path) and calls[0][1]["n"] == 6
