@@ -6,6 +6,7 @@
     fd A B --space NAME          Fréchet distance between two generators or sample folders
     rank CONFIG --out RUN_DIR    rank generators against a reference set (counterfactual.rank)
     report RUN_DIR               build RUN_DIR/report.html (counterfactual.report)
+    attention RUN_DIR            add FD attention maps to a finished sweep (counterfactual.attention)
     --version                    the project's version (and git commit in a checkout)
 """
 from __future__ import annotations
@@ -184,6 +185,7 @@ def _run_options(p: argparse.ArgumentParser) -> None:
 EXAMPLES = """examples:
   counterfactual demo --out runs/demo             # the demo sweep (about 6 min on 2 CPU cores)
   counterfactual report runs/demo                 # -> runs/demo/report.html
+  counterfactual attention runs/demo              # FD attention maps (then report again)
   counterfactual sweep my.toml --out runs/mine    # your own sweep (see experiments/demo.toml)
   counterfactual spaces                           # which feature spaces have trained weights
   counterfactual fd dcgan-digiface folder:/data/faces --space inception-fid --n 500
@@ -263,10 +265,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_fd)
 
+    from counterfactual.attention.cli import add_attention_parser
     from counterfactual.rank.cli import add_rank_parser
     from counterfactual.report.cli import add_report_parser
     add_rank_parser(sub, _run_options)
     add_report_parser(sub)
+    add_attention_parser(sub)
     return parser
 
 

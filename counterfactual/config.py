@@ -41,6 +41,9 @@ MAX_SEED = 2**32 - 1                  # numpy RandomState seeds (generators.late
 LATENT_FREE_SCHEMES = ("folder",)     # generator schemes without latents (sample folders)
 # Keys that change how a run executes but never its results (ignored when comparing configs).
 EXECUTION_KEYS: tuple[str, ...] = ("device", "batch_size", "executor")
+# Add-on outputs with their own task markers that never change the run's tables (ignored
+# when comparing configs, so turning one on for a finished run needs no --force).
+ADD_ON_KEYS: tuple[str, ...] = ("attention",)
 
 
 class ConfigError(UserError):
@@ -84,7 +87,7 @@ class RunConfigBase(StrictModel):
     def identity(self) -> dict[str, Any]:
         """Everything that determines the results (execution-only keys dropped)."""
         data = self.model_dump(mode="json")
-        for key in EXECUTION_KEYS:
+        for key in (*EXECUTION_KEYS, *ADD_ON_KEYS):
             data.pop(key, None)
         return data
 
@@ -309,6 +312,17 @@ class ExecutorConfig(StrictModel):
     shard_size: int = Field(64, ge=1, description="seeds per shard task")
 
 
+class AttentionConfig(StrictModel):
+    """FD attention maps after the sweep (`counterfactual.attention`; `attention = true` is
+    short for `[attention] enabled = true`). Off by default: the maps need the images again."""
+    shorthand: ClassVar[tuple[type, str] | None] = (bool, "enabled")
+    enabled: bool = False
+    n: int = Field(64, ge=2, description="faces mapped per intervention (from the second half "
+                   "of the seeds; the first half is the reference set)")
+    spaces: tuple[str, ...] = Field((), description="spaces to map (default: every space of the "
+                                    "run that has a map)")
+
+
 class SweepConfig(RunConfigBase):
     """A whole sweep."""
     kind: ClassVar[str] = "sweep"
@@ -328,6 +342,7 @@ class SweepConfig(RunConfigBase):
     region: RegionConfig = Field(default_factory=RegionConfig)
     verification: VerificationConfig = Field(default_factory=VerificationConfig)
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
+    attention: AttentionConfig = Field(default_factory=AttentionConfig)
 
     @field_validator("deltas", mode="before")
     @classmethod
@@ -379,6 +394,19 @@ class SweepConfig(RunConfigBase):
                         f"{generator.spec!r} is a sample folder without latents; use pixel "
                         "interventions (blur:<region>, fill:<region>, hat) or a generator")
         return items
+
+    @model_validator(mode="after")
+    def _attention_spaces(self) -> "SweepConfig":
+        from counterfactual.attention.spaces import has_map, no_map_reason
+        names = [s.name for s in self.spaces]
+        for space in self.attention.spaces:
+            if space not in names:
+                raise ValueError(f"attention.spaces: {space!r} is not one of the sweep's spaces "
+                                 f"({', '.join(names)})")
+            if not has_map(space):
+                raise ValueError(f"attention.spaces: {space!r} has no attention map "
+                                 f"({no_map_reason(space)})")
+        return self
 
     # ---- derived views -------------------------------------------------------------
     @property

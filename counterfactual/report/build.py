@@ -33,6 +33,7 @@ from counterfactual.analysis import SweepTables, sweep_tables, tau_matrix
 from counterfactual.analysis.rank_agreement import MIN_TAU_GENERATORS
 from counterfactual.report import figures, numbers
 from counterfactual.report.downloads import Downloads
+from counterfactual.report.attention import attention_section
 from counterfactual.report.edits import describe_edit
 from counterfactual.report.explained import explained_section
 from counterfactual.report.headline import headline, rank_headline
@@ -578,6 +579,9 @@ def build_context(run: RunData, derived: SweepTables | None, ci_level: float = 0
     region = _region(page, derived) if derived is not None else None
     probes = probes_section(run, derived, lambda names: _ordered_spaces(run, names),
                             page.downloads.links, REPORT_TABLES) if derived is not None else None
+    attention = attention_section(run, page.images) if run.kind == "sweep" else None
+    if attention:
+        attention["links"] = page.downloads.links("report_tables/attention", "attention/index.json")
     rank = _rank(page) if run.kind == "rank" else None
     if rank:
         findings = _rank_findings(page)
@@ -595,6 +599,8 @@ def build_context(run: RunData, derived: SweepTables | None, ci_level: float = 0
         toc.append({"id": "probes", "title": "readable vs moves FD"})
     if region:
         toc.append({"id": "regions", "title": "regions"})
+    if attention:
+        toc.append({"id": "attention", "title": "where FD looks"})
     if rank:
         toc += [{"id": "reference", "title": "reference"}, {"id": "ranking", "title": "rankings"}]
         if rank["paired"]:
@@ -617,7 +623,7 @@ def build_context(run: RunData, derived: SweepTables | None, ci_level: float = 0
         "any_untrained": any(not s.trained for s in spaces), "toc": toc, "notes": notes,
         "findings": findings, "design": _design(page) if run.kind == "sweep" else None,
         "attributes": attributes, "reactions": reactions, "probes": probes, "region": region,
-        "rank": rank,
+        "rank": rank, "attention": attention,
         "explained": explained, "ci_level": page.ci_label, "effects_note": EFFECTS_NOTE,
         "provenance": provenance(run, dict(rank_settings(run)) if rank else (settings or {}),
                                  command)}

@@ -305,6 +305,19 @@ mean rank of the own twin by chance {{ nb.chance_rank|num }}. High: the edit mov
 <p class="muted small">FD(original, region distorted) / FD(original, fully distorted: {{ region.reference }}) per space: 0, the space ignores the region; 1, as far as distorting everything.
 The colour scale runs from 0 to the largest value ({{ region.top|num }}). {{ region.interval_note|capitalize }}.</p>
 {% endif %}
+{% if attention %}
+<h2 id="attention">Where FD looks: attention maps</h2>
+<p>The Grad-CAM map of FD with respect to each image (Kynkäänniemi et al., ICLR 2023): the gradient of FD(reference, edited set) with respect to an edited face's last convolutional feature map, channels weighted by their spatially averaged gradient, ReLU, upsampled to the face and normalised per face, then averaged over {{ attention.n }} faces.
+Control: the same for FD(reference, the same faces unedited). The reference is the base faces of the first {{ attention.reference_faces }} seeds. Each pair of maps shares one colour scale. Share: the mean fraction of a face's heat inside the region (its face-parsing mask; "changed": the pixels the edit moved); area: the region's mean fraction of the image. A share above the area and above the control's means FD looks there because of the edit.</p>
+{% for b in attention.blocks %}<h3>{{ b.intervention }}</h3>
+{% for r in b.rows %}<div class="strips"><span class="lab">{{ space(r.space) }}</span>{{ pic(r.pic) }}</div>
+<p class="muted small">edited mean face · its FD map · base mean face · control map (n = {{ r.n }})</p>
+<div class="tbl"><table class="data sortable"><thead><tr><th class="l">region</th><th>share (edited)</th><th>share (control)</th><th>area</th></tr></thead><tbody>
+{% for g in r.regions %}<tr><td class="l">{{ g.region }}</td>{{ n(g.twin, g.twin > g.area) }}{{ n(g.control) }}{{ n(g.area) }}</tr>{% endfor %}
+</tbody></table></div>{% endfor %}{% endfor %}
+{{ links(attention.links) }}
+{% if attention.no_map %}<p class="muted small">No maps in: {% for sp, why in attention.no_map.items() %}<b>{{ sp }}</b> ({{ why }}){% if not loop.last %}; {% endif %}{% endfor %}.</p>{% endif %}
+{% endif %}
 
 {# ------------------------------------------------------------------ rank ----- #}
 {% if rank %}

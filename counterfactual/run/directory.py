@@ -11,6 +11,8 @@
     RUN_DIR/stats/                  per-task results (dose rows, region rows, verification, ...)
     RUN_DIR/tables/                 the engines' tables (names and columns: `counterfactual.run.schemas`)
     RUN_DIR/report_tables/          the analysis tables written next to the report
+    RUN_DIR/attention/              FD attention maps (`counterfactual attention`): mean heat
+                                    maps and mean faces (.npy), index.json
     RUN_DIR/done/                   one marker per finished task, holding the task's content key
                                     and the sha256 of every file it wrote
     RUN_DIR/shards/                 the Ray executor's finished shard results, until cached
@@ -140,6 +142,11 @@ class RunDir:
     @property
     def report_tables(self) -> Path:
         return self.root / REPORT_TABLES
+
+    @property
+    def attention(self) -> Path:
+        """FD attention maps (counterfactual.attention): mean maps, mean faces, index.json."""
+        return self.root / "attention"
 
     @property
     def feature_index_path(self) -> Path:

@@ -1,7 +1,8 @@
 """Every table the engines write under RUN_DIR/tables/: name and columns, spelled once.
 
 Sweep runs: ``dose_response`` (`DOSE_COLUMNS`), ``region`` (`REGION_COLUMNS`),
-``verification.json``. Rank runs: ``rank_metrics`` (`METRIC_COLUMNS`), ``rankings``
+``verification.json``; ``counterfactual attention`` adds RUN_DIR/report_tables/attention
+(`ATTENTION_COLUMNS`) with the maps in RUN_DIR/attention/. Rank runs: ``rank_metrics`` (`METRIC_COLUMNS`), ``rankings``
 (`RANKING_COLUMNS`), ``kendall_tau`` (`TAU_COLUMNS`), ``paired_differences``
 (`PAIRED_COLUMNS`), ``reference_floor`` (`FLOOR_COLUMNS`) and, with attribute scorers,
 ``explained_fd`` (`RANK_EXPLAINED_COLUMNS`) and ``prevalence`` (`SET_PREVALENCE_COLUMNS`).
@@ -31,6 +32,14 @@ REGION_COLUMNS: tuple[str, ...] = (
     "intervention", "region", "space", "space_label", "trained", "n_pairs", "fd",
     "mean_term", "trace_term", "fd_reference", "normalised", "draws", "draw_pairs",
     "normalised_draw_mean", "normalised_draw_sd")
+
+# One row per intervention x space x set (twin / control) x region of the FD attention maps
+# (`counterfactual.attention`): mean share of each image's heat inside the region, the
+# region's mean area, and the images with heat.
+ATTENTION_TABLE = "attention"
+ATTENTION_COLUMNS: tuple[str, ...] = (
+    "intervention", "space", "space_label", "trained", "set", "region", "share", "area", "n")
+ATTENTION_SETS: tuple[str, ...] = ("twin", "control")
 
 # ---- rank -------------------------------------------------------------------------------
 RANK_TABLES: tuple[str, ...] = ("rank_metrics", "rankings", "kendall_tau", "paired_differences",

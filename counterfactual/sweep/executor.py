@@ -627,6 +627,10 @@ def run_sweep(config: SweepConfig, out: str | Path, *, device: str | None = None
     result = run_engine("sweep", SweepResult, config, out, device=device, batch_size=batch_size,
                         executor=executor, progress=progress, force=force,
                         components=components, log=log)
+    if config.attention.enabled:          # an add-on with its own marker (counterfactual.attention)
+        from counterfactual.attention.engine import run_attention
+        run_attention(str(out), spaces=config.attention.spaces or None, n=config.attention.n,
+                      device=device or config.device, progress=progress, log=log)
     if result.status == "already complete":
         return result
     rd = RunDir(out)
