@@ -234,15 +234,18 @@ class _ParsingScorer(Scorer):
         if args:
             raise TypeError(f"{self.name} scores one batch of images")
         from extractors.base import as_uint8_nchw
+        from extractors.face.analysis import CHUNK
         images = as_uint8_nchw(images)
-        analysis = self.analyzer(images, parts=("landmarks", "parsing"))
-        self.last_stats = {"images": len(analysis), "faces_found": int(analysis.found.sum()),
-                           "fallback": int((~analysis.found).sum())}
-        if len(analysis) == 0:
-            return np.zeros(0)
-        eye_y, height = face_geometry(analysis.landmarks106, analysis.image_size,
-                                      analysis.labels.shape[1])
-        return self._score(analysis.labels, eye_y, height).astype(np.float64)
+        scores, found = [np.zeros(0)], 0
+        for i in range(0, len(images), CHUNK):     # class maps of one chunk at a time
+            analysis = self.analyzer(images[i:i + CHUNK], parts=("landmarks", "parsing"))
+            found += int(analysis.found.sum())
+            eye_y, height = face_geometry(analysis.landmarks106, analysis.image_size,
+                                          analysis.labels.shape[1])
+            scores.append(self._score(analysis.labels, eye_y, height).astype(np.float64))
+        self.last_stats = {"images": len(images), "faces_found": found,
+                           "fallback": len(images) - found}
+        return np.concatenate(scores)
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "score": self.score_doc,

@@ -47,6 +47,17 @@ def test_backends_agree_and_results_do_not_depend_on_the_batch(fixture, one_torc
     np.testing.assert_allclose(chunked.numpy(), a.numpy(), atol=1e-4)
 
 
+@needs_weights
+def test_labels_streamed_per_chunk_equal_the_argmax_of_all_logits(fixture, one_torch_thread):
+    faces = torch.from_numpy(fixture["images"])
+    images = torch.cat([faces, faces[:1].flip(-1)])         # 3 images: chunks of 2, then 1
+    parser = FaceParser(size=128, backend="torch", chunk=2)
+    labels = parser.labels(images)
+    assert labels.dtype == np.uint8 and labels.shape == (len(images), 128, 128)
+    np.testing.assert_array_equal(labels, parser.logits(images).argmax(1).numpy())
+    assert parser.labels(images[:0]).shape == (0, 128, 128)
+
+
 def test_bad_weights_file_is_one_clear_error(tmp_path):
     bad = tmp_path / "not_bisenet.pth"
     torch.save({"w": torch.zeros(2)}, bad)

@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     import torch
 
 REFERENCE_RES, REFERENCE_SIGMA, REFERENCE_KERNEL = 512, 100.0, 111
+#: Images edited at a time: every step is per image, so the float masks and composites of a
+#: set never exist at once (memory O(chunk), not O(faces)).
+EDIT_CHUNK = 64
 
 
 def blur_params(resolution: int) -> tuple[float, int]:
@@ -111,8 +114,16 @@ class _RegionEdit(Intervention):
         base = check_base_images(base_images, seeds)
         if len(base) == 0:
             return base.clone()
-        masks = self.masks(base)
-        return composite(base, self.edit(base, masks), masks)
+        out = torch.empty_like(base)
+        found: list[float] = []
+        for i in range(0, len(base), EDIT_CHUNK):      # float masks and composites per chunk
+            part = base[i:i + EDIT_CHUNK]
+            masks = self.masks(part)
+            if self.last_landmarks_found is not None:
+                found.append(self.last_landmarks_found * len(part))
+            out[i:i + len(part)] = composite(part, self.edit(part, masks), masks)
+        self.last_landmarks_found = sum(found) / len(base) if found else None
+        return out
 
     def _describe_mask(self) -> dict[str, Any]:
         source = {"parsing": "soft mask from the BiSeNet face parsing, classes "

@@ -14,7 +14,10 @@ scored, embedded and masked is detected and parsed once. Parts:
 Each image is analysed on its own, so results never depend on the batch. `PASSES` counts
 network passes per part and the distinct images seen (``reset_passes()`` zeroes it); the
 sweep benchmark reads it (target: one pass of each part per image). The cache holds up to
-`CACHE_BYTES` of results (least recently used entries are dropped first).
+`CACHE_BYTES` of results (least recently used entries are dropped first); each entry owns
+its arrays (a copy, never a view that would keep a whole batch alive). Consumers that keep
+only per-image results (the scorers) analyse `CHUNK` images at a time, so a call's class maps
+never scale with the number of faces.
 """
 from __future__ import annotations
 
@@ -34,7 +37,8 @@ from extractors.face.detect import (DEFAULT_DET_SIZE, DEFAULT_DET_THRESH, FaceDe
                                     FaceDetector, Landmarks106, canonical_box, canonical_kps5)
 
 PARTS = ("detect", "landmarks", "parsing")
-CACHE_BYTES = 1_500_000_000
+CACHE_BYTES = 600_000_000            # ~4,000 class maps at 384 px (147 KB each)
+CHUNK = 64                           # images per analysis call of per-image consumers
 PASSES: Counter[str] = Counter()
 _SEEN: set[str] = set()
 _PASSES_LOCK = threading.Lock()
@@ -166,7 +170,8 @@ class FaceAnalyzer:
         dets = self.detector(images[todo])
         _count("detector", [keys[i] for i in todo])
         for j, i in enumerate(todo):
-            self._store(entries[i], "detect", (dets.boxes[j], dets.kps5[j], dets.scores[j], dets.found[j]))
+            self._store(entries[i], "detect", (dets.boxes[j].copy(), dets.kps5[j].copy(),
+                                               dets.scores[j], dets.found[j]))
 
     def _landmarks106(self, images: torch.Tensor, keys: list[str], entries: list[dict]) -> None:
         todo = [i for i, e in enumerate(entries) if "landmarks" not in e]
@@ -176,7 +181,7 @@ class FaceAnalyzer:
         points = self.landmark_net(images[todo], boxes)
         _count("landmarks106", [keys[i] for i in todo])
         for j, i in enumerate(todo):
-            self._store(entries[i], "landmarks", points[j])
+            self._store(entries[i], "landmarks", points[j].copy())
 
     def _parse(self, images: torch.Tensor, keys: list[str], entries: list[dict]) -> None:
         todo = [i for i, e in enumerate(entries) if "parsing" not in e]
@@ -185,7 +190,7 @@ class FaceAnalyzer:
         labels = self.parser.labels(images[todo])
         _count("parser", [keys[i] for i in todo])
         for j, i in enumerate(todo):
-            self._store(entries[i], "parsing", labels[j])
+            self._store(entries[i], "parsing", labels[j].copy())
 
     def __call__(self, images: torch.Tensor | np.ndarray, parts: Iterable[str] = ("detect",)) -> FaceAnalysis:
         """Analyse uint8 NCHW images; `parts` among PARTS ("landmarks" implies "detect")."""
@@ -235,4 +240,4 @@ def shared_analyzer(alignment: str = "detect", detector_weights: str | os.PathLi
 
 
 __all__ = ["FaceAnalysis", "FaceAnalyzer", "shared_analyzer", "PARTS", "PASSES", "reset_passes",
-           "image_keys", "CACHE_BYTES"]
+           "image_keys", "CACHE_BYTES", "CHUNK"]

@@ -102,12 +102,11 @@ def canonical_box(height: int, width: int) -> np.ndarray:
 
 
 def onnx_session_options() -> Any:
-    """ONNX Runtime options shared by the face networks: quiet logs, torch's CPU threads."""
-    import onnxruntime as ort
-    opts = ort.SessionOptions()
+    """ONNX Runtime options shared by the face networks: `session_options` (torch's CPU
+    threads, no memory arena) with quiet logs."""
+    from extractors.runtime.backends import session_options
+    opts = session_options()
     opts.log_severity_level = 3          # the ONNX files declare batch 1 outputs: silence it
-    opts.intra_op_num_threads = torch.get_num_threads()
-    opts.inter_op_num_threads = 1
     return opts
 
 
