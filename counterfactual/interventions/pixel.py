@@ -111,6 +111,7 @@ class _RegionEdit(Intervention):
 
     def counterfactual(self, generator: Any, seeds: Sequence[int], base_images: torch.Tensor,
                        batch_size: int = 16, progress: bool = False) -> torch.Tensor:
+        import torch
         base = check_base_images(base_images, seeds)
         if len(base) == 0:
             return base.clone()
