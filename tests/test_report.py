@@ -185,7 +185,7 @@ def test_every_table_links_its_file_and_numbers_are_uniform(sweep_run, sweep_htm
     prov = sweep_html[sweep_html.index('id="provenance"'):]
     assert "e7" * 32 in prov and "f1" * 32 in prov and "0c3b90b1" in prov
     assert "n_boot = 200" in prov and "statsmodels" in prov and "scikit-learn" in prov
-    assert "held_out_accuracy" in prov          # interventions as prepared, not as configured
+    assert "held_out_balanced_accuracy" in prov          # interventions as prepared, not as configured
     import html as html_lib
     import tomllib
     toml_text = html_lib.unescape(re.search(r"<pre>(.*?)</pre>", prov, flags=re.S).group(1))

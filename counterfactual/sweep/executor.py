@@ -427,9 +427,11 @@ class LocalExecutor(FeatureEngine):
                                        vcfg, **{k: v for k, v in extra.items() if v is not None})
         result = {"intervention": key, "name": self.config.intervention(key).name, **result}
         direction = getattr(intervention, "direction", None)
-        if direction is not None and "held_out_accuracy" in getattr(direction, "provenance", {}):
+        if direction is not None and "held_out_balanced_accuracy" in getattr(direction, "provenance", {}):
             result["learned_direction"] = {k: direction.provenance.get(k) for k in (
-                "scorer", "space", "n_samples", "n_held_out", "train_accuracy", "held_out_accuracy")}
+                "scorer", "space", "n_samples", "labelling", "n_negative", "n_positive",
+                "n_held_out", "train_balanced_accuracy", "held_out_balanced_accuracy",
+                "held_out_auc", "conditioning")}
             result["learned_direction"]["space"] = direction.space
         self.rd.mark_done(task.id, task.key, files=[write_json(self.rd.stats_path(task.id), result)])
 
