@@ -10,8 +10,8 @@ scores the same up to resampling) and per image (batch-invariant). Used by the s
 - `smile_score`: mouth width (corner to corner, 106-point landmarks) / distance between the
   outer eye corners: a smile stretches the mouth sideways; an open mouth alone barely does.
 - `ita_score`: individual typology angle ITA = atan2(L* - 50, b*) in degrees (= arctan((L* - 50)
-  / b*) for b* > 0, the dermatological definition) of the mean CIELAB (D65) colour of the
-  parsed skin pixels; higher is lighter (> 55 "very light", < -30 "dark" in Chardon's bins).
+  / b*) for b* > 0, the dermatological definition) of the mean CIELAB colour (skimage's rgb2lab: sRGB,
+  D65) of the parsed skin pixels; higher is lighter (> 55 "very light", < -30 "dark" in Chardon's bins).
 - `bangs_score`: hair pixels in the forehead box / the box's area: the box spans the brows'
   width and rises from the brow line by BANGS_BOX_HEIGHT face heights (eye line to chin),
   about the forehead below a usual hairline; in [0, 1].
@@ -111,24 +111,11 @@ def smile_score(faces: ParsedFaces) -> np.ndarray:
     return mouth / np.maximum(eyes, 1e-9)
 
 
-def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
-    """sRGB in [0, 1] [..., 3] -> CIELAB (D65 white) [..., 3], float64 (L* in 0..100)."""
-    rgb = np.asarray(rgb, dtype=np.float64)
-    lin = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
-    m = np.array([[0.4124564, 0.3575761, 0.1804375],
-                  [0.2126729, 0.7151522, 0.0721750],
-                  [0.0193339, 0.1191920, 0.9503041]])
-    xyz = lin @ m.T / np.array([0.95047, 1.0, 1.08883])
-    eps, kappa = 216 / 24389, 24389 / 27
-    f = np.where(xyz > eps, np.cbrt(xyz), (kappa * xyz + 16) / 116)
-    return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]),
-                     200 * (f[..., 1] - f[..., 2])], axis=-1)
-
-
 def ita_score(faces: ParsedFaces) -> np.ndarray:
     """ITA in degrees of the mean CIELAB of the skin pixels (NaN without skin pixels)."""
+    from skimage.color import rgb2lab          # sRGB, D65 white
     skin = np.asarray(faces.labels) == _C["skin"]
-    lab = srgb_to_lab(faces.pixels())
+    lab = rgb2lab(faces.pixels())
     out = np.full(len(skin), np.nan)
     for i in range(len(skin)):
         if skin[i].any():
@@ -155,5 +142,5 @@ def bangs_score(faces: ParsedFaces) -> np.ndarray:
 
 
 __all__ = ["ParsedFaces", "eyeglasses_score", "smile_score", "ita_score", "bangs_score",
-           "srgb_to_lab", "FACE_CLASSES", "EYEGLASSES_THRESHOLD", "EYEGLASSES_NEGATIVE_MAX",
+           "FACE_CLASSES", "EYEGLASSES_THRESHOLD", "EYEGLASSES_NEGATIVE_MAX",
            "SMILE_DOC", "BANGS_DOC", "BANGS_BOX_HEIGHT"]
