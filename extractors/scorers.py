@@ -15,8 +15,15 @@ Built-ins:
   (eye line to chin), from the face parsing and the 106 landmarks (`hair_length_score`).
   0 for no hair below the eyes; it grows with the hair's area beside and below the face.
 - ``hat``: hat-class pixels divided by the squared face height (`hat_score`); 0 without a hat.
-  Both are computed in the parser's frame (landmarks scaled into it), so they are
+- ``eyeglasses`` (eyeglasses pixels / face pixels), ``smile`` (mouth width / outer-eye-corner
+  distance), ``skin_tone`` (ITA in degrees of the parsed skin) and ``bangs`` (hair share of
+  the forehead box): `extractors.face.attribute_scores`.
+  All parsing scores are computed in the parser's frame (landmarks scaled into it), so they are
   scale-free: the same face at 64 or 1024 px gets the same score up to resampling.
+
+A scorer declares how samples are labelled to learn its direction (``labelling``; see
+`counterfactual.interventions.labelling`): ``hat`` and ``eyeglasses`` are rare and use the
+threshold rule, the others the quantile rule.
 - ``identity``: a *pairwise* scorer (``pairwise = True``): ``scorer(a, b)`` is the cosine
   similarity of the ArcFace embeddings of a[i] and b[i]; `identity_similarity(a, b)` is the
   same with a shared default model.

@@ -163,3 +163,38 @@ def test_conditioning_refuses_parallel_conditioning_directions():
     a, b = Direction(rng.standard_normal(8), "w"), Direction(rng.standard_normal(8), "w")
     with pytest.raises(UserError, match="span of the other conditioning"):
         condition_direction(b, [a, Direction(-a.vector, "w")])
+
+
+def test_latent_edit_learns_with_the_declared_rule_and_caches_per_rule(tmp_path):
+    from _intervention_standins import ToyGAN
+
+    from counterfactual.interventions.attributes import LatentEdit
+    gen = ToyGAN(z_dim=8)
+    edit = LatentEdit("rare", scorer=_RareRed(), n_samples=400)
+    edit.prepare(gen, tmp_path)
+    assert edit.direction.provenance["labelling"]["rule"] == "threshold"
+    other = LatentEdit("rare", scorer=_RareRed(), n_samples=400,
+                       labelling={"rule": "threshold", "threshold": 20.0, "negative_max": 0.0})
+    other.prepare(gen, tmp_path)
+    assert other.direction.provenance["labelling"]["threshold"] == 20.0
+    assert len(list((tmp_path / "directions").glob("*.npy"))) == 2      # one cache entry per rule
+    with pytest.raises(ValueError, match="unknown labelling rule"):
+        LatentEdit("rare", scorer=_RareRed(), labelling={"rule": "median"})
+
+
+def test_conditioned_edit_reports_linear_leakage_before_and_after(tmp_path):
+    from _intervention_standins import Brightness, GreenLevel, ToyGAN
+
+    from counterfactual.interventions.attributes import LatentEdit
+    gen = ToyGAN(z_dim=8)
+    edit = LatentEdit("bright", scorer=Brightness(), n_samples=400, quantile=0.25, alpha=2.0)
+    edit.condition_on = [GreenLevel()]
+    edit.prepare(gen, tmp_path)
+    summary = edit.describe()["conditioning"]
+    rec = edit.direction.provenance["conditioned_on"][0]
+    green = summary["others"]["green"]
+    assert green["cosine_raw"] == rec["cosine_raw"] and abs(green["cosine_conditioned"]) < 1e-10
+    assert green["leakage_sd_raw"] == pytest.approx(2.0 * rec["cosine_raw"] / rec["projection_sd"])
+    assert abs(green["leakage_sd_conditioned"]) < 1e-9
+    assert summary["target_shift_sd_conditioned"] == pytest.approx(
+        summary["target_shift_sd_raw"] * edit.direction.provenance["cosine_with_unconditioned"])
