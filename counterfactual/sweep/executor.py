@@ -431,7 +431,7 @@ class LocalExecutor(FeatureEngine):
             result["learned_direction"] = {k: direction.provenance.get(k) for k in (
                 "scorer", "space", "n_samples", "labelling", "n_negative", "n_positive",
                 "n_held_out", "train_balanced_accuracy", "held_out_balanced_accuracy",
-                "held_out_auc", "conditioning")}
+                "held_out_auc", "conditioned_on", "cosine_with_unconditioned")}
             result["learned_direction"]["space"] = direction.space
         self.rd.mark_done(task.id, task.key, files=[write_json(self.rd.stats_path(task.id), result)])
 
