@@ -120,7 +120,7 @@ AGAINST = {"eyeglasses": ("eyeglasses", 1), "smile": ("smile", 1), "dark_skin": 
 def test_scorers_agree_with_labels_made_by_eye(labelled, scorers, one_torch_thread):
     _, images, labels = labelled
     scores = {k: s(images) for k, s in scorers.items()}
-    for k, s in scores.items():
+    for s in scores.values():
         assert s.dtype == np.float64 and s.shape == (len(images),)
     for label, (scorer, sign) in AGAINST.items():
         keep = [i for i, lab in enumerate(labels) if lab[label] is not None]

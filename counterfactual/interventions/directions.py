@@ -265,7 +265,7 @@ def fit_boundary(codes: np.ndarray, scores: np.ndarray, settings: LearnSettings
     test = np.zeros(ys.size, bool)
     for cls in (0, 1):   # stratified split: the held-out share of each class
         members = np.flatnonzero(ys == cls)
-        n_test = min(members.size - 1, max(1, int(round(settings.holdout * members.size))))
+        n_test = min(members.size - 1, max(1, round(settings.holdout * members.size)))
         test[rng.choice(members, n_test, replace=False)] = True
     clf = _CLASSIFIERS[settings.classifier]()
     clf.fit(xs[~test], ys[~test])
