@@ -15,8 +15,15 @@ Built-ins:
   (eye line to chin), from the face parsing and the 106 landmarks (`hair_length_score`).
   0 for no hair below the eyes; it grows with the hair's area beside and below the face.
 - ``hat``: hat-class pixels divided by the squared face height (`hat_score`); 0 without a hat.
-  Both are computed in the parser's frame (landmarks scaled into it), so they are
+- ``eyeglasses`` (eyeglasses pixels / face pixels), ``smile`` (mouth width / outer-eye-corner
+  distance), ``skin_tone`` (ITA in degrees of the parsed skin) and ``bangs`` (hair share of
+  the forehead box): `extractors.face.attribute_scores`.
+  All parsing scores are computed in the parser's frame (landmarks scaled into it), so they are
   scale-free: the same face at 64 or 1024 px gets the same score up to resampling.
+
+A scorer declares how samples are labelled to learn its direction (``labelling``; see
+`counterfactual.interventions.labelling`): ``hat`` and ``eyeglasses`` are rare and use the
+threshold rule, the others the quantile rule.
 - ``identity``: a *pairwise* scorer (``pairwise = True``): ``scorer(a, b)`` is the cosine
   similarity of the ArcFace embeddings of a[i] and b[i]; `identity_similarity(a, b)` is the
   same with a shared default model.
@@ -38,9 +45,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from counterfactual.foundation.registry import Registry
+from extractors.face.attribute_scores import (BANGS_DOC, EYEGLASSES_NEGATIVE_MAX, EYEGLASSES_THRESHOLD,
+                                              SMILE_DOC)
 
 if TYPE_CHECKING:
     import torch
+
+    from extractors.face.attribute_scores import ParsedFaces
 
 # torch, the networks and extractors.base are imported where a scorer is built or called, so
 # that listing or checking scorer names (config validation) stays light.
@@ -54,6 +65,9 @@ class Scorer(ABC):
     name: str
     pairwise: bool = False
     last_stats: dict[str, int] | None = None
+    #: How samples are labelled to learn this attribute's direction
+    #: (counterfactual.interventions.labelling); None: the quantile rule (continuous scores).
+    labelling: dict[str, Any] | None = None
 
     @abstractmethod
     def __call__(self, images: torch.Tensor | np.ndarray, *args: Any) -> np.ndarray:
@@ -84,6 +98,17 @@ def scorer_unit(name: str) -> str | None:
         return None
     target = SCORERS.lookup(name)[0].target
     return getattr(target, "score_doc", None) if isinstance(target, type) else None
+
+
+def scorer_labelling(name: str) -> dict[str, Any] | None:
+    """The labelling rule scorer `name` declares for learning its direction (its class's
+    ``labelling``, e.g. {"rule": "threshold", "threshold": 0.2}), without loading weights;
+    None when it declares none (the quantile rule applies)."""
+    if name not in SCORERS:
+        return None
+    target = SCORERS.lookup(name)[0].target
+    rule = getattr(target, "labelling", None) if isinstance(target, type) else None
+    return dict(rule) if rule else None
 
 
 def load_scorer(name: str, **options: Any) -> Scorer:
@@ -216,8 +241,9 @@ def hat_score(labels: np.ndarray, face_height: np.ndarray) -> np.ndarray:
 
 
 class _ParsingScorer(Scorer):
-    """Shared part of the hair_length / hat scorers: the shared face analysis (detection,
-    106 landmarks, parsing; each once per image) and a score from its class maps."""
+    """Shared part of the parsing scorers: the shared face analysis (detection, 106 landmarks,
+    parsing; each once per image) and a score from the faces in the parser's frame
+    (`extractors.face.attribute_scores.ParsedFaces`)."""
 
     score_doc: str
 
@@ -227,22 +253,23 @@ class _ParsingScorer(Scorer):
         self.analyzer = shared_analyzer(alignment, detector_weights, device, **analyzer_options)
 
     @abstractmethod
-    def _score(self, labels: np.ndarray, eye_y: np.ndarray, height: np.ndarray) -> np.ndarray:
-        """Class maps + geometry -> scores [N]."""
+    def _score(self, faces: ParsedFaces) -> np.ndarray:
+        """Class maps + landmarks (+ pixels) in the parser frame -> scores [N]."""
 
     def __call__(self, images: torch.Tensor | np.ndarray, *args: Any) -> np.ndarray:
         if args:
             raise TypeError(f"{self.name} scores one batch of images")
         from extractors.base import as_uint8_nchw
         from extractors.face.analysis import CHUNK
+        from extractors.face.attribute_scores import ParsedFaces
         images = as_uint8_nchw(images)
         scores, found = [np.zeros(0)], 0
         for i in range(0, len(images), CHUNK):     # class maps of one chunk at a time
-            analysis = self.analyzer(images[i:i + CHUNK], parts=("landmarks", "parsing"))
+            part = images[i:i + CHUNK]
+            analysis = self.analyzer(part, parts=("landmarks", "parsing"))
             found += int(analysis.found.sum())
-            eye_y, height = face_geometry(analysis.landmarks106, analysis.image_size,
-                                          analysis.labels.shape[1])
-            scores.append(self._score(analysis.labels, eye_y, height).astype(np.float64))
+            faces = ParsedFaces.from_analysis(analysis, part)
+            scores.append(np.asarray(self._score(faces), dtype=np.float64))
         self.last_stats = {"images": len(images), "faces_found": found,
                            "fallback": len(images) - found}
         return np.concatenate(scores)
@@ -258,18 +285,65 @@ class HairLengthScorer(_ParsingScorer):
     name = "hair_length"
     score_doc = "hair pixels below the eye line / (chin y - eye-line y)^2, parser frame"
 
-    def _score(self, labels: np.ndarray, eye_y: np.ndarray, height: np.ndarray) -> np.ndarray:
-        return hair_length_score(labels, eye_y, height)
+    def _score(self, faces: ParsedFaces) -> np.ndarray:
+        return hair_length_score(faces.labels, faces.eye_y, faces.height)
 
 
 class HatScorer(_ParsingScorer):
-    """Hat area / face height^2 (see module doc)."""
+    """Hat area / face height^2 (see module doc); rare: learned with the threshold rule."""
 
     name = "hat"
     score_doc = "hat pixels / (chin y - eye-line y)^2, parser frame"
+    labelling = {"rule": "threshold", "threshold": 0.2, "negative_max": 0.0}
 
-    def _score(self, labels: np.ndarray, eye_y: np.ndarray, height: np.ndarray) -> np.ndarray:
-        return hat_score(labels, height)
+    def _score(self, faces: ParsedFaces) -> np.ndarray:
+        return hat_score(faces.labels, faces.height)
+
+
+class EyeglassesScorer(_ParsingScorer):
+    """Eyeglasses pixels / face pixels (`attribute_scores.eyeglasses_score`); rare."""
+
+    name = "eyeglasses"
+    score_doc = "eyeglasses pixels / face pixels (skin, brows, eyes, glasses, nose, mouth, lips)"
+    labelling = {"rule": "threshold", "threshold": EYEGLASSES_THRESHOLD,
+                 "negative_max": EYEGLASSES_NEGATIVE_MAX}
+
+    def _score(self, faces: ParsedFaces) -> np.ndarray:
+        from extractors.face.attribute_scores import eyeglasses_score
+        return eyeglasses_score(faces.labels)
+
+
+class SmileScorer(_ParsingScorer):
+    """Mouth width / outer-eye-corner distance from the 106 landmarks (`smile_score`)."""
+
+    name = "smile"
+    score_doc = SMILE_DOC
+
+    def _score(self, faces: ParsedFaces) -> np.ndarray:
+        from extractors.face.attribute_scores import smile_score
+        return smile_score(faces)
+
+
+class SkinToneScorer(_ParsingScorer):
+    """Individual typology angle (degrees) of the parsed skin pixels (`ita_score`)."""
+
+    name = "skin_tone"
+    score_doc = "ITA = atan2(L* - 50, b*) in degrees of the mean CIELAB of parsed skin pixels (higher: lighter)"
+
+    def _score(self, faces: ParsedFaces) -> np.ndarray:
+        from extractors.face.attribute_scores import ita_score
+        return ita_score(faces)
+
+
+class BangsScorer(_ParsingScorer):
+    """Hair share of the forehead box above the brows (`bangs_score`)."""
+
+    name = "bangs"
+    score_doc = BANGS_DOC
+
+    def _score(self, faces: ParsedFaces) -> np.ndarray:
+        from extractors.face.attribute_scores import bangs_score
+        return bangs_score(faces)
 
 
 # ------------------------------------------------------------------ CLIP zero-shot
@@ -391,6 +465,10 @@ register_scorer("gender", GenderScorer)
 register_scorer("age", AgeScorer)
 register_scorer("hair_length", HairLengthScorer)
 register_scorer("hat", HatScorer)
+register_scorer("eyeglasses", EyeglassesScorer)
+register_scorer("smile", SmileScorer)
+register_scorer("skin_tone", SkinToneScorer)
+register_scorer("bangs", BangsScorer)
 register_scorer("identity", IdentityScorer)
 register_scorer("clip", ClipZeroShotScorer)
 

@@ -142,7 +142,8 @@ def write_sweep_run(root: Path, spaces: dict[str, bool], interventions: Sequence
         "interventions": {iv: DESCRIPTIONS[iv] for iv in interventions},
         "interventions_prepared": {"gender": {**DESCRIPTIONS["gender"], "direction": {
             "space": "z", "sha256": "d1" * 32, "provenance": {
-                "scorer": "gender", "held_out_accuracy": 0.65, "train_accuracy": 0.996,
+                "scorer": "gender", "held_out_balanced_accuracy": 0.65, "held_out_auc": 0.71,
+                "train_balanced_accuracy": 0.996, "labelling": {"rule": "quantile", "quantile": 0.2},
                 "n_held_out": 120, "n_train": 280, "file_sha256": "f1" * 32, "path": "dir.npy",
                 "scorer_description": {"name": "gender", "score": "P(male)", "network": {
                     "name": "gender-net", "weights_sha256": "e7" * 32}}}}}},

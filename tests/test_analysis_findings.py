@@ -68,7 +68,7 @@ def test_direction_quality_and_caveats():
         "hat": {"kind": "synthetic_occluder"}}
     assert direction_quality("hat", prepared["hat"]) is None
     q = direction_quality("gender", prepared["gender"])
-    assert q.held_out_accuracy == 0.65 and q.weak
+    assert q.held_out_balanced_accuracy == 0.65 and q.weak
     null = pd.DataFrame({"intervention": ["g", "h", "g"], "space": ["a", "a", "r"],
                          "trained": [True, True, False], "null_mean": [10.0, 12.0, 99.0],
                          "null_sd": [1.0, 3.0, 9.0]})

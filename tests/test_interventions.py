@@ -112,13 +112,13 @@ def test_learned_direction_recovers_planted_direction(tmp_path):
     gen, scorer = ToyGAN(z_dim=8), Brightness()
     d = learn_direction(gen, scorer, LearnSettings(space="z", n_samples=600, quantile=0.25, holdout=0.3))
     assert float(d.vector @ gen.n_true.numpy()) > 0.9          # points towards higher scores
-    assert d.provenance["held_out_accuracy"] >= 0.9
+    assert d.provenance["held_out_balanced_accuracy"] >= 0.9
     assert d.provenance["n_held_out"] == 2 * round(0.3 * 150)
     assert d.provenance["scorer"] == "brightness" and d.provenance["generator"]["spec"] == "toy"
     path = save_direction(d, tmp_path / "bright.npy")
     again = load_direction(path, generator=gen)
     np.testing.assert_array_equal(again.vector, d.vector)
-    assert again.provenance["held_out_accuracy"] == d.provenance["held_out_accuracy"]
+    assert again.provenance["held_out_balanced_accuracy"] == d.provenance["held_out_balanced_accuracy"]
     assert np.load(path).shape == (1, 8)
 
 
@@ -205,7 +205,7 @@ def test_learned_edit_prepare_caches_and_calibrates(tmp_path):
     edit.prepare(gen, tmp_path)
     desc = edit.describe()
     assert desc["alpha_source"] == "calibrated" and abs(desc["calibration"]["achieved_shift"] - 30) <= 1.5
-    assert desc["direction"]["provenance"]["held_out_accuracy"] >= 0.9
+    assert desc["direction"]["provenance"]["held_out_balanced_accuracy"] >= 0.9
     json.dumps(desc)                                          # manifest-ready
     seeds = list(range(10))
     base = gen.images_for_seeds(seeds)

@@ -110,7 +110,7 @@ def test_learned_gender_edit_moves_gender(dcgan, tmp_path):
         pytest.skip(f"scorer weights missing: {exc}")
     edit = build_intervention("gender", n_samples=600, quantile=0.25)
     edit.prepare(dcgan, tmp_path)
-    assert edit.direction.provenance["held_out_accuracy"] > 0.55   # 0.62 at M=600, 0.74 at M=2000
+    assert edit.direction.provenance["held_out_balanced_accuracy"] > 0.55   # 0.62 at M=600, 0.74 at M=2000
     seeds = list(range(100, 132))
     base = dcgan.images_for_seeds(seeds)
     twins = edit.counterfactual(dcgan, seeds, base)

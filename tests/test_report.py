@@ -145,7 +145,8 @@ def test_every_intervention_has_its_section(sweep_html):
     assert "Expected for a reference distortion" in _section(sweep_html, "blur:all")
     # direction quality from the manifest, scorer units, the edit in words
     gender = _section(sweep_html, "gender")
-    assert "held-out accuracy <b>0.650</b>" in gender and "weak" in gender
+    assert "held-out balanced accuracy <b>0.650</b>, AUC 0.710" in gender and "weak" in gender
+    assert "(quantile rule)" in gender
     assert "(P(male))" in gender and "strength α = 3 (default)" in gender
     # region edits show their own region result
     assert "Region result" in _section(sweep_html, "blur:eyes")
@@ -169,7 +170,7 @@ def test_findings_box_comes_first_and_states_intervals(sweep_run, sweep_html):
     assert "rand-net" in box and "left out of every comparison" in box
     assert "Hat</b> failed verification" in box
     assert "Eyes blurred</b>" in box and "Not verifiable" in box
-    assert "held-out accuracy 0.650" in box
+    assert "held-out balanced accuracy 0.650 (AUC 0.710" in box
     assert "Bias floor" in box and "20 faces" in box
 
 
@@ -185,7 +186,7 @@ def test_every_table_links_its_file_and_numbers_are_uniform(sweep_run, sweep_htm
     prov = sweep_html[sweep_html.index('id="provenance"'):]
     assert "e7" * 32 in prov and "f1" * 32 in prov and "0c3b90b1" in prov
     assert "n_boot = 200" in prov and "statsmodels" in prov and "scikit-learn" in prov
-    assert "held_out_accuracy" in prov          # interventions as prepared, not as configured
+    assert "held_out_balanced_accuracy" in prov          # interventions as prepared, not as configured
     import html as html_lib
     import tomllib
     toml_text = html_lib.unescape(re.search(r"<pre>(.*?)</pre>", prov, flags=re.S).group(1))

@@ -59,7 +59,7 @@ def _effects_measure(effects: pd.DataFrame) -> Measure:
 
 VERIFIED, NOT_VERIFIABLE, FLAGGED, REFERENCE = (
     "verified", "not verifiable", "flagged", "reference distortion")
-WEAK_DIRECTION_ACCURACY = 0.75   # held-out accuracy of a learned direction below this: weak
+WEAK_DIRECTION_ACCURACY = 0.75   # held-out balanced accuracy of a learned direction below this: weak
 
 
 @dataclass(frozen=True)
@@ -101,17 +101,20 @@ class VerificationFinding:
 
 @dataclass(frozen=True)
 class DirectionQuality:
-    """How well a learned latent direction separates its attribute (from the manifest)."""
+    """How well a learned latent direction separates its attribute (from the manifest):
+    balanced accuracy (mean per-class recall) and AUC on held-out samples."""
     intervention: str
     scorer: str
-    held_out_accuracy: float
-    train_accuracy: float
+    held_out_balanced_accuracy: float
+    train_balanced_accuracy: float
     n_held_out: int
     n_train: int
+    held_out_auc: float = float("nan")
+    rule: str = "quantile"
 
     @property
     def weak(self) -> bool:
-        return bool(self.held_out_accuracy < WEAK_DIRECTION_ACCURACY)
+        return bool(self.held_out_balanced_accuracy < WEAK_DIRECTION_ACCURACY)
 
 
 @dataclass(frozen=True)
@@ -156,14 +159,19 @@ def verification_status(record: Mapping[str, Any] | None, reference: bool = Fals
 
 
 def direction_quality(key: str, prepared: Mapping[str, Any] | None) -> DirectionQuality | None:
-    """Held-out and training accuracy of a learned direction, from the intervention's prepared
-    description in the manifest (None for edits without a learned direction)."""
+    """Held-out and training balanced accuracy (and held-out AUC) of a learned direction, from
+    the intervention's prepared description in the manifest (None for edits without a learned
+    direction). Manifests from before the labelling rules hold plain accuracy of two equal
+    classes (the quantile rule), which is the balanced accuracy there."""
     prov = ((prepared or {}).get("direction") or {}).get("provenance") or {}
-    if "held_out_accuracy" not in prov:
+    held = prov.get("held_out_balanced_accuracy", prov.get("held_out_accuracy"))
+    if held is None:
         return None
-    return DirectionQuality(key, str(prov.get("scorer", "")), float(prov["held_out_accuracy"]),
-                            float(prov.get("train_accuracy", np.nan)),
-                            int(prov.get("n_held_out", 0)), int(prov.get("n_train", 0)))
+    train = prov.get("train_balanced_accuracy", prov.get("train_accuracy", np.nan))
+    return DirectionQuality(key, str(prov.get("scorer", "")), float(held), float(train),
+                            int(prov.get("n_held_out", 0)), int(prov.get("n_train", 0)),
+                            float(prov.get("held_out_auc", np.nan)),
+                            str((prov.get("labelling") or {}).get("rule", "quantile")))
 
 
 def _estimates(table: pd.DataFrame, m: Measure) -> list[Estimate]:

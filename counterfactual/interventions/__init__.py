@@ -1,7 +1,7 @@
 """Counterfactual interventions: edits that change one attribute of a base face.
 
     build_intervention(name, **params) -> Intervention
-    names: gender, age, hair_length, hat (learned latent edits), hat_occluder (synthetic),
+    names: gender, age, hair_length, hat, eyeglasses, smile, skin_tone, bangs (learned latent edits), hat_occluder (synthetic),
            truncation, blur:<region>, fill:<region>, direction:<path.npy>,
            distortions flip:vertical|horizontal, rotate, shift, erase, swirl, puzzle, noise, jpeg,
            resample (one strength parameter each)
@@ -9,7 +9,7 @@
              (parsing masks; masks = "landmarks": eyes, nose, mouth, hair, skin, background, hat, all)
 
 Modules: base (interface, registry), latent (Z/W/W+ edits), directions (load/learn/
-condition/calibrate), attributes (latent attribute edits), truncation, regions (masks),
+condition/calibrate), labelling (rules that label samples for learning), attributes (latent attribute edits), truncation, regions (masks),
 pixel (blur, fill, synthetic hat), distortions (global pixel distortions), verify (did the edit change its attribute only?).
 """
 from __future__ import annotations

@@ -21,7 +21,7 @@ from counterfactual.foundation.hashing import content_hash
 from counterfactual.interventions.base import Intervention, check_base_images, register_intervention
 from counterfactual.interventions.directions import (
     Calibration, Direction, LearnSettings, calibrate_alpha, condition_direction, learn_direction,
-    load_direction, save_direction, scorer_name, sidecar_path)
+    load_direction, save_direction, scorer_name, sidecar_path, with_scorer_labelling)
 from counterfactual.interventions.latent import check_layers, edited_images, resolve_space, space_dim
 from counterfactual.interventions.pixel import SyntheticHat
 
@@ -64,7 +64,8 @@ class LatentEdit(Intervention):
                  layers: Sequence[int] | None = None, alpha: float | None = None,
                  shift: float | None = None, n_samples: int = 2000, quantile: float = 0.2,
                  seed_start: int = 2_000_000_000, classifier: str = "svm",
-                 condition_on: Sequence[str] = (), calibration_n: int = 64,
+                 condition_on: Sequence[str] = (), labelling: dict[str, Any] | None = None,
+                 calibration_n: int = 64,
                  calibration_tolerance: float | None = None,
                  scorer_options: dict[str, Any] | None = None) -> None:
         if direction is None and scorer is None:
@@ -91,6 +92,9 @@ class LatentEdit(Intervention):
         self.shift = shift
         self.settings = dict(n_samples=int(n_samples), quantile=float(quantile),
                              seed_start=int(seed_start), classifier=classifier)
+        self.labelling = None if labelling is None else dict(labelling)
+        if self.labelling is not None:
+            LearnSettings(labelling=self.labelling).check()
         self.condition_on = list(condition_on)
         self.calibration_n = int(calibration_n)
         self.calibration_tolerance = calibration_tolerance
@@ -113,7 +117,10 @@ class LatentEdit(Intervention):
 
     def _learned(self, generator: Any, scorer: str | Callable[..., Any], space: str, workdir: Path,
                  batch_size: int, progress: bool) -> Direction:
-        settings = LearnSettings(space=space, **self.settings)
+        own = scorer is self.scorer
+        settings = LearnSettings(space=space, **self.settings,
+                                 labelling=self.labelling if own else None)
+        settings = with_scorer_labelling(settings, scorer)      # resolved before the cache key
         label = scorer_name(scorer, str(scorer))
         options = self.scorer_options if scorer is self.scorer else {}
         key = _key({"generator": generator.describe(), "scorer": label, "scorer_options": options,
@@ -210,13 +217,36 @@ class LatentEdit(Intervention):
             "scorer_options": self.scorer_options or None,
             "direction_file": self.direction_path, "prepared": self.direction is not None}
         if self.direction_path is None:
-            d["learn_settings"] = self.settings
+            d["learn_settings"] = {**self.settings, "labelling": self.labelling}
             d["condition_on"] = self.condition_on
         if self.direction is not None:
             d["direction"] = self.direction.describe()
+            if self.direction.provenance.get("conditioned_on"):
+                d["conditioning"] = conditioning_summary(self.direction, self.alpha)
         if self.calibration is not None:
             d["calibration"] = self.calibration.to_dict()
         return d
+
+
+def conditioning_summary(direction: Direction, alpha: float) -> dict[str, Any]:
+    """Linear leakage of a conditioned edit at strength `alpha`, before and after conditioning:
+    per conditioning attribute, the shift of its linear score (projection on its normal) in SD
+    of that projection over the learning samples; and the target's own linear shift (the raw
+    normal's projection), which conditioning lowers by the cosine with the raw direction."""
+    prov = direction.provenance
+    out: dict[str, Any] = {"alpha": alpha, "cosine_with_raw": prov.get("cosine_with_unconditioned"),
+                           "others": {}}
+    sd = prov.get("projection_sd")
+    if isinstance(sd, (int, float)) and sd > 0:
+        out["target_shift_sd_raw"] = alpha / sd
+        out["target_shift_sd_conditioned"] = alpha * float(prov["cosine_with_unconditioned"]) / sd
+    for rec in prov.get("conditioned_on", []):
+        entry = {"cosine_raw": rec.get("cosine_raw"), "cosine_conditioned": rec.get("cosine_conditioned")}
+        if "leakage_sd_per_alpha_raw" in rec:
+            entry.update(leakage_sd_raw=alpha * rec["leakage_sd_per_alpha_raw"],
+                         leakage_sd_conditioned=alpha * rec["leakage_sd_per_alpha_conditioned"])
+        out["others"][str(rec.get("scorer") or rec.get("sha256", "?")[:12])] = entry
+    return out
 
 
 # -- registered names -------------------------------------------------------------------
@@ -249,5 +279,7 @@ register_intervention("gender", make_attribute("gender"))
 register_intervention("age", make_attribute("age"))
 register_intervention("hair_length", make_attribute("hair_length"))
 register_intervention("hat", make_attribute("hat"))
+for _attribute in ("eyeglasses", "smile", "skin_tone", "bangs"):
+    register_intervention(_attribute, make_attribute(_attribute))
 register_intervention("hat_occluder", make_hat_occluder)
 register_intervention("direction", make_direction, prefix=True, arg_help="path.npy")

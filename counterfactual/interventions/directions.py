@@ -8,9 +8,14 @@ File formats
   generator describe(), scorer, number of samples, quantile, held-out accuracy, ...
 
 Learning (Shen et al., InterFaceGAN): sample M latents, score their images with an
-attribute scorer, label the top and bottom `quantile` of scores 1 / 0, fit a linear
-classifier on a training split, report accuracy on the held-out split; the unit normal of
-the separating hyperplane is the direction (pointing to higher scores).
+attribute scorer, label them by the scorer's rule (`labelling`: the top and bottom `quantile`
+of scores for continuous attributes, above a threshold against the rest for rare ones), fit
+a class-balanced linear classifier on a training split stratified by class, report balanced
+accuracy and AUC on the held-out split; the unit normal of the separating hyperplane is the
+direction (pointing to higher scores).
+
+Conditioning (InterFaceGAN's conditional manipulation, `condition_direction`): Gram-Schmidt on
+the conditioning normals, the target normal minus its projection on their span, renormalised.
 """
 from __future__ import annotations
 
@@ -18,12 +23,13 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from counterfactual.errors import UserError
 from counterfactual.foundation.files import atomic_write, write_text
 from counterfactual.interventions.latent import edited_images, sample_latents, space_dim
 
@@ -170,7 +176,11 @@ def scorer_name(scorer: Any, default: str = "custom") -> str:
 
 @dataclass(frozen=True)
 class LearnSettings:
-    """Everything that determines a learned direction besides generator and scorer."""
+    """Everything that determines a learned direction besides generator and scorer.
+
+    `labelling`: the labelling rule and its options ({"rule": "threshold", "threshold": 0.2});
+    None takes the scorer's declared rule (`scorer_labelling`), else the quantile rule with
+    `quantile`."""
     space: str = "z"
     n_samples: int = 2000
     quantile: float = 0.2
@@ -178,6 +188,7 @@ class LearnSettings:
     holdout: float = 0.3
     classifier: str = "svm"              # "svm" (LinearSVC) or "logistic"
     split_seed: int = 0
+    labelling: dict[str, Any] | None = None
 
     def check(self) -> None:
         if self.space not in ("z", "w"):
@@ -190,60 +201,97 @@ class LearnSettings:
             raise ValueError(f"unknown classifier {self.classifier!r}; allowed: {', '.join(_CLASSIFIERS)}")
         if self.n_samples < 20:
             raise ValueError(f"n_samples must be at least 20, got {self.n_samples}")
+        if self.labelling is not None:
+            from counterfactual.interventions.labelling import LABELLING
+            rule = self.labelling.get("rule", "quantile")
+            if rule not in LABELLING:
+                raise ValueError(f"unknown labelling rule {rule!r}; allowed: {LABELLING.allowed()}")
+
+    def rule(self) -> dict[str, Any]:
+        """The labelling actually applied: `labelling`, else the quantile rule."""
+        if self.labelling is None:
+            return {"rule": "quantile", "quantile": self.quantile}
+        if self.labelling.get("rule", "quantile") == "quantile":
+            return {"quantile": self.quantile, **self.labelling, "rule": "quantile"}
+        return dict(self.labelling)
+
+
+def scorer_labelling(scorer: Any) -> dict[str, Any] | None:
+    """The labelling rule a scorer declares: its ``labelling`` attribute, or for a registered
+    name its class's (no weights loaded); None when it declares none."""
+    if isinstance(scorer, str):
+        from extractors.scorers import scorer_labelling as registered
+        return registered(scorer)
+    rule = getattr(scorer, "labelling", None)
+    return dict(rule) if rule else None
+
+
+def with_scorer_labelling(settings: LearnSettings, scorer: Any) -> LearnSettings:
+    """`settings` with the scorer's declared labelling filled in where none was given."""
+    if settings.labelling is not None:
+        return settings
+    declared = scorer_labelling(scorer)
+    return settings if declared is None else replace(settings, labelling=declared)
 
 
 def _svm() -> Any:
     from sklearn.svm import LinearSVC
-    return LinearSVC(C=1.0, max_iter=20_000, random_state=0)
+    return LinearSVC(C=1.0, max_iter=20_000, random_state=0, class_weight="balanced")
 
 
 def _logistic() -> Any:
     from sklearn.linear_model import LogisticRegression
-    return LogisticRegression(C=1.0, max_iter=5_000)
+    return LogisticRegression(C=1.0, max_iter=5_000, class_weight="balanced")
 
 
 _CLASSIFIERS: dict[str, Callable[[], Any]] = {"svm": _svm, "logistic": _logistic}
+CLASSIFIER_DOC = {"svm": "sklearn LinearSVC(C=1, random_state=0, class_weight='balanced')",
+                  "logistic": "sklearn LogisticRegression(C=1, class_weight='balanced')"}
 
 
 def fit_boundary(codes: np.ndarray, scores: np.ndarray, settings: LearnSettings
                  ) -> tuple[np.ndarray, float, dict[str, Any]]:
-    """Label extreme quantiles, fit the classifier: (unit normal, offset, statistics)."""
-    keep = np.isfinite(scores)
-    x, s = codes[keep], scores[keep]
-    k = int(np.floor(settings.quantile * len(s)))
-    if k < 5:
-        raise ValueError(f"only {len(s)} scored samples: quantile {settings.quantile} gives {k} per class "
-                         "(need at least 5); raise n_samples")
-    order = np.argsort(s, kind="stable")
-    low, high = order[:k], order[-k:]
-    if s[low].max() >= s[high].min():
-        raise ValueError("the scorer does not separate the quantiles (top and bottom scores overlap); "
-                         "is the scorer constant on these images?")
-    xs = np.concatenate([x[low], x[high]])
-    ys = np.concatenate([np.zeros(k, int), np.ones(k, int)])
+    """Label the samples by the settings' rule, fit the class-balanced classifier on a split
+    stratified by class: (unit normal, offset, statistics). Quality is held-out balanced
+    accuracy and AUC (chance 0.5 whatever the class sizes)."""
+    from counterfactual.interventions.labelling import auc, balanced_accuracy, make_labels
+    codes = np.asarray(codes, dtype=np.float64)
+    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    labels = make_labels(scores, settings.rule())
+    idx = np.concatenate([labels.negatives, labels.positives])
+    ys = np.concatenate([np.zeros(labels.negatives.size, int), np.ones(labels.positives.size, int)])
+    xs = codes[idx]
     rng = np.random.RandomState(settings.split_seed)
-    test = np.zeros(2 * k, bool)
-    n_test = max(1, int(round(settings.holdout * k)))
-    for cls in (0, 1):   # stratified split
-        idx = np.flatnonzero(ys == cls)
-        test[rng.choice(idx, n_test, replace=False)] = True
+    test = np.zeros(ys.size, bool)
+    for cls in (0, 1):   # stratified split: the held-out share of each class
+        members = np.flatnonzero(ys == cls)
+        n_test = min(members.size - 1, max(1, round(settings.holdout * members.size)))
+        test[rng.choice(members, n_test, replace=False)] = True
     clf = _CLASSIFIERS[settings.classifier]()
     clf.fit(xs[~test], ys[~test])
     coef = np.asarray(clf.coef_, dtype=np.float64).reshape(-1)
     norm = float(np.linalg.norm(coef))
     if norm == 0.0:
         raise ValueError("the classifier found no direction (zero normal)")
-    stats = {"n_scored": int(keep.sum()), "n_per_class": k, "n_train": int((~test).sum()),
-             "n_held_out": int(test.sum()),
-             "train_accuracy": float(clf.score(xs[~test], ys[~test])),
-             "held_out_accuracy": float(clf.score(xs[test], ys[test])),
-             "score_low_max": float(s[low].max()), "score_high_min": float(s[high].min())}
-    return coef / norm, float(np.asarray(clf.intercept_).reshape(-1)[0]) / norm, stats
+    normal = coef / norm
+    projection = codes[np.isfinite(scores)] @ normal
+    stats = {"labelling": labels.record, "n_scored": int(np.isfinite(scores).sum()),
+             "n_negative": int(labels.negatives.size), "n_positive": int(labels.positives.size),
+             "n_per_class": int(min(labels.negatives.size, labels.positives.size)),
+             "n_train": int((~test).sum()), "n_held_out": int(test.sum()),
+             "n_held_out_positive": int((test & (ys == 1)).sum()),
+             "train_balanced_accuracy": balanced_accuracy(ys[~test], clf.predict(xs[~test])),
+             "held_out_balanced_accuracy": balanced_accuracy(ys[test], clf.predict(xs[test])),
+             "held_out_auc": auc(ys[test], clf.decision_function(xs[test])),
+             "projection_sd": float(projection.std(ddof=1)) if projection.size > 1 else float("nan")}
+    return normal, float(np.asarray(clf.intercept_).reshape(-1)[0]) / norm, stats
 
 
 def learn_direction(generator: Any, scorer: Scorer, settings: LearnSettings = LearnSettings(),
                     batch_size: int = 16, progress: bool = False) -> Direction:
-    """InterFaceGAN: learn the unit normal separating high from low scores in `settings.space`."""
+    """InterFaceGAN: learn the unit normal separating positive from negative samples in
+    `settings.space` (labelled by the scorer's rule, see `labelling`)."""
+    settings = with_scorer_labelling(settings, scorer)
     settings.check()
     z, codes = sample_latents(generator, settings.n_samples, settings.seed_start, settings.space)
     images = generator.images(z, space="z", batch_size=batch_size, progress=progress)
@@ -252,11 +300,10 @@ def learn_direction(generator: Any, scorer: Scorer, settings: LearnSettings = Le
     provenance = {"source": "learned (InterFaceGAN-style linear boundary)",
                   "generator": generator.describe(), "scorer": scorer_name(scorer),
                   "scorer_description": _describe(scorer), "n_samples": settings.n_samples,
-                  "quantile": settings.quantile, "seed_start": settings.seed_start,
+                  "seed_start": settings.seed_start,
                   "seeds": f"{settings.seed_start}..{settings.seed_start + settings.n_samples - 1}",
                   "holdout_fraction": settings.holdout, "split_seed": settings.split_seed,
-                  "classifier": {"svm": "sklearn LinearSVC(C=1, random_state=0)",
-                                 "logistic": "sklearn LogisticRegression(C=1)"}[settings.classifier],
+                  "classifier": CLASSIFIER_DOC[settings.classifier],
                   "offset": offset, **stats}
     return Direction(normal, settings.space, provenance)
 
@@ -267,24 +314,53 @@ def _describe(obj: Any) -> Any:
 
 
 def condition_direction(direction: Direction, others: Sequence[Direction]) -> Direction:
-    """Project out the span of `others` (InterFaceGAN conditional manipulation), renormalise."""
+    """InterFaceGAN conditional manipulation: orthonormalise the conditioning normals
+    (Gram-Schmidt), remove their span from `direction`, renormalise.
+
+    The provenance records, per conditioning normal n_k, the cosine of the raw and of the
+    conditioned direction with it, and (when n_k was learned here, with the SD of the
+    samples' projections on it) the linear leakage per unit of alpha in SD of that projection,
+    cos / SD: what an edit of strength alpha moves the other attribute's linear score by,
+    before (raw) and after (0) conditioning.
+    """
     if not others:
         return direction
     for o in others:
         if o.space != direction.space or o.dim != direction.dim:
             raise ValueError(f"cannot condition a {direction.space}/{direction.dim}-d direction on a "
                              f"{o.space}/{o.dim}-d one")
-    basis = np.stack([o.vector for o in others], axis=1)          # [dim, k]
-    coef, *_ = np.linalg.lstsq(basis, direction.vector, rcond=None)
-    residual = direction.vector - basis @ coef
+    basis: list[np.ndarray] = []
+    for o in others:
+        v = o.vector.copy()
+        for _ in range(2):                     # twice: Gram-Schmidt with reorthogonalisation
+            for q in basis:
+                v -= (q @ v) * q
+        if np.linalg.norm(v) < 1e-6:
+            raise UserError(f"conditioning direction of {o.provenance.get('scorer', '?')!r} lies in "
+                            "the span of the other conditioning directions; leave it out")
+        basis.append(v / np.linalg.norm(v))
+    residual = direction.vector.copy()
+    for _ in range(2):
+        for q in basis:
+            residual -= (q @ residual) * q
     if np.linalg.norm(residual) < 1e-8:
-        raise ValueError("the direction lies in the span of the conditioning directions")
+        raise UserError("the direction lies in the span of the conditioning directions")
+    conditioned = residual / np.linalg.norm(residual)
+    records = []
+    for o in others:
+        sd = o.provenance.get("projection_sd")
+        raw, after = float(direction.vector @ o.vector), float(conditioned @ o.vector)
+        record = {"scorer": o.provenance.get("scorer"), "sha256": o.sha256,
+                  "path": o.provenance.get("path"), "cosine_raw": raw, "cosine_conditioned": after}
+        if isinstance(sd, (int, float)) and sd > 0:
+            record.update(projection_sd=float(sd), leakage_sd_per_alpha_raw=raw / sd,
+                          leakage_sd_per_alpha_conditioned=after / sd)
+        records.append(record)
     provenance = dict(direction.provenance)
-    provenance["conditioned_on"] = [{"sha256": o.sha256, "scorer": o.provenance.get("scorer"),
-                                     "path": o.provenance.get("path")} for o in others]
+    provenance["conditioned_on"] = records
     provenance["unconditioned_sha256"] = direction.sha256
-    provenance["cosine_with_unconditioned"] = float(residual @ direction.vector / np.linalg.norm(residual))
-    return Direction(residual, direction.space, provenance)
+    provenance["cosine_with_unconditioned"] = float(conditioned @ direction.vector)
+    return Direction(conditioned, direction.space, provenance)
 
 
 @dataclass

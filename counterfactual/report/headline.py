@@ -61,10 +61,11 @@ def _verification_lines(f: Findings, titles: Mapping[str, str]) -> list[Markup]:
         lines.append(Markup("Not verifiable (no target scorer, so nothing shows the edit did "
                             "what it should): {}.").format(_join(unverifiable)))
     for q in f.weak_directions:
-        lines.append(Markup("The {} direction is weak: held-out accuracy {} (n = {}; training "
-                            "{}), so its twins may change the attribute only partly.").format(
-            _b(titles.get(q.intervention, q.intervention)), num(q.held_out_accuracy),
-            count(q.n_held_out), num(q.train_accuracy)))
+        lines.append(Markup("The {} direction is weak: held-out balanced accuracy {} (AUC {}, "
+                            "n = {}; training {}), so its twins may change the attribute only "
+                            "partly.").format(
+            _b(titles.get(q.intervention, q.intervention)), num(q.held_out_balanced_accuracy),
+            num(q.held_out_auc), count(q.n_held_out), num(q.train_balanced_accuracy)))
     return lines
 
 

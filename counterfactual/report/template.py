@@ -204,7 +204,7 @@ TEMPLATE = r"""<!DOCTYPE html>
 <h3>Verification</h3>
 {% if v %}
 <div class="box {{ 'flag' if v.status == 'flagged' else ('ref' if v.status == 'reference distortion' else 'note') }}">{{ v.note }}</div>
-{% if at.direction %}<p>Direction quality: held-out accuracy <b>{{ at.direction.held_out_accuracy|num }}</b> (n = {{ at.direction.n_held_out }}; training {{ at.direction.train_accuracy|num }}, n = {{ at.direction.n_train }}) of the linear boundary on {{ at.direction.scorer }} labels{% if at.direction.weak %} — <b>weak</b>: the direction only partly separates the attribute{% endif %}.</p>{% endif %}
+{% if at.direction %}<p>Direction quality: held-out balanced accuracy <b>{{ at.direction.held_out_balanced_accuracy|num }}</b>, AUC {{ at.direction.held_out_auc|num }} (n = {{ at.direction.n_held_out }}; training {{ at.direction.train_balanced_accuracy|num }}, n = {{ at.direction.n_train }}) of the linear boundary on {{ at.direction.scorer }} labels ({{ at.direction.rule }} rule){% if at.direction.weak %} — <b>weak</b>: the direction only partly separates the attribute{% endif %}.</p>{% endif %}
 <div class="two"><div>
 <div class="tbl"><table class="data sortable"><thead><tr><th class="l">scorer (unit)</th><th class="l">role</th><th>base mean</th><th>edited mean</th><th>shift</th><th>{{ v.ci_label }} CI</th><th>effect (SD)</th><th>p</th></tr></thead><tbody>
 {% for r in v.rows %}<tr><td class="l">{{ r.scorer }}{% if r.unit %} <span class="muted small">({{ r.unit }})</span>{% endif %}</td><td class="l">{{ r.role }}</td>{{ n(r.mean_base) }}{{ n(r.mean_twin) }}{{ n(r.shift, True) }}

@@ -428,9 +428,11 @@ class LocalExecutor(FeatureEngine):
             self.keep_base_scores(scorers, base)
         result = {"intervention": key, "name": self.config.intervention(key).name, **result}
         direction = getattr(intervention, "direction", None)
-        if direction is not None and "held_out_accuracy" in getattr(direction, "provenance", {}):
+        if direction is not None and "held_out_balanced_accuracy" in getattr(direction, "provenance", {}):
             result["learned_direction"] = {k: direction.provenance.get(k) for k in (
-                "scorer", "space", "n_samples", "n_held_out", "train_accuracy", "held_out_accuracy")}
+                "scorer", "space", "n_samples", "labelling", "n_negative", "n_positive",
+                "n_held_out", "train_balanced_accuracy", "held_out_balanced_accuracy",
+                "held_out_auc", "conditioned_on", "cosine_with_unconditioned")}
             result["learned_direction"]["space"] = direction.space
         self.rd.mark_done(task.id, task.key, files=[write_json(self.rd.stats_path(task.id), result)])
 
