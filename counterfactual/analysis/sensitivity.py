@@ -42,8 +42,9 @@ from threadpoolctl import threadpool_limits
 from counterfactual.metrics import RankDeficientCovarianceWarning
 
 from ._common import frame, group_rng
+from .distances import DEFAULT_DISTANCES, DISTANCES, FAMILIES, check_distances, families_of
 from .inference import (CellInference, ResamplingPlan, Settings, cell_plan, holm_bounds,
-                        infer_cell, plan_interval, resamples_for)
+                        infer_cell, infer_pooled, plan_interval, resamples_for)
 from .multiple import adjust_pvalues
 from .pairs import PairFeatures
 
@@ -52,7 +53,8 @@ DEFINITION = ("sensitivity = FD(base set, twin set) - mean FD over within-pair s
               "floor removed (0 in expectation when the attribute does not move the features)")
 
 EFFECT_COLUMNS: tuple[str, ...] = (
-    "intervention", "space", "space_label", "trained", "n_pairs", "dim", "fd1", "fd0",
+    "intervention", "space", "space_label", "trained", "distance", "lower_is_better", "n_pairs",
+    "dim", "d1", "d0", "fd1", "fd0",
     "sensitivity", "sensitivity_se", "sensitivity_ci_low", "sensitivity_ci_high", "mean_part",
     "trace_part", "mean_term_unbiased", "fd_inf1", "fd_inf0", "fd_inf_change", "p_value",
     "p_is_bound", "p_resolution", "p_holm", "p_holm_is_bound", "reject_holm", "detected",
@@ -95,7 +97,11 @@ NORMALISERS: dict[str, Callable[[dict, dict, list[str], str], dict]] = {
 
 def _effect_rows(pairs: Sequence[PairFeatures], cells: list[CellInference], settings: Settings,
                  family: int, n_perm: int | None, plan: ResamplingPlan) -> pd.DataFrame:
-    rows = [{**pf.labels(), "n_pairs": c.n_pairs, "dim": c.dim, "fd1": c.fd1, "fd0": c.fd0,
+    """Rows of one distance (its own Holm family)."""
+    fd = [c.distance == "fd" for c in cells]
+    rows = [{**pf.labels(), "distance": c.distance, "lower_is_better": c.lower_is_better,
+             "n_pairs": c.n_pairs, "dim": c.dim, "d1": c.fd1, "d0": c.fd0,
+             "fd1": c.fd1 if is_fd else np.nan, "fd0": c.fd0 if is_fd else np.nan,
              "sensitivity": c.sensitivity, "sensitivity_se": c.se, "sensitivity_ci_low": c.ci_low,
              "sensitivity_ci_high": c.ci_high, "mean_part": c.mean_part,
              "trace_part": c.trace_part, "mean_term_unbiased": c.mean_term_unbiased,
@@ -106,7 +112,7 @@ def _effect_rows(pairs: Sequence[PairFeatures], cells: list[CellInference], sett
              "alpha": settings.alpha, "jackknife_groups": plan.n_groups,
              "crossfit_splits": plan.splits, "sensitivity_se_jackknife": c.se_jackknife,
              "swaps": settings.swaps,
-             "seed": settings.seed} for pf, c in zip(pairs, cells)]
+             "seed": settings.seed} for pf, c, is_fd in zip(pairs, cells, fd)]
     df = frame(rows, [c for c in EFFECT_COLUMNS if c not in ("p_holm", "p_holm_is_bound",
                                                                 "reject_holm", "detected")])
     if n_perm:
@@ -116,13 +122,16 @@ def _effect_rows(pairs: Sequence[PairFeatures], cells: list[CellInference], sett
         df["reject_holm"] = np.nan_to_num(df["p_holm"].to_numpy(np.float64), nan=1.0) <= settings.alpha
     else:
         df["p_holm"], df["p_holm_is_bound"], df["reject_holm"] = np.nan, False, False
-    df["detected"] = detected(df["reject_holm"].to_numpy(bool),
-                              df["sensitivity_ci_low"].to_numpy(np.float64) > 0) if n_perm else "not tested"
+    lower = df["lower_is_better"].to_numpy(bool)
+    beyond = np.where(lower, df["sensitivity_ci_low"].to_numpy(np.float64) > 0,
+                      df["sensitivity_ci_high"].to_numpy(np.float64) < 0)
+    df["detected"] = detected(df["reject_holm"].to_numpy(bool), beyond) if n_perm else "not tested"
     return df[list(EFFECT_COLUMNS)].sort_values(["intervention", "space"]).reset_index(drop=True)
 
 
 def detected(rejected: np.ndarray, interval_above_zero: np.ndarray) -> np.ndarray:
-    """"yes" when the Holm-corrected test rejects and the interval of S lies above 0, "no" when
+    """"yes" when the Holm-corrected test rejects and the interval of S lies beyond 0 (above
+    for a distance where lower is better, below for precision/recall/density/coverage), "no" when
     neither, "borderline" when they disagree (the test and the interval answer different
     questions: any change of distribution vs the size of S)."""
     both, either = rejected & interval_above_zero, rejected | interval_above_zero
@@ -188,20 +197,59 @@ def cross_space(effects: dict[tuple[str, str], CellInference], reference: dict[s
     return df.sort_values(["intervention", "space"]).reset_index(drop=True), notes
 
 
+def _infer_family(family: str, members: tuple[str, ...], pf: PairFeatures, settings: Settings,
+                  n_perm: int | None, plan: ResamplingPlan) -> list[CellInference]:
+    """The cells of one distance family for one attribute x space (its own seeded stream:
+    FD's is the (seed, intervention, space) stream it always had)."""
+    with warnings.catch_warnings(), threadpool_limits(1):
+        warnings.simplefilter("ignore", RankDeficientCovarianceWarning)
+        if FAMILIES[family].prepare is None:
+            return [infer_cell(pf.base, pf.twin, settings,
+                               group_rng(settings.seed, pf.intervention, pf.space), n_perm, plan)]
+        rng = group_rng(settings.seed, pf.intervention, pf.space, family)
+        evaluate = FAMILIES[family].prepare(pf.base, pf.twin)
+        cols = [FAMILIES[family].members.index(m) for m in members]
+        cells = infer_pooled(lambda keep, swaps: evaluate(keep, swaps)[:, cols], pf.n_pairs,
+                             members, [DISTANCES[m].lower_is_better for m in members], settings,
+                             rng, n_perm, plan, dim=pf.dim)
+        return cells
+
+
+def _distance_rows(pairs: list[PairFeatures], cells: list[dict[str, CellInference]],
+                   distances: tuple[str, ...], settings: Settings, family_size: int,
+                   n_perm: int | None, plan: ResamplingPlan) -> pd.DataFrame:
+    """Effect rows of every distance (each distance its own Holm family), FD first; with FD
+    alone exactly the FD table."""
+    frames = [_effect_rows(pairs, [c[d] for c in cells], settings, family_size, n_perm, plan)
+              for d in distances]
+    if len(frames) == 1:
+        return frames[0]
+    df = pd.concat(frames, ignore_index=True)
+    order = df["distance"].map({d: i for i, d in enumerate(distances)})
+    df = df.assign(_order=order).sort_values(["intervention", "space", "_order"], kind="stable")
+    return df.drop(columns="_order").reset_index(drop=True)
+
+
 def face_inference(pairs: Sequence[PairFeatures], reference: Sequence[PairFeatures] = (),
-                   settings: Settings = Settings(), workers: int = 1) -> FaceInference:
+                   settings: Settings = Settings(), workers: int = 1,
+                   distances: Sequence[str] = DEFAULT_DISTANCES) -> FaceInference:
     """Effects, tests and the cross-space comparison of every attribute x space in ``pairs``.
 
     ``reference``: the reference distortion's pairs, one per space (e.g. ``blur:all``); without
     them the cross-space profiles are normalised by each space's mean over attributes. The
-    Holm family is every cell of ``pairs`` (its size is recorded in ``family_size``) and
-    ``n_perm`` defaults to `resamples_for` that family. Every cell has its own stream seeded by
-    (seed, intervention, space) and all cells share the resampling plan, so the result does
-    not depend on the order of ``pairs`` or on ``workers`` (threads).
+    Holm family of a distance is every cell of ``pairs`` (its size is recorded in
+    ``family_size``) and ``n_perm`` defaults to `resamples_for` that family. Every cell has its
+    own stream seeded by (seed, intervention, space[, distance family]) and all cells share the
+    resampling plan, so the result does not depend on the order of ``pairs`` or on ``workers``
+    (threads). ``distances``: names of `distances.DISTANCES` (FD always runs first, and the
+    cross-space comparison is FD's); the effects table has a row per attribute x space x
+    distance.
     """
     pairs, reference = list(pairs), list(reference)
     if not pairs:
         raise ValueError("face inference: no attribute x space pairs given")
+    distances = check_distances(distances)
+    families = families_of(distances)
     sizes = {pf.n_pairs for pf in pairs + reference}
     if len(sizes) != 1:
         raise ValueError(f"face inference compares cells on the same faces, but the pairs have "
@@ -213,12 +261,13 @@ def face_inference(pairs: Sequence[PairFeatures], reference: Sequence[PairFeatur
     n_perm = settings.n_perm or resamples_for(family, settings.alpha)
     plan = cell_plan(sizes.pop(), settings)
 
-    def run(job: tuple[PairFeatures, int | None]) -> CellInference:
+    def run(job: tuple[PairFeatures, int | None]) -> dict[str, CellInference]:
         pf, perms = job
-        with warnings.catch_warnings(), threadpool_limits(1):
-            warnings.simplefilter("ignore", RankDeficientCovarianceWarning)
-            return infer_cell(pf.base, pf.twin, settings, group_rng(settings.seed, pf.intervention,
-                                                                    pf.space), perms, plan)
+        out: dict[str, CellInference] = {}
+        for fam, members in families.items():
+            out.update({c.distance: c for c in _infer_family(fam, members, pf, settings, perms,
+                                                             plan)})
+        return out
 
     jobs = [(pf, n_perm) for pf in pairs] + [(pf, None) for pf in reference]
     if workers > 1:
@@ -226,12 +275,13 @@ def face_inference(pairs: Sequence[PairFeatures], reference: Sequence[PairFeatur
             cells = list(ex.map(run, jobs))
     else:
         cells = [run(j) for j in jobs]
-    effects = _effect_rows(pairs, cells[:family], settings, family, n_perm, plan)
-    ref_df = (_effect_rows(reference, cells[family:], settings, 0, None, plan) if reference else None)
+    effects = _distance_rows(pairs, cells[:family], distances, settings, family, n_perm, plan)
+    ref_df = (_distance_rows(reference, cells[family:], distances, settings, 0, None, plan)
+              if reference else None)
     spaces = {pf.space: pf for pf in pairs}
     attributes = sorted({pf.intervention for pf in pairs})
-    by_key = dict(zip(keys, cells[:family]))
-    ref_cells = {pf.space: c for pf, c in zip(reference, cells[family:])}
+    by_key = {k: c["fd"] for k, c in zip(keys, cells[:family])}
+    ref_cells = {pf.space: c["fd"] for pf, c in zip(reference, cells[family:])}
     notes = []
     normaliser = "reference"
     if set(ref_cells) != set(spaces):
