@@ -151,34 +151,103 @@ def _interval(values: np.ndarray, plan: ResamplingPlan, level: float) -> tuple[f
     return plan_interval(values, plan, level)[1:]
 
 
+# Step of the directional derivative in `_linearised` (relative to each row's departure from
+# the all-faces values; the statistic is smooth there, so the result does not depend on it).
+_STEP = 1e-6
+
+Cells = dict  # {(attribute, space) or space: values [R] on the plan's rows}
+
+
+def _values_interval(fn: Callable[[Cells, Cells], np.ndarray], vals: Cells, ref: Cells,
+                     plan: ResamplingPlan, level: float) -> tuple[float, float]:
+    """The ratio's own values on the plan's rows (`_interval`)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _interval(fn(vals, ref), plan, level)
+
+
+def _linearised(fn: Callable[[Cells, Cells], np.ndarray], vals: Cells, ref: Cells,
+                plan: ResamplingPlan, level: float, log: bool = True) -> tuple[float, float]:
+    """Delta-method interval of a smooth function of the cells' sensitivities: on each plan
+    row, its first-order change from the all-faces value along that row's change of every cell,
+    log q0 + d log q / d step (``log`` and q0 > 0; else q0 + d q / d step, raw scale). The row values are
+    then linear combinations of the cells' S, quadratic statistics for which the corrected
+    jackknife is exact; no half-sample ratio (which can be 0 or negative when a yardstick is
+    noisy on half the faces) enters, so nothing falls back to the plain jackknife."""
+    def blend(cells: Cells) -> Cells:
+        return {k: v[0] + _STEP * (v - v[0]) for k, v in cells.items()}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q0 = float(fn(vals, ref)[0])
+        q = fn(blend(vals), blend(ref))
+    if not np.isfinite(q).all():
+        return float("nan"), float("nan")
+    if log and q0 > 0:
+        _, lo, hi = plan_interval(np.log(q0) + (np.log(q) - np.log(q0)) / _STEP, plan, level)
+        return float(np.exp(lo)), float(np.exp(hi))
+    return plan_interval(q0 + (q - q0) / _STEP, plan, level)[1:]
+
+
+# How a ratio of sensitivities gets its interval: "linearised" (default, calibrated in
+# experiments/calibration.py --cross) or "values" (its values on the plan rows, log scale,
+# plain-jackknife fallback: the method before the calibration).
+RATIO_INTERVALS: dict[str, Callable[..., tuple[float, float]]] = {
+    "linearised": _linearised,
+    "values": _values_interval,
+}
+
+
 def cross_space(effects: dict[tuple[str, str], CellInference], reference: dict[str, CellInference],
                 spaces: dict[str, PairFeatures], attributes: list[str], settings: Settings,
-                normaliser: str, plan: ResamplingPlan) -> tuple[pd.DataFrame | None, list[str]]:
-    """The cross-space table (columns ``CROSS_COLUMNS``); see the module docstring."""
+                normaliser: str, plan: ResamplingPlan,
+                method: str = "linearised") -> tuple[pd.DataFrame | None, list[str]]:
+    """The cross-space table (columns ``CROSS_COLUMNS``); see the module docstring.
+    ``method``: how the ratios get their intervals (``RATIO_INTERVALS``)."""
     notes: list[str] = []
     trained = [sp for sp, pf in spaces.items() if pf.trained]
     if len(trained) < 2:
         return None, [f"cross-space comparison needs at least two trained spaces, got {trained}"]
+    interval = RATIO_INTERVALS[method]
     vals = {k: c.values for k, c in effects.items()}
     ref = {sp: c.values for sp, c in reference.items()}
-    with np.errstate(divide="ignore", invalid="ignore"):
-        prof = {sp: NORMALISERS[normaliser](vals, ref, attributes, sp) for sp in spaces}
     n_verdicts = len(attributes) * len(trained)
     level = 1.0 - settings.alpha / n_verdicts
     what = {"reference": "the reference distortion", "attributes": "its mean over attributes"}
+
+    def profile(v: Cells, r: Cells, a: str, sp: str) -> np.ndarray:
+        return NORMALISERS[normaliser](v, r, attributes, sp)[a]
+
+    def yardstick(v: Cells, r: Cells, sp: str) -> np.ndarray:
+        return r[sp] if normaliser == "reference" else np.mean([v[b, sp] for b in attributes],
+                                                               axis=0)
+
     rows = []
     for a in attributes:
         for sp, pf in spaces.items():
             others = [t for t in trained if t != sp]
-            denom = np.mean([prof[t][a] for t in others], axis=0)
+
+            def denom(v: Cells, r: Cells, others: list[str] = others, a: str = a) -> np.ndarray:
+                return np.mean([profile(v, r, a, t) for t in others], axis=0)
+
+            def relative(v: Cells, r: Cells, sp: str = sp, a: str = a,
+                         denom: Callable = denom) -> np.ndarray:
+                return profile(v, r, a, sp) / denom(v, r)
+
+            with np.errstate(divide="ignore", invalid="ignore"):
+                prof = profile(vals, ref, a, sp)
+                den = denom(vals, ref)
             row = {**pf.labels(), "intervention": a, "normaliser": normaliser,
-                   "profile": float(prof[sp][a][0]), "compared_with": ", ".join(
+                   "profile": float(prof[0]), "compared_with": ", ".join(
                        spaces[t].space_label for t in others),
                    "ci_level": level, "n_verdicts": n_verdicts, "note": ""}
-            yard = ref.get(sp) if normaliser == "reference" else np.mean(
-                [vals[b, sp] for b in attributes], axis=0)
-            yard_lo = _interval(yard, plan, level)[0]
-            den_lo = _interval(denom, plan, level)[0] if np.isfinite(denom).all() else np.nan
+            # comparable when the yardstick and the others' mean profile are clearly above 0:
+            # on the raw scale (linearised), or as before the calibration ("values")
+            yard = yardstick(vals, ref, sp) if normaliser != "reference" or sp in ref else None
+            if method == "linearised":
+                yard_lo = plan_interval(yard, plan, level)[1] if yard is not None else np.nan
+                den_lo = _linearised(denom, vals, ref, plan, level, log=False)[0] \
+                    if np.isfinite(den).all() else np.nan
+            else:
+                yard_lo = _interval(yard, plan, level)[0] if yard is not None else np.nan
+                den_lo = _interval(den, plan, level)[0] if np.isfinite(den).all() else np.nan
             if not yard_lo > 0 or not den_lo > 0:
                 row.update(relative=np.nan, relative_ci_low=np.nan, relative_ci_high=np.nan,
                            reaction="not comparable",
@@ -186,12 +255,11 @@ def cross_space(effects: dict[tuple[str, str], CellInference], reference: dict[s
                                  "the other trained spaces' profile") +
                            f" ({what[normaliser]}) is not clearly above 0")
             else:
-                q = prof[sp][a] / denom
-                lo, hi = _interval(q, plan, level)
+                lo, hi = interval(relative, vals, ref, plan, level)
                 reaction = ("over" if lo > 1 else "under" if hi < 1 else "in line") if pf.trained \
                     else "not judged (untrained)"
-                row.update(relative=float(q[0]), relative_ci_low=lo, relative_ci_high=hi,
-                           reaction=reaction)
+                row.update(relative=float(prof[0] / den[0]), relative_ci_low=lo,
+                           relative_ci_high=hi, reaction=reaction)
             rows.append(row)
     df = frame(rows, CROSS_COLUMNS)
     return df.sort_values(["intervention", "space"]).reset_index(drop=True), notes
