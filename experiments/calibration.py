@@ -279,8 +279,10 @@ def _cross_study(world: CrossWorld, ratios: tuple[float, ...], truths: list[np.n
                              rng, None, plan)
         for a, shift in enumerate(world.shifts):
             noise = rng.standard_normal(z.shape)       # the same image noise in planted worlds
-            twin = lambda k: CROSS_SCALES[s] * (twins[1 + a] + np.sqrt(k) * shift  # noqa: E731
-                                                + CROSS_NOISE * noise) @ world.rotations[s].T
+            def twin(k: float, s: int = s, a: int = a, shift: np.ndarray = shift,
+                     noise: np.ndarray = noise) -> np.ndarray:
+                return CROSS_SCALES[s] * (twins[1 + a] + np.sqrt(k) * shift
+                                          + CROSS_NOISE * noise) @ world.rotations[s].T
             cells[attrs[a], sp] = infer_cell(bases[s], twin(1.0), settings, rng, None, plan)
             if a == 0 and s == 0:
                 planted = [infer_cell(bases[s], twin(k), settings, rng, None, plan) for k in ratios]
@@ -303,11 +305,13 @@ def _cross_study(world: CrossWorld, ratios: tuple[float, ...], truths: list[np.n
             covers = (verdict["relative_ci_low"] <= tv) & (tv <= verdict["relative_ci_high"])
             covers95 = (cover95["relative_ci_low"] <= tv) & (tv <= cover95["relative_ci_high"])
             hit = verdict[(verdict["intervention"] == attrs[0]) & (verdict["space"] == names[0])]
-            width = np.log(cover95["relative_ci_high"] / cover95["relative_ci_low"])[ok]
+            lo95, hi95 = (cover95[c].to_numpy(np.float64)[ok.to_numpy()]
+                          for c in ("relative_ci_low", "relative_ci_high"))
+            width = np.log(hi95[lo95 > 0] / lo95[lo95 > 0])     # log-scale intervals only
             out[w, method] = {"false": bool(wrong.any()), "comparable": ok.to_numpy(),
                               "cover95": covers95[ok].to_numpy(), "simultaneous": bool(covers[ok].all()),
                               "over": bool(hit["reaction"].iloc[0] == "over"),
-                              "log_width": width.to_numpy()}
+                              "log_width": width}
     return out
 
 

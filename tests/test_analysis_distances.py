@@ -39,8 +39,8 @@ def test_evaluators_equal_the_metrics_own_values_on_the_full_sets(n, d):
     np.testing.assert_allclose(_evaluate_full("kid", base, twin), [kid_full], rtol=1e-10)
     np.testing.assert_allclose(kid_full, mmd2_unbiased(base, twin), rtol=1e-10)
     # CMMD by its published formula (biased, sigma 10, x 1000), written out independently
-    sq = lambda a, b: ((a[:, None, :] - b[None, :, :]) ** 2).sum(-1)   # noqa: E731
-    k = lambda a, b: np.exp(-sq(a, b) / 200.0)                          # noqa: E731
+    sq = lambda a, b: ((a[:, None, :] - b[None, :, :]) ** 2).sum(-1)
+    k = lambda a, b: np.exp(-sq(a, b) / 200.0)                       
     ref = 1000.0 * (k(base, base).mean() + k(twin, twin).mean() - 2 * k(base, twin).mean())
     np.testing.assert_allclose(_evaluate_full("cmmd", base, twin), [ref], rtol=1e-9)
     np.testing.assert_allclose(cmmd(base, twin), ref, rtol=1e-9)
