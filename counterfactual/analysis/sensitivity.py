@@ -1,6 +1,9 @@
 """The sensitivity of a feature space to an attribute, and the cross-space comparison.
 
-One definition, used by every table, plot and verdict (``DEFINITION``):
+One definition, used by every table, plot and verdict (``DEFINITION``), and generalised to
+the other distances of `counterfactual.analysis.distances` (S_d = d(base set, twin set) -
+E_swap d(swapped sets); the effects table has a row per attribute x space x distance, each
+distance its own Holm family; the cross-space comparison is FD's):
 
     sensitivity S = FD(base set, twin set) - E_swap FD(swapped sets)
 
@@ -19,9 +22,12 @@ divides S by a yardstick measured in the same space on the same faces (``NORMALI
 = the mean S over the run's attributes. A trained space's *relative reaction* to an attribute is
 its profile divided by the mean profile of the OTHER trained spaces (never itself, never an
 untrained space). Untrained spaces are shown beside it, relative to the mean of all trained
-spaces, without a verdict. Intervals are corrected jackknife intervals from the ratio's values
-on the shared resampling plan (on the log scale when every value is positive) at the simultaneous level 1 - alpha / m (Bonferroni over the m
-verdicts), and the verdict follows the interval alone:
+spaces, without a verdict. A ratio is judged where this space's yardstick and the other spaces'
+mean profile are clearly above 0 (raw-scale intervals above 0). Its interval is the delta
+method on the log scale with the corrected jackknife (`RATIO_INTERVALS["linearised"]`: on each
+row of the shared resampling plan, the first-order change of log ratio along that row's change
+of every cell's S; calibrated by experiments/calibration.py --cross) at the simultaneous level
+1 - alpha / m (Bonferroni over the m verdicts), and the verdict follows the interval alone:
 - **over-reacts**: the interval lies above 1 - relative to its own reaction to the yardstick,
   the space's FD moves more with the attribute than the other trained spaces' FDs do;
 - **under-reacts**: the interval lies below 1;
@@ -368,4 +374,5 @@ def face_inference(pairs: Sequence[PairFeatures], reference: Sequence[PairFeatur
 
 
 __all__ = ["CROSS_COLUMNS", "DEFINITION", "EFFECT_COLUMNS", "FaceInference", "NORMALISERS",
+           "RATIO_INTERVALS",
            "cross_space", "face_inference"]
