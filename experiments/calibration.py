@@ -26,6 +26,11 @@ rate at alpha after Holm over the family (target <= alpha), null rejection rate 
 uncorrected (target [0.02, 0.08]), power for the planted shift after Holm.
 
     python experiments/calibration.py [--seed 0] [--reps 200] [--n 50] [--dim 80] [--workers 2]
+
+With ``--cross``: the cross-space ratio (`CrossWorld`, `run_cross`): per null world and planted
+relative reaction (``--ratios``), the false-verdict rate per study, the coverage of the 95%
+intervals, the simultaneous coverage at the verdict level and the power, for each ratio
+interval method of `counterfactual.analysis.sensitivity.RATIO_INTERVALS`.
 """
 from __future__ import annotations
 
@@ -173,6 +178,195 @@ def run(seed: int = 0, reps: int = 200, n: int = 50, dim: int = 80, attributes: 
         "mean_fd_inf_change": theta[..., 2], "mean_unbiased_mean_term": theta[..., 3]}
 
 
+# ---- the cross-space ratio ------------------------------------------------------------------
+CROSS_SCALES = (1.0, 3.0, 0.5)        # each space's overall scale (the verdicts are scale-free)
+CROSS_NOISE = 0.5                     # SD of each space's own per-image noise
+
+
+@dataclass(frozen=True)
+class CrossWorld:
+    """Three trained spaces that see the same faces through different rotations and scales,
+    each with its own per-image isotropic noise: features_s = c_s (Q_s x + sigma e_s), x the
+    latent features of an image. FD is invariant to rotations and scales as c^2, and
+    Q x + sigma e has the law of Q (x + sigma e'), so E[S](a, s) = c_s^2 E[S](a) exactly: every
+    space's relative reaction is 1 (the null world). A planted world multiplies the shift of
+    attribute 0 by sqrt(k) in space 0 only (its population FD by k). Attributes: shifts of
+    ``shift`` SD in random top-10 directions (twin = rho x + sqrt(1 - rho^2) x' + delta, as in
+    `World`); the reference distortion: a shift of ``ref_shift`` SD."""
+
+    n: int
+    dim: int
+    lam: np.ndarray
+    rotations: tuple[np.ndarray, ...]
+    shifts: np.ndarray                 # [attributes, dim]
+    ref_shift: np.ndarray              # [dim]
+
+    @classmethod
+    def build(cls, n: int, dim: int, attributes: int, shift: float, ref_shift: float,
+              seed: int) -> "CrossWorld":
+        rng = np.random.default_rng(np.random.SeedSequence([seed, 11]))
+        lam = np.arange(1, dim + 1, dtype=np.float64) ** -0.7
+        rotations = tuple(np.linalg.qr(rng.standard_normal((dim, dim)))[0] for _ in CROSS_SCALES)
+        top = min(10, dim)
+
+        def direction(size: float) -> np.ndarray:
+            u = rng.standard_normal(top)
+            u /= np.linalg.norm(u)
+            out = np.zeros(dim)
+            out[:top] = size * u * np.sqrt(u @ (lam[:top] * u))
+            return out
+        return cls(n, dim, lam, rotations, np.stack([direction(shift) for _ in range(attributes)]),
+                   direction(ref_shift))
+
+    def latents(self, rng: np.random.Generator) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Base latents and the twins' latents without their shift: [ref, attributes...]."""
+        sd = np.sqrt(self.lam)
+        z = rng.standard_normal((self.n, self.dim)) * sd
+        twins = [RHO * z + np.sqrt(1 - RHO ** 2) * rng.standard_normal(z.shape) * sd
+                 for _ in range(1 + len(self.shifts))]
+        return z, twins
+
+    def view(self, x: np.ndarray, space: int, rng: np.random.Generator) -> np.ndarray:
+        return CROSS_SCALES[space] * (x + CROSS_NOISE * rng.standard_normal(x.shape)) \
+            @ self.rotations[space].T
+
+
+def _cross_truth_study(world: CrossWorld, ratios: tuple[float, ...], settings: Settings,
+                       seed: int, r: int) -> np.ndarray:
+    """Point S in the canonical space (no rotation, scale 1) of: the reference, attribute 0,
+    attribute 0 planted at each ratio."""
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 12, r]))
+    z, twins = world.latents(rng)
+    base = z + CROSS_NOISE * rng.standard_normal(z.shape)
+    noise = CROSS_NOISE * rng.standard_normal(z.shape)
+    plan = np.arange(world.n) % 3
+    out = [infer_cell(base, twins[0] + world.ref_shift + noise, settings, rng, None, plan)]
+    out += [infer_cell(base, twins[1] + np.sqrt(k) * world.shifts[0] + noise, settings, rng,
+                       None, plan) for k in (1.0, *ratios)]
+    return np.array([c.sensitivity for c in out])
+
+
+def cross_truth(theta: np.ndarray, attributes: int, k_index: int | None) -> np.ndarray:
+    """[attributes, 3] true relative reactions from the canonical E[S] (reference, attribute 0,
+    attribute 0 planted at each ratio; ``k_index`` None: the null world): attribute 0 in space
+    0 planted, every other cell E[S](a, s) = c_s^2 E[S](a) (the scales cancel)."""
+    prof = np.ones((attributes, len(CROSS_SCALES)))
+    if k_index is not None:
+        prof[0, 0] = theta[2 + k_index] / theta[1]
+    rel = np.empty_like(prof)
+    for s in range(prof.shape[1]):
+        others = [t for t in range(prof.shape[1]) if t != s]
+        rel[:, s] = prof[:, s] / prof[:, others].mean(axis=1)
+    return rel
+
+
+def _cross_study(world: CrossWorld, ratios: tuple[float, ...], truths: list[np.ndarray],
+                 settings: Settings, seed: int, r: int) -> dict:
+    """One null world and, on the same faces, each planted world (only the planted cell
+    differs): per world and interval method, the verdicts and the intervals at 95% and at the
+    verdict level."""
+    from counterfactual.analysis.pairs import PairFeatures
+    from counterfactual.analysis.sensitivity import RATIO_INTERVALS, cross_space
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 13, r]))
+    plan = cell_plan(world.n, settings, face_groups(world.n, settings.groups, seed + r))
+    z, twins = world.latents(rng)
+    names = [f"space{s}" for s in range(len(CROSS_SCALES))]
+    attrs = [f"a{a}" for a in range(len(world.shifts))]
+    bases = [world.view(z, s, rng) for s in range(len(names))]
+    cells, ref, planted, spaces = {}, {}, [], {}
+    for s, sp in enumerate(names):
+        ref[sp] = infer_cell(bases[s], world.view(twins[0] + world.ref_shift, s, rng), settings,
+                             rng, None, plan)
+        for a, shift in enumerate(world.shifts):
+            noise = rng.standard_normal(z.shape)       # the same image noise in planted worlds
+            def twin(k: float, s: int = s, a: int = a, shift: np.ndarray = shift,
+                     noise: np.ndarray = noise) -> np.ndarray:
+                return CROSS_SCALES[s] * (twins[1 + a] + np.sqrt(k) * shift
+                                          + CROSS_NOISE * noise) @ world.rotations[s].T
+            cells[attrs[a], sp] = infer_cell(bases[s], twin(1.0), settings, rng, None, plan)
+            if a == 0 and s == 0:
+                planted = [infer_cell(bases[s], twin(k), settings, rng, None, plan) for k in ratios]
+        spaces[sp] = PairFeatures(attrs[0], sp, bases[s][:3], bases[s][:3])
+    m = len(attrs) * len(names)
+    out = {}
+    for w, truth in enumerate(truths):               # world 0: null; then one per ratio
+        world_cells = dict(cells)
+        if w:
+            world_cells[attrs[0], names[0]] = planted[w - 1]
+        for method in RATIO_INTERVALS:
+            verdict, cover95 = (
+                cross_space(world_cells, ref, spaces, attrs, Settings(alpha=alpha), "reference",
+                            plan, method)[0] for alpha in (settings.alpha, settings.alpha * m))
+            tv = truth[[attrs.index(a) for a in verdict["intervention"]],
+                       [names.index(sp) for sp in verdict["space"]]]
+            ok = verdict["reaction"] != "not comparable"
+            wrong = ((verdict["reaction"] == "over") & (tv <= 1.0)) | \
+                    ((verdict["reaction"] == "under") & (tv >= 1.0))
+            covers = (verdict["relative_ci_low"] <= tv) & (tv <= verdict["relative_ci_high"])
+            covers95 = (cover95["relative_ci_low"] <= tv) & (tv <= cover95["relative_ci_high"])
+            hit = verdict[(verdict["intervention"] == attrs[0]) & (verdict["space"] == names[0])]
+            lo95, hi95 = (cover95[c].to_numpy(np.float64)[ok.to_numpy()]
+                          for c in ("relative_ci_low", "relative_ci_high"))
+            width = np.log(hi95[lo95 > 0] / lo95[lo95 > 0])     # log-scale intervals only
+            out[w, method] = {"false": bool(wrong.any()), "comparable": ok.to_numpy(),
+                              "cover95": covers95[ok].to_numpy(), "simultaneous": bool(covers[ok].all()),
+                              "over": bool(hit["reaction"].iloc[0] == "over"),
+                              "log_width": width}
+    return out
+
+
+def run_cross(seed: int = 0, reps: int = 100, n: int = 96, dim: int = 16, attributes: int = 2,
+              shift: float = 1.0, ref_shift: float = 2.5, ratios: tuple[float, ...] = (1.5, 2.0, 3.0),
+              alpha: float = 0.05, truth_reps: int = 400, workers: int = 1) -> dict:
+    """The cross-space calibration (see `CrossWorld`); returns, per world (null, each ratio)
+    and interval method, the false-verdict rate per study, the coverage of the 95% intervals
+    of comparable cells, the simultaneous coverage at the verdict level, the power (planted
+    cell called "over") and the share of comparable cells."""
+    world = CrossWorld.build(n, dim, attributes, shift, ref_shift, seed)
+    settings = Settings(alpha=alpha, seed=seed, fd_inf_reps=0)
+    truth_settings = Settings(alpha=alpha, seed=seed, fd_inf_reps=0, splits=0)
+    theta = np.asarray(_map(partial(_cross_truth_study, world, ratios, truth_settings, seed),
+                            range(truth_reps), workers))
+    theta_mean = theta.mean(axis=0)
+    truths = [cross_truth(theta_mean, attributes, None)] + \
+        [cross_truth(theta_mean, attributes, i) for i in range(len(ratios))]
+    out = _map(partial(_cross_study, world, ratios, truths, settings, seed), range(reps), workers)
+    summary = {}
+    for key in out[0]:
+        rows = [o[key] for o in out]
+        summary[key] = {
+            "false": float(np.mean([x["false"] for x in rows])),
+            "cover95": float(np.mean(np.concatenate([x["cover95"] for x in rows]))),
+            "cells": int(sum(len(x["cover95"]) for x in rows)),
+            "simultaneous": float(np.mean([x["simultaneous"] for x in rows])),
+            "power": float(np.mean([x["over"] for x in rows])),
+            "comparable": float(np.mean(np.concatenate([x["comparable"] for x in rows]))),
+            "log_width": float(np.median(np.concatenate([x["log_width"] for x in rows])))}
+    rel = theta_mean[2:] / theta_mean[1]
+    return {"summary": summary, "ratios": ratios, "true_relative": rel,
+            "theta": theta_mean, "theta_se": theta.std(axis=0, ddof=1) / np.sqrt(truth_reps),
+            "m": attributes * len(CROSS_SCALES)}
+
+
+def print_cross(r: dict, reps: int, seed: int, n: int, dim: int, alpha: float) -> None:
+    pct = 100.0
+    print(f"cross-space ratio: seed={seed} studies={reps} n={n} dim={dim} spaces=3 (scales "
+          f"{CROSS_SCALES}, own noise {CROSS_NOISE}) verdicts m={r['m']} level 1 - {alpha}/m")
+    print("planted population ratio -> true relative reaction E[S]-based: " + ", ".join(
+        f"{k:g}x -> {t:.2f}" for k, t in zip(r["ratios"], r["true_relative"])))
+    print("| world | method | false verdicts/study (<= 5%) | 95% coverage (93-97%) | "
+          "simultaneous coverage (>= 95%) | power: planted cell 'over' | comparable | "
+          "median log-width (95%) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for (w, method), s in r["summary"].items():
+        name = "null (all 1x)" if w == 0 else f"planted {r['ratios'][w - 1]:g}x"
+        power = "-" if w == 0 else f"{pct * s['power']:.0f}% ({_se(s['power'], reps, pct)})"
+        print(f"| {name} | {method} | {pct * s['false']:.1f}% ({_se(s['false'], reps, pct)}) | "
+              f"{pct * s['cover95']:.1f}% ({_se(s['cover95'], s['cells'], pct)}) | "
+              f"{pct * s['simultaneous']:.1f}% | {power} | {pct * s['comparable']:.0f}% | "
+              f"{s['log_width']:.2f} |")
+
+
 def _se(rate: float, count: int, scale: float = 1.0) -> str:
     """Binomial Monte Carlo standard error of a rate estimated from ``count`` trials."""
     return f"MC SE {scale * np.sqrt(rate * (1.0 - rate) / max(count, 1)):.2g}"
@@ -198,8 +392,25 @@ def main(argv: list[str] | None = None) -> int:
                    help="cross-fit halvings of the variance correction (0: plain jackknife)")
     p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
                    help="processes (results do not depend on it)")
+    p.add_argument("--cross", action="store_true",
+                   help="calibrate the cross-space ratio instead (n defaults to 96, dim to 16, "
+                        "truth-reps to 400): false verdicts, coverage, power at --ratios")
+    p.add_argument("--ratios", default="1.5,2,3",
+                   help="planted relative reactions of the --cross power study")
+    p.add_argument("--ref-shift", type=float, default=2.5,
+                   help="the reference distortion's shift of the --cross study (SD units)")
     a = p.parse_args(argv)
     t0 = time.perf_counter()
+    if a.cross:
+        n = 96 if a.n == p.get_default("n") else a.n
+        dim = 16 if a.dim == p.get_default("dim") else a.dim
+        truth = 400 if a.truth_reps == p.get_default("truth_reps") else a.truth_reps
+        ratios = tuple(float(x) for x in a.ratios.split(","))
+        r = run_cross(a.seed, a.reps, n, dim, a.attributes, a.shift, a.ref_shift, ratios,
+                      a.alpha, truth, a.workers)
+        print_cross(r, a.reps, a.seed, n, dim, a.alpha)
+        print(f"time: {time.perf_counter() - t0:.0f} s")
+        return 0
     r = run(a.seed, a.reps, a.n, a.dim, a.attributes, a.shift, a.alpha, a.truth_reps, a.workers,
             a.groups, a.splits)
     pct = 100.0

@@ -35,6 +35,11 @@ are biased; see the calibration study, experiments/calibration.py.) Every statis
 from the cells (cross-space ratios) is evaluated on the same plan rows, so it gets its interval
 the same way.
 
+Other distances (KID, CMMD, MMD, precision, recall, density, coverage;
+`counterfactual.analysis.distances`): `infer_pooled` applies the same definition
+S_d = d(base set, twin set) - E_swap d(swapped sets) (every part averaged over the swap
+patterns), the same plan rows, the same corrected jackknife and the same permutation test.
+
 Test: H0 "base and twin are exchangeable within each pair" (the attribute does not change the
 distribution of features in this space). Statistic FD(base set, twin set); ``n_perm`` random
 swap patterns; p = (1 + #{null >= observed}) / (1 + n_perm), exact at any n_perm. When no
@@ -44,6 +49,7 @@ is reported as such.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -251,6 +257,8 @@ class CellInference:
     mean_term_unbiased: float   # paired U-statistic at delta = 1
     fd_inf1: float              # FD-infinity at delta = 1
     fd_inf0: float              # FD-infinity at delta = 0 (swapped sets)
+    distance: str = "fd"        # another distance (`infer_pooled`): fd1/fd0 hold d(1)/d(0)
+    lower_is_better: bool = True
 
 
 def face_groups(n_pairs: int, groups: int | None, seed: int) -> np.ndarray:
@@ -334,6 +342,47 @@ def infer_cell(base: np.ndarray, twin: np.ndarray, settings: Settings, rng: np.r
         fd_inf1=inf1, fd_inf0=inf0)
 
 
+def infer_pooled(evaluate: Callable[[np.ndarray, np.ndarray], np.ndarray], n_pairs: int,
+                 distances: Sequence[str], lower_is_better: Sequence[bool], settings: Settings,
+                 rng: np.random.Generator, n_perm: int | None,
+                 plan: ResamplingPlan | np.ndarray | None = None, dim: int = 0) -> list[CellInference]:
+    """`infer_cell` for any distance d: S_d = d(base set, twin set) - mean d over the
+    ``settings.swaps`` swap patterns, on every row of the resampling plan (the same patterns
+    restricted to the kept faces), its corrected jackknife interval and, with ``n_perm``, the
+    swap permutation test of d (oriented: large d is evidence where lower is better, small d
+    otherwise; exact at any n_perm). ``evaluate(keep [N] bool, swaps [K, N]) -> [K, len(distances)]``
+    (see `counterfactual.analysis.distances`); one result per distance, FD-only fields NaN."""
+    n = check_count(n_pairs, "number of pairs", minimum=3)
+    if not isinstance(plan, ResamplingPlan):
+        plan = cell_plan(n, settings, plan)
+    if plan.n_pairs != n:
+        raise ValueError(f"the resampling plan covers {plan.n_pairs} pairs, the cell has {n}")
+    patterns = rng.integers(0, 2, size=(settings.swaps, n))
+    swaps = np.vstack([np.zeros((1, n), np.int64), patterns])
+    vals = np.stack([np.asarray(evaluate(keep.astype(bool), swaps), np.float64)
+                     for keep in plan.keep])                           # [R, 1 + K, D]
+    sens = vals[:, 0] - vals[:, 1:].mean(axis=1)                       # [R, D]
+    obs = vals[0, 0]
+    sign = np.where(np.asarray(lower_is_better, bool), 1.0, -1.0)
+    null = (evaluate(np.ones(n, bool), rng.integers(0, 2, size=(n_perm, n))) * sign
+            if n_perm else None)
+    nan = float("nan")
+    out = []
+    for j, name in enumerate(distances):
+        var, var_jack, _ = corrected_variance(sens[:, j], plan)
+        se, se_jack = math.sqrt(var), math.sqrt(var_jack)
+        lo, hi = jackknife_interval(float(sens[0, j]), se, settings.ci, plan.n_groups)
+        p, bound = permutation_p(float(obs[j] * sign[j]), null[:, j]) if n_perm else (nan, False)
+        out.append(CellInference(
+            n_pairs=n, dim=int(dim), fd1=float(obs[j]), mean_term1=nan, trace_term1=nan,
+            fd0=float(obs[j] - sens[0, j]), sensitivity=float(sens[0, j]), mean_part=nan,
+            trace_part=nan, values=sens[:, j].copy(), se=se, se_jackknife=se_jack, ci_low=lo,
+            ci_high=hi, p_value=float(p), p_is_bound=bool(bound), n_perm=int(n_perm or 0),
+            mean_term_unbiased=nan, fd_inf1=nan, fd_inf0=nan, distance=str(name),
+            lower_is_better=bool(lower_is_better[j])))
+    return out
+
+
 __all__ = ["CellInference", "ResamplingPlan", "Settings", "cell_plan", "corrected_variance",
-           "face_groups", "format_p", "holm_bounds", "infer_cell", "jackknife_interval",
+           "face_groups", "format_p", "holm_bounds", "infer_cell", "infer_pooled", "jackknife_interval",
            "jackknife_se", "permutation_p", "plan_interval", "resamples_for", "resampling_plan"]

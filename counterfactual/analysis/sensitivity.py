@@ -1,6 +1,9 @@
 """The sensitivity of a feature space to an attribute, and the cross-space comparison.
 
-One definition, used by every table, plot and verdict (``DEFINITION``):
+One definition, used by every table, plot and verdict (``DEFINITION``), and generalised to
+the other distances of `counterfactual.analysis.distances` (S_d = d(base set, twin set) -
+E_swap d(swapped sets); the effects table has a row per attribute x space x distance, each
+distance its own Holm family; the cross-space comparison is FD's):
 
     sensitivity S = FD(base set, twin set) - E_swap FD(swapped sets)
 
@@ -19,9 +22,12 @@ divides S by a yardstick measured in the same space on the same faces (``NORMALI
 = the mean S over the run's attributes. A trained space's *relative reaction* to an attribute is
 its profile divided by the mean profile of the OTHER trained spaces (never itself, never an
 untrained space). Untrained spaces are shown beside it, relative to the mean of all trained
-spaces, without a verdict. Intervals are corrected jackknife intervals from the ratio's values
-on the shared resampling plan (on the log scale when every value is positive) at the simultaneous level 1 - alpha / m (Bonferroni over the m
-verdicts), and the verdict follows the interval alone:
+spaces, without a verdict. A ratio is judged where this space's yardstick and the other spaces'
+mean profile are clearly above 0 (raw-scale intervals above 0). Its interval is the delta
+method on the log scale with the corrected jackknife (`RATIO_INTERVALS["linearised"]`: on each
+row of the shared resampling plan, the first-order change of log ratio along that row's change
+of every cell's S; calibrated by experiments/calibration.py --cross) at the simultaneous level
+1 - alpha / m (Bonferroni over the m verdicts), and the verdict follows the interval alone:
 - **over-reacts**: the interval lies above 1 - relative to its own reaction to the yardstick,
   the space's FD moves more with the attribute than the other trained spaces' FDs do;
 - **under-reacts**: the interval lies below 1;
@@ -42,8 +48,9 @@ from threadpoolctl import threadpool_limits
 from counterfactual.metrics import RankDeficientCovarianceWarning
 
 from ._common import frame, group_rng
+from .distances import DEFAULT_DISTANCES, DISTANCES, FAMILIES, check_distances, families_of
 from .inference import (CellInference, ResamplingPlan, Settings, cell_plan, holm_bounds,
-                        infer_cell, plan_interval, resamples_for)
+                        infer_cell, infer_pooled, plan_interval, resamples_for)
 from .multiple import adjust_pvalues
 from .pairs import PairFeatures
 
@@ -52,7 +59,8 @@ DEFINITION = ("sensitivity = FD(base set, twin set) - mean FD over within-pair s
               "floor removed (0 in expectation when the attribute does not move the features)")
 
 EFFECT_COLUMNS: tuple[str, ...] = (
-    "intervention", "space", "space_label", "trained", "n_pairs", "dim", "fd1", "fd0",
+    "intervention", "space", "space_label", "trained", "distance", "lower_is_better", "n_pairs",
+    "dim", "d1", "d0", "fd1", "fd0",
     "sensitivity", "sensitivity_se", "sensitivity_ci_low", "sensitivity_ci_high", "mean_part",
     "trace_part", "mean_term_unbiased", "fd_inf1", "fd_inf0", "fd_inf_change", "p_value",
     "p_is_bound", "p_resolution", "p_holm", "p_holm_is_bound", "reject_holm", "detected",
@@ -95,7 +103,11 @@ NORMALISERS: dict[str, Callable[[dict, dict, list[str], str], dict]] = {
 
 def _effect_rows(pairs: Sequence[PairFeatures], cells: list[CellInference], settings: Settings,
                  family: int, n_perm: int | None, plan: ResamplingPlan) -> pd.DataFrame:
-    rows = [{**pf.labels(), "n_pairs": c.n_pairs, "dim": c.dim, "fd1": c.fd1, "fd0": c.fd0,
+    """Rows of one distance (its own Holm family)."""
+    fd = [c.distance == "fd" for c in cells]
+    rows = [{**pf.labels(), "distance": c.distance, "lower_is_better": c.lower_is_better,
+             "n_pairs": c.n_pairs, "dim": c.dim, "d1": c.fd1, "d0": c.fd0,
+             "fd1": c.fd1 if is_fd else np.nan, "fd0": c.fd0 if is_fd else np.nan,
              "sensitivity": c.sensitivity, "sensitivity_se": c.se, "sensitivity_ci_low": c.ci_low,
              "sensitivity_ci_high": c.ci_high, "mean_part": c.mean_part,
              "trace_part": c.trace_part, "mean_term_unbiased": c.mean_term_unbiased,
@@ -106,7 +118,7 @@ def _effect_rows(pairs: Sequence[PairFeatures], cells: list[CellInference], sett
              "alpha": settings.alpha, "jackknife_groups": plan.n_groups,
              "crossfit_splits": plan.splits, "sensitivity_se_jackknife": c.se_jackknife,
              "swaps": settings.swaps,
-             "seed": settings.seed} for pf, c in zip(pairs, cells)]
+             "seed": settings.seed} for pf, c, is_fd in zip(pairs, cells, fd)]
     df = frame(rows, [c for c in EFFECT_COLUMNS if c not in ("p_holm", "p_holm_is_bound",
                                                                 "reject_holm", "detected")])
     if n_perm:
@@ -116,13 +128,16 @@ def _effect_rows(pairs: Sequence[PairFeatures], cells: list[CellInference], sett
         df["reject_holm"] = np.nan_to_num(df["p_holm"].to_numpy(np.float64), nan=1.0) <= settings.alpha
     else:
         df["p_holm"], df["p_holm_is_bound"], df["reject_holm"] = np.nan, False, False
-    df["detected"] = detected(df["reject_holm"].to_numpy(bool),
-                              df["sensitivity_ci_low"].to_numpy(np.float64) > 0) if n_perm else "not tested"
+    lower = df["lower_is_better"].to_numpy(bool)
+    beyond = np.where(lower, df["sensitivity_ci_low"].to_numpy(np.float64) > 0,
+                      df["sensitivity_ci_high"].to_numpy(np.float64) < 0)
+    df["detected"] = detected(df["reject_holm"].to_numpy(bool), beyond) if n_perm else "not tested"
     return df[list(EFFECT_COLUMNS)].sort_values(["intervention", "space"]).reset_index(drop=True)
 
 
 def detected(rejected: np.ndarray, interval_above_zero: np.ndarray) -> np.ndarray:
-    """"yes" when the Holm-corrected test rejects and the interval of S lies above 0, "no" when
+    """"yes" when the Holm-corrected test rejects and the interval of S lies beyond 0 (above
+    for a distance where lower is better, below for precision/recall/density/coverage), "no" when
     neither, "borderline" when they disagree (the test and the interval answer different
     questions: any change of distribution vs the size of S)."""
     both, either = rejected & interval_above_zero, rejected | interval_above_zero
@@ -142,34 +157,103 @@ def _interval(values: np.ndarray, plan: ResamplingPlan, level: float) -> tuple[f
     return plan_interval(values, plan, level)[1:]
 
 
+# Step of the directional derivative in `_linearised` (relative to each row's departure from
+# the all-faces values; the statistic is smooth there, so the result does not depend on it).
+_STEP = 1e-6
+
+Cells = dict  # {(attribute, space) or space: values [R] on the plan's rows}
+
+
+def _values_interval(fn: Callable[[Cells, Cells], np.ndarray], vals: Cells, ref: Cells,
+                     plan: ResamplingPlan, level: float) -> tuple[float, float]:
+    """The ratio's own values on the plan's rows (`_interval`)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _interval(fn(vals, ref), plan, level)
+
+
+def _linearised(fn: Callable[[Cells, Cells], np.ndarray], vals: Cells, ref: Cells,
+                plan: ResamplingPlan, level: float, log: bool = True) -> tuple[float, float]:
+    """Delta-method interval of a smooth function of the cells' sensitivities: on each plan
+    row, its first-order change from the all-faces value along that row's change of every cell,
+    log q0 + d log q / d step (``log`` and q0 > 0; else q0 + d q / d step, raw scale). The row values are
+    then linear combinations of the cells' S, quadratic statistics for which the corrected
+    jackknife is exact; no half-sample ratio (which can be 0 or negative when a yardstick is
+    noisy on half the faces) enters, so nothing falls back to the plain jackknife."""
+    def blend(cells: Cells) -> Cells:
+        return {k: v[0] + _STEP * (v - v[0]) for k, v in cells.items()}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q0 = float(fn(vals, ref)[0])
+        q = fn(blend(vals), blend(ref))
+    if not np.isfinite(q).all():
+        return float("nan"), float("nan")
+    if log and q0 > 0:
+        _, lo, hi = plan_interval(np.log(q0) + (np.log(q) - np.log(q0)) / _STEP, plan, level)
+        return float(np.exp(lo)), float(np.exp(hi))
+    return plan_interval(q0 + (q - q0) / _STEP, plan, level)[1:]
+
+
+# How a ratio of sensitivities gets its interval: "linearised" (default, calibrated in
+# experiments/calibration.py --cross) or "values" (its values on the plan rows, log scale,
+# plain-jackknife fallback: the method before the calibration).
+RATIO_INTERVALS: dict[str, Callable[..., tuple[float, float]]] = {
+    "linearised": _linearised,
+    "values": _values_interval,
+}
+
+
 def cross_space(effects: dict[tuple[str, str], CellInference], reference: dict[str, CellInference],
                 spaces: dict[str, PairFeatures], attributes: list[str], settings: Settings,
-                normaliser: str, plan: ResamplingPlan) -> tuple[pd.DataFrame | None, list[str]]:
-    """The cross-space table (columns ``CROSS_COLUMNS``); see the module docstring."""
+                normaliser: str, plan: ResamplingPlan,
+                method: str = "linearised") -> tuple[pd.DataFrame | None, list[str]]:
+    """The cross-space table (columns ``CROSS_COLUMNS``); see the module docstring.
+    ``method``: how the ratios get their intervals (``RATIO_INTERVALS``)."""
     notes: list[str] = []
     trained = [sp for sp, pf in spaces.items() if pf.trained]
     if len(trained) < 2:
         return None, [f"cross-space comparison needs at least two trained spaces, got {trained}"]
+    interval = RATIO_INTERVALS[method]
     vals = {k: c.values for k, c in effects.items()}
     ref = {sp: c.values for sp, c in reference.items()}
-    with np.errstate(divide="ignore", invalid="ignore"):
-        prof = {sp: NORMALISERS[normaliser](vals, ref, attributes, sp) for sp in spaces}
     n_verdicts = len(attributes) * len(trained)
     level = 1.0 - settings.alpha / n_verdicts
     what = {"reference": "the reference distortion", "attributes": "its mean over attributes"}
+
+    def profile(v: Cells, r: Cells, a: str, sp: str) -> np.ndarray:
+        return NORMALISERS[normaliser](v, r, attributes, sp)[a]
+
+    def yardstick(v: Cells, r: Cells, sp: str) -> np.ndarray:
+        return r[sp] if normaliser == "reference" else np.mean([v[b, sp] for b in attributes],
+                                                               axis=0)
+
     rows = []
     for a in attributes:
         for sp, pf in spaces.items():
             others = [t for t in trained if t != sp]
-            denom = np.mean([prof[t][a] for t in others], axis=0)
+
+            def denom(v: Cells, r: Cells, others: list[str] = others, a: str = a) -> np.ndarray:
+                return np.mean([profile(v, r, a, t) for t in others], axis=0)
+
+            def relative(v: Cells, r: Cells, sp: str = sp, a: str = a,
+                         denom: Callable = denom) -> np.ndarray:
+                return profile(v, r, a, sp) / denom(v, r)
+
+            with np.errstate(divide="ignore", invalid="ignore"):
+                prof = profile(vals, ref, a, sp)
+                den = denom(vals, ref)
             row = {**pf.labels(), "intervention": a, "normaliser": normaliser,
-                   "profile": float(prof[sp][a][0]), "compared_with": ", ".join(
+                   "profile": float(prof[0]), "compared_with": ", ".join(
                        spaces[t].space_label for t in others),
                    "ci_level": level, "n_verdicts": n_verdicts, "note": ""}
-            yard = ref.get(sp) if normaliser == "reference" else np.mean(
-                [vals[b, sp] for b in attributes], axis=0)
-            yard_lo = _interval(yard, plan, level)[0]
-            den_lo = _interval(denom, plan, level)[0] if np.isfinite(denom).all() else np.nan
+            # comparable when the yardstick and the others' mean profile are clearly above 0:
+            # on the raw scale (linearised), or as before the calibration ("values")
+            yard = yardstick(vals, ref, sp) if normaliser != "reference" or sp in ref else None
+            if method == "linearised":
+                yard_lo = plan_interval(yard, plan, level)[1] if yard is not None else np.nan
+                den_lo = _linearised(denom, vals, ref, plan, level, log=False)[0] \
+                    if np.isfinite(den).all() else np.nan
+            else:
+                yard_lo = _interval(yard, plan, level)[0] if yard is not None else np.nan
+                den_lo = _interval(den, plan, level)[0] if np.isfinite(den).all() else np.nan
             if not yard_lo > 0 or not den_lo > 0:
                 row.update(relative=np.nan, relative_ci_low=np.nan, relative_ci_high=np.nan,
                            reaction="not comparable",
@@ -177,31 +261,69 @@ def cross_space(effects: dict[tuple[str, str], CellInference], reference: dict[s
                                  "the other trained spaces' profile") +
                            f" ({what[normaliser]}) is not clearly above 0")
             else:
-                q = prof[sp][a] / denom
-                lo, hi = _interval(q, plan, level)
+                lo, hi = interval(relative, vals, ref, plan, level)
                 reaction = ("over" if lo > 1 else "under" if hi < 1 else "in line") if pf.trained \
                     else "not judged (untrained)"
-                row.update(relative=float(q[0]), relative_ci_low=lo, relative_ci_high=hi,
-                           reaction=reaction)
+                row.update(relative=float(prof[0] / den[0]), relative_ci_low=lo,
+                           relative_ci_high=hi, reaction=reaction)
             rows.append(row)
     df = frame(rows, CROSS_COLUMNS)
     return df.sort_values(["intervention", "space"]).reset_index(drop=True), notes
 
 
+def _infer_family(family: str, members: tuple[str, ...], pf: PairFeatures, settings: Settings,
+                  n_perm: int | None, plan: ResamplingPlan) -> list[CellInference]:
+    """The cells of one distance family for one attribute x space (its own seeded stream:
+    FD's is the (seed, intervention, space) stream it always had)."""
+    with warnings.catch_warnings(), threadpool_limits(1):
+        warnings.simplefilter("ignore", RankDeficientCovarianceWarning)
+        if FAMILIES[family].prepare is None:
+            return [infer_cell(pf.base, pf.twin, settings,
+                               group_rng(settings.seed, pf.intervention, pf.space), n_perm, plan)]
+        rng = group_rng(settings.seed, pf.intervention, pf.space, family)
+        evaluate = FAMILIES[family].prepare(pf.base, pf.twin)
+        cols = [FAMILIES[family].members.index(m) for m in members]
+        cells = infer_pooled(lambda keep, swaps: evaluate(keep, swaps)[:, cols], pf.n_pairs,
+                             members, [DISTANCES[m].lower_is_better for m in members], settings,
+                             rng, n_perm, plan, dim=pf.dim)
+        return cells
+
+
+def _distance_rows(pairs: list[PairFeatures], cells: list[dict[str, CellInference]],
+                   distances: tuple[str, ...], settings: Settings, family_size: int,
+                   n_perm: int | None, plan: ResamplingPlan) -> pd.DataFrame:
+    """Effect rows of every distance (each distance its own Holm family), FD first; with FD
+    alone exactly the FD table."""
+    frames = [_effect_rows(pairs, [c[d] for c in cells], settings, family_size, n_perm, plan)
+              for d in distances]
+    if len(frames) == 1:
+        return frames[0]
+    df = pd.concat(frames, ignore_index=True)
+    order = df["distance"].map({d: i for i, d in enumerate(distances)})
+    df = df.assign(_order=order).sort_values(["intervention", "space", "_order"], kind="stable")
+    return df.drop(columns="_order").reset_index(drop=True)
+
+
 def face_inference(pairs: Sequence[PairFeatures], reference: Sequence[PairFeatures] = (),
-                   settings: Settings = Settings(), workers: int = 1) -> FaceInference:
+                   settings: Settings = Settings(), workers: int = 1,
+                   distances: Sequence[str] = DEFAULT_DISTANCES) -> FaceInference:
     """Effects, tests and the cross-space comparison of every attribute x space in ``pairs``.
 
     ``reference``: the reference distortion's pairs, one per space (e.g. ``blur:all``); without
     them the cross-space profiles are normalised by each space's mean over attributes. The
-    Holm family is every cell of ``pairs`` (its size is recorded in ``family_size``) and
-    ``n_perm`` defaults to `resamples_for` that family. Every cell has its own stream seeded by
-    (seed, intervention, space) and all cells share the resampling plan, so the result does
-    not depend on the order of ``pairs`` or on ``workers`` (threads).
+    Holm family of a distance is every cell of ``pairs`` (its size is recorded in
+    ``family_size``) and ``n_perm`` defaults to `resamples_for` that family. Every cell has its
+    own stream seeded by (seed, intervention, space[, distance family]) and all cells share the
+    resampling plan, so the result does not depend on the order of ``pairs`` or on ``workers``
+    (threads). ``distances``: names of `distances.DISTANCES` (FD always runs first, and the
+    cross-space comparison is FD's); the effects table has a row per attribute x space x
+    distance.
     """
     pairs, reference = list(pairs), list(reference)
     if not pairs:
         raise ValueError("face inference: no attribute x space pairs given")
+    distances = check_distances(distances)
+    families = families_of(distances)
     sizes = {pf.n_pairs for pf in pairs + reference}
     if len(sizes) != 1:
         raise ValueError(f"face inference compares cells on the same faces, but the pairs have "
@@ -213,12 +335,13 @@ def face_inference(pairs: Sequence[PairFeatures], reference: Sequence[PairFeatur
     n_perm = settings.n_perm or resamples_for(family, settings.alpha)
     plan = cell_plan(sizes.pop(), settings)
 
-    def run(job: tuple[PairFeatures, int | None]) -> CellInference:
+    def run(job: tuple[PairFeatures, int | None]) -> dict[str, CellInference]:
         pf, perms = job
-        with warnings.catch_warnings(), threadpool_limits(1):
-            warnings.simplefilter("ignore", RankDeficientCovarianceWarning)
-            return infer_cell(pf.base, pf.twin, settings, group_rng(settings.seed, pf.intervention,
-                                                                    pf.space), perms, plan)
+        out: dict[str, CellInference] = {}
+        for fam, members in families.items():
+            out.update({c.distance: c for c in _infer_family(fam, members, pf, settings, perms,
+                                                             plan)})
+        return out
 
     jobs = [(pf, n_perm) for pf in pairs] + [(pf, None) for pf in reference]
     if workers > 1:
@@ -226,12 +349,13 @@ def face_inference(pairs: Sequence[PairFeatures], reference: Sequence[PairFeatur
             cells = list(ex.map(run, jobs))
     else:
         cells = [run(j) for j in jobs]
-    effects = _effect_rows(pairs, cells[:family], settings, family, n_perm, plan)
-    ref_df = (_effect_rows(reference, cells[family:], settings, 0, None, plan) if reference else None)
+    effects = _distance_rows(pairs, cells[:family], distances, settings, family, n_perm, plan)
+    ref_df = (_distance_rows(reference, cells[family:], distances, settings, 0, None, plan)
+              if reference else None)
     spaces = {pf.space: pf for pf in pairs}
     attributes = sorted({pf.intervention for pf in pairs})
-    by_key = dict(zip(keys, cells[:family]))
-    ref_cells = {pf.space: c for pf, c in zip(reference, cells[family:])}
+    by_key = {k: c["fd"] for k, c in zip(keys, cells[:family])}
+    ref_cells = {pf.space: c["fd"] for pf, c in zip(reference, cells[family:])}
     notes = []
     normaliser = "reference"
     if set(ref_cells) != set(spaces):
@@ -250,4 +374,5 @@ def face_inference(pairs: Sequence[PairFeatures], reference: Sequence[PairFeatur
 
 
 __all__ = ["CROSS_COLUMNS", "DEFINITION", "EFFECT_COLUMNS", "FaceInference", "NORMALISERS",
+           "RATIO_INTERVALS",
            "cross_space", "face_inference"]

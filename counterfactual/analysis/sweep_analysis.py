@@ -2,7 +2,8 @@
 and its cached features (read through the run's feature index). The report renders what
 `sweep_tables` returns and writes `SweepTables.frames()` to RUN_DIR/report_tables.
 
-- effects: one row per attribute x space from the face-level inference
+- effects: one row per attribute x space (x distance: FD, and those asked for) from the
+  face-level inference
   (`counterfactual.analysis.sensitivity`, one definition of sensitivity): raw FD at gap 1 and
   its swap floor, the sensitivity with a jackknife interval over faces, the bias-corrected
   estimates beside it (unbiased mean term, FD-infinity), the within-pair swap permutation p
@@ -25,6 +26,7 @@ Analyses that cannot run (no cached features, one space, ...) leave a note inste
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any, Callable
 
 import numpy as np
@@ -33,6 +35,7 @@ import pandas as pd
 from counterfactual.run.reader import RunData
 from counterfactual.run.schemas import BASE_SET
 
+from .distances import DEFAULT_DISTANCES, check_distances
 from .dose import dose_curves
 from .fit import fit_dose_table
 from .inference import Settings
@@ -146,19 +149,21 @@ def probe_tables(run: RunData, seed: int) -> pd.DataFrame:
     return linear_probes(spaces, scores, seed=seed)
 
 
-def face_tables(run: RunData, settings: Settings, workers: int) -> FaceInference:
+def face_tables(run: RunData, settings: Settings, workers: int,
+                distances: Sequence[str] = DEFAULT_DISTANCES) -> FaceInference:
     """The face-level inference of a run's attributes (see `sensitivity.face_inference`)."""
     attributes, reference = pair_features(run)
-    return face_inference(attributes, reference, settings, workers=workers)
+    return face_inference(attributes, reference, settings, workers=workers, distances=distances)
 
 
 def sweep_tables(run: RunData, n_boot: int = 2000, seed: int = 0, permutations: int = 0,
-                 workers: int = 2) -> SweepTables:
+                 workers: int = 2, distances: Sequence[str] = DEFAULT_DISTANCES) -> SweepTables:
     """Every derived table of a sweep run (see the module docstring).
 
     ``n_boot``: bootstrap replicates of the descriptive spread over draws; ``permutations``:
     permutations per test (0: chosen so that Holm over the family can reach alpha,
-    `inference.resamples_for`); ``workers``: threads for the face-level inference.
+    `inference.resamples_for`); ``workers``: threads for the face-level inference;
+    ``distances``: the distances of the effects table (`distances.DISTANCES`; FD always).
     """
     out = SweepTables()
     notes = out.notes
@@ -173,11 +178,16 @@ def sweep_tables(run: RunData, n_boot: int = 2000, seed: int = 0, permutations: 
                               lambda: term_shares(dose, n_boot=n_boot, seed=seed))
         settings = Settings(n_perm=permutations or None, seed=seed)
         out.settings = settings.as_dict()
+        if tuple(distances) != DEFAULT_DISTANCES:
+            out.settings["distances"] = list(check_distances(distances))
         face = _attempt(notes, "face-level inference (needs the run's cached features)",
-                        lambda: face_tables(run, settings, workers))
+                        lambda: face_tables(run, settings, workers, distances))
         if face is not None:
             spread = draw_spread(dose, out.shares)
             out.effects = face.effects.merge(spread, on=["intervention", "space"], how="left")
+            other = out.effects["distance"] != "fd"      # the draws are FD's
+            if other.any():
+                out.effects.loc[other, list(DRAW_COLUMNS)] = np.nan
             out.reference = face.reference
             out.reactions = face.cross_space
             notes += face.notes

@@ -30,6 +30,7 @@ from counterfactual.analysis.findings import (FLAGGED, NOT_VERIFIABLE, REFERENCE
                                               direction_quality, rank_findings, sweep_findings,
                                               verification_status)
 from counterfactual.analysis import SweepTables, sweep_tables, tau_matrix
+from counterfactual.analysis.distances import DEFAULT_DISTANCES, DISTANCES, check_distances
 from counterfactual.analysis.rank_agreement import MIN_TAU_GENERATORS
 from counterfactual.report import figures, numbers
 from counterfactual.report.downloads import Downloads
@@ -179,6 +180,29 @@ def _p_source(eff: pd.DataFrame) -> str:
     return text
 
 
+def _fd_rows(df: pd.DataFrame | None) -> pd.DataFrame | None:
+    """FD's rows of an effects table (tables from before the distance column are all FD)."""
+    if df is None or "distance" not in df:
+        return df
+    return df[df["distance"] == "fd"]
+
+
+def _distance_table(page: Page, eff: pd.DataFrame) -> dict[str, Any] | None:
+    """The "distance x space" table of one attribute: S_d with its interval, Holm p and
+    verdict per distance (rows) and space (columns); None with FD alone."""
+    if "distance" not in eff or eff["distance"].nunique() < 2:
+        return None
+    spaces = _ordered_spaces(page.run, list(dict.fromkeys(eff["space"])))
+    rows = []
+    for name in [d for d in DISTANCES if d in set(eff["distance"])]:
+        part = eff[eff["distance"] == name].set_index("space")
+        cells = [dict(_records(part.loc[[sp.name]].reset_index())[0]) if sp.name in part.index
+                 else None for sp in spaces]
+        rows.append({"distance": DISTANCES[name].label, "lower_is_better":
+                     DISTANCES[name].lower_is_better, "cells": cells})
+    return {"spaces": spaces, "rows": rows}
+
+
 def _region_rows(page: Page, part: pd.DataFrame) -> list[dict[str, Any]]:
     """Region results of one edit per space (normalised FD with an interval where the
     analysis gives one, else the spread over subsampled draws)."""
@@ -231,6 +255,7 @@ def _attribute(page: Page, key: str, derived: SweepTables, reference: str | None
         "verification": _verification(run.verification.get(key), is_reference),
         "direction": direction_quality(key, prepared),
         "dose_plot": None, "effects": [], "effect_columns": [], "p_source": "", "region": [],
+        "distances": None,
         "links": {"verification": page.downloads.links("tables/verification.json"),
                   "effects": page.downloads.links(f"{REPORT_TABLES}/effects", f"{REPORT_TABLES}/fits",
                                                   f"{REPORT_TABLES}/null"),
@@ -246,6 +271,8 @@ def _attribute(page: Page, key: str, derived: SweepTables, reference: str | None
     table = reference_table if reference_table is not None and \
         key in set(reference_table["intervention"]) else derived.effects
     if table is not None:
+        out["distances"] = _distance_table(page, table[table["intervention"] == key])
+        table = _fd_rows(table)
         eff = table[table["intervention"] == key]
         order = {sp.name: i for i, sp in enumerate(_ordered_spaces(run))}
         rows = sorted(_records(eff), key=lambda r: order.get(r["space"], 1e9))
@@ -351,7 +378,7 @@ def _sweep_findings(page: Page, derived: SweepTables, reference: str | None,
     dims = {e["name"]: int((e.get("description") or {}).get("dim") or 0) for e in m.get("spaces") or []}
     reactions = derived.reactions
     cross = reactions if reactions is not None and "relative" in reactions.columns else None
-    f = sweep_findings(derived.effects, None if cross is not None else reactions,
+    f = sweep_findings(_fd_rows(derived.effects), None if cross is not None else reactions,
                        getattr(derived, "null", None), run.verification, cross_space=cross,
                        spaces=[(s.name, s.label, s.trained) for s in _ordered_spaces(run)],
                        order=run.interventions(), reference=reference,
@@ -644,19 +671,24 @@ def write_report_tables(root: Path, derived: SweepTables) -> list[Path]:
 
 def build_report(run_dir: str | Path, out: str | Path | None = None, *, n_boot: int = 2000,
                  permutations: int = 0, seed: int = 0, log: Log = print,
-                 command: Sequence[str] | None = None) -> Path:
+                 command: Sequence[str] | None = None,
+                 distances: Sequence[str] = DEFAULT_DISTANCES) -> Path:
     """Write the report of a run directory; returns the HTML path (default RUN_DIR/report.html).
-    `command`: the command line that asked for it (recorded in the provenance)."""
+    `command`: the command line that asked for it (recorded in the provenance); `distances`:
+    the distances of the effects tables (`counterfactual.analysis.distances`, FD always)."""
     run = load_run(run_dir)
     derived = None
     if run.kind == "sweep":
-        derived = sweep_tables(run, n_boot=n_boot, seed=seed, permutations=permutations)
+        derived = sweep_tables(run, n_boot=n_boot, seed=seed, permutations=permutations,
+                               distances=distances)
         write_report_tables(run.root, derived)
         for note in derived.notes:
             log(f"note: {note}")
     path = Path(out) if out is not None else run.root / REPORT_FILE
     settings = {"n_boot": n_boot, "permutations": permutations, "seed": seed, "ci": 0.95} \
-        if run.kind == "sweep" else {}          # a rank report computes nothing of its own
+        if run.kind == "sweep" else {}
+    if settings and tuple(distances) != DEFAULT_DISTANCES:
+        settings["distances"] = ", ".join(check_distances(distances))          # a rank report computes nothing of its own
     html = render(build_context(run, derived, html_dir=path.parent, settings=settings,
                                 command=command))
     write_text(path, html)

@@ -9,9 +9,19 @@ def cmd_report(args: argparse.Namespace) -> int:
     from counterfactual.report.build import build_report
     path = build_report(args.run_dir, out=args.out, n_boot=args.n_boot,
                         permutations=args.permutations, seed=args.seed,
+                        distances=args.distances,
                         command=["counterfactual", *getattr(args, "argv", ["report", args.run_dir])])
     print(f"report written to {path}")
     return 0
+
+
+def _distances(text: str) -> tuple[str, ...]:
+    from counterfactual.analysis.distances import DISTANCES, check_distances
+    names = list(DISTANCES) if text.strip().lower() == "all" else text.split(",")
+    try:
+        return check_distances(names)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_report_parser(sub: Any) -> None:
@@ -31,4 +41,8 @@ def add_report_parser(sub: Any) -> None:
                         "the smallest count at which Holm over all the run's tests can reach "
                         "alpha = 0.05 with a factor 2 to spare, 2 m / alpha - 1)")
     p.add_argument("--seed", type=int, default=0, help="seed of the analysis (default 0)")
+    p.add_argument("--distances", type=_distances, default=("fd",), metavar="D,D,...",
+                   help="distances of the effects tables, comma-separated, from fd, kid, cmmd, "
+                        "mmd, precision, recall, density, coverage (default fd; fd always runs; "
+                        "'all' for every one)")
     p.set_defaults(func=cmd_report)

@@ -251,6 +251,16 @@ band, its {{ ci_level }} bootstrap interval; dash-dot, the quadratic fit behind 
 <p class="muted small">{{ effects_note }}{% if at.p_source %} p: {{ at.p_source }}; Holm-corrected across all edits × spaces.{% endif %}</p>
 {% endif %}
 
+{% if at.distances %}
+<h3>Sensitivity by distance × space</h3>
+<div class="tbl"><table class="data"><thead><tr><th class="l">distance</th>{% for sp in at.distances.spaces %}<th>{{ space(sp) }}</th>{% endfor %}</tr></thead><tbody>
+{% for row in at.distances.rows %}<tr><td class="l">{{ row.distance }}{% if not row.lower_is_better %} <span class="small muted">(higher = closer)</span>{% endif %}</td>
+{% for c in row.cells %}<td class="c">{% if c %}<b>{{ c.sensitivity|num }}</b> {{ ci(c.sensitivity_ci_low, c.sensitivity_ci_high) }}{% if c.p_holm is not none %}<br><span class="small">p<sub>Holm</sub> {{ c.p_holm|pval(bound=c.p_holm_is_bound) }} · {{ c.detected }}</span>{% endif %}{% else %}–{% endif %}</td>{% endfor %}</tr>{% endfor %}
+</tbody></table>{{ links(at.links.effects) }}</div>
+<p class="muted small">S<sub>d</sub> = d(base set, twin set) − mean d over within-pair swaps, for each distance d on the same faces, with its {{ ci_level }} corrected jackknife interval;
+p: the within-pair swap permutation test of d, Holm-corrected over the edits × spaces of that distance. For precision, recall, density and coverage (higher = the sets are closer) an attribute that moves the features makes S negative.</p>
+{% endif %}
+
 {% if at.region %}
 <h3>{{ 'Reference distortion: FD(base, edited) per space' if at.reference else 'Region result' }}</h3>
 <div class="tbl"><table class="data sortable"><thead><tr><th class="l">space</th>{% if not at.reference %}<th>share of the full distortion's FD</th><th>{{ ci_level }} interval</th>{% endif %}<th>FD(base, edited)</th><th>FD(base, fully distorted)</th></tr></thead><tbody>
