@@ -7,6 +7,7 @@
 Every top-level name loads on first use (PEP 562): `import counterfactual` imports nothing,
 so `generators` and `extractors` can use `counterfactual.foundation` without a cycle.
 """
+
 from __future__ import annotations
 
 from importlib import import_module
@@ -23,11 +24,16 @@ if TYPE_CHECKING:
 
 # name -> module that defines it
 _EXPORTS = {
-    "fd": "counterfactual.api", "FDComparison": "counterfactual.api",
-    "load_run": "counterfactual.run.reader", "RunData": "counterfactual.run.reader",
-    "load_config": "counterfactual.config", "run_sweep": "counterfactual.sweep",
-    "load_rank_config": "counterfactual.rank", "run_rank": "counterfactual.rank",
-    "build_report": "counterfactual.report", "UserError": "counterfactual.errors",
+    "fd": "counterfactual.api",
+    "FDComparison": "counterfactual.api",
+    "load_run": "counterfactual.run.reader",
+    "RunData": "counterfactual.run.reader",
+    "load_config": "counterfactual.config",
+    "run_sweep": "counterfactual.sweep",
+    "load_rank_config": "counterfactual.rank",
+    "run_rank": "counterfactual.rank",
+    "build_report": "counterfactual.report",
+    "UserError": "counterfactual.errors",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -36,6 +42,7 @@ __all__ = ["__version__", *_EXPORTS]
 def __getattr__(name: str) -> Any:
     if name == "__version__":
         from counterfactual.version import project_version
+
         return project_version()
     if name not in _EXPORTS:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

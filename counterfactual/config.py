@@ -19,6 +19,7 @@ Every table forbids unknown keys. `load_config` turns any validation failure int
 and the helpers below the models (duplicate check, TOML reading, error formatting) also serve
 the rank config, `counterfactual.rank.config`.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,16 +30,25 @@ import typing
 from pathlib import Path
 from typing import Any, ClassVar, Iterable, Literal, Self, TypeVar
 
-from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, ValidationInfo,
-                      field_validator, model_serializer, model_validator)
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from counterfactual.errors import UserError
 
 DEFAULT_DELTAS: tuple[float, ...] = tuple(round(i * 0.05, 10) for i in range(21))
 _DEVICE_RE = re.compile(r"^(cpu|cuda(:\d+)?)$")
 _ID_RE = re.compile(r"^[A-Za-z0-9_:+=-][A-Za-z0-9_.:+=@-]*$")
-MAX_SEED = 2**32 - 1                  # numpy RandomState seeds (generators.latents_from_seeds)
-LATENT_FREE_SCHEMES = ("folder",)     # generator schemes without latents (sample folders)
+MAX_SEED = 2**32 - 1  # numpy RandomState seeds (generators.latents_from_seeds)
+LATENT_FREE_SCHEMES = ("folder",)  # generator schemes without latents (sample folders)
 # Keys that change how a run executes but never its results (ignored when comparing configs).
 EXECUTION_KEYS: tuple[str, ...] = ("device", "batch_size", "executor")
 # Add-on outputs with their own task markers that never change the run's tables (ignored
@@ -53,6 +63,7 @@ class ConfigError(UserError):
 class StrictModel(BaseModel):
     """A frozen table that forbids unknown keys. `shorthand = (type, key)`: a bare value of
     that type stands for the table {key = value} (e.g. a string for {spec = "..."})."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
     shorthand: ClassVar[tuple[type, str] | None] = None
 
@@ -67,6 +78,7 @@ class StrictModel(BaseModel):
 class RunConfigBase(StrictModel):
     """What the configs of whole runs (sweep, rank) share: checks of their `device` and
     `spaces` keys, and views; `kind` names the config in messages."""
+
     kind: ClassVar[str] = "run"
 
     @field_validator("device", check_fields=False)
@@ -98,29 +110,43 @@ class RunConfigBase(StrictModel):
         return validate_model(type(self), data, source="<overrides>")
 
 
-FOLDER_OPTIONS = ("skip_bad", "min_size", "resolution", "alpha")   # sample folders only
-FRAMINGS = ("celeba", "ffhq")          # extractors.face.framing.FRAMINGS
+FOLDER_OPTIONS = ("skip_bad", "min_size", "resolution", "alpha")  # sample folders only
+FRAMINGS = ("celeba", "ffhq")  # extractors.face.framing.FRAMINGS
 
 
 class GeneratorConfig(StrictModel):
     """Which generator makes the base faces (a `generators.load_generator` spec), and the
     options of a sample folder ("folder:PATH" or a built-in set such as "folder:celeba-999"):
     `skip_bad`, `min_size`, `resolution`, `alpha` (`generators.folder`) and `align`."""
+
     shorthand: ClassVar[tuple[type, str] | None] = (str, "spec")
-    align_generators: ClassVar[bool] = False     # may `align` frame a generator's own faces?
-    spec: str = Field("dcgan-digiface", description="generator spec, e.g. 'dcgan-digiface', "
-                      "'stylegan2:/path/net.pkl', 'folder:/path', 'folder:celeba-999'")
-    skip_bad: bool | None = Field(None, description="folders: leave out (and name) files that "
-                                  "fail to decode, are below min_size or, aligned, show no face")
-    min_size: int | None = Field(None, ge=1, description="folders: smallest shorter side in px "
-                                 "(default 8)")
-    resolution: int | None = Field(None, ge=1, description="folders: working resolution "
-                                   "(default: the most common shorter side)")
+    align_generators: ClassVar[bool] = False  # may `align` frame a generator's own faces?
+    spec: str = Field(
+        "dcgan-digiface",
+        description="generator spec, e.g. 'dcgan-digiface', "
+        "'stylegan2:/path/net.pkl', 'folder:/path', 'folder:celeba-999'",
+    )
+    skip_bad: bool | None = Field(
+        None,
+        description="folders: leave out (and name) files that "
+        "fail to decode, are below min_size or, aligned, show no face",
+    )
+    min_size: int | None = Field(
+        None, ge=1, description="folders: smallest shorter side in px (default 8)"
+    )
+    resolution: int | None = Field(
+        None,
+        ge=1,
+        description="folders: working resolution (default: the most common shorter side)",
+    )
     alpha: Literal["drop", "black", "white"] | None = Field(
-        None, description="folders: transparency rule (default 'drop')")
+        None, description="folders: transparency rule (default 'drop')"
+    )
     align: Literal["celeba", "ffhq"] | None = Field(
-        None, description="frame every face from detected landmarks: 'celeba' "
-        "(img_align_celeba) or 'ffhq' (FFHQ's crop); default: unaligned")
+        None,
+        description="frame every face from detected landmarks: 'celeba' "
+        "(img_align_celeba) or 'ffhq' (FFHQ's crop); default: unaligned",
+    )
 
     @model_validator(mode="after")
     def _options_fit_the_source(self) -> Self:
@@ -128,12 +154,16 @@ class GeneratorConfig(StrictModel):
             return self
         given = [k for k in FOLDER_OPTIONS if getattr(self, k) is not None]
         if given:
-            raise ValueError(f"{', '.join(given)}: option(s) of a sample folder, but {self.spec!r} "
-                             "is a generator; use them with 'folder:PATH'")
+            raise ValueError(
+                f"{', '.join(given)}: option(s) of a sample folder, but {self.spec!r} "
+                "is a generator; use them with 'folder:PATH'"
+            )
         if self.align is not None and not self.align_generators:
-            raise ValueError(f"align: a sweep aligns sample folders only ({self.spec!r} is a "
-                             "generator: its twins are made from its own images); align "
-                             "generated sets in a rank config")
+            raise ValueError(
+                f"align: a sweep aligns sample folders only ({self.spec!r} is a "
+                "generator: its twins are made from its own images); align "
+                "generated sets in a rank config"
+            )
         return self
 
     @model_serializer(mode="wrap")
@@ -151,22 +181,27 @@ class GeneratorConfig(StrictModel):
 
     def loader_options(self) -> dict[str, Any]:
         """The options given, as `generators.load_generator` keyword arguments."""
-        return {k: getattr(self, k) for k in (*FOLDER_OPTIONS, "align")
-                if getattr(self, k) is not None}
+        return {
+            k: getattr(self, k) for k in (*FOLDER_OPTIONS, "align") if getattr(self, k) is not None
+        }
 
     @field_validator("spec")
     @classmethod
     def _known_scheme(cls, spec: str) -> str:
         import generators
+
         scheme = spec.partition(":")[0]
         if scheme not in generators.available():
-            raise ValueError(f"unknown generator {spec!r}; allowed schemes: "
-                             f"{', '.join(generators.available())}{generators.folder_hint(spec)}")
+            raise ValueError(
+                f"unknown generator {spec!r}; allowed schemes: "
+                f"{', '.join(generators.available())}{generators.folder_hint(spec)}"
+            )
         return spec
 
 
 class SeedsConfig(StrictModel):
     """Seeds of the base faces: `count` consecutive seeds from `start`, or explicit `values`."""
+
     shorthand: ClassVar[tuple[type, str] | None] = (list, "values")
     start: int = Field(0, ge=0)
     count: int | None = Field(None, gt=0)
@@ -185,9 +220,11 @@ class SeedsConfig(StrictModel):
                 raise ValueError("seeds must be >= 0")
             if max(self.values) > MAX_SEED:
                 raise ValueError(f"seeds must be <= {MAX_SEED} (2**32 - 1)")
-        elif self.start + int(self.count or 0) - 1 > MAX_SEED:    # checked without listing them
-            raise ValueError(f"start + count - 1 = {self.start + int(self.count or 0) - 1} exceeds the "
-                             f"largest seed {MAX_SEED} (2**32 - 1)")
+        elif self.start + int(self.count or 0) - 1 > MAX_SEED:  # checked without listing them
+            raise ValueError(
+                f"start + count - 1 = {self.start + int(self.count or 0) - 1} exceeds the "
+                f"largest seed {MAX_SEED} (2**32 - 1)"
+            )
         return self
 
     def __len__(self) -> int:
@@ -205,23 +242,31 @@ class SpaceConfig(StrictModel):
     """A feature space. A space whose trained weights are missing runs with random weights only
     with `allow_untrained = true`; a space random by design (random-inception) needs no flag.
     Either way a random-weight space is labelled untrained everywhere."""
+
     shorthand: ClassVar[tuple[type, str] | None] = (str, "name")
     name: str
     allow_untrained: bool = False
-    weights: str | None = Field(None, description="explicit weight file (else $COUNTERFACTUAL_WEIGHTS, "
-                                "then an installed carrier package)")
+    weights: str | None = Field(
+        None,
+        description="explicit weight file (else $COUNTERFACTUAL_WEIGHTS, "
+        "then an installed carrier package)",
+    )
 
     @field_validator("name")
     @classmethod
     def _known_space(cls, name: str) -> str:
         import extractors
+
         if not extractors.space_known(name):
-            raise ValueError(f"unknown feature space {name!r}; allowed: {', '.join(known_spaces())}")
+            raise ValueError(
+                f"unknown feature space {name!r}; allowed: {', '.join(known_spaces())}"
+            )
         return name
 
 
 class InterventionConfig(StrictModel):
     """One intervention (a `counterfactual.interventions.build_intervention` name + params)."""
+
     shorthand: ClassVar[tuple[type, str] | None] = (str, "name")
     name: str
     id: str | None = Field(None, description="unique label (defaults to name)")
@@ -233,15 +278,17 @@ class InterventionConfig(StrictModel):
     @classmethod
     def _valid_id(cls, value: str | None) -> str | None:
         if value is not None and not _ID_RE.match(value):
-            raise ValueError(f"id {value!r} may use only letters, digits and _ . : + = @ - and may "
-                             "not start with '.' (it names files in the run directory)")
+            raise ValueError(
+                f"id {value!r} may use only letters, digits and _ . : + = @ - and may "
+                "not start with '.' (it names files in the run directory)"
+            )
         return value
 
     @model_validator(mode="after")
     def _buildable(self) -> "InterventionConfig":
         try:
             from counterfactual.interventions import build_intervention
-        except ImportError:          # interventions not installed: checked when the sweep runs
+        except ImportError:  # interventions not installed: checked when the sweep runs
             return self
         try:
             built = build_intervention(self.name, **self.params)
@@ -263,14 +310,18 @@ class InterventionConfig(StrictModel):
 
 class VerificationConfig(StrictModel):
     """Checks that each edit changed its attribute and little else (see interventions.verify)."""
+
     enabled: bool = True
-    scorers: tuple[str, ...] = Field(("gender", "age"), description="attribute scorers run on "
-                                     "base and twin (extractors.scorers.load_scorer names)")
+    scorers: tuple[str, ...] = Field(
+        ("gender", "age"),
+        description="attribute scorers run on base and twin (extractors.scorers.load_scorer names)",
+    )
 
     @field_validator("scorers")
     @classmethod
     def _known_scorers(cls, names: tuple[str, ...]) -> tuple[str, ...]:
         from extractors.scorers import available_scorers
+
         known = available_scorers()
         unknown = [n for n in names if n not in known]
         if unknown:
@@ -279,11 +330,18 @@ class VerificationConfig(StrictModel):
         return names
 
     identity: bool = Field(True, description="measure ArcFace identity similarity twin vs base")
-    min_target_effect: float = Field(0.5, ge=0, description="least target shift, in SDs of the "
-                                     "base scores")
-    min_target_shift: float | None = Field(None, ge=0, description="least target shift in score units")
-    max_leakage_effect: float = Field(0.5, ge=0, description="largest shift (SDs) of any other scorer")
-    min_identity: float = Field(0.3, ge=-1, le=1, description="least mean ArcFace cosine twin vs base")
+    min_target_effect: float = Field(
+        0.5, ge=0, description="least target shift, in SDs of the base scores"
+    )
+    min_target_shift: float | None = Field(
+        None, ge=0, description="least target shift in score units"
+    )
+    max_leakage_effect: float = Field(
+        0.5, ge=0, description="largest shift (SDs) of any other scorer"
+    )
+    min_identity: float = Field(
+        0.3, ge=-1, le=1, description="least mean ArcFace cosine twin vs base"
+    )
     ci: float = Field(0.95, gt=0, lt=1)
     method: Literal["t", "bootstrap"] = "t"
     n_boot: int = Field(2000, gt=0)
@@ -296,16 +354,23 @@ class VerificationConfig(StrictModel):
 
 class RegionConfig(StrictModel):
     """Region distortions: FD(base, region-distorted) / FD(base, reference)."""
+
     reference: str = "blur:all"
-    prefix: str = Field("blur:", description="interventions whose name starts with this are regions")
+    prefix: str = Field(
+        "blur:", description="interventions whose name starts with this are regions"
+    )
 
 
 class ExecutorConfig(StrictModel):
     """Where the image work runs: "local" (this process) or "ray" (shards of seeds on a Ray
     cluster, see counterfactual.sweep.ray_executor). Never changes results."""
+
     kind: Literal["local", "ray"] = "local"
-    address: str | None = Field(None, description="Ray cluster address ('auto', 'HOST:PORT', "
-                                "'ray://HOST:10001'); unset: start a local Ray instance")
+    address: str | None = Field(
+        None,
+        description="Ray cluster address ('auto', 'HOST:PORT', "
+        "'ray://HOST:10001'); unset: start a local Ray instance",
+    )
     workers: int = Field(2, ge=1, description="Ray actors (each keeps the models loaded)")
     gpus_per_worker: float = Field(0, ge=0, description="GPUs per actor (> 0: actors run on CUDA)")
     cpus_per_worker: float = Field(1, gt=0)
@@ -315,16 +380,23 @@ class ExecutorConfig(StrictModel):
 class AttentionConfig(StrictModel):
     """FD attention maps after the sweep (`counterfactual.attention`; `attention = true` is
     short for `[attention] enabled = true`). Off by default: the maps need the images again."""
+
     shorthand: ClassVar[tuple[type, str] | None] = (bool, "enabled")
     enabled: bool = False
-    n: int = Field(64, ge=2, description="faces mapped per intervention (from the second half "
-                   "of the seeds; the first half is the reference set)")
-    spaces: tuple[str, ...] = Field((), description="spaces to map (default: every space of the "
-                                    "run that has a map)")
+    n: int = Field(
+        64,
+        ge=2,
+        description="faces mapped per intervention (from the second half "
+        "of the seeds; the first half is the reference set)",
+    )
+    spaces: tuple[str, ...] = Field(
+        (), description="spaces to map (default: every space of the run that has a map)"
+    )
 
 
 class SweepConfig(RunConfigBase):
     """A whole sweep."""
+
     kind: ClassVar[str] = "sweep"
     name: str = "sweep"
     description: str = ""
@@ -364,8 +436,10 @@ class SweepConfig(RunConfigBase):
     @classmethod
     def _even_pairs(cls, n: int, info: ValidationInfo) -> int:
         if n % 2:
-            raise ValueError(f"pairs_per_draw must be even (got {n}) so that delta = 0 splits "
-                             "the counterfactual members equally between A and B")
+            raise ValueError(
+                f"pairs_per_draw must be even (got {n}) so that delta = 0 splits "
+                "the counterfactual members equally between A and B"
+            )
         seeds = info.data.get("seeds")
         if seeds is not None and n > len(seeds):
             raise ValueError(f"pairs_per_draw ({n}) exceeds the number of seeds ({len(seeds)})")
@@ -378,8 +452,9 @@ class SweepConfig(RunConfigBase):
 
     @field_validator("interventions")
     @classmethod
-    def _unique_interventions(cls, items: tuple[InterventionConfig, ...],
-                              info: ValidationInfo) -> tuple[InterventionConfig, ...]:
+    def _unique_interventions(
+        cls, items: tuple[InterventionConfig, ...], info: ValidationInfo
+    ) -> tuple[InterventionConfig, ...]:
         if not items:
             raise ValueError("list at least one intervention")
         if any(i.key == "base" for i in items):
@@ -392,20 +467,25 @@ class SweepConfig(RunConfigBase):
                     raise ValueError(
                         f"[{i}] {item.key!r} edits the generator's latents, but generator "
                         f"{generator.spec!r} is a sample folder without latents; use pixel "
-                        "interventions (blur:<region>, fill:<region>, hat) or a generator")
+                        "interventions (blur:<region>, fill:<region>, hat) or a generator"
+                    )
         return items
 
     @model_validator(mode="after")
     def _attention_spaces(self) -> "SweepConfig":
         from counterfactual.attention.spaces import has_map, no_map_reason
+
         names = [s.name for s in self.spaces]
         for space in self.attention.spaces:
             if space not in names:
-                raise ValueError(f"attention.spaces: {space!r} is not one of the sweep's spaces "
-                                 f"({', '.join(names)})")
+                raise ValueError(
+                    f"attention.spaces: {space!r} is not one of the sweep's spaces "
+                    f"({', '.join(names)})"
+                )
             if not has_map(space):
-                raise ValueError(f"attention.spaces: {space!r} has no attention map "
-                                 f"({no_map_reason(space)})")
+                raise ValueError(
+                    f"attention.spaces: {space!r} has no attention map ({no_map_reason(space)})"
+                )
         return self
 
     # ---- derived views -------------------------------------------------------------
@@ -423,8 +503,11 @@ class SweepConfig(RunConfigBase):
         """Region distortions normalised by the reference (the reference itself excluded)."""
         if self.region.reference not in {i.key for i in self.interventions}:
             return []
-        return [i for i in self.interventions
-                if i.name.startswith(self.region.prefix) and i.key != self.region.reference]
+        return [
+            i
+            for i in self.interventions
+            if i.name.startswith(self.region.prefix) and i.key != self.region.reference
+        ]
 
 
 def strength_label(value: float | int) -> str:
@@ -446,31 +529,39 @@ def expand_strengths(items: Iterable[Any]) -> list[Any]:
         strengths, name = entry.pop("strengths"), entry.get("name")
         where = f"[{i}] {name!r}"
         if not isinstance(strengths, (list, tuple)) or not strengths:
-            raise ValueError(f"{where}: strengths must be a non-empty list of numbers, got {strengths!r}")
+            raise ValueError(
+                f"{where}: strengths must be a non-empty list of numbers, got {strengths!r}"
+            )
         if any(isinstance(s, bool) or not isinstance(s, (int, float)) for s in strengths):
             raise ValueError(f"{where}: strengths must be numbers, got {list(strengths)!r}")
         no_duplicates([strength_label(s) for s in strengths], f"strength of {name!r}")
         params = dict(entry.get("params") or {})
         try:
             from counterfactual.interventions import build_intervention
+
             param = getattr(build_intervention(str(name), **params), "strength_param", None)
-        except ImportError:          # interventions not installed: nothing to expand with
+        except ImportError:  # interventions not installed: nothing to expand with
             raise ValueError(f"{where}: strengths need the interventions package") from None
         except (ValueError, TypeError) as exc:
             raise ValueError(f"{where}: {exc}") from None
         if param is None:
-            raise ValueError(f"{where} has no strength parameter; 'strengths' applies to the "
-                             "distortions (rotate, erase, swirl, puzzle, noise, jpeg, resample, shift)")
+            raise ValueError(
+                f"{where} has no strength parameter; 'strengths' applies to the "
+                "distortions (rotate, erase, swirl, puzzle, noise, jpeg, resample, shift)"
+            )
         if param in params:
-            raise ValueError(f"{where}: give the strength either as params.{param} or as strengths, "
-                             "not both")
+            raise ValueError(
+                f"{where}: give the strength either as params.{param} or as strengths, not both"
+            )
         label = entry.pop("id", None) or name
         for s in strengths:
             try:
                 build_intervention(str(name), **params, **{param: s})
             except (ValueError, TypeError) as exc:
                 raise ValueError(f"{where} strength {s!r}: {exc}") from None
-            out.append({**entry, "id": f"{label}@{strength_label(s)}", "params": {**params, param: s}})
+            out.append(
+                {**entry, "id": f"{label}@{strength_label(s)}", "params": {**params, param: s}}
+            )
     return out
 
 
@@ -488,7 +579,11 @@ def _delta_grid(spec: dict[str, Any]) -> Any:
     allowed = {"start", "stop", "step"}
     if set(spec) - allowed or "step" not in spec:
         return spec  # fails validation as "not a list", with the key named
-    start, stop, step = float(spec.get("start", 0.0)), float(spec.get("stop", 1.0)), float(spec["step"])
+    start, stop, step = (
+        float(spec.get("start", 0.0)),
+        float(spec.get("stop", 1.0)),
+        float(spec["step"]),
+    )
     if step <= 0:
         return spec
     n = int(round((stop - start) / step))
@@ -498,6 +593,7 @@ def _delta_grid(spec: dict[str, Any]) -> Any:
 def known_spaces() -> list[str]:
     """Feature-space names the extractor registry knows."""
     import extractors
+
     return extractors.space_names()
 
 
@@ -551,7 +647,7 @@ def describe_validation_error(err: dict[str, Any], root: type[BaseModel]) -> str
         return f"key '{key}': required but missing"
     message = err["msg"]
     if message.startswith("Value error, "):
-        message = message[len("Value error, "):]
+        message = message[len("Value error, ") :]
     value = err.get("input")
     shown = "" if isinstance(value, dict) or kind.endswith("_error") else f" (got {value!r})"
     return f"key '{key}': {message}{shown}"
@@ -560,8 +656,9 @@ def describe_validation_error(err: dict[str, Any], root: type[BaseModel]) -> str
 _RunConfigT = TypeVar("_RunConfigT", bound=RunConfigBase)
 
 
-def validate_model(model: type[_RunConfigT], data: dict[str, Any],
-                   source: str = "<config>") -> _RunConfigT:
+def validate_model(
+    model: type[_RunConfigT], data: dict[str, Any], source: str = "<config>"
+) -> _RunConfigT:
     """Validate a mapping as `model`; raise one ConfigError listing every problem."""
     try:
         return model.model_validate(data)
@@ -583,8 +680,10 @@ def read_toml(path: str | Path, kind: str) -> dict[str, Any]:
     except IsADirectoryError:
         raise ConfigError(f"{kind} config {path} is a directory, not a TOML file") from None
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"{kind} config {path} is not UTF-8 text (byte {exc.start}: "
-                          f"{exc.object[exc.start:exc.start + 1]!r}); save it as UTF-8") from None
+        raise ConfigError(
+            f"{kind} config {path} is not UTF-8 text (byte {exc.start}: "
+            f"{exc.object[exc.start : exc.start + 1]!r}); save it as UTF-8"
+        ) from None
     except OSError as exc:
         raise ConfigError(f"cannot read {kind} config {path}: {exc.strerror or exc}") from None
     try:

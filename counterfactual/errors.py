@@ -7,6 +7,7 @@ without a traceback to its exit code (`EXIT_CODES`, first match wins); `message`
 into its text, naming the file of an OSError (or, for one without a file name such as a
 full disk mid-write, the run directory it happened in).
 """
+
 from __future__ import annotations
 
 import sys
@@ -31,6 +32,7 @@ class ParameterError(UserError):
 
 def _bad_image_error() -> type[BaseException]:
     from generators.decode import BadImageError
+
     return BadImageError
 
 
@@ -44,8 +46,8 @@ def _folder_error() -> type[BaseException] | tuple[()]:
 EXIT_CODES: tuple[tuple[type[BaseException] | object, int], ...] = (
     (UserError, EXIT_BAD_INPUT),
     (_bad_image_error, EXIT_BAD_INPUT),
-    (_folder_error, EXIT_BAD_INPUT),    # a missing or empty sample folder (before OSError)
-    (OSError, EXIT_FAILURE),            # FileNotFoundError, missing weights, a full disk ...
+    (_folder_error, EXIT_BAD_INPUT),  # a missing or empty sample folder (before OSError)
+    (OSError, EXIT_FAILURE),  # FileNotFoundError, missing weights, a full disk ...
     (ValueError, EXIT_FAILURE),
 )
 
@@ -53,7 +55,7 @@ EXIT_CODES: tuple[tuple[type[BaseException] | object, int], ...] = (
 def exit_code(exc: BaseException) -> int | None:
     """The exit code for `exc`, or None when it is a bug to show with its traceback."""
     for kind, code in EXIT_CODES:
-        cls = kind if isinstance(kind, type) else kind()      # type: ignore[operator]
+        cls = kind if isinstance(kind, type) else kind()  # type: ignore[operator]
         if isinstance(exc, cls):
             return code
     return None
@@ -69,5 +71,13 @@ def message(exc: BaseException, context: str | None = None) -> str:
     return str(exc) or type(exc).__name__
 
 
-__all__ = ["UserError", "ParameterError", "EXIT_FAILURE", "EXIT_BAD_INPUT", "EXIT_INTERRUPTED", "EXIT_CODES",
-           "exit_code", "message"]
+__all__ = [
+    "UserError",
+    "ParameterError",
+    "EXIT_FAILURE",
+    "EXIT_BAD_INPUT",
+    "EXIT_INTERRUPTED",
+    "EXIT_CODES",
+    "exit_code",
+    "message",
+]

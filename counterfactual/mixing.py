@@ -9,6 +9,7 @@ B a fraction (1 + delta)/2; at delta = 1, A is the base set and B the twin set; 
 both are half/half mixtures (exactly, with N even). Row i of ``twin`` is the twin of row i of
 ``base``.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -32,14 +33,17 @@ def pool_rows(pairs: np.ndarray, n_swap: int, n_total: int) -> tuple[np.ndarray,
     return np.where(swap, pairs + n_total, pairs), np.where(swap, pairs, pairs + n_total)
 
 
-def split_pairs(base: np.ndarray, twin: np.ndarray, swap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def split_pairs(
+    base: np.ndarray, twin: np.ndarray, swap: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Sets A and B given a boolean per-pair mask (True: twin goes to A, base to B)."""
     swap = np.asarray(swap, dtype=bool)[:, None]
     return np.where(swap, twin, base), np.where(swap, base, twin)
 
 
-def mix_pairs(base: np.ndarray, twin: np.ndarray, delta: float,
-              rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def mix_pairs(
+    base: np.ndarray, twin: np.ndarray, delta: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Sets A and B at prevalence gap ``delta`` (a random choice of the swapped pairs)."""
     if base.shape != twin.shape:
         raise ValueError(f"base and twin features differ in shape: {base.shape} vs {twin.shape}")
@@ -49,7 +53,8 @@ def mix_pairs(base: np.ndarray, twin: np.ndarray, delta: float,
     return split_pairs(base, twin, swap)
 
 
-def random_swap(base: np.ndarray, twin: np.ndarray,
-                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def random_swap(
+    base: np.ndarray, twin: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Sets A and B after swapping each pair's members with probability 1/2 (the delta = 0 null)."""
     return split_pairs(base, twin, rng.random(base.shape[0]) < 0.5)

@@ -6,6 +6,7 @@
 Tables become [sections], lists of tables [[arrays]] (their sub-tables inline); None values are left out (TOML has no
 null, and the config's defaults fill them back in).
 """
+
 from __future__ import annotations
 
 import json
@@ -45,11 +46,16 @@ def _is_table_list(v: Any) -> bool:
     return isinstance(v, (list, tuple)) and bool(v) and all(isinstance(x, Mapping) for x in v)
 
 
-def _section(data: Mapping[str, Any], path: list[str], out: list[str], inline: bool = False) -> None:
+def _section(
+    data: Mapping[str, Any], path: list[str], out: list[str], inline: bool = False
+) -> None:
     """Write `data` under `path`; with `inline` (inside an array of tables) nested mappings are
     written as inline tables, which keeps each [[item]] in one block."""
-    scalars = [(k, v) for k, v in data.items() if v is not None and not _is_table_list(v)
-               and (inline or not isinstance(v, Mapping))]
+    scalars = [
+        (k, v)
+        for k, v in data.items()
+        if v is not None and not _is_table_list(v) and (inline or not isinstance(v, Mapping))
+    ]
     for k, v in scalars:
         out.append(f"{_key(str(k))} = {_value(v)}")
     for k, v in data.items():

@@ -1,8 +1,9 @@
 """The project's version and, when it runs from a git checkout, the commit.
 
-    from counterfactual.version import version_string
-    version_string()   # "counterfactual-fd 0.1.0 (git 1a2b3c4d5e6f, uncommitted changes)"
+from counterfactual.version import version_string
+version_string()   # "counterfactual-fd 0.1.0 (git 1a2b3c4d5e6f, uncommitted changes)"
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -27,18 +28,26 @@ def git_commit(root: Path = _SOURCE_ROOT) -> str | None:
     if not (root / ".git").exists():
         return None
     try:
-        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
-                              text=True, timeout=10)
+        head = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
         if head.returncode != 0:
             return None
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain",
-                                "--untracked-files=no"], capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
 def version_string() -> str:
-    """"counterfactual-fd VERSION" plus the commit when in a checkout."""
+    """ "counterfactual-fd VERSION" plus the commit when in a checkout."""
     commit = git_commit()
     return f"{DISTRIBUTION} {project_version()}" + (f" (git {commit})" if commit else "")

@@ -32,6 +32,7 @@ relative reaction (``--ratios``), the false-verdict rate per study, the coverage
 intervals, the simultaneous coverage at the verdict level and the power, for each ratio
 interval method of `counterfactual.analysis.sensitivity.RATIO_INTERVALS`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,9 +47,15 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from counterfactual.analysis.inference import (Settings, cell_plan, face_groups,  # noqa: E402
-                                               infer_cell, jackknife_interval, permutation_p,
-                                               resamples_for)
+from counterfactual.analysis.inference import (
+    Settings,
+    cell_plan,
+    face_groups,  # noqa: E402
+    infer_cell,
+    jackknife_interval,
+    permutation_p,
+    resamples_for,
+)
 from counterfactual.analysis.multiple import adjust_pvalues  # noqa: E402
 from counterfactual.metrics.pooled_fd import PairPool  # noqa: E402
 
@@ -63,15 +70,18 @@ class World:
     n: int
     dim: int
     lam: np.ndarray
-    maps: tuple[np.ndarray, ...]       # latent -> space features (dim_space x dim)
-    shifts: np.ndarray                 # [attributes, dim]
+    maps: tuple[np.ndarray, ...]  # latent -> space features (dim_space x dim)
+    shifts: np.ndarray  # [attributes, dim]
 
     @classmethod
     def build(cls, n: int, dim: int, attributes: int, shift: float, seed: int) -> "World":
         rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
         lam = np.arange(1, dim + 1, dtype=np.float64) ** -0.7
-        maps = (np.eye(dim), 3.0 * rng.standard_normal((max(dim // 2, 2), dim)) / np.sqrt(dim),
-                rng.standard_normal((SMALL_DIM, dim)) / np.sqrt(dim))
+        maps = (
+            np.eye(dim),
+            3.0 * rng.standard_normal((max(dim // 2, 2), dim)) / np.sqrt(dim),
+            rng.standard_normal((SMALL_DIM, dim)) / np.sqrt(dim),
+        )
         top = min(10, dim)
         shifts = np.zeros((attributes, dim))
         for a in range(attributes):
@@ -88,7 +98,7 @@ class World:
         out = []
         for delta in self.shifts:
             other = rng.standard_normal((self.n, self.dim)) * sd
-            twin = other if null else RHO * z + np.sqrt(1 - RHO ** 2) * other + delta
+            twin = other if null else RHO * z + np.sqrt(1 - RHO**2) * other + delta
             out.append([(z @ m.T, twin @ m.T) for m in self.maps])
         return out
 
@@ -97,8 +107,9 @@ class World:
         return np.array([[float(np.sum((m @ d) ** 2)) for m in self.maps] for d in self.shifts])
 
 
-def point_sensitivity(base: np.ndarray, twin: np.ndarray, settings: Settings,
-                      rng: np.random.Generator) -> np.ndarray:
+def point_sensitivity(
+    base: np.ndarray, twin: np.ndarray, settings: Settings, rng: np.random.Generator
+) -> np.ndarray:
     """(S, FD(1), FD-inf change, unbiased mean term) of one cell, without interval or test."""
     one = infer_cell(base, twin, settings, rng, n_perm=None, plan=np.arange(len(base)) % 3)
     return np.array([one.sensitivity, one.fd1, one.fd_inf1 - one.fd_inf0, one.mean_term_unbiased])
@@ -110,8 +121,9 @@ def _truth_study(world: World, settings: Settings, seed: int, r: int) -> np.ndar
     return np.array([[point_sensitivity(b, t, settings, rng) for b, t in row] for row in cells])
 
 
-def _study(world: World, settings: Settings, theta: np.ndarray, n_perm: int, seed: int,
-           r: int) -> dict:
+def _study(
+    world: World, settings: Settings, theta: np.ndarray, n_perm: int, seed: int, r: int
+) -> dict:
     """One replication: an alternative study (intervals, tests) and a null study (tests)."""
     rng = np.random.default_rng(np.random.SeedSequence([seed, 3, r]))
     plan = cell_plan(world.n, settings, face_groups(world.n, settings.groups, seed + r))
@@ -129,15 +141,19 @@ def _study(world: World, settings: Settings, theta: np.ndarray, n_perm: int, see
         for base, twin in row:
             pool = PairPool(base, twin)
             obs = float(pool.separated().value[0])
-            perm = pool.evaluate(np.ones((n_perm, world.n), np.int64),
-                                 rng.integers(0, 2, size=(n_perm, world.n))).value
+            perm = pool.evaluate(
+                np.ones((n_perm, world.n), np.int64), rng.integers(0, 2, size=(n_perm, world.n))
+            ).value
             p_null.append(permutation_p(obs, perm)[0])
     c0 = infer_cell(*null[r % len(null)][r % len(null[0])], settings, rng, n_perm=None, plan=plan)
-    return {"covered": covered, "covered_jack": covered_jack,
-            "covered0": c0.ci_low <= 0.0 <= c0.ci_high,
-            "reject_alt": list(adjust_pvalues(p_alt, "holm") <= settings.alpha),
-            "p_null": p_null,
-            "fwer": bool((adjust_pvalues(p_null, "holm") <= settings.alpha).any())}
+    return {
+        "covered": covered,
+        "covered_jack": covered_jack,
+        "covered0": c0.ci_low <= 0.0 <= c0.ci_high,
+        "reject_alt": list(adjust_pvalues(p_alt, "holm") <= settings.alpha),
+        "p_null": p_null,
+        "fwer": bool((adjust_pvalues(p_null, "holm") <= settings.alpha).any()),
+    }
 
 
 def _map(fn, items, workers: int) -> list:
@@ -147,10 +163,19 @@ def _map(fn, items, workers: int) -> list:
         return list(ex.map(fn, items, chunksize=4))
 
 
-def run(seed: int = 0, reps: int = 200, n: int = 50, dim: int = 80, attributes: int = 2,
-        shift: float = 1.0, alpha: float = 0.05, truth_reps: int = 200,
-        workers: int = 1, groups: int | None = Settings.groups,
-        splits: int = Settings.splits) -> dict:
+def run(
+    seed: int = 0,
+    reps: int = 200,
+    n: int = 50,
+    dim: int = 80,
+    attributes: int = 2,
+    shift: float = 1.0,
+    alpha: float = 0.05,
+    truth_reps: int = 200,
+    workers: int = 1,
+    groups: int | None = Settings.groups,
+    splits: int = Settings.splits,
+) -> dict:
     """The calibration study; returns the summary quantities (see the module docstring).
     Results do not depend on ``workers`` (every study has its own seeded stream)."""
     world = World.build(n, dim, attributes, shift, seed)
@@ -158,14 +183,17 @@ def run(seed: int = 0, reps: int = 200, n: int = 50, dim: int = 80, attributes: 
     settings = Settings(alpha=alpha, seed=seed, fd_inf_reps=0, groups=groups, splits=splits)
     n_perm = resamples_for(family, alpha)
     truth_settings = Settings(alpha=alpha, seed=seed, fd_inf_reps=2, splits=0)
-    vals = np.asarray(_map(partial(_truth_study, world, truth_settings, seed), range(truth_reps),
-                           workers))
+    vals = np.asarray(
+        _map(partial(_truth_study, world, truth_settings, seed), range(truth_reps), workers)
+    )
     theta, theta_se = vals.mean(axis=0), vals.std(axis=0, ddof=1) / np.sqrt(truth_reps)
     out = _map(partial(_study, world, settings, theta[..., 0], n_perm, seed), range(reps), workers)
     covered = [c for o in out for c in o["covered"]]
     null_p = np.asarray([p for o in out for p in o["p_null"]])
     return {
-        "family": family, "n_perm": n_perm, "cells": len(covered),
+        "family": family,
+        "n_perm": n_perm,
+        "cells": len(covered),
         "coverage": float(np.mean(covered)),
         "coverage_per_cell": np.mean([o["covered"] for o in out], axis=0),
         "coverage_jackknife": float(np.mean([c for o in out for c in o["covered_jack"]])),
@@ -173,14 +201,18 @@ def run(seed: int = 0, reps: int = 200, n: int = 50, dim: int = 80, attributes: 
         "null_fwer": float(np.mean([o["fwer"] for o in out])),
         "null_per_test": float(np.mean(null_p <= alpha)),
         "power": float(np.mean([x for o in out for x in o["reject_alt"]])),
-        "theta": theta[..., 0], "theta_se": theta_se[..., 0],
-        "population_fd": world.population_fd(), "mean_fd1": theta[..., 1],
-        "mean_fd_inf_change": theta[..., 2], "mean_unbiased_mean_term": theta[..., 3]}
+        "theta": theta[..., 0],
+        "theta_se": theta_se[..., 0],
+        "population_fd": world.population_fd(),
+        "mean_fd1": theta[..., 1],
+        "mean_fd_inf_change": theta[..., 2],
+        "mean_unbiased_mean_term": theta[..., 3],
+    }
 
 
 # ---- the cross-space ratio ------------------------------------------------------------------
-CROSS_SCALES = (1.0, 3.0, 0.5)        # each space's overall scale (the verdicts are scale-free)
-CROSS_NOISE = 0.5                     # SD of each space's own per-image noise
+CROSS_SCALES = (1.0, 3.0, 0.5)  # each space's overall scale (the verdicts are scale-free)
+CROSS_NOISE = 0.5  # SD of each space's own per-image noise
 
 
 @dataclass(frozen=True)
@@ -198,12 +230,13 @@ class CrossWorld:
     dim: int
     lam: np.ndarray
     rotations: tuple[np.ndarray, ...]
-    shifts: np.ndarray                 # [attributes, dim]
-    ref_shift: np.ndarray              # [dim]
+    shifts: np.ndarray  # [attributes, dim]
+    ref_shift: np.ndarray  # [dim]
 
     @classmethod
-    def build(cls, n: int, dim: int, attributes: int, shift: float, ref_shift: float,
-              seed: int) -> "CrossWorld":
+    def build(
+        cls, n: int, dim: int, attributes: int, shift: float, ref_shift: float, seed: int
+    ) -> "CrossWorld":
         rng = np.random.default_rng(np.random.SeedSequence([seed, 11]))
         lam = np.arange(1, dim + 1, dtype=np.float64) ** -0.7
         rotations = tuple(np.linalg.qr(rng.standard_normal((dim, dim)))[0] for _ in CROSS_SCALES)
@@ -215,24 +248,37 @@ class CrossWorld:
             out = np.zeros(dim)
             out[:top] = size * u * np.sqrt(u @ (lam[:top] * u))
             return out
-        return cls(n, dim, lam, rotations, np.stack([direction(shift) for _ in range(attributes)]),
-                   direction(ref_shift))
+
+        return cls(
+            n,
+            dim,
+            lam,
+            rotations,
+            np.stack([direction(shift) for _ in range(attributes)]),
+            direction(ref_shift),
+        )
 
     def latents(self, rng: np.random.Generator) -> tuple[np.ndarray, list[np.ndarray]]:
         """Base latents and the twins' latents without their shift: [ref, attributes...]."""
         sd = np.sqrt(self.lam)
         z = rng.standard_normal((self.n, self.dim)) * sd
-        twins = [RHO * z + np.sqrt(1 - RHO ** 2) * rng.standard_normal(z.shape) * sd
-                 for _ in range(1 + len(self.shifts))]
+        twins = [
+            RHO * z + np.sqrt(1 - RHO**2) * rng.standard_normal(z.shape) * sd
+            for _ in range(1 + len(self.shifts))
+        ]
         return z, twins
 
     def view(self, x: np.ndarray, space: int, rng: np.random.Generator) -> np.ndarray:
-        return CROSS_SCALES[space] * (x + CROSS_NOISE * rng.standard_normal(x.shape)) \
+        return (
+            CROSS_SCALES[space]
+            * (x + CROSS_NOISE * rng.standard_normal(x.shape))
             @ self.rotations[space].T
+        )
 
 
-def _cross_truth_study(world: CrossWorld, ratios: tuple[float, ...], settings: Settings,
-                       seed: int, r: int) -> np.ndarray:
+def _cross_truth_study(
+    world: CrossWorld, ratios: tuple[float, ...], settings: Settings, seed: int, r: int
+) -> np.ndarray:
     """Point S in the canonical space (no rotation, scale 1) of: the reference, attribute 0,
     attribute 0 planted at each ratio."""
     rng = np.random.default_rng(np.random.SeedSequence([seed, 12, r]))
@@ -241,8 +287,10 @@ def _cross_truth_study(world: CrossWorld, ratios: tuple[float, ...], settings: S
     noise = CROSS_NOISE * rng.standard_normal(z.shape)
     plan = np.arange(world.n) % 3
     out = [infer_cell(base, twins[0] + world.ref_shift + noise, settings, rng, None, plan)]
-    out += [infer_cell(base, twins[1] + np.sqrt(k) * world.shifts[0] + noise, settings, rng,
-                       None, plan) for k in (1.0, *ratios)]
+    out += [
+        infer_cell(base, twins[1] + np.sqrt(k) * world.shifts[0] + noise, settings, rng, None, plan)
+        for k in (1.0, *ratios)
+    ]
     return np.array([c.sensitivity for c in out])
 
 
@@ -260,13 +308,20 @@ def cross_truth(theta: np.ndarray, attributes: int, k_index: int | None) -> np.n
     return rel
 
 
-def _cross_study(world: CrossWorld, ratios: tuple[float, ...], truths: list[np.ndarray],
-                 settings: Settings, seed: int, r: int) -> dict:
+def _cross_study(
+    world: CrossWorld,
+    ratios: tuple[float, ...],
+    truths: list[np.ndarray],
+    settings: Settings,
+    seed: int,
+    r: int,
+) -> dict:
     """One null world and, on the same faces, each planted world (only the planted cell
     differs): per world and interval method, the verdicts and the intervals at 95% and at the
     verdict level."""
     from counterfactual.analysis.pairs import PairFeatures
     from counterfactual.analysis.sensitivity import RATIO_INTERVALS, cross_space
+
     rng = np.random.default_rng(np.random.SeedSequence([seed, 13, r]))
     plan = cell_plan(world.n, settings, face_groups(world.n, settings.groups, seed + r))
     z, twins = world.latents(rng)
@@ -275,49 +330,89 @@ def _cross_study(world: CrossWorld, ratios: tuple[float, ...], truths: list[np.n
     bases = [world.view(z, s, rng) for s in range(len(names))]
     cells, ref, planted, spaces = {}, {}, [], {}
     for s, sp in enumerate(names):
-        ref[sp] = infer_cell(bases[s], world.view(twins[0] + world.ref_shift, s, rng), settings,
-                             rng, None, plan)
+        ref[sp] = infer_cell(
+            bases[s], world.view(twins[0] + world.ref_shift, s, rng), settings, rng, None, plan
+        )
         for a, shift in enumerate(world.shifts):
-            noise = rng.standard_normal(z.shape)       # the same image noise in planted worlds
-            def twin(k: float, s: int = s, a: int = a, shift: np.ndarray = shift,
-                     noise: np.ndarray = noise) -> np.ndarray:
-                return CROSS_SCALES[s] * (twins[1 + a] + np.sqrt(k) * shift
-                                          + CROSS_NOISE * noise) @ world.rotations[s].T
+            noise = rng.standard_normal(z.shape)  # the same image noise in planted worlds
+
+            def twin(
+                k: float,
+                s: int = s,
+                a: int = a,
+                shift: np.ndarray = shift,
+                noise: np.ndarray = noise,
+            ) -> np.ndarray:
+                return (
+                    CROSS_SCALES[s]
+                    * (twins[1 + a] + np.sqrt(k) * shift + CROSS_NOISE * noise)
+                    @ world.rotations[s].T
+                )
+
             cells[attrs[a], sp] = infer_cell(bases[s], twin(1.0), settings, rng, None, plan)
             if a == 0 and s == 0:
                 planted = [infer_cell(bases[s], twin(k), settings, rng, None, plan) for k in ratios]
         spaces[sp] = PairFeatures(attrs[0], sp, bases[s][:3], bases[s][:3])
     m = len(attrs) * len(names)
     out = {}
-    for w, truth in enumerate(truths):               # world 0: null; then one per ratio
+    for w, truth in enumerate(truths):  # world 0: null; then one per ratio
         world_cells = dict(cells)
         if w:
             world_cells[attrs[0], names[0]] = planted[w - 1]
         for method in RATIO_INTERVALS:
             verdict, cover95 = (
-                cross_space(world_cells, ref, spaces, attrs, Settings(alpha=alpha), "reference",
-                            plan, method)[0] for alpha in (settings.alpha, settings.alpha * m))
-            tv = truth[[attrs.index(a) for a in verdict["intervention"]],
-                       [names.index(sp) for sp in verdict["space"]]]
+                cross_space(
+                    world_cells,
+                    ref,
+                    spaces,
+                    attrs,
+                    Settings(alpha=alpha),
+                    "reference",
+                    plan,
+                    method,
+                )[0]
+                for alpha in (settings.alpha, settings.alpha * m)
+            )
+            tv = truth[
+                [attrs.index(a) for a in verdict["intervention"]],
+                [names.index(sp) for sp in verdict["space"]],
+            ]
             ok = verdict["reaction"] != "not comparable"
-            wrong = ((verdict["reaction"] == "over") & (tv <= 1.0)) | \
-                    ((verdict["reaction"] == "under") & (tv >= 1.0))
+            wrong = ((verdict["reaction"] == "over") & (tv <= 1.0)) | (
+                (verdict["reaction"] == "under") & (tv >= 1.0)
+            )
             covers = (verdict["relative_ci_low"] <= tv) & (tv <= verdict["relative_ci_high"])
             covers95 = (cover95["relative_ci_low"] <= tv) & (tv <= cover95["relative_ci_high"])
             hit = verdict[(verdict["intervention"] == attrs[0]) & (verdict["space"] == names[0])]
-            lo95, hi95 = (cover95[c].to_numpy(np.float64)[ok.to_numpy()]
-                          for c in ("relative_ci_low", "relative_ci_high"))
-            width = np.log(hi95[lo95 > 0] / lo95[lo95 > 0])     # log-scale intervals only
-            out[w, method] = {"false": bool(wrong.any()), "comparable": ok.to_numpy(),
-                              "cover95": covers95[ok].to_numpy(), "simultaneous": bool(covers[ok].all()),
-                              "over": bool(hit["reaction"].iloc[0] == "over"),
-                              "log_width": width}
+            lo95, hi95 = (
+                cover95[c].to_numpy(np.float64)[ok.to_numpy()]
+                for c in ("relative_ci_low", "relative_ci_high")
+            )
+            width = np.log(hi95[lo95 > 0] / lo95[lo95 > 0])  # log-scale intervals only
+            out[w, method] = {
+                "false": bool(wrong.any()),
+                "comparable": ok.to_numpy(),
+                "cover95": covers95[ok].to_numpy(),
+                "simultaneous": bool(covers[ok].all()),
+                "over": bool(hit["reaction"].iloc[0] == "over"),
+                "log_width": width,
+            }
     return out
 
 
-def run_cross(seed: int = 0, reps: int = 100, n: int = 96, dim: int = 16, attributes: int = 2,
-              shift: float = 1.0, ref_shift: float = 2.5, ratios: tuple[float, ...] = (1.5, 2.0, 3.0),
-              alpha: float = 0.05, truth_reps: int = 400, workers: int = 1) -> dict:
+def run_cross(
+    seed: int = 0,
+    reps: int = 100,
+    n: int = 96,
+    dim: int = 16,
+    attributes: int = 2,
+    shift: float = 1.0,
+    ref_shift: float = 2.5,
+    ratios: tuple[float, ...] = (1.5, 2.0, 3.0),
+    alpha: float = 0.05,
+    truth_reps: int = 400,
+    workers: int = 1,
+) -> dict:
     """The cross-space calibration (see `CrossWorld`); returns, per world (null, each ratio)
     and interval method, the false-verdict rate per study, the coverage of the 95% intervals
     of comparable cells, the simultaneous coverage at the verdict level, the power (planted
@@ -325,11 +420,17 @@ def run_cross(seed: int = 0, reps: int = 100, n: int = 96, dim: int = 16, attrib
     world = CrossWorld.build(n, dim, attributes, shift, ref_shift, seed)
     settings = Settings(alpha=alpha, seed=seed, fd_inf_reps=0)
     truth_settings = Settings(alpha=alpha, seed=seed, fd_inf_reps=0, splits=0)
-    theta = np.asarray(_map(partial(_cross_truth_study, world, ratios, truth_settings, seed),
-                            range(truth_reps), workers))
+    theta = np.asarray(
+        _map(
+            partial(_cross_truth_study, world, ratios, truth_settings, seed),
+            range(truth_reps),
+            workers,
+        )
+    )
     theta_mean = theta.mean(axis=0)
-    truths = [cross_truth(theta_mean, attributes, None)] + \
-        [cross_truth(theta_mean, attributes, i) for i in range(len(ratios))]
+    truths = [cross_truth(theta_mean, attributes, None)] + [
+        cross_truth(theta_mean, attributes, i) for i in range(len(ratios))
+    ]
     out = _map(partial(_cross_study, world, ratios, truths, settings, seed), range(reps), workers)
     summary = {}
     for key in out[0]:
@@ -341,30 +442,44 @@ def run_cross(seed: int = 0, reps: int = 100, n: int = 96, dim: int = 16, attrib
             "simultaneous": float(np.mean([x["simultaneous"] for x in rows])),
             "power": float(np.mean([x["over"] for x in rows])),
             "comparable": float(np.mean(np.concatenate([x["comparable"] for x in rows]))),
-            "log_width": float(np.median(np.concatenate([x["log_width"] for x in rows])))}
+            "log_width": float(np.median(np.concatenate([x["log_width"] for x in rows]))),
+        }
     rel = theta_mean[2:] / theta_mean[1]
-    return {"summary": summary, "ratios": ratios, "true_relative": rel,
-            "theta": theta_mean, "theta_se": theta.std(axis=0, ddof=1) / np.sqrt(truth_reps),
-            "m": attributes * len(CROSS_SCALES)}
+    return {
+        "summary": summary,
+        "ratios": ratios,
+        "true_relative": rel,
+        "theta": theta_mean,
+        "theta_se": theta.std(axis=0, ddof=1) / np.sqrt(truth_reps),
+        "m": attributes * len(CROSS_SCALES),
+    }
 
 
 def print_cross(r: dict, reps: int, seed: int, n: int, dim: int, alpha: float) -> None:
     pct = 100.0
-    print(f"cross-space ratio: seed={seed} studies={reps} n={n} dim={dim} spaces=3 (scales "
-          f"{CROSS_SCALES}, own noise {CROSS_NOISE}) verdicts m={r['m']} level 1 - {alpha}/m")
-    print("planted population ratio -> true relative reaction E[S]-based: " + ", ".join(
-        f"{k:g}x -> {t:.2f}" for k, t in zip(r["ratios"], r["true_relative"])))
-    print("| world | method | false verdicts/study (<= 5%) | 95% coverage (93-97%) | "
-          "simultaneous coverage (>= 95%) | power: planted cell 'over' | comparable | "
-          "median log-width (95%) |")
+    print(
+        f"cross-space ratio: seed={seed} studies={reps} n={n} dim={dim} spaces=3 (scales "
+        f"{CROSS_SCALES}, own noise {CROSS_NOISE}) verdicts m={r['m']} level 1 - {alpha}/m"
+    )
+    print(
+        "planted population ratio -> true relative reaction E[S]-based: "
+        + ", ".join(f"{k:g}x -> {t:.2f}" for k, t in zip(r["ratios"], r["true_relative"]))
+    )
+    print(
+        "| world | method | false verdicts/study (<= 5%) | 95% coverage (93-97%) | "
+        "simultaneous coverage (>= 95%) | power: planted cell 'over' | comparable | "
+        "median log-width (95%) |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for (w, method), s in r["summary"].items():
         name = "null (all 1x)" if w == 0 else f"planted {r['ratios'][w - 1]:g}x"
         power = "-" if w == 0 else f"{pct * s['power']:.0f}% ({_se(s['power'], reps, pct)})"
-        print(f"| {name} | {method} | {pct * s['false']:.1f}% ({_se(s['false'], reps, pct)}) | "
-              f"{pct * s['cover95']:.1f}% ({_se(s['cover95'], s['cells'], pct)}) | "
-              f"{pct * s['simultaneous']:.1f}% | {power} | {pct * s['comparable']:.0f}% | "
-              f"{s['log_width']:.2f} |")
+        print(
+            f"| {name} | {method} | {pct * s['false']:.1f}% ({_se(s['false'], reps, pct)}) | "
+            f"{pct * s['cover95']:.1f}% ({_se(s['cover95'], s['cells'], pct)}) | "
+            f"{pct * s['simultaneous']:.1f}% | {power} | {pct * s['comparable']:.0f}% | "
+            f"{s['log_width']:.2f} |"
+        )
 
 
 def _se(rate: float, count: int, scale: float = 1.0) -> str:
@@ -377,8 +492,9 @@ def _fmt(a: np.ndarray) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--reps", type=int, default=200, help="simulated studies (each: alt + null)")
     p.add_argument("--n", type=int, default=50, help="faces (pairs) per study")
@@ -388,17 +504,33 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--alpha", type=float, default=0.05)
     p.add_argument("--truth-reps", type=int, default=200, help="studies for the estimand")
     p.add_argument("--groups", type=int, default=Settings.groups, help="jackknife groups of faces")
-    p.add_argument("--splits", type=int, default=Settings.splits,
-                   help="cross-fit halvings of the variance correction (0: plain jackknife)")
-    p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
-                   help="processes (results do not depend on it)")
-    p.add_argument("--cross", action="store_true",
-                   help="calibrate the cross-space ratio instead (n defaults to 96, dim to 16, "
-                        "truth-reps to 400): false verdicts, coverage, power at --ratios")
-    p.add_argument("--ratios", default="1.5,2,3",
-                   help="planted relative reactions of the --cross power study")
-    p.add_argument("--ref-shift", type=float, default=2.5,
-                   help="the reference distortion's shift of the --cross study (SD units)")
+    p.add_argument(
+        "--splits",
+        type=int,
+        default=Settings.splits,
+        help="cross-fit halvings of the variance correction (0: plain jackknife)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=min(2, os.cpu_count() or 1),
+        help="processes (results do not depend on it)",
+    )
+    p.add_argument(
+        "--cross",
+        action="store_true",
+        help="calibrate the cross-space ratio instead (n defaults to 96, dim to 16, "
+        "truth-reps to 400): false verdicts, coverage, power at --ratios",
+    )
+    p.add_argument(
+        "--ratios", default="1.5,2,3", help="planted relative reactions of the --cross power study"
+    )
+    p.add_argument(
+        "--ref-shift",
+        type=float,
+        default=2.5,
+        help="the reference distortion's shift of the --cross study (SD units)",
+    )
     a = p.parse_args(argv)
     t0 = time.perf_counter()
     if a.cross:
@@ -406,35 +538,73 @@ def main(argv: list[str] | None = None) -> int:
         dim = 16 if a.dim == p.get_default("dim") else a.dim
         truth = 400 if a.truth_reps == p.get_default("truth_reps") else a.truth_reps
         ratios = tuple(float(x) for x in a.ratios.split(","))
-        r = run_cross(a.seed, a.reps, n, dim, a.attributes, a.shift, a.ref_shift, ratios,
-                      a.alpha, truth, a.workers)
+        r = run_cross(
+            a.seed,
+            a.reps,
+            n,
+            dim,
+            a.attributes,
+            a.shift,
+            a.ref_shift,
+            ratios,
+            a.alpha,
+            truth,
+            a.workers,
+        )
         print_cross(r, a.reps, a.seed, n, dim, a.alpha)
         print(f"time: {time.perf_counter() - t0:.0f} s")
         return 0
-    r = run(a.seed, a.reps, a.n, a.dim, a.attributes, a.shift, a.alpha, a.truth_reps, a.workers,
-            a.groups, a.splits)
+    r = run(
+        a.seed,
+        a.reps,
+        a.n,
+        a.dim,
+        a.attributes,
+        a.shift,
+        a.alpha,
+        a.truth_reps,
+        a.workers,
+        a.groups,
+        a.splits,
+    )
     pct = 100.0
-    print(f"settings: seed={a.seed} reps={a.reps} n={a.n} dim={a.dim} spaces=({a.dim}, "
-          f"{max(a.dim // 2, 2)}, {SMALL_DIM}) attributes={a.attributes} shift={a.shift} "
-          f"family={r['family']} tests (Holm) n_perm={r['n_perm']} jackknife groups={min(a.groups, a.n)} "
-          f"cross-fit splits={a.splits}")
-    print(f"coverage of 95% intervals for theta = E[S]: {pct * r['coverage']:.1f}% "
-          f"({_se(r['coverage'], r['cells'], pct)}) over {r['cells']} cells (target 93-97%); at "
-          f"the null (theta = 0): {pct * r['coverage_null']:.1f}% over {a.reps} cells")
-    print(f"  per cell (attribute x space): {_fmt(pct * r['coverage_per_cell'])}%; the plain "
-          f"(uncorrected) jackknife: {pct * r['coverage_jackknife']:.1f}%")
+    print(
+        f"settings: seed={a.seed} reps={a.reps} n={a.n} dim={a.dim} spaces=({a.dim}, "
+        f"{max(a.dim // 2, 2)}, {SMALL_DIM}) attributes={a.attributes} shift={a.shift} "
+        f"family={r['family']} tests (Holm) n_perm={r['n_perm']} jackknife groups={min(a.groups, a.n)} "
+        f"cross-fit splits={a.splits}"
+    )
+    print(
+        f"coverage of 95% intervals for theta = E[S]: {pct * r['coverage']:.1f}% "
+        f"({_se(r['coverage'], r['cells'], pct)}) over {r['cells']} cells (target 93-97%); at "
+        f"the null (theta = 0): {pct * r['coverage_null']:.1f}% over {a.reps} cells"
+    )
+    print(
+        f"  per cell (attribute x space): {_fmt(pct * r['coverage_per_cell'])}%; the plain "
+        f"(uncorrected) jackknife: {pct * r['coverage_jackknife']:.1f}%"
+    )
     tests = a.reps * r["family"]
-    print(f"null rejection after Holm over the family at alpha={a.alpha}: {r['null_fwer']:.3f} "
-          f"({_se(r['null_fwer'], a.reps)}; family-wise, target <= {a.alpha})")
-    print(f"null rejection per test, uncorrected: {r['null_per_test']:.3f} "
-          f"({_se(r['null_per_test'], tests)}; target [0.02, 0.08])")
-    print(f"power for the planted shift ({a.shift} SD), after Holm: {r['power']:.3f} "
-          f"({_se(r['power'], tests)})")
-    print(f"estimand theta per cell (attribute x space): {_fmt(r['theta'])} "
-          f"(MC SE {_fmt(r['theta_se'])})")
-    print(f"population FD ||M delta||^2: {_fmt(r['population_fd'])}; mean raw FD(1): "
-          f"{_fmt(r['mean_fd1'])}; mean FD-inf change: {_fmt(r['mean_fd_inf_change'])}; "
-          f"mean unbiased mean term: {_fmt(r['mean_unbiased_mean_term'])}")
+    print(
+        f"null rejection after Holm over the family at alpha={a.alpha}: {r['null_fwer']:.3f} "
+        f"({_se(r['null_fwer'], a.reps)}; family-wise, target <= {a.alpha})"
+    )
+    print(
+        f"null rejection per test, uncorrected: {r['null_per_test']:.3f} "
+        f"({_se(r['null_per_test'], tests)}; target [0.02, 0.08])"
+    )
+    print(
+        f"power for the planted shift ({a.shift} SD), after Holm: {r['power']:.3f} "
+        f"({_se(r['power'], tests)})"
+    )
+    print(
+        f"estimand theta per cell (attribute x space): {_fmt(r['theta'])} "
+        f"(MC SE {_fmt(r['theta_se'])})"
+    )
+    print(
+        f"population FD ||M delta||^2: {_fmt(r['population_fd'])}; mean raw FD(1): "
+        f"{_fmt(r['mean_fd1'])}; mean FD-inf change: {_fmt(r['mean_fd_inf_change'])}; "
+        f"mean unbiased mean term: {_fmt(r['mean_unbiased_mean_term'])}"
+    )
     print(f"time: {time.perf_counter() - t0:.0f} s")
     return 0
 

@@ -15,6 +15,7 @@ missing values (None, NaN, pd.NA, NaT) equal each other only.
 Exit status 0 when everything matches, 1 otherwise; the summary lists per table the number of
 values compared, the largest relative difference and every mismatch (first 10 per table).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,11 @@ import numpy as np
 import pandas as pd
 
 FOLDERS = ("tables", "report_tables")
-READERS = {".parquet": pd.read_parquet, ".csv": pd.read_csv,
-           ".json": lambda p: pd.read_json(p, orient="records")}
+READERS = {
+    ".parquet": pd.read_parquet,
+    ".csv": pd.read_csv,
+    ".json": lambda p: pd.read_json(p, orient="records"),
+}
 
 
 class Tally:
@@ -54,11 +58,13 @@ class Tally:
         if scale > 0:
             self.max_rel = max(self.max_rel, diff / scale)
         if not diff <= self.atol + self.rtol * scale:
-            self.mismatches.append(f"{where}: {a!r} != {b!r} (rel {diff / scale if scale else diff:.3g})")
+            self.mismatches.append(
+                f"{where}: {a!r} != {b!r} (rel {diff / scale if scale else diff:.3g})"
+            )
 
     def other(self, where: str, a: Any, b: Any) -> None:
         self.n += 1
-        if _missing(a) or _missing(b):            # pd.NA has no truth value: compare by kind
+        if _missing(a) or _missing(b):  # pd.NA has no truth value: compare by kind
             equal = _missing(a) and _missing(b)
         else:
             equal = bool(a == b)
@@ -72,11 +78,13 @@ def _missing(v: Any) -> bool:
 
 
 def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(
+        v, (bool, np.bool_)
+    )
 
 
 def compare_values(tally: Tally, where: str, a: Any, b: Any) -> None:
-    a, b = (v.tolist() if isinstance(v, np.ndarray) else v for v in (a, b))   # list cells
+    a, b = (v.tolist() if isinstance(v, np.ndarray) else v for v in (a, b))  # list cells
     if _is_number(a) and _is_number(b):
         tally.number(where, float(a), float(b))
     elif isinstance(a, dict) and isinstance(b, dict):
@@ -136,8 +144,9 @@ def _load(path: Path) -> tuple[str, Any]:
     return "frame", READERS[path.suffix](path)
 
 
-def compare_runs(run_a: Path, run_b: Path, rtol: float, atol: float,
-                 renames: dict[str, str]) -> Iterator[tuple[str, Tally]]:
+def compare_runs(
+    run_a: Path, run_b: Path, rtol: float, atol: float, renames: dict[str, str]
+) -> Iterator[tuple[str, Tally]]:
     files_a, files_b = table_files(run_a), table_files(run_b)
     for name in sorted(set(files_a) | set(files_b)):
         tally = Tally(rtol, atol)
@@ -170,10 +179,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("run_b", type=Path)
     ap.add_argument("--rtol", type=float, default=1e-9)
     ap.add_argument("--atol", type=float, default=0.0)
-    ap.add_argument("--rename", action="append", default=[], metavar="OLD=NEW",
-                    help="a column renamed between the runs (repeatable)")
-    ap.add_argument("--skip", action="append", default=[], metavar="FOLDER/NAME",
-                    help="a table to leave out, e.g. tables/dose_summary (repeatable)")
+    ap.add_argument(
+        "--rename",
+        action="append",
+        default=[],
+        metavar="OLD=NEW",
+        help="a column renamed between the runs (repeatable)",
+    )
+    ap.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        metavar="FOLDER/NAME",
+        help="a table to leave out, e.g. tables/dose_summary (repeatable)",
+    )
     args = ap.parse_args(argv)
     for run in (args.run_a, args.run_b):
         if not run.is_dir():
@@ -191,8 +210,10 @@ def main(argv: list[str] | None = None) -> int:
         for m in tally.mismatches[:10]:
             print(f"    {m}")
         bad += bool(tally.mismatches)
-    print(f"{total} values compared (rtol {args.rtol:g}, atol {args.atol:g}); largest relative "
-          f"difference {worst:.2e}; {bad} table(s) differ")
+    print(
+        f"{total} values compared (rtol {args.rtol:g}, atol {args.atol:g}); largest relative "
+        f"difference {worst:.2e}; {bad} table(s) differ"
+    )
     return 1 if bad else 0
 
 

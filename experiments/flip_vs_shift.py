@@ -9,6 +9,7 @@ FD(A, B) (the sampling floor: no distortion), FD(A, d(B)) for d = flip:vertical 
 flip / shift of the paired FDs (the excess of a shift is within the floor's sampling noise, so
 a ratio of excesses is meaningless).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,11 +19,14 @@ from typing import Any
 import numpy as np
 
 DISTORTIONS: dict[str, tuple[str, dict[str, Any]]] = {
-    "flip:vertical": ("flip:vertical", {}), "shift@1": ("shift", {"pixels": 1})}
+    "flip:vertical": ("flip:vertical", {}),
+    "shift@1": ("shift", {"pixels": 1}),
+}
 
 
-def measure(n: int = 300, space: str = "arcface", generator: str = "dcgan-digiface",
-            batch_size: int = 50) -> dict[str, Any]:
+def measure(
+    n: int = 300, space: str = "arcface", generator: str = "dcgan-digiface", batch_size: int = 50
+) -> dict[str, Any]:
     """FDs of the check (see the module docstring) in `space`, float64."""
     from counterfactual.interventions import build_intervention
     from counterfactual.metrics.fd import frechet_distance_features
@@ -39,14 +43,23 @@ def measure(n: int = 300, space: str = "arcface", generator: str = "dcgan-digifa
     fa, fb = feats(a), feats(b)
     fd = lambda x, y: float(frechet_distance_features(x, y).value)  # noqa: E731
     floor = fd(fa, fb)
-    out: dict[str, Any] = {"space": ext.label, "trained": bool(ext.trained), "generator": generator,
-                           "n": n, "fd_floor": floor}
+    out: dict[str, Any] = {
+        "space": ext.label,
+        "trained": bool(ext.trained),
+        "generator": generator,
+        "n": n,
+        "fd_floor": floor,
+    }
     for label, (name, params) in DISTORTIONS.items():
         fd_ = feats(build_intervention(name, **params).counterfactual(gen, seeds_b, b))
-        out[label] = {"fd_vs_other_faces": fd(fa, fd_), "excess_over_floor": fd(fa, fd_) - floor,
-                      "fd_paired_same_faces": fd(fb, fd_)}
-    out["ratio_paired_flip_over_shift"] = (out["flip:vertical"]["fd_paired_same_faces"]
-                                           / out["shift@1"]["fd_paired_same_faces"])
+        out[label] = {
+            "fd_vs_other_faces": fd(fa, fd_),
+            "excess_over_floor": fd(fa, fd_) - floor,
+            "fd_paired_same_faces": fd(fb, fd_),
+        }
+    out["ratio_paired_flip_over_shift"] = (
+        out["flip:vertical"]["fd_paired_same_faces"] / out["shift@1"]["fd_paired_same_faces"]
+    )
     return out
 
 

@@ -13,6 +13,7 @@ average). The images are kept as float32 samples: two strided grids (phase 0 and
 and a 32x32 centre crop per image, plus float64 per-channel means and standard deviations of
 the whole image, so the fixture stays small yet catches layout, parity and global errors.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,17 +25,20 @@ import openvino as ov
 
 SEEDS = list(range(8))
 PSIS = (1.0, 0.5)
-W_AVG_SEEDS = range(10_000)      # must equal generators.mobilestylegan.W_AVG_SEEDS
+W_AVG_SEEDS = range(10_000)  # must equal generators.mobilestylegan.W_AVG_SEEDS
 
 
 def samples(img: np.ndarray) -> dict[str, np.ndarray]:
     """The stored views of one [3, H, W] float image."""
     h, w = img.shape[1:]
     c = (h // 2 - 16, w // 2 - 16)
-    return {"grid0": img[:, ::16, ::16], "grid9": img[:, 9::16, 9::16],
-            "centre": img[:, c[0]:c[0] + 32, c[1]:c[1] + 32],
-            "mean": img.astype(np.float64).mean(axis=(1, 2)),
-            "std": img.astype(np.float64).std(axis=(1, 2))}
+    return {
+        "grid0": img[:, ::16, ::16],
+        "grid9": img[:, 9::16, 9::16],
+        "centre": img[:, c[0] : c[0] + 32, c[1] : c[1] + 32],
+        "mean": img.astype(np.float64).mean(axis=(1, 2)),
+        "std": img.astype(np.float64).std(axis=(1, 2)),
+    }
 
 
 def main() -> None:
@@ -43,18 +47,24 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
     core = ov.Core()
-    nets = {name: core.compile_model(core.read_model(args.data / f"{name}.xml",
-                                                     args.data / f"{name}.bin"), "CPU",
-                                      {"INFERENCE_PRECISION_HINT": "f32"})
-            for name in ("MappingNetwork", "SynthesisNetwork")}
+    nets = {
+        name: core.compile_model(
+            core.read_model(args.data / f"{name}.xml", args.data / f"{name}.bin"),
+            "CPU",
+            {"INFERENCE_PRECISION_HINT": "f32"},
+        )
+        for name in ("MappingNetwork", "SynthesisNetwork")
+    }
 
     def mapping(z: np.ndarray) -> np.ndarray:
         return nets["MappingNetwork"]({"var": z[None].astype(np.float32)})[0][0]
 
-    w_avg = np.mean([mapping(np.random.RandomState(s).randn(512)) for s in W_AVG_SEEDS],
-                    axis=0, dtype=np.float64)
-    out: dict[str, np.ndarray] = {"seeds": np.array(SEEDS), "psis": np.array(PSIS),
-                                  "w_avg": w_avg}
+    w_avg = np.mean(
+        [mapping(np.random.RandomState(s).randn(512)) for s in W_AVG_SEEDS],
+        axis=0,
+        dtype=np.float64,
+    )
+    out: dict[str, np.ndarray] = {"seeds": np.array(SEEDS), "psis": np.array(PSIS), "w_avg": w_avg}
     z = np.stack([np.random.RandomState(s).randn(512) for s in SEEDS]).astype(np.float32)
     w = np.stack([mapping(v) for v in z])
     out.update(z=z, w=w)
@@ -70,7 +80,8 @@ def main() -> None:
         out[f"psi{psi}_w"] = wt
     for name in ("MappingNetwork", "SynthesisNetwork"):
         out[f"{name}_bin_sha256"] = np.array(
-            hashlib.sha256((args.data / f"{name}.bin").read_bytes()).hexdigest())
+            hashlib.sha256((args.data / f"{name}.bin").read_bytes()).hexdigest()
+        )
     out["openvino_version"] = np.array(ov.get_version())
     args.out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(args.out, **out)

@@ -5,6 +5,7 @@
 applies to every space: "<space>+l2" is the space's features L2-normalised
 (`extractors.variants`; variants are registered once, in `VARIANTS`).
 """
+
 from __future__ import annotations
 
 from importlib import import_module
@@ -26,14 +27,25 @@ _BASE_EXPORTS = ("FeatureExtractor", "UNTRAINED_LABEL")
 EXTRACTORS = Registry("feature space")
 
 
-def register_extractor(name: str, loader: str, weights_probe: str | None = None,
-                       description: str = "", prefix: bool = False,
-                       random_weights: bool = False) -> None:
+def register_extractor(
+    name: str,
+    loader: str,
+    weights_probe: str | None = None,
+    description: str = "",
+    prefix: bool = False,
+    random_weights: bool = False,
+) -> None:
     """Register a feature space. With prefix=True, "name:<arg>" specs reach this loader;
     random_weights=True marks a space that is untrained by design."""
-    EXTRACTORS.register(name, loader, argument="required" if prefix else "none", arg_help="model",
-                        weights_probe_target=weights_probe, description=description,
-                        random_weights=random_weights)
+    EXTRACTORS.register(
+        name,
+        loader,
+        argument="required" if prefix else "none",
+        arg_help="model",
+        weights_probe_target=weights_probe,
+        description=description,
+        random_weights=random_weights,
+    )
 
 
 # suffix -> wrapper class (a `extractors.variants.VariantExtractor`) taking the base extractor;
@@ -54,8 +66,10 @@ def split_variant(name: str) -> tuple[str, Entry | None]:
     if not sep:
         return name, None
     if suffix not in VARIANTS or not base:
-        raise ValueError(f"unknown feature-space variant {name!r}: '<space>+<variant>' with variant "
-                         f"one of {', '.join(VARIANTS.names())}")
+        raise ValueError(
+            f"unknown feature-space variant {name!r}: '<space>+<variant>' with variant "
+            f"one of {', '.join(VARIANTS.names())}"
+        )
     return base, VARIANTS.lookup(suffix)[0]
 
 
@@ -84,8 +98,10 @@ def weights_found(entry: Entry) -> bool | None:
 def _listed() -> list[Entry]:
     """Registered spaces in listing order: plain names first, then "prefix:<model>" ones."""
     entries = list(EXTRACTORS)
-    return [*(e for e in entries if e.argument == "none"),
-            *(e for e in entries if e.argument != "none")]
+    return [
+        *(e for e in entries if e.argument == "none"),
+        *(e for e in entries if e.argument != "none"),
+    ]
 
 
 def space_names() -> list[str]:
@@ -96,12 +112,25 @@ def space_names() -> list[str]:
 
 def available() -> list[dict[str, Any]]:
     """Every registered space with whether trained weights were found locally."""
-    rows = [{"name": e.display, "trained_weights_found": weights_found(e),
-             "random_weights": e.info["random_weights"], "description": e.info["description"]}
-            for e in _listed()]
-    rows += [{"name": f"<space>{VARIANT_SEPARATOR}{v.name}", "trained_weights_found": None,
-              "random_weights": False, "variant": True, "description": v.info["description"]}
-             for v in VARIANTS]
+    rows = [
+        {
+            "name": e.display,
+            "trained_weights_found": weights_found(e),
+            "random_weights": e.info["random_weights"],
+            "description": e.info["description"],
+        }
+        for e in _listed()
+    ]
+    rows += [
+        {
+            "name": f"<space>{VARIANT_SEPARATOR}{v.name}",
+            "trained_weights_found": None,
+            "random_weights": False,
+            "variant": True,
+            "description": v.info["description"],
+        }
+        for v in VARIANTS
+    ]
     return rows
 
 
@@ -118,9 +147,19 @@ def load_extractor(name: str, device: str = "cpu", **kwargs: Any) -> FeatureExtr
 
 from extractors import spaces as _spaces  # noqa: E402,F401  (registers the built-in spaces)
 
-__all__ = ["EXTRACTORS", "FeatureExtractor", "UNTRAINED_LABEL", "VARIANTS", "available",
-           "space_names", "load_extractor", "register_extractor", "register_variant",
-           "space_known", "split_variant"]
+__all__ = [
+    "EXTRACTORS",
+    "FeatureExtractor",
+    "UNTRAINED_LABEL",
+    "VARIANTS",
+    "available",
+    "space_names",
+    "load_extractor",
+    "register_extractor",
+    "register_variant",
+    "space_known",
+    "split_variant",
+]
 
 
 def __getattr__(name: str) -> Any:

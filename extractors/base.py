@@ -5,6 +5,7 @@ RGB) and returns float32 features [N, dim] on the CPU. Each extractor owns its
 preprocessing (resize filter, crop, normalisation, face alignment) and records it in
 `preprocessing`, which is part of every cache key and every output.
 """
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
@@ -15,7 +16,7 @@ import torch
 
 from extractors.runtime import torchvision_compat
 
-torchvision_compat.install()   # before any feature space imports timm, open_clip or facenet
+torchvision_compat.install()  # before any feature space imports timm, open_clip or facenet
 
 UNTRAINED_LABEL = "untrained"
 
@@ -53,15 +54,25 @@ class FeatureExtractor(ABC):
         """uint8 NCHW CPU batch -> float features [N, dim]."""
 
     @torch.no_grad()
-    def __call__(self, images: torch.Tensor | np.ndarray, batch_size: int | None = None) -> torch.Tensor:
+    def __call__(
+        self, images: torch.Tensor | np.ndarray, batch_size: int | None = None
+    ) -> torch.Tensor:
         images = as_uint8_nchw(images)
         bs = batch_size or self.default_batch_size
-        chunks = [self._extract(images[i:i + bs]).float().cpu() for i in range(0, len(images), bs)]
+        chunks = [
+            self._extract(images[i : i + bs]).float().cpu() for i in range(0, len(images), bs)
+        ]
         if not chunks:
             return torch.zeros(0, self.dim)
         return torch.cat(chunks)
 
     def describe(self) -> dict[str, Any]:
         """Everything that determines the features, for manifests and cache keys."""
-        return {"name": self.name, "label": self.label, "dim": self.dim, "trained": self.trained,
-                "weights_sha256": self.weights_sha256, "preprocessing": self.preprocessing}
+        return {
+            "name": self.name,
+            "label": self.label,
+            "dim": self.dim,
+            "trained": self.trained,
+            "weights_sha256": self.weights_sha256,
+            "preprocessing": self.preprocessing,
+        }

@@ -34,6 +34,7 @@ threshold rule, the others the quantile rule.
 
 Scorers built on face detection record ``last_stats`` (images, faces found, fallbacks).
 """
+
 from __future__ import annotations
 
 import os
@@ -45,8 +46,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from counterfactual.foundation.registry import Registry
-from extractors.face.attribute_scores import (BANGS_DOC, EYEGLASSES_NEGATIVE_MAX, EYEGLASSES_THRESHOLD,
-                                              SMILE_DOC)
+from extractors.face.attribute_scores import (
+    BANGS_DOC,
+    EYEGLASSES_NEGATIVE_MAX,
+    EYEGLASSES_THRESHOLD,
+    SMILE_DOC,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -116,7 +121,9 @@ def load_scorer(name: str, **options: Any) -> Scorer:
     entry, _ = SCORERS.lookup(name)
     scorer = entry.resolve()(**options)
     if not isinstance(scorer, Scorer):
-        raise TypeError(f"scorer factory for {name!r} returned {type(scorer).__name__}, not a Scorer")
+        raise TypeError(
+            f"scorer factory for {name!r} returned {type(scorer).__name__}, not a Scorer"
+        )
     return scorer
 
 
@@ -126,10 +133,17 @@ class _AttributeScorer(Scorer):
 
     task: str
 
-    def __init__(self, weights: str | os.PathLike[str] | None = None, device: str = "cpu",
-                 **locator_options: Any) -> None:
+    def __init__(
+        self,
+        weights: str | os.PathLike[str] | None = None,
+        device: str = "cpu",
+        **locator_options: Any,
+    ) -> None:
         from extractors.spaces.attribute_nets import AttributeExtractor
-        self.extractor = AttributeExtractor(self.task, weights=weights, device=device, **locator_options)
+
+        self.extractor = AttributeExtractor(
+            self.task, weights=weights, device=device, **locator_options
+        )
 
     @abstractmethod
     def _reduce(self, probs: np.ndarray) -> np.ndarray:
@@ -143,8 +157,7 @@ class _AttributeScorer(Scorer):
         return self._reduce(probs).astype(np.float64)
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "score": self.score_doc,
-                "network": self.extractor.describe()}
+        return {**super().describe(), "score": self.score_doc, "network": self.extractor.describe()}
 
 
 class GenderScorer(_AttributeScorer):
@@ -154,6 +167,7 @@ class GenderScorer(_AttributeScorer):
 
     def _reduce(self, probs: np.ndarray) -> np.ndarray:
         from extractors.spaces.attribute_nets import GENDER_LABELS
+
         return probs[:, GENDER_LABELS.index("male")]
 
 
@@ -164,6 +178,7 @@ class AgeScorer(_AttributeScorer):
 
     def _reduce(self, probs: np.ndarray) -> np.ndarray:
         from extractors.spaces.attribute_nets import AGE_BIN_VALUES
+
         return probs @ AGE_BIN_VALUES
 
 
@@ -173,16 +188,23 @@ class IdentityScorer(Scorer):
     name = "identity"
     pairwise = True
 
-    def __init__(self, weights: str | os.PathLike[str] | None = None, device: str = "cpu",
-                 **locator_options: Any) -> None:
+    def __init__(
+        self,
+        weights: str | os.PathLike[str] | None = None,
+        device: str = "cpu",
+        **locator_options: Any,
+    ) -> None:
         from extractors.spaces.arcface import ArcFaceExtractor
-        self.extractor = ArcFaceExtractor(weights=weights, device=device, normalize=True,
-                                          **locator_options)
+
+        self.extractor = ArcFaceExtractor(
+            weights=weights, device=device, normalize=True, **locator_options
+        )
 
     def __call__(self, images: torch.Tensor | np.ndarray, *args: Any) -> np.ndarray:
         if len(args) != 1:
             raise TypeError("identity is pairwise: call it with two image batches (a, b)")
         from extractors.base import as_uint8_nchw
+
         a, b = as_uint8_nchw(images), as_uint8_nchw(args[0])
         if len(a) != len(b):
             raise ValueError(f"identity needs batches of equal length, got {len(a)} and {len(b)}")
@@ -190,11 +212,14 @@ class IdentityScorer(Scorer):
         stats_a = dict(self.extractor.last_stats)
         fb = self.extractor(b).double().numpy()
         self.last_stats = {k: stats_a[k] + self.extractor.last_stats[k] for k in stats_a}
-        return (fa * fb).sum(1)     # both L2-normalised
+        return (fa * fb).sum(1)  # both L2-normalised
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "score": "ArcFace cosine similarity",
-                "network": self.extractor.describe()}
+        return {
+            **super().describe(),
+            "score": "ArcFace cosine similarity",
+            "network": self.extractor.describe(),
+        }
 
 
 _DEFAULT_IDENTITY: list[IdentityScorer] = []
@@ -211,11 +236,13 @@ def identity_similarity(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarr
 
 
 # ------------------------------------------------------------------ parsing scorers
-def face_geometry(landmarks106: np.ndarray, image_size: tuple[int, int], parse_size: int
-                  ) -> tuple[np.ndarray, np.ndarray]:
+def face_geometry(
+    landmarks106: np.ndarray, image_size: tuple[int, int], parse_size: int
+) -> tuple[np.ndarray, np.ndarray]:
     """(eye-line y, face height) per face in the parser's frame: eye line = mean y of the two
     pupils, face height = chin y minus eye-line y (at least 1 parser pixel)."""
     from extractors.face.detect import LMK106_PUPILS
+
     pts = np.asarray(landmarks106, dtype=np.float64)
     scale_y = parse_size / image_size[0]
     eye_y = pts[:, list(LMK106_PUPILS), 1].mean(axis=1) * scale_y
@@ -226,8 +253,9 @@ def face_geometry(landmarks106: np.ndarray, image_size: tuple[int, int], parse_s
 def hair_length_score(labels: np.ndarray, eye_y: np.ndarray, face_height: np.ndarray) -> np.ndarray:
     """Hair pixels below the eye line / face height^2 for class maps [N, S, S] (float64 [N])."""
     from extractors.face.parsing import CLASS_INDEX
+
     labels = np.asarray(labels)
-    rows = np.arange(labels.shape[1])[None, :, None] + 0.5      # pixel centres
+    rows = np.arange(labels.shape[1])[None, :, None] + 0.5  # pixel centres
     below = rows > np.asarray(eye_y)[:, None, None]
     area = ((labels == CLASS_INDEX["hair"]) & below).sum(axis=(1, 2))
     return area.astype(np.float64) / np.asarray(face_height, np.float64) ** 2
@@ -236,6 +264,7 @@ def hair_length_score(labels: np.ndarray, eye_y: np.ndarray, face_height: np.nda
 def hat_score(labels: np.ndarray, face_height: np.ndarray) -> np.ndarray:
     """Hat pixels / face height^2 for class maps [N, S, S] (float64 [N])."""
     from extractors.face.parsing import CLASS_INDEX
+
     area = (np.asarray(labels) == CLASS_INDEX["hat"]).sum(axis=(1, 2))
     return area.astype(np.float64) / np.asarray(face_height, np.float64) ** 2
 
@@ -247,9 +276,15 @@ class _ParsingScorer(Scorer):
 
     score_doc: str
 
-    def __init__(self, device: str = "cpu", alignment: str = "detect",
-                 detector_weights: str | os.PathLike[str] | None = None, **analyzer_options: Any) -> None:
+    def __init__(
+        self,
+        device: str = "cpu",
+        alignment: str = "detect",
+        detector_weights: str | os.PathLike[str] | None = None,
+        **analyzer_options: Any,
+    ) -> None:
         from extractors.face.analysis import shared_analyzer
+
         self.analyzer = shared_analyzer(alignment, detector_weights, device, **analyzer_options)
 
     @abstractmethod
@@ -262,21 +297,28 @@ class _ParsingScorer(Scorer):
         from extractors.base import as_uint8_nchw
         from extractors.face.analysis import CHUNK
         from extractors.face.attribute_scores import ParsedFaces
+
         images = as_uint8_nchw(images)
         scores, found = [np.zeros(0)], 0
-        for i in range(0, len(images), CHUNK):     # class maps of one chunk at a time
-            part = images[i:i + CHUNK]
+        for i in range(0, len(images), CHUNK):  # class maps of one chunk at a time
+            part = images[i : i + CHUNK]
             analysis = self.analyzer(part, parts=("landmarks", "parsing"))
             found += int(analysis.found.sum())
             faces = ParsedFaces.from_analysis(analysis, part)
             scores.append(np.asarray(self._score(faces), dtype=np.float64))
-        self.last_stats = {"images": len(images), "faces_found": found,
-                           "fallback": len(images) - found}
+        self.last_stats = {
+            "images": len(images),
+            "faces_found": found,
+            "fallback": len(images) - found,
+        }
         return np.concatenate(scores)
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "score": self.score_doc,
-                "analysis": self.analyzer.describe(("landmarks", "parsing"))}
+        return {
+            **super().describe(),
+            "score": self.score_doc,
+            "analysis": self.analyzer.describe(("landmarks", "parsing")),
+        }
 
 
 class HairLengthScorer(_ParsingScorer):
@@ -305,11 +347,15 @@ class EyeglassesScorer(_ParsingScorer):
 
     name = "eyeglasses"
     score_doc = "eyeglasses pixels / face pixels (skin, brows, eyes, glasses, nose, mouth, lips)"
-    labelling = {"rule": "threshold", "threshold": EYEGLASSES_THRESHOLD,
-                 "negative_max": EYEGLASSES_NEGATIVE_MAX}
+    labelling = {
+        "rule": "threshold",
+        "threshold": EYEGLASSES_THRESHOLD,
+        "negative_max": EYEGLASSES_NEGATIVE_MAX,
+    }
 
     def _score(self, faces: ParsedFaces) -> np.ndarray:
         from extractors.face.attribute_scores import eyeglasses_score
+
         return eyeglasses_score(faces.labels)
 
 
@@ -321,6 +367,7 @@ class SmileScorer(_ParsingScorer):
 
     def _score(self, faces: ParsedFaces) -> np.ndarray:
         from extractors.face.attribute_scores import smile_score
+
         return smile_score(faces)
 
 
@@ -332,6 +379,7 @@ class SkinToneScorer(_ParsingScorer):
 
     def _score(self, faces: ParsedFaces) -> np.ndarray:
         from extractors.face.attribute_scores import ita_score
+
         return ita_score(faces)
 
 
@@ -343,6 +391,7 @@ class BangsScorer(_ParsingScorer):
 
     def _score(self, faces: ParsedFaces) -> np.ndarray:
         from extractors.face.attribute_scores import bangs_score
+
         return bangs_score(faces)
 
 
@@ -353,6 +402,7 @@ _OPENAI_EXTRA_KEYS = ("input_resolution", "context_length", "vocab_size")
 
 def _clip_spec() -> Any:
     from extractors.spaces.backbones import CLIP_VIT_B32
+
     return CLIP_VIT_B32
 
 
@@ -367,25 +417,40 @@ class ClipZeroShotScorer(Scorer):
 
     name = "clip"
 
-    def __init__(self, prompts: Sequence[str], weights: str | os.PathLike[str] | None = None,
-                 target: int = 0, device: str = "cpu", batch_size: int = 32) -> None:
+    def __init__(
+        self,
+        prompts: Sequence[str],
+        weights: str | os.PathLike[str] | None = None,
+        target: int = 0,
+        device: str = "cpu",
+        batch_size: int = 32,
+    ) -> None:
         from extractors.spaces.backbones import read_state_dict
         from extractors.runtime.weights import require
+
         prompts = self._check_prompts(prompts, target)
         path, sha = require(_clip_spec().weight_file, weights)
         model = self._build_model()
         state = {k: v for k, v in read_state_dict(path).items() if k not in _OPENAI_EXTRA_KEYS}
         missing, unexpected = model.load_state_dict(state, strict=False)
         if missing or unexpected:
-            raise ValueError(f"{path}: not a full CLIP ViT-B/32 model (missing {missing[:4]}, "
-                             f"unexpected {unexpected[:4]})")
+            raise ValueError(
+                f"{path}: not a full CLIP ViT-B/32 model (missing {missing[:4]}, "
+                f"unexpected {unexpected[:4]})"
+            )
         self._setup(model, prompts, target, device, batch_size, sha)
 
     @staticmethod
     def _check_prompts(prompts: Sequence[str], target: int) -> list[str]:
-        if isinstance(prompts, str) or len(prompts) < 2 or not all(isinstance(p, str) and p for p in prompts):
-            raise ValueError("prompts must be a sequence of at least two non-empty strings "
-                             "(the target prompt and its alternatives)")
+        if (
+            isinstance(prompts, str)
+            or len(prompts) < 2
+            or not all(isinstance(p, str) and p for p in prompts)
+        ):
+            raise ValueError(
+                "prompts must be a sequence of at least two non-empty strings "
+                "(the target prompt and its alternatives)"
+            )
         if not 0 <= target < len(prompts):
             raise ValueError(f"target must index prompts (0..{len(prompts) - 1}), got {target}")
         return list(prompts)
@@ -395,33 +460,51 @@ class ClipZeroShotScorer(Scorer):
         import logging
 
         from extractors.runtime.torchvision_compat import install
-        install()                            # before open_clip imports torchvision
+
+        install()  # before open_clip imports torchvision
         import open_clip
+
         log = logging.getLogger()
         level = log.level
-        log.setLevel(logging.ERROR)          # "no pretrained weights loaded" is expected here
+        log.setLevel(logging.ERROR)  # "no pretrained weights loaded" is expected here
         try:
             return open_clip.create_model(CLIP_ARCH, pretrained=None, device="cpu")
         finally:
             log.setLevel(level)
 
     @classmethod
-    def from_model(cls, model: torch.nn.Module, prompts: Sequence[str], target: int = 0,
-                   device: str = "cpu", batch_size: int = 32,
-                   weights_sha256: str | None = None) -> "ClipZeroShotScorer":
+    def from_model(
+        cls,
+        model: torch.nn.Module,
+        prompts: Sequence[str],
+        target: int = 0,
+        device: str = "cpu",
+        batch_size: int = 32,
+        weights_sha256: str | None = None,
+    ) -> "ClipZeroShotScorer":
         """A scorer around an already built open_clip ViT-B/32 model (e.g. loaded elsewhere)."""
         self = cls.__new__(cls)
-        self._setup(model, cls._check_prompts(prompts, target), target, device, batch_size,
-                    weights_sha256)
+        self._setup(
+            model, cls._check_prompts(prompts, target), target, device, batch_size, weights_sha256
+        )
         return self
 
-    def _setup(self, model: torch.nn.Module, prompts: list[str], target: int, device: str,
-               batch_size: int, sha: str | None) -> None:
+    def _setup(
+        self,
+        model: torch.nn.Module,
+        prompts: list[str],
+        target: int,
+        device: str,
+        batch_size: int,
+        sha: str | None,
+    ) -> None:
         import torch
 
         from extractors.runtime.torchvision_compat import install
+
         install()
         import open_clip
+
         self.device = torch.device(device)
         self.model = model.eval().requires_grad_(False).to(self.device)
         self.prompts, self.target, self.batch_size = prompts, target, batch_size
@@ -438,10 +521,11 @@ class ClipZeroShotScorer(Scorer):
         import torch
 
         from extractors.base import as_uint8_nchw
+
         images = as_uint8_nchw(images)
         out = []
         for i in range(0, len(images), self.batch_size):
-            x = self.preprocess(images[i:i + self.batch_size]).to(self.device)
+            x = self.preprocess(images[i : i + self.batch_size]).to(self.device)
             with torch.no_grad():
                 feats = self.model.encode_image(x).float()
             feats = feats / feats.norm(dim=-1, keepdim=True)
@@ -455,10 +539,15 @@ class ClipZeroShotScorer(Scorer):
         return self.probabilities(images)[:, self.target]
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "score": f"P(prompts[{self.target}]) among prompts",
-                "prompts": self.prompts, "architecture": CLIP_ARCH,
-                "weights_sha256": self.weights_sha256,
-                "preprocessing": self.preprocess.describe(), "logit_scale": self.logit_scale}
+        return {
+            **super().describe(),
+            "score": f"P(prompts[{self.target}]) among prompts",
+            "prompts": self.prompts,
+            "architecture": CLIP_ARCH,
+            "weights_sha256": self.weights_sha256,
+            "preprocessing": self.preprocess.describe(),
+            "logit_scale": self.logit_scale,
+        }
 
 
 register_scorer("gender", GenderScorer)
@@ -472,6 +561,19 @@ register_scorer("bangs", BangsScorer)
 register_scorer("identity", IdentityScorer)
 register_scorer("clip", ClipZeroShotScorer)
 
-__all__ = ["Scorer", "register_scorer", "load_scorer", "available_scorers", "GenderScorer",
-           "AgeScorer", "HairLengthScorer", "HatScorer", "hair_length_score", "hat_score",
-           "face_geometry", "IdentityScorer", "identity_similarity", "ClipZeroShotScorer"]
+__all__ = [
+    "Scorer",
+    "register_scorer",
+    "load_scorer",
+    "available_scorers",
+    "GenderScorer",
+    "AgeScorer",
+    "HairLengthScorer",
+    "HatScorer",
+    "hair_length_score",
+    "hat_score",
+    "face_geometry",
+    "IdentityScorer",
+    "identity_similarity",
+    "ClipZeroShotScorer",
+]

@@ -6,6 +6,7 @@ The wrapper carries the base space's dim, trained flag and weights hash over; it
 the suffix, so the label (and the untrained badge) shows it everywhere, and its preprocessing
 records the variant, so the feature-cache key differs from the base space's.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -48,7 +49,9 @@ class VariantExtractor(FeatureExtractor):
         return self.transform(self.base._extract(images)).float()
 
     @torch.no_grad()
-    def __call__(self, images: torch.Tensor | np.ndarray, batch_size: int | None = None) -> torch.Tensor:
+    def __call__(
+        self, images: torch.Tensor | np.ndarray, batch_size: int | None = None
+    ) -> torch.Tensor:
         """The base space's own call (its batching, face-detection counts), then the map."""
         return self.transform(self.base(images, batch_size=batch_size)).float()
 

@@ -10,6 +10,7 @@ Specs understood by `load_generator`:
 `align="celeba"` / `"ffhq"` frames every face (extractors.face.framing): a folder aligns
 each decoded file itself; any other generator is wrapped in `generators.aligned`.
 """
+
 from __future__ import annotations
 
 import os
@@ -54,7 +55,8 @@ def as_spec(value: str | os.PathLike[str]) -> str:
     text = os.fspath(value)
     path = Path(text).expanduser()
     if text.partition(":")[0] not in GENERATORS and (
-            path.is_dir() or (path.is_file() and path.suffix.lower() == ".zip")):
+        path.is_dir() or (path.is_file() and path.suffix.lower() == ".zip")
+    ):
         return f"folder:{path}"
     return text
 
@@ -63,12 +65,15 @@ def folder_hint(spec: str) -> str:
     """For a spec that is no registered scheme but looks like a path, how to name a folder of
     images ("; ... 'folder:PATH'"), else ""."""
     head = spec.partition(":")[0]
-    if head in GENERATORS or not (head.startswith(("/", ".", "~")) or "/" in head
-                                  or os.sep in head):
+    if head in GENERATORS or not (
+        head.startswith(("/", ".", "~")) or "/" in head or os.sep in head
+    ):
         return ""
     exists = Path(spec).expanduser().exists()
-    return (f"; {'' if exists else 'no such file or directory, and '}a folder or .zip of images "
-            f"is written 'folder:{spec}'")
+    return (
+        f"; {'' if exists else 'no such file or directory, and '}a folder or .zip of images "
+        f"is written 'folder:{spec}'"
+    )
 
 
 def lookup(spec: str) -> tuple[Entry, str | None]:
@@ -80,8 +85,9 @@ def lookup(spec: str) -> tuple[Entry, str | None]:
         raise ValueError(f"{exc}{folder_hint(spec) if isinstance(spec, str) else ''}") from None
 
 
-def load_generator(spec: str = DEFAULT_GENERATOR, device: str = "cpu", *,
-                   align: str | None = None, **kwargs: Any) -> Generator:
+def load_generator(
+    spec: str = DEFAULT_GENERATOR, device: str = "cpu", *, align: str | None = None, **kwargs: Any
+) -> Generator:
     """Build a generator from a spec such as "dcgan-digiface" or "stylegan2:/path/net.pkl";
     `align` frames its faces ("celeba", "ffhq"; default None: as generated or stored)."""
     entry, argument = lookup(spec)
@@ -91,13 +97,24 @@ def load_generator(spec: str = DEFAULT_GENERATOR, device: str = "cpu", *,
     generator.spec = spec
     if align is not None and spec.partition(":")[0] != "folder":
         from generators.aligned import AlignedGenerator
+
         generator = AlignedGenerator(generator, align, device)
     return generator
 
 
-__all__ = ["Generator", "load_generator", "register_generator", "available", "as_spec",
-           "folder_hint", "lookup",
-           "latents_from_seeds", "to_uint8", "DEFAULT_GENERATOR", "GENERATORS"]
+__all__ = [
+    "Generator",
+    "load_generator",
+    "register_generator",
+    "available",
+    "as_spec",
+    "folder_hint",
+    "lookup",
+    "latents_from_seeds",
+    "to_uint8",
+    "DEFAULT_GENERATOR",
+    "GENERATORS",
+]
 
 
 def __getattr__(name: str) -> Any:

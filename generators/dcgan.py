@@ -10,6 +10,7 @@ BatchNorm uses its running statistics and each image depends on its own z only.
 DCGAN has no W space: `mapping` is the identity up to the Gaussian-latent analogue of the
 truncation trick, z -> psi * z (shrinking z towards the mode of its prior, 0).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -42,9 +43,12 @@ class DCGANNet(nn.Module):
         chans = [nz, ngf * 8, ngf * 4, ngf * 2, ngf]
         layers: list[nn.Module] = []
         for i, (cin, cout) in enumerate(zip(chans[:-1], chans[1:])):
-            stride, pad = (1, 0) if i == 0 else (2, 1)     # 1 -> 4 -> 8 -> 16 -> 32
-            layers += [nn.ConvTranspose2d(cin, cout, 4, stride, pad, bias=False),
-                       nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+            stride, pad = (1, 0) if i == 0 else (2, 1)  # 1 -> 4 -> 8 -> 16 -> 32
+            layers += [
+                nn.ConvTranspose2d(cin, cout, 4, stride, pad, bias=False),
+                nn.BatchNorm2d(cout),
+                nn.ReLU(inplace=True),
+            ]
         layers += [nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False), nn.Tanh()]  # 32 -> 64
         self.main = nn.Sequential(*layers)
 
@@ -57,8 +61,10 @@ def _parse_device(device: str | torch.device) -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError(f"device {str(device)!r} requested but CUDA is not available")
     if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
-        raise RuntimeError(f"device {str(device)!r} requested but only "
-                           f"{torch.cuda.device_count()} CUDA device(s) exist")
+        raise RuntimeError(
+            f"device {str(device)!r} requested but only "
+            f"{torch.cuda.device_count()} CUDA device(s) exist"
+        )
     return dev
 
 
@@ -72,8 +78,14 @@ class DCGANGenerator(Generator):
 
     micro_batch = 8
 
-    def __init__(self, net: DCGANNet, *, device: str | torch.device = "cpu",
-                 weights_sha256: str | None = None, spec: str = "dcgan") -> None:
+    def __init__(
+        self,
+        net: DCGANNet,
+        *,
+        device: str | torch.device = "cpu",
+        weights_sha256: str | None = None,
+        spec: str = "dcgan",
+    ) -> None:
         self.device = _parse_device(device)
         self.net = net.eval().requires_grad_(False).to(self.device)
         self.spec = spec
@@ -94,12 +106,15 @@ class DCGANGenerator(Generator):
             raise TypeError(f"{what} must be floating point, got {z.dtype}")
         return z.float()
 
-    def mapping(self, z: torch.Tensor, truncation_psi: float = 1.0,
-                truncation_cutoff: int | None = None) -> torch.Tensor:
+    def mapping(
+        self, z: torch.Tensor, truncation_psi: float = 1.0, truncation_cutoff: int | None = None
+    ) -> torch.Tensor:
         """z -> psi * z: the truncation trick for a Gaussian latent (shrink towards 0)."""
         if truncation_cutoff is not None:
-            raise ValueError("DCGAN has no per-layer ws: truncation_cutoff is unsupported "
-                             f"(got {truncation_cutoff}); use truncation_psi alone")
+            raise ValueError(
+                "DCGAN has no per-layer ws: truncation_cutoff is unsupported "
+                f"(got {truncation_cutoff}); use truncation_psi alone"
+            )
         z = self._check_z(z, "z")
         return z if truncation_psi == 1 else z * float(truncation_psi)
 
@@ -115,7 +130,7 @@ class DCGANGenerator(Generator):
         n, mb = len(ws), self.micro_batch
         out = []
         for i in range(0, n, mb):
-            chunk = ws[i:i + mb]
+            chunk = ws[i : i + mb]
             real = len(chunk)
             if real < mb:
                 chunk = torch.cat([chunk, chunk.new_zeros(mb - real, self.z_dim)])
@@ -125,9 +140,16 @@ class DCGANGenerator(Generator):
         return torch.cat(out)
 
     @torch.no_grad()
-    def images(self, latents: torch.Tensor, *, space: str = "z", batch_size: int = 16,
-               truncation_psi: float = 1.0, truncation_cutoff: int | None = None,
-               progress: bool = False) -> torch.Tensor:
+    def images(
+        self,
+        latents: torch.Tensor,
+        *,
+        space: str = "z",
+        batch_size: int = 16,
+        truncation_psi: float = 1.0,
+        truncation_cutoff: int | None = None,
+        progress: bool = False,
+    ) -> torch.Tensor:
         """uint8 [N, 3, 64, 64] on the CPU; identical for any batch_size.
 
         `batch_size` is rounded up to a multiple of `micro_batch` (the network's fixed batch).
@@ -138,13 +160,13 @@ class DCGANGenerator(Generator):
         check_image_request(space, batch_size, truncation_psi, truncation_cutoff)
         latents = self._check_z(latents, "latents")
         n = len(latents)
-        step = -(-batch_size // self.micro_batch) * self.micro_batch   # no padding mid-run
+        step = -(-batch_size // self.micro_batch) * self.micro_batch  # no padding mid-run
         bar = progress_bar(n, progress, desc=f"{self.spec} images")
         out = torch.empty(n, 3, self.resolution, self.resolution, dtype=torch.uint8)
         for i in range(0, n, step):
-            chunk = latents[i:i + step]
+            chunk = latents[i : i + step]
             ws = chunk if space == "w" else self.mapping(chunk, truncation_psi, truncation_cutoff)
-            out[i:i + len(chunk)] = to_uint8(self.synthesis(ws)).cpu()
+            out[i : i + len(chunk)] = to_uint8(self.synthesis(ws)).cpu()
             if bar is not None:
                 bar.update(len(chunk))
         if bar is not None:
@@ -153,14 +175,21 @@ class DCGANGenerator(Generator):
 
     def describe(self) -> dict[str, Any]:
         d = super().describe()
-        d.update({"architecture": "DCGAN", "nz": self.net.nz, "ngf": self.net.ngf,
-                  "truncation": "z -> psi * z (Gaussian-latent truncation)",
-                  "micro_batch": self.micro_batch})
+        d.update(
+            {
+                "architecture": "DCGAN",
+                "nz": self.net.nz,
+                "ngf": self.net.ngf,
+                "truncation": "z -> psi * z (Gaussian-latent truncation)",
+                "micro_batch": self.micro_batch,
+            }
+        )
         return d
 
 
-def load_dcgan_digiface(argument: str | None = None, device: str | torch.device = "cpu",
-                        **kwargs: Any) -> DCGANGenerator:
+def load_dcgan_digiface(
+    argument: str | None = None, device: str | torch.device = "cpu", **kwargs: Any
+) -> DCGANGenerator:
     """The default generator: DCGAN on DigiFace-1M, real weights from `gan-face-generate`.
 
     Missing package -> FileNotFoundError naming it and the install command.
@@ -186,8 +215,9 @@ def load_dcgan_digiface(argument: str | None = None, device: str | torch.device 
     nz, ngf = state["main.0.weight"].shape[:2]
     net = DCGANNet(nz=int(nz), ngf=int(ngf) // 8)
     net.load_state_dict(state, strict=True)
-    return DCGANGenerator(net, device=device, weights_sha256=sha256_file(path),
-                          spec="dcgan-digiface")
+    return DCGANGenerator(
+        net, device=device, weights_sha256=sha256_file(path), spec="dcgan-digiface"
+    )
 
 
 __all__ = ["DCGANNet", "DCGANGenerator", "load_dcgan_digiface"]

@@ -19,6 +19,7 @@ Rules, by PIL mode (one handler per mode in `_HANDLERS`; an unknown mode is refu
   with theirs; "black" / "white" composite over that background, round(c a + bg (1 - a)) with
   a = alpha / 255. Premultiplied colours are un-premultiplied first.
 """
+
 from __future__ import annotations
 
 from typing import Callable
@@ -34,7 +35,9 @@ class BadImageError(ValueError):
     """An image file that cannot be decoded, is refused by a policy, or cannot be read."""
 
 
-Decoded = tuple[np.ndarray, np.ndarray | None]      # (colour float64/uint8 [H,W,3], alpha [H,W] in 0..255)
+Decoded = tuple[
+    np.ndarray, np.ndarray | None
+]  # (colour float64/uint8 [H,W,3], alpha [H,W] in 0..255)
 
 
 def _grey(values: np.ndarray) -> np.ndarray:
@@ -59,8 +62,10 @@ def _premultiplied_la(img: Image.Image, where: str) -> Decoded:
 
 def _lab(img: Image.Image, where: str) -> Decoded:
     from PIL import ImageCms
-    transform = ImageCms.buildTransform(ImageCms.createProfile("LAB"), ImageCms.createProfile("sRGB"),
-                                        "LAB", "RGB")
+
+    transform = ImageCms.buildTransform(
+        ImageCms.createProfile("LAB"), ImageCms.createProfile("sRGB"), "LAB", "RGB"
+    )
     return np.asarray(ImageCms.applyTransform(img, transform)), None
 
 
@@ -72,8 +77,10 @@ def _int32(img: Image.Image, where: str) -> Decoded:
     values = np.asarray(img).astype(np.int64)
     lo, hi = int(values.min()), int(values.max())
     if lo < 0 or hi > 65535:
-        raise BadImageError(f"{where}: 32-bit integer image with values {lo}..{hi}, outside the "
-                            "16-bit range 0..65535 it is read in; convert it to 8 or 16 bits")
+        raise BadImageError(
+            f"{where}: 32-bit integer image with values {lo}..{hi}, outside the "
+            "16-bit range 0..65535 it is read in; convert it to 8 or 16 bits"
+        )
     return _grey(values.astype(np.float64) * _16BIT), None
 
 
@@ -83,17 +90,36 @@ def _float(img: Image.Image, where: str) -> Decoded:
         raise BadImageError(f"{where}: float image with NaN or inf pixels")
     lo, hi = float(values.min()), float(values.max())
     if lo < -1e-6 or hi > 1 + 1e-6:
-        raise BadImageError(f"{where}: float image with values {lo:.6g}..{hi:.6g}; float images "
-                            "are read as intensities in [0, 1]")
+        raise BadImageError(
+            f"{where}: float image with values {lo:.6g}..{hi:.6g}; float images "
+            "are read as intensities in [0, 1]"
+        )
     return _grey(np.clip(values, 0.0, 1.0) * 255.0), None
 
 
 _HANDLERS: dict[str, Callable[[Image.Image, str], Decoded]] = {
-    **{mode: _colour for mode in ("1", "L", "P", "RGB", "RGBX", "RGBA", "RGBa", "LA", "PA",
-                                  "CMYK", "YCbCr", "HSV")},
-    "La": _premultiplied_la, "LAB": _lab,
+    **{
+        mode: _colour
+        for mode in (
+            "1",
+            "L",
+            "P",
+            "RGB",
+            "RGBX",
+            "RGBA",
+            "RGBa",
+            "LA",
+            "PA",
+            "CMYK",
+            "YCbCr",
+            "HSV",
+        )
+    },
+    "La": _premultiplied_la,
+    "LAB": _lab,
     **{mode: _sixteen_bit for mode in ("I;16", "I;16L", "I;16B", "I;16N")},
-    "I": _int32, "F": _float,
+    "I": _int32,
+    "F": _float,
 }
 
 
@@ -103,8 +129,9 @@ def to_rgb(img: Image.Image, where: str = "<image>", alpha: str = "drop") -> np.
         raise ValueError(f"alpha must be one of {', '.join(ALPHA_RULES)}, got {alpha!r}")
     handler = _HANDLERS.get(img.mode)
     if handler is None:
-        raise BadImageError(f"{where}: unsupported image mode {img.mode!r}; supported: "
-                            f"{', '.join(_HANDLERS)}")
+        raise BadImageError(
+            f"{where}: unsupported image mode {img.mode!r}; supported: {', '.join(_HANDLERS)}"
+        )
     colour, a = handler(img, where)
     background = ALPHA_RULES[alpha]
     if a is not None and background is not None:

@@ -26,6 +26,7 @@ Policy (recorded in `describe()`):
 - Built-in sets: "folder:celeba-999" (`generators.builtin_sets`) is the carrier package's
   folder, checked against its pinned file-list sha256; the name is reserved.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -46,9 +47,12 @@ from generators.decode import ALPHA_RULES, BadImageError, to_rgb
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp")
 RESIZE_FILTERS: dict[str, Image.Resampling | None] = {
-    "lanczos": Image.Resampling.LANCZOS, "bicubic": Image.Resampling.BICUBIC,
-    "bilinear": Image.Resampling.BILINEAR, "box": Image.Resampling.BOX,
-    "hamming": Image.Resampling.HAMMING, "nearest": Image.Resampling.NEAREST,
+    "lanczos": Image.Resampling.LANCZOS,
+    "bicubic": Image.Resampling.BICUBIC,
+    "bilinear": Image.Resampling.BILINEAR,
+    "box": Image.Resampling.BOX,
+    "hamming": Image.Resampling.HAMMING,
+    "nearest": Image.Resampling.NEAREST,
     "error": None,
 }
 CROPS = ("center", "stretch")
@@ -142,11 +146,21 @@ def working_resolution(sizes: Sequence[tuple[int, int]]) -> int:
 class FolderGenerator(Generator):
     """Images of a folder or zip as uint8 NCHW batches; seed i = the i-th file (sorted)."""
 
-    def __init__(self, path: str | Path, *, device: str | torch.device = "cpu",
-                 resolution: int | None = None, resize: str = "lanczos", crop: str = "center",
-                 skip_bad: bool = False, alpha: str = "drop",
-                 min_size: int = DEFAULT_MIN_SIZE, align: str | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        device: str | torch.device = "cpu",
+        resolution: int | None = None,
+        resize: str = "lanczos",
+        crop: str = "center",
+        skip_bad: bool = False,
+        alpha: str = "drop",
+        min_size: int = DEFAULT_MIN_SIZE,
+        align: str | None = None,
+    ) -> None:
         from generators.builtin_sets import BUILTIN_SETS, builtin_path
+
         if resize not in RESIZE_FILTERS:
             raise ValueError(f"resize must be one of {sorted(RESIZE_FILTERS)}, got {resize!r}")
         if crop not in CROPS:
@@ -163,12 +177,15 @@ class FolderGenerator(Generator):
         self.aligner = None
         if align is not None:
             if resize == "error":
-                raise ValueError("align resamples every image: it cannot be combined with resize='error'")
+                raise ValueError(
+                    "align resamples every image: it cannot be combined with resize='error'"
+                )
             from extractors.face.framing import FaceAligner
+
             self.aligner = FaceAligner(align, str(device))
         self.align = align
         self._kps: dict[str, np.ndarray] = {}
-        self.device = torch.device(device)   # images are always returned on the CPU
+        self.device = torch.device(device)  # images are always returned on the CPU
         self.z_dim = self.w_dim = self.num_ws = None
         self.weights_sha256 = None
         self.resize, self.crop, self.skip_bad = resize, crop, skip_bad
@@ -185,8 +202,10 @@ class FolderGenerator(Generator):
         if self.aligner is not None:
             names = self._detect(names)
         if not names:
-            raise FolderError(f"every image in {self.path} failed to decode or is below min_size "
-                             f"{self.min_size} px ({len(self.skipped)} skipped)")
+            raise FolderError(
+                f"every image in {self.path} failed to decode or is below min_size "
+                f"{self.min_size} px ({len(self.skipped)} skipped)"
+            )
         self.files: list[str] = names
         sizes = [self._sizes[n] for n in names]
         self.resolution = int(resolution) if resolution is not None else working_resolution(sizes)
@@ -195,9 +214,13 @@ class FolderGenerator(Generator):
         if self.n_upscaled:
             first = next(n for n in names if min(self._sizes[n]) < self.resolution)
             w, h = self._sizes[first]
-            warnings.warn(f"{self.n_upscaled} of {len(names)} images in {self.path} are smaller than "
-                          f"the working resolution {self.resolution} px ({self.resolution_rule}) and "
-                          f"are upscaled (first: {first}, {w}x{h})", UpscaleWarning, stacklevel=2)
+            warnings.warn(
+                f"{self.n_upscaled} of {len(names)} images in {self.path} are smaller than "
+                f"the working resolution {self.resolution} px ({self.resolution_rule}) and "
+                f"are upscaled (first: {first}, {w}x{h})",
+                UpscaleWarning,
+                stacklevel=2,
+            )
         self._file_list_sha256: str | None = None
 
     def _scan(self, names: list[str]) -> list[str]:
@@ -232,7 +255,8 @@ class FolderGenerator(Generator):
             raise BadImageError(
                 f"{len(small)} image(s) in {self.path} are smaller than min_size {self.min_size} px "
                 f"(first: {self._source.where(small[0])}, {w}x{h}); pass min_size=1 to use them, or "
-                "skip_bad to leave them out")
+                "skip_bad to leave them out"
+            )
         return good
 
     def _detect(self, names: list[str]) -> list[str]:
@@ -250,8 +274,10 @@ class FolderGenerator(Generator):
         if faceless and not self.skip_bad:
             listed = ", ".join(self._source.where(n) for n in faceless[:5])
             more = f" and {len(faceless) - 5} more" if len(faceless) > 5 else ""
-            raise BadImageError(f"align={self.align!r}: {len(faceless)} image(s) in {self.path} have "
-                                f"{reason}: {listed}{more}; pass skip_bad to leave them out")
+            raise BadImageError(
+                f"align={self.align!r}: {len(faceless)} image(s) in {self.path} have "
+                f"{reason}: {listed}{more}; pass skip_bad to leave them out"
+            )
         for name in faceless:
             self.skipped.append(name)
             self.skip_reasons[name] = reason
@@ -279,6 +305,7 @@ class FolderGenerator(Generator):
         img = _open(self._source.read(name), where, self.alpha)
         if self.aligner is not None:
             from extractors.face.framing import warp_quad
+
             f = self.aligner.framing
             out = warp_quad(np.asarray(img), f.quad(self._kps[name]), self.resolution, f.padding)
             return out.transpose(2, 0, 1)
@@ -295,8 +322,9 @@ class FolderGenerator(Generator):
             img = img.resize((r, r), resample=resample)
         return np.array(img, dtype=np.uint8).transpose(2, 0, 1)
 
-    def images_for_seeds(self, seeds: Sequence[int], batch_size: int = 16,
-                         progress: bool = False, **kwargs: Any) -> torch.Tensor:
+    def images_for_seeds(
+        self, seeds: Sequence[int], batch_size: int = 16, progress: bool = False, **kwargs: Any
+    ) -> torch.Tensor:
         """uint8 [N, 3, R, R] (CPU) of files number `seeds` (0-based, in sorted order)."""
         if kwargs.get("truncation_psi", 1) != 1 or kwargs.get("truncation_cutoff") is not None:
             raise ValueError("a sample folder has no latents: truncation is unsupported")
@@ -308,16 +336,19 @@ class FolderGenerator(Generator):
         idx = [int(s) for s in seeds]
         bad = [i for i in idx if not 0 <= i < len(self)]
         if bad:
-            raise IndexError(f"seeds {bad[:5]} out of range: {self.path} holds {len(self)} "
-                             f"images (seeds 0..{len(self) - 1})")
+            raise IndexError(
+                f"seeds {bad[:5]} out of range: {self.path} holds {len(self)} "
+                f"images (seeds 0..{len(self) - 1})"
+            )
         r = self.resolution
         out = torch.empty(len(idx), 3, r, r, dtype=torch.uint8)
         bar = None
         if progress:
             from tqdm.auto import tqdm
+
             bar = tqdm(total=len(idx), desc=f"{self.spec} images", unit="img")
         for start in range(0, len(idx), batch_size):
-            chunk = idx[start:start + batch_size]
+            chunk = idx[start : start + batch_size]
             for j, i in enumerate(chunk):
                 out[start + j] = torch.from_numpy(self._load(i))
             if bar is not None:
@@ -326,20 +357,38 @@ class FolderGenerator(Generator):
             bar.close()
         return out
 
-    def images(self, latents: torch.Tensor, *, space: str = "z", batch_size: int = 16,
-               truncation_psi: float = 1.0, truncation_cutoff: int | None = None,
-               progress: bool = False) -> torch.Tensor:
+    def images(
+        self,
+        latents: torch.Tensor,
+        *,
+        space: str = "z",
+        batch_size: int = 16,
+        truncation_psi: float = 1.0,
+        truncation_cutoff: int | None = None,
+        progress: bool = False,
+    ) -> torch.Tensor:
         """Accepts a 1-D integer tensor of file indices (a folder has no latent space)."""
-        if not isinstance(latents, torch.Tensor) or latents.is_floating_point() \
-                or latents.is_complex() or latents.ndim != 1:
-            raise TypeError(f"{self.spec} has no latent space: pass a 1-D integer tensor of "
-                            "file indices (or use images_for_seeds)")
-        return self.images_for_seeds(latents.tolist(), batch_size=batch_size, progress=progress,
-                                     truncation_psi=truncation_psi,
-                                     truncation_cutoff=truncation_cutoff)
+        if (
+            not isinstance(latents, torch.Tensor)
+            or latents.is_floating_point()
+            or latents.is_complex()
+            or latents.ndim != 1
+        ):
+            raise TypeError(
+                f"{self.spec} has no latent space: pass a 1-D integer tensor of "
+                "file indices (or use images_for_seeds)"
+            )
+        return self.images_for_seeds(
+            latents.tolist(),
+            batch_size=batch_size,
+            progress=progress,
+            truncation_psi=truncation_psi,
+            truncation_cutoff=truncation_cutoff,
+        )
 
-    def mapping(self, z: torch.Tensor, truncation_psi: float = 1.0,
-                truncation_cutoff: int | None = None) -> torch.Tensor:
+    def mapping(
+        self, z: torch.Tensor, truncation_psi: float = 1.0, truncation_cutoff: int | None = None
+    ) -> torch.Tensor:
         raise TypeError(f"{self.spec} has no latent space: no mapping")
 
     def synthesis(self, ws: torch.Tensor, noise_mode: str = "const") -> torch.Tensor:
@@ -347,15 +396,28 @@ class FolderGenerator(Generator):
 
     def describe(self) -> dict[str, Any]:
         d = super().describe()
-        d.update({"path": str(self.path), "source": "zip" if self._source.is_zip else "directory",
-                  "n_files": len(self), "file_list_sha256": self.file_list_sha256,
-                  "extensions": list(EXTENSIONS), "order": "sorted relative POSIX path",
-                  "color": "generators.decode.to_rgb", "alpha": self.alpha,
-                  "exif_orientation": "ignored", "crop": self.crop, "resize": self.resize,
-                  "resolution_rule": self.resolution_rule, "n_upscaled": self.n_upscaled,
-                  "min_size": self.min_size, "skip_bad": self.skip_bad,
-                  "skipped": list(self.skipped), "n_skipped": len(self.skipped),
-                  "align": None if self.aligner is None else self.aligner.describe()})
+        d.update(
+            {
+                "path": str(self.path),
+                "source": "zip" if self._source.is_zip else "directory",
+                "n_files": len(self),
+                "file_list_sha256": self.file_list_sha256,
+                "extensions": list(EXTENSIONS),
+                "order": "sorted relative POSIX path",
+                "color": "generators.decode.to_rgb",
+                "alpha": self.alpha,
+                "exif_orientation": "ignored",
+                "crop": self.crop,
+                "resize": self.resize,
+                "resolution_rule": self.resolution_rule,
+                "n_upscaled": self.n_upscaled,
+                "min_size": self.min_size,
+                "skip_bad": self.skip_bad,
+                "skipped": list(self.skipped),
+                "n_skipped": len(self.skipped),
+                "align": None if self.aligner is None else self.aligner.describe(),
+            }
+        )
         if self.skipped:
             d["skip_reasons"] = dict(self.skip_reasons)
         if self.builtin is not None:
@@ -363,19 +425,45 @@ class FolderGenerator(Generator):
         return d
 
 
-def load_folder(path: str | Path | None, device: str | torch.device = "cpu",
-                resolution: int | None = None, resize: str = "lanczos", crop: str = "center",
-                skip_bad: bool = False, alpha: str = "drop", min_size: int = DEFAULT_MIN_SIZE,
-                align: str | None = None, **kwargs: Any) -> FolderGenerator:
+def load_folder(
+    path: str | Path | None,
+    device: str | torch.device = "cpu",
+    resolution: int | None = None,
+    resize: str = "lanczos",
+    crop: str = "center",
+    skip_bad: bool = False,
+    alpha: str = "drop",
+    min_size: int = DEFAULT_MIN_SIZE,
+    align: str | None = None,
+    **kwargs: Any,
+) -> FolderGenerator:
     """Registry loader for "folder:/path/to/dir_or.zip"."""
     if kwargs:
         raise TypeError(f"folder generator got unexpected options {sorted(kwargs)}")
     if not path:
         raise ValueError("the folder generator needs a path: 'folder:/path/to/images_or.zip'")
-    return FolderGenerator(path, device=device, resolution=resolution, resize=resize,
-                           crop=crop, skip_bad=skip_bad, alpha=alpha, min_size=min_size,
-                           align=align)
+    return FolderGenerator(
+        path,
+        device=device,
+        resolution=resolution,
+        resize=resize,
+        crop=crop,
+        skip_bad=skip_bad,
+        alpha=alpha,
+        min_size=min_size,
+        align=align,
+    )
 
 
-__all__ = ["FolderGenerator", "BadImageError", "FolderError", "MissingFolderError", "UpscaleWarning", "load_folder", "working_resolution",
-           "EXTENSIONS", "RESIZE_FILTERS", "DEFAULT_MIN_SIZE"]
+__all__ = [
+    "FolderGenerator",
+    "BadImageError",
+    "FolderError",
+    "MissingFolderError",
+    "UpscaleWarning",
+    "load_folder",
+    "working_resolution",
+    "EXTENSIONS",
+    "RESIZE_FILTERS",
+    "DEFAULT_MIN_SIZE",
+]

@@ -40,6 +40,7 @@ GPU outputs by fp16 rounding.
 
 `StyleGAN2Faces` adapts a loaded network to `generators.base.Generator`.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -51,23 +52,46 @@ import torch
 from torch import nn
 
 from generators.base import Generator, to_uint8
-from generators.stylegan2_ops import (activation_gain, bias_act, conv2d, modulated_conv2d,
-                                      setup_filter, upsample2d)
+from generators.stylegan2_ops import (
+    activation_gain,
+    bias_act,
+    conv2d,
+    modulated_conv2d,
+    setup_filter,
+    upsample2d,
+)
 
 NOISE_MODES = ("const", "random", "none")
 ARCHITECTURES = ("orig", "skip", "resnet")
 # Keyword arguments that only exist in StyleGAN3 generators (stylegan3's networks_stylegan3).
-_STYLEGAN3_KWARGS = {"magnitude_ema_beta", "conv_kernel", "use_radial_filters", "filter_size",
-                     "lrelu_upsampling", "num_layers", "num_critical", "first_cutoff",
-                     "first_stopband", "last_stopband_rel", "margin_size", "output_scale"}
+_STYLEGAN3_KWARGS = {
+    "magnitude_ema_beta",
+    "conv_kernel",
+    "use_radial_filters",
+    "filter_size",
+    "lrelu_upsampling",
+    "num_layers",
+    "num_critical",
+    "first_cutoff",
+    "first_stopband",
+    "last_stopband_rel",
+    "margin_size",
+    "output_scale",
+}
 
 
 class FullyConnectedLayer(nn.Module):
     """Equalised learning rate dense layer: act(x (W * lr/sqrt(in))^T + b * lr)."""
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True,
-                 activation: str = "linear", lr_multiplier: float = 1.0,
-                 bias_init: float = 0.0) -> None:
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        activation: str = "linear",
+        lr_multiplier: float = 1.0,
+        bias_init: float = 0.0,
+    ) -> None:
         super().__init__()
         self.activation = activation
         self.weight = nn.Parameter(torch.randn([out_features, in_features]) / lr_multiplier)
@@ -80,8 +104,11 @@ class FullyConnectedLayer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         w = self.weight * self.weight_gain
-        b = None if self.bias is None else (self.bias * self.bias_gain if self.bias_gain != 1
-                                            else self.bias)
+        b = (
+            None
+            if self.bias is None
+            else (self.bias * self.bias_gain if self.bias_gain != 1 else self.bias)
+        )
         if self.activation == "linear" and b is not None:
             return torch.addmm(b.unsqueeze(0), x, w.t())
         return bias_act(x.matmul(w.t()), b, act=self.activation)
@@ -95,10 +122,19 @@ def normalize_2nd_moment(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
 class MappingNetwork(nn.Module):
     """z (and label c) -> w, broadcast to num_ws layers, with truncation towards w_avg."""
 
-    def __init__(self, z_dim: int, c_dim: int, w_dim: int, num_ws: int | None,
-                 num_layers: int = 8, embed_features: int | None = None,
-                 layer_features: int | None = None, activation: str = "lrelu",
-                 lr_multiplier: float = 0.01, w_avg_beta: float | None = 0.995) -> None:
+    def __init__(
+        self,
+        z_dim: int,
+        c_dim: int,
+        w_dim: int,
+        num_ws: int | None,
+        num_layers: int = 8,
+        embed_features: int | None = None,
+        layer_features: int | None = None,
+        activation: str = "lrelu",
+        lr_multiplier: float = 0.01,
+        w_avg_beta: float | None = 0.995,
+    ) -> None:
         super().__init__()
         self.z_dim, self.c_dim, self.w_dim = z_dim, c_dim, w_dim
         self.num_ws, self.num_layers, self.w_avg_beta = num_ws, num_layers, w_avg_beta
@@ -108,15 +144,26 @@ class MappingNetwork(nn.Module):
         if c_dim > 0:
             self.embed = FullyConnectedLayer(c_dim, embed_features)
         for idx in range(num_layers):
-            setattr(self, f"fc{idx}", FullyConnectedLayer(
-                features[idx], features[idx + 1], activation=activation,
-                lr_multiplier=lr_multiplier))
+            setattr(
+                self,
+                f"fc{idx}",
+                FullyConnectedLayer(
+                    features[idx],
+                    features[idx + 1],
+                    activation=activation,
+                    lr_multiplier=lr_multiplier,
+                ),
+            )
         if num_ws is not None and w_avg_beta is not None:
             self.register_buffer("w_avg", torch.zeros([w_dim]))
 
-    def forward(self, z: torch.Tensor | None, c: torch.Tensor | None = None,
-                truncation_psi: float = 1.0,
-                truncation_cutoff: int | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        z: torch.Tensor | None,
+        c: torch.Tensor | None = None,
+        truncation_psi: float = 1.0,
+        truncation_cutoff: int | None = None,
+    ) -> torch.Tensor:
         parts = []
         if self.z_dim > 0:
             _check_shape(z, "z", self.z_dim)
@@ -130,19 +177,22 @@ class MappingNetwork(nn.Module):
         if self.num_ws is not None:
             x = x.unsqueeze(1).repeat([1, self.num_ws, 1])
         if truncation_psi != 1:
-            x = truncate(x, self.w_avg if hasattr(self, "w_avg") else None,
-                         truncation_psi, truncation_cutoff)
+            x = truncate(
+                x, self.w_avg if hasattr(self, "w_avg") else None, truncation_psi, truncation_cutoff
+            )
         return x
 
 
-def truncate(ws: torch.Tensor, w_avg: torch.Tensor | None, psi: float,
-             cutoff: int | None = None) -> torch.Tensor:
+def truncate(
+    ws: torch.Tensor, w_avg: torch.Tensor | None, psi: float, cutoff: int | None = None
+) -> torch.Tensor:
     """w_avg + psi (ws - w_avg) on all layers, or on the first `cutoff` layers of [N, L, D] ws."""
     if psi == 1:
         return ws
     if w_avg is None:
-        raise ValueError("truncation needs mapping.w_avg, which this network does not have "
-                         "(w_avg_beta=None)")
+        raise ValueError(
+            "truncation needs mapping.w_avg, which this network does not have (w_avg_beta=None)"
+        )
     if ws.ndim == 2 or cutoff is None:
         return w_avg.lerp(ws, psi)
     ws = ws.clone()
@@ -159,10 +209,20 @@ def _check_shape(x: torch.Tensor | None, name: str, dim: int) -> None:
 class SynthesisLayer(nn.Module):
     """Modulated (optionally 2x upsampling) convolution + noise + bias + activation + clamp."""
 
-    def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int,
-                 kernel_size: int = 3, up: int = 1, use_noise: bool = True,
-                 activation: str = "lrelu", resample_filter: Sequence[float] = (1, 3, 3, 1),
-                 conv_clamp: float | None = None, channels_last: bool = False) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        w_dim: int,
+        resolution: int,
+        kernel_size: int = 3,
+        up: int = 1,
+        use_noise: bool = True,
+        activation: str = "lrelu",
+        resample_filter: Sequence[float] = (1, 3, 3, 1),
+        conv_clamp: float | None = None,
+        channels_last: bool = False,
+    ) -> None:
         super().__init__()
         self.resolution, self.up, self.use_noise = resolution, up, use_noise
         self.activation, self.conv_clamp = activation, conv_clamp
@@ -170,116 +230,178 @@ class SynthesisLayer(nn.Module):
         self.act_gain = activation_gain(activation)
         self.register_buffer("resample_filter", setup_filter(resample_filter))
         self.affine = FullyConnectedLayer(w_dim, in_channels, bias_init=1)
-        self.weight = nn.Parameter(torch.randn([out_channels, in_channels, kernel_size,
-                                                kernel_size]))
+        self.weight = nn.Parameter(
+            torch.randn([out_channels, in_channels, kernel_size, kernel_size])
+        )
         if use_noise:
             self.register_buffer("noise_const", torch.randn([resolution, resolution]))
             self.noise_strength = nn.Parameter(torch.zeros([]))
         self.bias = nn.Parameter(torch.zeros([out_channels]))
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "const",
-                gain: float = 1.0) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "const", gain: float = 1.0
+    ) -> torch.Tensor:
         styles = self.affine(w)
         noise = None
         if self.use_noise and noise_mode == "random":
-            noise = torch.randn([x.shape[0], 1, self.resolution, self.resolution],
-                                device=x.device) * self.noise_strength
+            noise = (
+                torch.randn([x.shape[0], 1, self.resolution, self.resolution], device=x.device)
+                * self.noise_strength
+            )
         elif self.use_noise and noise_mode == "const":
             noise = self.noise_const * self.noise_strength
         # The upsampling layer is defined with convolution, the others with correlation.
-        x = modulated_conv2d(x, self.weight, styles, noise=noise, up=self.up,
-                             padding=self.padding, resample_filter=self.resample_filter,
-                             flip_weight=(self.up == 1))
+        x = modulated_conv2d(
+            x,
+            self.weight,
+            styles,
+            noise=noise,
+            up=self.up,
+            padding=self.padding,
+            resample_filter=self.resample_filter,
+            flip_weight=(self.up == 1),
+        )
         clamp = None if self.conv_clamp is None else self.conv_clamp * gain
-        return bias_act(x, self.bias, act=self.activation, gain=self.act_gain * gain,
-                        clamp=clamp)
+        return bias_act(x, self.bias, act=self.activation, gain=self.act_gain * gain, clamp=clamp)
 
 
 class ToRGBLayer(nn.Module):
     """Modulated 1x1 convolution to image channels, no demodulation, linear, clamped."""
 
-    def __init__(self, in_channels: int, out_channels: int, w_dim: int, kernel_size: int = 1,
-                 conv_clamp: float | None = None, channels_last: bool = False) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        w_dim: int,
+        kernel_size: int = 1,
+        conv_clamp: float | None = None,
+        channels_last: bool = False,
+    ) -> None:
         super().__init__()
         self.conv_clamp = conv_clamp
         self.affine = FullyConnectedLayer(w_dim, in_channels, bias_init=1)
-        self.weight = nn.Parameter(torch.randn([out_channels, in_channels, kernel_size,
-                                                kernel_size]))
+        self.weight = nn.Parameter(
+            torch.randn([out_channels, in_channels, kernel_size, kernel_size])
+        )
         self.bias = nn.Parameter(torch.zeros([out_channels]))
-        self.weight_gain = 1 / math.sqrt(in_channels * kernel_size ** 2)
+        self.weight_gain = 1 / math.sqrt(in_channels * kernel_size**2)
 
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         styles = self.affine(w) * self.weight_gain
-        x = modulated_conv2d(x, self.weight, styles, demodulate=False,
-                             padding=self.weight.shape[-1] // 2)
+        x = modulated_conv2d(
+            x, self.weight, styles, demodulate=False, padding=self.weight.shape[-1] // 2
+        )
         return bias_act(x, self.bias, clamp=self.conv_clamp)
 
 
 class Conv2dLayer(nn.Module):
     """Equalised-lr convolution (optionally 2x upsampling) + bias + activation (resnet skip)."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int,
-                 bias: bool = True, activation: str = "linear", up: int = 1,
-                 resample_filter: Sequence[float] = (1, 3, 3, 1),
-                 conv_clamp: float | None = None, channels_last: bool = False) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        bias: bool = True,
+        activation: str = "linear",
+        up: int = 1,
+        resample_filter: Sequence[float] = (1, 3, 3, 1),
+        conv_clamp: float | None = None,
+        channels_last: bool = False,
+    ) -> None:
         super().__init__()
         self.activation, self.up, self.conv_clamp = activation, up, conv_clamp
         self.register_buffer("resample_filter", setup_filter(resample_filter))
         self.padding = kernel_size // 2
-        self.weight_gain = 1 / math.sqrt(in_channels * kernel_size ** 2)
+        self.weight_gain = 1 / math.sqrt(in_channels * kernel_size**2)
         self.act_gain = activation_gain(activation)
-        self.weight = nn.Parameter(torch.randn([out_channels, in_channels, kernel_size,
-                                                kernel_size]))
+        self.weight = nn.Parameter(
+            torch.randn([out_channels, in_channels, kernel_size, kernel_size])
+        )
         if bias:
             self.bias = nn.Parameter(torch.zeros([out_channels]))
         else:
             self.register_parameter("bias", None)
 
     def forward(self, x: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
-        x = conv2d(x, (self.weight * self.weight_gain).to(x.dtype), f=self.resample_filter, up=self.up,
-                   padding=self.padding, flip_weight=(self.up == 1))
+        x = conv2d(
+            x,
+            (self.weight * self.weight_gain).to(x.dtype),
+            f=self.resample_filter,
+            up=self.up,
+            padding=self.padding,
+            flip_weight=(self.up == 1),
+        )
         clamp = None if self.conv_clamp is None else self.conv_clamp * gain
-        return bias_act(x, self.bias, act=self.activation, gain=self.act_gain * gain,
-                        clamp=clamp)
+        return bias_act(x, self.bias, act=self.activation, gain=self.act_gain * gain, clamp=clamp)
 
 
 class SynthesisBlock(nn.Module):
     """One resolution: (const | 2x up conv0) -> conv1 -> ToRGB, per architecture."""
 
-    def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int,
-                 img_channels: int, is_last: bool, architecture: str = "skip",
-                 resample_filter: Sequence[float] = (1, 3, 3, 1),
-                 conv_clamp: float | None = None, use_fp16: bool = False,
-                 fp16_channels_last: bool = False, fused_modconv_default: Any = True,
-                 **layer_kwargs: Any) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        w_dim: int,
+        resolution: int,
+        img_channels: int,
+        is_last: bool,
+        architecture: str = "skip",
+        resample_filter: Sequence[float] = (1, 3, 3, 1),
+        conv_clamp: float | None = None,
+        use_fp16: bool = False,
+        fp16_channels_last: bool = False,
+        fused_modconv_default: Any = True,
+        **layer_kwargs: Any,
+    ) -> None:
         super().__init__()
         if architecture not in ARCHITECTURES:
             raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
         self.in_channels, self.resolution = in_channels, resolution
         self.is_last, self.architecture = is_last, architecture
-        self.use_fp16 = use_fp16   # runs in float16 only when the synthesis asks for fp16
+        self.use_fp16 = use_fp16  # runs in float16 only when the synthesis asks for fp16
         self.register_buffer("resample_filter", setup_filter(resample_filter))
         self.num_conv = self.num_torgb = 0
         if in_channels == 0:
             self.const = nn.Parameter(torch.randn([out_channels, resolution, resolution]))
         else:
-            self.conv0 = SynthesisLayer(in_channels, out_channels, w_dim, resolution, up=2,
-                                        resample_filter=resample_filter, conv_clamp=conv_clamp,
-                                        **layer_kwargs)
+            self.conv0 = SynthesisLayer(
+                in_channels,
+                out_channels,
+                w_dim,
+                resolution,
+                up=2,
+                resample_filter=resample_filter,
+                conv_clamp=conv_clamp,
+                **layer_kwargs,
+            )
             self.num_conv += 1
-        self.conv1 = SynthesisLayer(out_channels, out_channels, w_dim, resolution,
-                                    conv_clamp=conv_clamp, **layer_kwargs)
+        self.conv1 = SynthesisLayer(
+            out_channels, out_channels, w_dim, resolution, conv_clamp=conv_clamp, **layer_kwargs
+        )
         self.num_conv += 1
         if is_last or architecture == "skip":
             self.torgb = ToRGBLayer(out_channels, img_channels, w_dim, conv_clamp=conv_clamp)
             self.num_torgb += 1
         if in_channels != 0 and architecture == "resnet":
-            self.skip = Conv2dLayer(in_channels, out_channels, kernel_size=1, bias=False, up=2,
-                                    resample_filter=resample_filter)
+            self.skip = Conv2dLayer(
+                in_channels,
+                out_channels,
+                kernel_size=1,
+                bias=False,
+                up=2,
+                resample_filter=resample_filter,
+            )
 
-    def forward(self, x: torch.Tensor | None, img: torch.Tensor | None, ws: torch.Tensor,
-                noise_mode: str = "const", fp16: bool = False
-                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def forward(
+        self,
+        x: torch.Tensor | None,
+        img: torch.Tensor | None,
+        ws: torch.Tensor,
+        noise_mode: str = "const",
+        fp16: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """x in the block's dtype (float16 when `fp16` and the block is an fp16 block), img and
         the returned img in float32."""
         dtype = torch.float16 if fp16 and self.use_fp16 else torch.float32
@@ -308,34 +430,49 @@ class SynthesisBlock(nn.Module):
 class SynthesisNetwork(nn.Module):
     """ws [N, num_ws, w_dim] -> image [N, img_channels, R, R] through blocks b4 ... bR."""
 
-    def __init__(self, w_dim: int, img_resolution: int, img_channels: int,
-                 channel_base: int = 32768, channel_max: int = 512, num_fp16_res: int = 0,
-                 **block_kwargs: Any) -> None:
+    def __init__(
+        self,
+        w_dim: int,
+        img_resolution: int,
+        img_channels: int,
+        channel_base: int = 32768,
+        channel_max: int = 512,
+        num_fp16_res: int = 0,
+        **block_kwargs: Any,
+    ) -> None:
         super().__init__()
         log2 = int(np.log2(img_resolution))
-        if img_resolution < 4 or 2 ** log2 != img_resolution:
+        if img_resolution < 4 or 2**log2 != img_resolution:
             raise ValueError(f"img_resolution must be a power of two >= 4, got {img_resolution}")
         self.w_dim, self.img_resolution, self.img_channels = w_dim, img_resolution, img_channels
-        self.block_resolutions = [2 ** i for i in range(2, log2 + 1)]
+        self.block_resolutions = [2**i for i in range(2, log2 + 1)]
         channels = {res: min(channel_base // res, channel_max) for res in self.block_resolutions}
         fp16_resolution = max(2 ** (log2 + 1 - num_fp16_res), 8)
         self.num_ws = 0
         for res in self.block_resolutions:
-            block = SynthesisBlock(channels[res // 2] if res > 4 else 0, channels[res],
-                                   w_dim=w_dim, resolution=res, img_channels=img_channels,
-                                   is_last=(res == img_resolution),
-                                   use_fp16=(res >= fp16_resolution), **block_kwargs)
+            block = SynthesisBlock(
+                channels[res // 2] if res > 4 else 0,
+                channels[res],
+                w_dim=w_dim,
+                resolution=res,
+                img_channels=img_channels,
+                is_last=(res == img_resolution),
+                use_fp16=(res >= fp16_resolution),
+                **block_kwargs,
+            )
             self.num_ws += block.num_conv + (block.num_torgb if res == img_resolution else 0)
             setattr(self, f"b{res}", block)
 
-    def forward(self, ws: torch.Tensor, noise_mode: str = "const",
-                fp16: bool = False) -> torch.Tensor:
+    def forward(
+        self, ws: torch.Tensor, noise_mode: str = "const", fp16: bool = False
+    ) -> torch.Tensor:
         """Images [N, C, R, R] float32; `fp16` runs the fp16 blocks (num_fp16_res) in float16."""
         if noise_mode not in NOISE_MODES:
             raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
         if ws.ndim != 3 or tuple(ws.shape[1:]) != (self.num_ws, self.w_dim):
-            raise ValueError(f"ws must have shape [N, {self.num_ws}, {self.w_dim}], "
-                             f"got {tuple(ws.shape)}")
+            raise ValueError(
+                f"ws must have shape [N, {self.num_ws}, {self.w_dim}], got {tuple(ws.shape)}"
+            )
         ws = ws.to(torch.float32)
         x = img = None
         w_idx = 0
@@ -351,33 +488,58 @@ class SynthesisNetwork(nn.Module):
 class StyleGAN2Generator(nn.Module):
     """NVIDIA-compatible StyleGAN2(-ADA) generator: mapping + synthesis (see module doc)."""
 
-    def __init__(self, z_dim: int, c_dim: int, w_dim: int, img_resolution: int,
-                 img_channels: int, mapping_kwargs: dict[str, Any] | None = None,
-                 synthesis_kwargs: dict[str, Any] | None = None,
-                 **flat_synthesis_kwargs: Any) -> None:
+    def __init__(
+        self,
+        z_dim: int,
+        c_dim: int,
+        w_dim: int,
+        img_resolution: int,
+        img_channels: int,
+        mapping_kwargs: dict[str, Any] | None = None,
+        synthesis_kwargs: dict[str, Any] | None = None,
+        **flat_synthesis_kwargs: Any,
+    ) -> None:
         super().__init__()
         stylegan3 = sorted(_STYLEGAN3_KWARGS & set(flat_synthesis_kwargs))
         if stylegan3:
-            raise ValueError(f"init kwargs {stylegan3} belong to a StyleGAN3 generator, "
-                             "which is not supported (only StyleGAN2 / StyleGAN2-ADA)")
+            raise ValueError(
+                f"init kwargs {stylegan3} belong to a StyleGAN3 generator, "
+                "which is not supported (only StyleGAN2 / StyleGAN2-ADA)"
+            )
         synthesis_kwargs = {**(synthesis_kwargs or {}), **flat_synthesis_kwargs}
         mapping_kwargs = dict(mapping_kwargs or {})
-        self.init_kwargs = dict(z_dim=z_dim, c_dim=c_dim, w_dim=w_dim,
-                                img_resolution=img_resolution, img_channels=img_channels,
-                                mapping_kwargs=mapping_kwargs, synthesis_kwargs=synthesis_kwargs)
+        self.init_kwargs = dict(
+            z_dim=z_dim,
+            c_dim=c_dim,
+            w_dim=w_dim,
+            img_resolution=img_resolution,
+            img_channels=img_channels,
+            mapping_kwargs=mapping_kwargs,
+            synthesis_kwargs=synthesis_kwargs,
+        )
         self.z_dim, self.c_dim, self.w_dim = z_dim, c_dim, w_dim
         self.img_resolution, self.img_channels = img_resolution, img_channels
-        self.synthesis = SynthesisNetwork(w_dim=w_dim, img_resolution=img_resolution,
-                                          img_channels=img_channels, **synthesis_kwargs)
+        self.synthesis = SynthesisNetwork(
+            w_dim=w_dim,
+            img_resolution=img_resolution,
+            img_channels=img_channels,
+            **synthesis_kwargs,
+        )
         self.num_ws = self.synthesis.num_ws
-        self.mapping = MappingNetwork(z_dim=z_dim, c_dim=c_dim, w_dim=w_dim,
-                                      num_ws=self.num_ws, **mapping_kwargs)
+        self.mapping = MappingNetwork(
+            z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, num_ws=self.num_ws, **mapping_kwargs
+        )
 
-    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None,
-                truncation_psi: float = 1.0, truncation_cutoff: int | None = None,
-                noise_mode: str = "const", fp16: bool = False) -> torch.Tensor:
-        ws = self.mapping(z, c, truncation_psi=truncation_psi,
-                          truncation_cutoff=truncation_cutoff)
+    def forward(
+        self,
+        z: torch.Tensor,
+        c: torch.Tensor | None = None,
+        truncation_psi: float = 1.0,
+        truncation_cutoff: int | None = None,
+        noise_mode: str = "const",
+        fp16: bool = False,
+    ) -> torch.Tensor:
+        ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
         return self.synthesis(ws, noise_mode=noise_mode, fp16=fp16)
 
 
@@ -393,20 +555,33 @@ class StyleGAN2Faces(Generator):
     A conditional network needs `class_index` (the one-hot label used for every image).
     """
 
-    def __init__(self, net: StyleGAN2Generator, device: str | torch.device = "cpu",
-                 weights_sha256: str | None = None, *, class_index: int | None = None,
-                 noise_mode: str = "const", spec: str = "stylegan2", batched: bool = True,
-                 fp16: bool = False) -> None:
+    def __init__(
+        self,
+        net: StyleGAN2Generator,
+        device: str | torch.device = "cpu",
+        weights_sha256: str | None = None,
+        *,
+        class_index: int | None = None,
+        noise_mode: str = "const",
+        spec: str = "stylegan2",
+        batched: bool = True,
+        fp16: bool = False,
+    ) -> None:
         if noise_mode not in ("const", "none"):
-            raise ValueError(f"noise_mode must be 'const' or 'none' for reproducible images, "
-                             f"got {noise_mode!r}")
+            raise ValueError(
+                f"noise_mode must be 'const' or 'none' for reproducible images, got {noise_mode!r}"
+            )
         if net.c_dim > 0 and (class_index is None or not 0 <= class_index < net.c_dim):
-            raise ValueError(f"conditional network (c_dim={net.c_dim}) needs class_index in "
-                             f"[0, {net.c_dim}), got {class_index}")
+            raise ValueError(
+                f"conditional network (c_dim={net.c_dim}) needs class_index in "
+                f"[0, {net.c_dim}), got {class_index}"
+            )
         self.device = torch.device(device)
         if fp16 and self.device.type != "cuda":
-            raise ValueError(f"fp16 synthesis runs on CUDA only; device is {self.device} "
-                             "(leave fp16 off: float32 is the default everywhere)")
+            raise ValueError(
+                f"fp16 synthesis runs on CUDA only; device is {self.device} "
+                "(leave fp16 off: float32 is the default everywhere)"
+            )
         self.net = net.to(self.device).eval().requires_grad_(False)
         self.spec = spec
         self.z_dim, self.w_dim, self.num_ws = net.z_dim, net.w_dim, net.num_ws
@@ -419,7 +594,7 @@ class StyleGAN2Faces(Generator):
 
     @property
     def precision(self) -> str:
-        """"float32", or which blocks run in float16 ("float16 at 512-1024 px, else float32")."""
+        """ "float32", or which blocks run in float16 ("float16 at 512-1024 px, else float32")."""
         fp16_res = [b.resolution for b in self._blocks() if b.use_fp16]
         if not self.fp16 or not fp16_res:
             return "float32"
@@ -435,14 +610,18 @@ class StyleGAN2Faces(Generator):
         with self._exact_cuda():
             if self.batched or len(x) <= 1:
                 return fn(x)
-            return torch.cat([fn(x[i:i + 1]) for i in range(len(x))])
+            return torch.cat([fn(x[i : i + 1]) for i in range(len(x))])
 
     def _exact_cuda(self) -> Any:
         if self.device.type != "cuda" or self.fp16:
             return contextlib.nullcontext()
         cudnn = torch.backends.cudnn
-        return cudnn.flags(enabled=cudnn.enabled, benchmark=cudnn.benchmark,
-                           deterministic=cudnn.deterministic, allow_tf32=False)
+        return cudnn.flags(
+            enabled=cudnn.enabled,
+            benchmark=cudnn.benchmark,
+            deterministic=cudnn.deterministic,
+            allow_tf32=False,
+        )
 
     def _labels(self, n: int) -> torch.Tensor | None:
         if self.net.c_dim == 0:
@@ -452,33 +631,48 @@ class StyleGAN2Faces(Generator):
         return c
 
     @torch.no_grad()
-    def mapping(self, z: torch.Tensor, truncation_psi: float = 1.0,
-                truncation_cutoff: int | None = None) -> torch.Tensor:
+    def mapping(
+        self, z: torch.Tensor, truncation_psi: float = 1.0, truncation_cutoff: int | None = None
+    ) -> torch.Tensor:
         """z [N, z_dim] -> ws [N, num_ws, w_dim]."""
         z = z.to(self.device, torch.float32)
-        return self._each(lambda part: self.net.mapping(part, self._labels(len(part)),
-                                                        truncation_psi, truncation_cutoff), z)
+        return self._each(
+            lambda part: self.net.mapping(
+                part, self._labels(len(part)), truncation_psi, truncation_cutoff
+            ),
+            z,
+        )
 
     @torch.no_grad()
     def synthesis(self, ws: torch.Tensor, noise_mode: str | None = None) -> torch.Tensor:
         """ws [N, num_ws, w_dim] (or [N, w_dim], broadcast) -> float32 images NCHW on the device."""
         ws = self._as_wplus(ws.to(self.device, torch.float32))
         mode = self.noise_mode if noise_mode is None else noise_mode
-        return self._each(lambda part: self.net.synthesis(part, noise_mode=mode, fp16=self.fp16),
-                          ws)
+        return self._each(
+            lambda part: self.net.synthesis(part, noise_mode=mode, fp16=self.fp16), ws
+        )
 
     def _as_wplus(self, ws: torch.Tensor) -> torch.Tensor:
         if ws.ndim == 2 and ws.shape[1] == self.w_dim:
             return ws.unsqueeze(1).repeat([1, self.num_ws, 1])
         if ws.ndim == 3 and tuple(ws.shape[1:]) == (self.num_ws, self.w_dim):
             return ws
-        raise ValueError(f"w latents must have shape [N, {self.w_dim}] or "
-                         f"[N, {self.num_ws}, {self.w_dim}], got {tuple(ws.shape)}")
+        raise ValueError(
+            f"w latents must have shape [N, {self.w_dim}] or "
+            f"[N, {self.num_ws}, {self.w_dim}], got {tuple(ws.shape)}"
+        )
 
     @torch.no_grad()
-    def images(self, latents: torch.Tensor, *, space: str = "z", batch_size: int = 16,
-               truncation_psi: float = 1.0, truncation_cutoff: int | None = None,
-               progress: bool = False) -> torch.Tensor:
+    def images(
+        self,
+        latents: torch.Tensor,
+        *,
+        space: str = "z",
+        batch_size: int = 16,
+        truncation_psi: float = 1.0,
+        truncation_cutoff: int | None = None,
+        progress: bool = False,
+    ) -> torch.Tensor:
         """uint8 NCHW on the CPU. space "z": z -> mapping (with truncation) -> synthesis;
         space "w": ws ([N, w_dim] or [N, num_ws, w_dim]) are truncated towards w_avg the same
         way (psi, cutoff) and synthesised."""
@@ -491,21 +685,29 @@ class StyleGAN2Faces(Generator):
         out = []
         starts = range(0, len(latents), batch_size)
         for start in tqdm(starts, disable=not progress, desc="stylegan2", unit="batch"):
-            chunk = latents[start:start + batch_size]
+            chunk = latents[start : start + batch_size]
             if space == "z":
                 ws = self.mapping(chunk, truncation_psi, truncation_cutoff)
             else:
-                ws = truncate(self._as_wplus(chunk.to(self.device, torch.float32)),
-                              getattr(self.net.mapping, "w_avg", None), truncation_psi,
-                              truncation_cutoff)
+                ws = truncate(
+                    self._as_wplus(chunk.to(self.device, torch.float32)),
+                    getattr(self.net.mapping, "w_avg", None),
+                    truncation_psi,
+                    truncation_cutoff,
+                )
             out.append(to_uint8(self.synthesis(ws)).cpu())
         if not out:
-            return torch.zeros([0, self.net.img_channels, self.resolution, self.resolution],
-                               dtype=torch.uint8)
+            return torch.zeros(
+                [0, self.net.img_channels, self.resolution, self.resolution], dtype=torch.uint8
+            )
         return torch.cat(out)
 
     def describe(self) -> dict[str, Any]:
         d = super().describe()
-        d.update(init_kwargs=self.net.init_kwargs, class_index=self.class_index,
-                 noise_mode=self.noise_mode, precision=self.precision)
+        d.update(
+            init_kwargs=self.net.init_kwargs,
+            class_index=self.class_index,
+            noise_mode=self.noise_mode,
+            precision=self.precision,
+        )
         return d

@@ -22,6 +22,7 @@ what NVIDIA's reference implementation computes for the same weights:
 - `bias_act`: add a per-channel bias, apply the activation, multiply by its gain (sqrt(2) for
   (leaky) ReLU) and clamp to +-clamp when a clamp is given.
 """
+
 from __future__ import annotations
 
 import math
@@ -30,7 +31,7 @@ from typing import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
-Padding = tuple[int, int, int, int]   # (x_before, x_after, y_before, y_after)
+Padding = tuple[int, int, int, int]  # (x_before, x_after, y_before, y_after)
 
 
 def setup_filter(taps: Sequence[float] | torch.Tensor) -> torch.Tensor:
@@ -48,8 +49,14 @@ def _pad_or_crop(x: torch.Tensor, padding: Padding) -> torch.Tensor:
     return F.pad(x, list(padding))
 
 
-def upfirdn2d(x: torch.Tensor, f: torch.Tensor, up: int = 1, down: int = 1,
-              padding: Padding = (0, 0, 0, 0), gain: float = 1.0) -> torch.Tensor:
+def upfirdn2d(
+    x: torch.Tensor,
+    f: torch.Tensor,
+    up: int = 1,
+    down: int = 1,
+    padding: Padding = (0, 0, 0, 0),
+    gain: float = 1.0,
+) -> torch.Tensor:
     """Upsample (zero insertion), pad, FIR-filter (true convolution, x gain), downsample.
 
     x: [N, C, H, W]; f: 2-D [fh, fw] (or 1-D, applied along both axes separably).
@@ -86,8 +93,15 @@ def upsample2d(x: torch.Tensor, f: torch.Tensor, up: int = 2) -> torch.Tensor:
     return upfirdn2d(x, f, up=up, padding=pad, gain=up * up)
 
 
-def conv2d(x: torch.Tensor, w: torch.Tensor, f: torch.Tensor | None = None, up: int = 1,
-           padding: int = 0, groups: int = 1, flip_weight: bool = True) -> torch.Tensor:
+def conv2d(
+    x: torch.Tensor,
+    w: torch.Tensor,
+    f: torch.Tensor | None = None,
+    up: int = 1,
+    padding: int = 0,
+    groups: int = 1,
+    flip_weight: bool = True,
+) -> torch.Tensor:
     """Convolution of x with w ([O, I/groups, k, k]), optionally on the `up`x upsampled grid.
 
     up=1: plain correlation (flip_weight=True) or convolution (False), symmetric padding.
@@ -130,10 +144,17 @@ def conv2d(x: torch.Tensor, w: torch.Tensor, f: torch.Tensor | None = None, up: 
     return upfirdn2d(x, f, padding=(px0, px1, py0, py1), gain=up * up)
 
 
-def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor,
-                     noise: torch.Tensor | None = None, up: int = 1, padding: int = 0,
-                     resample_filter: torch.Tensor | None = None, demodulate: bool = True,
-                     flip_weight: bool = True) -> torch.Tensor:
+def modulated_conv2d(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    styles: torch.Tensor,
+    noise: torch.Tensor | None = None,
+    up: int = 1,
+    padding: int = 0,
+    resample_filter: torch.Tensor | None = None,
+    demodulate: bool = True,
+    flip_weight: bool = True,
+) -> torch.Tensor:
     """StyleGAN2 weight (de)modulation, then the convolution, then additive noise.
 
     x [N, I, H, W], weight [O, I, k, k], styles [N, I]. Each sample n uses
@@ -143,18 +164,20 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
     """
     n = x.shape[0]
     out_channels, in_channels, kh, kw = weight.shape
-    if x.dtype == torch.float16 and demodulate:      # pre-normalise: no fp16 overflow
-        weight = weight * (1 / math.sqrt(in_channels * kh * kw)
-                           / weight.norm(float("inf"), dim=[1, 2, 3], keepdim=True))
+    if x.dtype == torch.float16 and demodulate:  # pre-normalise: no fp16 overflow
+        weight = weight * (
+            1
+            / math.sqrt(in_channels * kh * kw)
+            / weight.norm(float("inf"), dim=[1, 2, 3], keepdim=True)
+        )
         styles = styles / styles.norm(float("inf"), dim=1, keepdim=True)
-    w = weight.unsqueeze(0) * styles.reshape(n, 1, in_channels, 1, 1)    # [N, O, I, k, k]
+    w = weight.unsqueeze(0) * styles.reshape(n, 1, in_channels, 1, 1)  # [N, O, I, k, k]
     if demodulate:
-        dcoefs = (w.square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt()          # [N, O]
+        dcoefs = (w.square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt()  # [N, O]
         w = w * dcoefs.reshape(n, out_channels, 1, 1, 1)
     x = x.reshape(1, n * in_channels, *x.shape[2:])
     w = w.reshape(n * out_channels, in_channels, kh, kw).to(x.dtype)
-    x = conv2d(x, w, f=resample_filter, up=up,
-               padding=padding, groups=n, flip_weight=flip_weight)
+    x = conv2d(x, w, f=resample_filter, up=up, padding=padding, groups=n, flip_weight=flip_weight)
     x = x.reshape(n, out_channels, *x.shape[2:])
     if noise is not None:
         noise = noise.to(x.dtype)
@@ -188,15 +211,20 @@ def activation_gain(act: str) -> float:
     return ACTIVATIONS[act][1]
 
 
-def bias_act(x: torch.Tensor, b: torch.Tensor | None = None, act: str = "linear",
-             gain: float | None = None, clamp: float | None = None) -> torch.Tensor:
+def bias_act(
+    x: torch.Tensor,
+    b: torch.Tensor | None = None,
+    act: str = "linear",
+    gain: float | None = None,
+    clamp: float | None = None,
+) -> torch.Tensor:
     """act(x + b) * gain, clamped to [-clamp, clamp]; b is per channel (dim 1)."""
     func, default_gain = ACTIVATIONS[act] if act in ACTIVATIONS else (None, None)
     if func is None:
         raise ValueError(f"unknown activation {act!r}; known: {', '.join(ACTIVATIONS)}")
     if b is not None:
         x = x + b.to(x.dtype).reshape([-1 if i == 1 else 1 for i in range(x.ndim)])
-    inplace = b is not None and _can_inplace(x)     # x is then our own fresh tensor
+    inplace = b is not None and _can_inplace(x)  # x is then our own fresh tensor
     if act == "lrelu" and inplace:
         x = F.leaky_relu_(x, 0.2)
     else:

@@ -42,6 +42,7 @@ Every refusal is an `InvalidWeightsError` (`UnsafePickleError` is one) naming th
 reason. Specs: `load_generator("stylegan2:/path/network.pkl")`,
 `load_generator("stylegan2:/path/sd.pt")`.
 """
+
 from __future__ import annotations
 
 import _compat_pickle
@@ -66,13 +67,13 @@ from generators.stylegan2 import StyleGAN2Faces, StyleGAN2Generator
 from counterfactual.foundation.hashing import sha256_file
 from generators.stylegan2_kwargs import CONV_CLAMP, short_repr, validate_init_kwargs
 
-MAX_MODULES = 10_000          # module records in one network (NVIDIA's 1024px G: ~120)
-MAX_MODULE_DEPTH = 16         # nesting of module records (NVIDIA's: 4)
-MAX_ENTRIES = 10_000          # parameters / buffers / children of one module
+MAX_MODULES = 10_000  # module records in one network (NVIDIA's 1024px G: ~120)
+MAX_MODULE_DEPTH = 16  # nesting of module records (NVIDIA's: 4)
+MAX_ENTRIES = 10_000  # parameters / buffers / children of one module
 MAX_TENSOR_DIMS = 8
-MAX_OPCODES = 500_000         # opcodes in one pickle (a 1024px G_ema: ~1.3e4; ~1 s of work)
-ZIP_MAGIC = b"PK\x03\x04"     # torch.save's zip archive
-_MSG = 300                    # characters of a foreign error message that we quote
+MAX_OPCODES = 500_000  # opcodes in one pickle (a 1024px G_ema: ~1.3e4; ~1 s of work)
+ZIP_MAGIC = b"PK\x03\x04"  # torch.save's zip archive
+_MSG = 300  # characters of a foreign error message that we quote
 
 
 class InvalidWeightsError(ValueError):
@@ -97,7 +98,7 @@ class EasyDict(dict):
     """Stand-in for dnnlib's EasyDict: a dict whose keys also read as attributes."""
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):        # never let pickled keys pose as __setstate__ etc.
+        if name.startswith("__"):  # never let pickled keys pose as __setstate__ etc.
             raise AttributeError(name)
         try:
             return self[name]
@@ -119,17 +120,27 @@ def _reconstruct_persistent_obj(meta: Any) -> PersistentRecord:
     if src is not None and not isinstance(src, str):
         raise InvalidWeightsError(f"persistent object {name}: module_src is not text")
     digest = hashlib.sha256(src.encode("utf-8", "replace")).hexdigest() if src else None
-    return PersistentRecord(class_name=name, version=meta.get("version"),
-                            module_src_sha256=digest, state=dict(meta["state"]))
+    return PersistentRecord(
+        class_name=name,
+        version=meta.get("version"),
+        module_src_sha256=digest,
+        state=dict(meta["state"]),
+    )
 
 
 # ----- tensors and storages ---------------------------------------------------------------
 
+
 def _ints(values: Any, what: str) -> tuple[int, ...]:
-    if not isinstance(values, (tuple, list)) or len(values) > MAX_TENSOR_DIMS or not all(
-            isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values):
-        raise InvalidWeightsError(f"tensor {what} {short_repr(values)} is not a tuple of at "
-                                  f"most {MAX_TENSOR_DIMS} non-negative integers")
+    if (
+        not isinstance(values, (tuple, list))
+        or len(values) > MAX_TENSOR_DIMS
+        or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values)
+    ):
+        raise InvalidWeightsError(
+            f"tensor {what} {short_repr(values)} is not a tuple of at "
+            f"most {MAX_TENSOR_DIMS} non-negative integers"
+        )
     return tuple(values)
 
 
@@ -146,22 +157,34 @@ def check_dense_view(numel_in_storage: int, offset: Any, size: Any, stride: Any)
         expected = 1
         for st, sz in sorted((st, sz) for st, sz in zip(stride, size) if sz > 1):
             if st != expected:
-                raise InvalidWeightsError(f"tensor view size {size} stride {stride} overlaps "
-                                          "or has gaps (NVIDIA's tensors are dense)")
+                raise InvalidWeightsError(
+                    f"tensor view size {size} stride {stride} overlaps "
+                    "or has gaps (NVIDIA's tensors are dense)"
+                )
             expected *= sz
     if offset + numel > numel_in_storage:
-        raise InvalidWeightsError(f"tensor of {numel} elements at offset {offset} exceeds its "
-                                  f"storage of {numel_in_storage} elements")
+        raise InvalidWeightsError(
+            f"tensor of {numel} elements at offset {offset} exceeds its "
+            f"storage of {numel_in_storage} elements"
+        )
 
 
-def _rebuild_tensor(storage: Any, offset: Any, size: Any, stride: Any, requires_grad: Any = False,
-                    hooks: Any = None, metadata: Any = None) -> torch.Tensor:
+def _rebuild_tensor(
+    storage: Any,
+    offset: Any,
+    size: Any,
+    stride: Any,
+    requires_grad: Any = False,
+    hooks: Any = None,
+    metadata: Any = None,
+) -> torch.Tensor:
     if not isinstance(storage, torch.TypedStorage):
         raise UnsafePickleError(f"tensor rebuilt from a {type(storage).__name__}, not a storage")
     check_dense_view(storage._size(), offset, size, stride)
     # requires_grad, backward hooks and metadata are dropped: nothing is ever attached.
-    return torch._utils._rebuild_tensor_v2(storage, offset, tuple(size), tuple(stride), False,
-                                           collections.OrderedDict())
+    return torch._utils._rebuild_tensor_v2(
+        storage, offset, tuple(size), tuple(stride), False, collections.OrderedDict()
+    )
 
 
 def _rebuild_parameter(data: Any, requires_grad: Any = False, hooks: Any = None) -> torch.Tensor:
@@ -184,18 +207,34 @@ class _StorageDecl:
 
 
 _STORAGE_DTYPES = {
-    "FloatStorage": torch.float32, "DoubleStorage": torch.float64, "HalfStorage": torch.float16,
-    "BFloat16Storage": torch.bfloat16, "LongStorage": torch.int64, "IntStorage": torch.int32,
-    "ShortStorage": torch.int16, "CharStorage": torch.int8, "ByteStorage": torch.uint8,
-    "BoolStorage": torch.bool, "UntypedStorage": torch.uint8}
+    "FloatStorage": torch.float32,
+    "DoubleStorage": torch.float64,
+    "HalfStorage": torch.float16,
+    "BFloat16Storage": torch.bfloat16,
+    "LongStorage": torch.int64,
+    "IntStorage": torch.int32,
+    "ShortStorage": torch.int16,
+    "CharStorage": torch.int8,
+    "ByteStorage": torch.uint8,
+    "BoolStorage": torch.bool,
+    "UntypedStorage": torch.uint8,
+}
 _STORAGE_GLOBALS = {("torch", name): _StorageType(name, dt) for name, dt in _STORAGE_DTYPES.items()}
 
 
 def _storage_persistent_id(pid: Any) -> _StorageDecl:
-    if (not isinstance(pid, tuple) or len(pid) != 6 or pid[0] != "storage"
-            or not isinstance(pid[1], _StorageType) or not isinstance(pid[2], str)
-            or not isinstance(pid[3], str) or isinstance(pid[4], bool)
-            or not isinstance(pid[4], int) or pid[4] < 0 or pid[5] is not None):
+    if (
+        not isinstance(pid, tuple)
+        or len(pid) != 6
+        or pid[0] != "storage"
+        or not isinstance(pid[1], _StorageType)
+        or not isinstance(pid[2], str)
+        or not isinstance(pid[3], str)
+        or isinstance(pid[4], bool)
+        or not isinstance(pid[4], int)
+        or pid[4] < 0
+        or pid[5] is not None
+    ):
         raise InvalidWeightsError(f"storage blob: unexpected storage record {short_repr(pid)}")
     return _StorageDecl(pid[1].dtype, pid[2], pid[4])
 
@@ -228,19 +267,38 @@ def _load_storage(blob: Any) -> torch.TypedStorage:
     elsize = torch._utils._element_size(decl.dtype)
     present = len(blob) - f.tell()
     if numel != decl.numel or decl.numel * elsize != present:
-        raise InvalidWeightsError(f"storage declares {decl.numel} elements "
-                                  f"({decl.numel * elsize} bytes) but its blob holds "
-                                  f"{present} bytes (count field {numel})")
-    data = bytearray(memoryview(blob)[f.tell():])
-    untyped = (torch.frombuffer(data, dtype=torch.uint8).untyped_storage() if data
-               else torch.UntypedStorage(0))
+        raise InvalidWeightsError(
+            f"storage declares {decl.numel} elements "
+            f"({decl.numel * elsize} bytes) but its blob holds "
+            f"{present} bytes (count field {numel})"
+        )
+    data = bytearray(memoryview(blob)[f.tell() :])
+    untyped = (
+        torch.frombuffer(data, dtype=torch.uint8).untyped_storage()
+        if data
+        else torch.UntypedStorage(0)
+    )
     return torch.TypedStorage(wrap_storage=untyped, dtype=decl.dtype, _internal=True)
 
 
 # ----- numpy ------------------------------------------------------------------------------
 
-_NUMPY_DTYPES = {"b1", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f2", "f4", "f8",
-                 "c8", "c16"}
+_NUMPY_DTYPES = {
+    "b1",
+    "i1",
+    "i2",
+    "i4",
+    "i8",
+    "u1",
+    "u2",
+    "u4",
+    "u8",
+    "f2",
+    "f4",
+    "f8",
+    "c8",
+    "c16",
+}
 
 
 class _NdarrayMarker:
@@ -299,8 +357,11 @@ SAFE_GLOBALS: dict[tuple[str, str], Any] = {
     ("torch.storage", "_load_from_bytes"): _load_storage,
     ("numpy", "dtype"): _np_dtype,
     ("numpy", "ndarray"): _NDARRAY,
-    **{(mod, name): obj for mod in ("numpy.core.multiarray", "numpy._core.multiarray")
-       for name, obj in _NUMPY_GLOBALS.items()},
+    **{
+        (mod, name): obj
+        for mod in ("numpy.core.multiarray", "numpy._core.multiarray")
+        for name, obj in _NUMPY_GLOBALS.items()
+    },
 }
 _NEWOBJ_CLASSES = (EasyDict, collections.OrderedDict)
 
@@ -317,7 +378,7 @@ class _BoundedFile:
 
     def read(self, n: int = -1) -> bytes:
         if n is not None and 0 <= n <= 65536:
-            return self._f.read(n)           # small: nothing to bound
+            return self._f.read(n)  # small: nothing to bound
         left = self._size - self._f.tell()
         return self._f.read(left if n is None or n < 0 else min(n, left))
 
@@ -335,8 +396,9 @@ class _RestrictedUnpickler(pickle._Unpickler):
 
     dispatch = dict(pickle._Unpickler.dispatch)
 
-    def __init__(self, file: Any, allowed: Mapping[tuple[str, str], Any],
-                 persistent: Any = None) -> None:
+    def __init__(
+        self, file: Any, allowed: Mapping[tuple[str, str], Any], persistent: Any = None
+    ) -> None:
         super().__init__(_BoundedFile(file))
         self._allowed, self._persistent = allowed, persistent
 
@@ -363,12 +425,13 @@ class _RestrictedUnpickler(pickle._Unpickler):
                 if key[0] in dispatch:
                     raise
                 raise pickle.UnpicklingError(f"invalid load key, {key!r}.") from None
-        raise InvalidWeightsError(f"more than {MAX_OPCODES} pickle opcodes (a 1024px NVIDIA "
-                                  "generator has about 13,000)")
+        raise InvalidWeightsError(
+            f"more than {MAX_OPCODES} pickle opcodes (a 1024px NVIDIA generator has about 13,000)"
+        )
 
     def _load_bytearray8(self) -> None:
         (n,) = struct.unpack("<Q", self.read(8))
-        data = self.read(n)                  # bounded: never a buffer of n bytes up front
+        data = self.read(n)  # bounded: never a buffer of n bytes up front
         if len(data) < n:
             raise pickle.UnpicklingError("pickle data was truncated")
         self.append(bytearray(data))
@@ -385,7 +448,8 @@ class _RestrictedUnpickler(pickle._Unpickler):
         except (KeyError, TypeError):
             raise UnsafePickleError(
                 f"refused global {str(module)[:100]}.{str(name)[:100]}: not allowed in a "
-                "StyleGAN2 pickle (it was not called)") from None
+                "StyleGAN2 pickle (it was not called)"
+            ) from None
 
     def persistent_load(self, pid: Any) -> Any:
         if self._persistent is None:
@@ -396,16 +460,24 @@ class _RestrictedUnpickler(pickle._Unpickler):
         state = self.stack.pop()
         inst = self.stack[-1]
         if isinstance(inst, torch.Tensor):
-            return                      # drop: no _backward_hooks, requires_grad or set_()
-        if isinstance(inst, np.dtype) and isinstance(state, tuple) and len(state) == 8 \
-                and state[2:5] == (None, None, None):
+            return  # drop: no _backward_hooks, requires_grad or set_()
+        if (
+            isinstance(inst, np.dtype)
+            and isinstance(state, tuple)
+            and len(state) == 8
+            and state[2:5] == (None, None, None)
+        ):
             inst.__setstate__(state)
             return
         if isinstance(inst, np.ndarray) and isinstance(state, tuple) and len(state) == 5:
             _, shape, dtype, _, raw = state
             shape = _ints(shape, "shape")
-            if not isinstance(dtype, np.dtype) or dtype.kind not in "biufc" \
-                    or not isinstance(raw, bytes) or math.prod(shape) * dtype.itemsize != len(raw):
+            if (
+                not isinstance(dtype, np.dtype)
+                or dtype.kind not in "biufc"
+                or not isinstance(raw, bytes)
+                or math.prod(shape) * dtype.itemsize != len(raw)
+            ):
                 raise InvalidWeightsError("numpy array state does not match its data")
             inst.__setstate__(state)
             return
@@ -451,25 +523,29 @@ def read_nvidia_pickle(path: str | Path) -> Any:
         raise UnsafePickleError(f"{path}: {exc}") from None
     except InvalidWeightsError as exc:
         raise InvalidWeightsError(f"{path}: {exc}") from None
-    except Exception as exc:   # truncated, not a pickle, malformed opcodes or arguments
+    except Exception as exc:  # truncated, not a pickle, malformed opcodes or arguments
         raise InvalidWeightsError(
             f"{path} is not a readable NVIDIA StyleGAN2 pickle (truncated or not a pickle?): "
-            f"{_quote(exc)}") from None
+            f"{_quote(exc)}"
+        ) from None
 
 
 # ----- the record tree --------------------------------------------------------------------
+
 
 def _entries(state: dict, key: str, where: str) -> dict[str, Any]:
     value = state.get(key)
     if value is None:
         return {}
     if not isinstance(value, dict) or len(value) > MAX_ENTRIES:
-        raise InvalidWeightsError(f"{where or 'network'}.{key} is not a dict of at most "
-                                  f"{MAX_ENTRIES} entries")
+        raise InvalidWeightsError(
+            f"{where or 'network'}.{key} is not a dict of at most {MAX_ENTRIES} entries"
+        )
     bad = [k for k in value if not isinstance(k, str) or not k.isidentifier()]
     if bad:
-        raise InvalidWeightsError(f"{where or 'network'}.{key} has names that are not "
-                                  f"identifiers: {short_repr(bad[:5])}")
+        raise InvalidWeightsError(
+            f"{where or 'network'}.{key} has names that are not identifiers: {short_repr(bad[:5])}"
+        )
     return value
 
 
@@ -482,11 +558,15 @@ def module_records(record: PersistentRecord) -> dict[str, PersistentRecord]:
     while todo:
         path, rec, depth = todo.pop()
         if id(rec) in seen:
-            raise InvalidWeightsError(f"module {path} is a record already reached by another "
-                                      "path (shared or cyclic module tree)")
+            raise InvalidWeightsError(
+                f"module {path} is a record already reached by another "
+                "path (shared or cyclic module tree)"
+            )
         if depth > MAX_MODULE_DEPTH or len(out) >= MAX_MODULES:
-            raise InvalidWeightsError(f"module tree deeper than {MAX_MODULE_DEPTH} or larger "
-                                      f"than {MAX_MODULES} modules (at {path})")
+            raise InvalidWeightsError(
+                f"module tree deeper than {MAX_MODULE_DEPTH} or larger "
+                f"than {MAX_MODULES} modules (at {path})"
+            )
         seen.add(id(rec))
         out[path] = rec
         for name, child in _entries(rec.state, "_modules", path).items():
@@ -494,8 +574,10 @@ def module_records(record: PersistentRecord) -> dict[str, PersistentRecord]:
                 continue
             child_path = f"{path}.{name}" if path else name
             if not isinstance(child, PersistentRecord):
-                raise InvalidWeightsError(f"module {child_path} is a {type(child).__name__}, "
-                                          "not a persistent NVIDIA module")
+                raise InvalidWeightsError(
+                    f"module {child_path} is a {type(child).__name__}, "
+                    "not a persistent NVIDIA module"
+                )
             todo.append((child_path, child, depth + 1))
     return out
 
@@ -507,18 +589,26 @@ def record_state_dict(record: PersistentRecord, prefix: str = "") -> dict[str, t
         state = rec.state
         non_persistent = state.get("_non_persistent_buffers_set") or set()
         if not isinstance(non_persistent, (set, frozenset)):
-            raise InvalidWeightsError(f"{path or 'network'}._non_persistent_buffers_set is a "
-                                      f"{type(non_persistent).__name__}")
-        items = [*_entries(state, "_parameters", path).items(),
-                 *((k, v) for k, v in _entries(state, "_buffers", path).items()
-                   if k not in non_persistent)]
+            raise InvalidWeightsError(
+                f"{path or 'network'}._non_persistent_buffers_set is a "
+                f"{type(non_persistent).__name__}"
+            )
+        items = [
+            *_entries(state, "_parameters", path).items(),
+            *(
+                (k, v)
+                for k, v in _entries(state, "_buffers", path).items()
+                if k not in non_persistent
+            ),
+        ]
         base = f"{prefix}{path}." if path else prefix
         for name, tensor in items:
             if tensor is None:
                 continue
             if not isinstance(tensor, torch.Tensor):
-                raise InvalidWeightsError(f"{base}{name} is a {type(tensor).__name__}, "
-                                          "not a tensor")
+                raise InvalidWeightsError(
+                    f"{base}{name} is a {type(tensor).__name__}, not a tensor"
+                )
             out[base + name] = tensor.detach()
     return out
 
@@ -526,11 +616,15 @@ def record_state_dict(record: PersistentRecord, prefix: str = "") -> dict[str, t
 def layer_attributes(record: PersistentRecord) -> dict[str, dict[str, Any]]:
     """Per-module attributes NVIDIA's unpickling restores from the state and the init kwargs
     do not always determine: {dotted path: {"conv_clamp": value}}."""
-    return {path: {"conv_clamp": rec.state["conv_clamp"]}
-            for path, rec in module_records(record).items() if "conv_clamp" in rec.state}
+    return {
+        path: {"conv_clamp": rec.state["conv_clamp"]}
+        for path, rec in module_records(record).items()
+        if "conv_clamp" in rec.state
+    }
 
 
 # ----- building ---------------------------------------------------------------------------
+
 
 def _storage_bytes(tensors: Mapping[str, torch.Tensor]) -> int:
     storages = {}
@@ -545,9 +639,12 @@ def _listing(keys: list[str], limit: int = 8) -> str:
     return f"{keys[:limit]}{more}"
 
 
-def build_generator(init_kwargs: Mapping[str, Any], state_dict: Mapping[str, torch.Tensor],
-                    source: str, layer_attrs: Mapping[str, Mapping[str, Any]] | None = None
-                    ) -> StyleGAN2Generator:
+def build_generator(
+    init_kwargs: Mapping[str, Any],
+    state_dict: Mapping[str, torch.Tensor],
+    source: str,
+    layer_attrs: Mapping[str, Mapping[str, Any]] | None = None,
+) -> StyleGAN2Generator:
     """Our network from NVIDIA init kwargs (validated), with the tensors loaded strictly.
 
     The network is first built on the meta device: names and shapes must match, and it may
@@ -567,22 +664,28 @@ def build_generator(init_kwargs: Mapping[str, Any], state_dict: Mapping[str, tor
         raise InvalidWeightsError(f"{source}: init kwargs not understood: {_quote(exc)}") from None
     missing = sorted(set(shapes) - set(state_dict))
     unexpected = sorted(set(state_dict) - set(shapes))
-    mismatched = sorted(f"{k}: {tuple(state_dict[k].shape)} vs {shapes[k]}"
-                        for k in set(shapes) & set(state_dict)
-                        if tuple(state_dict[k].shape) != shapes[k])
+    mismatched = sorted(
+        f"{k}: {tuple(state_dict[k].shape)} vs {shapes[k]}"
+        for k in set(shapes) & set(state_dict)
+        if tuple(state_dict[k].shape) != shapes[k]
+    )
     if missing or unexpected or mismatched:
         raise InvalidWeightsError(
             f"{source}: weights do not fit StyleGAN2Generator({short_repr(kwargs)}): "
             f"missing keys {_listing(missing)}; unexpected keys {_listing(unexpected)}; "
-            f"shape mismatches {_listing(mismatched)}")
+            f"shape mismatches {_listing(mismatched)}"
+        )
     not_float = sorted(k for k, v in state_dict.items() if not v.is_floating_point())
     if not_float:
-        raise InvalidWeightsError(f"{source}: tensors that are not floating point: "
-                                  f"{_listing(not_float)}")
+        raise InvalidWeightsError(
+            f"{source}: tensors that are not floating point: {_listing(not_float)}"
+        )
     need, have = 4 * sum(math.prod(s) for s in shapes.values()), _storage_bytes(state_dict)
     if need > 2 * have + (1 << 20):
-        raise InvalidWeightsError(f"{source}: the network needs {need} bytes but the file holds "
-                                  f"only {have} bytes of tensors (shared or repeated storages)")
+        raise InvalidWeightsError(
+            f"{source}: the network needs {need} bytes but the file holds "
+            f"only {have} bytes of tensors (shared or repeated storages)"
+        )
     net = StyleGAN2Generator(**kwargs)
     net.load_state_dict({k: v.to(torch.float32) for k, v in state_dict.items()}, strict=True)
     modules = dict(net.named_modules())
@@ -601,7 +704,7 @@ def build_generator(init_kwargs: Mapping[str, Any], state_dict: Mapping[str, tor
 def generator_from_pickle(path: str | Path, key: str = "G_ema") -> StyleGAN2Generator:
     """Our StyleGAN2Generator from an NVIDIA pickle's `key` network (default G_ema)."""
     data = read_nvidia_pickle(path)
-    if isinstance(data, PersistentRecord):            # a pickled generator on its own
+    if isinstance(data, PersistentRecord):  # a pickled generator on its own
         record = data
     elif isinstance(data, dict):
         if key not in data:
@@ -609,11 +712,14 @@ def generator_from_pickle(path: str | Path, key: str = "G_ema") -> StyleGAN2Gene
             raise InvalidWeightsError(f"{path}: no {key!r} in the pickle; keys: {keys}")
         record = data[key]
     elif isinstance(data, int) and data == torch.serialization.MAGIC_NUMBER:
-        raise InvalidWeightsError(f"{path} is a legacy torch.save file, not an NVIDIA pickle "
-                                  "(a state dict needs torch.save's zip format and init kwargs)")
+        raise InvalidWeightsError(
+            f"{path} is a legacy torch.save file, not an NVIDIA pickle "
+            "(a state dict needs torch.save's zip format and init kwargs)"
+        )
     else:
-        raise InvalidWeightsError(f"{path}: pickle holds a {type(data).__name__}, "
-                                  f"not an NVIDIA snapshot dict")
+        raise InvalidWeightsError(
+            f"{path}: pickle holds a {type(data).__name__}, not an NVIDIA snapshot dict"
+        )
     if not isinstance(record, PersistentRecord) or record.class_name != "Generator":
         what = record.class_name if isinstance(record, PersistentRecord) else type(record).__name__
         raise InvalidWeightsError(f"{path}: {key} is a {what}, not an NVIDIA Generator")
@@ -629,22 +735,26 @@ def generator_from_pickle(path: str | Path, key: str = "G_ema") -> StyleGAN2Gene
     return build_generator({} if init_kwargs is None else init_kwargs, sd, source, attrs)
 
 
-def generator_from_state_dict(path: str | Path,
-                              init_kwargs_json: str | Path | None = None) -> StyleGAN2Generator:
+def generator_from_state_dict(
+    path: str | Path, init_kwargs_json: str | Path | None = None
+) -> StyleGAN2Generator:
     """Our StyleGAN2Generator from a torch.save state dict and a JSON of init kwargs."""
     path = _existing(path)
     json_path = Path(init_kwargs_json) if init_kwargs_json else path.with_suffix(".json")
     if not json_path.is_file():
-        raise FileNotFoundError(f"init kwargs JSON for {path} not found: {json_path} "
-                                "(pass init_kwargs_json=...)")
+        raise FileNotFoundError(
+            f"init kwargs JSON for {path} not found: {json_path} (pass init_kwargs_json=...)"
+        )
     try:
         spec = json.loads(json_path.read_text())
     except RecursionError:
-        raise InvalidWeightsError(f"{json_path}: not a JSON object of init kwargs: nested too "
-                                  "deeply") from None
+        raise InvalidWeightsError(
+            f"{json_path}: not a JSON object of init kwargs: nested too deeply"
+        ) from None
     except (OSError, ValueError) as exc:
-        raise InvalidWeightsError(f"{json_path}: not a JSON object of init kwargs: "
-                                  f"{_quote(exc)}") from None
+        raise InvalidWeightsError(
+            f"{json_path}: not a JSON object of init kwargs: {_quote(exc)}"
+        ) from None
     init_kwargs = spec.get("init_kwargs", spec) if isinstance(spec, dict) else None
     if not isinstance(init_kwargs, dict):
         raise InvalidWeightsError(f"{json_path}: expected a JSON object of init kwargs")
@@ -652,18 +762,25 @@ def generator_from_state_dict(path: str | Path,
     try:
         sd = torch.load(path, weights_only=True, map_location="cpu")
     except pickle.UnpicklingError as exc:
-        raise UnsafePickleError(f"{path}: refused by torch.load(weights_only=True): "
-                                f"{_quote(exc)}") from None
+        raise UnsafePickleError(
+            f"{path}: refused by torch.load(weights_only=True): {_quote(exc)}"
+        ) from None
     except Exception as exc:
-        raise InvalidWeightsError(f"{path} is not a readable torch state dict: "
-                                  f"{_quote(exc)}") from None
-    if not isinstance(sd, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
-                                           for k, v in sd.items()):
+        raise InvalidWeightsError(
+            f"{path} is not a readable torch state dict: {_quote(exc)}"
+        ) from None
+    if not isinstance(sd, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in sd.items()
+    ):
         raise InvalidWeightsError(f"{path}: expected a dict of tensors (a state dict)")
     for name, t in sd.items():
         try:
-            check_dense_view(t.untyped_storage().nbytes() // max(t.element_size(), 1),
-                             t.storage_offset(), tuple(t.shape), t.stride())
+            check_dense_view(
+                t.untyped_storage().nbytes() // max(t.element_size(), 1),
+                t.storage_offset(),
+                tuple(t.shape),
+                t.stride(),
+            )
         except InvalidWeightsError as exc:
             raise InvalidWeightsError(f"{path}: {name}: {exc}") from None
     return build_generator(init_kwargs, sd, f"{path} [init kwargs {json_path}]")
@@ -674,8 +791,10 @@ def _check_stored_zip(path: Path) -> None:
     that torch.load cannot be made to inflate a small file (a zip bomb). The legacy
     (pre-zip) torch.save format is refused: its loader allocates declared sizes first."""
     if not is_zip_archive(path):
-        raise InvalidWeightsError(f"{path} is not a torch.save zip archive (the legacy torch.save "
-                                  "format is not accepted; re-save it with torch.save)")
+        raise InvalidWeightsError(
+            f"{path} is not a torch.save zip archive (the legacy torch.save "
+            "format is not accepted; re-save it with torch.save)"
+        )
     try:
         with zipfile.ZipFile(path) as z:
             infos = z.infolist()
@@ -683,12 +802,15 @@ def _check_stored_zip(path: Path) -> None:
         raise InvalidWeightsError(f"{path} is not a readable zip archive: {_quote(exc)}") from None
     compressed = [i.filename for i in infos if i.compress_type != zipfile.ZIP_STORED]
     if compressed:
-        raise InvalidWeightsError(f"{path}: compressed zip entries {_listing(compressed)} "
-                                  "(torch.save stores its entries uncompressed)")
+        raise InvalidWeightsError(
+            f"{path}: compressed zip entries {_listing(compressed)} "
+            "(torch.save stores its entries uncompressed)"
+        )
     total = sum(i.file_size for i in infos)
     if total > path.stat().st_size:
-        raise InvalidWeightsError(f"{path}: zip entries declare {total} bytes, more than the "
-                                  f"file's {path.stat().st_size}")
+        raise InvalidWeightsError(
+            f"{path}: zip entries declare {total} bytes, more than the file's {path.stat().st_size}"
+        )
 
 
 def _existing(path: str | Path) -> Path:
@@ -704,9 +826,15 @@ def is_zip_archive(path: str | Path) -> bool:
         return f.read(4) == ZIP_MAGIC
 
 
-def load_stylegan2(path: str | None, device: str = "cpu", *,
-                   init_kwargs_json: str | None = None, key: str = "G_ema",
-                   class_index: int | None = None, noise_mode: str = "const") -> StyleGAN2Faces:
+def load_stylegan2(
+    path: str | None,
+    device: str = "cpu",
+    *,
+    init_kwargs_json: str | None = None,
+    key: str = "G_ema",
+    class_index: int | None = None,
+    noise_mode: str = "const",
+) -> StyleGAN2Faces:
     """The "stylegan2" generator: an NVIDIA pickle, or a state dict (zip) + init kwargs JSON.
 
     A file starting with a zip header (torch.save) or an explicit `init_kwargs_json` selects
@@ -720,13 +848,30 @@ def load_stylegan2(path: str | None, device: str = "cpu", *,
         net = generator_from_state_dict(path_, init_kwargs_json)
     else:
         net = generator_from_pickle(path_, key=key)
-    return StyleGAN2Faces(net, device=device, weights_sha256=sha256_file(path_),
-                          class_index=class_index, noise_mode=noise_mode,
-                          spec=f"stylegan2:{path}")
+    return StyleGAN2Faces(
+        net,
+        device=device,
+        weights_sha256=sha256_file(path_),
+        class_index=class_index,
+        noise_mode=noise_mode,
+        spec=f"stylegan2:{path}",
+    )
 
 
-__all__ = ["load_stylegan2", "read_nvidia_pickle", "generator_from_pickle",
-           "generator_from_state_dict", "record_state_dict", "module_records",
-           "layer_attributes", "build_generator", "check_dense_view", "is_zip_archive",
-           "SafeUnpickler", "SAFE_GLOBALS", "UnsafePickleError", "InvalidWeightsError",
-           "PersistentRecord"]
+__all__ = [
+    "load_stylegan2",
+    "read_nvidia_pickle",
+    "generator_from_pickle",
+    "generator_from_state_dict",
+    "record_state_dict",
+    "module_records",
+    "layer_attributes",
+    "build_generator",
+    "check_dense_view",
+    "is_zip_archive",
+    "SafeUnpickler",
+    "SAFE_GLOBALS",
+    "UnsafePickleError",
+    "InvalidWeightsError",
+    "PersistentRecord",
+]

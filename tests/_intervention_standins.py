@@ -1,4 +1,5 @@
 """Small stand-ins for the intervention tests: a toy GAN whose brightness is planted."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -12,8 +13,14 @@ class ToyGAN(Generator):
     W space, row band l of the image shows layer l's projection (so layer edits are visible).
     Green/blue hold a fixed random projection of the latent (content unrelated to n_true)."""
 
-    def __init__(self, z_dim: int = 8, w_dim: int | None = None, num_ws: int | None = None,
-                 res: int = 16, seed: int = 0) -> None:
+    def __init__(
+        self,
+        z_dim: int = 8,
+        w_dim: int | None = None,
+        num_ws: int | None = None,
+        res: int = 16,
+        seed: int = 0,
+    ) -> None:
         rng = np.random.RandomState(seed)
         self.spec, self.z_dim, self.w_dim, self.num_ws = "toy", z_dim, w_dim, num_ws
         self.resolution, self.weights_sha256, self.device = res, None, torch.device("cpu")
@@ -39,20 +46,32 @@ class ToyGAN(Generator):
         if ws.ndim == 2:
             ws = ws[:, None]
         n, layers = ws.shape[:2]
-        t = torch.tanh(1.5 * (ws @ self.n_true))              # [N, layers]
+        t = torch.tanh(1.5 * (ws @ self.n_true))  # [N, layers]
         rows = torch.arange(self.resolution) * layers // self.resolution
         img = torch.zeros(n, 3, self.resolution, self.resolution)
         img[:, 0] = t[:, rows][:, :, None]
-        gb = torch.tanh(ws.mean(1) @ self.proj)                # [N, 2]
+        gb = torch.tanh(ws.mean(1) @ self.proj)  # [N, 2]
         img[:, 1:] = gb[:, :, None, None]
         return img
 
-    def images(self, latents, *, space="z", batch_size=16, truncation_psi=1.0,
-               truncation_cutoff=None, progress=False):
+    def images(
+        self,
+        latents,
+        *,
+        space="z",
+        batch_size=16,
+        truncation_psi=1.0,
+        truncation_cutoff=None,
+        progress=False,
+    ):
         self.image_calls.append((space, latents.clone()))
         ws = latents if space == "w" else self.mapping(latents, truncation_psi, truncation_cutoff)
-        return torch.cat([to_uint8(self.synthesis(ws[i:i + batch_size]))
-                          for i in range(0, len(ws), batch_size)])
+        return torch.cat(
+            [
+                to_uint8(self.synthesis(ws[i : i + batch_size]))
+                for i in range(0, len(ws), batch_size)
+            ]
+        )
 
     def describe(self):
         return {**super().describe(), "toy_seed": 0}
@@ -60,6 +79,7 @@ class ToyGAN(Generator):
 
 class Brightness:
     """Scorer stand-in: mean red-channel value of each image (float64)."""
+
     name = "brightness"
 
     def __init__(self) -> None:
@@ -72,6 +92,7 @@ class Brightness:
 
 class GreenLevel:
     """Second scorer stand-in: mean green-channel value (unrelated to the planted direction)."""
+
     name = "green"
 
     def __call__(self, images):

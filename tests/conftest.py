@@ -1,4 +1,5 @@
 """Fixtures shared by several test modules."""
+
 from __future__ import annotations
 
 from typing import Iterable
@@ -20,6 +21,7 @@ def dcgan_faces(seeds: Iterable[int]) -> torch.Tensor:
     """Real faces from the embedded DCGAN; skips (with the reason) if it cannot be loaded."""
     try:
         from generators import load_generator
+
         gen = load_generator("dcgan-digiface")
     except (ImportError, FileNotFoundError) as exc:
         pytest.skip(f"DCGAN generator unavailable ({exc})")

@@ -1,6 +1,7 @@
 """Where the reference fixtures live: `tests/data/<name>/`, vendored with the tests so that a
 plain clone runs the suite (each holds a README with its provenance). A missing fixture fails
 the test that needs it, loudly: a reference check that silently skips proves nothing."""
+
 from __future__ import annotations
 
 from pathlib import Path

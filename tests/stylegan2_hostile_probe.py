@@ -7,6 +7,7 @@ allocation fails (and shows up as a wrong refusal reason). Per case: the error t
 message, seconds, the growth of peak RSS (VmHWM) over the reference, and, in a second pass
 under tracemalloc, the peak of Python allocations.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,6 +27,7 @@ def _status_kb(field: str) -> int:
 
 def main(cases_json: str, out_json: str, headroom_mb: int = 1024) -> None:
     import torch
+
     torch.set_num_threads(1)
     from generators.stylegan2_pickle import load_stylegan2
 
@@ -34,7 +36,7 @@ def main(cases_json: str, out_json: str, headroom_mb: int = 1024) -> None:
         try:
             load_stylegan2(path)
             error, message = None, None
-        except BaseException as exc:      # report everything, including raw errors
+        except BaseException as exc:  # report everything, including raw errors
             error, message = type(exc).__name__, str(exc)
         return error, message, time.perf_counter() - t0
 
@@ -42,9 +44,9 @@ def main(cases_json: str, out_json: str, headroom_mb: int = 1024) -> None:
     results = []
     for i, (name, path) in enumerate(cases):
         if i == 0:
-            attempt(path)                 # cold: first-use costs of torch
-        if i == 1:                        # after the reference load: cap the address space
-            limit = _status_kb("VmSize") * 1024 + headroom_mb * 2 ** 20
+            attempt(path)  # cold: first-use costs of torch
+        if i == 1:  # after the reference load: cap the address space
+            limit = _status_kb("VmSize") * 1024 + headroom_mb * 2**20
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
             base_hwm = _status_kb("VmHWM")
         error, message, seconds = attempt(path)
@@ -52,9 +54,16 @@ def main(cases_json: str, out_json: str, headroom_mb: int = 1024) -> None:
         attempt(path)
         _, py_peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-        results.append({"name": name, "error": error, "message": message, "seconds": seconds,
-                        "rss_growth_mb": (_status_kb("VmHWM") - base_hwm) / 1024 if i else 0.0,
-                        "python_peak_mb": py_peak / 2 ** 20})
+        results.append(
+            {
+                "name": name,
+                "error": error,
+                "message": message,
+                "seconds": seconds,
+                "rss_growth_mb": (_status_kb("VmHWM") - base_hwm) / 1024 if i else 0.0,
+                "python_peak_mb": py_peak / 2**20,
+            }
+        )
         if i == 0 and error is not None:
             raise SystemExit(f"reference case failed: {error}: {message}")
     with open(out_json, "w") as f:

@@ -8,6 +8,7 @@ Environment knobs (for the subprocess resume test):
 Generator spec "fake-gen:die-once=PATH": inside a Ray actor, the first `images` call kills the
 actor's process (and creates PATH, so the retried task lives): the executor recovery test.
 """
+
 from __future__ import annotations
 
 import os
@@ -43,37 +44,52 @@ class FakeGenerator(Generator):
         self._w = torch.from_numpy(rng.normal(size=(6, 3 * RES * RES)) / 3)
         self.calls = 0
 
-    def mapping(self, z: torch.Tensor, truncation_psi: float = 1.0,
-                truncation_cutoff: int | None = None) -> torch.Tensor:
+    def mapping(
+        self, z: torch.Tensor, truncation_psi: float = 1.0, truncation_cutoff: int | None = None
+    ) -> torch.Tensor:
         return z * truncation_psi
 
     def synthesis(self, ws: torch.Tensor, noise_mode: str = "const") -> torch.Tensor:
         x = torch.tanh(ws.double() @ self._w)
         return x.reshape(-1, 3, RES, RES).float()
 
-    def images(self, latents: torch.Tensor, *, space: str = "z", batch_size: int = 16,
-               truncation_psi: float = 1.0, truncation_cutoff: int | None = None,
-               progress: bool = False) -> torch.Tensor:
+    def images(
+        self,
+        latents: torch.Tensor,
+        *,
+        space: str = "z",
+        batch_size: int = 16,
+        truncation_psi: float = 1.0,
+        truncation_cutoff: int | None = None,
+        progress: bool = False,
+    ) -> torch.Tensor:
         self.calls += 1
         _log(f"images {len(latents)}")
         if self.die_once and not Path(self.die_once).exists() and _in_ray_actor():
             Path(self.die_once).write_text("died\n")
             os._exit(1)
-        out = [self.synthesis(self.mapping(latents[i:i + batch_size], truncation_psi))
-               for i in range(0, len(latents), batch_size)]
+        out = [
+            self.synthesis(self.mapping(latents[i : i + batch_size], truncation_psi))
+            for i in range(0, len(latents), batch_size)
+        ]
         return ((torch.cat(out) * 127.5 + 128).clamp(0, 255)).to(torch.uint8)
 
 
 def _in_ray_actor() -> bool:
     try:
         import ray
+
         return ray.is_initialized() and ray.get_runtime_context().get_actor_id() is not None
     except Exception:
         return False
 
 
 def load_fake_generator(argument: str | None, device: str = "cpu", **kw: Any) -> FakeGenerator:
-    die = argument.partition("die-once=")[2] if argument and argument.startswith("die-once=") else None
+    die = (
+        argument.partition("die-once=")[2]
+        if argument and argument.startswith("die-once=")
+        else None
+    )
     return FakeGenerator(die)
 
 
@@ -104,6 +120,7 @@ def load_fake_a(device: str = "cpu", allow_untrained: bool = False, **kw: Any) -
 def load_fake_b(device: str = "cpu", allow_untrained: bool = False, **kw: Any) -> FakeExtractor:
     if not allow_untrained:
         from extractors.runtime.weights import MissingWeightsError
+
         raise MissingWeightsError("fake-b has no trained weights; pass allow_untrained=True")
     return FakeExtractor("fake-b", 40, False)
 
@@ -122,8 +139,14 @@ class FakeLatent:
     def prepare(self, generator: Any, workdir: Path, progress: bool = False) -> None:
         self.prepared += 1
 
-    def counterfactual(self, generator: Any, seeds: Sequence[int], base_images: torch.Tensor,
-                       batch_size: int = 16, progress: bool = False) -> torch.Tensor:
+    def counterfactual(
+        self,
+        generator: Any,
+        seeds: Sequence[int],
+        base_images: torch.Tensor,
+        batch_size: int = 16,
+        progress: bool = False,
+    ) -> torch.Tensor:
         _log(f"counterfactual {self.name} {self.amount}")
         z = generator.latents(seeds)
         z[:, 0] += self.amount
@@ -148,13 +171,21 @@ class FakeBlur:
     def prepare(self, generator: Any, workdir: Path, progress: bool = False) -> None:
         pass
 
-    def counterfactual(self, generator: Any, seeds: Sequence[int], base_images: torch.Tensor,
-                       batch_size: int = 16, progress: bool = False) -> torch.Tensor:
+    def counterfactual(
+        self,
+        generator: Any,
+        seeds: Sequence[int],
+        base_images: torch.Tensor,
+        batch_size: int = 16,
+        progress: bool = False,
+    ) -> torch.Tensor:
         _log(f"counterfactual {self.name}")
         out = base_images.clone().double()
         lo, hi = self._BOXES[self.region]
         rows = out[:, :, lo:hi, :]
-        out[:, :, lo:hi, :] = (1 - self.strength) * rows + self.strength * rows.mean(dim=(2, 3), keepdim=True)
+        out[:, :, lo:hi, :] = (1 - self.strength) * rows + self.strength * rows.mean(
+            dim=(2, 3), keepdim=True
+        )
         return out.round().clamp(0, 255).to(torch.uint8)
 
     def describe(self) -> dict[str, Any]:
@@ -187,6 +218,7 @@ def identity_similarity() -> Any:
     def cosine(a: torch.Tensor, b: torch.Tensor) -> np.ndarray:
         x, y = a.reshape(len(a), -1).double(), b.reshape(len(b), -1).double()
         return torch.nn.functional.cosine_similarity(x, y, dim=1).numpy()
+
     return cosine
 
 
@@ -194,6 +226,7 @@ def register() -> None:
     import extractors
     import generators
     from counterfactual.interventions import register_intervention
+
     generators.register_generator("fake-gen", "sweep_fakes:load_fake_generator")
     extractors.register_extractor("fake-a", "sweep_fakes:load_fake_a", description="test space")
     extractors.register_extractor("fake-b", "sweep_fakes:load_fake_b", description="test space")
@@ -206,6 +239,7 @@ def register() -> None:
 def components() -> Any:
     """Executor components with the fake scorers (generator/extractors come from registries)."""
     from counterfactual.sweep.executor import Components
+
     return Components(load_scorer=load_scorer, identity_similarity=identity_similarity)
 
 

@@ -1,6 +1,7 @@
 """The cross-space ratio's intervals: the linearised (delta-method) log-scale interval against
 its closed form, and a small run of the cross-space calibration (experiments/calibration.py
 --cross) whose planted relative reactions come back as planted."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -34,7 +35,7 @@ def test_linearised_interval_is_the_delta_method_on_the_log_scale():
     sa = 2.0 + 0.3 * rng.standard_normal(len(plan.keep))
     sb = 1.0 + 0.3 * rng.standard_normal(len(plan.keep))
     sa[0], sb[0] = 2.0, 1.0
-    sb[-1] = -0.2                                   # one cross-fit half-sample row
+    sb[-1] = -0.2  # one cross-fit half-sample row
     vals, ref = {("a", "s"): sa}, {"s": sb}
     fn = lambda v, r: v["a", "s"] / r["s"]
     want_log = np.log(2.0) + (sa - 2.0) / 2.0 - (sb - 1.0) / 1.0
@@ -49,14 +50,15 @@ def test_linearised_interval_is_the_delta_method_on_the_log_scale():
 
 def test_cross_calibration_small_recovers_the_planted_reaction():
     cal = _calibration()
-    r = cal.run_cross(seed=3, reps=4, n=40, dim=8, attributes=2, ratios=(3.0,), truth_reps=60,
-                      workers=1)
+    r = cal.run_cross(
+        seed=3, reps=4, n=40, dim=8, attributes=2, ratios=(3.0,), truth_reps=60, workers=1
+    )
     # E[S] is quadratic in the planted shift up to its trace part: the finite-n truth stays
     # close to the planted population ratio
     assert r["true_relative"][0] == pytest.approx(3.0, rel=0.2)
     truth = cal.cross_truth(r["theta"], 2, 0)
     assert truth[0, 0] == pytest.approx(r["true_relative"][0])
-    assert truth[1] == pytest.approx(np.ones(3))            # the other attribute: all 1
+    assert truth[1] == pytest.approx(np.ones(3))  # the other attribute: all 1
     for (world, method), s in r["summary"].items():
         assert 0.0 <= s["false"] <= 1.0 and 0.0 < s["comparable"] <= 1.0
         assert s["cover95"] >= 0.75, (world, method, s)

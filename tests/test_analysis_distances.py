@@ -1,6 +1,7 @@
 """The distance registry of the counterfactual analysis: each distance's evaluator equals the
 metric's own value, S_d is 0 in expectation under exchangeable pairs, the generalised swap
 permutation test is exact, and FD's rows are unchanged when other distances are added."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,10 +19,11 @@ from counterfactual.metrics.mmd import cmmd, mmd_median, rbf_mmd2
 OTHERS = [f for f, fam in FAMILIES.items() if fam.prepare is not None]
 
 
-def _pairs(rng: np.random.Generator, n: int, d: int, shift: float = 0.0,
-           null: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def _pairs(
+    rng: np.random.Generator, n: int, d: int, shift: float = 0.0, null: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     base = rng.standard_normal((n, d)) * np.linspace(1.5, 0.5, d)
-    if null:                                 # exchangeable within pairs: a shared face effect
+    if null:  # exchangeable within pairs: a shared face effect
         face = rng.standard_normal((n, d))
         return face + base, face + rng.standard_normal((n, d)) * np.linspace(1.5, 0.5, d)
     return base, 0.8 * base + 0.6 * rng.standard_normal((n, d)) + shift
@@ -35,12 +37,12 @@ def _evaluate_full(family: str, base: np.ndarray, twin: np.ndarray) -> np.ndarra
 @pytest.mark.parametrize("n,d", [(30, 8), (60, 40)])
 def test_evaluators_equal_the_metrics_own_values_on_the_full_sets(n, d):
     base, twin = _pairs(np.random.default_rng(n), n, d, shift=0.3)
-    kid_full = kid(base, twin, num_subsets=1, max_subset_size=n).mean   # one subset = all rows
+    kid_full = kid(base, twin, num_subsets=1, max_subset_size=n).mean  # one subset = all rows
     np.testing.assert_allclose(_evaluate_full("kid", base, twin), [kid_full], rtol=1e-10)
     np.testing.assert_allclose(kid_full, mmd2_unbiased(base, twin), rtol=1e-10)
     # CMMD by its published formula (biased, sigma 10, x 1000), written out independently
     sq = lambda a, b: ((a[:, None, :] - b[None, :, :]) ** 2).sum(-1)
-    k = lambda a, b: np.exp(-sq(a, b) / 200.0)                       
+    k = lambda a, b: np.exp(-sq(a, b) / 200.0)
     ref = 1000.0 * (k(base, base).mean() + k(twin, twin).mean() - 2 * k(base, twin).mean())
     np.testing.assert_allclose(_evaluate_full("cmmd", base, twin), [ref], rtol=1e-9)
     np.testing.assert_allclose(cmmd(base, twin), ref, rtol=1e-9)
@@ -49,19 +51,24 @@ def test_evaluators_equal_the_metrics_own_values_on_the_full_sets(n, d):
     sigma2 = np.median(sq(pool, pool)[np.triu_indices(2 * n, 1)])
     kk = np.exp(-sq(pool, pool) / (2 * sigma2))
     np.fill_diagonal(kk, np.nan)
-    ref = (np.nanmean(kk[:n, :n]) + np.nanmean(kk[n:, n:]) - 2 * np.nanmean(kk[:n, n:]))
+    ref = np.nanmean(kk[:n, :n]) + np.nanmean(kk[n:, n:]) - 2 * np.nanmean(kk[:n, n:])
     np.testing.assert_allclose(_evaluate_full("mmd", base, twin), [ref], rtol=1e-9)
     np.testing.assert_allclose(mmd_median(base, twin), ref, rtol=1e-9)
-    np.testing.assert_allclose(rbf_mmd2(base, twin, np.sqrt(sigma2), 1.0, unbiased=True), ref,
-                               rtol=1e-9)
+    np.testing.assert_allclose(
+        rbf_mmd2(base, twin, np.sqrt(sigma2), 1.0, unbiased=True), ref, rtol=1e-9
+    )
     pr, dc = manifold_metrics(base, twin, pr_k=3, dc_k=5)
-    np.testing.assert_allclose(_evaluate_full("prdc", base, twin),
-                               [pr.precision, pr.recall, dc.density, dc.coverage], rtol=1e-12)
+    np.testing.assert_allclose(
+        _evaluate_full("prdc", base, twin),
+        [pr.precision, pr.recall, dc.density, dc.coverage],
+        rtol=1e-12,
+    )
     for name, dist in DISTANCES.items():
         if dist.family != "fd":
             col = FAMILIES[dist.family].members.index(name)
             assert dist.metric(base, twin) == pytest.approx(
-                _evaluate_full(dist.family, base, twin)[col], rel=1e-9)
+                _evaluate_full(dist.family, base, twin)[col], rel=1e-9
+            )
 
 
 def test_subset_and_swap_evaluation_equals_the_metric_on_the_explicit_sets():
@@ -92,9 +99,16 @@ def _null_sensitivities(reps: int, n: int, d: int, n_perm: int) -> tuple[dict, d
         base, twin = _pairs(rng, n, d, null=True)
         for fam in OTHERS:
             members = FAMILIES[fam].members
-            cells = infer_pooled(FAMILIES[fam].prepare(base, twin), n, members,
-                                 [DISTANCES[m].lower_is_better for m in members], settings, rng,
-                                 n_perm, plan)
+            cells = infer_pooled(
+                FAMILIES[fam].prepare(base, twin),
+                n,
+                members,
+                [DISTANCES[m].lower_is_better for m in members],
+                settings,
+                rng,
+                n_perm,
+                plan,
+            )
             for c in cells:
                 sens[c.distance].append(c.sensitivity)
                 pvals[c.distance].append(c.p_value)
@@ -116,11 +130,12 @@ def test_every_distance_is_zero_in_expectation_and_its_test_exact_under_exchange
             assert abs(t) < 4.0, (name, s.mean(), t)
         rate = np.mean(np.asarray(pvals[name]) <= alpha)
         assert rate <= alpha + mc, (name, rate)
-        if name in ("kid", "cmmd", "mmd"):           # continuous: exact, not only valid
+        if name in ("kid", "cmmd", "mmd"):  # continuous: exact, not only valid
             assert rate >= alpha - mc, (name, rate)
     # the p-values of a continuous statistic are uniform on {1/20, ..., 1}
-    ks = stats.kstest(np.asarray(pvals["kid"]) - np.random.default_rng(0).uniform(0, 0.05, reps),
-                      "uniform")
+    ks = stats.kstest(
+        np.asarray(pvals["kid"]) - np.random.default_rng(0).uniform(0, 0.05, reps), "uniform"
+    )
     assert ks.pvalue > 1e-3
 
 
@@ -131,8 +146,15 @@ def test_the_test_detects_a_shift_and_sign_follows_the_direction():
     settings = Settings(groups=10, splits=2, fd_inf_reps=0)
     for fam in OTHERS:
         members = FAMILIES[fam].members
-        cells = infer_pooled(FAMILIES[fam].prepare(base, twin), n, members,
-                             [DISTANCES[m].lower_is_better for m in members], settings, rng, 99)
+        cells = infer_pooled(
+            FAMILIES[fam].prepare(base, twin),
+            n,
+            members,
+            [DISTANCES[m].lower_is_better for m in members],
+            settings,
+            rng,
+            99,
+        )
         for c in cells:
             sign = 1.0 if c.lower_is_better else -1.0
             assert sign * c.sensitivity > 0, (c.distance, c.sensitivity)
@@ -143,9 +165,17 @@ def test_the_test_detects_a_shift_and_sign_follows_the_direction():
 def test_fd_rows_unchanged_when_other_distances_are_added():
     rng = np.random.default_rng(5)
     n = 20
-    pairs = [PairFeatures(a, s, b := rng.standard_normal((n, d)),
-                          b + rng.standard_normal((n, d)) * 0.7 + sh, trained=True)
-             for a, sh in (("x", 0.4), ("y", 0.0)) for s, d in (("p", 6), ("q", 9))]
+    pairs = [
+        PairFeatures(
+            a,
+            s,
+            b := rng.standard_normal((n, d)),
+            b + rng.standard_normal((n, d)) * 0.7 + sh,
+            trained=True,
+        )
+        for a, sh in (("x", 0.4), ("y", 0.0))
+        for s, d in (("p", 6), ("q", 9))
+    ]
     st = Settings(groups=5, splits=1, n_perm=19, fd_inf_reps=0)
     fd_only = face_inference(pairs, [], st)
     every = face_inference(pairs, [], st, distances=list(DISTANCES), workers=2)
@@ -178,10 +208,12 @@ def test_report_with_distances_has_a_distance_by_space_table(tmp_path):
     import re
     import sys
     from pathlib import Path
+
     sys.path.insert(0, str(Path(__file__).parent))
     from report_fakes import write_sweep_run
 
     from counterfactual.cli import main
+
     spaces = {"alpha-net": True, "beta-net": True}
     fd_run = write_sweep_run(tmp_path / "a", spaces, ["hat", "gender"], [0.0, 0.5, 1.0])
     both = write_sweep_run(tmp_path / "b", spaces, ["hat", "gender"], [0.0, 0.5, 1.0])
@@ -191,13 +223,14 @@ def test_report_with_distances_has_a_distance_by_space_table(tmp_path):
     every = pd.read_csv(both / "report_tables" / "effects.csv")
     assert list(every["distance"].unique()) == ["fd", "kid", "coverage"]
     assert len(every) == 3 * len(fd)
-    pd.testing.assert_frame_equal(fd, every[every["distance"] == "fd"].reset_index(drop=True),
-                                  check_dtype=False)      # n_draws: NaN on the other rows
+    pd.testing.assert_frame_equal(
+        fd, every[every["distance"] == "fd"].reset_index(drop=True), check_dtype=False
+    )  # n_draws: NaN on the other rows
     html = (both / "report.html").read_text(encoding="utf-8")
     assert html.count("Sensitivity by distance × space") == 2
     assert "Sensitivity by distance" not in (fd_run / "report.html").read_text(encoding="utf-8")
-    section = html[html.index("Sensitivity by distance"):]
-    section = section[:section.index("</table>")]
+    section = html[html.index("Sensitivity by distance") :]
+    section = section[: section.index("</table>")]
     assert re.search(r"<td class=\"l\">KID</td>", section)
     assert "coverage" in section and "(higher = closer)" in section
     with pytest.raises(SystemExit):

@@ -1,4 +1,5 @@
 """Explained FD: importance resampling to the reference prevalence of an attribute."""
+
 import numpy as np
 import pytest
 
@@ -16,16 +17,34 @@ def test_prevalence_gap_explains_all_of_the_fd():
     rng = np.random.default_rng(0)
     xg, sg = _set(4000, 0.8, 0.0, rng)
     xr, sr = _set(4000, 0.2, 0.0, rng)
-    out = explained_fd({"f": xg}, {"f": xr}, {"hat": sg}, {"hat": sr}, thresholds=0.5,
-                       n_boot=40, seed=1, trained={"f": False})
+    out = explained_fd(
+        {"f": xg},
+        {"f": xr},
+        {"hat": sg},
+        {"hat": sr},
+        thresholds=0.5,
+        n_boot=40,
+        seed=1,
+        trained={"f": False},
+    )
     row = out.iloc[0]
     assert row.status == "ok" and row.space_label == "f (untrained)"
-    assert row.prevalence_gen == pytest.approx(0.8, abs=0.005) and row.prevalence_ref == pytest.approx(0.2, abs=0.005)
+    assert row.prevalence_gen == pytest.approx(
+        0.8, abs=0.005
+    ) and row.prevalence_ref == pytest.approx(0.2, abs=0.005)
     assert row.fd > 2.0  # (3 * 0.6)^2 plus a variance term
     assert row.explained_fraction == pytest.approx(1.0, abs=0.02)
     assert row.explained_ci_low > 0.9 and row.fd_drop_ci_low > 0.9 * row.fd
-    resampled = explained_fd({"f": xg}, {"f": xr}, {"hat": sg}, {"hat": sr}, n_boot=10, seed=1,
-                             method="resample", n_resample=5).iloc[0]
+    resampled = explained_fd(
+        {"f": xg},
+        {"f": xr},
+        {"hat": sg},
+        {"hat": sr},
+        n_boot=10,
+        seed=1,
+        method="resample",
+        n_resample=5,
+    ).iloc[0]
     assert resampled.explained_fraction == pytest.approx(1.0, abs=0.05)
 
 
@@ -67,11 +86,18 @@ def test_weights_prevalence_and_reproducibility():
 @pytest.mark.parametrize("n_a,n_b,dim", [(30, 40, 64), (50, 60, 8)])
 def test_fd_from_weighted_row_factors_matches_the_covariance_route(n_a, n_b, dim):
     """The factor route (n <= dim) and its covariance fallback equal FD from np.cov moments."""
-    from counterfactual.metrics.fd_factors import equal_n_sets, fd_factors, fd_moments, moments, row_factor
+    from counterfactual.metrics.fd_factors import (
+        equal_n_sets,
+        fd_factors,
+        fd_moments,
+        moments,
+        row_factor,
+    )
+
     rng = np.random.default_rng(3)
     x, y = rng.normal(size=(n_a, dim)), rng.normal(0.3, 1.5, size=(n_b, dim))
     wx = rng.uniform(0.2, 3.0, n_a)
-    with equal_n_sets():   # n < dim is the point of the factor route: no warning wanted here
+    with equal_n_sets():  # n < dim is the point of the factor route: no warning wanted here
         expected = fd_moments(*moments(x, wx), *moments(y))
         got = fd_factors(row_factor(x, wx), row_factor(y))
     assert got.value == pytest.approx(expected.value, rel=1e-9)

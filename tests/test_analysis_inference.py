@@ -1,5 +1,6 @@
 """Face-level inference: pooled FD routes, bias corrections, resolution-aware p-values,
 jackknife intervals, the sensitivity and the cross-space comparison, and a small calibration."""
+
 import importlib.util
 import sys
 import warnings
@@ -8,9 +9,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from counterfactual.analysis.inference import (Settings, corrected_variance, face_groups,
-                                               format_p, holm_bounds, infer_cell, jackknife_se,
-                                               permutation_p, resamples_for, resampling_plan)
+from counterfactual.analysis.inference import (
+    Settings,
+    corrected_variance,
+    face_groups,
+    format_p,
+    holm_bounds,
+    infer_cell,
+    jackknife_se,
+    permutation_p,
+    resamples_for,
+    resampling_plan,
+)
 from counterfactual.analysis.multiple import adjust_pvalues
 from counterfactual.analysis.pairs import PairFeatures
 from counterfactual.analysis.sensitivity import face_inference
@@ -21,7 +31,7 @@ from counterfactual.metrics.pooled_fd import PairPool
 
 def _pairs(rng, n, d, shift=0.0, rho=0.8):
     x = rng.standard_normal((n, d)) * np.linspace(2.0, 0.2, d) + 3.0
-    y = rho * x + np.sqrt(1 - rho ** 2) * rng.standard_normal((n, d)) * np.linspace(2.0, 0.2, d)
+    y = rho * x + np.sqrt(1 - rho**2) * rng.standard_normal((n, d)) * np.linspace(2.0, 0.2, d)
     return x, y + (1 - rho) * 3.0 + shift
 
 
@@ -35,7 +45,7 @@ def test_pooled_fd_equals_metrics_fd_on_the_explicit_sets(n, d):
     counts[2, :4] = 0
     k = rng.binomial(counts, 0.5)
     res = pool.evaluate(counts, k)
-    for j in range(3):   # duplicated rows, swaps and left-out pairs, built explicitly
+    for j in range(3):  # duplicated rows, swaps and left-out pairs, built explicitly
         a = np.concatenate([np.repeat(x, counts[j] - k[j], 0), np.repeat(y, k[j], 0)])
         b = np.concatenate([np.repeat(x, k[j], 0), np.repeat(y, counts[j] - k[j], 0)])
         with warnings.catch_warnings():
@@ -51,7 +61,7 @@ def test_batched_and_single_routes_agree():
     pool = PairPool(x, y)
     k = rng.integers(0, 2, (4, 20))
     batch = pool.evaluate(np.ones((4, 20), int), k).value
-    one = [pool.evaluate(np.ones((1, 20), int), k[i:i + 1]).value[0] for i in range(4)]
+    one = [pool.evaluate(np.ones((1, 20), int), k[i : i + 1]).value[0] for i in range(4)]
     np.testing.assert_allclose(batch, one, rtol=1e-11)
 
 
@@ -63,13 +73,26 @@ def test_unbiased_mean_term_paired_is_the_u_statistic_and_unbiased():
     assert unbiased_mean_term(x, y, paired=True) == pytest.approx(brute, rel=1e-12)
     # independent sets: the average over many samples is the population ||mu_x - mu_y||^2
     delta = np.array([0.3, 0.0, -0.2])
-    est = [unbiased_mean_term(rng.standard_normal((10, 3)), rng.standard_normal((15, 3)) + delta)
-           for _ in range(4000)]
+    est = [
+        unbiased_mean_term(rng.standard_normal((10, 3)), rng.standard_normal((15, 3)) + delta)
+        for _ in range(4000)
+    ]
     se = np.std(est) / np.sqrt(len(est))
     assert abs(np.mean(est) - delta @ delta) < 4 * se
-    raw = np.mean([np.sum((rng.standard_normal((10, 3)).mean(0)
-                           - rng.standard_normal((15, 3)).mean(0) - delta) ** 2) for _ in range(2000)])
-    assert raw > delta @ delta + 0.2      # the plug-in term is biased upwards (3/10 + 3/15)
+    raw = np.mean(
+        [
+            np.sum(
+                (
+                    rng.standard_normal((10, 3)).mean(0)
+                    - rng.standard_normal((15, 3)).mean(0)
+                    - delta
+                )
+                ** 2
+            )
+            for _ in range(2000)
+        ]
+    )
+    assert raw > delta @ delta + 0.2  # the plug-in term is biased upwards (3/10 + 3/15)
 
 
 def test_fd_infinity_recovers_the_intercept_of_a_one_over_n_law():
@@ -114,8 +137,10 @@ def test_resampling_plan_rows_are_the_jackknife_and_disjoint_cross_fit_halves():
     member = groups[None, :] == np.arange(7)[:, None]
     for g, h1g, h1, h2g, h2 in plan.crossfit:
         assert set(np.unique(keep[[h1g, h1, h2g, h2]])) <= {0, 1}
-        assert (keep[h1g] - keep[h1] == member[g]).all() and (keep[h2g] - keep[h2] == member[g]).all()
-        assert not (keep[h1g] & keep[h2]).any()          # the halves share no face
+        assert (keep[h1g] - keep[h1] == member[g]).all() and (
+            keep[h2g] - keep[h2] == member[g]
+        ).all()
+        assert not (keep[h1g] & keep[h2]).any()  # the halves share no face
         assert keep[h1g].sum() + keep[h2].sum() == 23
     assert (resampling_plan(groups, 3, 5).keep == keep).all()
 
@@ -124,7 +149,7 @@ def _quadratic_on_rows(x, keep):
     """T = sum_{i != j} x_i . x_j / m^2 on each face subset (a degree-2 V-statistic)."""
     tot = keep @ x
     m = keep.sum(axis=1).astype(float)
-    return (np.einsum("ij,ij->i", tot, tot) - keep @ np.einsum("ij,ij->i", x, x)) / m ** 2
+    return (np.einsum("ij,ij->i", tot, tot) - keep @ np.einsum("ij,ij->i", x, x)) / m**2
 
 
 @pytest.mark.parametrize("shift", [0.0, 0.6])
@@ -143,10 +168,10 @@ def test_corrected_variance_removes_the_jackknifes_double_count(shift):
         t.append(v[0])
     v_corr, v_jack = np.mean(est, axis=0)
     # Var T = 4 (N-1)^2 / N^3 mu' S mu + 2 N (N-1) / N^4 tr S^2 (+ 4 (N-1) / N^3 ... from mu x noise)
-    var = 4 * (n - 1) ** 2 / n ** 3 * (mu ** 2 * sd ** 2).sum() + 2 * n * (n - 1) / n ** 4 * (sd ** 4).sum()
-    assert np.var(t, ddof=1) == pytest.approx(var, rel=0.2)       # the closed form is right
-    if shift == 0.0:     # all pairwise: the jackknife doubles it; the correction removes most
-        assert 1.7 < v_jack / var < 2.4                            # (V1 >= 0 keeps it >= V_J / 2)
+    var = 4 * (n - 1) ** 2 / n**3 * (mu**2 * sd**2).sum() + 2 * n * (n - 1) / n**4 * (sd**4).sum()
+    assert np.var(t, ddof=1) == pytest.approx(var, rel=0.2)  # the closed form is right
+    if shift == 0.0:  # all pairwise: the jackknife doubles it; the correction removes most
+        assert 1.7 < v_jack / var < 2.4  # (V1 >= 0 keeps it >= V_J / 2)
         assert 0.9 < v_corr / var < 1.4
     else:
         assert 0.85 < v_corr / var < 1.2
@@ -159,9 +184,11 @@ def test_corrected_variance_is_between_half_and_all_of_the_jackknife_and_falls_b
     var, v_jack, v1 = corrected_variance(v, plan)
     assert v_jack == pytest.approx(jackknife_se(v[1:11]) ** 2, rel=1e-12)
     assert v_jack / 2 <= var <= v_jack and var == pytest.approx((v_jack + v1) / 2)
-    v[-1] = np.nan            # undefined on one half-sample row: the plain jackknife
+    v[-1] = np.nan  # undefined on one half-sample row: the plain jackknife
     assert corrected_variance(v, plan)[0] == pytest.approx(v_jack, rel=1e-12)
-    assert corrected_variance(v[:11], resampling_plan(plan.groups, 0, 3))[0] == pytest.approx(v_jack)
+    assert corrected_variance(v[:11], resampling_plan(plan.groups, 0, 3))[0] == pytest.approx(
+        v_jack
+    )
 
 
 def test_sensitivity_is_centred_at_zero_under_the_null_and_detects_a_shift():
@@ -171,7 +198,7 @@ def test_sensitivity_is_centred_at_zero_under_the_null_and_detects_a_shift():
         x = rng.standard_normal((40, 60))
         c = infer_cell(x, rng.standard_normal((40, 60)), Settings(fd_inf_reps=0), rng, n_perm=99)
         null_s.append(c.sensitivity / c.se)
-        assert c.fd1 > 0 and c.fd0 > 0          # both raw FDs carry the floor
+        assert c.fd1 > 0 and c.fd0 > 0  # both raw FDs carry the floor
     assert abs(np.mean(null_s)) < 3 / np.sqrt(12) + 0.3
     x, y = _pairs(rng, 40, 60, shift=0.4)
     c = infer_cell(x, y, Settings(), rng, n_perm=99)
@@ -182,10 +209,17 @@ def test_sensitivity_is_centred_at_zero_under_the_null_and_detects_a_shift():
 def _run_pairs(seed=5, n=36):
     rng = np.random.default_rng(seed)
     z = rng.standard_normal((n, 20))
-    maps = {"wide": rng.standard_normal((20, 40)), "narrow": rng.standard_normal((20, 6)) * 4,
-            "mid": rng.standard_normal((20, 12)), "random": rng.standard_normal((20, 40))}
-    shifts = {"hat": np.r_[1.5, np.zeros(19)], "age": np.r_[0.0, 0.8, np.zeros(18)],
-              "blur:all": np.r_[2.0, 2.0, 2.0, np.zeros(17)]}
+    maps = {
+        "wide": rng.standard_normal((20, 40)),
+        "narrow": rng.standard_normal((20, 6)) * 4,
+        "mid": rng.standard_normal((20, 12)),
+        "random": rng.standard_normal((20, 40)),
+    }
+    shifts = {
+        "hat": np.r_[1.5, np.zeros(19)],
+        "age": np.r_[0.0, 0.8, np.zeros(18)],
+        "blur:all": np.r_[2.0, 2.0, 2.0, np.zeros(17)],
+    }
     pairs, ref = [], []
     for a, delta in shifts.items():
         twin = 0.9 * z + 0.44 * rng.standard_normal((n, 20)) + delta
@@ -201,20 +235,22 @@ def test_face_inference_is_order_and_thread_independent_and_verdicts_follow_inte
     a = face_inference(pairs, ref, st)
     b = face_inference(pairs[::-1], ref[::-1], st, workers=2)
     np.testing.assert_allclose(a.effects["sensitivity"], b.effects["sensitivity"], rtol=1e-12)
-    np.testing.assert_allclose(a.cross_space["relative"], b.cross_space["relative"], rtol=1e-10,
-                               equal_nan=True)
+    np.testing.assert_allclose(
+        a.cross_space["relative"], b.cross_space["relative"], rtol=1e-10, equal_nan=True
+    )
     eff = a.effects
     assert (eff["family_size"] == len(pairs)).all() and (eff["n_perm"] == 99).all()
     assert (eff["p_value"] >= eff["p_resolution"]).all()
     cs = a.cross_space
-    assert not cs["compared_with"].str.contains("random").any()     # never in a reference
+    assert not cs["compared_with"].str.contains("random").any()  # never in a reference
     assert (cs.loc[~cs["trained"], "reaction"] == "not judged (untrained)").all()
     for _, r in cs[cs["trained"] & cs["relative"].notna()].iterrows():
         inside = r["relative_ci_low"] <= 1.0 <= r["relative_ci_high"]
-        assert r["reaction"] == ("in line" if inside else "over" if r["relative_ci_low"] > 1
-                                 else "under")
+        assert r["reaction"] == (
+            "in line" if inside else "over" if r["relative_ci_low"] > 1 else "under"
+        )
     assert (cs["normaliser"] == "reference").all()
-    assert cs["ci_level"].iloc[0] == pytest.approx(1 - 0.05 / 6)     # 2 attributes x 3 trained
+    assert cs["ci_level"].iloc[0] == pytest.approx(1 - 0.05 / 6)  # 2 attributes x 3 trained
     # without a reference distortion: normalised by each space's mean over attributes
     c = face_inference(pairs, [], Settings(fd_inf_reps=0, groups=12, n_perm=19)).cross_space
     assert (c["normaliser"] == "attributes").all()
@@ -231,7 +267,7 @@ def test_calibration_small_meets_loose_targets():
     path = Path(__file__).resolve().parents[1] / "experiments" / "calibration.py"
     spec = importlib.util.spec_from_file_location("calibration", path)
     cal = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = cal            # dataclasses look their module up
+    sys.modules[spec.name] = cal  # dataclasses look their module up
     try:
         spec.loader.exec_module(cal)
         r = cal.run(seed=7, reps=30, n=30, dim=40, attributes=1, truth_reps=30, groups=10)

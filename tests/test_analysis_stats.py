@@ -1,13 +1,22 @@
 """Analysis statistics: OLS/WLS + HC3 fits, permutation tests, Holm/BH corrections, mixing."""
+
 import numpy as np
 import pandas as pd
 import pytest
 import scipy.linalg
 from scipy import stats
 
-from counterfactual.analysis import (PairFeatures, add_adjusted, adjust_pvalues, bootstrap_over_pairs,
-                                     fit_dose_response, fit_dose_table, mix_pairs,
-                                     permutation_test, permutation_tests)
+from counterfactual.analysis import (
+    PairFeatures,
+    add_adjusted,
+    adjust_pvalues,
+    bootstrap_over_pairs,
+    fit_dose_response,
+    fit_dose_table,
+    mix_pairs,
+    permutation_test,
+    permutation_tests,
+)
 from counterfactual.mixing import n_swapped
 
 
@@ -20,14 +29,14 @@ def _fd_scipy(x, y):
 
 
 def _hand_hc3(delta, y, w=None):
-    X = np.column_stack([np.ones_like(delta), delta, delta ** 2])
+    X = np.column_stack([np.ones_like(delta), delta, delta**2])
     sw = np.ones_like(y) if w is None else np.sqrt(w)
     Xw, yw = X * sw[:, None], y * sw
     bread = np.linalg.inv(Xw.T @ Xw)
     beta = bread @ Xw.T @ yw
     e = yw - Xw @ beta
     h = np.einsum("ij,jk,ik->i", Xw, bread, Xw)
-    meat = Xw.T @ np.diag(e ** 2 / (1 - h) ** 2) @ Xw
+    meat = Xw.T @ np.diag(e**2 / (1 - h) ** 2) @ Xw
     return beta, bread @ meat @ bread
 
 
@@ -39,10 +48,20 @@ def _dose_table(curves, deltas, n_draws, noise, seed=0):
         for d in deltas:
             for k in range(n_draws):
                 fd = b0 + b1 * d + b2 * d * d + noise * rng.standard_normal()
-                rows.append({"intervention": interv, "space": space,
-                             "space_label": space if trained else f"{space} (untrained)",
-                             "trained": trained, "delta": d, "draw": k, "n_pairs": 100, "fd": fd,
-                             "mean_term": 0.4 * fd, "trace_term": 0.6 * fd})
+                rows.append(
+                    {
+                        "intervention": interv,
+                        "space": space,
+                        "space_label": space if trained else f"{space} (untrained)",
+                        "trained": trained,
+                        "delta": d,
+                        "draw": k,
+                        "n_pairs": 100,
+                        "fd": fd,
+                        "mean_term": 0.4 * fd,
+                        "trace_term": 0.6 * fd,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -59,7 +78,9 @@ def test_ols_hc3_matches_hand_sandwich():
     assert fit.sensitivity == pytest.approx(beta[1] + beta[2], rel=1e-10)
     assert fit.sensitivity_se == pytest.approx(se, rel=1e-9)
     z = stats.norm.ppf(0.95)
-    np.testing.assert_allclose(fit.sensitivity_ci, (fit.sensitivity - z * se, fit.sensitivity + z * se))
+    np.testing.assert_allclose(
+        fit.sensitivity_ci, (fit.sensitivity - z * se, fit.sensitivity + z * se)
+    )
     t = fit_dose_response(delta, y, ci=0.9, use_t=True)
     assert t.sensitivity_ci[1] - t.sensitivity == pytest.approx(stats.t.ppf(0.95, 5) * se, rel=1e-9)
 
@@ -77,8 +98,12 @@ def test_wls_hc3_matches_hand_sandwich():
 
 def test_sensitivity_recovers_known_quadratic():
     deltas = np.round(np.arange(21) * 0.05, 10)
-    table = _dose_table({("hat", "a"): (2.0, 3.0, 5.0, True), ("hat", "b"): (0.1, 0.0, 0.4, False)},
-                        deltas, n_draws=10, noise=0.2)
+    table = _dose_table(
+        {("hat", "a"): (2.0, 3.0, 5.0, True), ("hat", "b"): (0.1, 0.0, 0.4, False)},
+        deltas,
+        n_draws=10,
+        noise=0.2,
+    )
     fits = fit_dose_table(table).set_index("space")
     a = fits.loc["a"]
     assert a.fit_status == "ok" and a.sensitivity_ci_low < 8.0 < a.sensitivity_ci_high
@@ -101,7 +126,9 @@ def test_degenerate_fits_are_explained():
     row = fit_dose_table(table).iloc[0]
     assert "3 distinct deltas" in row.fit_status and np.isnan(row.sensitivity)
     flat = fit_dose_response([0, 0, 0.5, 0.5, 1, 1], [2.0] * 6)  # constant FD: zero slope, zero SE
-    assert flat.sensitivity == pytest.approx(0.0, abs=1e-12) and flat.sensitivity_se == pytest.approx(0, abs=1e-12)
+    assert flat.sensitivity == pytest.approx(
+        0.0, abs=1e-12
+    ) and flat.sensitivity_se == pytest.approx(0, abs=1e-12)
 
 
 # ------------------------------------------------------------------------ mixing / pairs
@@ -175,9 +202,11 @@ def test_holm_and_bh_against_hand_computed_values():
 def test_permutation_table_corrects_across_attributes_and_spaces():
     rng = np.random.default_rng(6)
     base = rng.normal(size=(30, 2))
-    items = [PairFeatures("hat", "s1", base, base + 1.0),
-             PairFeatures("hat", "s2", base, rng.normal(size=(30, 2)), trained=False),
-             PairFeatures("age", "s1", base, base + 0.6 + 0.2 * rng.normal(size=(30, 2)))]
+    items = [
+        PairFeatures("hat", "s1", base, base + 1.0),
+        PairFeatures("hat", "s2", base, rng.normal(size=(30, 2)), trained=False),
+        PairFeatures("age", "s1", base, base + 0.6 + 0.2 * rng.normal(size=(30, 2))),
+    ]
     table = permutation_tests(items, n_perm=199, seed=1)  # Holm over 3 needs p < 0.05 / 3
     assert list(table.intervention) == ["age", "hat", "hat"]
     np.testing.assert_allclose(table.p_holm, adjust_pvalues(table.p_value, "holm"))

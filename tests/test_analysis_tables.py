@@ -1,27 +1,49 @@
 """Analysis of sweep tables: dose curves, normalisations, regions."""
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from counterfactual.analysis import (dose_curves, load_dose_table, null_normalised, reference_fd,
-                                     reference_normalised, region_matrix, region_sensitivity,
-                                     term_shares, validate_dose_table)
+from counterfactual.analysis import (
+    dose_curves,
+    load_dose_table,
+    null_normalised,
+    reference_fd,
+    reference_normalised,
+    region_matrix,
+    region_sensitivity,
+    term_shares,
+    validate_dose_table,
+)
 
 
 def _rows(interv, space, delta, fds, mean_share=0.5, trained=True):
-    return [{"intervention": interv, "space": space,
-             "space_label": space if trained else f"{space} (untrained)", "trained": trained,
-             "delta": delta, "draw": k, "n_pairs": 50, "fd": fd, "mean_term": mean_share * fd,
-             "trace_term": (1 - mean_share) * fd} for k, fd in enumerate(fds)]
+    return [
+        {
+            "intervention": interv,
+            "space": space,
+            "space_label": space if trained else f"{space} (untrained)",
+            "trained": trained,
+            "delta": delta,
+            "draw": k,
+            "n_pairs": 50,
+            "fd": fd,
+            "mean_term": mean_share * fd,
+            "trace_term": (1 - mean_share) * fd,
+        }
+        for k, fd in enumerate(fds)
+    ]
 
 
 def _known_table():
     """delta=0 draws 0.9, 1.0, 1.1 (mean 1, sd 0.1); delta=1 draws all 5 (mean share 0.6)."""
-    rows = (_rows("hat", "a", 0.0, [0.9, 1.0, 1.1], mean_share=0.2)
-            + _rows("hat", "a", 0.1 + 0.2, [1.5, 1.6, 1.4])  # 0.30000000000000004 as from a CSV
-            + _rows("hat", "a", 1.0, [5.0, 5.0, 5.0], mean_share=0.6)
-            + _rows("hat", "r", 0.0, [90.0, 100.0, 110.0], trained=False)
-            + _rows("hat", "r", 1.0, [200.0, 200.0, 200.0], trained=False))
+    rows = (
+        _rows("hat", "a", 0.0, [0.9, 1.0, 1.1], mean_share=0.2)
+        + _rows("hat", "a", 0.1 + 0.2, [1.5, 1.6, 1.4])  # 0.30000000000000004 as from a CSV
+        + _rows("hat", "a", 1.0, [5.0, 5.0, 5.0], mean_share=0.6)
+        + _rows("hat", "r", 0.0, [90.0, 100.0, 110.0], trained=False)
+        + _rows("hat", "r", 1.0, [200.0, 200.0, 200.0], trained=False)
+    )
     return pd.DataFrame(rows)
 
 
@@ -31,13 +53,17 @@ def test_dose_table_validation_and_loading(tmp_path):
     with pytest.raises(ValueError, match=r"missing columns \['trace_term'\]"):
         validate_dose_table(table.drop(columns="trace_term"))
     (tmp_path / "tables").mkdir()
-    table.assign(trained=table.trained.astype(str)).to_csv(tmp_path / "tables" / "dose_response.csv",
-                                                         index=False)
+    table.assign(trained=table.trained.astype(str)).to_csv(
+        tmp_path / "tables" / "dose_response.csv", index=False
+    )
     loaded = load_dose_table(tmp_path)
     assert loaded.trained.dtype == bool and loaded.fd.dtype == np.float64
-    pd.testing.assert_frame_equal(null_normalised(loaded, n_boot=50), null_normalised(table, n_boot=50))
+    pd.testing.assert_frame_equal(
+        null_normalised(loaded, n_boot=50), null_normalised(table, n_boot=50)
+    )
     with pytest.raises(FileNotFoundError, match="region"):
         from counterfactual.run import read_table
+
         read_table(tmp_path, "region")
 
 
@@ -71,8 +97,14 @@ def test_null_normalisation_known_answers():
 
 
 def test_reference_normalisation_known_answers():
-    region = pd.DataFrame({"region": ["eyes", "all", "eyes", "all"], "space": ["a", "a", "r", "r"],
-                           "fd": [2.0, 10.0, 40.0, 400.0], "fd_reference": [10.0, 10.0, 400.0, 400.0]})
+    region = pd.DataFrame(
+        {
+            "region": ["eyes", "all", "eyes", "all"],
+            "space": ["a", "a", "r", "r"],
+            "fd": [2.0, 10.0, 40.0, 400.0],
+            "fd_reference": [10.0, 10.0, 400.0, 400.0],
+        }
+    )
     ref = reference_fd(region)
     out = reference_normalised(_known_table(), ref, n_boot=100).set_index("space")
     assert out.loc["a", "ratio_to_reference"] == pytest.approx(0.5)
@@ -95,26 +127,37 @@ def test_term_shares_known_answers():
 # ----------------------------------------------------------------------------- summary
 def test_region_sensitivity_normalised_by_full_blur(tmp_path):
     # the sweep's tables/region layout: one row per region x space, no "all" row of its own
-    region = pd.DataFrame({"intervention": ["blur:eyes", "blur:mouth"] * 2,
-                           "region": ["eyes", "mouth"] * 2,
-                           "space": ["inception-fid"] * 2 + ["random-inception"] * 2,
-                           "space_label": ["inception-fid"] * 2 + ["random-inception (untrained)"] * 2,
-                           "trained": [True, True, False, False],
-                           "fd": [3.0, 1.0, 0.2, 0.4], "fd_reference": [12.0, 12.0, 0.8, 0.8],
-                           "normalised_draw_mean": [0.26, 0.09, 0.25, 0.5],
-                           "normalised_draw_sd": [0.01, 0.01, 0.02, 0.02]})
+    region = pd.DataFrame(
+        {
+            "intervention": ["blur:eyes", "blur:mouth"] * 2,
+            "region": ["eyes", "mouth"] * 2,
+            "space": ["inception-fid"] * 2 + ["random-inception"] * 2,
+            "space_label": ["inception-fid"] * 2 + ["random-inception (untrained)"] * 2,
+            "trained": [True, True, False, False],
+            "fd": [3.0, 1.0, 0.2, 0.4],
+            "fd_reference": [12.0, 12.0, 0.8, 0.8],
+            "normalised_draw_mean": [0.26, 0.09, 0.25, 0.5],
+            "normalised_draw_sd": [0.01, 0.01, 0.02, 0.02],
+        }
+    )
     (tmp_path / "tables").mkdir()
     region.to_csv(tmp_path / "tables" / "region.csv", index=False)
     from counterfactual.run import read_table
+
     out = region_sensitivity(read_table(tmp_path, "region"))
     assert out.normalised.dtype == np.float64 and out.trained.dtype == bool
     m = region_matrix(out)
     assert m.loc["eyes", "inception-fid"] == pytest.approx(0.25)
     assert m.loc["mouth", "random-inception (untrained)"] == pytest.approx(0.5)
-    assert out.set_index(["region", "space"]).loc[("eyes", "inception-fid"), "normalised_draw_sd"] == 0.01
+    assert (
+        out.set_index(["region", "space"]).loc[("eyes", "inception-fid"), "normalised_draw_sd"]
+        == 0.01
+    )
     ref = reference_fd(region).set_index("space").fd_reference
     assert ref["inception-fid"] == 12.0 and ref["random-inception"] == 0.8
-    zero = region_sensitivity(region.assign(fd_reference=0.0)[["region", "space", "fd", "fd_reference"]])
+    zero = region_sensitivity(
+        region.assign(fd_reference=0.0)[["region", "space", "fd", "fd_reference"]]
+    )
     assert zero.normalised.isna().all() and zero.normalised_draw_mean.isna().all()
     with pytest.raises(ValueError, match="several rows"):
         region_matrix(pd.concat([out, out]))
@@ -135,9 +178,13 @@ def test_pipeline_on_rows_from_the_sweep_dose_engine():
     for space, shift in shifts.items():
         twin = base + shift * np.array([1.0, 0.0, 0.0]) + 0.1 * rng.normal(size=(80, 3))
         res = dose_response(base, twin, draws)
-        rows += [{"intervention": "hat", "space": space, "space_label": space, "trained": True, **r}
-                 for r in res.rows()]
-        perm = permutation_tests([PairFeatures("hat", space, base, twin)], n_perm=49, seed=0).iloc[0]
+        rows += [
+            {"intervention": "hat", "space": space, "space_label": space, "trained": True, **r}
+            for r in res.rows()
+        ]
+        perm = permutation_tests([PairFeatures("hat", space, base, twin)], n_perm=49, seed=0).iloc[
+            0
+        ]
         fd1 = [r["fd"] for r in res.rows() if r["delta"] == 1.0]
         assert perm.fd_obs == pytest.approx(fd1[0], rel=1e-8)  # same FD(base, twin) as the sweep
     table = pd.DataFrame(rows)
@@ -145,6 +192,7 @@ def test_pipeline_on_rows_from_the_sweep_dose_engine():
     null = null_normalised(table, n_boot=200).set_index("space")
     for space, shift in shifts.items():
         # mean shift s in one coordinate: FD(delta) ~ (s delta)^2 + small trace term
-        assert fits.loc[space, "b2"] == pytest.approx(shift ** 2, rel=0.15)
-        assert fits.loc[space, "sensitivity"] == pytest.approx(null.loc[space, "fd1"] - null.loc[space, "null_mean"], rel=0.1)
-
+        assert fits.loc[space, "b2"] == pytest.approx(shift**2, rel=0.15)
+        assert fits.loc[space, "sensitivity"] == pytest.approx(
+            null.loc[space, "fd1"] - null.loc[space, "null_mean"], rel=0.1
+        )

@@ -1,5 +1,6 @@
 """`counterfactual.fd` (the library call the `fd` command wraps): against an independent scipy
 FD, on arrays, folders and features; its errors; and the README's example, run as written."""
+
 from __future__ import annotations
 
 import contextlib
@@ -25,6 +26,7 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 class PixelMoments(FeatureExtractor):
     """Toy space: per-channel mean, std and max of the pixels (9-d)."""
+
     name, dim, trained, weights_sha256 = "api-moments", 9, True, None
     preprocessing = {"features": "per-channel mean, std, max"}
 
@@ -70,11 +72,16 @@ def test_arrays_match_scipy_and_the_terms_add_up():
     a, b = _images(0), _images(1, shift=40)
     r = counterfactual.fd(a, torch.from_numpy(b), space="api-moments")
     mean_term, trace_term = _scipy_fd(_features(a), _features(b))
-    assert r.mean_term == pytest.approx(mean_term, rel=1e-6)    # features are float32
+    assert r.mean_term == pytest.approx(mean_term, rel=1e-6)  # features are float32
     assert r.trace_term == pytest.approx(trace_term, rel=1e-5)
     assert float(r) == r.value == pytest.approx(r.mean_term + r.trace_term, rel=1e-12)
-    assert (r.space, r.trained, r.n_a, r.n_b, r.rank_deficient) == ("api-moments", True, 30, 30,
-                                                                   False)
+    assert (r.space, r.trained, r.n_a, r.n_b, r.rank_deficient) == (
+        "api-moments",
+        True,
+        30,
+        30,
+        False,
+    )
 
 
 def test_features_with_space_none():
@@ -88,35 +95,45 @@ def test_folders_and_the_cli_are_the_same_computation(tmp_path, capsys):
     a, b = _images(4, n=20), _images(5, n=20, shift=25)
     fa, fb = _folder(tmp_path / "a", a), _folder(tmp_path / "b", b)
     from_arrays = counterfactual.fd(a, b, space="api-moments")
-    from_folders = counterfactual.fd(f"folder:{fa}", fb, space="api-moments")   # bare path too
-    assert from_folders.value == pytest.approx(from_arrays.value, rel=1e-12)    # PNG is lossless
+    from_folders = counterfactual.fd(f"folder:{fa}", fb, space="api-moments")  # bare path too
+    assert from_folders.value == pytest.approx(from_arrays.value, rel=1e-12)  # PNG is lossless
     assert main(["fd", str(fa), str(fb), "--space", "api-moments", "--json", "--no-progress"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["fd"] == from_folders.value and out["mean_term"] == from_folders.mean_term
     head = counterfactual.fd(fa, fa, space="api-moments", n=10, seed_start_b=10)
-    assert (head.n_a, head.n_b) == (10, 10)                  # files 0-9 against 10-19
-    rows = _features(a)                                     # features are float32: rel 1e-6
-    assert (head.mean_term, head.trace_term) == pytest.approx(_scipy_fd(rows[:10], rows[10:]),
-                                                              rel=1e-5)
+    assert (head.n_a, head.n_b) == (10, 10)  # files 0-9 against 10-19
+    rows = _features(a)  # features are float32: rel 1e-6
+    assert (head.mean_term, head.trace_term) == pytest.approx(
+        _scipy_fd(rows[:10], rows[10:]), rel=1e-5
+    )
 
 
-@pytest.mark.parametrize("kwargs,param", [
-    ({"n": 1}, "n"), ({"seed_start": -1}, "seed_start"), ({"seed_start_b": -2}, "seed_start_b"),
-    ({"batch_size": 0}, "batch_size"), ({"min_size": 0}, "min_size"),
-])
+@pytest.mark.parametrize(
+    "kwargs,param",
+    [
+        ({"n": 1}, "n"),
+        ({"seed_start": -1}, "seed_start"),
+        ({"seed_start_b": -2}, "seed_start_b"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"min_size": 0}, "min_size"),
+    ],
+)
 def test_numbers_out_of_range_name_the_parameter(kwargs, param):
     with pytest.raises(ParameterError) as info:
         counterfactual.fd("dcgan-digiface", "dcgan-digiface", space="api-moments", **kwargs)
     assert info.value.param == param and str(info.value).startswith(f"{param}=")
 
 
-@pytest.mark.parametrize("a,b,space,needle", [
-    (np.zeros((4, 9)), np.zeros((4, 9)), "api-moments", "images must be uint8"),
-    (_images(0), _images(1), None, "precomputed features"),
-    (np.zeros((4, 9)), "dcgan-digiface", None, "got str"),
-    (_images(0, n=1), _images(1), "api-moments", "at least 2 images"),
-    ("/no/such/dir", _images(1), "api-moments", "'folder:/no/such/dir'"),
-])
+@pytest.mark.parametrize(
+    "a,b,space,needle",
+    [
+        (np.zeros((4, 9)), np.zeros((4, 9)), "api-moments", "images must be uint8"),
+        (_images(0), _images(1), None, "precomputed features"),
+        (np.zeros((4, 9)), "dcgan-digiface", None, "got str"),
+        (_images(0, n=1), _images(1), "api-moments", "at least 2 images"),
+        ("/no/such/dir", _images(1), "api-moments", "'folder:/no/such/dir'"),
+    ],
+)
 def test_bad_sources_are_user_errors(a, b, space, needle):
     with pytest.raises(UserError, match=re.escape(needle)):
         counterfactual.fd(a, b, space=space)
@@ -126,16 +143,19 @@ def _readme_example() -> str:
     text = README.read_text(encoding="utf-8")
     marker = text.index("<!-- tests/test_api.py runs this block")
     start = text.index("```python\n", marker) + len("```python\n")
-    return text[start:text.index("```", start)]
+    return text[start : text.index("```", start)]
 
 
 def test_the_readme_example_runs_and_prints_what_it_says():
     code = _readme_example()
     lines = code.splitlines()
-    expected = [line[2:] for prev, line in zip(lines, lines[1:])
-                if prev.lstrip().startswith("print(") and line.startswith("# ")]
+    expected = [
+        line[2:]
+        for prev, line in zip(lines, lines[1:])
+        if prev.lstrip().startswith("print(") and line.startswith("# ")
+    ]
     assert len(expected) == 2
     out = io.StringIO()
-    with contextlib.redirect_stdout(out), pytest.warns(Warning):   # rank-deficient: n < dim
+    with contextlib.redirect_stdout(out), pytest.warns(Warning):  # rank-deficient: n < dim
         exec(compile(code, str(README), "exec"), {})
     assert out.getvalue().splitlines() == expected

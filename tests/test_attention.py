@@ -2,6 +2,7 @@
 the optimal-transport closed form, Grad-CAM weights, region shares on planted maps, and the
 behaviour: a pasted square draws the twin map's heat (tiny random network; real Inception
 with the synthetic hat and the whole command in the slow test)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -10,10 +11,21 @@ import scipy.linalg
 import torch
 from torch import nn
 
-from counterfactual.attention.gradcam import SpatialNet, channel_weights, gradcam, heat_maps, to_image_heat
+from counterfactual.attention.gradcam import (
+    SpatialNet,
+    channel_weights,
+    gradcam,
+    heat_maps,
+    to_image_heat,
+)
 from counterfactual.attention.gradient import fd_gradient
-from counterfactual.attention.regions import (CHANGED, SHARE_REGIONS, changed_mask,
-                                              parsing_region_masks, region_shares)
+from counterfactual.attention.regions import (
+    CHANGED,
+    SHARE_REGIONS,
+    changed_mask,
+    parsing_region_masks,
+    region_shares,
+)
 from counterfactual.errors import UserError
 from counterfactual.metrics import frechet_distance_features
 from extractors.face.parsing import CLASS_INDEX
@@ -21,6 +33,7 @@ from extractors.face.parsing import CLASS_INDEX
 
 def _fd(a: np.ndarray, b: np.ndarray) -> float:
     import warnings
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return frechet_distance_features(a, b).value
@@ -37,7 +50,7 @@ def _numeric_gradient(a: np.ndarray, b: np.ndarray, h: float = 1e-6) -> np.ndarr
     return out
 
 
-@pytest.mark.parametrize("n_a,n_b,d", [(40, 30, 5), (8, 6, 20)])     # full rank; n <= d
+@pytest.mark.parametrize("n_a,n_b,d", [(40, 30, 5), (8, 6, 20)])  # full rank; n <= d
 def test_fd_gradient_equals_finite_differences(n_a, n_b, d):
     rng = np.random.default_rng(d)
     a = rng.normal(size=(n_a, d)) @ rng.normal(size=(d, d))
@@ -74,9 +87,12 @@ class TinyNet(nn.Module):
     def __init__(self, seed: int = 0, width: int = 12) -> None:
         super().__init__()
         torch.manual_seed(seed)
-        self.body = nn.Sequential(nn.Conv2d(3, width, 3, 2, 1), nn.ReLU(),
-                                  nn.Conv2d(width, width, 3, 2, 1), nn.ReLU())
-        self.last = nn.Sequential(nn.Conv2d(width, 12 if width == 12 else width, 3, 2, 1), nn.ReLU())
+        self.body = nn.Sequential(
+            nn.Conv2d(3, width, 3, 2, 1), nn.ReLU(), nn.Conv2d(width, width, 3, 2, 1), nn.ReLU()
+        )
+        self.last = nn.Sequential(
+            nn.Conv2d(width, 12 if width == 12 else width, 3, 2, 1), nn.ReLU()
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.last(self.body(x)).mean(dim=(2, 3))
@@ -109,9 +125,9 @@ def test_heat_is_upsampled_and_normalised_per_image():
     cams[0, 0, 0] = 3.0
     heat = to_image_heat(cams, (16, 16))
     assert heat.shape == (2, 16, 16)
-    assert heat[0].sum() == pytest.approx(1.0) and heat[1].sum() == 0.0      # empty stays empty
+    assert heat[0].sum() == pytest.approx(1.0) and heat[1].sum() == 0.0  # empty stays empty
     assert heat[0, :4, :4].min() > 0 and heat[0, 6:].sum() == 0 and heat[0, :, 6:].sum() == 0
-    assert np.all(np.diff(heat[0, 2, 2:6]) < 0)                  # falls off bilinearly
+    assert np.all(np.diff(heat[0, 2, 2:6]) < 0)  # falls off bilinearly
 
 
 def test_region_shares_of_a_planted_map():
@@ -119,10 +135,10 @@ def test_region_shares_of_a_planted_map():
     labels = np.full((2, 16, 16), CLASS_INDEX["background"])
     labels[:, :4] = CLASS_INDEX["hair"]
     labels[:, 8:12, 4:12] = CLASS_INDEX["skin"]
-    labels[:, 14:] = CLASS_INDEX["cloth"]                        # in no region: "other"
+    labels[:, 14:] = CLASS_INDEX["cloth"]  # in no region: "other"
     masks = parsing_region_masks(labels, (32, 32))
     assert set(masks) == set(SHARE_REGIONS)
-    assert np.all(sum(m.astype(int) for m in masks.values()) == 1)          # a partition
+    assert np.all(sum(m.astype(int) for m in masks.values()) == 1)  # a partition
     heat = np.zeros((2, 32, 32))
     heat[:, :8] = 0.7 / (8 * 32)
     heat[:, 16:24, 8:24] = 0.3 / (8 * 16)
@@ -133,7 +149,7 @@ def test_region_shares_of_a_planted_map():
     assert shares["hair"]["area"] == pytest.approx(0.25)
     assert shares["other"]["area"] == pytest.approx(2 / 16)
     assert sum(s["share"] for s in shares.values()) == pytest.approx(1.0)
-    heat[1] = 0.0                                                # an empty map is left out
+    heat[1] = 0.0  # an empty map is left out
     assert region_shares(heat, masks)["hair"]["n"] == 1
     with pytest.raises(ValueError, match="normalised"):
         region_shares(heat * 2, masks)
@@ -143,7 +159,7 @@ def test_changed_mask_marks_the_edited_pixels():
     base = np.zeros((1, 3, 8, 8), np.uint8)
     twin = base.copy()
     twin[0, 1, 2:4, 5:7] = 200
-    twin[0, 0, 0, 0] = 5                                         # below the level: unchanged
+    twin[0, 0, 0, 0] = 5  # below the level: unchanged
     mask = changed_mask(base, twin)
     assert mask.sum() == 4 and mask[0, 2:4, 5:7].all()
 
@@ -153,6 +169,7 @@ def test_a_pasted_square_draws_the_twin_maps_heat(one_torch_thread):
     FD(reference, twins) puts more heat inside the square than its area share, and more than
     the control map (FD(reference, the unedited faces)) does."""
     from tests.conftest import dcgan_faces
+
     faces = dcgan_faces(range(48))
     reference, base = faces[:32], faces[32:]
     twins = base.clone()
@@ -160,14 +177,16 @@ def test_a_pasted_square_draws_the_twin_maps_heat(one_torch_thread):
     square = np.zeros((64, 64), bool)
     square[8:24, 36:52] = True
     area = square.mean()
-    for seed in (0, 1, 3):                                       # three random networks
+    for seed in (0, 1, 3):  # three random networks
         net = _tiny(seed, width=32)
         ref_feats = net(reference)[1].detach().numpy()
         shares = {}
         for name, images in (("twin", twins), ("control", base)):
             feats = net(images)[1].detach().numpy()
             heat = heat_maps(net, images, fd_gradient(ref_feats, feats), feats, batch_size=8).heat
-            shares[name] = region_shares(heat, {CHANGED: np.broadcast_to(square, heat.shape)})[CHANGED]
+            shares[name] = region_shares(heat, {CHANGED: np.broadcast_to(square, heat.shape)})[
+                CHANGED
+            ]
         assert shares["twin"]["share"] > 2 * area, seed
         assert shares["twin"]["share"] > 2 * shares["control"]["share"], seed
 
@@ -182,12 +201,17 @@ def test_heat_maps_refuse_features_that_are_not_the_runs(one_torch_thread):
 
 def test_attention_config_shorthand_identity_and_spaces():
     from counterfactual.config import ConfigError, SweepConfig, validate_model
-    base = {"seeds": {"count": 8}, "pairs_per_draw": 4, "spaces": ["inception-fid", "arcface"],
-            "interventions": ["hat_occluder"]}
+
+    base = {
+        "seeds": {"count": 8},
+        "pairs_per_draw": 4,
+        "spaces": ["inception-fid", "arcface"],
+        "interventions": ["hat_occluder"],
+    }
     off = validate_model(SweepConfig, base)
     on = validate_model(SweepConfig, {**base, "attention": True})
     assert not off.attention.enabled and on.attention.enabled
-    assert on.identity() == off.identity()            # maps never change the run's tables
+    assert on.identity() == off.identity()  # maps never change the run's tables
     with pytest.raises(ConfigError, match="no attention map"):
         validate_model(SweepConfig, {**base, "attention": {"enabled": True, "spaces": ["arcface"]}})
     with pytest.raises(ConfigError, match="not one of the sweep's spaces"):
@@ -196,6 +220,7 @@ def test_attention_config_shorthand_identity_and_spaces():
 
 def test_choose_spaces_names_why_a_space_has_no_map():
     from counterfactual.attention.engine import choose_spaces
+
     chosen, skipped = choose_spaces(["inception-fid", "arcface"], None)
     assert chosen == ["inception-fid"] and "onnx2torch" in skipped["arcface"]
     with pytest.raises(UserError, match="arcface: no attention map"):
@@ -215,10 +240,12 @@ def test_inception_attention_of_the_synthetic_hat_end_to_end(tmp_path):
     from counterfactual.report import build_report
 
     config = tmp_path / "hat.toml"
-    config.write_text('generator = "dcgan-digiface"\nseeds = {start = 0, count = 32}\n'
-                      'pairs_per_draw = 16\ndraws = 1\ndeltas = [0.0, 1.0]\n'
-                      'spaces = ["inception-fid"]\ninterventions = ["hat_occluder"]\n'
-                      '[verification]\nscorers = []\nidentity = false\n')
+    config.write_text(
+        'generator = "dcgan-digiface"\nseeds = {start = 0, count = 32}\n'
+        "pairs_per_draw = 16\ndraws = 1\ndeltas = [0.0, 1.0]\n"
+        'spaces = ["inception-fid"]\ninterventions = ["hat_occluder"]\n'
+        "[verification]\nscorers = []\nidentity = false\n"
+    )
     out = tmp_path / "run"
     assert main(["sweep", str(config), "--out", str(out), "--no-progress"]) == 0
     assert main(["attention", str(out), "--n", "12", "--no-progress"]) == 0
@@ -229,7 +256,7 @@ def test_inception_attention_of_the_synthetic_hat_end_to_end(tmp_path):
     assert set(table["n"]) == {12}
     html = build_report(out, n_boot=20, permutations=19).read_text()
     assert 'id="attention"' in html and "arcface" not in html.split('id="attention"')[1][:200]
-    assert main(["attention", str(out), "--n", "12", "--no-progress"]) == 0     # up to date: no-op
+    assert main(["attention", str(out), "--n", "12", "--no-progress"]) == 0  # up to date: no-op
 
 
 def test_sweep_option_runs_the_maps_after_the_sweep(monkeypatch, tmp_path):
@@ -240,10 +267,16 @@ def test_sweep_option_runs_the_maps_after_the_sweep(monkeypatch, tmp_path):
     from counterfactual.sweep import executor
 
     calls = []
-    monkeypatch.setattr(executor, "run_engine", lambda *a, **k: executor.SweepResult(tmp_path, "already complete"))
+    monkeypatch.setattr(
+        executor, "run_engine", lambda *a, **k: executor.SweepResult(tmp_path, "already complete")
+    )
     monkeypatch.setattr(engine, "run_attention", lambda out, **k: calls.append((out, k)))
-    base = {"seeds": {"count": 8}, "pairs_per_draw": 4, "spaces": ["inception-fid"],
-            "interventions": ["hat_occluder"]}
+    base = {
+        "seeds": {"count": 8},
+        "pairs_per_draw": 4,
+        "spaces": ["inception-fid"],
+        "interventions": ["hat_occluder"],
+    }
     executor.run_sweep(validate_model(SweepConfig, base), tmp_path, log=lambda _: None)
     assert calls == []
     cfg = validate_model(SweepConfig, {**base, "attention": {"enabled": True, "n": 6}})

@@ -1,6 +1,7 @@
 """The parsing/landmark attribute scorers eyeglasses, smile, skin_tone and bangs: closed forms on
 synthetic maps, and on real MobileStyleGAN faces labelled by eye (tests/data/eye_labels):
 AUC against the labels, scale-free (128/256/512 px) and batch-invariant."""
+
 from __future__ import annotations
 
 import json
@@ -14,7 +15,14 @@ from PIL import Image
 
 from counterfactual.interventions.labelling import auc
 from extractors.face.attribute_scores import (
-    BANGS_BOX_HEIGHT, CLASSES, ParsedFaces, bangs_score, eyeglasses_score, ita_score, smile_score)
+    BANGS_BOX_HEIGHT,
+    CLASSES,
+    ParsedFaces,
+    bangs_score,
+    eyeglasses_score,
+    ita_score,
+    smile_score,
+)
 
 LABELS = Path(__file__).parent / "data" / "eye_labels" / "mobilestylegan_256.json"
 C = {n: i for i, n in enumerate(CLASSES)}
@@ -22,6 +30,7 @@ C = {n: i for i, n in enumerate(CLASSES)}
 
 def test_classes_agree_with_the_parser():
     from extractors.face.parsing import PARSING_CLASSES
+
     assert CLASSES == PARSING_CLASSES
 
 
@@ -40,12 +49,14 @@ def _landmarks(scale: float = 1.0) -> np.ndarray:
 
 def test_eyeglasses_is_the_glasses_share_of_the_face():
     m = np.zeros((1, 128, 128), np.uint8)
-    m[0, 30:110, 30:98] = C["skin"]                  # 80 x 68 face
+    m[0, 30:110, 30:98] = C["skin"]  # 80 x 68 face
     assert eyeglasses_score(m)[0] == 0.0
     m[0, 45:55, 35:93] = C["eyeglasses"]
     assert eyeglasses_score(m)[0] == pytest.approx(10 * 58 / (80 * 68))
-    assert eyeglasses_score(np.kron(m, np.ones((1, 3, 3), np.uint8)))[0] == pytest.approx(10 * 58 / (80 * 68))
-    assert eyeglasses_score(np.zeros((1, 8, 8), np.uint8))[0] == 0.0        # nothing parsed
+    assert eyeglasses_score(np.kron(m, np.ones((1, 3, 3), np.uint8)))[0] == pytest.approx(
+        10 * 58 / (80 * 68)
+    )
+    assert eyeglasses_score(np.zeros((1, 8, 8), np.uint8))[0] == 0.0  # nothing parsed
 
 
 def test_smile_is_mouth_width_over_eye_corner_distance_and_scale_free():
@@ -72,18 +83,21 @@ def test_bangs_is_the_hair_share_of_the_forehead_box():
 
 def test_ita_of_a_uniform_skin_colour_is_the_closed_form():
     from skimage.color import rgb2lab
+
     m = np.zeros((2, 64, 64), np.uint8)
-    m[:, 18:46, 18:46] = C["skin"]                   # inside the colour patch (32..96 at 128 px)
-    colours = np.array([[224, 172, 140], [120, 75, 50]], np.uint8)   # light, dark
+    m[:, 18:46, 18:46] = C["skin"]  # inside the colour patch (32..96 at 128 px)
+    colours = np.array([[224, 172, 140], [120, 75, 50]], np.uint8)  # light, dark
     images = torch.zeros(2, 3, 128, 128, dtype=torch.uint8)
     images[:, :, 32:96, 32:96] = torch.from_numpy(colours)[:, :, None, None]
-    images[:, :, :32] = 255                                           # not skin: ignored
+    images[:, :, :32] = 255  # not skin: ignored
     ita = ita_score(ParsedFaces(m, _landmarks(0.5).repeat(2, 0), images))
     lab = rgb2lab(colours[None] / 255.0)[0]
     expected = np.degrees(np.arctan((lab[:, 0] - 50) / lab[:, 2]))
     np.testing.assert_allclose(ita, expected, atol=1e-6)
-    assert ita[0] > 41 > ita[1]                          # light (> 41) vs tan/brown in Chardon's bins
-    assert np.isnan(ita_score(ParsedFaces(np.zeros((1, 64, 64), np.uint8), _landmarks(0.5), images[:1])))[0]
+    assert ita[0] > 41 > ita[1]  # light (> 41) vs tan/brown in Chardon's bins
+    assert np.isnan(
+        ita_score(ParsedFaces(np.zeros((1, 64, 64), np.uint8), _landmarks(0.5), images[:1]))
+    )[0]
 
 
 # -- real faces, labelled by eye --------------------------------------------------------------
@@ -91,7 +105,10 @@ def _needs_face_weights() -> None:
     from extractors.face.detect import LANDMARK106_WEIGHTS, SCRFD_WEIGHTS
     from extractors.face.parsing import PARSING_WEIGHTS
     from extractors.runtime.weights import locate
-    missing = [w.name for w in (PARSING_WEIGHTS, SCRFD_WEIGHTS, LANDMARK106_WEIGHTS) if locate(w) is None]
+
+    missing = [
+        w.name for w in (PARSING_WEIGHTS, SCRFD_WEIGHTS, LANDMARK106_WEIGHTS) if locate(w) is None
+    ]
     if missing:
         pytest.skip(f"face weights not installed: {', '.join(missing)}")
 
@@ -101,20 +118,31 @@ def labelled():
     _needs_face_weights()
     doc = json.loads(LABELS.read_text())
     names = sorted(doc["faces"])
-    images = torch.stack([torch.from_numpy(np.array(Image.open(LABELS.with_suffix("") / n).convert("RGB")))
-                          .permute(2, 0, 1) for n in names])
+    images = torch.stack(
+        [
+            torch.from_numpy(
+                np.array(Image.open(LABELS.with_suffix("") / n).convert("RGB"))
+            ).permute(2, 0, 1)
+            for n in names
+        ]
+    )
     return names, images, [doc["faces"][n] for n in names]
 
 
 @pytest.fixture(scope="module")
 def scorers():
     from extractors.scorers import load_scorer
+
     return {k: load_scorer(k) for k in ("eyeglasses", "smile", "skin_tone", "bangs", "hat")}
 
 
 # label -> (scorer, sign): dark skin is a low ITA (the file's hat labels have one positive here)
-AGAINST = {"eyeglasses": ("eyeglasses", 1), "smile": ("smile", 1), "dark_skin": ("skin_tone", -1),
-           "bangs": ("bangs", 1)}
+AGAINST = {
+    "eyeglasses": ("eyeglasses", 1),
+    "smile": ("smile", 1),
+    "dark_skin": ("skin_tone", -1),
+    "bangs": ("bangs", 1),
+}
 
 
 def test_scorers_agree_with_labels_made_by_eye(labelled, scorers, one_torch_thread):
@@ -135,18 +163,25 @@ SUBSET = ["seed0002.png", "seed0003.png", "seed0005.png", "seed0028.png", "seed0
 
 def test_scorers_are_scale_free_and_batch_invariant(labelled, scorers, one_torch_thread):
     from extractors.face.analysis import shared_analyzer
+
     names, images, _ = labelled
     faces = images[[names.index(n) for n in SUBSET]]
     at = {128: faces}
     for size in (256, 512):
-        at[size] = F.interpolate(faces.float(), size=(size, size), mode="bilinear",
-                                 align_corners=False).round().clamp(0, 255).to(torch.uint8)
+        at[size] = (
+            F.interpolate(faces.float(), size=(size, size), mode="bilinear", align_corners=False)
+            .round()
+            .clamp(0, 255)
+            .to(torch.uint8)
+        )
     tolerance = {"eyeglasses": 0.03, "smile": 0.03, "skin_tone": 3.0, "bangs": 0.1, "hat": 0.15}
     ref = {k: s(at[128]) for k, s in scorers.items()}
     for size in (256, 512):
         for k, s in scorers.items():
-            np.testing.assert_allclose(s(at[size]), ref[k], atol=tolerance[k], err_msg=f"{k} at {size} px")
-    shared_analyzer().clear()              # no cached analysis: the splits are analysed afresh
+            np.testing.assert_allclose(
+                s(at[size]), ref[k], atol=tolerance[k], err_msg=f"{k} at {size} px"
+            )
+    shared_analyzer().clear()  # no cached analysis: the splits are analysed afresh
     for k, s in scorers.items():
         split = np.concatenate([s(faces[:2]), s(faces[2:3]), s(faces[3:])])
         np.testing.assert_array_equal(split, ref[k], err_msg=k)

@@ -1,5 +1,6 @@
 """Every failure the user can act on is one "error: ..." line naming the file, key or option,
 with exit code 2 for bad input (counterfactual.errors); no tracebacks."""
+
 from __future__ import annotations
 
 import errno
@@ -33,7 +34,8 @@ def _folder(path, n: int = 6, size: int = 8):
     path.mkdir()
     for i in range(n):
         Image.fromarray(np.random.default_rng(i).integers(0, 256, (size, size, 3), np.uint8)).save(
-            path / f"{i:02d}.png")
+            path / f"{i:02d}.png"
+        )
     return path
 
 
@@ -49,11 +51,14 @@ def test_config_that_is_not_utf8(tmp_path, capsys):
     assert "latin.toml" in line and "UTF-8" in line
 
 
-@pytest.mark.parametrize("change,key", [
-    (("count = 24", "count = 1e11"), "seeds"),
-    (('scorers = ["bright", "red"]', 'scorers = ["bright", "nope"]'), "verification.scorers"),
-    (('name = "fakeblur:top"', 'name = "fakeblur:top"\nid = ".."'), "interventions[1].id"),
-])
+@pytest.mark.parametrize(
+    "change,key",
+    [
+        (("count = 24", "count = 1e11"), "seeds"),
+        (('scorers = ["bright", "red"]', 'scorers = ["bright", "nope"]'), "verification.scorers"),
+        (('name = "fakeblur:top"', 'name = "fakeblur:top"\nid = ".."'), "interventions[1].id"),
+    ],
+)
 def test_bad_config_values_are_one_line_naming_the_key(tmp_path, capsys, change, key):
     cfg = tmp_path / "sweep.toml"
     cfg.write_text(fakes.CONFIG.replace(*change))
@@ -89,20 +94,27 @@ def test_cuda_device_without_cuda(tmp_path, capsys):
     assert "--device cuda" in line and "CUDA is not available" in line
     line = _run(capsys, ["fd", "fake-gen", "fake-gen", "--space", "fake-a", "--device", "cuda:1"])
     assert "--device cuda:1" in line
-    cfg.write_text(fakes.CONFIG.replace('name = "fake sweep"', 'name = "fake sweep"\ndevice = "cuda"'))
+    cfg.write_text(
+        fakes.CONFIG.replace('name = "fake sweep"', 'name = "fake sweep"\ndevice = "cuda"')
+    )
     line = _run(capsys, ["sweep", str(cfg), "--out", str(tmp_path / "run"), "--no-progress"])
     assert "key 'device'" in line and str(cfg) in line
 
 
-@pytest.mark.parametrize("extra,needle", [
-    (["--seed-start", "-3"], "--seed-start -3"),
-    (["--seed-start-b", "-1"], "--seed-start-b -1"),
-    (["--n", "0"], "--n 0"),
-    (["--n", "1"], "--n 1"),
-    (["--batch-size", "0"], "--batch-size 0"),
-])
+@pytest.mark.parametrize(
+    "extra,needle",
+    [
+        (["--seed-start", "-3"], "--seed-start -3"),
+        (["--seed-start-b", "-1"], "--seed-start-b -1"),
+        (["--n", "0"], "--n 0"),
+        (["--n", "1"], "--n 1"),
+        (["--batch-size", "0"], "--batch-size 0"),
+    ],
+)
 def test_fd_bad_numbers(capsys, extra, needle):
-    line = _run(capsys, ["fd", "fake-gen", "fake-gen", "--space", "fake-a", "--no-progress", *extra])
+    line = _run(
+        capsys, ["fd", "fake-gen", "fake-gen", "--space", "fake-a", "--no-progress", *extra]
+    )
     assert needle in line
 
 
@@ -116,7 +128,17 @@ def test_fd_skip_bad_and_min_size(tmp_path, capsys):
     assert main(args + ["--skip-bad"]) == 0
     capsys.readouterr()
     Image.fromarray(np.zeros((2, 2, 3), np.uint8)).save(b / "00a.png")
-    args = ["fd", str(b), str(b), "--seed-start-b", "3", "--space", "fake-a", "--no-progress", "--json"]
+    args = [
+        "fd",
+        str(b),
+        str(b),
+        "--seed-start-b",
+        "3",
+        "--space",
+        "fake-a",
+        "--no-progress",
+        "--json",
+    ]
     line = _run(capsys, args)
     assert "00a.png" in line and "min_size 8" in line
     assert main(args + ["--skip-bad"]) == 0
@@ -140,15 +162,22 @@ def test_a_warning_is_one_line_without_python_source(tmp_path):
     import subprocess
     import sys
     from pathlib import Path
+
     folder = _folder(tmp_path / "imgs", n=4)
     Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(folder / "small.png")
     tests = Path(__file__).resolve().parent
-    code = ("import sys; sys.path.insert(0, sys.argv[1]); import sweep_fakes; "
-            "sweep_fakes.register(); from counterfactual.cli import main; "
-            "sys.exit(main(['fd', sys.argv[2], sys.argv[2], '--seed-start-b', '1', "
-            "'--space', 'fake-a', '--n', '3', '--min-size', '1', '--no-progress', '--json']))")
-    done = subprocess.run([sys.executable, "-c", code, str(tests), str(folder)],
-                          capture_output=True, text=True, timeout=300)
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import sweep_fakes; "
+        "sweep_fakes.register(); from counterfactual.cli import main; "
+        "sys.exit(main(['fd', sys.argv[2], sys.argv[2], '--seed-start-b', '1', "
+        "'--space', 'fake-a', '--n', '3', '--min-size', '1', '--no-progress', '--json']))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tests), str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     warned = [line for line in done.stderr.splitlines() if "upscaled" in line]
     assert len(warned) == 1 and warned[0].startswith("warning: 1 of 5 images"), done.stderr
@@ -156,10 +185,13 @@ def test_a_warning_is_one_line_without_python_source(tmp_path):
     assert "FolderGenerator(" not in done.stderr and ".py:" not in done.stderr, done.stderr
 
 
-@pytest.mark.parametrize("make,needle", [
-    (lambda p: p.mkdir(), "no images"),
-    (lambda p: None, "sample folder not found"),
-])
+@pytest.mark.parametrize(
+    "make,needle",
+    [
+        (lambda p: p.mkdir(), "no images"),
+        (lambda p: None, "sample folder not found"),
+    ],
+)
 def test_empty_or_missing_folder_is_bad_input(tmp_path, capsys, make, needle):
     path = tmp_path / "imgs"
     make(path)
@@ -175,6 +207,20 @@ def test_a_path_that_is_no_folder_says_how_to_name_one(tmp_path, capsys):
     cfg.write_text(fakes.CONFIG.replace('generator = "fake-gen"', f'generator = "{missing}"'))
     line = _run(capsys, ["sweep", str(cfg), "--out", str(tmp_path / "run"), "--no-progress"])
     assert "key 'generator" in line and f"'folder:{missing}'" in line
-    folder = _folder(tmp_path / "imgs")          # an existing folder needs no prefix in `fd`
-    assert main(["fd", str(folder), "fake-gen", "--space", "fake-a", "--n", "4",
-                 "--no-progress", "--json"]) == 0
+    folder = _folder(tmp_path / "imgs")  # an existing folder needs no prefix in `fd`
+    assert (
+        main(
+            [
+                "fd",
+                str(folder),
+                "fake-gen",
+                "--space",
+                "fake-a",
+                "--n",
+                "4",
+                "--no-progress",
+                "--json",
+            ]
+        )
+        == 0
+    )

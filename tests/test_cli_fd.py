@@ -1,4 +1,5 @@
 """`counterfactual fd A B --space NAME` on folders, against an independent scipy computation."""
+
 from __future__ import annotations
 
 import json
@@ -16,6 +17,7 @@ from extractors.base import FeatureExtractor
 
 class ChannelMoments(FeatureExtractor):
     """Toy space: per-channel mean and std of the pixels (6-d), float64 math."""
+
     name, dim, trained, weights_sha256 = "toy-moments", 6, True, None
     preprocessing = {"features": "per-channel mean and std"}
 
@@ -50,12 +52,25 @@ def test_fd_of_two_folders_matches_scipy(tmp_path, capsys):
     b = np.clip(rng.integers(0, 200, (20, 16, 16, 3)) * 1.2 + 30, 0, 255).astype(np.uint8)
     _write_folder(tmp_path / "a", a)
     _write_folder(tmp_path / "b", b)
-    rc = main(["fd", str(tmp_path / "a"), str(tmp_path / "b"), "--space", "toy-moments",
-               "--json", "--no-progress"])
+    rc = main(
+        [
+            "fd",
+            str(tmp_path / "a"),
+            str(tmp_path / "b"),
+            "--space",
+            "toy-moments",
+            "--json",
+            "--no-progress",
+        ]
+    )
     assert rc == 0
     out = json.loads(capsys.readouterr().out)
-    feats = [ChannelMoments()(torch.from_numpy(s).permute(0, 3, 1, 2).contiguous()).numpy().astype(np.float64)
-             for s in (a, b)]
+    feats = [
+        ChannelMoments()(torch.from_numpy(s).permute(0, 3, 1, 2).contiguous())
+        .numpy()
+        .astype(np.float64)
+        for s in (a, b)
+    ]
     assert out["fd"] == pytest.approx(_scipy_fd(*feats), rel=1e-6)
     assert out["fd"] == pytest.approx(out["mean_term"] + out["trace_term"], rel=1e-12)
     assert (out["n_a"], out["n_b"]) == (20, 20)

@@ -1,4 +1,5 @@
 """experiments/compare_runs.py: equal runs pass, a drifted number or format is caught."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -10,14 +11,21 @@ import pandas as pd
 from counterfactual.run import write_table
 
 _SPEC = importlib.util.spec_from_file_location(
-    "compare_runs", Path(__file__).resolve().parents[1] / "experiments" / "compare_runs.py")
+    "compare_runs", Path(__file__).resolve().parents[1] / "experiments" / "compare_runs.py"
+)
 compare_runs = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(compare_runs)
 
 
 def _run(root: Path, fd: float, column: str = "normalised") -> Path:
-    frame = pd.DataFrame({"space": ["a", "b"], "fd": [1.0, fd], column: [0.5, float("nan")],
-                          "trained": [True, False]})
+    frame = pd.DataFrame(
+        {
+            "space": ["a", "b"],
+            "fd": [1.0, fd],
+            column: [0.5, float("nan")],
+            "trained": [True, False],
+        }
+    )
     write_table(frame, root / "tables" / "region")
     (root / "report_tables").mkdir(parents=True)
     (root / "tables" / "verification.json").write_text(json.dumps({"x": {"shift": fd}}))
@@ -31,8 +39,10 @@ def test_equal_runs_pass_and_drift_is_caught(tmp_path, capsys):
     assert compare_runs.main([str(a), str(_run(tmp_path / "c", 2.0 * (1 + 1e-6)))]) == 1
     out = capsys.readouterr().out
     assert "tables/region" in out and "report_tables/fits" in out and "MISMATCHES" in out
-    assert compare_runs.main([str(a), str(_run(tmp_path / "d", 2.0 * (1 + 1e-6))),
-                              "--rtol", "1e-5"]) == 0
+    assert (
+        compare_runs.main([str(a), str(_run(tmp_path / "d", 2.0 * (1 + 1e-6))), "--rtol", "1e-5"])
+        == 0
+    )
 
 
 def test_renamed_column_and_one_drifted_format(tmp_path):
@@ -41,7 +51,7 @@ def test_renamed_column_and_one_drifted_format(tmp_path):
     assert compare_runs.main([str(a), str(b)]) == 1
     assert compare_runs.main([str(a), str(b), "--rename", "normalized=normalised"]) == 0
     csv = b / "tables" / "region.csv"
-    csv.write_text(csv.read_text().replace("2.0", "2.5"))          # only the CSV drifted
+    csv.write_text(csv.read_text().replace("2.0", "2.5"))  # only the CSV drifted
     assert compare_runs.main([str(a), str(b), "--rename", "normalized=normalised"]) == 1
 
 
@@ -77,13 +87,17 @@ def test_a_rank_run_with_missing_cells_compares(tmp_path, capsys):
     import sweep_fakes
 
     from counterfactual.cli import main
+
     sweep_fakes.register()
     cfg = tmp_path / "rank.toml"
     cfg.write_text(RANK_CONFIG)
     run = tmp_path / "run"
     assert main(["rank", str(cfg), "--out", str(run), "--no-progress"]) == 0
     metrics = pd.read_parquet(run / "tables" / "rank_metrics.parquet")
-    assert metrics["truncation_cutoff"].isna().all() and str(metrics["truncation_cutoff"].dtype) == "Int64"
+    assert (
+        metrics["truncation_cutoff"].isna().all()
+        and str(metrics["truncation_cutoff"].dtype) == "Int64"
+    )
     assert compare_runs.main([str(run), str(run)]) == 0
     copy = tmp_path / "copy"
     shutil.copytree(run, copy)

@@ -1,4 +1,5 @@
 """Sweep config validation: defaults, accepted forms, and errors naming key + allowed values."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,8 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from counterfactual.config import (DEFAULT_DELTAS, ConfigError, SweepConfig, config_diff,
-                                   load_config, validate_config)
+from counterfactual.config import (
+    DEFAULT_DELTAS,
+    ConfigError,
+    SweepConfig,
+    config_diff,
+    load_config,
+    validate_config,
+)
 
 MINIMAL = """
 seeds = {start = 5, count = 30}
@@ -45,11 +52,17 @@ def test_minimal_config_defaults(tmp_path):
 
 
 def test_explicit_seed_list_and_delta_table(tmp_path):
-    text = MINIMAL.replace("seeds = {start = 5, count = 30}", "seeds = [" + ", ".join(
-        str(s) for s in range(100, 130)) + "]") + "deltas = {start = 0.0, stop = 1.0, step = 0.25}\n"
+    text = (
+        MINIMAL.replace(
+            "seeds = {start = 5, count = 30}",
+            "seeds = [" + ", ".join(str(s) for s in range(100, 130)) + "]",
+        )
+        + "deltas = {start = 0.0, stop = 1.0, step = 0.25}\n"
+    )
     # keys after [[interventions]] belong to that table in TOML: put deltas first
     text = "deltas = {start = 0.0, stop = 1.0, step = 0.25}\n" + text.replace(
-        "deltas = {start = 0.0, stop = 1.0, step = 0.25}\n", "")
+        "deltas = {start = 0.0, stop = 1.0, step = 0.25}\n", ""
+    )
     cfg = _load(tmp_path, text)
     assert cfg.seed_list == list(range(100, 130))
     assert cfg.deltas == (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -58,7 +71,7 @@ def test_explicit_seed_list_and_delta_table(tmp_path):
 def test_unknown_top_level_key_names_key_and_allowed(tmp_path):
     msg = _error(tmp_path, "drawz = 3\n" + MINIMAL)
     assert "'drawz'" in msg and "unknown key" in msg
-    assert "draws" in msg and "pairs_per_draw" in msg     # the allowed keys are listed
+    assert "draws" in msg and "pairs_per_draw" in msg  # the allowed keys are listed
     assert str(tmp_path / "sweep.toml") in msg
 
 
@@ -79,7 +92,7 @@ def test_unknown_space_lists_registered_spaces(tmp_path):
 def test_unknown_intervention_and_parameter(tmp_path):
     msg = _error(tmp_path, MINIMAL.replace('name = "truncation"', 'name = "gendr"'))
     assert "'interventions[0]'" in msg and "'gendr'" in msg
-    assert "gender" in msg and "truncation" in msg        # allowed names
+    assert "gender" in msg and "truncation" in msg  # allowed names
     msg = _error(tmp_path, MINIMAL.replace("psi = 0.5", "psy = 0.5"))
     assert "'interventions[0]'" in msg and "psy" in msg and "psi" in msg
 
@@ -99,12 +112,15 @@ def test_every_problem_is_reported_at_once(tmp_path):
     assert "even" in msg
 
 
-@pytest.mark.parametrize("change, key", [
-    ("pairs_per_draw = 20", "pairs_per_draw"),          # more pairs than seeds
-    ("deltas", "deltas"),
-    ("duplicate", "interventions"),
-    ("both seed forms", "seeds"),
-])
+@pytest.mark.parametrize(
+    "change, key",
+    [
+        ("pairs_per_draw = 20", "pairs_per_draw"),  # more pairs than seeds
+        ("deltas", "deltas"),
+        ("duplicate", "interventions"),
+        ("both seed forms", "seeds"),
+    ],
+)
 def test_semantic_checks(tmp_path, change, key):
     text = MINIMAL
     if change == "pairs_per_draw = 20":
@@ -120,7 +136,9 @@ def test_semantic_checks(tmp_path, change, key):
 
 
 def test_ids_tell_repeated_interventions_apart(tmp_path):
-    text = MINIMAL + '[[interventions]]\nname = "truncation"\nid = "trunc-0.7"\nparams = {psi = 0.7}\n'
+    text = (
+        MINIMAL + '[[interventions]]\nname = "truncation"\nid = "trunc-0.7"\nparams = {psi = 0.7}\n'
+    )
     cfg = _load(tmp_path, text)
     assert [i.key for i in cfg.interventions] == ["truncation", "trunc-0.7"]
 

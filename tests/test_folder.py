@@ -1,4 +1,5 @@
 """Sample folders and zips: ordering, lossless reading, geometry policy, bad files, hashing."""
+
 from __future__ import annotations
 
 import zipfile
@@ -46,8 +47,9 @@ def test_centre_crop_then_lanczos_resize(tmp_path):
     with pytest.warns(UpscaleWarning, match=r"1 of 2 images .* upscaled \(first: 1.png, 16x10\)"):
         g = FolderGenerator(tmp_path)
     assert g.resolution == 12
-    np.testing.assert_array_equal(g.images_for_seeds([0])[0].permute(1, 2, 0).numpy(),
-                                  rand_img(6, 12, 12))
+    np.testing.assert_array_equal(
+        g.images_for_seeds([0])[0].permute(1, 2, 0).numpy(), rand_img(6, 12, 12)
+    )
     d = g.describe()
     assert d["resize"] == "lanczos" and d["crop"] == "center" and d["n_files"] == 2
 

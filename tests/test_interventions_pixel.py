@@ -1,4 +1,5 @@
 """Pixel interventions and region masks on stand-in landmarks (no detector needed)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -7,13 +8,34 @@ import torch
 
 from counterfactual.interventions import build_intervention
 from counterfactual.interventions.pixel import (
-    HAT_SHAPES, RegionBlur, RegionFill, SyntheticHat, blur_params, composite, gaussian_blur,
-    hat_parts)
-from counterfactual.interventions.regions import (LANDMARK_REGIONS, PARSING_REGIONS, REGIONS, FaceLandmarks,
-                                                  hat_line, parsing_masks, region_masks)
+    HAT_SHAPES,
+    RegionBlur,
+    RegionFill,
+    SyntheticHat,
+    blur_params,
+    composite,
+    gaussian_blur,
+    hat_parts,
+)
+from counterfactual.interventions.regions import (
+    LANDMARK_REGIONS,
+    PARSING_REGIONS,
+    REGIONS,
+    FaceLandmarks,
+    hat_line,
+    parsing_masks,
+    region_masks,
+)
 
-ARCFACE_112 = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
-                        [41.5493, 92.3655], [70.7299, 92.2041]])
+ARCFACE_112 = np.array(
+    [
+        [38.2946, 51.6963],
+        [73.5318, 51.5014],
+        [56.0252, 71.7366],
+        [41.5493, 92.3655],
+        [70.7299, 92.2041],
+    ]
+)
 
 
 def canonical(images: torch.Tensor) -> FaceLandmarks:
@@ -31,11 +53,11 @@ def _reference_blur(img: np.ndarray, sigma: float, k: int) -> np.ndarray:
     """Separable Gaussian from the closed form, reflect-101 borders (numpy 'reflect')."""
     r = k // 2
     x = np.arange(-r, r + 1)
-    g = np.exp(-x ** 2 / (2 * sigma ** 2))
+    g = np.exp(-(x**2) / (2 * sigma**2))
     g /= g.sum()
     p = np.pad(img.astype(np.float64), ((0, 0), (r, r), (r, r)), mode="reflect")
-    rows = sum(g[i] * p[:, i:i + img.shape[1], :] for i in range(k))
-    return sum(g[i] * rows[:, :, i:i + img.shape[2]] for i in range(k))
+    rows = sum(g[i] * p[:, i : i + img.shape[1], :] for i in range(k))
+    return sum(g[i] * rows[:, :, i : i + img.shape[2]] for i in range(k))
 
 
 def test_blur_params_scale_with_resolution():
@@ -58,7 +80,7 @@ def test_blur_inside_mask_only():
     img = _faces(2, 32)
     mask = torch.zeros(2, 1, 32, 32)
     mask[:, :, 8:20, 10:24] = 1.0
-    mask[:, :, 7, 10:24] = 0.5                       # a soft edge
+    mask[:, :, 7, 10:24] = 0.5  # a soft edge
     out = composite(img, gaussian_blur(img, *blur_params(32)), mask)
     outside = (mask == 0).expand_as(img)
     assert torch.equal(out[outside], img[outside])
@@ -74,13 +96,15 @@ def test_masks_cover_their_landmarks():
     eye_l, eye_r, nose, mouth = pt(38.3, 51.7), pt(73.5, 51.5), pt(56.0, 71.7), pt(56.1, 92.3)
     cheek, top, corner = pt(30, 75), pt(56, 3), pt(2, 110)
     m = {r: region_masks(lm, r)[0, 0].numpy() for r in LANDMARK_REGIONS}
-    for r, yes, no in [("eyes", [eye_l, eye_r], [nose, mouth, top]),
-                       ("nose", [nose], [eye_l, mouth]),
-                       ("mouth", [mouth], [nose, eye_r]),
-                       ("skin", [cheek], [eye_l, mouth, top, corner]),
-                       ("hair", [top], [eye_l, nose, mouth]),
-                       ("hat", [top], [eye_l, nose]),
-                       ("background", [corner], [nose, cheek, eye_l])]:
+    for r, yes, no in [
+        ("eyes", [eye_l, eye_r], [nose, mouth, top]),
+        ("nose", [nose], [eye_l, mouth]),
+        ("mouth", [mouth], [nose, eye_r]),
+        ("skin", [cheek], [eye_l, mouth, top, corner]),
+        ("hair", [top], [eye_l, nose, mouth]),
+        ("hat", [top], [eye_l, nose]),
+        ("background", [corner], [nose, cheek, eye_l]),
+    ]:
         for p in yes:
             assert m[r][p] == 1.0, (r, p)
         for p in no:
@@ -90,7 +114,7 @@ def test_masks_cover_their_landmarks():
         assert 0 <= m[r].min() and m[r].max() <= 1
         assert ((m[r] > 0) & (m[r] < 1)).any(), f"{r} has no soft edge"
     line = hat_line(lm, 0)
-    assert (m["hat"][int(np.ceil(line)) + 3:] == 0).all()
+    assert (m["hat"][int(np.ceil(line)) + 3 :] == 0).all()
 
 
 @pytest.mark.parametrize("region", ["eyes", "skin", "background"])
@@ -108,7 +132,9 @@ def test_region_blur_intervention_changes_region_only(region):
 
 def test_fill_uses_region_mean_or_colour():
     img = _faces(2, 64)
-    twins = RegionFill("mouth", landmarker=canonical, masks="landmarks").counterfactual(None, [0, 1], img)
+    twins = RegionFill("mouth", landmarker=canonical, masks="landmarks").counterfactual(
+        None, [0, 1], img
+    )
     mask = region_masks(canonical(img), "mouth")
     full = (mask == 1).expand_as(img)
     for i in range(2):
@@ -123,6 +149,7 @@ def test_fill_uses_region_mean_or_colour():
 def _label_maps(n: int, size: int = 96) -> np.ndarray:
     """Constructed parsing maps: background, a skin block with eyes, nose and mouth, hair on top."""
     from extractors.face.parsing import CLASS_INDEX as C
+
     m = np.zeros((n, size, size), np.uint8)
     m[:, 20:80, 25:71] = C["skin"]
     m[:, 5:20, 20:76] = C["hair"]
@@ -144,8 +171,8 @@ def test_parsing_masks_follow_the_class_map_at_any_resolution():
         assert at("mouth", 66, 48) > 0.5 and at("mouth", 70, 48) > 0.5 and at("mouth", 50, 48) == 0
         assert min(at("hair", 10, 48), at("skin", 30, 30), at("background", 90, 5)) > 0.999
         assert (m["hat"] == 0).all() and (m["ears"] == 0).all() and (m["all"] == 1).all()
-        area = m["eyes"][0].sum() / size ** 2
-        assert area == pytest.approx(2 * 5 * 10 / 96 ** 2, rel=0.1)      # scale-free area
+        area = m["eyes"][0].sum() / size**2
+        assert area == pytest.approx(2 * 5 * 10 / 96**2, rel=0.1)  # scale-free area
     hard = parsing_masks(labels, "nose", (96, 96), soft=False)[0, 0].numpy()
     assert hard.sum() == 13 * 8
     with pytest.raises(ValueError, match="unknown region 'chin'"):
@@ -177,11 +204,11 @@ def test_synthetic_hat_deterministic_per_seed_and_upper_only():
     a = hat.counterfactual(None, seeds, img)
     b = hat.counterfactual(None, seeds, img)
     assert torch.equal(a, b)
-    alone = hat.counterfactual(None, seeds[2:3], img[2:3])       # batch-independent
+    alone = hat.counterfactual(None, seeds[2:3], img[2:3])  # batch-independent
     assert torch.equal(alone[0], a[2])
     lm = canonical(img)
     eye_top = int(np.floor(lm.eyes[0][:, 1].min()))
-    assert torch.equal(a[:, :, eye_top:], img[:, :, eye_top:])   # nothing at or below the eyes
+    assert torch.equal(a[:, :, eye_top:], img[:, :, eye_top:])  # nothing at or below the eyes
     assert ((a[:, :, :eye_top] != img[:, :, :eye_top]).float().mean(dim=(1, 2, 3)) > 0.1).all()
     different_seed = hat.counterfactual(None, [99, 11, 12, 13, 14, 15], img)
     assert not torch.equal(different_seed[0], a[0])
@@ -200,9 +227,15 @@ def test_hat_shapes_stay_above_documented_bound(shape):
 
 def test_landmarks_from_106_points_groups():
     pts = np.random.RandomState(0).rand(2, 106, 2) * 64
-    groups = {"contour": range(0, 33), "eye_l": range(33, 43), "brow_l": range(43, 52),
-              "mouth": range(52, 72), "nose": range(72, 87), "eye_r": range(87, 97),
-              "brow_r": range(97, 106)}
+    groups = {
+        "contour": range(0, 33),
+        "eye_l": range(33, 43),
+        "brow_l": range(43, 52),
+        "mouth": range(52, 72),
+        "nose": range(72, 87),
+        "eye_r": range(87, 97),
+        "brow_r": range(97, 106),
+    }
     lm = FaceLandmarks.from_points(pts, groups, 64)
     np.testing.assert_array_equal(lm.eye_r, pts[:, 87:97])
     assert lm.brows.shape == (2, 18, 2)

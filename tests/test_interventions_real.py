@@ -2,6 +2,7 @@
 
 Skipped (with the reason) when the weight-carrier packages are not installed.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -9,8 +10,13 @@ import pytest
 import torch
 
 from counterfactual.interventions import build_intervention, verify_intervention
-from counterfactual.interventions.regions import (REGIONS, detect_landmarks, detect_parsing, parsing_masks,
-                                                  region_masks)
+from counterfactual.interventions.regions import (
+    REGIONS,
+    detect_landmarks,
+    detect_parsing,
+    parsing_masks,
+    region_masks,
+)
 
 SEEDS = [0, 1, 2, 3, 4, 5]
 
@@ -18,6 +24,7 @@ SEEDS = [0, 1, 2, 3, 4, 5]
 @pytest.fixture(scope="module")
 def dcgan():
     import generators
+
     try:
         return generators.load_generator("dcgan-digiface")
     except FileNotFoundError as exc:
@@ -38,7 +45,9 @@ def landmarks(base):
 
 
 def test_truncation_on_dcgan(dcgan, base):
-    assert torch.equal(build_intervention("truncation", psi=1.0).counterfactual(dcgan, SEEDS, base), base)
+    assert torch.equal(
+        build_intervention("truncation", psi=1.0).counterfactual(dcgan, SEEDS, base), base
+    )
     flat = build_intervention("truncation", psi=0.0).counterfactual(dcgan, SEEDS, base)
     assert torch.equal(flat, flat[:1].expand_as(flat))
     half = build_intervention("truncation").counterfactual(dcgan, SEEDS, base)
@@ -47,6 +56,7 @@ def test_truncation_on_dcgan(dcgan, base):
 
 def test_region_masks_sit_on_real_landmarks(base, landmarks):
     from extractors.face.detect import LMK106_PUPILS, detect_faces, landmarks_106
+
     assert landmarks.found.mean() > 0.5
     pupils = np.asarray(landmarks_106(base, detect_faces(base).boxes))[:, list(LMK106_PUPILS)]
     masks = {r: region_masks(landmarks, r)[:, 0].numpy() for r in ("eyes", "mouth", "hat", "skin")}
@@ -90,6 +100,7 @@ def test_synthetic_hat_on_real_faces(dcgan, base, landmarks):
 def test_verification_on_real_scorers(dcgan, base):
     try:
         from extractors.scorers import identity_similarity, load_scorer
+
         scorers = {"gender": load_scorer("gender"), "age": load_scorer("age")}
     except FileNotFoundError as exc:
         pytest.skip(f"scorer weights missing: {exc}")
@@ -105,12 +116,15 @@ def test_verification_on_real_scorers(dcgan, base):
 def test_learned_gender_edit_moves_gender(dcgan, tmp_path):
     try:
         from extractors.scorers import identity_similarity, load_scorer
+
         scorers = {"gender": load_scorer("gender"), "age": load_scorer("age")}
     except FileNotFoundError as exc:
         pytest.skip(f"scorer weights missing: {exc}")
     edit = build_intervention("gender", n_samples=600, quantile=0.25)
     edit.prepare(dcgan, tmp_path)
-    assert edit.direction.provenance["held_out_balanced_accuracy"] > 0.55   # 0.62 at M=600, 0.74 at M=2000
+    assert (
+        edit.direction.provenance["held_out_balanced_accuracy"] > 0.55
+    )  # 0.62 at M=600, 0.74 at M=2000
     seeds = list(range(100, 132))
     base = dcgan.images_for_seeds(seeds)
     twins = edit.counterfactual(dcgan, seeds, base)

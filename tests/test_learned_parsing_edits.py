@@ -4,6 +4,7 @@ Directions are learned from the parsing scorers on 300 samples (InterFaceGAN, de
 applied to 32 evaluation faces and verified with the real scorers and ArcFace identity.
 Slow (about 400 parser passes): run with `pytest -m slow tests/test_learned_parsing_edits.py`.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -18,14 +19,22 @@ pytestmark = pytest.mark.slow
 def setting(tmp_path_factory):
     from generators import load_generator
     from extractors.scorers import identity_similarity, load_scorer
+
     base = dcgan_faces(SEEDS)
     scorers = {k: load_scorer(k) for k in ("hair_length", "hat", "gender", "age")}
-    return load_generator("dcgan-digiface"), base, scorers, identity_similarity, tmp_path_factory.mktemp("edits")
+    return (
+        load_generator("dcgan-digiface"),
+        base,
+        scorers,
+        identity_similarity,
+        tmp_path_factory.mktemp("edits"),
+    )
 
 
 @pytest.mark.parametrize("attribute", ["hair_length", "hat"])
 def test_learned_parsing_edit_moves_its_score_and_keeps_identity(setting, attribute):
     from counterfactual.interventions import build_intervention, verify_intervention
+
     gen, base, scorers, identity, workdir = setting
     edit = build_intervention(attribute, n_samples=300)
     edit.prepare(gen, workdir)

@@ -1,4 +1,5 @@
 """Bootstrap: coverage of a known mean, seeding, and paired vs independent resampling."""
+
 from __future__ import annotations
 
 import numpy as np

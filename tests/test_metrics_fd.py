@@ -1,4 +1,5 @@
 """Fréchet distance: against scipy's sqrtm formulation, closed forms, invariances and routes."""
+
 from __future__ import annotations
 
 import warnings
@@ -7,12 +8,18 @@ import numpy as np
 import pytest
 import scipy.linalg
 
-from counterfactual.metrics import (FDResult, FeatureStats, RankDeficientCovarianceWarning,
-                                    frechet_distance, frechet_distance_features)
+from counterfactual.metrics import (
+    FDResult,
+    FeatureStats,
+    RankDeficientCovarianceWarning,
+    frechet_distance,
+    frechet_distance_features,
+)
 
 
-def correlated(rng: np.random.Generator, n: int, d: int, shift: float = 0.0,
-               scale: float = 1.0) -> np.ndarray:
+def correlated(
+    rng: np.random.Generator, n: int, d: int, shift: float = 0.0, scale: float = 1.0
+) -> np.ndarray:
     mix = rng.standard_normal((d, d)) / np.sqrt(d) + np.eye(d)
     return scale * rng.standard_normal((n, d)) @ mix + shift
 
@@ -201,22 +208,26 @@ def test_one_rank_rule_on_a_steep_full_rank_spectrum():
     assert sv.min() / sv.max() > 1e3 * 200 * np.finfo(float).eps
     ranks = {}
     with warnings.catch_warnings():
-        warnings.simplefilter("error", RankDeficientCovarianceWarning)   # no warning at all
+        warnings.simplefilter("error", RankDeficientCovarianceWarning)  # no warning at all
         for method in ("auto", "svd", "cholesky", "eigh"):
             res = frechet_distance_features(x, y, method=method)
             ranks[method] = (res.rank1, res.rank2)
         a = FeatureStats.from_features(x)
         b = FeatureStats.from_features(y)
-        ranks["moments-eigh"] = tuple(frechet_distance(a.mean, a.cov, b.mean, b.cov,
-                                                       method="eigh").as_dict()[k]
-                                      for k in ("rank1", "rank2"))
+        ranks["moments-eigh"] = tuple(
+            frechet_distance(a.mean, a.cov, b.mean, b.cov, method="eigh").as_dict()[k]
+            for k in ("rank1", "rank2")
+        )
     assert set(ranks.values()) == {(200, 200)}, ranks
 
 
 def test_rank_warning_names_its_cause(rng):
     few = correlated(rng, 10, 16), correlated(rng, 12, 16)
-    with pytest.warns(RankDeficientCovarianceWarning, match="fewer samples than dimensions "
-                                                            r"\(n1=10, n2=12\)"):
+    with pytest.warns(
+        RankDeficientCovarianceWarning,
+        match="fewer samples than dimensions "
+        r"\(n1=10, n2=12\)",
+    ):
         frechet_distance_features(*few)
     # n > d but a duplicated feature: singular, and not for lack of samples
     x, y = correlated(rng, 400, 8), correlated(rng, 400, 8)
@@ -225,8 +236,9 @@ def test_rank_warning_names_its_cause(rng):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             res = frechet_distance_features(x, y, method=method)
-        msgs = [str(w.message) for w in caught
-                if issubclass(w.category, RankDeficientCovarianceWarning)]
+        msgs = [
+            str(w.message) for w in caught if issubclass(w.category, RankDeficientCovarianceWarning)
+        ]
         assert (res.rank1, res.rank2) == (7, 7), method
         assert len(msgs) == 1 and "numerically singular" in msgs[0], method
         assert "fewer samples" not in msgs[0] and "n1=400, n2=400 > dim" in msgs[0]
@@ -236,10 +248,11 @@ def test_rank_warning_names_its_cause(rng):
     assert "fewer samples" not in str(rec[0].message)
 
 
-@pytest.mark.parametrize("n, dim", [(12, 40), (60, 8)])     # gram route, cov route
+@pytest.mark.parametrize("n, dim", [(12, 40), (60, 8)])  # gram route, cov route
 def test_batched_entry_point_matches_single_pair(rng, n, dim):
     """frechet_distance_batch on many row selections of one pool equals one sqrtm FD each."""
     from counterfactual.metrics import frechet_distance_batch, frechet_distance_matched
+
     pool = rng.normal(size=(80, dim)) @ rng.normal(size=(dim, dim)) + 3.0
     rows_a = np.stack([rng.choice(80, n, replace=False) for _ in range(5)])
     rows_b = np.stack([rng.choice(80, n, replace=False) for _ in range(5)])
@@ -247,12 +260,13 @@ def test_batched_entry_point_matches_single_pair(rng, n, dim):
     assert res.route == ("gram" if n <= dim else "cov")
     for k in range(5):
         a, b = pool[rows_a[k]], pool[rows_b[k]]
-        assert res.fd[k] == pytest.approx(_moments_sqrtm_fd(a, b), rel=1e-5)     # independent
+        assert res.fd[k] == pytest.approx(_moments_sqrtm_fd(a, b), rel=1e-5)  # independent
         assert res.fd[k] == pytest.approx(float(frechet_distance_features(a, b)), rel=1e-9)
         assert res.fd[k] == pytest.approx(res.mean_term[k] + res.trace_term[k], rel=1e-12)
     whole = frechet_distance_matched(pool[:40], pool[40:])
-    assert whole.fd[0] == pytest.approx(float(frechet_distance_features(pool[:40], pool[40:])),
-                                        rel=1e-9)
+    assert whole.fd[0] == pytest.approx(
+        float(frechet_distance_features(pool[:40], pool[40:])), rel=1e-9
+    )
 
 
 def _moments_sqrtm_fd(x: np.ndarray, y: np.ndarray) -> float:

@@ -1,4 +1,5 @@
 """KID: against a brute-force unbiased MMD^2, sign behaviour and seeding."""
+
 from __future__ import annotations
 
 import itertools
@@ -33,7 +34,8 @@ def test_matches_brute_force():
     res = kid(x, y, num_subsets=4, max_subset_size=5, seed=1)
     assert res.values.shape == (4,) and res.subset_size == 5
     assert res.mean == pytest.approx(res.values.mean()) and res.std == pytest.approx(
-        res.values.std(ddof=1))
+        res.values.std(ddof=1)
+    )
 
 
 def test_identical_near_zero_shifted_positive():

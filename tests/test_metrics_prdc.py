@@ -1,4 +1,5 @@
 """Precision/recall and density/coverage: hand-computed cases, extremes, a brute-force twin."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,17 +14,22 @@ def col(*v: float) -> np.ndarray:
 
 def brute(real: np.ndarray, fake: np.ndarray, k: int) -> tuple[float, float, float, float]:
     """Direct definitions with explicit loops (closed balls, self excluded)."""
+
     def radii(s):
-        return [sorted(np.linalg.norm(s[i] - s[j]) for j in range(len(s)) if j != i)[k - 1]
-                for i in range(len(s))]
+        return [
+            sorted(np.linalg.norm(s[i] - s[j]) for j in range(len(s)) if j != i)[k - 1]
+            for i in range(len(s))
+        ]
+
     rr, fr = radii(real), radii(fake)
     dist = np.array([[np.linalg.norm(r - f) for f in fake] for r in real])
-    precision = np.mean([any(dist[i, j] <= rr[i] for i in range(len(real)))
-                         for j in range(len(fake))])
-    recall = np.mean([any(dist[i, j] <= fr[j] for j in range(len(fake)))
-                      for i in range(len(real))])
-    density = sum(dist[i, j] <= rr[i] for i in range(len(real))
-                  for j in range(len(fake))) / (k * len(fake))
+    precision = np.mean(
+        [any(dist[i, j] <= rr[i] for i in range(len(real))) for j in range(len(fake))]
+    )
+    recall = np.mean([any(dist[i, j] <= fr[j] for j in range(len(fake))) for i in range(len(real))])
+    density = sum(dist[i, j] <= rr[i] for i in range(len(real)) for j in range(len(fake))) / (
+        k * len(fake)
+    )
     coverage = np.mean([dist[i].min() <= rr[i] for i in range(len(real))])
     return precision, recall, density, coverage
 

@@ -1,5 +1,6 @@
 """Streaming metrics: float32 memory-mapped features and bootstrap index views give the same
 numbers as float64 arrays, without a float64 copy of the whole set."""
+
 from __future__ import annotations
 
 import tracemalloc
@@ -7,8 +8,15 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from counterfactual.metrics import (Rows, bootstrap, density_coverage, frechet_distance_features,
-                                    kid, manifold_metrics, precision_recall)
+from counterfactual.metrics import (
+    Rows,
+    bootstrap,
+    density_coverage,
+    frechet_distance_features,
+    kid,
+    manifold_metrics,
+    precision_recall,
+)
 from counterfactual.metrics.stats import FeatureStats
 
 
@@ -43,8 +51,10 @@ def test_memory_mapped_float32_equals_float64_arrays(mapped):
     r64, f64 = np.asarray(real, np.float64), np.asarray(fake, np.float64)
     assert precision_recall(real, fake, k=3) == precision_recall(r64, f64, k=3)
     assert density_coverage(real, fake, k=5) == density_coverage(r64, f64, k=5)
-    assert kid(real, fake, num_subsets=5, max_subset_size=100).mean == \
-        kid(r64, f64, num_subsets=5, max_subset_size=100).mean
+    assert (
+        kid(real, fake, num_subsets=5, max_subset_size=100).mean
+        == kid(r64, f64, num_subsets=5, max_subset_size=100).mean
+    )
     for method in ("cholesky", "svd"):
         a = frechet_distance_features(real, fake, method=method).value
         b = frechet_distance_features(r64, f64, method=method).value
@@ -97,13 +107,17 @@ def test_metrics_never_copy_a_whole_set(tmp_path):
     real, fake = _mapped_pair(tmp_path / "big.f32", n, d, 1)
     copy_bytes, tile = n * d * 8, 1 << 18
     assert _peak_bytes(lambda: manifold_metrics(real, fake, block_bytes=tile)) < 0.75 * copy_bytes
-    assert _peak_bytes(lambda: kid(real, fake, num_subsets=2, max_subset_size=200)) < 0.75 * copy_bytes
+    assert (
+        _peak_bytes(lambda: kid(real, fake, num_subsets=2, max_subset_size=200)) < 0.75 * copy_bytes
+    )
     resample = Rows(real).take(np.random.default_rng(0).integers(0, n, n))
-    assert _peak_bytes(lambda: manifold_metrics(resample, fake, block_bytes=tile)) < 0.75 * copy_bytes
+    assert (
+        _peak_bytes(lambda: manifold_metrics(resample, fake, block_bytes=tile)) < 0.75 * copy_bytes
+    )
 
 
 def test_feature_stats_stream_a_memory_map(tmp_path):
-    n, d = 20000, 32                      # the d x d matrices are small next to the rows
+    n, d = 20000, 32  # the d x d matrices are small next to the rows
     real, _ = _mapped_pair(tmp_path / "tall.f32", n, d, 2)
     peak = _peak_bytes(lambda: FeatureStats.from_features(real, chunk_rows=512))
     assert peak < n * d * 8 / 4
@@ -133,15 +147,20 @@ print(peak - before, 2 * m * d * 8)
 """
 
 
-@pytest.mark.slow   # flaky in the full suite (RSS of a subprocess, ~1 in 6 runs); see issue 13 notes
+@pytest.mark.slow  # flaky in the full suite (RSS of a subprocess, ~1 in 6 runs); see issue 13 notes
 def test_dose_response_needs_one_float64_copy_of_the_pool(tmp_path):
     """Memory-mapped float32 base/twin features: the dose statistics' peak RSS grows by about
     one float64 copy of the pool [base; twin] plus the mapped float32 pages (half a pool), not
     by a second copy (a [P, d] temporary such as pool * pool would add one)."""
     import subprocess
     import sys
-    proc = subprocess.run([sys.executable, "-c", _DOSE_RSS, str(tmp_path / "f.npy")],
-                          capture_output=True, text=True, timeout=300)
+
+    proc = subprocess.run(
+        [sys.executable, "-c", _DOSE_RSS, str(tmp_path / "f.npy")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     grown, pool_bytes = map(int, proc.stdout.split())
     assert grown < 2 * pool_bytes, (grown, pool_bytes)

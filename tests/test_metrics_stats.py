@@ -1,4 +1,5 @@
 """FeatureStats: streaming and merging against numpy, .npz files as pytorch-fid writes them."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -27,7 +28,7 @@ def test_chunks_and_merges_agree(x):
     one = FeatureStats.from_features(x)
     many = FeatureStats(12)
     for start in range(0, len(x), 10):
-        many.append(x[start:start + 10])
+        many.append(x[start : start + 10])
     halves = FeatureStats.from_features(x[:100]).merge(FeatureStats.from_features(x[100:]))
     parts = FeatureStats.merge_all(FeatureStats.from_features(c) for c in np.array_split(x, 7))
     small_chunks = FeatureStats.from_features(x, chunk_rows=3)

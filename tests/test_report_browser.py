@@ -7,6 +7,7 @@ A probe script is appended to a copy of the report (the product page carries no 
 writes its measurements as JSON into the DOM, which `chromium --dump-dom` prints. Without the
 browser the test skips locally and fails in CI (CI=true), where `.ci/run` installs it.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,10 +22,22 @@ import pytest
 from counterfactual.report import build_report
 from report_fakes import write_sweep_run
 
-DEMO_SPACES = {"inception-fid": True, "arcface": True, "gender-classifier": True,
-               "random-inception": False}
-DEMO_INTERVENTIONS = ["gender", "age", "truncation", "hat", "blur:eyes", "blur:mouth",
-                      "blur:hair", "blur:all"]
+DEMO_SPACES = {
+    "inception-fid": True,
+    "arcface": True,
+    "gender-classifier": True,
+    "random-inception": False,
+}
+DEMO_INTERVENTIONS = [
+    "gender",
+    "age",
+    "truncation",
+    "hat",
+    "blur:eyes",
+    "blur:mouth",
+    "blur:hair",
+    "blur:all",
+]
 DEMO_DELTAS = [round(0.05 * i, 2) for i in range(21)]
 
 PROBE = r"""
@@ -76,7 +89,9 @@ def _browser() -> str:
         path = shutil.which(name)
         if path:
             return path
-    message = "headless Chromium not found (Debian: apt-get install -y chromium; .ci/run installs it)"
+    message = (
+        "headless Chromium not found (Debian: apt-get install -y chromium; .ci/run installs it)"
+    )
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(message)
     pytest.skip(message)
@@ -84,24 +99,46 @@ def _browser() -> str:
 
 def _probe(browser: str, html: Path, width: int, profile: Path) -> dict:
     probe = html.with_name("probe_" + html.name)
-    probe.write_text(html.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>"),
-                     encoding="utf-8")
-    cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           "--hide-scrollbars", f"--user-data-dir={profile}", f"--window-size={width},1000",
-           "--virtual-time-budget=5000", "--dump-dom", probe.resolve().as_uri()]
+    probe.write_text(
+        html.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>"), encoding="utf-8"
+    )
+    cmd = [
+        browser,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+        f"--user-data-dir={profile}",
+        f"--window-size={width},1000",
+        "--virtual-time-budget=5000",
+        "--dump-dom",
+        probe.resolve().as_uri(),
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
     probe.unlink()
     match = re.search(r'<pre id="probe-result">(.*?)</pre>', done.stdout, flags=re.S)
     assert match, f"the probe did not run (rc {done.returncode}): {done.stderr[-2000:]}"
     import html as html_lib
+
     return json.loads(html_lib.unescape(match.group(1)))
 
 
 @pytest.fixture(scope="module")
 def demo_report(tmp_path_factory) -> Path:
-    root = write_sweep_run(tmp_path_factory.mktemp("demo_like"), DEMO_SPACES, DEMO_INTERVENTIONS,
-                           DEMO_DELTAS, draws=10, res=64, n_images=16, dims=512)
+    root = write_sweep_run(
+        tmp_path_factory.mktemp("demo_like"),
+        DEMO_SPACES,
+        DEMO_INTERVENTIONS,
+        DEMO_DELTAS,
+        draws=10,
+        res=64,
+        n_images=16,
+        dims=512,
+    )
     return build_report(root, n_boot=100, log=lambda s: None)
 
 
@@ -111,8 +148,9 @@ def _check_page(r: dict, run_dir: Path) -> None:
     for img in r["images"]:
         assert img["complete"] and img["w"] > 0, f"image does not decode: {img}"
     assert r["strips"] and all(s["defined"] and s["w"] > 0 and s["h"] > 0 for s in r["strips"])
-    assert r["tables"] and all(t["href"] for t in r["tables"]), \
+    assert r["tables"] and all(t["href"] for t in r["tables"]), (
         f"{sum(not t['href'] for t in r['tables'])} tables without a download link"
+    )
     for t in r["tables"]:
         assert (run_dir / t["href"]).is_file(), t["href"]
 
@@ -122,8 +160,9 @@ def test_demo_report_in_headless_chromium(demo_report, tmp_path):
     assert demo_report.stat().st_size < 1_000_000
     narrow = _probe(browser, demo_report, 800, tmp_path / "profile800")
     assert narrow["innerWidth"] == 800
-    assert narrow["scrollWidth"] <= narrow["clientWidth"], \
+    assert narrow["scrollWidth"] <= narrow["clientWidth"], (
         f"page is {narrow['scrollWidth']} px wide at 800 px: {narrow['wide']}"
+    )
     assert not narrow["wide"], narrow["wide"]
     _check_page(narrow, demo_report.parent)
     # the strips decode too: each source loads as an image in the same browser
@@ -131,7 +170,7 @@ def test_demo_report_in_headless_chromium(demo_report, tmp_path):
         assert uri.startswith("data:image/jpeg;base64,")
     wide = _probe(browser, demo_report, 1400, tmp_path / "profile1400")
     _check_page(wide, demo_report.parent)
-    assert wide["findingsTop"] < 150                 # the findings box opens the page
+    assert wide["findingsTop"] < 150  # the findings box opens the page
     # sorting: the clicked numeric column is ascending afterwards
     values = [float(v) for v in wide["sorted"] if v not in ("", None)]
     assert wide["sortState"] == "ascending" and values == sorted(values) and len(values) > 1

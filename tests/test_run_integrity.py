@@ -1,5 +1,6 @@
 """Run-directory integrity: one writer at a time, checksums on everything later results read,
 recovery without --force, a report that never mixes configs, and a full disk."""
+
 from __future__ import annotations
 
 import errno
@@ -29,8 +30,11 @@ TESTS = Path(__file__).resolve().parent
 def _fake_components(monkeypatch):
     """In-process CLI sweeps use the fake scorers, like `_sweep` and the subprocesses."""
     import counterfactual.sweep.executor as executor
+
     fake = fakes.components()
     monkeypatch.setattr(executor, "Components", lambda *args, **kwargs: fake)
+
+
 TABLES = ("dose_response.csv", "region.csv", "verification.json")
 CLI = """
 import sys, time
@@ -90,19 +94,28 @@ def clean(tmp_path_factory):
 
 
 def _start(config: Path, out: Path, go: Path, sleep: str = "0.05") -> subprocess.Popen:
-    env = {**os.environ, "SWEEP_FAKES_SLEEP": sleep,
-           "PYTHONPATH": os.pathsep.join([str(TESTS.parent), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.Popen([sys.executable, "-c", CLI.format(tests=str(TESTS)), str(config),
-                             str(out), str(go)], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    env = {
+        **os.environ,
+        "SWEEP_FAKES_SLEEP": sleep,
+        "PYTHONPATH": os.pathsep.join([str(TESTS.parent), os.environ.get("PYTHONPATH", "")]),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CLI.format(tests=str(TESTS)), str(config), str(out), str(go)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout.readline().strip() == "ready"
     return proc
 
 
 # ---- the writer lock --------------------------------------------------------------------
 def test_two_sweeps_racing_into_one_run_directory(tmp_path, clean):
-    configs = {"draws3": _config(tmp_path, "a.toml"),
-               "draws2": _config(tmp_path, "b.toml", ("draws = 3", "draws = 2"))}
+    configs = {
+        "draws3": _config(tmp_path, "a.toml"),
+        "draws2": _config(tmp_path, "b.toml", ("draws = 3", "draws = 2")),
+    }
     out, go = tmp_path / "run", tmp_path / "go"
     procs = {label: _start(cfg, out, go) for label, cfg in configs.items()}
     go.touch()
@@ -116,13 +129,18 @@ def test_two_sweeps_racing_into_one_run_directory(tmp_path, clean):
     loser = next(label for label in results if label != winner)
     rc, stderr = results[loser]
     assert rc == 2, stderr
-    if "being written" in stderr:             # it met the lock (else the finished run's config)
-        assert f"being written by pid {procs[winner].pid}" in stderr and stderr.strip().count("\n") == 0
+    if "being written" in stderr:  # it met the lock (else the finished run's config)
+        assert (
+            f"being written by pid {procs[winner].pid}" in stderr
+            and stderr.strip().count("\n") == 0
+        )
     else:
         assert "different config" in stderr, stderr
     _same_tables(out, clean[winner])
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["status"] == "complete" and manifest["config"]["draws"] == (3 if winner == "draws3" else 2)
+    assert manifest["status"] == "complete" and manifest["config"]["draws"] == (
+        3 if winner == "draws3" else 2
+    )
     # the loser's config is refused afterwards too: never "complete" with the winner's tables
     assert main(["sweep", str(configs[loser]), "--out", str(out), "--no-progress"]) == 2
 
@@ -142,13 +160,15 @@ def test_a_refused_invocation_leaves_the_running_sweep_intact(tmp_path, clean, c
         partial = out / "sets" / f"{TEMP_MARK}stand-in-for-a-write-in-progress"
         partial.parent.mkdir(parents=True, exist_ok=True)
         partial.write_bytes(b"half")
-        for argv in (["sweep", str(other), "--out", str(out), "--no-progress"],
-                     ["sweep", str(cfg), "--out", str(out), "--no-progress", "--force"],
-                     ["report", str(out)]):
+        for argv in (
+            ["sweep", str(other), "--out", str(out), "--no-progress"],
+            ["sweep", str(cfg), "--out", str(out), "--no-progress", "--force"],
+            ["report", str(out)],
+        ):
             assert main(argv) == 2, argv
             err = capsys.readouterr().err.strip()
             assert "\n" not in err and f"pid {proc.pid}" in err, err
-        assert partial.exists()                    # the refused invocations cleaned nothing
+        assert partial.exists()  # the refused invocations cleaned nothing
         partial.unlink()
     finally:
         stdout, stderr = proc.communicate(timeout=300)
@@ -181,11 +201,13 @@ def _truncate(path: Path) -> None:
 
 @pytest.mark.parametrize("damage", [_flip, _truncate], ids=["flipped", "truncated"])
 @pytest.mark.parametrize("target", ["images", "stats", "features"])
-def test_damaged_files_are_detected_and_recomputed_by_a_plain_rerun(tmp_path, clean, log, target, damage):
+def test_damaged_files_are_detected_and_recomputed_by_a_plain_rerun(
+    tmp_path, clean, log, target, damage
+):
     config, out = _half_finished(tmp_path, clean)
     if target == "images":
         victims = [out / "sets" / "base" / "images.npy"]
-        for marker in (out / "done").glob("extract__fakeblur_top*"):   # its twins need the base set
+        for marker in (out / "done").glob("extract__fakeblur_top*"):  # its twins need the base set
             marker.unlink()
     elif target == "stats":
         victims = sorted((out / "stats").glob("*.json"))[:2]
@@ -198,7 +220,7 @@ def test_damaged_files_are_detected_and_recomputed_by_a_plain_rerun(tmp_path, cl
     assert result.status == "complete"
     calls = log.read_text().splitlines() if log.exists() else []
     if target == "images":
-        assert "images 24" in calls                       # the base set was generated again
+        assert "images 24" in calls  # the base set was generated again
     _same_tables(out, clean["draws3"])
 
 
@@ -228,8 +250,11 @@ def test_complete_run_with_a_damaged_table_is_rewritten(tmp_path, clean):
 def test_stale_temp_files_are_cleaned_by_the_writer(tmp_path, clean):
     out = tmp_path / "run"
     shutil.copytree(clean["draws3"], out)
-    stale = [out / "interventions" / "fake_latent" / "directions" / ".x-z-1.npy.abc123.tmp",
-             out / "features" / ".y.npy.def456.tmp", out / "tables" / f"{TEMP_MARK}dose_response.csv"]
+    stale = [
+        out / "interventions" / "fake_latent" / "directions" / ".x-z-1.npy.abc123.tmp",
+        out / "features" / ".y.npy.def456.tmp",
+        out / "tables" / f"{TEMP_MARK}dose_response.csv",
+    ]
     for path in stale:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"half")
@@ -239,7 +264,9 @@ def test_stale_temp_files_are_cleaned_by_the_writer(tmp_path, clean):
 
 def test_failed_setup_leaves_no_manifest_needing_force(tmp_path, capsys):
     out = tmp_path / "run"
-    broken = _config(tmp_path, "broken.toml", ('{name = "fake-b", allow_untrained = true}', '"fake-b"'))
+    broken = _config(
+        tmp_path, "broken.toml", ('{name = "fake-b", allow_untrained = true}', '"fake-b"')
+    )
     assert main(["sweep", str(broken), "--out", str(out), "--no-progress"]) == 1
     assert "fake-b" in capsys.readouterr().err
     assert not (out / "manifest.json").exists()
@@ -249,6 +276,7 @@ def test_failed_setup_leaves_no_manifest_needing_force(tmp_path, capsys):
 
 def test_intervention_slug_cannot_escape_the_run_directory():
     from counterfactual.run.directory import RunDir, slug
+
     for name in ("..", ".", ".hidden"):
         assert not slug(name).startswith(".")
     rd = RunDir("/runs/x")
@@ -280,7 +308,7 @@ def test_report_beside_a_writer_is_refused_naming_it(tmp_path, clean, capsys):
         assert main(["report", str(out)]) == 2
         err = capsys.readouterr().err
         assert f"pid {os.getpid()}" in err
-    _truncate(out / "sets" / "base" / "sample.npy")         # a damaged grid sample is left out
+    _truncate(out / "sets" / "base" / "sample.npy")  # a damaged grid sample is left out
     with pytest.warns(UserWarning, match=r"sample\.npy: unreadable sample images"):
         assert main(["report", str(out), "--n-boot", "20"]) == 0
 
@@ -289,6 +317,7 @@ def test_report_beside_a_writer_is_refused_naming_it(tmp_path, clean, capsys):
 def _looks_complete_or_absent(out: Path) -> None:
     """Every file left is whole: JSON parses, .npy loads, markers' checksums hold; no temps."""
     from counterfactual.foundation.hashing import sha256_file
+
     assert not list(out.rglob(f"{TEMP_MARK}*")) and not list(out.rglob(".*.tmp"))
     for path in out.rglob("*.json"):
         json.loads(path.read_text())
@@ -305,8 +334,9 @@ def _looks_complete_or_absent(out: Path) -> None:
 def test_disk_full_leaves_no_complete_looking_file_and_resumes(tmp_path, clean, capsys):
     mnt = tmp_path / "small"
     mnt.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt)],
-                             capture_output=True, text=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt)], capture_output=True, text=True
+    )
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
     try:
@@ -330,10 +360,12 @@ def test_disk_full_leaves_no_complete_looking_file_and_resumes(tmp_path, clean, 
 
 def test_oserror_without_a_file_name_gets_the_target_named(tmp_path, monkeypatch):
     from counterfactual.foundation import files
+
     target = tmp_path / "x.json"
 
     def full(*_args, **_kw):
         raise OSError(errno.ENOSPC, "No space left on device")
+
     with pytest.raises(OSError) as info:
         files.atomic_write(target, lambda fh: full())
     assert info.value.errno == errno.ENOSPC and info.value.filename == str(target)

@@ -1,4 +1,5 @@
 """Our StyleGAN2 generator against NVIDIA's own outputs (fixture) and independent references."""
+
 from __future__ import annotations
 
 import json
@@ -59,8 +60,7 @@ def test_mapping_matches_nvidia(net, expected, name):
 @pytest.mark.parametrize("name", SETTINGS)
 def test_images_match_nvidia_const_noise(net, expected, name):
     psi, cutoff = SETTINGS[name]
-    img = net(expected["z"], None, truncation_psi=psi, truncation_cutoff=cutoff,
-              noise_mode="const")
+    img = net(expected["z"], None, truncation_psi=psi, truncation_cutoff=cutoff, noise_mode="const")
     assert _maxerr(img, expected[f"img_{name}_const"]) <= TOL
 
 
@@ -82,7 +82,7 @@ def test_truncation_cutoff_only_touches_first_layers(net, expected):
 def test_synthesis_batch_size_invariance(net, expected):
     ws = net.mapping(expected["z"], None)
     whole = net.synthesis(ws)
-    one_by_one = torch.cat([net.synthesis(ws[i:i + 1]) for i in range(len(ws))])
+    one_by_one = torch.cat([net.synthesis(ws[i : i + 1]) for i in range(len(ws))])
     split = torch.cat([net.synthesis(ws[:3]), net.synthesis(ws[3:])])
     assert _maxerr(whole, one_by_one) <= 1e-5 and _maxerr(whole, split) <= 1e-5
 
@@ -94,7 +94,7 @@ def test_noise_modes(net, expected):
     rand1 = net.synthesis(ws, noise_mode="random")
     rand2 = net.synthesis(ws, noise_mode="random")
     assert _maxerr(const, rand1) > 1e-2 and _maxerr(rand1, rand2) > 1e-2
-    assert torch.equal(net.synthesis(ws, noise_mode="const"), const)   # deterministic
+    assert torch.equal(net.synthesis(ws, noise_mode="const"), const)  # deterministic
     with pytest.raises(ValueError, match="noise_mode"):
         net.synthesis(ws, noise_mode="bogus")
 
@@ -116,13 +116,23 @@ def test_zero_noise_strength_makes_noise_modes_agree(meta, net, expected):
 def test_architectures_build_and_run(architecture):
     """No NVIDIA reference exists for 'orig' and 'resnet': shapes and layout only."""
     torch.manual_seed(0)
-    g = StyleGAN2Generator(z_dim=16, c_dim=3, w_dim=16, img_resolution=16, img_channels=3,
-                           mapping_kwargs={"num_layers": 2},
-                           synthesis_kwargs={"channel_base": 128, "channel_max": 16,
-                                             "architecture": architecture, "conv_clamp": 256,
-                                             "num_fp16_res": 2}).eval()
+    g = StyleGAN2Generator(
+        z_dim=16,
+        c_dim=3,
+        w_dim=16,
+        img_resolution=16,
+        img_channels=3,
+        mapping_kwargs={"num_layers": 2},
+        synthesis_kwargs={
+            "channel_base": 128,
+            "channel_max": 16,
+            "architecture": architecture,
+            "conv_clamp": 256,
+            "num_fp16_res": 2,
+        },
+    ).eval()
     keys = set(g.state_dict())
-    assert g.num_ws == 1 + 2 + 2 + 1                 # b4: 1 conv, b8/b16: 2 convs, + ToRGB
+    assert g.num_ws == 1 + 2 + 2 + 1  # b4: 1 conv, b8/b16: 2 convs, + ToRGB
     assert ("synthesis.b8.torgb.weight" in keys) == (architecture == "skip")
     assert "synthesis.b16.torgb.weight" in keys
     assert ("synthesis.b8.skip.weight" in keys) == (architecture == "resnet")
@@ -133,6 +143,7 @@ def test_architectures_build_and_run(architecture):
 
 
 # ----- the resampling ops against their textbook definitions (scipy, float64) -------------
+
 
 def _zero_insert(a: np.ndarray, up: int) -> np.ndarray:
     out = np.zeros((a.shape[0] * up, a.shape[1] * up))
@@ -159,8 +170,9 @@ def test_upsampling_conv_matches_definition(flip_weight, k):
     x = rng.standard_normal((2, 3, 4, 5))
     w = rng.standard_normal((4, 3, k, k))
     f = setup_filter([1, 3, 3, 1]).double()
-    got = conv2d(torch.from_numpy(x), torch.from_numpy(w), f=f, up=2, padding=k // 2,
-                 flip_weight=flip_weight).numpy()
+    got = conv2d(
+        torch.from_numpy(x), torch.from_numpy(w), f=f, up=2, padding=k // 2, flip_weight=flip_weight
+    ).numpy()
     p = k // 2
     ref = np.zeros((2, 4, 8, 10))
     for n in range(2):
@@ -178,12 +190,14 @@ def test_upfirdn2d_downsampling_matches_definition():
     x = rng.standard_normal((8, 8))
     f = setup_filter([1, 3, 3, 1]).double().numpy()
     ref = signal.convolve2d(np.pad(x, ((1, 1), (1, 1))), f, mode="valid")[::2, ::2]
-    got = upfirdn2d(torch.from_numpy(x)[None, None], torch.from_numpy(f), down=2,
-                    padding=(1, 1, 1, 1))[0, 0].numpy()
+    got = upfirdn2d(
+        torch.from_numpy(x)[None, None], torch.from_numpy(f), down=2, padding=(1, 1, 1, 1)
+    )[0, 0].numpy()
     np.testing.assert_allclose(got, ref, atol=1e-12)
 
 
 # ----- the Generator interface ------------------------------------------------------------
+
 
 def test_faces_wrapper(net, expected):
     faces = StyleGAN2Faces(net, device="cpu", weights_sha256="x" * 64)
@@ -195,13 +209,16 @@ def test_faces_wrapper(net, expected):
     assert int((imgs.int() - ref.int()).abs().max()) <= 1
     # the same whatever the batch size (to float rounding), with or without a progress bar
     for bs in (1, 2, 4, 16):
-        _assert_uint8_close(faces.images(z, batch_size=bs, truncation_psi=0.7,
-                                         truncation_cutoff=2, progress=(bs == 2)), imgs)
+        _assert_uint8_close(
+            faces.images(
+                z, batch_size=bs, truncation_psi=0.7, truncation_cutoff=2, progress=(bs == 2)
+            ),
+            imgs,
+        )
     # W space: the mapping's (untruncated) ws, truncated by images(), give the same images
     ws = faces.mapping(z)
-    _assert_uint8_close(faces.images(ws, space="w", truncation_psi=0.7, truncation_cutoff=2),
-                        imgs)
-    w_single = ws[:, 0]                               # [N, w_dim] is broadcast to all layers
+    _assert_uint8_close(faces.images(ws, space="w", truncation_psi=0.7, truncation_cutoff=2), imgs)
+    w_single = ws[:, 0]  # [N, w_dim] is broadcast to all layers
     _assert_uint8_close(faces.images(w_single, space="w"), faces.images(z))
     seeds_imgs = faces.images_for_seeds([0, 1], batch_size=1)
     assert seeds_imgs.shape == (2, 3, 32, 32)
@@ -213,6 +230,7 @@ def test_faces_wrapper(net, expected):
 
 
 # ----- batched synthesis (grouped convolution over the batch) vs one image at a time ------
+
 
 def _assert_uint8_close(a: torch.Tensor, b: torch.Tensor) -> None:
     """The issue's tolerance: at most one uint8 level apart on >= 99.9% of pixels (and never
@@ -233,8 +251,10 @@ def _compare_batched(net: StyleGAN2Generator, z: torch.Tensor, **kwargs) -> None
     # reference path: one image at a time is exactly the same as a batch of one
     assert torch.equal(img_s[2:3], batched.synthesis(ws_s[2:3]))
     for bs in (3, len(z)):
-        _assert_uint8_close(batched.images(z, batch_size=bs, truncation_psi=0.7),
-                            single.images(z, batch_size=bs, truncation_psi=0.7))
+        _assert_uint8_close(
+            batched.images(z, batch_size=bs, truncation_psi=0.7),
+            single.images(z, batch_size=bs, truncation_psi=0.7),
+        )
 
 
 def test_batched_matches_one_at_a_time_on_fixture(net):
@@ -242,15 +262,26 @@ def test_batched_matches_one_at_a_time_on_fixture(net):
     _compare_batched(net, torch.randn(12, net.z_dim))
 
 
-def _random_net(architecture: str, c_dim: int, seed: int, num_fp16_res: int = 0
-                ) -> StyleGAN2Generator:
+def _random_net(
+    architecture: str, c_dim: int, seed: int, num_fp16_res: int = 0
+) -> StyleGAN2Generator:
     torch.manual_seed(seed)
-    g = StyleGAN2Generator(z_dim=16, c_dim=c_dim, w_dim=24, img_resolution=32, img_channels=3,
-                           mapping_kwargs={"num_layers": 2},
-                           synthesis_kwargs={"channel_base": 256, "channel_max": 32,
-                                             "architecture": architecture, "conv_clamp": 256,
-                                             "num_fp16_res": num_fp16_res}).eval()
-    with torch.no_grad():                             # non-trivial noise, biases, w_avg
+    g = StyleGAN2Generator(
+        z_dim=16,
+        c_dim=c_dim,
+        w_dim=24,
+        img_resolution=32,
+        img_channels=3,
+        mapping_kwargs={"num_layers": 2},
+        synthesis_kwargs={
+            "channel_base": 256,
+            "channel_max": 32,
+            "architecture": architecture,
+            "conv_clamp": 256,
+            "num_fp16_res": num_fp16_res,
+        },
+    ).eval()
+    with torch.no_grad():  # non-trivial noise, biases, w_avg
         for name, p in g.named_parameters():
             if name.endswith("noise_strength"):
                 p.fill_(0.2)
@@ -260,8 +291,9 @@ def _random_net(architecture: str, c_dim: int, seed: int, num_fp16_res: int = 0
     return g.requires_grad_(False)
 
 
-@pytest.mark.parametrize("architecture,c_dim", [("skip", 0), ("resnet", 0), ("orig", 0),
-                                                ("skip", 3), ("resnet", 2)])
+@pytest.mark.parametrize(
+    "architecture,c_dim", [("skip", 0), ("resnet", 0), ("orig", 0), ("skip", 3), ("resnet", 2)]
+)
 def test_batched_matches_one_at_a_time_on_random_configs(architecture, c_dim):
     g = _random_net(architecture, c_dim, seed=len(architecture) + c_dim)
     kwargs = {"class_index": c_dim - 1} if c_dim else {}
@@ -273,8 +305,9 @@ def test_fp16_blocks_run_in_half_precision_and_stay_close():
     """The fp16 path (CUDA only in StyleGAN2Faces) is exercised here on the CPU through the
     network: float32 output, close to the float32 network, but not equal to it."""
     g = _random_net("skip", 0, seed=3, num_fp16_res=2)
-    assert [b.use_fp16 for b in (g.synthesis.b4, g.synthesis.b8, g.synthesis.b16,
-                                 g.synthesis.b32)] == [False, False, True, True]
+    assert [
+        b.use_fp16 for b in (g.synthesis.b4, g.synthesis.b8, g.synthesis.b16, g.synthesis.b32)
+    ] == [False, False, True, True]
     with torch.no_grad():
         ws = g.mapping(torch.randn(4, 16), None)
         full = g.synthesis(ws)
@@ -284,7 +317,7 @@ def test_fp16_blocks_run_in_half_precision_and_stay_close():
     assert 0 < err <= 0.05 * float(full.abs().max())
     faces = StyleGAN2Faces(g)
     assert faces.precision == "float32" and faces.describe()["precision"] == "float32"
-    faces.fp16 = True                                 # the label, as on a CUDA device
+    faces.fp16 = True  # the label, as on a CUDA device
     assert faces.precision == "float16 at 16-32 px, else float32"
     with pytest.raises(ValueError, match="CUDA only"):
         StyleGAN2Faces(g, device="cpu", fp16=True)

@@ -1,4 +1,5 @@
 """Safe loading of NVIDIA StyleGAN2-ADA pickles (built here in NVIDIA's exact structure)."""
+
 from __future__ import annotations
 
 import builtins
@@ -17,11 +18,20 @@ import torch
 import generators
 from generators.base import to_uint8
 from generators.stylegan2 import StyleGAN2Generator, SynthesisLayer, ToRGBLayer
-from generators.stylegan2_pickle import (InvalidWeightsError, UnsafePickleError, load_stylegan2,
-                                         read_nvidia_pickle)
+from generators.stylegan2_pickle import (
+    InvalidWeightsError,
+    UnsafePickleError,
+    load_stylegan2,
+    read_nvidia_pickle,
+)
 from fixture_paths import fixture_dir
-from stylegan2_records import (module_tree, nvidia_names, set_layer_state,  # noqa: F401
-                               snapshot, write_pickle)
+from stylegan2_records import (
+    module_tree,
+    nvidia_names,
+    set_layer_state,  # noqa: F401
+    snapshot,
+    write_pickle,
+)
 
 FIXTURE = fixture_dir("stylegan2-ada-tiny")
 
@@ -50,22 +60,25 @@ def check_reproduces_fixture(gen, expected, settings=("psi1", "psi0.5", "psi0.7_
 
 # ----- loading real-structure pickles -----------------------------------------------------
 
+
 @pytest.mark.parametrize("protocol", [2, 3, 4, 5])
-def test_nvidia_pickle_loads_and_reproduces_fixture(tmp_path, nvidia_names, fixture_data,
-                                                    protocol):
+def test_nvidia_pickle_loads_and_reproduces_fixture(tmp_path, nvidia_names, fixture_data, protocol):
     path = write_pickle(tmp_path, snapshot(nvidia_names, fixture_data), protocol)
     blob = path.read_bytes()
     assert b"torch_utils.persistence" in blob and b"_reconstruct_persistent_obj" in blob
     gen = generators.load_generator(f"stylegan2:{path}")
-    assert nvidia_names.calls == []                       # NVIDIA's hook never ran
+    assert nvidia_names.calls == []  # NVIDIA's hook never ran
     assert gen.spec == f"stylegan2:{path}"
     assert gen.weights_sha256 == hashlib.sha256(blob).hexdigest()
     assert (gen.z_dim, gen.w_dim, gen.num_ws, gen.resolution) == (64, 64, 8, 32)
     loaded = gen.net.state_dict()
     assert set(loaded) == set(fixture_data[1])
     assert all(torch.equal(loaded[k], v) for k, v in fixture_data[1].items())
-    check_reproduces_fixture(gen, fixture_data[2], ("psi0.7_cutoff2",) if protocol != 4 else
-                             ("psi1", "psi0.5", "psi0.7_cutoff2"))
+    check_reproduces_fixture(
+        gen,
+        fixture_data[2],
+        ("psi0.7_cutoff2",) if protocol != 4 else ("psi1", "psi0.5", "psi0.7_cutoff2"),
+    )
     imgs = gen.images(fixture_data[2]["z"], batch_size=3)
     ref = to_uint8(fixture_data[2]["img_psi1_const"])
     assert int((imgs.int() - ref.int()).abs().max()) <= 1
@@ -89,7 +102,7 @@ def test_other_network_key_and_records(tmp_path, nvidia_names, fixture_data):
     data = read_nvidia_pickle(path)
     assert data["G_ema"].class_name == "Generator" and data["D"].class_name == "Discriminator"
     assert data["training_set_kwargs"]["resolution"] == 32
-    g = load_stylegan2(str(path), key="G")               # all-zero weights: not the fixture
+    g = load_stylegan2(str(path), key="G")  # all-zero weights: not the fixture
     assert float(g.net.synthesis.b4.const.abs().max()) == 0
     with pytest.raises(InvalidWeightsError, match="'G_nope'.*keys"):
         load_stylegan2(str(path), key="G_nope")
@@ -102,13 +115,17 @@ def test_mismatched_weights_name_the_keys(tmp_path, nvidia_names, fixture_data):
     bad = {k: v for k, v in sd.items() if k != "synthesis.b8.conv0.affine.bias"}
     bad["synthesis.b8.extra"] = torch.zeros(3)
     path = write_pickle(tmp_path, {"G_ema": module_tree(bad, nvidia_names, meta["init_kwargs"])})
-    with pytest.raises(InvalidWeightsError, match=r"missing keys \['synthesis.b8.conv0.affine"
-                                                  r".bias'\]; unexpected keys \['synthesis.b8"
-                                                  r".extra'\]"):
+    with pytest.raises(
+        InvalidWeightsError,
+        match=r"missing keys \['synthesis.b8.conv0.affine"
+        r".bias'\]; unexpected keys \['synthesis.b8"
+        r".extra'\]",
+    ):
         load_stylegan2(str(path))
 
 
 # ----- state dict + JSON ------------------------------------------------------------------
+
 
 def test_state_dict_with_sibling_json(tmp_path, fixture_data):
     meta, sd, expected = fixture_data
@@ -118,8 +135,9 @@ def test_state_dict_with_sibling_json(tmp_path, fixture_data):
     check_reproduces_fixture(gen, expected)
     assert gen.weights_sha256 == hashlib.sha256((tmp_path / "sd.pt").read_bytes()).hexdigest()
     # an explicit JSON (here the fixture's meta.json, with an "init_kwargs" entry)
-    gen2 = load_stylegan2(str(FIXTURE / "generator_state_dict.pt"),
-                          init_kwargs_json=str(FIXTURE / "meta.json"))
+    gen2 = load_stylegan2(
+        str(FIXTURE / "generator_state_dict.pt"), init_kwargs_json=str(FIXTURE / "meta.json")
+    )
     check_reproduces_fixture(gen2, expected, ("psi0.5",))
 
 
@@ -131,6 +149,7 @@ def test_state_dict_without_json_names_it(tmp_path, fixture_data):
 
 # ----- bad files --------------------------------------------------------------------------
 
+
 def test_missing_file(tmp_path):
     missing = tmp_path / "nope.pkl"
     with pytest.raises(FileNotFoundError, match="nope.pkl"):
@@ -141,8 +160,12 @@ def test_missing_file(tmp_path):
 
 def test_truncated_and_non_pickle_files(tmp_path, nvidia_names, fixture_data):
     blob = pickle.dumps(snapshot(nvidia_names, fixture_data), protocol=4)
-    cases = {"truncated.pkl": blob[: len(blob) // 2], "text.pkl": b"hello, not a pickle\n",
-             "empty.pkl": b"", "tail.pkl": blob[-1000:]}
+    cases = {
+        "truncated.pkl": blob[: len(blob) // 2],
+        "text.pkl": b"hello, not a pickle\n",
+        "empty.pkl": b"",
+        "tail.pkl": blob[-1000:],
+    }
     for name, data in cases.items():
         (tmp_path / name).write_bytes(data)
         with pytest.raises(InvalidWeightsError, match=f"{name} is not a readable"):
@@ -150,6 +173,7 @@ def test_truncated_and_non_pickle_files(tmp_path, nvidia_names, fixture_data):
 
 
 # ----- malicious pickles: refused, and provably without side effects ----------------------
+
 
 class Call:
     """Pickles as a call func(*args)."""
@@ -175,8 +199,9 @@ def _payloads(marker: Path) -> dict[str, object]:
 
 @pytest.mark.parametrize("where", ["top", "inside_module_state", "inside_init_kwargs"])
 @pytest.mark.parametrize("protocol", [2, 4])
-def test_malicious_globals_refused_without_side_effects(tmp_path, nvidia_names, fixture_data,
-                                                        where, protocol):
+def test_malicious_globals_refused_without_side_effects(
+    tmp_path, nvidia_names, fixture_data, where, protocol
+):
     marker = tmp_path / "pwned"
     for name, payload in _payloads(marker).items():
         snap = snapshot(nvidia_names, fixture_data, with_g=False)
@@ -193,11 +218,23 @@ def test_malicious_globals_refused_without_side_effects(tmp_path, nvidia_names, 
         assert not marker.exists(), name
 
 
-@pytest.mark.parametrize("module, name", [
-    ("os", "system"), ("nt", "system"), ("builtins", "__import__"), ("torch", "load"),
-    ("numpy", "load"), ("io", "open"), ("shutil", "rmtree"), ("copyreg", "_reconstructor"),
-    ("torch_utils.persistence", "_src_to_module"), ("dnnlib.util", "call_func_by_name"),
-    ("torch._utils", "_rebuild_device_tensor_from_numpy"), ("collections", "defaultdict")])
+@pytest.mark.parametrize(
+    "module, name",
+    [
+        ("os", "system"),
+        ("nt", "system"),
+        ("builtins", "__import__"),
+        ("torch", "load"),
+        ("numpy", "load"),
+        ("io", "open"),
+        ("shutil", "rmtree"),
+        ("copyreg", "_reconstructor"),
+        ("torch_utils.persistence", "_src_to_module"),
+        ("dnnlib.util", "call_func_by_name"),
+        ("torch._utils", "_rebuild_device_tensor_from_numpy"),
+        ("collections", "defaultdict"),
+    ],
+)
 def test_any_other_global_refused(tmp_path, module, name):
     path = tmp_path / "g.pkl"
     # GLOBAL opcode: find_class runs before anything could be called
@@ -232,14 +269,19 @@ def test_persistent_ids_refused(tmp_path):
 
 # ----- per-layer conv_clamp: both repositories' conventions -------------------------------
 
+
 def stylegan3_kwargs(meta) -> dict:
     """Init kwargs as stylegan3's train.py --cfg=stylegan2 writes them (without --fp32):
     flat synthesis kwargs, no conv_clamp and no num_fp16_res (the module defaults apply)."""
     kw = meta["init_kwargs"]
     syn = kw["synthesis_kwargs"]
-    return {**{k: kw[k] for k in ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels")},
-            "mapping_kwargs": dict(kw["mapping_kwargs"]), "channel_base": syn["channel_base"],
-            "channel_max": syn["channel_max"], "fused_modconv_default": "inference_only"}
+    return {
+        **{k: kw[k] for k in ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels")},
+        "mapping_kwargs": dict(kw["mapping_kwargs"]),
+        "channel_base": syn["channel_base"],
+        "channel_max": syn["channel_max"],
+        "fused_modconv_default": "inference_only",
+    }
 
 
 def reference_net(meta, sd, conv_clamp):
@@ -258,7 +300,7 @@ def clamps(net) -> set:
 def test_stylegan3_repository_pickle_keeps_conv_clamp(tmp_path, nvidia_names, fixture_data):
     meta, sd, expected = fixture_data
     tree = module_tree(sd, nvidia_names, stylegan3_kwargs(meta))
-    set_layer_state(tree, "conv_clamp", 256)      # what NVIDIA's layers carry in the pickle
+    set_layer_state(tree, "conv_clamp", 256)  # what NVIDIA's layers carry in the pickle
     gen = load_stylegan2(str(write_pickle(tmp_path, {"G_ema": tree}, name="sg3.pkl")))
     assert clamps(gen.net) == {256}
     check_reproduces_fixture(gen, expected)
@@ -273,18 +315,22 @@ def test_stylegan3_repository_pickle_keeps_conv_clamp(tmp_path, nvidia_names, fi
         clamped = reference_net(meta, loud, 256).synthesis(ws)
         unclamped = reference_net(meta, loud, None).synthesis(ws)
     assert torch.equal(ours, clamped)
-    assert float((unclamped - clamped).abs().max()) > 100     # the bug of issue 14: up to 1e2
+    assert float((unclamped - clamped).abs().max()) > 100  # the bug of issue 14: up to 1e2
 
 
-@pytest.mark.parametrize("convention, layer_state, expected_clamp", [
-    ("stylegan3", None, 256),      # record without the attribute: stylegan3's module default
-    ("ada", None, None),           # stylegan2-ada-pytorch's module default
-    ("ada", 256, 256),             # the layers' own value wins over the kwargs
-    ("stylegan3", 64, 64),
-    ("stylegan3", np.float64(32.0), 32.0),
-])
-def test_conv_clamp_from_records_and_module_defaults(tmp_path, nvidia_names, fixture_data,
-                                                     convention, layer_state, expected_clamp):
+@pytest.mark.parametrize(
+    "convention, layer_state, expected_clamp",
+    [
+        ("stylegan3", None, 256),  # record without the attribute: stylegan3's module default
+        ("ada", None, None),  # stylegan2-ada-pytorch's module default
+        ("ada", 256, 256),  # the layers' own value wins over the kwargs
+        ("stylegan3", 64, 64),
+        ("stylegan3", np.float64(32.0), 32.0),
+    ],
+)
+def test_conv_clamp_from_records_and_module_defaults(
+    tmp_path, nvidia_names, fixture_data, convention, layer_state, expected_clamp
+):
     meta, sd, _ = fixture_data
     if convention == "ada":
         kw = json.loads(json.dumps(meta["init_kwargs"]))
@@ -298,13 +344,17 @@ def test_conv_clamp_from_records_and_module_defaults(tmp_path, nvidia_names, fix
     assert clamps(gen.net) == {expected_clamp}
     # the resnet skip and every other module keep what the kwargs gave them
     assert gen.net.init_kwargs["synthesis_kwargs"].get("conv_clamp") == (
-        256 if convention == "stylegan3" else None)
+        256 if convention == "stylegan3" else None
+    )
 
 
 def test_bad_conv_clamp_in_a_record_is_refused(tmp_path, nvidia_names, fixture_data):
     meta, sd, _ = fixture_data
     tree = module_tree(sd, nvidia_names, meta["init_kwargs"])
     set_layer_state(tree, "conv_clamp", "256")
-    with pytest.raises(InvalidWeightsError, match=r"net.pkl \[G_ema\]: synthesis.b.*conv_clamp "
-                                                  "must be a number"):
+    with pytest.raises(
+        InvalidWeightsError,
+        match=r"net.pkl \[G_ema\]: synthesis.b.*conv_clamp "
+        "must be a number",
+    ):
         load_stylegan2(str(write_pickle(tmp_path, {"G_ema": tree})))

@@ -1,4 +1,5 @@
 """Dose-response set construction and the batched FD routes against independent references."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -34,11 +35,12 @@ def test_sets_have_exact_counterfactual_fractions(n_pairs):
         # each pair sends exactly one member to A and its partner to B
         assert sorted(a % m) == sorted(b % m) == sorted(d.pairs)
         assert len(set(d.pairs)) == n_pairs
-        np.testing.assert_array_equal(np.sort(np.concatenate([a, b])),
-                                      np.sort(np.concatenate([d.pairs, d.pairs + m])))
-        if d.delta == 0.0:                           # equal composition
+        np.testing.assert_array_equal(
+            np.sort(np.concatenate([a, b])), np.sort(np.concatenate([d.pairs, d.pairs + m]))
+        )
+        if d.delta == 0.0:  # equal composition
             assert twin_a == twin_b == n_pairs // 2
-        if d.delta == 1.0:                           # A is all base, B all twins
+        if d.delta == 1.0:  # A is all base, B all twins
             assert twin_a == 0 and twin_b == n_pairs
 
 
@@ -54,7 +56,7 @@ def test_draws_are_seeded_and_distinct():
     one = plan_draws(40, 10, [0.0, 0.5], draws=4, seed=3)
     two = plan_draws(40, 10, [0.0, 0.5], draws=4, seed=3)
     assert all(np.array_equal(x.pairs, y.pairs) for x, y in zip(one, two))
-    assert len({tuple(d.pairs) for d in one}) == len(one)      # every draw its own pairs
+    assert len({tuple(d.pairs) for d in one}) == len(one)  # every draw its own pairs
     other = plan_draws(40, 10, [0.0, 0.5], draws=4, seed=4)
     assert not all(np.array_equal(x.pairs, y.pairs) for x, y in zip(one, other))
     with pytest.raises(ValueError, match="pairs per draw"):
@@ -63,7 +65,7 @@ def test_draws_are_seeded_and_distinct():
         n_swapped(10, 1.5)
 
 
-@pytest.mark.parametrize("dim, n_pairs", [(64, 20), (8, 30)])   # gram route (N <= d), cov route
+@pytest.mark.parametrize("dim, n_pairs", [(64, 20), (8, 30)])  # gram route (N <= d), cov route
 def test_batched_fd_matches_scipy_and_metrics(dim, n_pairs):
     rng = np.random.default_rng(dim)
     m = 40
@@ -79,7 +81,7 @@ def test_batched_fd_matches_scipy_and_metrics(dim, n_pairs):
     for i, d in enumerate(draws):
         a, b = d.rows(m)
         fd, mean_term, trace_term = _scipy_fd(pool[a], pool[b])
-        tol = 1e-6 if n_pairs <= dim else 1e-9       # sqrtm itself is inexact when singular
+        tol = 1e-6 if n_pairs <= dim else 1e-9  # sqrtm itself is inexact when singular
         assert fast.fd[i] == pytest.approx(fd, rel=tol)
         assert fast.mean_term[i] == pytest.approx(mean_term, rel=1e-9, abs=1e-12)
         assert fast.trace_term[i] == pytest.approx(trace_term, rel=tol)
@@ -93,7 +95,7 @@ def test_fd_invariances_and_dose_direction():
     rng = np.random.default_rng(0)
     m, dim = 60, 24
     base = rng.normal(size=(m, dim))
-    twin = base + 1.5                                  # a pure mean shift of every twin
+    twin = base + 1.5  # a pure mean shift of every twin
     draws = plan_draws(m, 40, [0.0, 0.5, 1.0], draws=3, seed=0)
     res = dose_response(base, twin, draws)
     # translating both sets and rotating the feature space leaves FD unchanged
@@ -102,7 +104,7 @@ def test_fd_invariances_and_dose_direction():
     np.testing.assert_allclose(res.fd, moved.fd, rtol=1e-9)
     # a pure shift: at delta = 1 the sets are base vs base + 1.5 -> mean term = 1.5^2 * dim
     at_one = [i for i, d in enumerate(draws) if d.delta == 1.0]
-    np.testing.assert_allclose(res.mean_term[at_one], 1.5 ** 2 * dim, rtol=1e-9)
+    np.testing.assert_allclose(res.mean_term[at_one], 1.5**2 * dim, rtol=1e-9)
     np.testing.assert_allclose(res.trace_term[at_one], 0.0, atol=1e-9)
     # mean term grows as delta^2: |mu_A - mu_B| = delta * 1.5 per dimension
     at_half = [i for i, d in enumerate(draws) if d.delta == 0.5]
@@ -114,19 +116,30 @@ def test_fd_invariances_and_dose_direction():
 def test_region_full_set_fd_matches_metrics():
     from counterfactual.metrics import FeatureStats, frechet_distance
     from counterfactual.sweep.region import full_fd, region_rows
+
     rng = np.random.default_rng(2)
     base = rng.normal(size=(30, 50))
     region = base + rng.normal(size=(30, 50)) * 0.3
     full = base + rng.normal(size=(30, 50)) * 1.0
-    with pytest.warns(UserWarning):                      # n < d: metrics warns, we do not
-        ref = frechet_distance(FeatureStats.from_features(base, keep_features=True),
-                               FeatureStats.from_features(region, keep_features=True))
+    with pytest.warns(UserWarning):  # n < d: metrics warns, we do not
+        ref = frechet_distance(
+            FeatureStats.from_features(base, keep_features=True),
+            FeatureStats.from_features(region, keep_features=True),
+        )
     fd, mean_term, trace_term = full_fd(base, region)
     assert fd == pytest.approx(ref.value, rel=1e-9)
     assert mean_term == pytest.approx(ref.mean_term, rel=1e-9)
     assert trace_term == pytest.approx(ref.trace_term, rel=1e-9)
-    [row] = region_rows(base, full, {"blur:eyes": region}, {"blur:eyes": "blur:eyes"}, "blur:",
-                        n_pairs=20, draws=4, seed=0)
+    [row] = region_rows(
+        base,
+        full,
+        {"blur:eyes": region},
+        {"blur:eyes": "blur:eyes"},
+        "blur:",
+        n_pairs=20,
+        draws=4,
+        seed=0,
+    )
     assert row["region"] == "eyes" and row["n_pairs"] == 30
     assert row["normalised"] == pytest.approx(ref.value / full_fd(base, full)[0], rel=1e-12)
     assert 0 < row["normalised"] < 1 and row["normalised_draw_sd"] > 0
@@ -135,13 +148,14 @@ def test_region_full_set_fd_matches_metrics():
 def test_gram_route_without_the_pool_gram_matrix(monkeypatch):
     """Large pools skip the pool Gram matrix and multiply gathered features per draw."""
     from counterfactual.metrics import fd_batch
+
     rng = np.random.default_rng(4)
     base = rng.normal(size=(30, 40))
     twin = base + rng.normal(size=(30, 40)) * 0.5
     draws = plan_draws(30, 12, [0.0, 0.6, 1.0], draws=2, seed=1)
     with_gram = dose_response(base, twin, draws)
     monkeypatch.setattr(fd_batch, "_GRAM_BYTES", 0)
-    monkeypatch.setattr(fd_batch, "_CHUNK_BYTES", 1)          # and one draw per chunk
+    monkeypatch.setattr(fd_batch, "_CHUNK_BYTES", 1)  # and one draw per chunk
     without = dose_response(base, twin, draws)
     assert with_gram.route == without.route == "gram"
     np.testing.assert_allclose(without.fd, with_gram.fd, rtol=1e-10)

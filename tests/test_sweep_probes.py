@@ -1,5 +1,6 @@
 """A finished sweep keeps its base faces' verification scores; the report's analysis turns them
 and the cached features into the neighbours and probes tables (no images, no models)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -41,8 +42,16 @@ def test_report_tables_hold_neighbours_and_probes(finished):
     run = load_run(out)
     derived = sweep_tables(run, n_boot=50)
     nb = derived.neighbours
-    assert {"intervention", "space", "n", "own_twin_top1", "lo", "hi", "chance",
-            "mean_rank"} <= set(nb.columns)
+    assert {
+        "intervention",
+        "space",
+        "n",
+        "own_twin_top1",
+        "lo",
+        "hi",
+        "chance",
+        "mean_rank",
+    } <= set(nb.columns)
     assert set(nb["intervention"]) == {"fake_latent", "fakeblur:top", "fakeblur:all"}
     assert set(nb["space"]) == {"fake-a", "fake-b"}
     row = nb[(nb["intervention"] == "fake_latent") & (nb["space"] == "fake-a")].iloc[0]
@@ -52,8 +61,9 @@ def test_report_tables_hold_neighbours_and_probes(finished):
     assert row["mean_rank"] == pytest.approx(rank.mean()) and row["n"] == 24
     assert nb.set_index("space").loc["fake-b", "space_label"].iloc[0] == "fake-b (untrained)"
     pr = derived.probes
-    assert set(zip(pr["attribute"], pr["space"])) == {(a, s) for a in ("bright", "red")
-                                                      for s in ("fake-a", "fake-b")}
+    assert set(zip(pr["attribute"], pr["space"])) == {
+        (a, s) for a in ("bright", "red") for s in ("fake-a", "fake-b")
+    }
     assert (pr["status"] == "ok").all() and (pr["n"] == 24).all()
     assert pr["balanced_accuracy"].between(0, 1).all()
 
@@ -70,12 +80,13 @@ def test_report_shows_and_writes_them(finished):
 
 def test_damaged_scores_are_left_out(finished, tmp_path):
     import shutil
+
     _, out = finished
     copy = tmp_path / "run"
     shutil.copytree(out, copy)
     path = copy / "scores" / "base" / "red.npy"
     data = bytearray(path.read_bytes())
-    data[-1] ^= 0xFF                                          # flip a byte of the last score
+    data[-1] ^= 0xFF  # flip a byte of the last score
     path.write_bytes(bytes(data))
     with pytest.warns(UserWarning, match="checksum"):
         scores = load_run(copy).scores("base")

@@ -1,4 +1,5 @@
 """Resume: a sweep killed with SIGKILL mid-run resumes without recomputing finished sets."""
+
 from __future__ import annotations
 
 import os
@@ -28,15 +29,25 @@ run_sweep(load_config(sys.argv[1]), sys.argv[2], progress=False, components=f.co
 
 
 def _kill_after(marker: Path, config: Path, out: Path, log: Path, timeout: float = 120.0) -> None:
-    env = {**os.environ, "SWEEP_FAKES_LOG": str(log), "SWEEP_FAKES_SLEEP": "0.1",
-           "PYTHONPATH": os.pathsep.join([str(TESTS.parent), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.Popen([sys.executable, "-c", SCRIPT.format(tests=str(TESTS)), str(config), str(out)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    env = {
+        **os.environ,
+        "SWEEP_FAKES_LOG": str(log),
+        "SWEEP_FAKES_SLEEP": "0.1",
+        "PYTHONPATH": os.pathsep.join([str(TESTS.parent), os.environ.get("PYTHONPATH", "")]),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SCRIPT.format(tests=str(TESTS)), str(config), str(out)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + timeout
     try:
         while not marker.exists():
             if proc.poll() is not None:
-                raise AssertionError(f"sweep ended before the kill point: {proc.stderr.read().decode()}")
+                raise AssertionError(
+                    f"sweep ended before the kill point: {proc.stderr.read().decode()}"
+                )
             if time.monotonic() > deadline:
                 raise AssertionError("sweep did not reach the kill point in time")
             time.sleep(0.01)
@@ -54,9 +65,9 @@ def test_killed_sweep_resumes_without_recomputing(tmp_path, monkeypatch):
     first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
     # kill once the first twin set is fully extracted and verified
     _kill_after(out / "done" / "verify__fake_latent.json", config_path, out, first_log)
-    assert not (out / "tables" / "dose_response.csv").exists()       # really interrupted
+    assert not (out / "tables" / "dose_response.csv").exists()  # really interrupted
     first = first_log.read_text().splitlines()
-    assert first.count("images 24") == 2                              # base + latent twins
+    assert first.count("images 24") == 2  # base + latent twins
     # debris of writes interrupted half way (a table and a feature-cache entry)
     (out / "tables").mkdir(exist_ok=True)
     (out / "tables" / f"{TEMP_MARK}dose_response.csv.1234").write_text("half a table")
@@ -64,14 +75,16 @@ def test_killed_sweep_resumes_without_recomputing(tmp_path, monkeypatch):
     (stray.parent / f"{TEMP_MARK}abc123-{stray.name}").write_bytes(b"half")
 
     monkeypatch.setenv("SWEEP_FAKES_LOG", str(second_log))
-    result = run_sweep(config, out, progress=False, components=fakes.components(), log=lambda s: None)
+    result = run_sweep(
+        config, out, progress=False, components=fakes.components(), log=lambda s: None
+    )
     assert result.status == "complete"
     second = second_log.read_text().splitlines() if second_log.exists() else []
     # finished sets are neither regenerated nor re-extracted: the base set is read back from
     # the run directory, the latent twins are not made again
     assert "images 24" not in second
     assert not any(line.startswith("counterfactual fake_latent") for line in second)
-    assert result.work.get("feature_passes", 0) <= 2 * 2 * 24          # at most the 2 blur sets
+    assert result.work.get("feature_passes", 0) <= 2 * 2 * 24  # at most the 2 blur sets
     assert not list(out.rglob(f"{TEMP_MARK}*")) and not list(out.rglob("*.tmp"))
 
     # the resumed run's tables equal an uninterrupted run's
@@ -82,5 +95,7 @@ def test_killed_sweep_resumes_without_recomputing(tmp_path, monkeypatch):
         assert (out / "tables" / name).read_bytes() == (clean / "tables" / name).read_bytes(), name
 
     # and running it once more does nothing
-    again = run_sweep(config, out, progress=False, components=fakes.components(), log=lambda s: None)
+    again = run_sweep(
+        config, out, progress=False, components=fakes.components(), log=lambda s: None
+    )
     assert again.status == "already complete"

@@ -5,6 +5,7 @@ in the producing module's ``*_COLUMNS`` constant; per-space rows keep ``space_la
 "(untrained)" for random-weight spaces) and ``trained``. `sweep_tables` runs the whole sweep
 pipeline on a run directory (what the report renders and RUN_DIR/report_tables holds).
 """
+
 from counterfactual.mixing import mix_pairs, random_swap
 
 from .dose import bootstrap_over_pairs, dose_curves
@@ -22,12 +23,33 @@ from .sweep_analysis import SweepTables, sweep_tables
 from .tables import load_dose_table, validate_dose_table
 
 __all__ = [
-    "DoseFit", "PairFeatures", "PermutationResult", "add_adjusted", "adjust_pvalues",
-    "attribute_prevalence", "bootstrap_over_pairs", "dose_curves", "explained_fd",
-    "fit_dose_response", "fit_dose_table", "importance_weights", "linear_probes",
-    "load_dose_table", "mix_pairs",
-    "null_normalised", "permutation_test", "permutation_tests", "random_swap",
-    "reference_fd", "reference_normalised", "region_matrix", "region_sensitivity",
-    "SweepTables", "sweep_tables", "tau_matrix", "term_shares", "twin_neighbours",
+    "DoseFit",
+    "PairFeatures",
+    "PermutationResult",
+    "add_adjusted",
+    "adjust_pvalues",
+    "attribute_prevalence",
+    "bootstrap_over_pairs",
+    "dose_curves",
+    "explained_fd",
+    "fit_dose_response",
+    "fit_dose_table",
+    "importance_weights",
+    "linear_probes",
+    "load_dose_table",
+    "mix_pairs",
+    "null_normalised",
+    "permutation_test",
+    "permutation_tests",
+    "random_swap",
+    "reference_fd",
+    "reference_normalised",
+    "region_matrix",
+    "region_sensitivity",
+    "SweepTables",
+    "sweep_tables",
+    "tau_matrix",
+    "term_shares",
+    "twin_neighbours",
     "validate_dose_table",
 ]

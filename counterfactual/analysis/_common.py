@@ -1,4 +1,5 @@
 """Shared helpers of the analysis layer: column checks, seeded per-group RNGs, percentile CIs."""
+
 from __future__ import annotations
 
 import zlib
@@ -46,13 +47,19 @@ def group_rng(seed: int, *key: object) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(words))
 
 
-def percentile_interval(samples: np.ndarray, ci: float, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def percentile_interval(
+    samples: np.ndarray, ci: float, axis: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Percentile bootstrap interval (NaN-aware: NaN replicates are ignored)."""
     alpha = (1.0 - check_level(ci)) / 2.0
     samples = np.asarray(samples, dtype=np.float64)
     with np.errstate(all="ignore"):
         lo = np.nanquantile(samples, alpha, axis=axis) if np.isfinite(samples).any() else np.nan
-        hi = np.nanquantile(samples, 1.0 - alpha, axis=axis) if np.isfinite(samples).any() else np.nan
+        hi = (
+            np.nanquantile(samples, 1.0 - alpha, axis=axis)
+            if np.isfinite(samples).any()
+            else np.nan
+        )
     return np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
 
 

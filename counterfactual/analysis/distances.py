@@ -19,6 +19,7 @@ the same sets: KID = `mmd2_unbiased` (cubic kernel), CMMD and the median-heurist
 `rbf_mmd2`, precision/recall (k = 3) and density/coverage (k = 5) = `manifold_metrics` with
 the base side as "real".
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -28,8 +29,14 @@ import numpy as np
 
 from counterfactual.metrics import frechet_distance_features, manifold_metrics, mmd2_unbiased
 from counterfactual.metrics.kid import polynomial_kernel
-from counterfactual.metrics.mmd import (CMMD_SCALE, CMMD_SIGMA, cmmd, median_bandwidth,
-                                        mmd_median, squared_distances)
+from counterfactual.metrics.mmd import (
+    CMMD_SCALE,
+    CMMD_SIGMA,
+    cmmd,
+    median_bandwidth,
+    mmd_median,
+    squared_distances,
+)
 
 PR_K = 3
 DC_K = 5
@@ -77,8 +84,11 @@ def _kernel_values(k: np.ndarray, swaps: np.ndarray, unbiased: bool, scale: floa
     m = s.shape[1]
     ka = ind_a @ k
     kb = ind_b @ k
-    aa, bb, ab = (np.einsum("ij,ij->i", ka, ind_a), np.einsum("ij,ij->i", kb, ind_b),
-                  np.einsum("ij,ij->i", ka, ind_b))
+    aa, bb, ab = (
+        np.einsum("ij,ij->i", ka, ind_a),
+        np.einsum("ij,ij->i", kb, ind_b),
+        np.einsum("ij,ij->i", ka, ind_b),
+    )
     if unbiased:
         diag = np.diag(k)
         aa, bb = aa - ind_a @ diag, bb - ind_b @ diag
@@ -88,9 +98,11 @@ def _kernel_values(k: np.ndarray, swaps: np.ndarray, unbiased: bool, scale: floa
     return scale * (within - 2.0 * ab / (m * m))
 
 
-def _kernel_family(kernel: Callable[[np.ndarray], np.ndarray], unbiased: bool,
-                   scale: float) -> Callable[[np.ndarray, np.ndarray], Evaluator]:
+def _kernel_family(
+    kernel: Callable[[np.ndarray], np.ndarray], unbiased: bool, scale: float
+) -> Callable[[np.ndarray, np.ndarray], Evaluator]:
     """A fixed kernel computed once on the pooled rows."""
+
     def prepare(base: np.ndarray, twin: np.ndarray) -> Evaluator:
         n = base.shape[0]
         full = kernel(np.vstack([base, twin]))
@@ -98,9 +110,12 @@ def _kernel_family(kernel: Callable[[np.ndarray], np.ndarray], unbiased: bool,
         def evaluate(keep: np.ndarray, swaps: np.ndarray) -> np.ndarray:
             idx = np.flatnonzero(keep)
             u = np.concatenate([idx, idx + n])
-            return _kernel_values(full[np.ix_(u, u)], np.asarray(swaps)[:, idx], unbiased,
-                                  scale)[:, None]
+            return _kernel_values(full[np.ix_(u, u)], np.asarray(swaps)[:, idx], unbiased, scale)[
+                :, None
+            ]
+
         return evaluate
+
     return prepare
 
 
@@ -116,8 +131,10 @@ def _prepare_median(base: np.ndarray, twin: np.ndarray) -> Evaluator:
         u = np.concatenate([idx, idx + n])
         d = sq[np.ix_(u, u)]
         sigma = median_bandwidth(d)
-        return _kernel_values(np.exp(-d / (2.0 * sigma * sigma)), np.asarray(swaps)[:, idx],
-                              True, 1.0)[:, None]
+        return _kernel_values(
+            np.exp(-d / (2.0 * sigma * sigma)), np.asarray(swaps)[:, idx], True, 1.0
+        )[:, None]
+
     return evaluate
 
 
@@ -138,16 +155,19 @@ def _prepare_prdc(base: np.ndarray, twin: np.ndarray) -> Evaluator:
         ia, ib = _sides(keep, swaps)
         m = ia.shape[1]
         out = np.full((ia.shape[0], 4), np.nan)
-        if m <= max(PR_K, DC_K):        # too few faces for the k-NN balls: undefined (NaN)
+        if m <= max(PR_K, DC_K):  # too few faces for the k-NN balls: undefined (NaN)
             return out
         for j, (a, b) in enumerate(zip(ia, ib)):
             daa, dbb, dab = sq[np.ix_(a, a)], sq[np.ix_(b, b)], sq[np.ix_(a, b)]
             ra_pr, ra_dc, rb_pr = _kth(daa, PR_K), _kth(daa, DC_K), _kth(dbb, PR_K)
-            out[j] = ((dab <= ra_pr[:, None]).any(axis=0).mean(),
-                      (dab <= rb_pr[None, :]).any(axis=1).mean(),
-                      (dab <= ra_dc[:, None]).sum() / (DC_K * m),
-                      (dab.min(axis=1) <= ra_dc).mean())
+            out[j] = (
+                (dab <= ra_pr[:, None]).any(axis=0).mean(),
+                (dab <= rb_pr[None, :]).any(axis=1).mean(),
+                (dab <= ra_dc[:, None]).sum() / (DC_K * m),
+                (dab.min(axis=1) <= ra_dc).mean(),
+            )
         return out
+
     return evaluate
 
 
@@ -163,36 +183,87 @@ def _prdc_metric(field: str) -> Callable[[np.ndarray, np.ndarray], float]:
     def metric(x: np.ndarray, y: np.ndarray) -> float:
         pr, dc = manifold_metrics(x, y, pr_k=PR_K, dc_k=DC_K)
         return float(getattr(pr if field in ("precision", "recall") else dc, field))
+
     return metric
 
 
 FAMILIES: dict[str, Family] = {
     "fd": Family("fd", ("fd",), None),
     "kid": Family("kid", ("kid",), _kernel_family(lambda p: polynomial_kernel(p, p), True, 1.0)),
-    "cmmd": Family("cmmd", ("cmmd",), _kernel_family(
-        lambda p: np.exp(-squared_distances(p, p) / (2.0 * CMMD_SIGMA ** 2)), False, CMMD_SCALE)),
+    "cmmd": Family(
+        "cmmd",
+        ("cmmd",),
+        _kernel_family(
+            lambda p: np.exp(-squared_distances(p, p) / (2.0 * CMMD_SIGMA**2)), False, CMMD_SCALE
+        ),
+    ),
     "mmd": Family("mmd", ("mmd",), _prepare_median),
     "prdc": Family("prdc", ("precision", "recall", "density", "coverage"), _prepare_prdc),
 }
 
-DISTANCES: dict[str, Distance] = {d.name: d for d in (
-    Distance("fd", "FD", "fd", True, _fd, "Fréchet distance of the fitted Gaussians (default)"),
-    Distance("kid", "KID", "kid", True, _kid,
-             "unbiased MMD^2 with the cubic polynomial kernel (Bińkowski et al. 2018), all faces"),
-    Distance("cmmd", "CMMD", "cmmd", True, cmmd,
-             "1000 x MMD^2 with a Gaussian kernel, sigma 10 (CMMD's settings, Jayasumana et al. 2024)"),
-    Distance("mmd", "MMD (median)", "mmd", True, mmd_median,
-             "unbiased MMD^2 with a Gaussian kernel at the median-heuristic bandwidth"),
-    Distance("precision", "precision", "prdc", False, _prdc_metric("precision"),
-             f"share of twin-side rows inside a base-side {PR_K}-NN ball (Kynkäänniemi et al. 2019)"),
-    Distance("recall", "recall", "prdc", False, _prdc_metric("recall"),
-             f"share of base-side rows inside a twin-side {PR_K}-NN ball"),
-    Distance("density", "density", "prdc", False, _prdc_metric("density"),
-             f"mean count of base-side {DC_K}-NN balls holding a twin-side row / {DC_K} "
-             "(Naeem et al. 2020)"),
-    Distance("coverage", "coverage", "prdc", False, _prdc_metric("coverage"),
-             f"share of base-side {DC_K}-NN balls holding a twin-side row"),
-)}
+DISTANCES: dict[str, Distance] = {
+    d.name: d
+    for d in (
+        Distance("fd", "FD", "fd", True, _fd, "Fréchet distance of the fitted Gaussians (default)"),
+        Distance(
+            "kid",
+            "KID",
+            "kid",
+            True,
+            _kid,
+            "unbiased MMD^2 with the cubic polynomial kernel (Bińkowski et al. 2018), all faces",
+        ),
+        Distance(
+            "cmmd",
+            "CMMD",
+            "cmmd",
+            True,
+            cmmd,
+            "1000 x MMD^2 with a Gaussian kernel, sigma 10 (CMMD's settings, Jayasumana et al. 2024)",
+        ),
+        Distance(
+            "mmd",
+            "MMD (median)",
+            "mmd",
+            True,
+            mmd_median,
+            "unbiased MMD^2 with a Gaussian kernel at the median-heuristic bandwidth",
+        ),
+        Distance(
+            "precision",
+            "precision",
+            "prdc",
+            False,
+            _prdc_metric("precision"),
+            f"share of twin-side rows inside a base-side {PR_K}-NN ball (Kynkäänniemi et al. 2019)",
+        ),
+        Distance(
+            "recall",
+            "recall",
+            "prdc",
+            False,
+            _prdc_metric("recall"),
+            f"share of base-side rows inside a twin-side {PR_K}-NN ball",
+        ),
+        Distance(
+            "density",
+            "density",
+            "prdc",
+            False,
+            _prdc_metric("density"),
+            f"mean count of base-side {DC_K}-NN balls holding a twin-side row / {DC_K} "
+            "(Naeem et al. 2020)",
+        ),
+        Distance(
+            "coverage",
+            "coverage",
+            "prdc",
+            False,
+            _prdc_metric("coverage"),
+            f"share of base-side {DC_K}-NN balls holding a twin-side row",
+        ),
+    )
+}
 
 # The distances a report runs unless told otherwise.
 DEFAULT_DISTANCES: tuple[str, ...] = ("fd",)
@@ -216,5 +287,13 @@ def families_of(names: Sequence[str]) -> dict[str, tuple[str, ...]]:
     return {f: tuple(m) for f, m in out.items()}
 
 
-__all__ = ["DEFAULT_DISTANCES", "DISTANCES", "FAMILIES", "Distance", "Evaluator", "Family",
-           "check_distances", "families_of"]
+__all__ = [
+    "DEFAULT_DISTANCES",
+    "DISTANCES",
+    "FAMILIES",
+    "Distance",
+    "Evaluator",
+    "Family",
+    "check_distances",
+    "families_of",
+]

@@ -10,6 +10,7 @@ Two sources of uncertainty are offered:
 Every group draws from its own stream seeded by ``(seed, intervention, space, delta)``; the seed
 is recorded in the result.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -21,18 +22,42 @@ from counterfactual.metrics import bootstrap
 from counterfactual.metrics.fd_factors import equal_n_sets, fd_features
 from counterfactual.mixing import mix_pairs
 
-from ._common import (as_float_features, bootstrap_mean, check_count, check_level, frame,
-                      group_rng, percentile_interval)
+from ._common import (
+    as_float_features,
+    bootstrap_mean,
+    check_count,
+    check_level,
+    frame,
+    group_rng,
+    percentile_interval,
+)
 from .tables import validate_dose_table
 
 CURVE_COLUMNS: tuple[str, ...] = (
-    "intervention", "space", "space_label", "trained", "delta", "n_draws", "n_pairs",
-    "fd_mean", "fd_sd", "fd_min", "fd_max", "fd_ci_low", "fd_ci_high",
-    "mean_term_mean", "trace_term_mean", "ci_level", "n_boot", "seed")
+    "intervention",
+    "space",
+    "space_label",
+    "trained",
+    "delta",
+    "n_draws",
+    "n_pairs",
+    "fd_mean",
+    "fd_sd",
+    "fd_min",
+    "fd_max",
+    "fd_ci_low",
+    "fd_ci_high",
+    "mean_term_mean",
+    "trace_term_mean",
+    "ci_level",
+    "n_boot",
+    "seed",
+)
 
 
-def dose_curves(table: pd.DataFrame, n_boot: int = 2000, ci: float = 0.95,
-                seed: int = 0) -> pd.DataFrame:
+def dose_curves(
+    table: pd.DataFrame, n_boot: int = 2000, ci: float = 0.95, seed: int = 0
+) -> pd.DataFrame:
     """Mean and spread of FD over draws at each delta, with a percentile bootstrap CI of the mean.
 
     Returns one row per intervention x space x delta with columns ``CURVE_COLUMNS``:
@@ -50,24 +75,56 @@ def dose_curves(table: pd.DataFrame, n_boot: int = 2000, ci: float = 0.95,
         fd = g["fd"].to_numpy(dtype=np.float64)
         boot = bootstrap_mean(fd, n_boot, group_rng(seed, interv, space, round(delta, 9)))
         lo, hi = percentile_interval(boot, ci)
-        rows.append({
-            "intervention": interv, "space": space, "space_label": g["space_label"].iloc[0],
-            "trained": bool(g["trained"].iloc[0]), "delta": float(delta), "n_draws": len(fd),
-            "n_pairs": int(g["n_pairs"].max()), "fd_mean": fd.mean(),
-            "fd_sd": fd.std(ddof=1) if len(fd) > 1 else np.nan,
-            "fd_min": fd.min(), "fd_max": fd.max(), "fd_ci_low": float(lo), "fd_ci_high": float(hi),
-            "mean_term_mean": g["mean_term"].mean(), "trace_term_mean": g["trace_term"].mean(),
-            "ci_level": ci, "n_boot": n_boot, "seed": int(seed)})
+        rows.append(
+            {
+                "intervention": interv,
+                "space": space,
+                "space_label": g["space_label"].iloc[0],
+                "trained": bool(g["trained"].iloc[0]),
+                "delta": float(delta),
+                "n_draws": len(fd),
+                "n_pairs": int(g["n_pairs"].max()),
+                "fd_mean": fd.mean(),
+                "fd_sd": fd.std(ddof=1) if len(fd) > 1 else np.nan,
+                "fd_min": fd.min(),
+                "fd_max": fd.max(),
+                "fd_ci_low": float(lo),
+                "fd_ci_high": float(hi),
+                "mean_term_mean": g["mean_term"].mean(),
+                "trace_term_mean": g["trace_term"].mean(),
+                "ci_level": ci,
+                "n_boot": n_boot,
+                "seed": int(seed),
+            }
+        )
     return frame(rows, CURVE_COLUMNS)
 
 
 PAIR_BOOT_COLUMNS: tuple[str, ...] = (
-    "delta", "n_pairs", "dim", "fd", "mean_term", "trace_term", "boot_mean", "boot_sd",
-    "fd_ci_low", "fd_ci_high", "ci_level", "n_boot", "seed")
+    "delta",
+    "n_pairs",
+    "dim",
+    "fd",
+    "mean_term",
+    "trace_term",
+    "boot_mean",
+    "boot_sd",
+    "fd_ci_low",
+    "fd_ci_high",
+    "ci_level",
+    "n_boot",
+    "seed",
+)
 
 
-def bootstrap_over_pairs(base: np.ndarray, twin: np.ndarray, deltas: Sequence[float] = (1.0,),
-                         n_boot: int = 200, seed: int = 0, ci: float = 0.95) -> pd.DataFrame:
+def bootstrap_over_pairs(
+    base: np.ndarray,
+    twin: np.ndarray,
+    deltas: Sequence[float] = (1.0,),
+    n_boot: int = 200,
+    seed: int = 0,
+    ci: float = 0.95,
+) -> pd.DataFrame:
     """FD at each delta with a percentile CI from resampling matched pairs.
 
     ``base`` and ``twin`` are cached features [N, dim] (row i of twin pairs with row i of base).
@@ -92,11 +149,30 @@ def bootstrap_over_pairs(base: np.ndarray, twin: np.ndarray, deltas: Sequence[fl
             return fd_features(*mix_pairs(b, t, delta, mix_rng)).value
 
         with equal_n_sets():
-            res = bootstrap(statistic, base, twin, n_boot=n_boot, ci=ci, paired=True,
-                            seed=int(mix_rng.integers(2**63)))
-        rows.append({"delta": float(delta), "n_pairs": base.shape[0], "dim": base.shape[1],
-                     "fd": point.value, "mean_term": point.mean_term,
-                     "trace_term": point.trace_term, "boot_mean": float(res.samples.mean()),
-                     "boot_sd": res.std_error, "fd_ci_low": res.low, "fd_ci_high": res.high,
-                     "ci_level": ci, "n_boot": n_boot, "seed": int(seed)})
+            res = bootstrap(
+                statistic,
+                base,
+                twin,
+                n_boot=n_boot,
+                ci=ci,
+                paired=True,
+                seed=int(mix_rng.integers(2**63)),
+            )
+        rows.append(
+            {
+                "delta": float(delta),
+                "n_pairs": base.shape[0],
+                "dim": base.shape[1],
+                "fd": point.value,
+                "mean_term": point.mean_term,
+                "trace_term": point.trace_term,
+                "boot_mean": float(res.samples.mean()),
+                "boot_sd": res.std_error,
+                "fd_ci_low": res.low,
+                "fd_ci_high": res.high,
+                "ci_level": ci,
+                "n_boot": n_boot,
+                "seed": int(seed),
+            }
+        )
     return frame(rows, PAIR_BOOT_COLUMNS)

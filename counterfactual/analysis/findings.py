@@ -16,6 +16,7 @@ returns what a reader needs first:
 Untrained (random-weight) spaces never enter a comparison; they are listed as a caveat.
 The wording is the report's job (`counterfactual.report.headline`).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -25,15 +26,15 @@ import numpy as np
 import pandas as pd
 
 
-
 @dataclass(frozen=True)
 class Measure:
     """A scale-free per-space number the findings compare across spaces, in some table."""
+
     value: str
     low: str
     high: str
     label: str
-    null: float = 1.0            # its value when a space does not react (or reacts like the rest)
+    null: float = 1.0  # its value when a space does not react (or reacts like the rest)
 
 
 # Registry, in order of preference: the cross-space table's relative reaction (each trained
@@ -41,10 +42,19 @@ class Measure:
 # change from Δ=0 to Δ=1, floor removed; not scale-free, so only used without a cross-space
 # table), else a legacy table's FD(1)/FD(0).
 MEASURES: dict[str, Measure] = {
-    "relative": Measure("relative", "relative_ci_low", "relative_ci_high",
-                        "reaction relative to the other trained spaces"),
-    "sensitivity": Measure("sensitivity", "sensitivity_ci_low", "sensitivity_ci_high",
-                           "sensitivity S (FD change from Δ=0 to Δ=1, floor removed)", null=0.0),
+    "relative": Measure(
+        "relative",
+        "relative_ci_low",
+        "relative_ci_high",
+        "reaction relative to the other trained spaces",
+    ),
+    "sensitivity": Measure(
+        "sensitivity",
+        "sensitivity_ci_low",
+        "sensitivity_ci_high",
+        "sensitivity S (FD change from Δ=0 to Δ=1, floor removed)",
+        null=0.0,
+    ),
     "ratio_to_null": Measure("ratio_to_null", "ratio_ci_low", "ratio_ci_high", "FD(1)/FD(0)"),
 }
 
@@ -57,14 +67,20 @@ def _effects_measure(effects: pd.DataFrame) -> Measure:
             return m
     raise KeyError("effects table has neither sensitivity nor FD(1)/FD(0) columns")
 
+
 VERIFIED, NOT_VERIFIABLE, FLAGGED, REFERENCE = (
-    "verified", "not verifiable", "flagged", "reference distortion")
-WEAK_DIRECTION_ACCURACY = 0.75   # held-out balanced accuracy of a learned direction below this: weak
+    "verified",
+    "not verifiable",
+    "flagged",
+    "reference distortion",
+)
+WEAK_DIRECTION_ACCURACY = 0.75  # held-out balanced accuracy of a learned direction below this: weak
 
 
 @dataclass(frozen=True)
 class Estimate:
     """One space's sensitivity to one attribute."""
+
     space: str
     label: str
     value: float
@@ -75,12 +91,13 @@ class Estimate:
 @dataclass(frozen=True)
 class AttributeFinding:
     """Which trained spaces react most and least to one attribute."""
+
     intervention: str
     most: Estimate
     least: Estimate
     n_spaces: int
-    detectable: tuple[str, ...]                    # labels of spaces with a detectable effect
-    over: tuple[str, ...] = ()                     # cross-space verdicts
+    detectable: tuple[str, ...]  # labels of spaces with a detectable effect
+    over: tuple[str, ...] = ()  # cross-space verdicts
     under: tuple[str, ...] = ()
     measure: str = MEASURES["sensitivity"].label
     detect_rule: str = "interval above 1"
@@ -94,6 +111,7 @@ class AttributeFinding:
 @dataclass(frozen=True)
 class VerificationFinding:
     """An edit whose verification did not simply pass."""
+
     intervention: str
     status: str
     messages: tuple[str, ...]
@@ -103,6 +121,7 @@ class VerificationFinding:
 class DirectionQuality:
     """How well a learned latent direction separates its attribute (from the manifest):
     balanced accuracy (mean per-class recall) and AUC on held-out samples."""
+
     intervention: str
     scorer: str
     held_out_balanced_accuracy: float
@@ -120,6 +139,7 @@ class DirectionQuality:
 @dataclass(frozen=True)
 class Floor:
     """FD at Δ = 0 in one trained space (mean over edits): the finite-sample bias floor."""
+
     space: str
     label: str
     fd0: float
@@ -135,8 +155,8 @@ class Findings:
     n_faces: int | None = None
     pairs_per_draw: int | None = None
     draws: int | None = None
-    undersampled: list[tuple[str, int]] = field(default_factory=list)   # (label, dim > pairs)
-    untrained: list[str] = field(default_factory=list)                  # labels
+    undersampled: list[tuple[str, int]] = field(default_factory=list)  # (label, dim > pairs)
+    untrained: list[str] = field(default_factory=list)  # labels
     no_trained_spaces: bool = False
 
 
@@ -168,10 +188,16 @@ def direction_quality(key: str, prepared: Mapping[str, Any] | None) -> Direction
     if held is None:
         return None
     train = prov.get("train_balanced_accuracy", prov.get("train_accuracy", np.nan))
-    return DirectionQuality(key, str(prov.get("scorer", "")), float(held), float(train),
-                            int(prov.get("n_held_out", 0)), int(prov.get("n_train", 0)),
-                            float(prov.get("held_out_auc", np.nan)),
-                            str((prov.get("labelling") or {}).get("rule", "quantile")))
+    return DirectionQuality(
+        key,
+        str(prov.get("scorer", "")),
+        float(held),
+        float(train),
+        int(prov.get("n_held_out", 0)),
+        int(prov.get("n_train", 0)),
+        float(prov.get("held_out_auc", np.nan)),
+        str((prov.get("labelling") or {}).get("rule", "quantile")),
+    )
 
 
 def _estimates(table: pd.DataFrame, m: Measure) -> list[Estimate]:
@@ -179,8 +205,11 @@ def _estimates(table: pd.DataFrame, m: Measure) -> list[Estimate]:
     for r in table.itertuples(index=False):
         v = float(getattr(r, m.value))
         if np.isfinite(v):
-            out.append(Estimate(r.space, r.space_label, v, float(getattr(r, m.low)),
-                                float(getattr(r, m.high))))
+            out.append(
+                Estimate(
+                    r.space, r.space_label, v, float(getattr(r, m.low)), float(getattr(r, m.high))
+                )
+            )
     return out
 
 
@@ -189,15 +218,18 @@ def _detectable(effects: pd.DataFrame) -> tuple[pd.Series, str]:
     ("detected" = "yes": test and interval agree) or its Holm-corrected test where the effects
     table has them, else FD(1)/FD(0)'s interval lying above 1."""
     if "detected" in effects:
-        return effects["detected"].astype(str) == "yes", \
-            "the Holm-corrected test and the interval agree"
+        return effects["detected"].astype(
+            str
+        ) == "yes", "the Holm-corrected test and the interval agree"
     if "reject_holm" in effects:
         return effects["reject_holm"].astype(bool), "Holm-corrected test rejects no effect"
     m = _effects_measure(effects)
     return effects[m.low] > m.null, f"interval of the {m.label} above {m.null:g}"
 
 
-def _comparison(effects: pd.DataFrame, cross_space: pd.DataFrame | None) -> tuple[pd.DataFrame, Measure]:
+def _comparison(
+    effects: pd.DataFrame, cross_space: pd.DataFrame | None
+) -> tuple[pd.DataFrame, Measure]:
     if cross_space is not None and not cross_space.empty and "relative" in cross_space:
         return cross_space, MEASURES["relative"]
     return effects, _effects_measure(effects)
@@ -207,9 +239,12 @@ def _trained(df: pd.DataFrame) -> pd.DataFrame:
     return df[df["trained"].astype(bool)]
 
 
-def attribute_findings(effects: pd.DataFrame, reactions: pd.DataFrame | None = None,
-                       order: Sequence[str] = (),
-                       cross_space: pd.DataFrame | None = None) -> list[AttributeFinding]:
+def attribute_findings(
+    effects: pd.DataFrame,
+    reactions: pd.DataFrame | None = None,
+    order: Sequence[str] = (),
+    cross_space: pd.DataFrame | None = None,
+) -> list[AttributeFinding]:
     """Most/least reactive trained space per attribute (attributes in `order` first), by the
     first available `MEASURES` entry; verdicts from the cross-space table (else `reactions`)."""
     table, measure = _comparison(effects, cross_space)
@@ -221,8 +256,9 @@ def attribute_findings(effects: pd.DataFrame, reactions: pd.DataFrame | None = N
     keys += [k for k in dict.fromkeys(trained["intervention"]) if k not in keys]
     out = []
     for key in keys:
-        est = sorted(_estimates(trained[trained["intervention"] == key], measure),
-                     key=lambda e: -e.value)
+        est = sorted(
+            _estimates(trained[trained["intervention"] == key], measure), key=lambda e: -e.value
+        )
         if not est:
             continue
         over: tuple[str, ...] = ()
@@ -232,19 +268,38 @@ def attribute_findings(effects: pd.DataFrame, reactions: pd.DataFrame | None = N
             over = tuple(part.loc[part["reaction"] == "over", "space_label"])
             under = tuple(part.loc[part["reaction"] == "under", "space_label"])
         found = set(detected.loc[detected["intervention"] == key, "space"])
-        out.append(AttributeFinding(key, est[0], est[-1], len(est),
-                                    tuple(e.label for e in est if e.space in found), over, under,
-                                    measure.label, rule))
+        out.append(
+            AttributeFinding(
+                key,
+                est[0],
+                est[-1],
+                len(est),
+                tuple(e.label for e in est if e.space in found),
+                over,
+                under,
+                measure.label,
+                rule,
+            )
+        )
     return out
 
 
-def sweep_findings(effects: pd.DataFrame | None, reactions: pd.DataFrame | None,
-                   null: pd.DataFrame | None, verification: Mapping[str, Mapping[str, Any]],
-                   *, spaces: Sequence[tuple[str, str, bool]], order: Sequence[str] = (),
-                   cross_space: pd.DataFrame | None = None,
-                   reference: str | None = None, prepared: Mapping[str, Any] | None = None,
-                   n_faces: int | None = None, pairs_per_draw: int | None = None,
-                   draws: int | None = None, dims: Mapping[str, int] | None = None) -> Findings:
+def sweep_findings(
+    effects: pd.DataFrame | None,
+    reactions: pd.DataFrame | None,
+    null: pd.DataFrame | None,
+    verification: Mapping[str, Mapping[str, Any]],
+    *,
+    spaces: Sequence[tuple[str, str, bool]],
+    order: Sequence[str] = (),
+    cross_space: pd.DataFrame | None = None,
+    reference: str | None = None,
+    prepared: Mapping[str, Any] | None = None,
+    n_faces: int | None = None,
+    pairs_per_draw: int | None = None,
+    draws: int | None = None,
+    dims: Mapping[str, int] | None = None,
+) -> Findings:
     """Everything the findings box says (see the module docstring).
 
     `spaces`: (name, label, trained) in run order; `order`: intervention keys in config
@@ -261,7 +316,9 @@ def sweep_findings(effects: pd.DataFrame | None, reactions: pd.DataFrame | None,
         record = verification[key]
         status = verification_status(record, reference=key == reference)
         if status in (FLAGGED, NOT_VERIFIABLE):
-            msgs = tuple(str(fl.get("message", fl.get("code", ""))) for fl in record.get("flags") or [])
+            msgs = tuple(
+                str(fl.get("message", fl.get("code", ""))) for fl in record.get("flags") or []
+            )
             f.verification.append(VerificationFinding(key, status, msgs))
     for key, desc in (prepared or {}).items():
         q = direction_quality(key, desc)
@@ -277,8 +334,11 @@ def sweep_findings(effects: pd.DataFrame | None, reactions: pd.DataFrame | None,
         rank = {name: i for i, (name, *_rest) in enumerate(spaces)}
         f.floors.sort(key=lambda fl: rank.get(fl.space, 1e9))
     if pairs_per_draw and dims:
-        f.undersampled = [(label, int(dims[name])) for name, label, trained in spaces
-                          if trained and name in dims and int(dims[name]) >= pairs_per_draw]
+        f.undersampled = [
+            (label, int(dims[name]))
+            for name, label, trained in spaces
+            if trained and name in dims and int(dims[name]) >= pairs_per_draw
+        ]
     return f
 
 
@@ -287,21 +347,22 @@ def sweep_findings(effects: pd.DataFrame | None, reactions: pd.DataFrame | None,
 class Leader:
     """The generator ranked first by FD in one trained space, and its paired difference with
     the runner-up (`counterfactual.rank.paired`: leader minus runner-up, bias-corrected)."""
+
     space: str
     label: str
     generator: str
     value: float
     low: float
     high: float
-    stability: float                  # share of bootstrap replicates keeping rank 1
+    stability: float  # share of bootstrap replicates keeping rank 1
     runner_up: str | None
-    diff: float | None = None         # FD(leader) - FD(runner-up), with its interval
+    diff: float | None = None  # FD(leader) - FD(runner-up), with its interval
     diff_low: float | None = None
     diff_high: float | None = None
 
     @property
     def verdict(self) -> str:
-        """"established" (the paired interval lies below 0), "reversed" (above 0: the
+        """ "established" (the paired interval lies below 0), "reversed" (above 0: the
         bias-corrected difference puts the runner-up ahead), "open" (it holds 0), or
         "unknown" (no paired difference in the run, or no runner-up)."""
         if self.runner_up is None or self.diff_low is None or self.diff_high is None:
@@ -316,30 +377,38 @@ class Leader:
 @dataclass
 class RankFindings:
     leaders: list[Leader] = field(default_factory=list)
-    tau_min: float | None = None      # Kendall τ of the FD rankings over pairs of trained spaces
-    tau_max: float | None = None      # (None with fewer than MIN_TAU_GENERATORS generators)
+    tau_min: float | None = None  # Kendall τ of the FD rankings over pairs of trained spaces
+    tau_max: float | None = None  # (None with fewer than MIN_TAU_GENERATORS generators)
     n_generators: int = 0
     n_generator_images: int | None = None
     untrained: list[str] = field(default_factory=list)
     reference_real: bool = False
-    resolutions: dict[str, int] = field(default_factory=dict)   # set -> working resolution (px)
+    resolutions: dict[str, int] = field(default_factory=dict)  # set -> working resolution (px)
 
     @property
     def resolution_mismatch(self) -> bool:
         return len(set(self.resolutions.values())) > 1
 
 
-def rank_findings(rankings: pd.DataFrame, tau: pd.DataFrame | None,
-                  spaces: Sequence[tuple[str, str, bool]], reference_real: bool = False,
-                  paired: pd.DataFrame | None = None,
-                  resolutions: Mapping[str, int] | None = None) -> RankFindings:
+def rank_findings(
+    rankings: pd.DataFrame,
+    tau: pd.DataFrame | None,
+    spaces: Sequence[tuple[str, str, bool]],
+    reference_real: bool = False,
+    paired: pd.DataFrame | None = None,
+    resolutions: Mapping[str, int] | None = None,
+) -> RankFindings:
     """Per trained space, the FD leader with its interval, stability and its paired difference
     with the runner-up (from `paired`, tables/paired_differences); the range of Kendall τ
     between trained spaces' FD rankings (only with at least `MIN_TAU_GENERATORS` generators:
     with two, τ is ±1 by construction); the untrained spaces left out; the sets' resolutions."""
     from counterfactual.analysis.rank_agreement import MIN_TAU_GENERATORS, paired_lookup
-    f = RankFindings(untrained=[label for _, label, t in spaces if not t],
-                     reference_real=reference_real, resolutions=dict(resolutions or {}))
+
+    f = RankFindings(
+        untrained=[label for _, label, t in spaces if not t],
+        reference_real=reference_real,
+        resolutions=dict(resolutions or {}),
+    )
     fd = rankings[(rankings["metric"] == "fd") & rankings["trained"].astype(bool)]
     f.n_generators = int(fd["generator"].nunique())
     for name, label, trained in spaces:
@@ -348,15 +417,31 @@ def rank_findings(rankings: pd.DataFrame, tau: pd.DataFrame | None,
             continue
         first = part.iloc[0]
         second = str(part.iloc[1]["generator"]) if len(part) > 1 else None
-        d = None if second is None or paired is None else \
-            paired_lookup(paired, "fd", name, str(first["generator"]), second)
-        f.leaders.append(Leader(name, label, str(first["generator"]), float(first["value"]),
-                                float(first["ci_low"]), float(first["ci_high"]),
-                                float(first["stability"]), second,
-                                *((d["diff"], d["lo"], d["hi"]) if d else ())))
+        d = (
+            None
+            if second is None or paired is None
+            else paired_lookup(paired, "fd", name, str(first["generator"]), second)
+        )
+        f.leaders.append(
+            Leader(
+                name,
+                label,
+                str(first["generator"]),
+                float(first["value"]),
+                float(first["ci_low"]),
+                float(first["ci_high"]),
+                float(first["stability"]),
+                second,
+                *((d["diff"], d["lo"], d["hi"]) if d else ()),
+            )
+        )
     if tau is not None and not tau.empty and f.n_generators >= MIN_TAU_GENERATORS:
-        t = tau[(tau["metric"] == "fd") & tau["trained_a"].astype(bool) & tau["trained_b"].astype(bool)
-                & (tau["space_a"] != tau["space_b"])]["tau"].to_numpy(np.float64)
+        t = tau[
+            (tau["metric"] == "fd")
+            & tau["trained_a"].astype(bool)
+            & tau["trained_b"].astype(bool)
+            & (tau["space_a"] != tau["space_b"])
+        ]["tau"].to_numpy(np.float64)
         t = t[np.isfinite(t)]
         if t.size:
             f.tau_min, f.tau_max = float(t.min()), float(t.max())

@@ -10,6 +10,7 @@ NaN with the reason in ``fit_status`` (``fit_dose_table``): non-finite values, f
 distinct deltas, no more observations than parameters, or an observation with leverage 1 (HC3
 divides by 1 - h and is undefined there; add draws or deltas).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -57,8 +58,13 @@ def design(delta: np.ndarray) -> np.ndarray:
     return np.column_stack([np.ones_like(d), d, d * d])
 
 
-def fit_dose_response(delta: np.ndarray, fd: np.ndarray, weights: np.ndarray | None = None,
-                      ci: float = 0.95, use_t: bool = False) -> DoseFit:
+def fit_dose_response(
+    delta: np.ndarray,
+    fd: np.ndarray,
+    weights: np.ndarray | None = None,
+    ci: float = 0.95,
+    use_t: bool = False,
+) -> DoseFit:
     """Fit FD on delta and delta^2 (OLS, or WLS with ``weights``) with HC3 standard errors."""
     d = np.asarray(delta, dtype=np.float64).ravel()
     y = np.asarray(fd, dtype=np.float64).ravel()
@@ -83,8 +89,10 @@ def fit_dose_response(delta: np.ndarray, fd: np.ndarray, weights: np.ndarray | N
     Xw = X * sw[:, None]
     leverage = np.einsum("ij,ij->i", Xw, np.linalg.solve(Xw.T @ Xw, Xw.T).T)
     if leverage.max() > 1.0 - 1e-10:
-        raise ValueError("an observation has leverage 1 (a delta with a single observation that "
-                         "the quadratic fits exactly): HC3 is undefined; add draws or deltas")
+        raise ValueError(
+            "an observation has leverage 1 (a delta with a single observation that "
+            "the quadratic fits exactly): HC3 is undefined; add draws or deltas"
+        )
     res = model.fit(cov_type="HC3", use_t=use_t)
     with np.errstate(divide="ignore", invalid="ignore"):  # constant FD: R^2 is undefined (NaN)
         r_squared = float(res.rsquared) if res.centered_tss > 0 else float("nan")
@@ -92,13 +100,25 @@ def fit_dose_response(delta: np.ndarray, fd: np.ndarray, weights: np.ndarray | N
     cov = np.asarray(res.cov_params(), dtype=np.float64)
     sens = float(_CONTRAST @ coef)
     se = float(np.sqrt(max(_CONTRAST @ cov @ _CONTRAST, 0.0)))
-    q = (stats.t.ppf(0.5 + ci / 2, d.size - 3) if use_t else stats.norm.ppf(0.5 + ci / 2))
-    return DoseFit(coef=coef, cov=cov, n_obs=int(d.size), n_deltas=n_deltas, method=method,
-                   ci_level=ci, use_t=use_t, r_squared=r_squared, sensitivity=sens,
-                   sensitivity_se=se, sensitivity_ci=(sens - q * se, sens + q * se))
+    q = stats.t.ppf(0.5 + ci / 2, d.size - 3) if use_t else stats.norm.ppf(0.5 + ci / 2)
+    return DoseFit(
+        coef=coef,
+        cov=cov,
+        n_obs=int(d.size),
+        n_deltas=n_deltas,
+        method=method,
+        ci_level=ci,
+        use_t=use_t,
+        r_squared=r_squared,
+        sensitivity=sens,
+        sensitivity_se=se,
+        sensitivity_ci=(sens - q * se, sens + q * se),
+    )
 
 
-def inverse_variance_weights(delta: np.ndarray, fd: np.ndarray, floor_frac: float = 1e-3) -> np.ndarray:
+def inverse_variance_weights(
+    delta: np.ndarray, fd: np.ndarray, floor_frac: float = 1e-3
+) -> np.ndarray:
     """WLS weights 1/var(FD over draws at the observation's delta).
 
     Variances below ``floor_frac`` x the median positive per-delta variance are raised to it (a
@@ -107,12 +127,17 @@ def inverse_variance_weights(delta: np.ndarray, fd: np.ndarray, floor_frac: floa
     d = np.round(np.asarray(delta, dtype=np.float64), 9)
     y = np.asarray(fd, dtype=np.float64)
     keys, inverse = np.unique(d, return_inverse=True)
-    var = np.array([y[inverse == k].var(ddof=1) if (inverse == k).sum() > 1 else np.nan
-                    for k in range(keys.size)])
+    var = np.array(
+        [
+            y[inverse == k].var(ddof=1) if (inverse == k).sum() > 1 else np.nan
+            for k in range(keys.size)
+        ]
+    )
     positive = var[np.isfinite(var) & (var > 0)]
     if positive.size == 0:
-        raise ValueError("WLS needs at least one delta whose draws vary (all variances are 0 or "
-                         "undefined)")
+        raise ValueError(
+            "WLS needs at least one delta whose draws vary (all variances are 0 or undefined)"
+        )
     if np.isnan(var).any():
         raise ValueError("WLS needs at least 2 draws at every delta")
     var = np.maximum(var, floor_frac * np.median(positive))
@@ -126,14 +151,34 @@ WEIGHTINGS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray | None]] = {
 }
 
 FIT_COLUMNS: tuple[str, ...] = (
-    "intervention", "space", "space_label", "trained", "method", "n_obs", "n_deltas",
-    "b0", "b1", "b2", "b0_se", "b1_se", "b2_se", "fd0_fit", "fd1_fit", "sensitivity",
-    "sensitivity_se", "sensitivity_ci_low", "sensitivity_ci_high", "r_squared", "ci_level",
-    "fit_status")
+    "intervention",
+    "space",
+    "space_label",
+    "trained",
+    "method",
+    "n_obs",
+    "n_deltas",
+    "b0",
+    "b1",
+    "b2",
+    "b0_se",
+    "b1_se",
+    "b2_se",
+    "fd0_fit",
+    "fd1_fit",
+    "sensitivity",
+    "sensitivity_se",
+    "sensitivity_ci_low",
+    "sensitivity_ci_high",
+    "r_squared",
+    "ci_level",
+    "fit_status",
+)
 
 
-def fit_dose_table(table: pd.DataFrame, weighting: str = "ols", ci: float = 0.95,
-                   use_t: bool = False) -> pd.DataFrame:
+def fit_dose_table(
+    table: pd.DataFrame, weighting: str = "ols", ci: float = 0.95, use_t: bool = False
+) -> pd.DataFrame:
     """``fit_dose_response`` for every intervention x space of a dose-response table.
 
     Columns ``FIT_COLUMNS``: coefficients b0 (FD at 0), b1, b2 and their HC3 standard errors,
@@ -145,9 +190,16 @@ def fit_dose_table(table: pd.DataFrame, weighting: str = "ols", ci: float = 0.95
         raise ValueError(f"unknown weighting {weighting!r}; choose from {sorted(WEIGHTINGS)}")
     rows = []
     for (interv, space), g in table.groupby(["intervention", "space"], sort=True):
-        row = {"intervention": interv, "space": space, "space_label": g["space_label"].iloc[0],
-               "trained": bool(g["trained"].iloc[0]), "method": weighting, "n_obs": len(g),
-               "n_deltas": int(np.unique(np.round(g["delta"].to_numpy(), 9)).size), "ci_level": ci}
+        row = {
+            "intervention": interv,
+            "space": space,
+            "space_label": g["space_label"].iloc[0],
+            "trained": bool(g["trained"].iloc[0]),
+            "method": weighting,
+            "n_obs": len(g),
+            "n_deltas": int(np.unique(np.round(g["delta"].to_numpy(), 9)).size),
+            "ci_level": ci,
+        }
         d, y = g["delta"].to_numpy(np.float64), g["fd"].to_numpy(np.float64)
         try:
             f = fit_dose_response(d, y, WEIGHTINGS[weighting](d, y), ci=ci, use_t=use_t)
@@ -156,10 +208,21 @@ def fit_dose_table(table: pd.DataFrame, weighting: str = "ols", ci: float = 0.95
             rows.append(row)
             continue
         se = f.se
-        row.update(b0=f.coef[0], b1=f.coef[1], b2=f.coef[2], b0_se=se[0], b1_se=se[1], b2_se=se[2],
-                   fd0_fit=float(f.predict(0.0)), fd1_fit=float(f.predict(1.0)),
-                   sensitivity=f.sensitivity, sensitivity_se=f.sensitivity_se,
-                   sensitivity_ci_low=f.sensitivity_ci[0], sensitivity_ci_high=f.sensitivity_ci[1],
-                   r_squared=f.r_squared, fit_status="ok")
+        row.update(
+            b0=f.coef[0],
+            b1=f.coef[1],
+            b2=f.coef[2],
+            b0_se=se[0],
+            b1_se=se[1],
+            b2_se=se[2],
+            fd0_fit=float(f.predict(0.0)),
+            fd1_fit=float(f.predict(1.0)),
+            sensitivity=f.sensitivity,
+            sensitivity_se=f.sensitivity_se,
+            sensitivity_ci_low=f.sensitivity_ci[0],
+            sensitivity_ci_high=f.sensitivity_ci[1],
+            r_squared=f.r_squared,
+            fit_status="ok",
+        )
         rows.append(row)
     return frame(rows, FIT_COLUMNS)

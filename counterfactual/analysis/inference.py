@@ -46,6 +46,7 @@ swap patterns; p = (1 + #{null >= observed}) / (1 + n_perm), exact at any n_perm
 permuted value reaches the observed one, p = 1 / (1 + n_perm) is only a bound ("p <= ...") and
 is reported as such.
 """
+
 from __future__ import annotations
 
 import math
@@ -97,7 +98,7 @@ def holm_bounds(p: np.ndarray, is_bound: np.ndarray) -> np.ndarray:
 
 
 def format_p(p: float, is_bound: bool = False, digits: int = 2) -> str:
-    """"p <= 0.0016"-style text for a bound, else the value with ``digits`` significant digits."""
+    """ "p <= 0.0016"-style text for a bound, else the value with ``digits`` significant digits."""
     if p is None or not np.isfinite(p):
         return "n/a"
     text = f"{p:.{digits}g}" if p < 0.1 else f"{p:.2f}"
@@ -111,8 +112,9 @@ def jackknife_se(loo: np.ndarray) -> float:
     return float(np.sqrt((n - 1.0) / n * ((loo - loo.mean()) ** 2).sum()))
 
 
-def jackknife_interval(estimate: float, se: float, level: float,
-                       n_groups: int) -> tuple[float, float]:
+def jackknife_interval(
+    estimate: float, se: float, level: float, n_groups: int
+) -> tuple[float, float]:
     """estimate -+ t se with the t quantile on G - 1 degrees of freedom (the jackknife SE is
     estimated from G leave-out values)."""
     t = float(stats.t.ppf(0.5 + check_level(level) / 2.0, n_groups - 1))
@@ -162,12 +164,16 @@ def resampling_plan(groups: np.ndarray, splits: int, seed: int) -> ResamplingPla
         half_row = count + np.array([0, 1])
         without = count + 2 + np.arange(n_groups)
         with_g = without + n_groups
-        crossfit.append(np.column_stack([np.arange(n_groups), half_row[own], without, with_g,
-                                         half_row[1 - own]]))
+        crossfit.append(
+            np.column_stack(
+                [np.arange(n_groups), half_row[own], without, with_g, half_row[1 - own]]
+            )
+        )
         count += 2 + 2 * n_groups
     keep = np.vstack(rows)
-    return ResamplingPlan(keep, groups, np.vstack(crossfit) if crossfit
-                          else np.zeros((0, 5), np.int64))
+    return ResamplingPlan(
+        keep, groups, np.vstack(crossfit) if crossfit else np.zeros((0, 5), np.int64)
+    )
 
 
 def corrected_variance(values: np.ndarray, plan: ResamplingPlan) -> tuple[float, float, float]:
@@ -177,8 +183,8 @@ def corrected_variance(values: np.ndarray, plan: ResamplingPlan) -> tuple[float,
     or where the statistic is undefined (NaN) on one of them, V = V_J (conservative)."""
     values = np.asarray(values, dtype=np.float64)
     g = plan.n_groups
-    v_j = jackknife_se(values[1:g + 1]) ** 2
-    if not len(plan.crossfit) or not np.isfinite(v_j) or not np.isfinite(values[g + 1:]).all():
+    v_j = jackknife_se(values[1 : g + 1]) ** 2
+    if not len(plan.crossfit) or not np.isfinite(v_j) or not np.isfinite(values[g + 1 :]).all():
         return v_j, v_j, float("nan")
     grp, h1g, h1, h2g, h2 = plan.crossfit.T
     size = plan.keep.sum(axis=1).astype(np.float64)
@@ -188,7 +194,9 @@ def corrected_variance(values: np.ndarray, plan: ResamplingPlan) -> tuple[float,
     return 0.5 * (v_j + v1), v_j, v1
 
 
-def plan_interval(values: np.ndarray, plan: ResamplingPlan, level: float) -> tuple[float, float, float]:
+def plan_interval(
+    values: np.ndarray, plan: ResamplingPlan, level: float
+) -> tuple[float, float, float]:
     """(se, low, high): values[0] -+ t_{G-1} sqrt(V) with V from `corrected_variance`."""
     se = math.sqrt(corrected_variance(values, plan)[0])
     lo, hi = jackknife_interval(float(values[0]), se, level, plan.n_groups)
@@ -239,25 +247,25 @@ class CellInference:
 
     n_pairs: int
     dim: int
-    fd1: float                  # FD(base set, twin set), raw
+    fd1: float  # FD(base set, twin set), raw
     mean_term1: float
     trace_term1: float
-    fd0: float                  # E_swap FD (the delta = 0 floor), raw
-    sensitivity: float          # fd1 - fd0
+    fd0: float  # E_swap FD (the delta = 0 floor), raw
+    sensitivity: float  # fd1 - fd0
     mean_part: float
     trace_part: float
-    values: np.ndarray          # [R] sensitivity on the resampling plan's rows (0: all faces)
-    se: float                   # corrected jackknife standard error
-    se_jackknife: float         # plain jackknife standard error (conservative)
+    values: np.ndarray  # [R] sensitivity on the resampling plan's rows (0: all faces)
+    se: float  # corrected jackknife standard error
+    se_jackknife: float  # plain jackknife standard error (conservative)
     ci_low: float
     ci_high: float
-    p_value: float              # NaN when the cell is not tested
+    p_value: float  # NaN when the cell is not tested
     p_is_bound: bool
     n_perm: int
-    mean_term_unbiased: float   # paired U-statistic at delta = 1
-    fd_inf1: float              # FD-infinity at delta = 1
-    fd_inf0: float              # FD-infinity at delta = 0 (swapped sets)
-    distance: str = "fd"        # another distance (`infer_pooled`): fd1/fd0 hold d(1)/d(0)
+    mean_term_unbiased: float  # paired U-statistic at delta = 1
+    fd_inf1: float  # FD-infinity at delta = 1
+    fd_inf0: float  # FD-infinity at delta = 0 (swapped sets)
+    distance: str = "fd"  # another distance (`infer_pooled`): fd1/fd0 hold d(1)/d(0)
     lower_is_better: bool = True
 
 
@@ -270,8 +278,9 @@ def face_groups(n_pairs: int, groups: int | None, seed: int) -> np.ndarray:
     return rng.permutation(np.arange(n_pairs) % g)
 
 
-def _plan_values(pool: PairPool, diff: np.ndarray, patterns: np.ndarray,
-                 keep: np.ndarray) -> np.ndarray:
+def _plan_values(
+    pool: PairPool, diff: np.ndarray, patterns: np.ndarray, keep: np.ndarray
+) -> np.ndarray:
     """[R, 3]: (sensitivity, mean part, trace part) on each face subset ``keep`` [R, N], with
     the same swap ``patterns`` [K, N] throughout."""
     d2 = np.einsum("ij,ij->i", diff, diff)
@@ -288,14 +297,26 @@ def _plan_values(pool: PairPool, diff: np.ndarray, patterns: np.ndarray,
 
 def cell_plan(n_pairs: int, settings: Settings, groups: np.ndarray | None = None) -> ResamplingPlan:
     """The resampling plan of ``settings`` for N pairs (``groups`` default: `face_groups`)."""
-    groups = face_groups(n_pairs, settings.groups, settings.seed) if groups is None else np.asarray(groups)
+    groups = (
+        face_groups(n_pairs, settings.groups, settings.seed)
+        if groups is None
+        else np.asarray(groups)
+    )
     if groups.shape != (n_pairs,):
-        raise ValueError(f"jackknife groups must label each of the {n_pairs} pairs, got {groups.shape}")
+        raise ValueError(
+            f"jackknife groups must label each of the {n_pairs} pairs, got {groups.shape}"
+        )
     return resampling_plan(groups, settings.splits, settings.seed)
 
 
-def infer_cell(base: np.ndarray, twin: np.ndarray, settings: Settings, rng: np.random.Generator,
-               n_perm: int | None, plan: ResamplingPlan | np.ndarray | None = None) -> CellInference:
+def infer_cell(
+    base: np.ndarray,
+    twin: np.ndarray,
+    settings: Settings,
+    rng: np.random.Generator,
+    n_perm: int | None,
+    plan: ResamplingPlan | np.ndarray | None = None,
+) -> CellInference:
     """Sensitivity with its corrected jackknife interval and, with ``n_perm``, the permutation
     test of one cell. ``rng`` draws the swap patterns and subsets (seed it per cell); ``plan``
     (shared by cells that are compared; group labels are also accepted) defaults to
@@ -328,24 +349,55 @@ def infer_cell(base: np.ndarray, twin: np.ndarray, settings: Settings, rng: np.r
     inf1 = inf0 = float("nan")
     if settings.fd_inf_reps:
         sizes = default_sizes(n)
-        inf1 = fd_infinity(lambda s, r: fd_at(s, r, False), n, sizes, settings.fd_inf_reps,
-                           seed=int(rng.integers(2**63))).value
-        inf0 = fd_infinity(lambda s, r: fd_at(s, r, True), n, sizes, settings.fd_inf_reps,
-                           seed=int(rng.integers(2**63))).value
+        inf1 = fd_infinity(
+            lambda s, r: fd_at(s, r, False),
+            n,
+            sizes,
+            settings.fd_inf_reps,
+            seed=int(rng.integers(2**63)),
+        ).value
+        inf0 = fd_infinity(
+            lambda s, r: fd_at(s, r, True),
+            n,
+            sizes,
+            settings.fd_inf_reps,
+            seed=int(rng.integers(2**63)),
+        ).value
     return CellInference(
-        n_pairs=n, dim=pool.dim, fd1=float(obs.value[0]), mean_term1=float(obs.mean_term[0]),
-        trace_term1=float(obs.trace_term[0]), fd0=float(obs.value[0] - sens),
-        sensitivity=float(sens), mean_part=float(mean_part), trace_part=float(trace_part),
-        values=values[:, 0], se=se, se_jackknife=se_jack, ci_low=lo, ci_high=hi,
-        p_value=float(p), p_is_bound=bound,
-        n_perm=int(n_perm or 0), mean_term_unbiased=unbiased_mean_term(base, twin, paired=True),
-        fd_inf1=inf1, fd_inf0=inf0)
+        n_pairs=n,
+        dim=pool.dim,
+        fd1=float(obs.value[0]),
+        mean_term1=float(obs.mean_term[0]),
+        trace_term1=float(obs.trace_term[0]),
+        fd0=float(obs.value[0] - sens),
+        sensitivity=float(sens),
+        mean_part=float(mean_part),
+        trace_part=float(trace_part),
+        values=values[:, 0],
+        se=se,
+        se_jackknife=se_jack,
+        ci_low=lo,
+        ci_high=hi,
+        p_value=float(p),
+        p_is_bound=bound,
+        n_perm=int(n_perm or 0),
+        mean_term_unbiased=unbiased_mean_term(base, twin, paired=True),
+        fd_inf1=inf1,
+        fd_inf0=inf0,
+    )
 
 
-def infer_pooled(evaluate: Callable[[np.ndarray, np.ndarray], np.ndarray], n_pairs: int,
-                 distances: Sequence[str], lower_is_better: Sequence[bool], settings: Settings,
-                 rng: np.random.Generator, n_perm: int | None,
-                 plan: ResamplingPlan | np.ndarray | None = None, dim: int = 0) -> list[CellInference]:
+def infer_pooled(
+    evaluate: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    n_pairs: int,
+    distances: Sequence[str],
+    lower_is_better: Sequence[bool],
+    settings: Settings,
+    rng: np.random.Generator,
+    n_perm: int | None,
+    plan: ResamplingPlan | np.ndarray | None = None,
+    dim: int = 0,
+) -> list[CellInference]:
     """`infer_cell` for any distance d: S_d = d(base set, twin set) - mean d over the
     ``settings.swaps`` swap patterns, on every row of the resampling plan (the same patterns
     restricted to the kept faces), its corrected jackknife interval and, with ``n_perm``, the
@@ -359,13 +411,15 @@ def infer_pooled(evaluate: Callable[[np.ndarray, np.ndarray], np.ndarray], n_pai
         raise ValueError(f"the resampling plan covers {plan.n_pairs} pairs, the cell has {n}")
     patterns = rng.integers(0, 2, size=(settings.swaps, n))
     swaps = np.vstack([np.zeros((1, n), np.int64), patterns])
-    vals = np.stack([np.asarray(evaluate(keep.astype(bool), swaps), np.float64)
-                     for keep in plan.keep])                           # [R, 1 + K, D]
-    sens = vals[:, 0] - vals[:, 1:].mean(axis=1)                       # [R, D]
+    vals = np.stack(
+        [np.asarray(evaluate(keep.astype(bool), swaps), np.float64) for keep in plan.keep]
+    )  # [R, 1 + K, D]
+    sens = vals[:, 0] - vals[:, 1:].mean(axis=1)  # [R, D]
     obs = vals[0, 0]
     sign = np.where(np.asarray(lower_is_better, bool), 1.0, -1.0)
-    null = (evaluate(np.ones(n, bool), rng.integers(0, 2, size=(n_perm, n))) * sign
-            if n_perm else None)
+    null = (
+        evaluate(np.ones(n, bool), rng.integers(0, 2, size=(n_perm, n))) * sign if n_perm else None
+    )
     nan = float("nan")
     out = []
     for j, name in enumerate(distances):
@@ -373,16 +427,50 @@ def infer_pooled(evaluate: Callable[[np.ndarray, np.ndarray], np.ndarray], n_pai
         se, se_jack = math.sqrt(var), math.sqrt(var_jack)
         lo, hi = jackknife_interval(float(sens[0, j]), se, settings.ci, plan.n_groups)
         p, bound = permutation_p(float(obs[j] * sign[j]), null[:, j]) if n_perm else (nan, False)
-        out.append(CellInference(
-            n_pairs=n, dim=int(dim), fd1=float(obs[j]), mean_term1=nan, trace_term1=nan,
-            fd0=float(obs[j] - sens[0, j]), sensitivity=float(sens[0, j]), mean_part=nan,
-            trace_part=nan, values=sens[:, j].copy(), se=se, se_jackknife=se_jack, ci_low=lo,
-            ci_high=hi, p_value=float(p), p_is_bound=bool(bound), n_perm=int(n_perm or 0),
-            mean_term_unbiased=nan, fd_inf1=nan, fd_inf0=nan, distance=str(name),
-            lower_is_better=bool(lower_is_better[j])))
+        out.append(
+            CellInference(
+                n_pairs=n,
+                dim=int(dim),
+                fd1=float(obs[j]),
+                mean_term1=nan,
+                trace_term1=nan,
+                fd0=float(obs[j] - sens[0, j]),
+                sensitivity=float(sens[0, j]),
+                mean_part=nan,
+                trace_part=nan,
+                values=sens[:, j].copy(),
+                se=se,
+                se_jackknife=se_jack,
+                ci_low=lo,
+                ci_high=hi,
+                p_value=float(p),
+                p_is_bound=bool(bound),
+                n_perm=int(n_perm or 0),
+                mean_term_unbiased=nan,
+                fd_inf1=nan,
+                fd_inf0=nan,
+                distance=str(name),
+                lower_is_better=bool(lower_is_better[j]),
+            )
+        )
     return out
 
 
-__all__ = ["CellInference", "ResamplingPlan", "Settings", "cell_plan", "corrected_variance",
-           "face_groups", "format_p", "holm_bounds", "infer_cell", "infer_pooled", "jackknife_interval",
-           "jackknife_se", "permutation_p", "plan_interval", "resamples_for", "resampling_plan"]
+__all__ = [
+    "CellInference",
+    "ResamplingPlan",
+    "Settings",
+    "cell_plan",
+    "corrected_variance",
+    "face_groups",
+    "format_p",
+    "holm_bounds",
+    "infer_cell",
+    "infer_pooled",
+    "jackknife_interval",
+    "jackknife_se",
+    "permutation_p",
+    "plan_interval",
+    "resamples_for",
+    "resampling_plan",
+]

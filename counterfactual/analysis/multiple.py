@@ -3,6 +3,7 @@
 Holm controls the family-wise error rate; Benjamini-Hochberg controls the false discovery rate.
 NaN p-values (tests that could not be run) are left out of the family and stay NaN.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -31,9 +32,14 @@ def adjust_pvalues(pvalues: Sequence[float] | np.ndarray, method: str = "holm") 
     return out
 
 
-def add_adjusted(df: pd.DataFrame, p_col: str = "p_value", alpha: float = 0.05,
-                 methods: Sequence[str] = ("holm", "bh"), by: Sequence[str] | None = None,
-                 tag: str = "") -> pd.DataFrame:
+def add_adjusted(
+    df: pd.DataFrame,
+    p_col: str = "p_value",
+    alpha: float = 0.05,
+    methods: Sequence[str] = ("holm", "bh"),
+    by: Sequence[str] | None = None,
+    tag: str = "",
+) -> pd.DataFrame:
     """A copy of ``df`` with ``p_<method>`` adjusted p-values and ``reject_<method>`` flags.
 
     With ``tag`` the columns are ``p_<tag>_<method>`` and ``reject_<tag>_<method>``.

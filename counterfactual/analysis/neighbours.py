@@ -13,6 +13,7 @@ keeps faces apart through the edit: a small edit, or a space blind to it). Near 
 edit moves a face further than the distance to other faces' twins. It reads cached features
 only and is a description of this sample (not a test).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -26,8 +27,21 @@ from ._common import check_level, frame
 from .pairs import PairFeatures
 
 NEIGHBOUR_COLUMNS: tuple[str, ...] = (
-    "intervention", "space", "space_label", "trained", "n", "own_twin_top1", "lo", "hi",
-    "ci_level", "chance", "mean_rank", "chance_mean_rank", "median_rank", "interval")
+    "intervention",
+    "space",
+    "space_label",
+    "trained",
+    "n",
+    "own_twin_top1",
+    "lo",
+    "hi",
+    "ci_level",
+    "chance",
+    "mean_rank",
+    "chance_mean_rank",
+    "median_rank",
+    "interval",
+)
 INTERVAL = "Wilson score interval over faces"
 
 
@@ -37,7 +51,7 @@ def own_twin_ranks(base: np.ndarray, twin: np.ndarray) -> tuple[np.ndarray, np.n
     d = cdist(np.asarray(base, np.float64), np.asarray(twin, np.float64), "sqeuclidean")
     own = np.diag(d)[:, None]
     closer = (d < own).sum(axis=1)
-    ties = (d == own).sum(axis=1) - 1          # other twins exactly as far as the own twin
+    ties = (d == own).sum(axis=1) - 1  # other twins exactly as far as the own twin
     rank = 1.0 + closer + ties / 2.0
     top1 = np.where(closer == 0, 1.0 / (1.0 + ties), 0.0)
     return rank.astype(np.float64), top1.astype(np.float64)
@@ -51,10 +65,21 @@ def twin_neighbours(pairs: Sequence[PairFeatures], ci: float = 0.95) -> pd.DataF
         rank, top1 = own_twin_ranks(pf.base, pf.twin)
         n = pf.n_pairs
         lo, hi = proportion_confint(float(top1.sum()), n, alpha=1.0 - level, method="wilson")
-        rows.append({**pf.labels(), "n": n, "own_twin_top1": float(top1.mean()), "lo": float(lo),
-                     "hi": float(hi), "ci_level": level, "chance": 1.0 / n,
-                     "mean_rank": float(rank.mean()), "chance_mean_rank": (n + 1) / 2.0,
-                     "median_rank": float(np.median(rank)), "interval": INTERVAL})
+        rows.append(
+            {
+                **pf.labels(),
+                "n": n,
+                "own_twin_top1": float(top1.mean()),
+                "lo": float(lo),
+                "hi": float(hi),
+                "ci_level": level,
+                "chance": 1.0 / n,
+                "mean_rank": float(rank.mean()),
+                "chance_mean_rank": (n + 1) / 2.0,
+                "median_rank": float(np.median(rank)),
+                "interval": INTERVAL,
+            }
+        )
     return frame(rows, NEIGHBOUR_COLUMNS)
 
 

@@ -11,13 +11,22 @@ FD(1) is the mean over draws at delta = 1 and mean FD(0) the mean over draws at 
 CIs are percentile intervals from resampling the draws (each delta independently) ``n_boot``
 times, seeded by ``(seed, intervention, space)``; the reference FD is treated as fixed.
 """
+
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from ._common import (at_delta, bootstrap_mean, check_count, check_level, frame, group_rng,
-                      percentile_interval, require_columns)
+from ._common import (
+    at_delta,
+    bootstrap_mean,
+    check_count,
+    check_level,
+    frame,
+    group_rng,
+    percentile_interval,
+    require_columns,
+)
 from .tables import validate_dose_table
 
 _LABELS = ("intervention", "space", "space_label", "trained")
@@ -28,8 +37,12 @@ def _draws(g: pd.DataFrame, delta: float, col: str = "fd") -> np.ndarray:
 
 
 def _labels(g: pd.DataFrame, interv: str, space: str) -> dict:
-    return {"intervention": interv, "space": space, "space_label": g["space_label"].iloc[0],
-            "trained": bool(g["trained"].iloc[0])}
+    return {
+        "intervention": interv,
+        "space": space,
+        "space_label": g["space_label"].iloc[0],
+        "trained": bool(g["trained"].iloc[0]),
+    }
 
 
 def _ci(samples: np.ndarray, ci: float) -> tuple[float, float]:
@@ -43,12 +56,27 @@ def _safe_div(a: np.ndarray | float, b: np.ndarray | float) -> np.ndarray:
 
 
 NULL_COLUMNS: tuple[str, ...] = (
-    *_LABELS, "fd1", "n_draws1", "null_mean", "null_sd", "n_draws0", "ratio_to_null",
-    "ratio_ci_low", "ratio_ci_high", "z_null", "z_ci_low", "z_ci_high", "ci_level", "n_boot", "seed")
+    *_LABELS,
+    "fd1",
+    "n_draws1",
+    "null_mean",
+    "null_sd",
+    "n_draws0",
+    "ratio_to_null",
+    "ratio_ci_low",
+    "ratio_ci_high",
+    "z_null",
+    "z_ci_low",
+    "z_ci_high",
+    "ci_level",
+    "n_boot",
+    "seed",
+)
 
 
-def null_normalised(table: pd.DataFrame, n_boot: int = 2000, ci: float = 0.95,
-                    seed: int = 0) -> pd.DataFrame:
+def null_normalised(
+    table: pd.DataFrame, n_boot: int = 2000, ci: float = 0.95, seed: int = 0
+) -> pd.DataFrame:
     """FD(1) relative to the delta = 0 null, per intervention x space (columns ``NULL_COLUMNS``).
 
     ``ratio_to_null`` = fd1 / null_mean; ``z_null`` = (fd1 - null_mean) / null_sd (NaN with
@@ -63,34 +91,62 @@ def null_normalised(table: pd.DataFrame, n_boot: int = 2000, ci: float = 0.95,
         rng = group_rng(seed, interv, space)
         b1 = bootstrap_mean(f1, n_boot, rng)
         idx0 = rng.integers(0, f0.size, size=(n_boot, f0.size))
-        b0_mean, b0_sd = f0[idx0].mean(axis=1), (f0[idx0].std(axis=1, ddof=1) if f0.size > 1
-                                                 else np.full(n_boot, np.nan))
+        b0_mean, b0_sd = (
+            f0[idx0].mean(axis=1),
+            (f0[idx0].std(axis=1, ddof=1) if f0.size > 1 else np.full(n_boot, np.nan)),
+        )
         sd0 = f0.std(ddof=1) if f0.size > 1 else np.nan
         ratio_b, z_b = _safe_div(b1, b0_mean), _safe_div(b1 - b0_mean, b0_sd)
-        rows.append({**_labels(g, interv, space), "fd1": f1.mean(), "n_draws1": f1.size,
-                     "null_mean": f0.mean(), "null_sd": sd0, "n_draws0": f0.size,
-                     "ratio_to_null": float(_safe_div(f1.mean(), f0.mean())),
-                     **dict(zip(("ratio_ci_low", "ratio_ci_high"), _ci(ratio_b, ci))),
-                     "z_null": float(_safe_div(f1.mean() - f0.mean(), sd0)),
-                     **dict(zip(("z_ci_low", "z_ci_high"), _ci(z_b, ci))),
-                     "ci_level": ci, "n_boot": n_boot, "seed": int(seed)})
+        rows.append(
+            {
+                **_labels(g, interv, space),
+                "fd1": f1.mean(),
+                "n_draws1": f1.size,
+                "null_mean": f0.mean(),
+                "null_sd": sd0,
+                "n_draws0": f0.size,
+                "ratio_to_null": float(_safe_div(f1.mean(), f0.mean())),
+                **dict(zip(("ratio_ci_low", "ratio_ci_high"), _ci(ratio_b, ci))),
+                "z_null": float(_safe_div(f1.mean() - f0.mean(), sd0)),
+                **dict(zip(("z_ci_low", "z_ci_high"), _ci(z_b, ci))),
+                "ci_level": ci,
+                "n_boot": n_boot,
+                "seed": int(seed),
+            }
+        )
     return frame(rows, NULL_COLUMNS)
 
 
 def _need(f1: np.ndarray, f0: np.ndarray | None, interv: str, space: str) -> None:
     if f1.size == 0 or (f0 is not None and f0.size == 0):
         missing = [d for d, a in (("1", f1), ("0", f0)) if a is not None and a.size == 0]
-        raise ValueError(f"dose-response table has no draws at delta = {', '.join(missing)} for "
-                         f"intervention {interv!r} in space {space!r}")
+        raise ValueError(
+            f"dose-response table has no draws at delta = {', '.join(missing)} for "
+            f"intervention {interv!r} in space {space!r}"
+        )
 
 
 REFERENCE_COLUMNS: tuple[str, ...] = (
-    *_LABELS, "fd1", "n_draws1", "fd_reference", "ratio_to_reference", "ratio_ci_low",
-    "ratio_ci_high", "ci_level", "n_boot", "seed")
+    *_LABELS,
+    "fd1",
+    "n_draws1",
+    "fd_reference",
+    "ratio_to_reference",
+    "ratio_ci_low",
+    "ratio_ci_high",
+    "ci_level",
+    "n_boot",
+    "seed",
+)
 
 
-def reference_normalised(table: pd.DataFrame, reference: pd.DataFrame, n_boot: int = 2000,
-                         ci: float = 0.95, seed: int = 0) -> pd.DataFrame:
+def reference_normalised(
+    table: pd.DataFrame,
+    reference: pd.DataFrame,
+    n_boot: int = 2000,
+    ci: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
     """FD(1) / FD(base, full distortion) per intervention x space (columns ``REFERENCE_COLUMNS``).
 
     ``reference`` has one row per space with columns ``space`` and ``fd_reference`` (see
@@ -101,16 +157,26 @@ def reference_normalised(table: pd.DataFrame, reference: pd.DataFrame, n_boot: i
     rows = []
     for (interv, space), g in table.groupby(["intervention", "space"], sort=True):
         if space not in ref:
-            raise ValueError(f"no full-distortion reference FD for space {space!r} "
-                             f"(reference covers {sorted(ref)})")
+            raise ValueError(
+                f"no full-distortion reference FD for space {space!r} "
+                f"(reference covers {sorted(ref)})"
+            )
         f1 = _draws(g, 1.0)
         _need(f1, None, interv, space)
         b1 = bootstrap_mean(f1, n_boot, group_rng(seed, interv, space))
-        rows.append({**_labels(g, interv, space), "fd1": f1.mean(), "n_draws1": f1.size,
-                     "fd_reference": ref[space],
-                     "ratio_to_reference": float(_safe_div(f1.mean(), ref[space])),
-                     **dict(zip(("ratio_ci_low", "ratio_ci_high"), _ci(_safe_div(b1, ref[space]), ci))),
-                     "ci_level": ci, "n_boot": n_boot, "seed": int(seed)})
+        rows.append(
+            {
+                **_labels(g, interv, space),
+                "fd1": f1.mean(),
+                "n_draws1": f1.size,
+                "fd_reference": ref[space],
+                "ratio_to_reference": float(_safe_div(f1.mean(), ref[space])),
+                **dict(zip(("ratio_ci_low", "ratio_ci_high"), _ci(_safe_div(b1, ref[space]), ci))),
+                "ci_level": ci,
+                "n_boot": n_boot,
+                "seed": int(seed),
+            }
+        )
     return frame(rows, REFERENCE_COLUMNS)
 
 
@@ -124,13 +190,27 @@ def reference_map(reference: pd.DataFrame) -> dict[str, float]:
 
 
 SHARE_COLUMNS: tuple[str, ...] = (
-    *_LABELS, "delta", "n_draws", "mean_term", "trace_term", "mean_term_share", "share_ci_low",
-    "share_ci_high", "trace_term_share", "change_mean_term_share", "change_share_ci_low",
-    "change_share_ci_high", "ci_level", "n_boot", "seed")
+    *_LABELS,
+    "delta",
+    "n_draws",
+    "mean_term",
+    "trace_term",
+    "mean_term_share",
+    "share_ci_low",
+    "share_ci_high",
+    "trace_term_share",
+    "change_mean_term_share",
+    "change_share_ci_low",
+    "change_share_ci_high",
+    "ci_level",
+    "n_boot",
+    "seed",
+)
 
 
-def term_shares(table: pd.DataFrame, delta: float = 1.0, n_boot: int = 2000, ci: float = 0.95,
-                seed: int = 0) -> pd.DataFrame:
+def term_shares(
+    table: pd.DataFrame, delta: float = 1.0, n_boot: int = 2000, ci: float = 0.95, seed: int = 0
+) -> pd.DataFrame:
     """Mean-term vs trace-term share of FD at ``delta`` (columns ``SHARE_COLUMNS``).
 
     ``mean_term_share`` = mean(mean_term) / (mean(mean_term) + mean(trace_term)) over the draws
@@ -144,8 +224,10 @@ def term_shares(table: pd.DataFrame, delta: float = 1.0, n_boot: int = 2000, ci:
     for (interv, space), g in table.groupby(["intervention", "space"], sort=True):
         m1, t1 = _draws(g, delta, "mean_term"), _draws(g, delta, "trace_term")
         if m1.size == 0:
-            raise ValueError(f"dose-response table has no draws at delta = {delta} for "
-                             f"intervention {interv!r} in space {space!r}")
+            raise ValueError(
+                f"dose-response table has no draws at delta = {delta} for "
+                f"intervention {interv!r} in space {space!r}"
+            )
         m0, t0 = _draws(g, 0.0, "mean_term"), _draws(g, 0.0, "trace_term")
         rng = group_rng(seed, interv, space, round(float(delta), 9))
         i1 = rng.integers(0, m1.size, size=(n_boot, m1.size))
@@ -160,12 +242,24 @@ def term_shares(table: pd.DataFrame, delta: float = 1.0, n_boot: int = 2000, ci:
             change_ci = _ci(_ratio_any_sign(dm_b, dm_b + dt_b), ci)
         else:
             change, change_ci = np.nan, (np.nan, np.nan)
-        rows.append({**_labels(g, interv, space), "delta": float(delta), "n_draws": m1.size,
-                     "mean_term": m1.mean(), "trace_term": t1.mean(), "mean_term_share": share,
-                     **dict(zip(("share_ci_low", "share_ci_high"), _ci(share_b, ci))),
-                     "trace_term_share": 1.0 - share, "change_mean_term_share": change,
-                     "change_share_ci_low": change_ci[0], "change_share_ci_high": change_ci[1],
-                     "ci_level": ci, "n_boot": n_boot, "seed": int(seed)})
+        rows.append(
+            {
+                **_labels(g, interv, space),
+                "delta": float(delta),
+                "n_draws": m1.size,
+                "mean_term": m1.mean(),
+                "trace_term": t1.mean(),
+                "mean_term_share": share,
+                **dict(zip(("share_ci_low", "share_ci_high"), _ci(share_b, ci))),
+                "trace_term_share": 1.0 - share,
+                "change_mean_term_share": change,
+                "change_share_ci_low": change_ci[0],
+                "change_share_ci_high": change_ci[1],
+                "ci_level": ci,
+                "n_boot": n_boot,
+                "seed": int(seed),
+            }
+        )
     return frame(rows, SHARE_COLUMNS)
 
 

@@ -1,4 +1,5 @@
 """Matched base/twin features of one intervention in one feature space (the analysis input)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -29,8 +30,10 @@ class PairFeatures:
         base = as_float_features(self.base, f"{what} (base)")
         twin = as_float_features(self.twin, f"{what} (twin)")
         if base.shape != twin.shape:
-            raise ValueError(f"{what}: base shape {base.shape} != twin shape {twin.shape} "
-                             "(row i of twin must pair with row i of base)")
+            raise ValueError(
+                f"{what}: base shape {base.shape} != twin shape {twin.shape} "
+                "(row i of twin must pair with row i of base)"
+            )
         object.__setattr__(self, "base", base)
         object.__setattr__(self, "twin", twin)
         object.__setattr__(self, "trained", bool(self.trained))
@@ -48,5 +51,9 @@ class PairFeatures:
 
     def labels(self) -> dict:
         """The key and label columns every result row about these pairs carries."""
-        return {"intervention": self.intervention, "space": self.space,
-                "space_label": self.space_label, "trained": self.trained}
+        return {
+            "intervention": self.intervention,
+            "space": self.space,
+            "space_label": self.space_label,
+            "trained": self.trained,
+        }

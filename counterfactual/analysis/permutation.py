@@ -9,6 +9,7 @@ so choose n_perm >= (number of tests) / alpha when the p-values will be Holm-cor
 Each test draws from a stream seeded by ``(seed, intervention, space)`` (order-independent).
 Cost: n_perm FD evaluations (each O(N dim^2 + dim^3)).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -57,8 +58,13 @@ class PermutationResult:
         return (self.observed - self.null_mean) / sd if sd > 0 else float("nan")
 
 
-def permutation_test(base: np.ndarray, twin: np.ndarray, n_perm: int = 999, seed: int = 0,
-                     rng: np.random.Generator | None = None) -> PermutationResult:
+def permutation_test(
+    base: np.ndarray,
+    twin: np.ndarray,
+    n_perm: int = 999,
+    seed: int = 0,
+    rng: np.random.Generator | None = None,
+) -> PermutationResult:
     """Paired permutation test of FD(base, twin); ``rng`` overrides the stream from ``seed``."""
     base = as_float_features(base, "base features")
     twin = as_float_features(twin, "twin features")
@@ -70,18 +76,49 @@ def permutation_test(base: np.ndarray, twin: np.ndarray, n_perm: int = 999, seed
     with equal_n_sets():
         null = np.array([fd_features(*random_swap(base, twin, rng)).value for _ in range(n_perm)])
     p = (1.0 + np.count_nonzero(null >= obs.value)) / (1.0 + n_perm)
-    return PermutationResult(observed=obs.value, mean_term=obs.mean_term, trace_term=obs.trace_term,
-                             null=null, p_value=float(p), n_perm=n_perm, seed=int(seed))
+    return PermutationResult(
+        observed=obs.value,
+        mean_term=obs.mean_term,
+        trace_term=obs.trace_term,
+        null=null,
+        p_value=float(p),
+        n_perm=n_perm,
+        seed=int(seed),
+    )
 
 
 PERMUTATION_COLUMNS: tuple[str, ...] = (
-    "intervention", "space", "space_label", "trained", "n_pairs", "dim", "fd_obs", "mean_term",
-    "trace_term", "null_mean", "null_sd", "ratio_to_null", "z_null", "p_value", "n_perm", "seed",
-    "p_holm", "reject_holm", "p_bh", "reject_bh", "alpha")
+    "intervention",
+    "space",
+    "space_label",
+    "trained",
+    "n_pairs",
+    "dim",
+    "fd_obs",
+    "mean_term",
+    "trace_term",
+    "null_mean",
+    "null_sd",
+    "ratio_to_null",
+    "z_null",
+    "p_value",
+    "n_perm",
+    "seed",
+    "p_holm",
+    "reject_holm",
+    "p_bh",
+    "reject_bh",
+    "alpha",
+)
 
 
-def permutation_tests(pairs: Iterable[PairFeatures], n_perm: int = 999, seed: int = 0,
-                      alpha: float = 0.05, methods: Sequence[str] = ("holm", "bh")) -> pd.DataFrame:
+def permutation_tests(
+    pairs: Iterable[PairFeatures],
+    n_perm: int = 999,
+    seed: int = 0,
+    alpha: float = 0.05,
+    methods: Sequence[str] = ("holm", "bh"),
+) -> pd.DataFrame:
     """``permutation_test`` for every attribute x space, with Holm and BH corrections across all.
 
     Columns ``PERMUTATION_COLUMNS``: observed FD and terms, null mean/sd, ``ratio_to_null`` and
@@ -91,15 +128,35 @@ def permutation_tests(pairs: Iterable[PairFeatures], n_perm: int = 999, seed: in
     """
     rows = []
     for pf in pairs:
-        r = permutation_test(pf.base, pf.twin, n_perm=n_perm, seed=seed,
-                             rng=group_rng(seed, pf.intervention, pf.space))
-        rows.append({**pf.labels(), "n_pairs": pf.n_pairs, "dim": pf.dim, "fd_obs": r.observed,
-                     "mean_term": r.mean_term, "trace_term": r.trace_term,
-                     "null_mean": r.null_mean, "null_sd": r.null_sd,
-                     "ratio_to_null": r.ratio_to_null, "z_null": r.z_null, "p_value": r.p_value,
-                     "n_perm": r.n_perm, "seed": int(seed)})
-    base_cols = [c for c in PERMUTATION_COLUMNS if not c.startswith(("p_holm", "p_bh", "reject"))
-                 and c != "alpha"]
+        r = permutation_test(
+            pf.base,
+            pf.twin,
+            n_perm=n_perm,
+            seed=seed,
+            rng=group_rng(seed, pf.intervention, pf.space),
+        )
+        rows.append(
+            {
+                **pf.labels(),
+                "n_pairs": pf.n_pairs,
+                "dim": pf.dim,
+                "fd_obs": r.observed,
+                "mean_term": r.mean_term,
+                "trace_term": r.trace_term,
+                "null_mean": r.null_mean,
+                "null_sd": r.null_sd,
+                "ratio_to_null": r.ratio_to_null,
+                "z_null": r.z_null,
+                "p_value": r.p_value,
+                "n_perm": r.n_perm,
+                "seed": int(seed),
+            }
+        )
+    base_cols = [
+        c
+        for c in PERMUTATION_COLUMNS
+        if not c.startswith(("p_holm", "p_bh", "reject")) and c != "alpha"
+    ]
     df = frame(rows, base_cols)
     df = add_adjusted(df, "p_value", alpha=alpha, methods=methods)
     df["alpha"] = float(alpha)

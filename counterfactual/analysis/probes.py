@@ -17,6 +17,7 @@ fits than a shared multi-threaded pool).
 "Readable" (a probe well above chance) and "moves FD" (the sensitivity) are different
 questions: a space can encode an attribute linearly yet weight it little in its FD.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -31,9 +32,29 @@ from threadpoolctl import threadpool_limits
 from ._common import as_float_features, check_count, check_level, frame, group_rng
 
 PROBE_COLUMNS: tuple[str, ...] = (
-    "attribute", "space", "space_label", "trained", "n", "n_positive", "label_rule", "threshold",
-    "folds", "balanced_accuracy", "ba_lo", "ba_hi", "auc", "auc_lo", "auc_hi", "chance_ba",
-    "chance_ba_max", "p_shuffle", "n_shuffles", "ci_level", "interval", "status")
+    "attribute",
+    "space",
+    "space_label",
+    "trained",
+    "n",
+    "n_positive",
+    "label_rule",
+    "threshold",
+    "folds",
+    "balanced_accuracy",
+    "ba_lo",
+    "ba_hi",
+    "auc",
+    "auc_lo",
+    "auc_hi",
+    "chance_ba",
+    "chance_ba_max",
+    "p_shuffle",
+    "n_shuffles",
+    "ci_level",
+    "interval",
+    "status",
+)
 LABEL_RULE = "score > median of the base faces"
 INTERVAL = "mean ± t·SD/√k over the k folds, clipped to [0, 1]"
 FOLDS = 5
@@ -44,6 +65,7 @@ MIN_PER_CLASS = 2
 @dataclass(frozen=True)
 class SpaceFeatures:
     """The base faces' cached features in one space (row i: face i, as in the scores)."""
+
     space: str
     features: np.ndarray
     trained: bool = True
@@ -94,8 +116,10 @@ def _fold_scores(x: np.ndarray, y: np.ndarray, folds: int, seed: int) -> np.ndar
 
     out = np.empty((folds, 2), dtype=np.float64)
     split = StratifiedKFold(folds, shuffle=True, random_state=seed).split(x, y)
-    with sklearn.config_context(assume_finite=True, skip_parameter_validation=True), \
-            warnings.catch_warnings():
+    with (
+        sklearn.config_context(assume_finite=True, skip_parameter_validation=True),
+        warnings.catch_warnings(),
+    ):
         warnings.simplefilter("ignore", ConvergenceWarning)
         for i, (train, test) in enumerate(split):
             x_train, x_test = standardise(x[train], x[test])
@@ -113,9 +137,14 @@ def _mean_interval(values: np.ndarray, level: float) -> tuple[float, float, floa
     return mean, max(0.0, mean - half), min(1.0, mean + half)
 
 
-def linear_probe(features: np.ndarray, labels: np.ndarray, folds: int = FOLDS,
-                 n_shuffles: int = N_SHUFFLES, ci: float = 0.95,
-                 rng: np.random.Generator | None = None) -> dict[str, float]:
+def linear_probe(
+    features: np.ndarray,
+    labels: np.ndarray,
+    folds: int = FOLDS,
+    n_shuffles: int = N_SHUFFLES,
+    ci: float = 0.95,
+    rng: np.random.Generator | None = None,
+) -> dict[str, float]:
     """Cross-validated probe of 0/1 `labels` from `features` with its shuffle reference."""
     x = as_float_features(features, "probe features")
     y = np.asarray(labels).astype(int).reshape(-1)
@@ -129,27 +158,45 @@ def linear_probe(features: np.ndarray, labels: np.ndarray, folds: int = FOLDS,
     minority = int(min(y.sum(), y.size - y.sum()))
     k = min(folds, minority)
     if k < MIN_PER_CLASS:
-        raise ValueError(f"probe needs at least {MIN_PER_CLASS} faces in each class, got "
-                         f"{minority} in the smaller one")
+        raise ValueError(
+            f"probe needs at least {MIN_PER_CLASS} faces in each class, got "
+            f"{minority} in the smaller one"
+        )
     seeds = rng.integers(0, 2**31 - 1, size=n_shuffles + 1)
     with threadpool_limits(1):
         observed = _fold_scores(x, y, k, int(seeds[0]))
-        shuffled = np.array([_fold_scores(x, rng.permutation(y), k, int(s))[:, 0].mean()
-                             for s in seeds[1:]], dtype=np.float64)
+        shuffled = np.array(
+            [_fold_scores(x, rng.permutation(y), k, int(s))[:, 0].mean() for s in seeds[1:]],
+            dtype=np.float64,
+        )
     ba, ba_lo, ba_hi = _mean_interval(observed[:, 0], level)
     auc_mean, auc_lo, auc_hi = _mean_interval(observed[:, 1], level)
-    return {"n": int(y.size), "n_positive": int(y.sum()), "folds": k,
-            "balanced_accuracy": ba, "ba_lo": ba_lo, "ba_hi": ba_hi,
-            "auc": auc_mean, "auc_lo": auc_lo, "auc_hi": auc_hi,
-            "chance_ba": float(shuffled.mean()) if n_shuffles else float("nan"),
-            "chance_ba_max": float(shuffled.max()) if n_shuffles else float("nan"),
-            "p_shuffle": float((1 + (shuffled >= ba - 1e-12).sum()) / (n_shuffles + 1)),
-            "n_shuffles": n_shuffles, "ci_level": level}
+    return {
+        "n": int(y.size),
+        "n_positive": int(y.sum()),
+        "folds": k,
+        "balanced_accuracy": ba,
+        "ba_lo": ba_lo,
+        "ba_hi": ba_hi,
+        "auc": auc_mean,
+        "auc_lo": auc_lo,
+        "auc_hi": auc_hi,
+        "chance_ba": float(shuffled.mean()) if n_shuffles else float("nan"),
+        "chance_ba_max": float(shuffled.max()) if n_shuffles else float("nan"),
+        "p_shuffle": float((1 + (shuffled >= ba - 1e-12).sum()) / (n_shuffles + 1)),
+        "n_shuffles": n_shuffles,
+        "ci_level": level,
+    }
 
 
-def linear_probes(spaces: Sequence[SpaceFeatures], scores: Mapping[str, np.ndarray],
-                  folds: int = FOLDS, n_shuffles: int = N_SHUFFLES, ci: float = 0.95,
-                  seed: int = 0) -> pd.DataFrame:
+def linear_probes(
+    spaces: Sequence[SpaceFeatures],
+    scores: Mapping[str, np.ndarray],
+    folds: int = FOLDS,
+    n_shuffles: int = N_SHUFFLES,
+    ci: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
     """One row per scorer (attribute) x space (columns `PROBE_COLUMNS`); a cell that cannot be
     probed (too few faces on one side of the median) keeps its row with a status and NaNs.
     Each cell has its own random stream (seed, attribute, space), so results do not depend on
@@ -158,16 +205,26 @@ def linear_probes(spaces: Sequence[SpaceFeatures], scores: Mapping[str, np.ndarr
 
     def run(name: str, sp: SpaceFeatures) -> dict:
         mask, y, median = median_split(scores[name])
-        row = {"attribute": name, "space": sp.space, "space_label": sp.label,
-               "trained": bool(sp.trained), "label_rule": LABEL_RULE, "threshold": median,
-               "interval": INTERVAL, "status": "ok"}
+        row = {
+            "attribute": name,
+            "space": sp.space,
+            "space_label": sp.label,
+            "trained": bool(sp.trained),
+            "label_rule": LABEL_RULE,
+            "threshold": median,
+            "interval": INTERVAL,
+            "status": "ok",
+        }
         feats = np.asarray(sp.features)
         if feats.shape[0] != mask.size:
-            raise ValueError(f"probe {name!r} in {sp.space!r}: {feats.shape[0]} base faces but "
-                             f"{mask.size} scores")
+            raise ValueError(
+                f"probe {name!r} in {sp.space!r}: {feats.shape[0]} base faces but "
+                f"{mask.size} scores"
+            )
         try:
-            row.update(linear_probe(feats[mask], y, folds, n_shuffles, ci,
-                                    group_rng(seed, name, sp.space)))
+            row.update(
+                linear_probe(feats[mask], y, folds, n_shuffles, ci, group_rng(seed, name, sp.space))
+            )
         except ValueError as exc:
             row.update({"n": int(y.size), "n_positive": int(y.sum()), "status": str(exc)})
         return row
@@ -175,5 +232,15 @@ def linear_probes(spaces: Sequence[SpaceFeatures], scores: Mapping[str, np.ndarr
     return frame([run(name, sp) for name in scores for sp in spaces], PROBE_COLUMNS)
 
 
-__all__ = ["INTERVAL", "LABEL_RULE", "PROBE_COLUMNS", "SpaceFeatures", "auc", "balanced_accuracy",
-           "linear_probe", "linear_probes", "median_split", "standardise"]
+__all__ = [
+    "INTERVAL",
+    "LABEL_RULE",
+    "PROBE_COLUMNS",
+    "SpaceFeatures",
+    "auc",
+    "balanced_accuracy",
+    "linear_probe",
+    "linear_probes",
+    "median_split",
+    "standardise",
+]

@@ -2,6 +2,7 @@
 tables/kendall_tau, see `counterfactual.rank.ranking.kendall_tau_table`), and the paired
 difference of two generators (from tables/paired_differences, see
 `counterfactual.rank.paired`)."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -18,8 +19,9 @@ def tau_matrix(tau: pd.DataFrame, metric: str = "fd", value: str = "tau") -> pd.
     return part.pivot(index="space_a", columns="space_b", values=value).loc[order, order]
 
 
-def paired_lookup(table: pd.DataFrame, metric: str, space: str, a: str,
-                  b: str) -> dict[str, float] | None:
+def paired_lookup(
+    table: pd.DataFrame, metric: str, space: str, a: str, b: str
+) -> dict[str, float] | None:
     """The paired difference a - b ({"diff", "lo", "hi"}) from a table that holds either
     orientation; None when the pair is absent."""
     part = table[(table["metric"] == metric) & (table["space"] == space)]

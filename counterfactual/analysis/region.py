@@ -4,6 +4,7 @@ normalised = FD(original, region-blurred) / FD(original, fully blurred), per fea
 share of a full blur's distance that blurring one region alone produces (0: the space ignores
 the region; 1: as far as blurring everything).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,15 +14,25 @@ from counterfactual.run.tables import as_bool
 
 from ._common import LABEL_COLUMNS, require_columns
 
-REGION_COLUMNS: tuple[str, ...] = ("region", "intervention", "space", "space_label", "trained", "fd",
-                                   "fd_reference", "normalised", "normalised_draw_mean",
-                                   "normalised_draw_sd")
+REGION_COLUMNS: tuple[str, ...] = (
+    "region",
+    "intervention",
+    "space",
+    "space_label",
+    "trained",
+    "fd",
+    "fd_reference",
+    "normalised",
+    "normalised_draw_mean",
+    "normalised_draw_sd",
+)
 # Optional columns of the sweep's region table carried over (NaN when absent).
 _PASSTHROUGH = ("normalised_draw_mean", "normalised_draw_sd")
 
 
-def region_sensitivity(region_table: pd.DataFrame, fd_col: str = "fd",
-                       reference_col: str = "fd_reference") -> pd.DataFrame:
+def region_sensitivity(
+    region_table: pd.DataFrame, fd_col: str = "fd", reference_col: str = "fd_reference"
+) -> pd.DataFrame:
     """One row per region x space with columns ``REGION_COLUMNS`` (float64; NaN where the
     reference FD is not positive).
 
@@ -38,15 +49,26 @@ def region_sensitivity(region_table: pd.DataFrame, fd_col: str = "fd",
     with np.errstate(divide="ignore", invalid="ignore"):
         norm = np.where(ref > 0, fd / ref, np.nan)
     nan = np.full(len(df), np.nan)
-    out = pd.DataFrame({
-        "region": df["region"].to_numpy(),
-        "intervention": (df["intervention"] if "intervention" in df else df["region"]).to_numpy(),
-        "space": df["space"].to_numpy(),
-        "space_label": (df["space_label"] if "space_label" in df else df["space"]).to_numpy(),
-        "trained": (df["trained"].map(as_bool).to_numpy(bool) if "trained" in df
-                    else np.ones(len(df), bool)),
-        "fd": fd, "fd_reference": ref, "normalised": norm,
-        **{col: (df[col].to_numpy(np.float64) if col in df else nan) for col in _PASSTHROUGH}}, columns=list(REGION_COLUMNS))
+    out = pd.DataFrame(
+        {
+            "region": df["region"].to_numpy(),
+            "intervention": (
+                df["intervention"] if "intervention" in df else df["region"]
+            ).to_numpy(),
+            "space": df["space"].to_numpy(),
+            "space_label": (df["space_label"] if "space_label" in df else df["space"]).to_numpy(),
+            "trained": (
+                df["trained"].map(as_bool).to_numpy(bool)
+                if "trained" in df
+                else np.ones(len(df), bool)
+            ),
+            "fd": fd,
+            "fd_reference": ref,
+            "normalised": norm,
+            **{col: (df[col].to_numpy(np.float64) if col in df else nan) for col in _PASSTHROUGH},
+        },
+        columns=list(REGION_COLUMNS),
+    )
     return out.sort_values(["region", "space"]).reset_index(drop=True)
 
 

@@ -34,6 +34,7 @@ of every cell's S; calibrated by experiments/calibration.py --cross) at the simu
 - **in line**: the interval contains 1 (no detectable difference).
 With two trained spaces the one comparison is shown from both sides (one over, the other under).
 """
+
 from __future__ import annotations
 
 import warnings
@@ -49,28 +50,83 @@ from counterfactual.metrics import RankDeficientCovarianceWarning
 
 from ._common import frame, group_rng
 from .distances import DEFAULT_DISTANCES, DISTANCES, FAMILIES, check_distances, families_of
-from .inference import (CellInference, ResamplingPlan, Settings, cell_plan, holm_bounds,
-                        infer_cell, infer_pooled, plan_interval, resamples_for)
+from .inference import (
+    CellInference,
+    ResamplingPlan,
+    Settings,
+    cell_plan,
+    holm_bounds,
+    infer_cell,
+    infer_pooled,
+    plan_interval,
+    resamples_for,
+)
 from .multiple import adjust_pvalues
 from .pairs import PairFeatures
 
-DEFINITION = ("sensitivity = FD(base set, twin set) - mean FD over within-pair swaps, on the "
-              "same faces: the FD change from prevalence gap 0 to 1 with the finite-sample "
-              "floor removed (0 in expectation when the attribute does not move the features)")
+DEFINITION = (
+    "sensitivity = FD(base set, twin set) - mean FD over within-pair swaps, on the "
+    "same faces: the FD change from prevalence gap 0 to 1 with the finite-sample "
+    "floor removed (0 in expectation when the attribute does not move the features)"
+)
 
 EFFECT_COLUMNS: tuple[str, ...] = (
-    "intervention", "space", "space_label", "trained", "distance", "lower_is_better", "n_pairs",
-    "dim", "d1", "d0", "fd1", "fd0",
-    "sensitivity", "sensitivity_se", "sensitivity_ci_low", "sensitivity_ci_high", "mean_part",
-    "trace_part", "mean_term_unbiased", "fd_inf1", "fd_inf0", "fd_inf_change", "p_value",
-    "p_is_bound", "p_resolution", "p_holm", "p_holm_is_bound", "reject_holm", "detected",
+    "intervention",
+    "space",
+    "space_label",
+    "trained",
+    "distance",
+    "lower_is_better",
+    "n_pairs",
+    "dim",
+    "d1",
+    "d0",
+    "fd1",
+    "fd0",
+    "sensitivity",
+    "sensitivity_se",
+    "sensitivity_ci_low",
+    "sensitivity_ci_high",
+    "mean_part",
+    "trace_part",
+    "mean_term_unbiased",
+    "fd_inf1",
+    "fd_inf0",
+    "fd_inf_change",
+    "p_value",
+    "p_is_bound",
+    "p_resolution",
+    "p_holm",
+    "p_holm_is_bound",
+    "reject_holm",
+    "detected",
     "family_size",
-    "n_perm", "ci_level", "alpha", "jackknife_groups", "crossfit_splits",
-    "sensitivity_se_jackknife", "swaps", "seed")
+    "n_perm",
+    "ci_level",
+    "alpha",
+    "jackknife_groups",
+    "crossfit_splits",
+    "sensitivity_se_jackknife",
+    "swaps",
+    "seed",
+)
 
 CROSS_COLUMNS: tuple[str, ...] = (
-    "intervention", "space", "space_label", "trained", "normaliser", "profile", "compared_with",
-    "relative", "relative_ci_low", "relative_ci_high", "ci_level", "n_verdicts", "reaction", "note")
+    "intervention",
+    "space",
+    "space_label",
+    "trained",
+    "normaliser",
+    "profile",
+    "compared_with",
+    "relative",
+    "relative_ci_low",
+    "relative_ci_high",
+    "ci_level",
+    "n_verdicts",
+    "reaction",
+    "note",
+)
 
 
 @dataclass
@@ -101,42 +157,81 @@ NORMALISERS: dict[str, Callable[[dict, dict, list[str], str], dict]] = {
 }
 
 
-def _effect_rows(pairs: Sequence[PairFeatures], cells: list[CellInference], settings: Settings,
-                 family: int, n_perm: int | None, plan: ResamplingPlan) -> pd.DataFrame:
+def _effect_rows(
+    pairs: Sequence[PairFeatures],
+    cells: list[CellInference],
+    settings: Settings,
+    family: int,
+    n_perm: int | None,
+    plan: ResamplingPlan,
+) -> pd.DataFrame:
     """Rows of one distance (its own Holm family)."""
     fd = [c.distance == "fd" for c in cells]
-    rows = [{**pf.labels(), "distance": c.distance, "lower_is_better": c.lower_is_better,
-             "n_pairs": c.n_pairs, "dim": c.dim, "d1": c.fd1, "d0": c.fd0,
-             "fd1": c.fd1 if is_fd else np.nan, "fd0": c.fd0 if is_fd else np.nan,
-             "sensitivity": c.sensitivity, "sensitivity_se": c.se, "sensitivity_ci_low": c.ci_low,
-             "sensitivity_ci_high": c.ci_high, "mean_part": c.mean_part,
-             "trace_part": c.trace_part, "mean_term_unbiased": c.mean_term_unbiased,
-             "fd_inf1": c.fd_inf1, "fd_inf0": c.fd_inf0, "fd_inf_change": c.fd_inf1 - c.fd_inf0,
-             "p_value": c.p_value, "p_is_bound": c.p_is_bound,
-             "p_resolution": 1.0 / (c.n_perm + 1) if c.n_perm else np.nan,
-             "family_size": family, "n_perm": c.n_perm, "ci_level": settings.ci,
-             "alpha": settings.alpha, "jackknife_groups": plan.n_groups,
-             "crossfit_splits": plan.splits, "sensitivity_se_jackknife": c.se_jackknife,
-             "swaps": settings.swaps,
-             "seed": settings.seed} for pf, c, is_fd in zip(pairs, cells, fd)]
-    df = frame(rows, [c for c in EFFECT_COLUMNS if c not in ("p_holm", "p_holm_is_bound",
-                                                                "reject_holm", "detected")])
+    rows = [
+        {
+            **pf.labels(),
+            "distance": c.distance,
+            "lower_is_better": c.lower_is_better,
+            "n_pairs": c.n_pairs,
+            "dim": c.dim,
+            "d1": c.fd1,
+            "d0": c.fd0,
+            "fd1": c.fd1 if is_fd else np.nan,
+            "fd0": c.fd0 if is_fd else np.nan,
+            "sensitivity": c.sensitivity,
+            "sensitivity_se": c.se,
+            "sensitivity_ci_low": c.ci_low,
+            "sensitivity_ci_high": c.ci_high,
+            "mean_part": c.mean_part,
+            "trace_part": c.trace_part,
+            "mean_term_unbiased": c.mean_term_unbiased,
+            "fd_inf1": c.fd_inf1,
+            "fd_inf0": c.fd_inf0,
+            "fd_inf_change": c.fd_inf1 - c.fd_inf0,
+            "p_value": c.p_value,
+            "p_is_bound": c.p_is_bound,
+            "p_resolution": 1.0 / (c.n_perm + 1) if c.n_perm else np.nan,
+            "family_size": family,
+            "n_perm": c.n_perm,
+            "ci_level": settings.ci,
+            "alpha": settings.alpha,
+            "jackknife_groups": plan.n_groups,
+            "crossfit_splits": plan.splits,
+            "sensitivity_se_jackknife": c.se_jackknife,
+            "swaps": settings.swaps,
+            "seed": settings.seed,
+        }
+        for pf, c, is_fd in zip(pairs, cells, fd)
+    ]
+    df = frame(
+        rows,
+        [
+            c
+            for c in EFFECT_COLUMNS
+            if c not in ("p_holm", "p_holm_is_bound", "reject_holm", "detected")
+        ],
+    )
     if n_perm:
         p = df["p_value"].to_numpy(np.float64)
         df["p_holm"] = adjust_pvalues(p, "holm")
         df["p_holm_is_bound"] = holm_bounds(p, df["p_is_bound"].to_numpy(bool))
-        df["reject_holm"] = np.nan_to_num(df["p_holm"].to_numpy(np.float64), nan=1.0) <= settings.alpha
+        df["reject_holm"] = (
+            np.nan_to_num(df["p_holm"].to_numpy(np.float64), nan=1.0) <= settings.alpha
+        )
     else:
         df["p_holm"], df["p_holm_is_bound"], df["reject_holm"] = np.nan, False, False
     lower = df["lower_is_better"].to_numpy(bool)
-    beyond = np.where(lower, df["sensitivity_ci_low"].to_numpy(np.float64) > 0,
-                      df["sensitivity_ci_high"].to_numpy(np.float64) < 0)
+    beyond = np.where(
+        lower,
+        df["sensitivity_ci_low"].to_numpy(np.float64) > 0,
+        df["sensitivity_ci_high"].to_numpy(np.float64) < 0,
+    )
     df["detected"] = detected(df["reject_holm"].to_numpy(bool), beyond) if n_perm else "not tested"
     return df[list(EFFECT_COLUMNS)].sort_values(["intervention", "space"]).reset_index(drop=True)
 
 
 def detected(rejected: np.ndarray, interval_above_zero: np.ndarray) -> np.ndarray:
-    """"yes" when the Holm-corrected test rejects and the interval of S lies beyond 0 (above
+    """ "yes" when the Holm-corrected test rejects and the interval of S lies beyond 0 (above
     for a distance where lower is better, below for precision/recall/density/coverage), "no" when
     neither, "borderline" when they disagree (the test and the interval answer different
     questions: any change of distribution vs the size of S)."""
@@ -149,7 +244,7 @@ def _interval(values: np.ndarray, plan: ResamplingPlan, level: float) -> tuple[f
     skewed) when it and its leave-one-group-out values are positive, else on the raw scale. A
     half-sample row where the ratio is not positive has no log: the interval then falls back to
     the plain (conservative) jackknife variance."""
-    if np.all(values[:plan.n_groups + 1] > 0):
+    if np.all(values[: plan.n_groups + 1] > 0):
         with np.errstate(divide="ignore", invalid="ignore"):
             logs = np.where(values > 0, np.log(np.where(values > 0, values, 1.0)), np.nan)
         _, lo, hi = plan_interval(logs, plan, level)
@@ -164,23 +259,36 @@ _STEP = 1e-6
 Cells = dict  # {(attribute, space) or space: values [R] on the plan's rows}
 
 
-def _values_interval(fn: Callable[[Cells, Cells], np.ndarray], vals: Cells, ref: Cells,
-                     plan: ResamplingPlan, level: float) -> tuple[float, float]:
+def _values_interval(
+    fn: Callable[[Cells, Cells], np.ndarray],
+    vals: Cells,
+    ref: Cells,
+    plan: ResamplingPlan,
+    level: float,
+) -> tuple[float, float]:
     """The ratio's own values on the plan's rows (`_interval`)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         return _interval(fn(vals, ref), plan, level)
 
 
-def _linearised(fn: Callable[[Cells, Cells], np.ndarray], vals: Cells, ref: Cells,
-                plan: ResamplingPlan, level: float, log: bool = True) -> tuple[float, float]:
+def _linearised(
+    fn: Callable[[Cells, Cells], np.ndarray],
+    vals: Cells,
+    ref: Cells,
+    plan: ResamplingPlan,
+    level: float,
+    log: bool = True,
+) -> tuple[float, float]:
     """Delta-method interval of a smooth function of the cells' sensitivities: on each plan
     row, its first-order change from the all-faces value along that row's change of every cell,
     log q0 + d log q / d step (``log`` and q0 > 0; else q0 + d q / d step, raw scale). The row values are
     then linear combinations of the cells' S, quadratic statistics for which the corrected
     jackknife is exact; no half-sample ratio (which can be 0 or negative when a yardstick is
     noisy on half the faces) enters, so nothing falls back to the plain jackknife."""
+
     def blend(cells: Cells) -> Cells:
         return {k: v[0] + _STEP * (v - v[0]) for k, v in cells.items()}
+
     with np.errstate(divide="ignore", invalid="ignore"):
         q0 = float(fn(vals, ref)[0])
         q = fn(blend(vals), blend(ref))
@@ -201,10 +309,16 @@ RATIO_INTERVALS: dict[str, Callable[..., tuple[float, float]]] = {
 }
 
 
-def cross_space(effects: dict[tuple[str, str], CellInference], reference: dict[str, CellInference],
-                spaces: dict[str, PairFeatures], attributes: list[str], settings: Settings,
-                normaliser: str, plan: ResamplingPlan,
-                method: str = "linearised") -> tuple[pd.DataFrame | None, list[str]]:
+def cross_space(
+    effects: dict[tuple[str, str], CellInference],
+    reference: dict[str, CellInference],
+    spaces: dict[str, PairFeatures],
+    attributes: list[str],
+    settings: Settings,
+    normaliser: str,
+    plan: ResamplingPlan,
+    method: str = "linearised",
+) -> tuple[pd.DataFrame | None, list[str]]:
     """The cross-space table (columns ``CROSS_COLUMNS``); see the module docstring.
     ``method``: how the ratios get their intervals (``RATIO_INTERVALS``)."""
     notes: list[str] = []
@@ -222,8 +336,9 @@ def cross_space(effects: dict[tuple[str, str], CellInference], reference: dict[s
         return NORMALISERS[normaliser](v, r, attributes, sp)[a]
 
     def yardstick(v: Cells, r: Cells, sp: str) -> np.ndarray:
-        return r[sp] if normaliser == "reference" else np.mean([v[b, sp] for b in attributes],
-                                                               axis=0)
+        return (
+            r[sp] if normaliser == "reference" else np.mean([v[b, sp] for b in attributes], axis=0)
+        )
 
     rows = []
     for a in attributes:
@@ -233,69 +348,123 @@ def cross_space(effects: dict[tuple[str, str], CellInference], reference: dict[s
             def denom(v: Cells, r: Cells, others: list[str] = others, a: str = a) -> np.ndarray:
                 return np.mean([profile(v, r, a, t) for t in others], axis=0)
 
-            def relative(v: Cells, r: Cells, sp: str = sp, a: str = a,
-                         denom: Callable = denom) -> np.ndarray:
+            def relative(
+                v: Cells, r: Cells, sp: str = sp, a: str = a, denom: Callable = denom
+            ) -> np.ndarray:
                 return profile(v, r, a, sp) / denom(v, r)
 
             with np.errstate(divide="ignore", invalid="ignore"):
                 prof = profile(vals, ref, a, sp)
                 den = denom(vals, ref)
-            row = {**pf.labels(), "intervention": a, "normaliser": normaliser,
-                   "profile": float(prof[0]), "compared_with": ", ".join(
-                       spaces[t].space_label for t in others),
-                   "ci_level": level, "n_verdicts": n_verdicts, "note": ""}
+            row = {
+                **pf.labels(),
+                "intervention": a,
+                "normaliser": normaliser,
+                "profile": float(prof[0]),
+                "compared_with": ", ".join(spaces[t].space_label for t in others),
+                "ci_level": level,
+                "n_verdicts": n_verdicts,
+                "note": "",
+            }
             # comparable when the yardstick and the others' mean profile are clearly above 0:
             # on the raw scale (linearised), or as before the calibration ("values")
             yard = yardstick(vals, ref, sp) if normaliser != "reference" or sp in ref else None
             if method == "linearised":
                 yard_lo = plan_interval(yard, plan, level)[1] if yard is not None else np.nan
-                den_lo = _linearised(denom, vals, ref, plan, level, log=False)[0] \
-                    if np.isfinite(den).all() else np.nan
+                den_lo = (
+                    _linearised(denom, vals, ref, plan, level, log=False)[0]
+                    if np.isfinite(den).all()
+                    else np.nan
+                )
             else:
                 yard_lo = _interval(yard, plan, level)[0] if yard is not None else np.nan
                 den_lo = _interval(den, plan, level)[0] if np.isfinite(den).all() else np.nan
             if not yard_lo > 0 or not den_lo > 0:
-                row.update(relative=np.nan, relative_ci_low=np.nan, relative_ci_high=np.nan,
-                           reaction="not comparable",
-                           note=("this space's yardstick" if not yard_lo > 0 else
-                                 "the other trained spaces' profile") +
-                           f" ({what[normaliser]}) is not clearly above 0")
+                row.update(
+                    relative=np.nan,
+                    relative_ci_low=np.nan,
+                    relative_ci_high=np.nan,
+                    reaction="not comparable",
+                    note=(
+                        "this space's yardstick"
+                        if not yard_lo > 0
+                        else "the other trained spaces' profile"
+                    )
+                    + f" ({what[normaliser]}) is not clearly above 0",
+                )
             else:
                 lo, hi = interval(relative, vals, ref, plan, level)
-                reaction = ("over" if lo > 1 else "under" if hi < 1 else "in line") if pf.trained \
+                reaction = (
+                    ("over" if lo > 1 else "under" if hi < 1 else "in line")
+                    if pf.trained
                     else "not judged (untrained)"
-                row.update(relative=float(prof[0] / den[0]), relative_ci_low=lo,
-                           relative_ci_high=hi, reaction=reaction)
+                )
+                row.update(
+                    relative=float(prof[0] / den[0]),
+                    relative_ci_low=lo,
+                    relative_ci_high=hi,
+                    reaction=reaction,
+                )
             rows.append(row)
     df = frame(rows, CROSS_COLUMNS)
     return df.sort_values(["intervention", "space"]).reset_index(drop=True), notes
 
 
-def _infer_family(family: str, members: tuple[str, ...], pf: PairFeatures, settings: Settings,
-                  n_perm: int | None, plan: ResamplingPlan) -> list[CellInference]:
+def _infer_family(
+    family: str,
+    members: tuple[str, ...],
+    pf: PairFeatures,
+    settings: Settings,
+    n_perm: int | None,
+    plan: ResamplingPlan,
+) -> list[CellInference]:
     """The cells of one distance family for one attribute x space (its own seeded stream:
     FD's is the (seed, intervention, space) stream it always had)."""
     with warnings.catch_warnings(), threadpool_limits(1):
         warnings.simplefilter("ignore", RankDeficientCovarianceWarning)
         if FAMILIES[family].prepare is None:
-            return [infer_cell(pf.base, pf.twin, settings,
-                               group_rng(settings.seed, pf.intervention, pf.space), n_perm, plan)]
+            return [
+                infer_cell(
+                    pf.base,
+                    pf.twin,
+                    settings,
+                    group_rng(settings.seed, pf.intervention, pf.space),
+                    n_perm,
+                    plan,
+                )
+            ]
         rng = group_rng(settings.seed, pf.intervention, pf.space, family)
         evaluate = FAMILIES[family].prepare(pf.base, pf.twin)
         cols = [FAMILIES[family].members.index(m) for m in members]
-        cells = infer_pooled(lambda keep, swaps: evaluate(keep, swaps)[:, cols], pf.n_pairs,
-                             members, [DISTANCES[m].lower_is_better for m in members], settings,
-                             rng, n_perm, plan, dim=pf.dim)
+        cells = infer_pooled(
+            lambda keep, swaps: evaluate(keep, swaps)[:, cols],
+            pf.n_pairs,
+            members,
+            [DISTANCES[m].lower_is_better for m in members],
+            settings,
+            rng,
+            n_perm,
+            plan,
+            dim=pf.dim,
+        )
         return cells
 
 
-def _distance_rows(pairs: list[PairFeatures], cells: list[dict[str, CellInference]],
-                   distances: tuple[str, ...], settings: Settings, family_size: int,
-                   n_perm: int | None, plan: ResamplingPlan) -> pd.DataFrame:
+def _distance_rows(
+    pairs: list[PairFeatures],
+    cells: list[dict[str, CellInference]],
+    distances: tuple[str, ...],
+    settings: Settings,
+    family_size: int,
+    n_perm: int | None,
+    plan: ResamplingPlan,
+) -> pd.DataFrame:
     """Effect rows of every distance (each distance its own Holm family), FD first; with FD
     alone exactly the FD table."""
-    frames = [_effect_rows(pairs, [c[d] for c in cells], settings, family_size, n_perm, plan)
-              for d in distances]
+    frames = [
+        _effect_rows(pairs, [c[d] for c in cells], settings, family_size, n_perm, plan)
+        for d in distances
+    ]
     if len(frames) == 1:
         return frames[0]
     df = pd.concat(frames, ignore_index=True)
@@ -304,9 +473,13 @@ def _distance_rows(pairs: list[PairFeatures], cells: list[dict[str, CellInferenc
     return df.drop(columns="_order").reset_index(drop=True)
 
 
-def face_inference(pairs: Sequence[PairFeatures], reference: Sequence[PairFeatures] = (),
-                   settings: Settings = Settings(), workers: int = 1,
-                   distances: Sequence[str] = DEFAULT_DISTANCES) -> FaceInference:
+def face_inference(
+    pairs: Sequence[PairFeatures],
+    reference: Sequence[PairFeatures] = (),
+    settings: Settings = Settings(),
+    workers: int = 1,
+    distances: Sequence[str] = DEFAULT_DISTANCES,
+) -> FaceInference:
     """Effects, tests and the cross-space comparison of every attribute x space in ``pairs``.
 
     ``reference``: the reference distortion's pairs, one per space (e.g. ``blur:all``); without
@@ -326,8 +499,10 @@ def face_inference(pairs: Sequence[PairFeatures], reference: Sequence[PairFeatur
     families = families_of(distances)
     sizes = {pf.n_pairs for pf in pairs + reference}
     if len(sizes) != 1:
-        raise ValueError(f"face inference compares cells on the same faces, but the pairs have "
-                         f"different sizes {sorted(sizes)}")
+        raise ValueError(
+            f"face inference compares cells on the same faces, but the pairs have "
+            f"different sizes {sorted(sizes)}"
+        )
     keys = [(pf.intervention, pf.space) for pf in pairs]
     if len(set(keys)) != len(keys):
         raise ValueError("face inference: an attribute x space cell is given twice")
@@ -339,8 +514,9 @@ def face_inference(pairs: Sequence[PairFeatures], reference: Sequence[PairFeatur
         pf, perms = job
         out: dict[str, CellInference] = {}
         for fam, members in families.items():
-            out.update({c.distance: c for c in _infer_family(fam, members, pf, settings, perms,
-                                                             plan)})
+            out.update(
+                {c.distance: c for c in _infer_family(fam, members, pf, settings, perms, plan)}
+            )
         return out
 
     jobs = [(pf, n_perm) for pf in pairs] + [(pf, None) for pf in reference]
@@ -350,8 +526,11 @@ def face_inference(pairs: Sequence[PairFeatures], reference: Sequence[PairFeatur
     else:
         cells = [run(j) for j in jobs]
     effects = _distance_rows(pairs, cells[:family], distances, settings, family, n_perm, plan)
-    ref_df = (_distance_rows(reference, cells[family:], distances, settings, 0, None, plan)
-              if reference else None)
+    ref_df = (
+        _distance_rows(reference, cells[family:], distances, settings, 0, None, plan)
+        if reference
+        else None
+    )
     spaces = {pf.space: pf for pf in pairs}
     attributes = sorted({pf.intervention for pf in pairs})
     by_key = {k: c["fd"] for k, c in zip(keys, cells[:family])}
@@ -361,11 +540,15 @@ def face_inference(pairs: Sequence[PairFeatures], reference: Sequence[PairFeatur
     if set(ref_cells) != set(spaces):
         normaliser = "attributes"
         if reference:
-            notes.append(f"reference distortion missing in spaces {sorted(set(spaces) - set(ref_cells))}: "
-                         "profiles are normalised by each space's mean over attributes")
+            notes.append(
+                f"reference distortion missing in spaces {sorted(set(spaces) - set(ref_cells))}: "
+                "profiles are normalised by each space's mean over attributes"
+            )
     missing = [(a, sp) for a in attributes for sp in spaces if (a, sp) not in by_key]
     if missing:
-        notes.append(f"cross-space comparison needs every attribute in every space; missing {missing}")
+        notes.append(
+            f"cross-space comparison needs every attribute in every space; missing {missing}"
+        )
         table = None
     else:
         table, more = cross_space(by_key, ref_cells, spaces, attributes, settings, normaliser, plan)
@@ -373,6 +556,13 @@ def face_inference(pairs: Sequence[PairFeatures], reference: Sequence[PairFeatur
     return FaceInference(effects, ref_df, table, notes)
 
 
-__all__ = ["CROSS_COLUMNS", "DEFINITION", "EFFECT_COLUMNS", "FaceInference", "NORMALISERS",
-           "RATIO_INTERVALS",
-           "cross_space", "face_inference"]
+__all__ = [
+    "CROSS_COLUMNS",
+    "DEFINITION",
+    "EFFECT_COLUMNS",
+    "FaceInference",
+    "NORMALISERS",
+    "RATIO_INTERVALS",
+    "cross_space",
+    "face_inference",
+]

@@ -23,6 +23,7 @@ and its cached features (read through the run's feature index). The report rende
   each verification scorer's median-split label from the base features, per space)
 Analyses that cannot run (no cached features, one space, ...) leave a note instead of failing.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -54,6 +55,7 @@ DRAW_COLUMNS: tuple[str, ...] = ("fd1_draws_mean", "fd1_draws_sd", "n_draws", "m
 @dataclass
 class SweepTables:
     """Derived tables of a sweep run (None where the analysis could not run)."""
+
     curves: pd.DataFrame | None = None
     fits: pd.DataFrame | None = None
     shares: pd.DataFrame | None = None
@@ -69,8 +71,17 @@ class SweepTables:
 
     def frames(self) -> dict[str, pd.DataFrame]:
         """Named tables to write next to the report."""
-        names = ("curves", "fits", "shares", "effects", "reference", "reactions", "region",
-                 "neighbours", "probes")
+        names = (
+            "curves",
+            "fits",
+            "shares",
+            "effects",
+            "reference",
+            "reactions",
+            "region",
+            "neighbours",
+            "probes",
+        )
         return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
 
 
@@ -87,11 +98,15 @@ def draw_spread(dose: pd.DataFrame, shares: pd.DataFrame | None) -> pd.DataFrame
     spread on the same faces) and the mean-term share at delta = 1."""
     one = dose[np.isclose(dose["delta"], 1.0)]
     out = one.groupby(["intervention", "space"]).agg(
-        fd1_draws_mean=("fd", "mean"), fd1_draws_sd=("fd", "std"), n_draws=("fd", "size"))
+        fd1_draws_mean=("fd", "mean"), fd1_draws_sd=("fd", "std"), n_draws=("fd", "size")
+    )
     out = out.reset_index()
     if shares is not None:
-        out = out.merge(shares[["intervention", "space", "mean_term_share"]],
-                        on=["intervention", "space"], how="left")
+        out = out.merge(
+            shares[["intervention", "space", "mean_term_share"]],
+            on=["intervention", "space"],
+            how="left",
+        )
     else:
         out["mean_term_share"] = np.nan
     return out
@@ -112,14 +127,23 @@ def pair_features(run: RunData) -> tuple[list[PairFeatures], list[PairFeatures]]
 
     def load(key: str, space_name: str) -> PairFeatures:
         space = run.space(space_name)
-        return PairFeatures(key, space_name, index.load(BASE_SET, space_name),
-                            index.load(key, space_name), trained=space.trained,
-                            space_label=space.label)
+        return PairFeatures(
+            key,
+            space_name,
+            index.load(BASE_SET, space_name),
+            index.load(key, space_name),
+            trained=space.trained,
+            space_label=space.label,
+        )
 
-    attributes = [load(key, sp) for key, sp in dict.fromkeys(zip(dose["intervention"], dose["space"]))
-                  if key != reference_key]
-    reference = [load(reference_key, sp) for sp in spaces
-                 if reference_key and (reference_key, sp) in entries]
+    attributes = [
+        load(key, sp)
+        for key, sp in dict.fromkeys(zip(dose["intervention"], dose["space"]))
+        if key != reference_key
+    ]
+    reference = [
+        load(reference_key, sp) for sp in spaces if reference_key and (reference_key, sp) in entries
+    ]
     return attributes, reference
 
 
@@ -132,32 +156,56 @@ def twin_pairs(run: RunData) -> list[PairFeatures]:
     sets = sorted({s for (s, _) in entries if s != BASE_SET}, key=lambda k: (order.get(k, 1e9), k))
     index = run.feature_index
     base = {sp: index.load(BASE_SET, sp) for sp in spaces}
-    return [PairFeatures(key, sp, base[sp], index.load(key, sp), trained=run.space(sp).trained,
-                         space_label=run.space(sp).label)
-            for key in sets for sp in spaces if (key, sp) in entries]
+    return [
+        PairFeatures(
+            key,
+            sp,
+            base[sp],
+            index.load(key, sp),
+            trained=run.space(sp).trained,
+            space_label=run.space(sp).label,
+        )
+        for key in sets
+        for sp in spaces
+        if (key, sp) in entries
+    ]
 
 
 def probe_tables(run: RunData, seed: int) -> pd.DataFrame:
     """Linear probes of every verification scorer's base-face scores in every space."""
     scores = run.scores(BASE_SET)
     if not scores:
-        raise FileNotFoundError(f"{run.root} keeps no per-face scores of the base faces (no "
-                                "verification scorers, or a run made before they were kept)")
+        raise FileNotFoundError(
+            f"{run.root} keeps no per-face scores of the base faces (no "
+            "verification scorers, or a run made before they were kept)"
+        )
     entries = run.feature_index.entries()
-    spaces = [SpaceFeatures(sp, run.feature_index.load(BASE_SET, sp), run.space(sp).trained,
-                            run.space(sp).label) for (s, sp) in entries if s == BASE_SET]
+    spaces = [
+        SpaceFeatures(
+            sp, run.feature_index.load(BASE_SET, sp), run.space(sp).trained, run.space(sp).label
+        )
+        for (s, sp) in entries
+        if s == BASE_SET
+    ]
     return linear_probes(spaces, scores, seed=seed)
 
 
-def face_tables(run: RunData, settings: Settings, workers: int,
-                distances: Sequence[str] = DEFAULT_DISTANCES) -> FaceInference:
+def face_tables(
+    run: RunData, settings: Settings, workers: int, distances: Sequence[str] = DEFAULT_DISTANCES
+) -> FaceInference:
     """The face-level inference of a run's attributes (see `sensitivity.face_inference`)."""
     attributes, reference = pair_features(run)
     return face_inference(attributes, reference, settings, workers=workers, distances=distances)
 
 
-def sweep_tables(run: RunData, n_boot: int = 2000, seed: int = 0, permutations: int = 0,
-                 workers: int = 2, distances: Sequence[str] = DEFAULT_DISTANCES) -> SweepTables:
+def sweep_tables(
+    run: RunData,
+    n_boot: int = 2000,
+    seed: int = 0,
+    permutations: int = 0,
+    workers: int = 2,
+    distances: Sequence[str] = DEFAULT_DISTANCES,
+) -> SweepTables:
     """Every derived table of a sweep run (see the module docstring).
 
     ``n_boot``: bootstrap replicates of the descriptive spread over draws; ``permutations``:
@@ -171,28 +219,36 @@ def sweep_tables(run: RunData, n_boot: int = 2000, seed: int = 0, permutations: 
     if dose is not None:
         dose = _attempt(notes, "dose-response table", lambda: validate_dose_table(dose))
     if dose is not None:
-        out.curves = _attempt(notes, "dose curves",
-                              lambda: dose_curves(dose, n_boot=n_boot, seed=seed))
+        out.curves = _attempt(
+            notes, "dose curves", lambda: dose_curves(dose, n_boot=n_boot, seed=seed)
+        )
         out.fits = _attempt(notes, "dose-response fits", lambda: fit_dose_table(dose))
-        out.shares = _attempt(notes, "term shares",
-                              lambda: term_shares(dose, n_boot=n_boot, seed=seed))
+        out.shares = _attempt(
+            notes, "term shares", lambda: term_shares(dose, n_boot=n_boot, seed=seed)
+        )
         settings = Settings(n_perm=permutations or None, seed=seed)
         out.settings = settings.as_dict()
         if tuple(distances) != DEFAULT_DISTANCES:
             out.settings["distances"] = list(check_distances(distances))
-        face = _attempt(notes, "face-level inference (needs the run's cached features)",
-                        lambda: face_tables(run, settings, workers, distances))
+        face = _attempt(
+            notes,
+            "face-level inference (needs the run's cached features)",
+            lambda: face_tables(run, settings, workers, distances),
+        )
         if face is not None:
             spread = draw_spread(dose, out.shares)
             out.effects = face.effects.merge(spread, on=["intervention", "space"], how="left")
-            other = out.effects["distance"] != "fd"      # the draws are FD's
+            other = out.effects["distance"] != "fd"  # the draws are FD's
             if other.any():
                 out.effects.loc[other, list(DRAW_COLUMNS)] = np.nan
             out.reference = face.reference
             out.reactions = face.cross_space
             notes += face.notes
-    out.neighbours = _attempt(notes, "twin neighbours (needs the run's cached features)",
-                              lambda: twin_neighbours(twin_pairs(run)))
+    out.neighbours = _attempt(
+        notes,
+        "twin neighbours (needs the run's cached features)",
+        lambda: twin_neighbours(twin_pairs(run)),
+    )
     out.probes = _attempt(notes, "linear probes", lambda: probe_tables(run, seed))
     region = run.table("region")
     if region is not None and len(region):

@@ -3,6 +3,7 @@
 One row per intervention x space x delta x draw; the columns the analysis needs are
 `counterfactual.run.schemas.DOSE_ANALYSIS_COLUMNS`.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

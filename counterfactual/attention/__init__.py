@@ -7,6 +7,7 @@ intervention (Grad-CAM of FD, after Kynkäänniemi et al., ICLR 2023).
 - `regions`: the share of heat inside each face-parsing region and inside the changed pixels
 - `engine.run_attention`: `counterfactual attention RUN_DIR` (and the sweep's `attention = true`)
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -14,10 +15,11 @@ from typing import Any
 _EXPORTS = {"fd_gradient": "gradient", "run_attention": "engine", "region_shares": "regions"}
 
 
-def __getattr__(name: str) -> Any:          # light import: torch loads on first use
+def __getattr__(name: str) -> Any:  # light import: torch loads on first use
     if name not in _EXPORTS:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     from importlib import import_module
+
     return getattr(import_module(f"{__name__}.{_EXPORTS[name]}"), name)
 
 

@@ -17,6 +17,7 @@ spaces without maps and why, and the measured cost) and RUN_DIR/report_tables/at
 .json (`run.schemas.ATTENTION_COLUMNS`); a task marker makes a re-run with the same settings
 a no-op.
 """
+
 from __future__ import annotations
 
 import time
@@ -39,13 +40,14 @@ from .regions import CHANGED, CHANGE_LEVEL, changed_mask, parsing_region_masks, 
 
 Log = Callable[[str], None]
 TASK = "attention"
-VERSION = 1                     # bump when the maps' method changes
+VERSION = 1  # bump when the maps' method changes
 DEFAULT_N = 64
 
 
 @dataclass
 class AttentionResult:
     """What `run_attention` did: "complete" or "already complete", the table and the costs."""
+
     status: str
     table: pd.DataFrame | None = None
     cost: dict[str, Any] = field(default_factory=dict)
@@ -54,10 +56,11 @@ class AttentionResult:
 @dataclass
 class Layout:
     """Which rows of the run's sets are the reference and which faces are mapped."""
+
     n_faces: int
     reference: slice
-    half: slice                  # the second half: every face entering FD(reference, B)
-    mapped: slice                # the faces whose maps are computed (the first n of the half)
+    half: slice  # the second half: every face entering FD(reference, B)
+    mapped: slice  # the faces whose maps are computed (the first n of the half)
 
     @classmethod
     def of(cls, n_faces: int, n: int) -> "Layout":
@@ -74,27 +77,38 @@ class Layout:
 
 def _space_options(cfg: Any, space: str) -> dict[str, Any]:
     entry = next(s for s in cfg.spaces if s.name == space)
-    return {"allow_untrained": entry.allow_untrained, **({"weights": entry.weights} if entry.weights else {})}
+    return {
+        "allow_untrained": entry.allow_untrained,
+        **({"weights": entry.weights} if entry.weights else {}),
+    }
 
 
-def choose_spaces(run_spaces: Sequence[str], requested: Sequence[str] | None) -> tuple[list[str], dict[str, str]]:
+def choose_spaces(
+    run_spaces: Sequence[str], requested: Sequence[str] | None
+) -> tuple[list[str], dict[str, str]]:
     """(spaces to map, {space without a map: why}); UserError for a requested space that is
     not in the run or has no map."""
     if requested:
         missing = [s for s in requested if s not in run_spaces]
         if missing:
-            raise UserError(f"--spaces {', '.join(missing)}: not a space of this run "
-                            f"(it has {', '.join(run_spaces)})")
+            raise UserError(
+                f"--spaces {', '.join(missing)}: not a space of this run "
+                f"(it has {', '.join(run_spaces)})"
+            )
         bad = [s for s in requested if not has_map(s)]
         if bad:
-            raise UserError("; ".join(f"--spaces {s}: no attention map ({no_map_reason(s)})" for s in bad))
+            raise UserError(
+                "; ".join(f"--spaces {s}: no attention map ({no_map_reason(s)})" for s in bad)
+            )
         chosen = list(requested)
     else:
         chosen = [s for s in run_spaces if has_map(s)]
     skipped = {s: no_map_reason(s) for s in run_spaces if not has_map(s)}
     if not chosen:
-        raise UserError("no space of this run has an attention map: "
-                        + "; ".join(f"{s}: {r}" for s, r in skipped.items()))
+        raise UserError(
+            "no space of this run has an attention map: "
+            + "; ".join(f"{s}: {r}" for s, r in skipped.items())
+        )
     return chosen, skipped
 
 
@@ -102,9 +116,17 @@ def _mean_face(images: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(np.asarray(images, np.float64).mean(axis=0)), 0, 255).astype(np.uint8)
 
 
-def run_attention(run_dir: str, *, spaces: Sequence[str] | None = None, n: int = DEFAULT_N,
-                  device: str = "cpu", batch_size: int = 16, progress: bool = True,
-                  force: bool = False, log: Log = print) -> AttentionResult:
+def run_attention(
+    run_dir: str,
+    *,
+    spaces: Sequence[str] | None = None,
+    n: int = DEFAULT_N,
+    device: str = "cpu",
+    batch_size: int = 16,
+    progress: bool = True,
+    force: bool = False,
+    log: Log = print,
+) -> AttentionResult:
     """Add FD attention maps to a finished sweep run (see the module docstring)."""
     from counterfactual.config import SweepConfig, validate_model
     from counterfactual.run.reader import load_run
@@ -123,42 +145,77 @@ def run_attention(run_dir: str, *, spaces: Sequence[str] | None = None, n: int =
     index = run.feature_index
     keys = [iv.key for iv in cfg.interventions]
     feature_keys = {f"{s}|{sp}": index.key(s, sp) for s in (BASE_SET, *keys) for sp in chosen}
-    task_key = content_hash({"version": VERSION, "spaces": chosen, "n": layout.k,
-                             "faces": cfg.seed_list, "features": feature_keys,
-                             "change_level": CHANGE_LEVEL})
+    task_key = content_hash(
+        {
+            "version": VERSION,
+            "spaces": chosen,
+            "n": layout.k,
+            "faces": cfg.seed_list,
+            "features": feature_keys,
+            "change_level": CHANGE_LEVEL,
+        }
+    )
     rd = RunDir(run.root)
     with rd:
         if not force and rd.is_done(TASK, task_key):
-            log(f"{rd.root}: attention maps are up to date; nothing to do (use --force to recompute)")
+            log(
+                f"{rd.root}: attention maps are up to date; nothing to do (use --force to recompute)"
+            )
             return AttentionResult("already complete")
-        log(f"attention maps: {layout.k} faces (seeds {cfg.seed_list[layout.mapped.start]}.."
+        log(
+            f"attention maps: {layout.k} faces (seeds {cfg.seed_list[layout.mapped.start]}.."
             f"{cfg.seed_list[layout.mapped.stop - 1]}) x {len(keys)} interventions x "
             f"{len(chosen)} space(s) ({', '.join(chosen)}); reference: the base faces of the first "
             f"{layout.reference.stop} seeds. Only the attention maps need the images again: the "
-            "twins of the mapped faces are regenerated; every FD uses the cached features.")
+            "twins of the mapped faces are regenerated; every FD uses the cached features."
+        )
         for sp, why in skipped.items():
             log(f"note: no attention map in {sp}: {why}")
         engine = _Engine(run, cfg, rd, layout, chosen, device, batch_size, progress, log)
         table, files, cost = engine.run(keys)
         files += write_table(table, rd.report_tables / ATTENTION_TABLE, formats=("csv", "json"))
-        files.append(write_json(rd.attention / "index.json", {
-            "version": VERSION, "spaces": chosen, "no_map": skipped, "n": layout.k,
-            "reference_faces": layout.reference.stop, "mapped_seeds": cfg.seed_list[layout.mapped],
-            "change_level": CHANGE_LEVEL, "feature_rtol": FEATURE_RTOL, "maps": engine.entries,
-            "cost": cost}))
+        files.append(
+            write_json(
+                rd.attention / "index.json",
+                {
+                    "version": VERSION,
+                    "spaces": chosen,
+                    "no_map": skipped,
+                    "n": layout.k,
+                    "reference_faces": layout.reference.stop,
+                    "mapped_seeds": cfg.seed_list[layout.mapped],
+                    "change_level": CHANGE_LEVEL,
+                    "feature_rtol": FEATURE_RTOL,
+                    "maps": engine.entries,
+                    "cost": cost,
+                },
+            )
+        )
         rd.mark_done(TASK, task_key, files=files)
     log(f"attention maps written to {rd.attention} and {rd.report_tables / ATTENTION_TABLE}.csv")
     for sp, c in cost["per_space"].items():
-        log(f"cost: {sp}: {c['seconds_per_100_faces']:.1f} s per 100 faces (network + Grad-CAM); "
-            f"images and parsing {cost['images_seconds_per_100_faces']:.1f} s per 100 faces")
+        log(
+            f"cost: {sp}: {c['seconds_per_100_faces']:.1f} s per 100 faces (network + Grad-CAM); "
+            f"images and parsing {cost['images_seconds_per_100_faces']:.1f} s per 100 faces"
+        )
     return AttentionResult("complete", table, cost)
 
 
 class _Engine:
     """One attention run: twins regenerated per intervention, maps per space."""
 
-    def __init__(self, run: Any, cfg: Any, rd: RunDir, layout: Layout, spaces: list[str],
-                 device: str, batch_size: int, progress: bool, log: Log) -> None:
+    def __init__(
+        self,
+        run: Any,
+        cfg: Any,
+        rd: RunDir,
+        layout: Layout,
+        spaces: list[str],
+        device: str,
+        batch_size: int,
+        progress: bool,
+        log: Log,
+    ) -> None:
         self.data, self.cfg, self.rd, self.layout = run, cfg, rd, layout
         self.spaces, self.device, self.batch_size = spaces, device, batch_size
         self.progress, self.log = progress, log
@@ -170,6 +227,7 @@ class _Engine:
 
     def _bar(self, total: int, desc: str) -> Any:
         from tqdm.auto import tqdm
+
         return tqdm(total=total, desc=desc, disable=not self.progress, leave=False)
 
     def _save(self, name: str, array: np.ndarray) -> str:
@@ -177,16 +235,21 @@ class _Engine:
         self.files.append(save_npy(path, array))
         return path.name
 
-    def _maps(self, net: Any, space: str, images: np.ndarray, set_name: str, what: str) -> np.ndarray:
+    def _maps(
+        self, net: Any, space: str, images: np.ndarray, set_name: str, what: str
+    ) -> np.ndarray:
         from .gradcam import heat_maps
         from .gradient import fd_gradient
+
         index, lay = self.data.feature_index, self.layout
         reference = index.load(BASE_SET, space)[lay.reference]
         half = index.load(set_name, space)[lay.half]
         grads = fd_gradient(reference, half)[: lay.k]
         expected = np.asarray(half[: lay.k])
         t0 = time.perf_counter()
-        with self._bar(lay.k, f"attention {space} <- {what} (images regenerated for the maps)") as bar:
+        with self._bar(
+            lay.k, f"attention {space} <- {what} (images regenerated for the maps)"
+        ) as bar:
             maps = heat_maps(net, images, grads, expected, self.batch_size, bar.update)
         self.seconds[space] += time.perf_counter() - t0
         self.maps_computed[space] += lay.k
@@ -207,49 +270,95 @@ class _Engine:
         base = torch.from_numpy(np.array(base_all[lay.mapped]))
         size = (int(base.shape[-2]), int(base.shape[-1]))
         base_masks = parsing_region_masks(detect_parsing(base), size)
-        generator = comps.load_generator(cfg.generator.spec, self.device, **cfg.generator.loader_options())
+        generator = comps.load_generator(
+            cfg.generator.spec, self.device, **cfg.generator.loader_options()
+        )
         self.images_seconds += time.perf_counter() - t0
-        nets = {sp: load_spatial_net(sp, self.device, **_space_options(cfg, sp)) for sp in self.spaces}
-        controls = {sp: self._maps(nets[sp], sp, base.numpy(), BASE_SET, "base faces (control)")
-                    for sp in self.spaces}
+        nets = {
+            sp: load_spatial_net(sp, self.device, **_space_options(cfg, sp)) for sp in self.spaces
+        }
+        controls = {
+            sp: self._maps(nets[sp], sp, base.numpy(), BASE_SET, "base faces (control)")
+            for sp in self.spaces
+        }
         base_face = self._save("face__base", _mean_face(base.numpy()))
         for sp in self.spaces:
-            self.entries.append({"intervention": None, "space": sp, "set": "control",
-                                 "map": self._save(f"control__{sp}", controls[sp].mean(axis=0).astype(np.float32)),
-                                 "face": base_face, "n": lay.k})
+            self.entries.append(
+                {
+                    "intervention": None,
+                    "space": sp,
+                    "set": "control",
+                    "map": self._save(
+                        f"control__{sp}", controls[sp].mean(axis=0).astype(np.float32)
+                    ),
+                    "face": base_face,
+                    "n": lay.k,
+                }
+            )
         rows: list[dict[str, Any]] = []
         seeds = cfg.seed_list[lay.mapped]
         for key in keys:
             t0 = time.perf_counter()
-            intervention = comps.build_intervention(cfg.intervention(key).name, dict(cfg.intervention(key).params))
+            intervention = comps.build_intervention(
+                cfg.intervention(key).name, dict(cfg.intervention(key).params)
+            )
             intervention.prepare(generator, self.rd.intervention_dir(key), progress=self.progress)
-            self.log(f"attention: regenerating the twins of {lay.k} faces for {key} (only the "
-                     "attention maps need the images again)")
-            twins = torch.as_tensor(intervention.counterfactual(
-                generator, seeds, base, batch_size=cfg.batch_size, progress=self.progress)).cpu()
+            self.log(
+                f"attention: regenerating the twins of {lay.k} faces for {key} (only the "
+                "attention maps need the images again)"
+            )
+            twins = torch.as_tensor(
+                intervention.counterfactual(
+                    generator, seeds, base, batch_size=cfg.batch_size, progress=self.progress
+                )
+            ).cpu()
             changed = {CHANGED: changed_mask(base.numpy(), twins.numpy())}
             twin_masks = {**parsing_region_masks(detect_parsing(twins), size), **changed}
             self.images_seconds += time.perf_counter() - t0
             twin_face = self._save(f"face__{key}", _mean_face(twins.numpy()))
             for sp in self.spaces:
                 heat = self._maps(nets[sp], sp, twins.numpy(), key, f"{key} twins")
-                self.entries.append({"intervention": key, "space": sp, "set": "twin",
-                                     "map": self._save(f"{key}__{sp}", heat.mean(axis=0).astype(np.float32)),
-                                     "face": twin_face, "n": lay.k})
+                self.entries.append(
+                    {
+                        "intervention": key,
+                        "space": sp,
+                        "set": "twin",
+                        "map": self._save(f"{key}__{sp}", heat.mean(axis=0).astype(np.float32)),
+                        "face": twin_face,
+                        "n": lay.k,
+                    }
+                )
                 space = self.data.space(sp)
-                labels = {"intervention": key, "space": sp, "space_label": space.label,
-                          "trained": space.trained}
-                for set_name, h, masks in (("twin", heat, twin_masks),
-                                           ("control", controls[sp], {**base_masks, **changed})):
+                labels = {
+                    "intervention": key,
+                    "space": sp,
+                    "space_label": space.label,
+                    "trained": space.trained,
+                }
+                for set_name, h, masks in (
+                    ("twin", heat, twin_masks),
+                    ("control", controls[sp], {**base_masks, **changed}),
+                ):
                     for region, r in region_shares(h, masks).items():
                         rows.append({**labels, "set": set_name, "region": region, **r})
         faces = max(lay.k, 1)
-        cost = {"per_space": {sp: {"seconds": round(self.seconds[sp], 3), "maps": self.maps_computed[sp],
-                                   "seconds_per_100_faces": round(100 * self.seconds[sp] / max(self.maps_computed[sp], 1), 2)}
-                              for sp in self.spaces},
-                "images_seconds": round(self.images_seconds, 3),
-                "images_seconds_per_100_faces": round(100 * self.images_seconds / faces / (1 + len(keys)), 2),
-                "device": self.device}
+        cost = {
+            "per_space": {
+                sp: {
+                    "seconds": round(self.seconds[sp], 3),
+                    "maps": self.maps_computed[sp],
+                    "seconds_per_100_faces": round(
+                        100 * self.seconds[sp] / max(self.maps_computed[sp], 1), 2
+                    ),
+                }
+                for sp in self.spaces
+            },
+            "images_seconds": round(self.images_seconds, 3),
+            "images_seconds_per_100_faces": round(
+                100 * self.images_seconds / faces / (1 + len(keys)), 2
+            ),
+            "device": self.device,
+        }
         return pd.DataFrame(rows, columns=list(ATTENTION_COLUMNS)), self.files, cost
 
 

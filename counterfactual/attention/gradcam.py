@@ -12,6 +12,7 @@ pool3 is the spatial mean of Mixed_7c, dFD/dA_i[c, h, w] = g_ic / (h w), so w = 
 
 Spaces with a map and why not the others: `counterfactual.attention.spaces`.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -36,8 +37,13 @@ class SpatialNet:
     """A feature space's eager network with its last feature map exposed: uint8 NCHW images ->
     (feature map A [N, C, h, w], a leaf requiring grad; pooled features f [N, D] = head(A))."""
 
-    def __init__(self, preprocess: Callable[[torch.Tensor], torch.Tensor], module: torch.nn.Module,
-                 layer: str, device: str = "cpu") -> None:
+    def __init__(
+        self,
+        preprocess: Callable[[torch.Tensor], torch.Tensor],
+        module: torch.nn.Module,
+        layer: str,
+        device: str = "cpu",
+    ) -> None:
         self.preprocess = preprocess
         self.device = torch.device(device)
         self.module = module.eval().to(self.device)
@@ -66,6 +72,7 @@ def load_spatial_net(space: str, device: str = "cpu", **options: Any) -> Spatial
     if not has_map(space):
         raise UserError(f"space {space!r} has no attention map: {no_map_reason(space)}")
     from extractors import load_extractor
+
     extractor = load_extractor(space, device=device, backend="torch", **options)
     module = getattr(extractor.runner, "module", None)
     if module is None:
@@ -73,7 +80,9 @@ def load_spatial_net(space: str, device: str = "cpu", **options: Any) -> Spatial
     return SpatialNet(extractor.preprocess, module, SPATIAL_LAYERS[space], device)
 
 
-def gradcam(acts: torch.Tensor, feats: torch.Tensor, grad_feats: np.ndarray | torch.Tensor) -> torch.Tensor:
+def gradcam(
+    acts: torch.Tensor, feats: torch.Tensor, grad_feats: np.ndarray | torch.Tensor
+) -> torch.Tensor:
     """Grad-CAM maps [N, h, w] (float64) from a feature map leaf `acts`, the features computed
     from it and dFD/dfeatures [N, D]: ReLU(sum_c mean_hw(dFD/dA)[c] A[c])."""
     weights = channel_weights(acts, feats, grad_feats)
@@ -81,13 +90,16 @@ def gradcam(acts: torch.Tensor, feats: torch.Tensor, grad_feats: np.ndarray | to
     return torch.relu(cam)
 
 
-def channel_weights(acts: torch.Tensor, feats: torch.Tensor,
-                    grad_feats: np.ndarray | torch.Tensor) -> torch.Tensor:
+def channel_weights(
+    acts: torch.Tensor, feats: torch.Tensor, grad_feats: np.ndarray | torch.Tensor
+) -> torch.Tensor:
     """Grad-CAM channel weights [N, C] (float64): the spatial mean of dFD/dA, chained by
     autograd from dFD/dfeatures [N, D] through the network's head."""
     g = torch.as_tensor(np.asarray(grad_feats), dtype=feats.dtype, device=feats.device)
     if g.shape != feats.shape:
-        raise ValueError(f"gradient shape {list(g.shape)} does not match features {list(feats.shape)}")
+        raise ValueError(
+            f"gradient shape {list(g.shape)} does not match features {list(feats.shape)}"
+        )
     (grad_acts,) = torch.autograd.grad(feats, acts, grad_outputs=g, retain_graph=True)
     return grad_acts.double().mean(dim=(2, 3))
 
@@ -95,7 +107,9 @@ def channel_weights(acts: torch.Tensor, feats: torch.Tensor,
 def to_image_heat(cams: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
     """Maps [N, h, w] upsampled (bilinear) to the image size (H, W) and normalised per image
     to sum 1: float64 [N, H, W] (an all-zero map stays zero)."""
-    up = F.interpolate(cams[:, None].double(), size=size, mode="bilinear", align_corners=False)[:, 0]
+    up = F.interpolate(cams[:, None].double(), size=size, mode="bilinear", align_corners=False)[
+        :, 0
+    ]
     up = torch.clamp(up, min=0.0)
     total = up.sum(dim=(1, 2), keepdim=True)
     return torch.where(total > 0, up / torch.where(total > 0, total, 1.0), 0.0).cpu().numpy()
@@ -105,12 +119,19 @@ def to_image_heat(cams: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
 class HeatMaps:
     """Per-image heat [N, H, W] (each sums to 1, or 0 where the map was empty) and the largest
     relative difference between the eager features and the reference features checked."""
+
     heat: np.ndarray
     feature_rdiff: float
 
 
-def heat_maps(net: SpatialNet, images: torch.Tensor, grads: np.ndarray, expected: np.ndarray | None,
-              batch_size: int = 16, progress: Callable[[int], None] | None = None) -> HeatMaps:
+def heat_maps(
+    net: SpatialNet,
+    images: torch.Tensor,
+    grads: np.ndarray,
+    expected: np.ndarray | None,
+    batch_size: int = 16,
+    progress: Callable[[int], None] | None = None,
+) -> HeatMaps:
     """Heat maps of uint8 NCHW `images` whose FD gradients are `grads` [N, D]; `expected`: the
     run's cached features of the same images, checked against the eager ones (UserError when
     they differ by more than `FEATURE_RTOL`)."""
@@ -128,11 +149,21 @@ def heat_maps(net: SpatialNet, images: torch.Tensor, grads: np.ndarray, expected
         if progress is not None:
             progress(stop - start)
     if worst > FEATURE_RTOL:
-        raise UserError(f"the eager network's features differ from the run's cached ones by "
-                        f"{worst:.3g} (relative; allowed {FEATURE_RTOL}): the regenerated images "
-                        "or the network are not the run's")
+        raise UserError(
+            f"the eager network's features differ from the run's cached ones by "
+            f"{worst:.3g} (relative; allowed {FEATURE_RTOL}): the regenerated images "
+            "or the network are not the run's"
+        )
     return HeatMaps(np.concatenate(out) if out else np.zeros((0, *size)), worst)
 
 
-__all__ = ["FEATURE_RTOL", "SpatialNet", "HeatMaps",
-           "load_spatial_net", "gradcam", "channel_weights", "to_image_heat", "heat_maps"]
+__all__ = [
+    "FEATURE_RTOL",
+    "SpatialNet",
+    "HeatMaps",
+    "load_spatial_net",
+    "gradcam",
+    "channel_weights",
+    "to_image_heat",
+    "heat_maps",
+]

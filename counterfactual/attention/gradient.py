@@ -15,6 +15,7 @@ rank-deficient ones (n <= d) it is the derivative of FD within the span of the d
 singular values that are zero are left out: FD is not differentiable across that span).
 Everything in float64; O(d n^2), no d x d matrix is formed.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -35,13 +36,13 @@ def fd_gradient(reference: Any, features: Any) -> np.ndarray:
     same_dim(a, b, "reference", "features")
     n = len(b)
     mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
-    fa = (a - mu_a).T / np.sqrt(len(a) - 1)          # [d, n_A]
-    cb = b - mu_b                                     # [n_B, d]
-    k = fa.T @ (cb.T / np.sqrt(n - 1))                # [n_A, n_B]
+    fa = (a - mu_a).T / np.sqrt(len(a) - 1)  # [d, n_A]
+    cb = b - mu_b  # [n_B, d]
+    k = fa.T @ (cb.T / np.sqrt(n - 1))  # [n_A, n_B]
     u, s, vt = np.linalg.svd(k, full_matrices=False)
     keep = s > RANK_RTOL * (s[0] if s.size and s[0] > 0 else 1.0)
-    polar = u[:, keep] @ vt[keep]                     # d||K||_* / dK
-    cross = (fa @ polar).T / np.sqrt(n - 1)           # d tr sqrt(S_A S_B) / d b_i, [n_B, d]
+    polar = u[:, keep] @ vt[keep]  # d||K||_* / dK
+    cross = (fa @ polar).T / np.sqrt(n - 1)  # d tr sqrt(S_A S_B) / d b_i, [n_B, d]
     return 2.0 / n * (mu_b - mu_a) + 2.0 / (n - 1) * cb - 2.0 * cross
 
 

@@ -10,6 +10,7 @@ partition the image, so their shares sum to 1 for every image with heat. Per reg
 table gives the mean share over images with heat and the mean area (fraction of pixels):
 a share above the area means the map concentrates there.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -30,14 +31,19 @@ def changed_mask(base: Any, twin: Any, level: int = CHANGE_LEVEL) -> np.ndarray:
     b = np.asarray(base).astype(np.int16)
     t = np.asarray(twin).astype(np.int16)
     if b.shape != t.shape or b.ndim != 4:
-        raise ValueError(f"base and twin must be NCHW images of one shape, got {b.shape} and {t.shape}")
+        raise ValueError(
+            f"base and twin must be NCHW images of one shape, got {b.shape} and {t.shape}"
+        )
     return (np.abs(t - b) > level).any(axis=1)
 
 
 def parsing_region_masks(labels: np.ndarray, size: tuple[int, int]) -> dict[str, np.ndarray]:
     """bool [N, H, W] masks of every region of `SHARE_REGIONS` from class maps [N, S, S]."""
     from counterfactual.interventions.regions import parsing_masks
-    masks = {r: parsing_masks(labels, r, size, soft=False).numpy()[:, 0] > 0.5 for r in PARSING_REGIONS}
+
+    masks = {
+        r: parsing_masks(labels, r, size, soft=False).numpy()[:, 0] > 0.5 for r in PARSING_REGIONS
+    }
     covered = np.zeros_like(next(iter(masks.values())))
     for m in masks.values():
         covered |= m
@@ -64,10 +70,20 @@ def region_shares(heat: np.ndarray, masks: dict[str, np.ndarray]) -> dict[str, d
         shares = (heat * mask).sum(axis=(1, 2))[live]
         areas = mask.mean(axis=(1, 2))[live]
         n = int(live.sum())
-        out[region] = {"share": float(shares.mean()) if n else float("nan"),
-                       "area": float(areas.mean()) if n else float("nan"), "n": n}
+        out[region] = {
+            "share": float(shares.mean()) if n else float("nan"),
+            "area": float(areas.mean()) if n else float("nan"),
+            "n": n,
+        }
     return out
 
 
-__all__ = ["SHARE_REGIONS", "OTHER", "CHANGED", "CHANGE_LEVEL", "changed_mask",
-           "parsing_region_masks", "region_shares"]
+__all__ = [
+    "SHARE_REGIONS",
+    "OTHER",
+    "CHANGED",
+    "CHANGE_LEVEL",
+    "changed_mask",
+    "parsing_region_masks",
+    "region_shares",
+]

@@ -1,15 +1,18 @@
 """Which feature spaces have FD attention maps, and why the others have none (no torch here,
 so a config can be validated without loading a network)."""
+
 from __future__ import annotations
 
 # Space -> the eager module's last convolutional block (a dotted path in the space's module,
 # run with backend="torch"); its output is the map's feature map.
 SPATIAL_LAYERS: dict[str, str] = {
-    "inception-fid": "net.Mixed_7c",       # TFScaled(FIDInceptionV3): pool3 = mean of Mixed_7c
-    "random-inception": "Mixed_7c",        # timm inception_v3 (num_classes=0): global avg pool
+    "inception-fid": "net.Mixed_7c",  # TFScaled(FIDInceptionV3): pool3 = mean of Mixed_7c
+    "random-inception": "Mixed_7c",  # timm inception_v3 (num_classes=0): global avg pool
 }
-_ONNX_FACE = ("runs as an ONNX model on an aligned face crop: a map needs the network as a "
-              "PyTorch module (onnx2torch) and the inverse of the crop's warp; not built yet")
+_ONNX_FACE = (
+    "runs as an ONNX model on an aligned face crop: a map needs the network as a "
+    "PyTorch module (onnx2torch) and the inverse of the crop's warp; not built yet"
+)
 NO_MAP_REASONS: dict[str, str] = {
     "arcface": _ONNX_FACE.replace("an aligned", "the 112-px ArcFace"),
     "gender-classifier": _ONNX_FACE.replace("an aligned", "a 32-px dlib"),
@@ -20,7 +23,9 @@ NO_MAP_REASONS: dict[str, str] = {
     "dinov2-vitb14": "a vision transformer: no convolutional feature map (token maps not built)",
     "dinov2-vitl14": "a vision transformer: no convolutional feature map (token maps not built)",
 }
-DEFAULT_REASON = "no spatial layer registered for this space (counterfactual.attention.spaces.SPATIAL_LAYERS)"
+DEFAULT_REASON = (
+    "no spatial layer registered for this space (counterfactual.attention.spaces.SPATIAL_LAYERS)"
+)
 
 
 def has_map(space: str) -> bool:

@@ -4,6 +4,7 @@ A process killed at any moment leaves either the old file or the complete new on
 worst a temp file whose name starts with `TEMP_MARK` (`remove_partials` deletes those).
 This is the project's only implementation; every writer of results, caches or exports uses it.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,8 +35,12 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
             tmp.unlink()
 
 
-def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[Any]], Any], mode: str = "wb",
-                 sync: bool = True) -> Path:
+def atomic_write(
+    path: str | os.PathLike[str],
+    write: Callable[[IO[Any]], Any],
+    mode: str = "wb",
+    sync: bool = True,
+) -> Path:
     """Call `write(fh)` on a temp file opened with `mode`, fsync it (when `sync`), then move
     it onto `path` atomically. Returns `path`. An OSError without a file name (a full disk
     mid-write) is raised again naming `path`."""
@@ -49,7 +54,7 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[Any]], Any], 
                     os.fsync(fh.fileno())
     except OSError as exc:
         unnamed = exc.filename is None or TEMP_MARK in str(exc.filename)
-        if exc.errno is not None and unnamed:          # e.g. a full disk mid-write: name the file
+        if exc.errno is not None and unnamed:  # e.g. a full disk mid-write: name the file
             raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
         raise
     return path
@@ -84,7 +89,9 @@ def read_json(path: str | os.PathLike[str]) -> Any:
 
 
 def save_npy(path: str | os.PathLike[str], array: np.ndarray) -> Path:
-    return atomic_write(path, lambda fh: np.save(fh, np.ascontiguousarray(array), allow_pickle=False))
+    return atomic_write(
+        path, lambda fh: np.save(fh, np.ascontiguousarray(array), allow_pickle=False)
+    )
 
 
 def remove_partials(root: str | os.PathLike[str]) -> int:
@@ -97,5 +104,14 @@ def remove_partials(root: str | os.PathLike[str]) -> int:
     return removed
 
 
-__all__ = ["TEMP_MARK", "atomic_path", "atomic_write", "read_json", "remove_partials", "save_npy",
-           "write_bytes", "write_json", "write_text"]
+__all__ = [
+    "TEMP_MARK",
+    "atomic_path",
+    "atomic_write",
+    "read_json",
+    "remove_partials",
+    "save_npy",
+    "write_bytes",
+    "write_json",
+    "write_text",
+]

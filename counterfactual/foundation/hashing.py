@@ -4,6 +4,7 @@
 objects JSON cannot represent faithfully are refused rather than silently stringified, so two
 different inputs never share a key by accident.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -17,7 +18,7 @@ _CHUNK = 1 << 20
 
 
 def _jsonable(obj: Any) -> Any:
-    import numpy as np   # numpy scalars/arrays appear in descriptions
+    import numpy as np  # numpy scalars/arrays appear in descriptions
 
     if isinstance(obj, np.generic):
         return obj.item()
@@ -34,8 +35,14 @@ def _jsonable(obj: Any) -> Any:
 
 def canonical_json(obj: Any) -> str:
     """Deterministic JSON: sorted keys, compact separators, ASCII, no NaN/inf."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
-                      allow_nan=False, default=_jsonable)
+    return json.dumps(
+        obj,
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=True,
+        allow_nan=False,
+        default=_jsonable,
+    )
 
 
 def content_hash(obj: Any) -> str:

@@ -4,6 +4,7 @@ Several registry packages carry real pretrained weights (see the README's weight
 only read their files: the package is found with `importlib.util.find_spec`, which for a top-level
 package does not execute its code.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -44,23 +45,33 @@ def require_package_file(package: str, relpath: str, install: str) -> Path:
     if path is not None:
         return path
     root = package_dir(package)
-    what = (f"package {package!r} is not installed" if root is None
-            else f"package {package!r} (at {root}) has no file {relpath!r}")
-    raise FileNotFoundError(f"weight file {package}/{relpath} not found: {what}; "
-                            f"install it with: {install}")
+    what = (
+        f"package {package!r} is not installed"
+        if root is None
+        else f"package {package!r} (at {root}) has no file {relpath!r}"
+    )
+    raise FileNotFoundError(
+        f"weight file {package}/{relpath} not found: {what}; install it with: {install}"
+    )
 
 
-def require_package_dir(package: str, relpath: str, install: str, what: str = "data folder") -> Path:
+def require_package_dir(
+    package: str, relpath: str, install: str, what: str = "data folder"
+) -> Path:
     """The directory `relpath` inside the installed package `package`; one clear
     FileNotFoundError naming the install command when the package or the folder is missing."""
     root = package_dir(package)
     path = None if root is None else root / relpath
     if path is not None and path.is_dir():
         return path
-    problem = (f"package {package!r} is not installed" if root is None
-               else f"package {package!r} (at {root}) has no folder {relpath!r}")
-    raise FileNotFoundError(f"{what} {package}/{relpath} not found: {problem}; install it with: "
-                            f"{install}")
+    problem = (
+        f"package {package!r} is not installed"
+        if root is None
+        else f"package {package!r} (at {root}) has no folder {relpath!r}"
+    )
+    raise FileNotFoundError(
+        f"{what} {package}/{relpath} not found: {problem}; install it with: {install}"
+    )
 
 
 __all__ = ["package_dir", "package_file", "require_package_file", "require_package_dir"]

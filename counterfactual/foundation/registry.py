@@ -7,6 +7,7 @@ requires one (``"timm:<model>"``, ``"blur:<region>"``) or accepts one optionally
 (``"stylegan2"`` or ``"stylegan2:<path>"``); `Registry.lookup` splits a spec at the first
 ``":"`` and gives one clear `ValueError` naming what is allowed.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -37,12 +38,15 @@ def check_target(target: str | Any, what: str) -> None:
         if not _TARGET_RE.match(target):
             raise ValueError(f"{what}: expected 'module:attr', got {target!r}")
     elif not callable(target):
-        raise TypeError(f"{what}: expected a callable or 'module:attr', got {type(target).__name__}")
+        raise TypeError(
+            f"{what}: expected a callable or 'module:attr', got {type(target).__name__}"
+        )
 
 
 @dataclass(frozen=True)
 class Entry:
     """One registered name: its target, whether it takes an argument, and free-form info."""
+
     name: str
     target: str | Callable[..., Any]
     argument: str = "none"
@@ -54,9 +58,12 @@ class Entry:
 
     @property
     def display(self) -> str:
-        """"name", "name:<arg>" or "name[:<arg>]"."""
-        return {"none": self.name, "required": f"{self.name}:<{self.arg_help}>",
-                "optional": f"{self.name}[:<{self.arg_help}>]"}[self.argument]
+        """ "name", "name:<arg>" or "name[:<arg>]"."""
+        return {
+            "none": self.name,
+            "required": f"{self.name}:<{self.arg_help}>",
+            "optional": f"{self.name}[:<{self.arg_help}>]",
+        }[self.argument]
 
 
 class Registry:
@@ -66,12 +73,20 @@ class Registry:
         self.kind = kind
         self._entries: dict[str, Entry] = {}
 
-    def register(self, name: str, target: str | Callable[..., Any], *, argument: str = "none",
-                 arg_help: str = "arg", **info: Any) -> Entry:
+    def register(
+        self,
+        name: str,
+        target: str | Callable[..., Any],
+        *,
+        argument: str = "none",
+        arg_help: str = "arg",
+        **info: Any,
+    ) -> Entry:
         """Add (or replace) `name`; info holds whatever the front-end needs (description ...)."""
         if not isinstance(name, str) or not _NAME_RE.match(name):
-            raise ValueError(f"invalid {self.kind} name {name!r}: letters, digits, '_', '.', '-' "
-                             "only, no ':'")
+            raise ValueError(
+                f"invalid {self.kind} name {name!r}: letters, digits, '_', '.', '-' only, no ':'"
+            )
         if argument not in ARGUMENT_MODES:
             raise ValueError(f"argument must be one of {ARGUMENT_MODES}, got {argument!r}")
         check_target(target, f"{self.kind} {name!r}")
@@ -103,11 +118,15 @@ class Registry:
         if entry is None:
             raise ValueError(f"unknown {self.kind} {spec!r}; allowed: {self.allowed()}")
         if sep and entry.argument == "none":
-            raise ValueError(f"unknown {self.kind} {spec!r} ({head!r} takes no ':' argument); "
-                             f"allowed: {self.allowed()}")
+            raise ValueError(
+                f"unknown {self.kind} {spec!r} ({head!r} takes no ':' argument); "
+                f"allowed: {self.allowed()}"
+            )
         if not arg and entry.argument == "required":
-            raise ValueError(f"{self.kind} {spec!r} needs an argument: '{entry.display}'; "
-                             f"allowed: {self.allowed()}")
+            raise ValueError(
+                f"{self.kind} {spec!r} needs an argument: '{entry.display}'; "
+                f"allowed: {self.allowed()}"
+            )
         return entry, (arg if sep else None)
 
 

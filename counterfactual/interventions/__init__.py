@@ -12,6 +12,7 @@ Modules: base (interface, registry), latent (Z/W/W+ edits), directions (load/lea
 condition/calibrate), labelling (rules that label samples for learning), attributes (latent attribute edits), truncation, regions (masks),
 pixel (blur, fill, synthetic hat), distortions (global pixel distortions), verify (did the edit change its attribute only?).
 """
+
 from __future__ import annotations
 
 from importlib import import_module
@@ -22,18 +23,35 @@ from counterfactual.interventions import distortions as _distortions  # noqa: F4
 from counterfactual.interventions import pixel as _pixel  # noqa: F401 (registers)
 from counterfactual.interventions import truncation as _truncation  # noqa: F401 (registers)
 from counterfactual.interventions.base import (
-    Intervention, available_interventions, build_intervention, register_intervention)
+    Intervention,
+    available_interventions,
+    build_intervention,
+    register_intervention,
+)
 
 # Registering and building interventions (config validation) needs neither torch nor OpenCV:
 # those load when an edit runs. The rest is imported on first use (PEP 562).
 _EXPORTS = {
-    **dict.fromkeys(("Direction", "LearnSettings", "calibrate_alpha", "condition_direction",
-                     "learn_direction", "load_direction", "save_direction"),
-                    "counterfactual.interventions.directions"),
-    **dict.fromkeys(("LANDMARK_REGIONS", "REGIONS", "FaceLandmarks", "parsing_masks",
-                     "region_masks"), "counterfactual.interventions.regions"),
-    **dict.fromkeys(("VerificationResult", "verify_intervention"),
-                    "counterfactual.interventions.verify")}
+    **dict.fromkeys(
+        (
+            "Direction",
+            "LearnSettings",
+            "calibrate_alpha",
+            "condition_direction",
+            "learn_direction",
+            "load_direction",
+            "save_direction",
+        ),
+        "counterfactual.interventions.directions",
+    ),
+    **dict.fromkeys(
+        ("LANDMARK_REGIONS", "REGIONS", "FaceLandmarks", "parsing_masks", "region_masks"),
+        "counterfactual.interventions.regions",
+    ),
+    **dict.fromkeys(
+        ("VerificationResult", "verify_intervention"), "counterfactual.interventions.verify"
+    ),
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -42,8 +60,23 @@ def __getattr__(name: str) -> Any:
     return getattr(import_module(_EXPORTS[name]), name)
 
 
-__all__ = ["Intervention", "build_intervention", "register_intervention", "available_interventions",
-           "Direction", "LearnSettings", "learn_direction", "load_direction", "save_direction",
-           "condition_direction", "calibrate_alpha", "REGIONS", "LANDMARK_REGIONS", "FaceLandmarks",
-           "region_masks", "parsing_masks",
-           "VerificationResult", "verify_intervention"]
+__all__ = [
+    "Intervention",
+    "build_intervention",
+    "register_intervention",
+    "available_interventions",
+    "Direction",
+    "LearnSettings",
+    "learn_direction",
+    "load_direction",
+    "save_direction",
+    "condition_direction",
+    "calibrate_alpha",
+    "REGIONS",
+    "LANDMARK_REGIONS",
+    "FaceLandmarks",
+    "region_masks",
+    "parsing_masks",
+    "VerificationResult",
+    "verify_intervention",
+]

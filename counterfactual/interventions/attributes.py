@@ -7,6 +7,7 @@ optionally conditioned on other attributes' directions. alpha is given, or calib
 that the target scorer moves by a requested `shift` on a calibration batch; without
 either, alpha = DEFAULT_ALPHA (InterFaceGAN's usual edit strength for a unit normal).
 """
+
 from __future__ import annotations
 
 import functools
@@ -20,32 +21,53 @@ from counterfactual.foundation.files import write_text
 from counterfactual.foundation.hashing import content_hash
 from counterfactual.interventions.base import Intervention, check_base_images, register_intervention
 from counterfactual.interventions.directions import (
-    Calibration, Direction, LearnSettings, calibrate_alpha, condition_direction, learn_direction,
-    load_direction, save_direction, scorer_name, sidecar_path, with_scorer_labelling)
-from counterfactual.interventions.latent import check_layers, edited_images, resolve_space, space_dim
+    Calibration,
+    Direction,
+    LearnSettings,
+    calibrate_alpha,
+    condition_direction,
+    learn_direction,
+    load_direction,
+    save_direction,
+    scorer_name,
+    sidecar_path,
+    with_scorer_labelling,
+)
+from counterfactual.interventions.latent import (
+    check_layers,
+    edited_images,
+    resolve_space,
+    space_dim,
+)
 from counterfactual.interventions.pixel import SyntheticHat
 
 if TYPE_CHECKING:
     import torch
 
 DEFAULT_ALPHA = 3.0
-CALIBRATION_SEED_START = 2_100_000_000   # disjoint from learning and evaluation seeds
+CALIBRATION_SEED_START = 2_100_000_000  # disjoint from learning and evaluation seeds
+
 
 def check_scorer_name(scorer: str | Callable[..., Any] | None) -> None:
     """Fail early (at config time) when a named scorer is not registered."""
     if scorer is None or callable(scorer):
         return
     from extractors.scorers import available_scorers
+
     if scorer not in available_scorers():
-        raise ValueError(f"unknown scorer {scorer!r}; registered scorers: {', '.join(available_scorers())}")
+        raise ValueError(
+            f"unknown scorer {scorer!r}; registered scorers: {', '.join(available_scorers())}"
+        )
 
 
-def resolve_scorer(scorer: str | Callable[..., Any], options: dict[str, Any] | None = None
-                   ) -> Callable[..., Any]:
+def resolve_scorer(
+    scorer: str | Callable[..., Any], options: dict[str, Any] | None = None
+) -> Callable[..., Any]:
     """A scorer object from its name (extractors.scorers.load_scorer) or the callable itself."""
     if callable(scorer):
         return scorer
     from extractors.scorers import load_scorer
+
     return load_scorer(scorer, **(options or {}))
 
 
@@ -59,24 +81,41 @@ class LatentEdit(Intervention):
     synthetic = False
     uses_latents = True
 
-    def __init__(self, name: str, *, direction: str | Path | None = None,
-                 scorer: str | Callable[..., Any] | None = None, space: str = "auto",
-                 layers: Sequence[int] | None = None, alpha: float | None = None,
-                 shift: float | None = None, n_samples: int = 2000, quantile: float = 0.2,
-                 seed_start: int = 2_000_000_000, classifier: str = "svm",
-                 condition_on: Sequence[str] = (), labelling: dict[str, Any] | None = None,
-                 calibration_n: int = 64,
-                 calibration_tolerance: float | None = None,
-                 scorer_options: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        *,
+        direction: str | Path | None = None,
+        scorer: str | Callable[..., Any] | None = None,
+        space: str = "auto",
+        layers: Sequence[int] | None = None,
+        alpha: float | None = None,
+        shift: float | None = None,
+        n_samples: int = 2000,
+        quantile: float = 0.2,
+        seed_start: int = 2_000_000_000,
+        classifier: str = "svm",
+        condition_on: Sequence[str] = (),
+        labelling: dict[str, Any] | None = None,
+        calibration_n: int = 64,
+        calibration_tolerance: float | None = None,
+        scorer_options: dict[str, Any] | None = None,
+    ) -> None:
         if direction is None and scorer is None:
-            raise ValueError(f"intervention {name!r} needs a direction file or a scorer to learn one")
+            raise ValueError(
+                f"intervention {name!r} needs a direction file or a scorer to learn one"
+            )
         if alpha is not None and shift is not None:
             raise ValueError(f"intervention {name!r}: give alpha or shift, not both")
         if shift is not None and scorer is None:
-            raise ValueError(f"intervention {name!r}: shift={shift} needs a scorer to calibrate alpha")
+            raise ValueError(
+                f"intervention {name!r}: shift={shift} needs a scorer to calibrate alpha"
+            )
         if condition_on and direction is not None:
-            raise ValueError(f"intervention {name!r}: condition_on applies to learned directions; "
-                             "condition a file direction before saving it")
+            raise ValueError(
+                f"intervention {name!r}: condition_on applies to learned directions; "
+                "condition a file direction before saving it"
+            )
         check_scorer_name(scorer)
         for cond in condition_on:
             if not str(cond).endswith(".npy"):
@@ -90,8 +129,12 @@ class LatentEdit(Intervention):
         self.layers = None if layers is None else tuple(int(x) for x in layers)
         self.alpha_request = alpha
         self.shift = shift
-        self.settings = dict(n_samples=int(n_samples), quantile=float(quantile),
-                             seed_start=int(seed_start), classifier=classifier)
+        self.settings = dict(
+            n_samples=int(n_samples),
+            quantile=float(quantile),
+            seed_start=int(seed_start),
+            classifier=classifier,
+        )
         self.labelling = None if labelling is None else dict(labelling)
         if self.labelling is not None:
             LearnSettings(labelling=self.labelling).check()
@@ -115,31 +158,49 @@ class LatentEdit(Intervention):
             self._scorer_obj = resolve_scorer(self.scorer, self.scorer_options)
         return self._scorer_obj
 
-    def _learned(self, generator: Any, scorer: str | Callable[..., Any], space: str, workdir: Path,
-                 batch_size: int, progress: bool) -> Direction:
+    def _learned(
+        self,
+        generator: Any,
+        scorer: str | Callable[..., Any],
+        space: str,
+        workdir: Path,
+        batch_size: int,
+        progress: bool,
+    ) -> Direction:
         own = scorer is self.scorer
-        settings = LearnSettings(space=space, **self.settings,
-                                 labelling=self.labelling if own else None)
-        settings = with_scorer_labelling(settings, scorer)      # resolved before the cache key
+        settings = LearnSettings(
+            space=space, **self.settings, labelling=self.labelling if own else None
+        )
+        settings = with_scorer_labelling(settings, scorer)  # resolved before the cache key
         label = scorer_name(scorer, str(scorer))
         options = self.scorer_options if scorer is self.scorer else {}
-        key = _key({"generator": generator.describe(), "scorer": label, "scorer_options": options,
-                    "settings": settings.__dict__})
+        key = _key(
+            {
+                "generator": generator.describe(),
+                "scorer": label,
+                "scorer_options": options,
+                "settings": settings.__dict__,
+            }
+        )
         path = workdir / "directions" / f"{label}-{space}-{key}.npy"
-        if path.is_file() and sidecar_path(path).is_file():     # only complete, checksummed entries
+        if path.is_file() and sidecar_path(path).is_file():  # only complete, checksummed entries
             try:
                 return load_direction(path, generator=generator)
-            except ValueError as exc:         # corrupt or truncated: learn it again
-                warnings.warn(f"cached direction {path} is corrupt ({exc}); relearning it",
-                              stacklevel=2)
+            except ValueError as exc:  # corrupt or truncated: learn it again
+                warnings.warn(
+                    f"cached direction {path} is corrupt ({exc}); relearning it", stacklevel=2
+                )
         obj = self._scorer() if scorer is self.scorer else resolve_scorer(scorer)
-        direction = learn_direction(generator, obj, settings, batch_size=batch_size, progress=progress)
+        direction = learn_direction(
+            generator, obj, settings, batch_size=batch_size, progress=progress
+        )
         direction.provenance["cache_key"] = key
         save_direction(direction, path)
         return load_direction(path, generator=generator)
 
-    def prepare(self, generator: Any, workdir: Path, progress: bool = False,
-                batch_size: int = 16) -> None:
+    def prepare(
+        self, generator: Any, workdir: Path, progress: bool = False, batch_size: int = 16
+    ) -> None:
         """Load or learn (and cache) the direction; calibrate alpha when a shift was asked."""
         workdir = Path(workdir)
         gen_key = _key(generator.describe())
@@ -157,14 +218,20 @@ class LatentEdit(Intervention):
                 if str(cond).endswith(".npy"):
                     others.append(load_direction(cond, space=space, generator=generator))
                 else:
-                    others.append(self._learned(generator, cond, space, workdir, batch_size, progress))
+                    others.append(
+                        self._learned(generator, cond, space, workdir, batch_size, progress)
+                    )
             direction = condition_direction(direction, others)
         resolve_space(generator, direction.space)
         if direction.dim != space_dim(generator, direction.space):
-            raise ValueError(f"{self.name}: direction has {direction.dim} entries, generator "
-                             f"{direction.space}_dim is {space_dim(generator, direction.space)}")
+            raise ValueError(
+                f"{self.name}: direction has {direction.dim} entries, generator "
+                f"{direction.space}_dim is {space_dim(generator, direction.space)}"
+            )
         if self.layers is not None and direction.space == "z":
-            raise ValueError(f"{self.name}: a layer range needs a W-space direction (this one is in Z)")
+            raise ValueError(
+                f"{self.name}: a layer range needs a W-space direction (this one is in Z)"
+            )
         check_layers(self.layers, getattr(generator, "num_ws", None))
         self.direction, self.calibration = direction, None
         if self.shift is not None:
@@ -174,48 +241,94 @@ class LatentEdit(Intervention):
     def _calibrate(self, generator: Any, workdir: Path, batch_size: int) -> Calibration:
         assert self.direction is not None
         seeds = list(range(CALIBRATION_SEED_START, CALIBRATION_SEED_START + self.calibration_n))
-        request = {"direction": self.direction.sha256, "generator": generator.describe(),
-                   "scorer": self.target_scorer, "scorer_options": self.scorer_options,
-                   "shift": self.shift, "layers": self.layers, "n": self.calibration_n,
-                   "tolerance": self.calibration_tolerance}
+        request = {
+            "direction": self.direction.sha256,
+            "generator": generator.describe(),
+            "scorer": self.target_scorer,
+            "scorer_options": self.scorer_options,
+            "shift": self.shift,
+            "layers": self.layers,
+            "n": self.calibration_n,
+            "tolerance": self.calibration_tolerance,
+        }
         path = workdir / "calibration" / f"{self.name}-{_key(request)}.json"
         if path.is_file():
             try:
                 d = json.loads(path.read_text())
-                return Calibration(alpha=d["alpha"], achieved_shift=d["achieved_shift"],
-                                   target_shift=d["target_shift"], tolerance=d["tolerance"],
-                                   seeds=seeds, trace=[tuple(t) for t in d["trace"]],
-                                   converged=d["converged"])
-            except (ValueError, KeyError, TypeError) as exc:     # corrupt: calibrate again
-                warnings.warn(f"cached calibration {path} is unreadable ({exc}); recalibrating",
-                              stacklevel=2)
-        cal = calibrate_alpha(generator, self.direction, self._scorer(), float(self.shift), seeds,
-                              layers=self.layers, tolerance=self.calibration_tolerance,
-                              batch_size=batch_size)
+                return Calibration(
+                    alpha=d["alpha"],
+                    achieved_shift=d["achieved_shift"],
+                    target_shift=d["target_shift"],
+                    tolerance=d["tolerance"],
+                    seeds=seeds,
+                    trace=[tuple(t) for t in d["trace"]],
+                    converged=d["converged"],
+                )
+            except (ValueError, KeyError, TypeError) as exc:  # corrupt: calibrate again
+                warnings.warn(
+                    f"cached calibration {path} is unreadable ({exc}); recalibrating", stacklevel=2
+                )
+        cal = calibrate_alpha(
+            generator,
+            self.direction,
+            self._scorer(),
+            float(self.shift),
+            seeds,
+            layers=self.layers,
+            tolerance=self.calibration_tolerance,
+            batch_size=batch_size,
+        )
         write_text(path, json.dumps(cal.to_dict(), indent=2), sync=False)
         return cal
 
     # -- twins ------------------------------------------------------------------------
-    def counterfactual(self, generator: Any, seeds: Sequence[int], base_images: torch.Tensor,
-                       batch_size: int = 16, progress: bool = False) -> torch.Tensor:
+    def counterfactual(
+        self,
+        generator: Any,
+        seeds: Sequence[int],
+        base_images: torch.Tensor,
+        batch_size: int = 16,
+        progress: bool = False,
+    ) -> torch.Tensor:
         check_base_images(base_images, seeds)
         if self.direction is None or self._generator_key != _key(generator.describe()):
-            raise RuntimeError(f"intervention {self.name!r}: call prepare(generator, workdir) first "
-                               "(with this generator)")
+            raise RuntimeError(
+                f"intervention {self.name!r}: call prepare(generator, workdir) first "
+                "(with this generator)"
+            )
         z = generator.latents(list(seeds))
-        return edited_images(generator, z, self.direction.vector, self.alpha, self.direction.space,
-                             self.layers, batch_size=batch_size, progress=progress)
+        return edited_images(
+            generator,
+            z,
+            self.direction.vector,
+            self.alpha,
+            self.direction.space,
+            self.layers,
+            batch_size=batch_size,
+            progress=progress,
+        )
 
     def describe(self) -> dict[str, Any]:
         d: dict[str, Any] = {
-            "name": self.name, "kind": "latent_direction", "synthetic": False,
+            "name": self.name,
+            "kind": "latent_direction",
+            "synthetic": False,
             "space": self.direction.space if self.direction else self.space_request,
-            "layers": list(self.layers) if self.layers else None, "alpha": self.alpha,
-            "alpha_source": ("calibrated" if self.calibration else
-                             "default" if self.alpha_request is None else "given"),
-            "requested_shift": self.shift, "target_scorer": self.target_scorer,
+            "layers": list(self.layers) if self.layers else None,
+            "alpha": self.alpha,
+            "alpha_source": (
+                "calibrated"
+                if self.calibration
+                else "default"
+                if self.alpha_request is None
+                else "given"
+            ),
+            "requested_shift": self.shift,
+            "target_scorer": self.target_scorer,
             "scorer_options": self.scorer_options or None,
-            "direction_file": self.direction_path, "prepared": self.direction is not None}
+            "direction_file": self.direction_path,
+            "prepared": self.direction is not None,
+        }
         if self.direction_path is None:
             d["learn_settings"] = {**self.settings, "labelling": self.labelling}
             d["condition_on"] = self.condition_on
@@ -234,17 +347,25 @@ def conditioning_summary(direction: Direction, alpha: float) -> dict[str, Any]:
     of that projection over the learning samples; and the target's own linear shift (the raw
     normal's projection), which conditioning lowers by the cosine with the raw direction."""
     prov = direction.provenance
-    out: dict[str, Any] = {"alpha": alpha, "cosine_with_raw": prov.get("cosine_with_unconditioned"),
-                           "others": {}}
+    out: dict[str, Any] = {
+        "alpha": alpha,
+        "cosine_with_raw": prov.get("cosine_with_unconditioned"),
+        "others": {},
+    }
     sd = prov.get("projection_sd")
     if isinstance(sd, (int, float)) and sd > 0:
         out["target_shift_sd_raw"] = alpha / sd
         out["target_shift_sd_conditioned"] = alpha * float(prov["cosine_with_unconditioned"]) / sd
     for rec in prov.get("conditioned_on", []):
-        entry = {"cosine_raw": rec.get("cosine_raw"), "cosine_conditioned": rec.get("cosine_conditioned")}
+        entry = {
+            "cosine_raw": rec.get("cosine_raw"),
+            "cosine_conditioned": rec.get("cosine_conditioned"),
+        }
         if "leakage_sd_per_alpha_raw" in rec:
-            entry.update(leakage_sd_raw=alpha * rec["leakage_sd_per_alpha_raw"],
-                         leakage_sd_conditioned=alpha * rec["leakage_sd_per_alpha_conditioned"])
+            entry.update(
+                leakage_sd_raw=alpha * rec["leakage_sd_per_alpha_raw"],
+                leakage_sd_conditioned=alpha * rec["leakage_sd_per_alpha_conditioned"],
+            )
         out["others"][str(rec.get("scorer") or rec.get("sha256", "?")[:12])] = entry
     return out
 
@@ -257,16 +378,32 @@ def make_attribute(attribute: str) -> Callable[..., LatentEdit]:
     return functools.partial(LatentEdit, attribute, scorer=attribute)
 
 
-def make_direction(path: str, *, space: str = "auto", layers: Sequence[int] | None = None,
-                   alpha: float | None = None, shift: float | None = None,
-                   scorer: str | None = None, name: str | None = None,
-                   calibration_n: int = 64, scorer_options: dict[str, Any] | None = None) -> LatentEdit:
+def make_direction(
+    path: str,
+    *,
+    space: str = "auto",
+    layers: Sequence[int] | None = None,
+    alpha: float | None = None,
+    shift: float | None = None,
+    scorer: str | None = None,
+    name: str | None = None,
+    calibration_n: int = 64,
+    scorer_options: dict[str, Any] | None = None,
+) -> LatentEdit:
     """direction:<path.npy>: a user direction file (InterFaceGAN boundary or ours)."""
     if not Path(path).is_file():
         raise FileNotFoundError(f"direction file not found: {path}")
-    return LatentEdit(name or f"direction:{path}", direction=path, scorer=scorer, space=space,
-                      layers=layers, alpha=alpha, shift=shift, calibration_n=calibration_n,
-                      scorer_options=scorer_options)
+    return LatentEdit(
+        name or f"direction:{path}",
+        direction=path,
+        scorer=scorer,
+        space=space,
+        layers=layers,
+        alpha=alpha,
+        shift=shift,
+        calibration_n=calibration_n,
+        scorer_options=scorer_options,
+    )
 
 
 def make_hat_occluder(*, shape: str | None = None, color: str | None = None) -> SyntheticHat:

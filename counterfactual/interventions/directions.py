@@ -17,6 +17,7 @@ direction (pointing to higher scores).
 Conditioning (InterFaceGAN's conditional manipulation, `condition_direction`): Gram-Schmidt on
 the conditioning normals, the target normal minus its projection on their span, renormalised.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -37,14 +38,15 @@ if TYPE_CHECKING:
     import torch
 
 FORMAT = "counterfactual-fd direction/1"
-Scorer = Callable[["torch.Tensor"], Any]   # uint8 NCHW -> float [N]
+Scorer = Callable[["torch.Tensor"], Any]  # uint8 NCHW -> float [N]
 
 
 @dataclass
 class Direction:
     """A unit direction in one latent space with where it came from."""
-    vector: np.ndarray               # float64 [dim], unit norm
-    space: str                       # "z" or "w"
+
+    vector: np.ndarray  # float64 [dim], unit norm
+    space: str  # "z" or "w"
     provenance: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -52,7 +54,7 @@ class Direction:
         norm = float(np.linalg.norm(v))
         if not np.all(np.isfinite(v)) or norm == 0.0:
             raise ValueError("a direction must be a finite, non-zero vector")
-        self.vector = v if abs(norm - 1.0) <= 1e-12 else v / norm   # unit vectors stay bit-exact
+        self.vector = v if abs(norm - 1.0) <= 1e-12 else v / norm  # unit vectors stay bit-exact
         if self.space not in ("z", "w"):
             raise ValueError(f"direction space must be 'z' or 'w', got {self.space!r}")
 
@@ -65,8 +67,12 @@ class Direction:
         return hashlib.sha256(self.vector.astype("<f8").tobytes()).hexdigest()
 
     def describe(self) -> dict[str, Any]:
-        return {"space": self.space, "dim": self.dim, "sha256": self.sha256,
-                "provenance": self.provenance}
+        return {
+            "space": self.space,
+            "dim": self.dim,
+            "sha256": self.sha256,
+            "provenance": self.provenance,
+        }
 
 
 def sidecar_path(path: str | Path) -> Path:
@@ -79,8 +85,13 @@ def save_direction(direction: Direction, path: str | Path) -> Path:
     if path.suffix != ".npy":
         raise ValueError(f"direction files end in .npy, got {path}")
     atomic_write(path, lambda fh: np.save(fh, direction.vector[None, :]), sync=False)
-    meta = {"format": FORMAT, "space": direction.space, "dim": direction.dim,
-            "sha256": direction.sha256, **direction.provenance}
+    meta = {
+        "format": FORMAT,
+        "space": direction.space,
+        "dim": direction.dim,
+        "sha256": direction.sha256,
+        **direction.provenance,
+    }
     write_text(sidecar_path(path), json.dumps(meta, indent=2, default=str), sync=False)
     return path
 
@@ -105,11 +116,13 @@ def load_direction(path: str | Path, space: str | None = None, generator: Any = 
         raise ValueError(f"direction space must be 'z', 'w' or 'w+', got {space!r}")
     try:
         arr = np.load(path, allow_pickle=False)
-    except Exception as exc:   # noqa: BLE001 - one clear message for any unreadable file
+    except Exception as exc:  # noqa: BLE001 - one clear message for any unreadable file
         raise ValueError(f"{path}: not a readable .npy array ({exc})") from exc
     if not (arr.ndim == 1 or (arr.ndim == 2 and arr.shape[0] == 1)) or arr.size < 2:
-        raise ValueError(f"{path}: direction must have shape (1, dim) or (dim,), got {arr.shape} "
-                         "(InterFaceGAN W+ boundaries with one row per layer are not supported)")
+        raise ValueError(
+            f"{path}: direction must have shape (1, dim) or (dim,), got {arr.shape} "
+            "(InterFaceGAN W+ boundaries with one row per layer are not supported)"
+        )
     if not np.issubdtype(arr.dtype, np.floating):
         raise ValueError(f"{path}: direction must be floating point, got dtype {arr.dtype}")
     vec = arr.reshape(-1).astype(np.float64)
@@ -125,43 +138,62 @@ def load_direction(path: str | Path, space: str | None = None, generator: Any = 
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             meta = {}
     if meta.get("space") and space is not None and space != meta["space"]:
-        raise ValueError(f"{path}: file is a {meta['space']!r}-space direction, "
-                         f"but space={space!r} was asked")
+        raise ValueError(
+            f"{path}: file is a {meta['space']!r}-space direction, but space={space!r} was asked"
+        )
     file_space = meta.get("space") or _space_from_filename(path.stem)
     if file_space == "wp" and space is None:
         raise ValueError(f"{path}: a W+ ('wp') boundary is not supported; use a W boundary")
     resolved = space or file_space
     if resolved is None and generator is not None:
-        fits = [s for s, d in (("z", getattr(generator, "z_dim", None)),
-                               ("w", getattr(generator, "w_dim", None))) if d == vec.size]
+        fits = [
+            s
+            for s, d in (
+                ("z", getattr(generator, "z_dim", None)),
+                ("w", getattr(generator, "w_dim", None)),
+            )
+            if d == vec.size
+        ]
         if len(fits) == 1:
             resolved = fits[0]
         elif not fits:
-            raise ValueError(f"{path}: direction has {vec.size} entries; generator z_dim="
-                             f"{generator.z_dim}, w_dim={generator.w_dim}")
+            raise ValueError(
+                f"{path}: direction has {vec.size} entries; generator z_dim="
+                f"{generator.z_dim}, w_dim={generator.w_dim}"
+            )
     if resolved is None:
-        raise ValueError(f"{path}: cannot tell whether this {vec.size}-d direction is in Z or W; "
-                         "pass space='z' or space='w'")
+        raise ValueError(
+            f"{path}: cannot tell whether this {vec.size}-d direction is in Z or W; "
+            "pass space='z' or space='w'"
+        )
     provenance = {k: v for k, v in meta.items() if k not in ("format", "space", "dim", "sha256")}
     if not meta:
-        provenance = {"source": "file (InterFaceGAN-style boundary)",
-                      "original_norm": float(np.linalg.norm(vec))}
+        provenance = {
+            "source": "file (InterFaceGAN-style boundary)",
+            "original_norm": float(np.linalg.norm(vec)),
+        }
     provenance.update(path=str(path), file_sha256=sha_file)
-    if meta.get("sha256") and meta["sha256"] != hashlib.sha256(vec.astype("<f8").tobytes()).hexdigest():
+    if (
+        meta.get("sha256")
+        and meta["sha256"] != hashlib.sha256(vec.astype("<f8").tobytes()).hexdigest()
+    ):
         raise ValueError(f"{path}: array does not match the sha256 in {sidecar_path(path).name}")
     direction = Direction(vec, resolved, provenance)
     if generator is not None:
         expected = space_dim(generator, direction.space)
         if expected != direction.dim:
-            raise ValueError(f"{path}: {direction.space}-space direction has {direction.dim} entries, "
-                             f"generator {getattr(generator, 'spec', '')} has "
-                             f"{direction.space}_dim={expected}")
+            raise ValueError(
+                f"{path}: {direction.space}-space direction has {direction.dim} entries, "
+                f"generator {getattr(generator, 'spec', '')} has "
+                f"{direction.space}_dim={expected}"
+            )
     return direction
 
 
 def score_images(scorer: Scorer, images: torch.Tensor) -> np.ndarray:
     """Scores as float64 [N] (NaN where the scorer could not score an image)."""
     import torch
+
     s = scorer(images)
     s = s.detach().cpu().numpy() if isinstance(s, torch.Tensor) else np.asarray(s)
     s = s.astype(np.float64).reshape(-1)
@@ -181,12 +213,13 @@ class LearnSettings:
     `labelling`: the labelling rule and its options ({"rule": "threshold", "threshold": 0.2});
     None takes the scorer's declared rule (`scorer_labelling`), else the quantile rule with
     `quantile`."""
+
     space: str = "z"
     n_samples: int = 2000
     quantile: float = 0.2
-    seed_start: int = 2_000_000_000      # far from evaluation seeds (0, 1, 2, ...)
+    seed_start: int = 2_000_000_000  # far from evaluation seeds (0, 1, 2, ...)
     holdout: float = 0.3
-    classifier: str = "svm"              # "svm" (LinearSVC) or "logistic"
+    classifier: str = "svm"  # "svm" (LinearSVC) or "logistic"
     split_seed: int = 0
     labelling: dict[str, Any] | None = None
 
@@ -198,11 +231,14 @@ class LearnSettings:
         if not 0 < self.holdout < 1:
             raise ValueError(f"holdout must be in (0, 1), got {self.holdout}")
         if self.classifier not in _CLASSIFIERS:
-            raise ValueError(f"unknown classifier {self.classifier!r}; allowed: {', '.join(_CLASSIFIERS)}")
+            raise ValueError(
+                f"unknown classifier {self.classifier!r}; allowed: {', '.join(_CLASSIFIERS)}"
+            )
         if self.n_samples < 20:
             raise ValueError(f"n_samples must be at least 20, got {self.n_samples}")
         if self.labelling is not None:
             from counterfactual.interventions.labelling import LABELLING
+
             rule = self.labelling.get("rule", "quantile")
             if rule not in LABELLING:
                 raise ValueError(f"unknown labelling rule {rule!r}; allowed: {LABELLING.allowed()}")
@@ -221,6 +257,7 @@ def scorer_labelling(scorer: Any) -> dict[str, Any] | None:
     name its class's (no weights loaded); None when it declares none."""
     if isinstance(scorer, str):
         from extractors.scorers import scorer_labelling as registered
+
         return registered(scorer)
     rule = getattr(scorer, "labelling", None)
     return dict(rule) if rule else None
@@ -236,25 +273,31 @@ def with_scorer_labelling(settings: LearnSettings, scorer: Any) -> LearnSettings
 
 def _svm() -> Any:
     from sklearn.svm import LinearSVC
+
     return LinearSVC(C=1.0, max_iter=20_000, random_state=0, class_weight="balanced")
 
 
 def _logistic() -> Any:
     from sklearn.linear_model import LogisticRegression
+
     return LogisticRegression(C=1.0, max_iter=5_000, class_weight="balanced")
 
 
 _CLASSIFIERS: dict[str, Callable[[], Any]] = {"svm": _svm, "logistic": _logistic}
-CLASSIFIER_DOC = {"svm": "sklearn LinearSVC(C=1, random_state=0, class_weight='balanced')",
-                  "logistic": "sklearn LogisticRegression(C=1, class_weight='balanced')"}
+CLASSIFIER_DOC = {
+    "svm": "sklearn LinearSVC(C=1, random_state=0, class_weight='balanced')",
+    "logistic": "sklearn LogisticRegression(C=1, class_weight='balanced')",
+}
 
 
-def fit_boundary(codes: np.ndarray, scores: np.ndarray, settings: LearnSettings
-                 ) -> tuple[np.ndarray, float, dict[str, Any]]:
+def fit_boundary(
+    codes: np.ndarray, scores: np.ndarray, settings: LearnSettings
+) -> tuple[np.ndarray, float, dict[str, Any]]:
     """Label the samples by the settings' rule, fit the class-balanced classifier on a split
     stratified by class: (unit normal, offset, statistics). Quality is held-out balanced
     accuracy and AUC (chance 0.5 whatever the class sizes)."""
     from counterfactual.interventions.labelling import auc, balanced_accuracy, make_labels
+
     codes = np.asarray(codes, dtype=np.float64)
     scores = np.asarray(scores, dtype=np.float64).reshape(-1)
     labels = make_labels(scores, settings.rule())
@@ -263,7 +306,7 @@ def fit_boundary(codes: np.ndarray, scores: np.ndarray, settings: LearnSettings
     xs = codes[idx]
     rng = np.random.RandomState(settings.split_seed)
     test = np.zeros(ys.size, bool)
-    for cls in (0, 1):   # stratified split: the held-out share of each class
+    for cls in (0, 1):  # stratified split: the held-out share of each class
         members = np.flatnonzero(ys == cls)
         n_test = min(members.size - 1, max(1, round(settings.holdout * members.size)))
         test[rng.choice(members, n_test, replace=False)] = True
@@ -275,20 +318,30 @@ def fit_boundary(codes: np.ndarray, scores: np.ndarray, settings: LearnSettings
         raise ValueError("the classifier found no direction (zero normal)")
     normal = coef / norm
     projection = codes[np.isfinite(scores)] @ normal
-    stats = {"labelling": labels.record, "n_scored": int(np.isfinite(scores).sum()),
-             "n_negative": int(labels.negatives.size), "n_positive": int(labels.positives.size),
-             "n_per_class": int(min(labels.negatives.size, labels.positives.size)),
-             "n_train": int((~test).sum()), "n_held_out": int(test.sum()),
-             "n_held_out_positive": int((test & (ys == 1)).sum()),
-             "train_balanced_accuracy": balanced_accuracy(ys[~test], clf.predict(xs[~test])),
-             "held_out_balanced_accuracy": balanced_accuracy(ys[test], clf.predict(xs[test])),
-             "held_out_auc": auc(ys[test], clf.decision_function(xs[test])),
-             "projection_sd": float(projection.std(ddof=1)) if projection.size > 1 else float("nan")}
+    stats = {
+        "labelling": labels.record,
+        "n_scored": int(np.isfinite(scores).sum()),
+        "n_negative": int(labels.negatives.size),
+        "n_positive": int(labels.positives.size),
+        "n_per_class": int(min(labels.negatives.size, labels.positives.size)),
+        "n_train": int((~test).sum()),
+        "n_held_out": int(test.sum()),
+        "n_held_out_positive": int((test & (ys == 1)).sum()),
+        "train_balanced_accuracy": balanced_accuracy(ys[~test], clf.predict(xs[~test])),
+        "held_out_balanced_accuracy": balanced_accuracy(ys[test], clf.predict(xs[test])),
+        "held_out_auc": auc(ys[test], clf.decision_function(xs[test])),
+        "projection_sd": float(projection.std(ddof=1)) if projection.size > 1 else float("nan"),
+    }
     return normal, float(np.asarray(clf.intercept_).reshape(-1)[0]) / norm, stats
 
 
-def learn_direction(generator: Any, scorer: Scorer, settings: LearnSettings = LearnSettings(),
-                    batch_size: int = 16, progress: bool = False) -> Direction:
+def learn_direction(
+    generator: Any,
+    scorer: Scorer,
+    settings: LearnSettings = LearnSettings(),
+    batch_size: int = 16,
+    progress: bool = False,
+) -> Direction:
     """InterFaceGAN: learn the unit normal separating positive from negative samples in
     `settings.space` (labelled by the scorer's rule, see `labelling`)."""
     settings = with_scorer_labelling(settings, scorer)
@@ -297,14 +350,20 @@ def learn_direction(generator: Any, scorer: Scorer, settings: LearnSettings = Le
     images = generator.images(z, space="z", batch_size=batch_size, progress=progress)
     scores = score_images(scorer, images)
     normal, offset, stats = fit_boundary(codes.double().numpy(), scores, settings)
-    provenance = {"source": "learned (InterFaceGAN-style linear boundary)",
-                  "generator": generator.describe(), "scorer": scorer_name(scorer),
-                  "scorer_description": _describe(scorer), "n_samples": settings.n_samples,
-                  "seed_start": settings.seed_start,
-                  "seeds": f"{settings.seed_start}..{settings.seed_start + settings.n_samples - 1}",
-                  "holdout_fraction": settings.holdout, "split_seed": settings.split_seed,
-                  "classifier": CLASSIFIER_DOC[settings.classifier],
-                  "offset": offset, **stats}
+    provenance = {
+        "source": "learned (InterFaceGAN-style linear boundary)",
+        "generator": generator.describe(),
+        "scorer": scorer_name(scorer),
+        "scorer_description": _describe(scorer),
+        "n_samples": settings.n_samples,
+        "seed_start": settings.seed_start,
+        "seeds": f"{settings.seed_start}..{settings.seed_start + settings.n_samples - 1}",
+        "holdout_fraction": settings.holdout,
+        "split_seed": settings.split_seed,
+        "classifier": CLASSIFIER_DOC[settings.classifier],
+        "offset": offset,
+        **stats,
+    }
     return Direction(normal, settings.space, provenance)
 
 
@@ -327,17 +386,21 @@ def condition_direction(direction: Direction, others: Sequence[Direction]) -> Di
         return direction
     for o in others:
         if o.space != direction.space or o.dim != direction.dim:
-            raise ValueError(f"cannot condition a {direction.space}/{direction.dim}-d direction on a "
-                             f"{o.space}/{o.dim}-d one")
+            raise ValueError(
+                f"cannot condition a {direction.space}/{direction.dim}-d direction on a "
+                f"{o.space}/{o.dim}-d one"
+            )
     basis: list[np.ndarray] = []
     for o in others:
         v = o.vector.copy()
-        for _ in range(2):                     # twice: Gram-Schmidt with reorthogonalisation
+        for _ in range(2):  # twice: Gram-Schmidt with reorthogonalisation
             for q in basis:
                 v -= (q @ v) * q
         if np.linalg.norm(v) < 1e-6:
-            raise UserError(f"conditioning direction of {o.provenance.get('scorer', '?')!r} lies in "
-                            "the span of the other conditioning directions; leave it out")
+            raise UserError(
+                f"conditioning direction of {o.provenance.get('scorer', '?')!r} lies in "
+                "the span of the other conditioning directions; leave it out"
+            )
         basis.append(v / np.linalg.norm(v))
     residual = direction.vector.copy()
     for _ in range(2):
@@ -350,11 +413,19 @@ def condition_direction(direction: Direction, others: Sequence[Direction]) -> Di
     for o in others:
         sd = o.provenance.get("projection_sd")
         raw, after = float(direction.vector @ o.vector), float(conditioned @ o.vector)
-        record = {"scorer": o.provenance.get("scorer"), "sha256": o.sha256,
-                  "path": o.provenance.get("path"), "cosine_raw": raw, "cosine_conditioned": after}
+        record = {
+            "scorer": o.provenance.get("scorer"),
+            "sha256": o.sha256,
+            "path": o.provenance.get("path"),
+            "cosine_raw": raw,
+            "cosine_conditioned": after,
+        }
         if isinstance(sd, (int, float)) and sd > 0:
-            record.update(projection_sd=float(sd), leakage_sd_per_alpha_raw=raw / sd,
-                          leakage_sd_per_alpha_conditioned=after / sd)
+            record.update(
+                projection_sd=float(sd),
+                leakage_sd_per_alpha_raw=raw / sd,
+                leakage_sd_per_alpha_conditioned=after / sd,
+            )
         records.append(record)
     provenance = dict(direction.provenance)
     provenance["conditioned_on"] = records
@@ -366,26 +437,41 @@ def condition_direction(direction: Direction, others: Sequence[Direction]) -> Di
 @dataclass
 class Calibration:
     """The alpha that moves the target scorer by the requested amount on a calibration batch."""
+
     alpha: float
     achieved_shift: float
     target_shift: float
     tolerance: float
     seeds: list[int]
-    trace: list[tuple[float, float]]     # (alpha, shift) evaluated, in order
+    trace: list[tuple[float, float]]  # (alpha, shift) evaluated, in order
     converged: bool
 
     def to_dict(self) -> dict[str, Any]:
-        return {"alpha": self.alpha, "achieved_shift": self.achieved_shift,
-                "target_shift": self.target_shift, "tolerance": self.tolerance,
-                "seeds": f"{self.seeds[0]}..{self.seeds[-1]}" if self.seeds else "",
-                "n": len(self.seeds), "trace": [list(t) for t in self.trace],
-                "converged": self.converged}
+        return {
+            "alpha": self.alpha,
+            "achieved_shift": self.achieved_shift,
+            "target_shift": self.target_shift,
+            "tolerance": self.tolerance,
+            "seeds": f"{self.seeds[0]}..{self.seeds[-1]}" if self.seeds else "",
+            "n": len(self.seeds),
+            "trace": [list(t) for t in self.trace],
+            "converged": self.converged,
+        }
 
 
-def calibrate_alpha(generator: Any, direction: Direction, scorer: Scorer, target_shift: float,
-                    seeds: Sequence[int], layers: tuple[int, int] | None = None,
-                    tolerance: float | None = None, alpha_start: float = 1.0,
-                    alpha_max: float = 64.0, max_iter: int = 20, batch_size: int = 16) -> Calibration:
+def calibrate_alpha(
+    generator: Any,
+    direction: Direction,
+    scorer: Scorer,
+    target_shift: float,
+    seeds: Sequence[int],
+    layers: tuple[int, int] | None = None,
+    tolerance: float | None = None,
+    alpha_start: float = 1.0,
+    alpha_max: float = 64.0,
+    max_iter: int = 20,
+    batch_size: int = 16,
+) -> Calibration:
     """Bisection on alpha so that mean(score(twin)) - mean(score(base)) = target_shift.
 
     Assumes the mean shift grows monotonically with alpha along the direction (true for a
@@ -401,8 +487,9 @@ def calibrate_alpha(generator: Any, direction: Direction, scorer: Scorer, target
     trace: list[tuple[float, float]] = []
 
     def shift(alpha: float) -> float:
-        twins = edited_images(generator, z, direction.vector, alpha, direction.space, layers,
-                              batch_size=batch_size)
+        twins = edited_images(
+            generator, z, direction.vector, alpha, direction.space, layers, batch_size=batch_size
+        )
         s = score_images(scorer, twins)
         ok = np.isfinite(s) & np.isfinite(base)
         if not ok.any():
@@ -420,9 +507,11 @@ def calibrate_alpha(generator: Any, direction: Direction, scorer: Scorer, target
         hi *= 2
         if hi > alpha_max:
             best = max(trace, key=lambda t: sign * t[1])
-            raise ValueError(f"calibration cannot reach a shift of {target_shift:g}: the largest shift "
-                             f"seen was {best[1]:g} at alpha={best[0]:g} (alpha_max={alpha_max:g}); "
-                             "check the direction's sign, the scorer, or ask for a smaller shift")
+            raise ValueError(
+                f"calibration cannot reach a shift of {target_shift:g}: the largest shift "
+                f"seen was {best[1]:g} at alpha={best[0]:g} (alpha_max={alpha_max:g}); "
+                "check the direction's sign, the scorer, or ask for a smaller shift"
+            )
         f_hi = sign * shift(sign * hi)
     best_alpha, best_f = hi, f_hi
     for _ in range(max_iter):
@@ -436,6 +525,12 @@ def calibrate_alpha(generator: Any, direction: Direction, scorer: Scorer, target
             lo = mid
         else:
             hi = mid
-    return Calibration(alpha=sign * best_alpha, achieved_shift=sign * best_f,
-                       target_shift=float(target_shift), tolerance=tol, seeds=seeds, trace=trace,
-                       converged=abs(best_f - goal) <= tol)
+    return Calibration(
+        alpha=sign * best_alpha,
+        achieved_shift=sign * best_f,
+        target_shift=float(target_shift),
+        tolerance=tol,
+        seeds=seeds,
+        trace=trace,
+        converged=abs(best_f - goal) <= tol,
+    )

@@ -15,6 +15,7 @@ class attribute ``labelling = {"rule": name, **options}`` (read by
   the classifier weights them inversely to their counts ("class-balanced") and its quality is
   balanced accuracy and AUC on held-out samples, never plain accuracy.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
@@ -32,6 +33,7 @@ MIN_PER_CLASS = 5
 @dataclass(frozen=True)
 class Labels:
     """Indices (into the scores) of the negatives and positives, and the rule's record."""
+
     negatives: np.ndarray
     positives: np.ndarray
     record: dict[str, Any] = field(default_factory=dict)
@@ -63,21 +65,34 @@ def quantile_labels(scores: np.ndarray, quantile: float = 0.2) -> Labels:
     ok = _finite(s)
     k = int(np.floor(quantile * ok.size))
     if k < MIN_PER_CLASS:
-        raise UserError(f"only {ok.size} scored samples: quantile {quantile} gives {k} per class "
-                        f"(need at least {MIN_PER_CLASS}); raise n_samples")
+        raise UserError(
+            f"only {ok.size} scored samples: quantile {quantile} gives {k} per class "
+            f"(need at least {MIN_PER_CLASS}); raise n_samples"
+        )
     order = ok[np.argsort(s[ok], kind="stable")]
     low, high = order[:k], order[-k:]
     if s[low].max() >= s[high].min():
-        raise UserError("the scorer does not separate the quantiles (top and bottom scores overlap: "
-                        f"{np.mean(s[ok] == s[low].max()):.0%} of the scores equal "
-                        f"{s[low].max():g}); is the attribute rare or binary? Declare a threshold "
-                        "rule for its scorer (labelling = {'rule': 'threshold', ...})")
-    return Labels(low, high, {"rule": "quantile", "quantile": quantile,
-                              "score_low_max": float(s[low].max()),
-                              "score_high_min": float(s[high].min())})
+        raise UserError(
+            "the scorer does not separate the quantiles (top and bottom scores overlap: "
+            f"{np.mean(s[ok] == s[low].max()):.0%} of the scores equal "
+            f"{s[low].max():g}); is the attribute rare or binary? Declare a threshold "
+            "rule for its scorer (labelling = {'rule': 'threshold', ...})"
+        )
+    return Labels(
+        low,
+        high,
+        {
+            "rule": "quantile",
+            "quantile": quantile,
+            "score_low_max": float(s[low].max()),
+            "score_high_min": float(s[high].min()),
+        },
+    )
 
 
-def threshold_labels(scores: np.ndarray, threshold: float, negative_max: float | None = None) -> Labels:
+def threshold_labels(
+    scores: np.ndarray, threshold: float, negative_max: float | None = None
+) -> Labels:
     """Positives: score > threshold; negatives: score <= negative_max (default threshold)."""
     neg_max = float(threshold) if negative_max is None else float(negative_max)
     if neg_max > threshold:
@@ -86,12 +101,22 @@ def threshold_labels(scores: np.ndarray, threshold: float, negative_max: float |
     ok = _finite(s)
     pos, neg = ok[s[ok] > threshold], ok[s[ok] <= neg_max]
     if pos.size < MIN_PER_CLASS or neg.size < MIN_PER_CLASS:
-        raise UserError(f"threshold rule: {pos.size} samples score above {threshold:g} and "
-                        f"{neg.size} at or below {neg_max:g} (of {ok.size} scored); need at least "
-                        f"{MIN_PER_CLASS} of each: raise n_samples")
-    return Labels(neg, pos, {"rule": "threshold", "threshold": float(threshold),
-                             "negative_max": neg_max, "n_between": int(ok.size - pos.size - neg.size),
-                             "positive_rate": float(pos.size / ok.size)})
+        raise UserError(
+            f"threshold rule: {pos.size} samples score above {threshold:g} and "
+            f"{neg.size} at or below {neg_max:g} (of {ok.size} scored); need at least "
+            f"{MIN_PER_CLASS} of each: raise n_samples"
+        )
+    return Labels(
+        neg,
+        pos,
+        {
+            "rule": "threshold",
+            "threshold": float(threshold),
+            "negative_max": neg_max,
+            "n_between": int(ok.size - pos.size - neg.size),
+            "positive_rate": float(pos.size / ok.size),
+        },
+    )
 
 
 register_labelling("quantile", quantile_labels)
@@ -124,9 +149,20 @@ def auc(y: np.ndarray, decision: np.ndarray) -> float:
     if not pos.size or not neg.size:
         return float("nan")
     from scipy.stats import rankdata
+
     ranks = rankdata(np.concatenate([pos, neg]))
-    return float((ranks[:pos.size].sum() - pos.size * (pos.size + 1) / 2) / (pos.size * neg.size))
+    return float((ranks[: pos.size].sum() - pos.size * (pos.size + 1) / 2) / (pos.size * neg.size))
 
 
-__all__ = ["Labels", "LABELLING", "register_labelling", "available_labellings", "make_labels",
-           "quantile_labels", "threshold_labels", "balanced_accuracy", "auc", "MIN_PER_CLASS"]
+__all__ = [
+    "Labels",
+    "LABELLING",
+    "register_labelling",
+    "available_labellings",
+    "make_labels",
+    "quantile_labels",
+    "threshold_labels",
+    "balanced_accuracy",
+    "auc",
+    "MIN_PER_CLASS",
+]

@@ -4,6 +4,7 @@ GANSpace-style layer-range edits apply the direction to ws[:, start:stop] only (
 layers change pose/shape, fine layers colour/texture). Generators without a W space
 (DCGAN) are edited in Z. `pca_directions` finds GANSpace's principal directions of W.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -18,14 +19,16 @@ SPACES = ("z", "w", "w+")
 
 
 def resolve_space(generator: Any, space: str) -> str:
-    """"auto" -> "w" when the generator has a W space, else "z"; validates the name."""
+    """ "auto" -> "w" when the generator has a W space, else "z"; validates the name."""
     if space == "auto":
         return "w" if getattr(generator, "w_dim", None) else "z"
     if space not in SPACES:
         raise ValueError(f"unknown latent space {space!r}; allowed: auto, {', '.join(SPACES)}")
     if space != "z" and not getattr(generator, "w_dim", None):
-        raise ValueError(f"latent space {space!r} needs a generator with a W space; "
-                         f"{getattr(generator, 'spec', type(generator).__name__)} has none (use space='z')")
+        raise ValueError(
+            f"latent space {space!r} needs a generator with a W space; "
+            f"{getattr(generator, 'spec', type(generator).__name__)} has none (use space='z')"
+        )
     return space
 
 
@@ -45,21 +48,32 @@ def check_layers(layers: Sequence[int] | None, num_ws: int | None) -> tuple[int,
         raise ValueError(f"layers must be (start, stop), got {layers!r}")
     start, stop = int(layers[0]), int(layers[1])
     if num_ws is None:
-        raise ValueError("a layer range needs a generator with W+ (num_ws); edit in 'z' without layers")
+        raise ValueError(
+            "a layer range needs a generator with W+ (num_ws); edit in 'z' without layers"
+        )
     if not 0 <= start < stop <= num_ws:
-        raise ValueError(f"layer range ({start}, {stop}) outside 0..{num_ws} (half-open, start < stop)")
+        raise ValueError(
+            f"layer range ({start}, {stop}) outside 0..{num_ws} (half-open, start < stop)"
+        )
     return start, stop
 
 
-def edit_latents(latents: torch.Tensor, direction: torch.Tensor | np.ndarray,
-                 alpha: float | torch.Tensor, layers: tuple[int, int] | None = None) -> torch.Tensor:
+def edit_latents(
+    latents: torch.Tensor,
+    direction: torch.Tensor | np.ndarray,
+    alpha: float | torch.Tensor,
+    layers: tuple[int, int] | None = None,
+) -> torch.Tensor:
     """latents + alpha * direction; latents [N, dim] or W+ [N, num_ws, dim] (layers: only those)."""
     import torch
-    n = torch.as_tensor(np.asarray(direction), dtype=latents.dtype, device=latents.device).reshape(-1)
+
+    n = torch.as_tensor(np.asarray(direction), dtype=latents.dtype, device=latents.device).reshape(
+        -1
+    )
     if n.numel() != latents.shape[-1]:
         raise ValueError(f"direction has {n.numel()} entries, latents have dim {latents.shape[-1]}")
     a = torch.as_tensor(alpha, dtype=latents.dtype, device=latents.device)
-    if a.ndim == 1:   # one alpha per sample
+    if a.ndim == 1:  # one alpha per sample
         a = a.reshape(-1, *([1] * (latents.ndim - 1)))
     out = latents.clone()
     if latents.ndim == 2:
@@ -77,57 +91,77 @@ def _chunks(n: int, size: int, progress: bool, desc: str):
     starts = range(0, n, size)
     if progress:
         from tqdm.auto import tqdm
+
         starts = tqdm(starts, desc=desc, total=(n + size - 1) // size)
     for s in starts:
         yield s, min(n, s + size)
 
 
-def edited_images(generator: Any, z: torch.Tensor, direction: torch.Tensor | np.ndarray,
-                  alpha: float | torch.Tensor, space: str, layers: tuple[int, int] | None = None,
-                  batch_size: int = 16, progress: bool = False) -> torch.Tensor:
+def edited_images(
+    generator: Any,
+    z: torch.Tensor,
+    direction: torch.Tensor | np.ndarray,
+    alpha: float | torch.Tensor,
+    space: str,
+    layers: tuple[int, int] | None = None,
+    batch_size: int = 16,
+    progress: bool = False,
+) -> torch.Tensor:
     """uint8 NCHW images of z edited by alpha * direction in `space` (psi = 1, like the bases)."""
     import torch
+
     a = torch.as_tensor(alpha, dtype=torch.float32)
     out = []
     chunk = max(1, batch_size) * 8
     for s, e in _chunks(len(z), chunk, progress, "edit"):
         a_chunk = a if a.ndim == 0 else a[s:e]
         if space == "z":
-            out.append(generator.images(edit_latents(z[s:e], direction, a_chunk), space="z",
-                                        batch_size=batch_size))
+            out.append(
+                generator.images(
+                    edit_latents(z[s:e], direction, a_chunk), space="z", batch_size=batch_size
+                )
+            )
             continue
         with torch.no_grad():
             ws = generator.mapping(z[s:e], truncation_psi=1.0)
-        out.append(generator.images(edit_latents(ws, direction, a_chunk, layers), space="w",
-                                    batch_size=batch_size))
+        out.append(
+            generator.images(
+                edit_latents(ws, direction, a_chunk, layers), space="w", batch_size=batch_size
+            )
+        )
     if not out:
         return torch.zeros(0, 3, generator.resolution, generator.resolution, dtype=torch.uint8)
     return torch.cat(out).cpu()
 
 
-def sample_latents(generator: Any, n: int, seed_start: int, space: str,
-                   batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+def sample_latents(
+    generator: Any, n: int, seed_start: int, space: str, batch_size: int = 256
+) -> tuple[torch.Tensor, torch.Tensor]:
     """z for seeds seed_start..seed_start+n-1 and their codes in `space` ([n, dim], psi = 1)."""
     import torch
+
     z = generator.latents(range(seed_start, seed_start + n))
     if space == "z":
         return z, z.clone()
     codes = []
     with torch.no_grad():
         for s in range(0, n, batch_size):
-            ws = generator.mapping(z[s:s + batch_size], truncation_psi=1.0)
+            ws = generator.mapping(z[s : s + batch_size], truncation_psi=1.0)
             codes.append((ws[:, 0] if ws.ndim == 3 else ws).float().cpu())
     return z, torch.cat(codes)
 
 
-def pca_directions(generator: Any, n_samples: int = 10_000, n_components: int = 10,
-                   seed_start: int = 2_000_000_000) -> tuple[np.ndarray, np.ndarray]:
+def pca_directions(
+    generator: Any, n_samples: int = 10_000, n_components: int = 10, seed_start: int = 2_000_000_000
+) -> tuple[np.ndarray, np.ndarray]:
     """GANSpace: principal directions of W ([k, w_dim], unit rows) and their explained variance."""
     if not getattr(generator, "w_dim", None):
         raise ValueError("pca_directions needs a W space (Z of a Gaussian-latent GAN is isotropic)")
     if not 1 <= n_components <= generator.w_dim or n_samples <= n_components:
-        raise ValueError(f"need 1 <= n_components <= {generator.w_dim} < n_samples, "
-                         f"got n_components={n_components}, n_samples={n_samples}")
+        raise ValueError(
+            f"need 1 <= n_components <= {generator.w_dim} < n_samples, "
+            f"got n_components={n_components}, n_samples={n_samples}"
+        )
     _, w = sample_latents(generator, n_samples, seed_start, "w")
     x = w.double().numpy()
     x = x - x.mean(axis=0)

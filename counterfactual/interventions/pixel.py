@@ -13,6 +13,7 @@ exact values.
 The synthetic hat is drawn by us (flat-coloured polygons anchored on the landmarks), not
 generated: it is labelled "hat (synthetic occluder)" with synthetic=True everywhere.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -22,8 +23,19 @@ import numpy as np
 
 from counterfactual.interventions.base import Intervention, check_base_images, register_intervention
 from counterfactual.interventions.regions import (
-    HAT_LINE, LANDMARK_REGIONS, MASK_SOURCES, PARSING_REGIONS, REGIONS, FaceLandmarks, Landmarker, Parser,
-    detect_landmarks, detect_parsing, parsing_masks, region_masks)
+    HAT_LINE,
+    LANDMARK_REGIONS,
+    MASK_SOURCES,
+    PARSING_REGIONS,
+    REGIONS,
+    FaceLandmarks,
+    Landmarker,
+    Parser,
+    detect_landmarks,
+    detect_parsing,
+    parsing_masks,
+    region_masks,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -48,17 +60,27 @@ def gaussian_blur(images: torch.Tensor, sigma: float, kernel: int) -> torch.Tens
     """Blur every uint8 NCHW image with a (kernel x kernel) Gaussian (reflect-101 borders)."""
     import cv2
     import torch
+
     if kernel < 1 or kernel % 2 == 0:
         raise ValueError(f"kernel size must be a positive odd integer, got {kernel}")
     arr = images.permute(0, 2, 3, 1).contiguous().numpy()
-    out = np.stack([cv2.GaussianBlur(im, (kernel, kernel), sigma, borderType=cv2.BORDER_REFLECT_101)
-                    for im in arr]) if len(arr) else arr.copy()
+    out = (
+        np.stack(
+            [
+                cv2.GaussianBlur(im, (kernel, kernel), sigma, borderType=cv2.BORDER_REFLECT_101)
+                for im in arr
+            ]
+        )
+        if len(arr)
+        else arr.copy()
+    )
     return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
 
 
 def composite(images: torch.Tensor, edited: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
     """uint8: mask * edited + (1 - mask) * images, rounded (mask float [N, 1, H, W] in [0, 1])."""
     import torch
+
     m = masks.to(torch.float64)
     out = m * edited.to(torch.float64) + (1 - m) * images.to(torch.float64)
     return out.round().clamp(0, 255).to(torch.uint8)
@@ -69,7 +91,9 @@ def _check_region(region: str, masks: str) -> str:
         raise ValueError(f"masks must be one of {', '.join(MASK_SOURCES)}, got {masks!r}")
     allowed = REGIONS if masks == "parsing" else LANDMARK_REGIONS
     if region not in allowed:
-        raise ValueError(f"unknown region {region!r} for {masks} masks; allowed: {', '.join(allowed)}")
+        raise ValueError(
+            f"unknown region {region!r} for {masks} masks; allowed: {', '.join(allowed)}"
+        )
     return region
 
 
@@ -80,21 +104,27 @@ class _RegionEdit(Intervention):
     target_scorer = None
     verb = ""
 
-    def __init__(self, region: str, landmarker: Landmarker | None = None, masks: str = "parsing",
-                 parser: Parser | None = None) -> None:
+    def __init__(
+        self,
+        region: str,
+        landmarker: Landmarker | None = None,
+        masks: str = "parsing",
+        parser: Parser | None = None,
+    ) -> None:
         self.region = _check_region(region, masks)
         self.mask_source = masks
         self.name = f"{self.verb}:{region}"
         self.landmarker = landmarker or detect_landmarks
         self.parser = parser or detect_parsing
         self.resolution: int | None = None
-        self.last_landmarks_found: float | None = None   # fraction of faces detected
+        self.last_landmarks_found: float | None = None  # fraction of faces detected
 
     def prepare(self, generator: Any, workdir: Any = None, progress: bool = False) -> None:
         self.resolution = int(generator.resolution)
 
     def masks(self, base_images: torch.Tensor) -> torch.Tensor:
         import torch
+
         n, _, h, w = base_images.shape
         if self.region == "all":
             self.last_landmarks_found = None
@@ -109,30 +139,43 @@ class _RegionEdit(Intervention):
     def edit(self, base_images: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def counterfactual(self, generator: Any, seeds: Sequence[int], base_images: torch.Tensor,
-                       batch_size: int = 16, progress: bool = False) -> torch.Tensor:
+    def counterfactual(
+        self,
+        generator: Any,
+        seeds: Sequence[int],
+        base_images: torch.Tensor,
+        batch_size: int = 16,
+        progress: bool = False,
+    ) -> torch.Tensor:
         import torch
+
         base = check_base_images(base_images, seeds)
         if len(base) == 0:
             return base.clone()
         out = torch.empty_like(base)
         found: list[float] = []
-        for i in range(0, len(base), EDIT_CHUNK):      # float masks and composites per chunk
-            part = base[i:i + EDIT_CHUNK]
+        for i in range(0, len(base), EDIT_CHUNK):  # float masks and composites per chunk
+            part = base[i : i + EDIT_CHUNK]
             masks = self.masks(part)
             if self.last_landmarks_found is not None:
                 found.append(self.last_landmarks_found * len(part))
-            out[i:i + len(part)] = composite(part, self.edit(part, masks), masks)
+            out[i : i + len(part)] = composite(part, self.edit(part, masks), masks)
         self.last_landmarks_found = sum(found) / len(base) if found else None
         return out
 
     def _describe_mask(self) -> dict[str, Any]:
-        source = {"parsing": "soft mask from the BiSeNet face parsing, classes "
-                             + "+".join(PARSING_REGIONS.get(self.region, ())),
-                  "landmarks": "soft mask from 106-point landmarks"}[self.mask_source]
-        return {"region": self.region, "masks": self.mask_source,
-                "mask": "every pixel" if self.region == "all" else
-                        f"{source} (counterfactual.interventions.regions)"}
+        source = {
+            "parsing": "soft mask from the BiSeNet face parsing, classes "
+            + "+".join(PARSING_REGIONS.get(self.region, ())),
+            "landmarks": "soft mask from 106-point landmarks",
+        }[self.mask_source]
+        return {
+            "region": self.region,
+            "masks": self.mask_source,
+            "mask": "every pixel"
+            if self.region == "all"
+            else f"{source} (counterfactual.interventions.regions)",
+        }
 
 
 class RegionBlur(_RegionEdit):
@@ -140,9 +183,15 @@ class RegionBlur(_RegionEdit):
 
     verb = "blur"
 
-    def __init__(self, region: str, sigma: float | None = None, kernel: int | None = None,
-                 landmarker: Landmarker | None = None, masks: str = "parsing",
-                 parser: Parser | None = None) -> None:
+    def __init__(
+        self,
+        region: str,
+        sigma: float | None = None,
+        kernel: int | None = None,
+        landmarker: Landmarker | None = None,
+        masks: str = "parsing",
+        parser: Parser | None = None,
+    ) -> None:
         super().__init__(region, landmarker, masks, parser)
         if kernel is not None and (int(kernel) < 1 or int(kernel) % 2 == 0):
             raise ValueError(f"blur kernel must be a positive odd integer, got {kernel}")
@@ -152,18 +201,28 @@ class RegionBlur(_RegionEdit):
 
     def params_for(self, resolution: int) -> tuple[float, int]:
         sigma, kernel = blur_params(resolution)
-        return (float(self.sigma) if self.sigma is not None else sigma,
-                int(self.kernel) if self.kernel is not None else kernel)
+        return (
+            float(self.sigma) if self.sigma is not None else sigma,
+            int(self.kernel) if self.kernel is not None else kernel,
+        )
 
     def edit(self, base_images: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
         return gaussian_blur(base_images, *self.params_for(int(base_images.shape[-1])))
 
     def describe(self) -> dict[str, Any]:
-        d = {"name": self.name, "kind": "region_blur", "synthetic": False, **self._describe_mask(),
-             "sigma": self.sigma, "kernel": self.kernel,
-             "scaling": "sigma = 100 * res / 512, kernel = 111 * res / 512 rounded to odd"}
+        d = {
+            "name": self.name,
+            "kind": "region_blur",
+            "synthetic": False,
+            **self._describe_mask(),
+            "sigma": self.sigma,
+            "kernel": self.kernel,
+            "scaling": "sigma = 100 * res / 512, kernel = 111 * res / 512 rounded to odd",
+        }
         if self.resolution is not None:
-            d["resolved"] = dict(zip(("sigma", "kernel"), self.params_for(self.resolution), strict=True))
+            d["resolved"] = dict(
+                zip(("sigma", "kernel"), self.params_for(self.resolution), strict=True)
+            )
         return d
 
 
@@ -172,9 +231,14 @@ class RegionFill(_RegionEdit):
 
     verb = "fill"
 
-    def __init__(self, region: str, color: str | Sequence[int] = "mean",
-                 landmarker: Landmarker | None = None, masks: str = "parsing",
-                 parser: Parser | None = None) -> None:
+    def __init__(
+        self,
+        region: str,
+        color: str | Sequence[int] = "mean",
+        landmarker: Landmarker | None = None,
+        masks: str = "parsing",
+        parser: Parser | None = None,
+    ) -> None:
         super().__init__(region, landmarker, masks, parser)
         if isinstance(color, str):
             if color != "mean":
@@ -187,29 +251,43 @@ class RegionFill(_RegionEdit):
 
     def edit(self, base_images: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
         import torch
+
         x = base_images.to(torch.float64)
         if self.color == "mean":
             w = masks.to(torch.float64)
             total = w.sum(dim=(2, 3)).clamp_min(1e-12)
-            rgb = (x * w).sum(dim=(2, 3)) / total          # [N, 3]
+            rgb = (x * w).sum(dim=(2, 3)) / total  # [N, 3]
         else:
             rgb = torch.tensor(self.color, dtype=torch.float64).expand(len(x), 3)
         return rgb[:, :, None, None].expand_as(x).round().to(torch.uint8)
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "kind": "region_fill", "synthetic": False,
-                **self._describe_mask(), "color": self.color}
+        return {
+            "name": self.name,
+            "kind": "region_fill",
+            "synthetic": False,
+            **self._describe_mask(),
+            "color": self.color,
+        }
 
 
 # -- synthetic hat ------------------------------------------------------------------------
 HAT_SHAPES = ("beanie", "cap", "top_hat", "bucket")
 HAT_COLORS: dict[str, tuple[int, int, int]] = {
-    "navy": (30, 40, 90), "red": (170, 30, 35), "green": (30, 90, 45), "black": (25, 25, 28),
-    "khaki": (190, 170, 120), "purple": (95, 50, 120), "orange": (220, 120, 30),
-    "white": (225, 225, 220)}
+    "navy": (30, 40, 90),
+    "red": (170, 30, 35),
+    "green": (30, 90, 45),
+    "black": (25, 25, 28),
+    "khaki": (190, 170, 120),
+    "purple": (95, 50, 120),
+    "orange": (220, 120, 30),
+    "white": (225, 225, 220),
+}
 
 
-def _half_ellipse(cx: float, cy: float, rx: float, ry: float, upper: bool, n: int = 24) -> np.ndarray:
+def _half_ellipse(
+    cx: float, cy: float, rx: float, ry: float, upper: bool, n: int = 24
+) -> np.ndarray:
     t = np.linspace(0, np.pi, n)
     sign = -1.0 if upper else 1.0
     return np.stack([cx + rx * np.cos(t), cy + sign * ry * np.sin(t)], axis=1)
@@ -226,23 +304,41 @@ def hat_parts(shape: str, hw: float, brim: float) -> list[tuple[np.ndarray, str]
     brim + 0.15 * hw (the cap's visor); every other shape stays above the brim line.
     """
     if shape == "beanie":
-        return [(_half_ellipse(0, brim - 0.25 * hw, hw, 0.8 * hw, upper=True), "main"),
-                (_rect(-1.02 * hw, 1.02 * hw, brim - 0.28 * hw, brim), "dark"),
-                (_half_ellipse(0, brim - 1.02 * hw, 0.16 * hw, 0.16 * hw, upper=True), "light"),
-                (_half_ellipse(0, brim - 1.02 * hw, 0.16 * hw, 0.12 * hw, upper=False), "light")]
+        return [
+            (_half_ellipse(0, brim - 0.25 * hw, hw, 0.8 * hw, upper=True), "main"),
+            (_rect(-1.02 * hw, 1.02 * hw, brim - 0.28 * hw, brim), "dark"),
+            (_half_ellipse(0, brim - 1.02 * hw, 0.16 * hw, 0.16 * hw, upper=True), "light"),
+            (_half_ellipse(0, brim - 1.02 * hw, 0.16 * hw, 0.12 * hw, upper=False), "light"),
+        ]
     if shape == "cap":
-        return [(_half_ellipse(0, brim, hw, 0.9 * hw, upper=True), "main"),
-                (_half_ellipse(0, brim, 1.15 * hw, 0.15 * hw, upper=False), "dark"),
-                (_rect(-0.04 * hw, 0.04 * hw, brim - 0.9 * hw, brim - 0.8 * hw), "dark")]
+        return [
+            (_half_ellipse(0, brim, hw, 0.9 * hw, upper=True), "main"),
+            (_half_ellipse(0, brim, 1.15 * hw, 0.15 * hw, upper=False), "dark"),
+            (_rect(-0.04 * hw, 0.04 * hw, brim - 0.9 * hw, brim - 0.8 * hw), "dark"),
+        ]
     if shape == "top_hat":
-        return [(_rect(-0.72 * hw, 0.72 * hw, brim - 1.7 * hw, brim - 0.1 * hw), "main"),
-                (_rect(-0.72 * hw, 0.72 * hw, brim - 0.45 * hw, brim - 0.12 * hw), "band"),
-                (_rect(-1.25 * hw, 1.25 * hw, brim - 0.13 * hw, brim), "main")]
+        return [
+            (_rect(-0.72 * hw, 0.72 * hw, brim - 1.7 * hw, brim - 0.1 * hw), "main"),
+            (_rect(-0.72 * hw, 0.72 * hw, brim - 0.45 * hw, brim - 0.12 * hw), "band"),
+            (_rect(-1.25 * hw, 1.25 * hw, brim - 0.13 * hw, brim), "main"),
+        ]
     if shape == "bucket":
-        crown = np.array([[-0.6 * hw, brim - 1.0 * hw], [0.6 * hw, brim - 1.0 * hw],
-                          [0.85 * hw, brim - 0.2 * hw], [-0.85 * hw, brim - 0.2 * hw]])
-        brim_poly = np.array([[-0.85 * hw, brim - 0.28 * hw], [0.85 * hw, brim - 0.28 * hw],
-                              [1.3 * hw, brim], [-1.3 * hw, brim]])
+        crown = np.array(
+            [
+                [-0.6 * hw, brim - 1.0 * hw],
+                [0.6 * hw, brim - 1.0 * hw],
+                [0.85 * hw, brim - 0.2 * hw],
+                [-0.85 * hw, brim - 0.2 * hw],
+            ]
+        )
+        brim_poly = np.array(
+            [
+                [-0.85 * hw, brim - 0.28 * hw],
+                [0.85 * hw, brim - 0.28 * hw],
+                [1.3 * hw, brim],
+                [-1.3 * hw, brim],
+            ]
+        )
         return [(crown, "main"), (brim_poly, "dark")]
     raise ValueError(f"unknown hat shape {shape!r}; allowed: {', '.join(HAT_SHAPES)}")
 
@@ -256,10 +352,11 @@ def _palette(color: tuple[int, int, int]) -> dict[str, tuple[int, int, int]]:
     return {"main": as_int(c), "dark": as_int(dark), "light": as_int(light), "band": as_int(band)}
 
 
-def hat_choice(seed: int, shape: str | None = None, color: str | None = None
-               ) -> tuple[str, str, float]:
+def hat_choice(
+    seed: int, shape: str | None = None, color: str | None = None
+) -> tuple[str, str, float]:
     """(shape, colour name, width jitter) for a seed: deterministic, independent of the batch."""
-    rng = np.random.RandomState(int(seed) % (2 ** 32))
+    rng = np.random.RandomState(int(seed) % (2**32))
     s = HAT_SHAPES[rng.randint(len(HAT_SHAPES))]
     names = sorted(HAT_COLORS)
     c = names[rng.randint(len(names))]
@@ -267,10 +364,12 @@ def hat_choice(seed: int, shape: str | None = None, color: str | None = None
     return shape or s, color or c, jitter
 
 
-def draw_hat(image: np.ndarray, lm: FaceLandmarks, i: int, shape: str, color: str,
-             jitter: float = 1.0) -> np.ndarray:
+def draw_hat(
+    image: np.ndarray, lm: FaceLandmarks, i: int, shape: str, color: str, jitter: float = 1.0
+) -> np.ndarray:
     """Draw one hat on an HWC uint8 image (returns a copy), anchored on landmarks of face i."""
     import cv2
+
     cl, cr = lm.eye_centres(i)
     origin = (cl + cr) / 2
     ex = (cr - cl) / max(float(np.linalg.norm(cr - cl)), 1e-6)
@@ -295,46 +394,69 @@ class SyntheticHat(Intervention):
     synthetic = True
     target_scorer = None
 
-    def __init__(self, shape: str | None = None, color: str | None = None,
-                 landmarker: Landmarker | None = None) -> None:
+    def __init__(
+        self,
+        shape: str | None = None,
+        color: str | None = None,
+        landmarker: Landmarker | None = None,
+    ) -> None:
         if shape is not None and shape not in HAT_SHAPES:
             raise ValueError(f"unknown hat shape {shape!r}; allowed: {', '.join(HAT_SHAPES)}")
         if color is not None and color not in HAT_COLORS:
-            raise ValueError(f"unknown hat color {color!r}; allowed: {', '.join(sorted(HAT_COLORS))}")
+            raise ValueError(
+                f"unknown hat color {color!r}; allowed: {', '.join(sorted(HAT_COLORS))}"
+            )
         self.name = "hat_occluder"
         self.shape, self.color = shape, color
         self.landmarker = landmarker or detect_landmarks
         self.last_landmarks_found: float | None = None
 
-    def counterfactual(self, generator: Any, seeds: Sequence[int], base_images: torch.Tensor,
-                       batch_size: int = 16, progress: bool = False) -> torch.Tensor:
+    def counterfactual(
+        self,
+        generator: Any,
+        seeds: Sequence[int],
+        base_images: torch.Tensor,
+        batch_size: int = 16,
+        progress: bool = False,
+    ) -> torch.Tensor:
         import torch
+
         base = check_base_images(base_images, seeds)
         if len(base) == 0:
             return base.clone()
         lm = self.landmarker(base)
         self.last_landmarks_found = float(np.mean(lm.found))
         arr = base.permute(0, 2, 3, 1).contiguous().numpy()
-        out = [draw_hat(arr[i], lm, i, *hat_choice(s, self.shape, self.color))
-               for i, s in enumerate(seeds)]
+        out = [
+            draw_hat(arr[i], lm, i, *hat_choice(s, self.shape, self.color))
+            for i, s in enumerate(seeds)
+        ]
         return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).contiguous()
 
     def describe(self) -> dict[str, Any]:
-        return {"name": "hat (synthetic occluder)", "config_name": "hat_occluder", "kind": "synthetic_occluder",
-                "synthetic": True, "shape": self.shape or f"by seed from {list(HAT_SHAPES)}",
-                "color": self.color or f"by seed from {sorted(HAT_COLORS)}",
-                "anchor": f"landmarks; brim {HAT_LINE} eye distances above the brows",
-                "note": "pixel-space occluder drawn by counterfactual.interventions.pixel, not generated"}
+        return {
+            "name": "hat (synthetic occluder)",
+            "config_name": "hat_occluder",
+            "kind": "synthetic_occluder",
+            "synthetic": True,
+            "shape": self.shape or f"by seed from {list(HAT_SHAPES)}",
+            "color": self.color or f"by seed from {sorted(HAT_COLORS)}",
+            "anchor": f"landmarks; brim {HAT_LINE} eye distances above the brows",
+            "note": "pixel-space occluder drawn by counterfactual.interventions.pixel, not generated",
+        }
 
 
-def make_blur(region: str, *, sigma: float | None = None, kernel: int | None = None,
-              masks: str = "parsing") -> RegionBlur:
+def make_blur(
+    region: str, *, sigma: float | None = None, kernel: int | None = None, masks: str = "parsing"
+) -> RegionBlur:
     """blur:<region>: params sigma and kernel override the resolution-scaled defaults;
     masks = "parsing" (default) or "landmarks"."""
     return RegionBlur(region, sigma=sigma, kernel=kernel, masks=masks)
 
 
-def make_fill(region: str, *, color: str | Sequence[int] = "mean", masks: str = "parsing") -> RegionFill:
+def make_fill(
+    region: str, *, color: str | Sequence[int] = "mean", masks: str = "parsing"
+) -> RegionFill:
     """fill:<region>: param color ("mean" or [r, g, b]); masks = "parsing" or "landmarks"."""
     return RegionFill(region, color=color, masks=masks)
 

@@ -26,6 +26,7 @@ Definitions (all from landmarks; `eye_dist` = distance between the eye centres):
 - background: outside face and hair (their union grown by 0.05 eye_dist).
 - all:   every pixel (the full-distortion reference).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
@@ -39,14 +40,22 @@ if TYPE_CHECKING:
 
 LANDMARK_REGIONS = ("eyes", "nose", "mouth", "hair", "skin", "background", "hat", "all")
 PARSING_REGIONS: dict[str, tuple[str, ...]] = {
-    "eyes": ("eye_l", "eye_r", "eyeglasses"), "brows": ("brow_l", "brow_r"), "nose": ("nose",),
-    "mouth": ("mouth", "lip_u", "lip_l"), "hair": ("hair",), "hat": ("hat",), "skin": ("skin",),
-    "ears": ("ear_l", "ear_r", "earring"), "neck": ("neck",), "background": ("background",)}
+    "eyes": ("eye_l", "eye_r", "eyeglasses"),
+    "brows": ("brow_l", "brow_r"),
+    "nose": ("nose",),
+    "mouth": ("mouth", "lip_u", "lip_l"),
+    "hair": ("hair",),
+    "hat": ("hat",),
+    "skin": ("skin",),
+    "ears": ("ear_l", "ear_r", "earring"),
+    "neck": ("neck",),
+    "background": ("background",),
+}
 REGIONS = (*PARSING_REGIONS, "all")
 MASK_SOURCES = ("parsing", "landmarks")
 PARTS = ("contour", "brow_l", "brow_r", "eye_l", "eye_r", "nose", "mouth")
-HAT_LINE = 0.2           # hat line height above the brows, in eye distances
-_SHIFT = 4               # sub-pixel bits for cv2 polygon filling
+HAT_LINE = 0.2  # hat line height above the brows, in eye distances
+_SHIFT = 4  # sub-pixel bits for cv2 polygon filling
 
 
 @dataclass
@@ -55,6 +64,7 @@ class FaceLandmarks:
 
     "l" / "r" are the image left / right (extractors.face.detect's convention).
     """
+
     contour: np.ndarray
     brow_l: np.ndarray
     brow_r: np.ndarray
@@ -62,8 +72,8 @@ class FaceLandmarks:
     eye_r: np.ndarray
     nose: np.ndarray
     mouth: np.ndarray
-    found: np.ndarray          # [N] bool: False where a canonical fallback was used
-    size: int                  # image side in pixels
+    found: np.ndarray  # [N] bool: False where a canonical fallback was used
+    size: int  # image side in pixels
 
     def __len__(self) -> int:
         return len(self.found)
@@ -80,8 +90,13 @@ class FaceLandmarks:
         return self.eye_l[i].mean(axis=0), self.eye_r[i].mean(axis=0)
 
     @classmethod
-    def from_points(cls, points: np.ndarray, groups: Mapping[str, Sequence[int]], size: int,
-                    found: np.ndarray | None = None) -> FaceLandmarks:
+    def from_points(
+        cls,
+        points: np.ndarray,
+        groups: Mapping[str, Sequence[int]],
+        size: int,
+        found: np.ndarray | None = None,
+    ) -> FaceLandmarks:
         """From dense landmarks [N, P, 2] and index groups named as in PARTS."""
         points = np.asarray(points, dtype=np.float64)
         if points.ndim != 3 or points.shape[2] != 2:
@@ -94,45 +109,60 @@ class FaceLandmarks:
         return cls(found=ok, size=int(size), **take)
 
     @classmethod
-    def from_kps5(cls, kps5: np.ndarray, size: int, found: np.ndarray | None = None) -> FaceLandmarks:
+    def from_kps5(
+        cls, kps5: np.ndarray, size: int, found: np.ndarray | None = None
+    ) -> FaceLandmarks:
         """Approximate groups from 5 points (image-left eye, image-right eye, nose, mouth corners)."""
         k = np.asarray(kps5, dtype=np.float64)
         if k.ndim != 3 or k.shape[1:] != (5, 2):
             raise ValueError(f"kps5 must have shape [N, 5, 2], got {k.shape}")
         le, re_, nose, lm, rm = (k[:, i] for i in range(5))
-        d = np.linalg.norm(re_ - le, axis=1)[:, None]             # eye distance [N, 1]
-        ex = (re_ - le) / np.maximum(d, 1e-6)                      # eye-line unit vector
-        ey = np.stack([-ex[:, 1], ex[:, 0]], axis=1)               # "down" in the face frame
+        d = np.linalg.norm(re_ - le, axis=1)[:, None]  # eye distance [N, 1]
+        ex = (re_ - le) / np.maximum(d, 1e-6)  # eye-line unit vector
+        ey = np.stack([-ex[:, 1], ex[:, 0]], axis=1)  # "down" in the face frame
         t = np.linspace(0, 2 * np.pi, 12, endpoint=False)
 
-        def ellipse(c: np.ndarray, rx: float | np.ndarray, ry: float, angles: np.ndarray = t) -> np.ndarray:
+        def ellipse(
+            c: np.ndarray, rx: float | np.ndarray, ry: float, angles: np.ndarray = t
+        ) -> np.ndarray:
             rx = np.broadcast_to(np.asarray(rx, dtype=np.float64), (len(c),))[:, None, None]
-            return (c[:, None] + d[:, None] * (rx * np.cos(angles)[None, :, None] * ex[:, None]
-                                               + ry * np.sin(angles)[None, :, None] * ey[:, None]))
+            return c[:, None] + d[:, None] * (
+                rx * np.cos(angles)[None, :, None] * ex[:, None]
+                + ry * np.sin(angles)[None, :, None] * ey[:, None]
+            )
 
-        nose_pts = np.concatenate([ellipse(nose, 0.17, 0.1),
-                                   (le + re_)[:, None] / 2 + 0.15 * d[:, None] * ey[:, None]], axis=1)
+        nose_pts = np.concatenate(
+            [ellipse(nose, 0.17, 0.1), (le + re_)[:, None] / 2 + 0.15 * d[:, None] * ey[:, None]],
+            axis=1,
+        )
         half_width = 0.5 * np.linalg.norm(rm - lm, axis=1) / np.maximum(d[:, 0], 1e-6)
-        centre = (le + re_) / 2 + 0.45 * d * ey                    # face centre, below the eyes
-        jaw = np.linspace(-0.1 * np.pi, 1.1 * np.pi, 17)          # lower half ellipse
+        centre = (le + re_) / 2 + 0.45 * d * ey  # face centre, below the eyes
+        jaw = np.linspace(-0.1 * np.pi, 1.1 * np.pi, 17)  # lower half ellipse
         ok = np.ones(len(k), bool) if found is None else np.asarray(found, bool)
-        return cls(contour=ellipse(centre, 0.95, 1.05, jaw),
-                   brow_l=ellipse(le - 0.3 * d * ey, 0.28, 0.05),
-                   brow_r=ellipse(re_ - 0.3 * d * ey, 0.28, 0.05),
-                   eye_l=ellipse(le, 0.22, 0.09), eye_r=ellipse(re_, 0.22, 0.09),
-                   nose=nose_pts, mouth=ellipse((lm + rm) / 2, half_width + 0.02, 0.12),
-                   found=ok, size=int(size))
+        return cls(
+            contour=ellipse(centre, 0.95, 1.05, jaw),
+            brow_l=ellipse(le - 0.3 * d * ey, 0.28, 0.05),
+            brow_r=ellipse(re_ - 0.3 * d * ey, 0.28, 0.05),
+            eye_l=ellipse(le, 0.22, 0.09),
+            eye_r=ellipse(re_, 0.22, 0.09),
+            nose=nose_pts,
+            mouth=ellipse((lm + rm) / 2, half_width + 0.02, 0.12),
+            found=ok,
+            size=int(size),
+        )
 
 
 # -- rasterisation ------------------------------------------------------------------------
 def _fill(mask: np.ndarray, polygon: np.ndarray) -> None:
     import cv2
+
     pts = np.round(np.asarray(polygon, dtype=np.float64) * (1 << _SHIFT)).astype(np.int32)
     cv2.fillPoly(mask, [pts.reshape(-1, 1, 2)], 1.0, lineType=cv2.LINE_8, shift=_SHIFT)
 
 
 def _hull(points: np.ndarray) -> np.ndarray:
     import cv2
+
     return cv2.convexHull(np.asarray(points, dtype=np.float32)).reshape(-1, 2).astype(np.float64)
 
 
@@ -154,8 +184,13 @@ def _geometry(lm: FaceLandmarks, i: int) -> dict[str, float]:
     face_x0, face_x1 = float(lm.contour[i][:, 0].min()), float(lm.contour[i][:, 0].max())
     eye_dist = float(np.linalg.norm(cr - cl))
     eye_dist = eye_dist if eye_dist > 1e-3 else 0.45 * (face_x1 - face_x0)
-    return {"eye_dist": eye_dist, "brow_top": float(lm.brows[i][:, 1].min()),
-            "face_x0": face_x0, "face_x1": face_x1, "face_w": face_x1 - face_x0}
+    return {
+        "eye_dist": eye_dist,
+        "brow_top": float(lm.brows[i][:, 1].min()),
+        "face_x0": face_x0,
+        "face_x1": face_x1,
+        "face_w": face_x1 - face_x0,
+    }
 
 
 def hat_line(lm: FaceLandmarks, i: int) -> float:
@@ -166,6 +201,7 @@ def hat_line(lm: FaceLandmarks, i: int) -> float:
 
 def _binary(lm: FaceLandmarks, i: int, part: str) -> np.ndarray:
     import cv2
+
     g = _geometry(lm, i)
     d = g["eye_dist"]
     mask = np.zeros((lm.size, lm.size), np.float32)
@@ -199,7 +235,9 @@ def _binary(lm: FaceLandmarks, i: int, part: str) -> np.ndarray:
     elif part == "all":
         mask[:] = 1
     else:
-        raise ValueError(f"unknown landmark region {part!r}; allowed: {', '.join(LANDMARK_REGIONS)}")
+        raise ValueError(
+            f"unknown landmark region {part!r}; allowed: {', '.join(LANDMARK_REGIONS)}"
+        )
     return mask
 
 
@@ -211,6 +249,7 @@ def edge_sigma(size: int) -> float:
 def soften(mask: np.ndarray, size: int) -> np.ndarray:
     """Gaussian-smooth a binary mask (truncated at 3 sigma), keeping it in [0, 1]."""
     import cv2
+
     if mask.min() == mask.max():
         return mask.astype(np.float32)
     sigma = edge_sigma(size)
@@ -222,8 +261,11 @@ def soften(mask: np.ndarray, size: int) -> np.ndarray:
 def region_masks(landmarks: FaceLandmarks, region: str, soft: bool = True) -> torch.Tensor:
     """Landmark masks of `region` for every image: float32 [N, 1, H, W] in [0, 1]."""
     import torch
+
     if region not in LANDMARK_REGIONS:
-        raise ValueError(f"unknown landmark region {region!r}; allowed: {', '.join(LANDMARK_REGIONS)}")
+        raise ValueError(
+            f"unknown landmark region {region!r}; allowed: {', '.join(LANDMARK_REGIONS)}"
+        )
     out = np.zeros((len(landmarks), 1, landmarks.size, landmarks.size), np.float32)
     for i in range(len(landmarks)):
         m = _binary(landmarks, i, region)
@@ -231,12 +273,15 @@ def region_masks(landmarks: FaceLandmarks, region: str, soft: bool = True) -> to
     return torch.from_numpy(out)
 
 
-def parsing_masks(labels: np.ndarray, region: str, size: tuple[int, int], soft: bool = True) -> torch.Tensor:
+def parsing_masks(
+    labels: np.ndarray, region: str, size: tuple[int, int], soft: bool = True
+) -> torch.Tensor:
     """Parsing masks of `region` from class maps [N, S, S] for images of `size` (H, W):
     float32 [N, 1, H, W] in [0, 1] (see module doc)."""
     import cv2
     import torch
     from extractors.face.parsing import CLASS_INDEX
+
     if region not in REGIONS:
         raise ValueError(f"unknown region {region!r}; allowed: {', '.join(REGIONS)}")
     labels = np.asarray(labels)
@@ -269,10 +314,12 @@ def detect_landmarks(images: torch.Tensor) -> FaceLandmarks:
     import torch
     from extractors.face.analysis import shared_analyzer
     from extractors.face.detect import LMK106_REGIONS
+
     images = torch.as_tensor(images).cpu()
     analysis = shared_analyzer()(images, parts=("landmarks",))
-    return FaceLandmarks.from_points(analysis.landmarks106, LMK106_REGIONS, size=int(images.shape[-1]),
-                                     found=analysis.found)
+    return FaceLandmarks.from_points(
+        analysis.landmarks106, LMK106_REGIONS, size=int(images.shape[-1]), found=analysis.found
+    )
 
 
 Parser = Callable[["torch.Tensor"], np.ndarray]
@@ -282,4 +329,5 @@ def detect_parsing(images: torch.Tensor) -> np.ndarray:
     """Parsing class maps [N, S, S] of uint8 NCHW faces from the shared face analysis."""
     import torch
     from extractors.face.analysis import shared_analyzer
+
     return shared_analyzer()(torch.as_tensor(images).cpu(), parts=("parsing",)).labels

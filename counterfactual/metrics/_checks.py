@@ -1,4 +1,5 @@
 """Input validation shared by the metrics: one clear error per bad input."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -13,7 +14,8 @@ def as_float64(x: Any, name: str, ndim: int) -> np.ndarray:
     """
     arr = np.asarray(x)
     if arr.dtype == object or not (
-        np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
+        np.issubdtype(arr.dtype, np.floating)
+        or np.issubdtype(arr.dtype, np.integer)
         or arr.dtype == np.bool_
     ):
         raise ValueError(f"{name}: expected a real numeric array, got dtype {arr.dtype}")
@@ -36,7 +38,8 @@ def as_features(x: Any, name: str, min_rows: int = 1) -> np.ndarray:
     arr = as_float64(x, name, 2)
     if arr.shape[0] < min_rows or arr.shape[1] < 1:
         raise ValueError(
-            f"{name}: need at least {min_rows} row(s) and 1 column, got shape {arr.shape}")
+            f"{name}: need at least {min_rows} row(s) and 1 column, got shape {arr.shape}"
+        )
     return arr
 
 
@@ -44,7 +47,8 @@ def same_dim(x: np.ndarray, y: np.ndarray, xname: str, yname: str) -> int:
     """Check that two feature matrices have the same number of columns; return it."""
     if x.shape[1] != y.shape[1]:
         raise ValueError(
-            f"feature dimensions differ: {xname} has shape {x.shape}, {yname} has {y.shape}")
+            f"feature dimensions differ: {xname} has shape {x.shape}, {yname} has {y.shape}"
+        )
     return int(x.shape[1])
 
 
@@ -59,11 +63,14 @@ def as_mean_cov(mu: Any, sigma: Any, name: str) -> tuple[np.ndarray, np.ndarray]
     if d < 1:
         raise ValueError(f"mu{name}: empty mean vector")
     if s.shape != (d, d):
-        raise ValueError(f"sigma{name}: expected shape ({d}, {d}) to match mu{name} of "
-                         f"shape {m.shape}, got {s.shape}")
+        raise ValueError(
+            f"sigma{name}: expected shape ({d}, {d}) to match mu{name} of "
+            f"shape {m.shape}, got {s.shape}"
+        )
     scale = float(np.abs(s).max())
     asym = float(np.abs(s - s.T).max())
     if asym > 1e-6 * scale:
-        raise ValueError(f"sigma{name}: not symmetric (max |S - S^T| = {asym:.3g}, "
-                         f"max |S| = {scale:.3g})")
+        raise ValueError(
+            f"sigma{name}: not symmetric (max |S - S^T| = {asym:.3g}, max |S| = {scale:.3g})"
+        )
     return m, (s + s.T) * 0.5

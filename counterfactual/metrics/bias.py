@@ -17,6 +17,7 @@ dimension. Two corrections:
   the dimension; with fewer samples than dimensions it is only an approximation, so the slope
   and the fitted points are returned with the intercept.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -51,7 +52,7 @@ class FDInfinity:
     value: float
     slope: float
     sizes: np.ndarray
-    fd: np.ndarray          # mean FD at each size
+    fd: np.ndarray  # mean FD at each size
     reps: int
 
     def __float__(self) -> float:
@@ -68,8 +69,13 @@ def default_sizes(n: int, count: int = 5, smallest: float = 0.5) -> np.ndarray:
     return sizes
 
 
-def fd_infinity(fd_at: Callable[[int, np.random.Generator], float], n: int,
-                sizes: Sequence[int] | None = None, reps: int = 3, seed: int = 0) -> FDInfinity:
+def fd_infinity(
+    fd_at: Callable[[int, np.random.Generator], float],
+    n: int,
+    sizes: Sequence[int] | None = None,
+    reps: int = 3,
+    seed: int = 0,
+) -> FDInfinity:
     """FD-infinity from ``fd_at(size, rng)``, the FD of a random subset of ``size`` of the n
     available samples (e.g. matched pairs). ``reps`` subsets per size below n (one at n)."""
     sizes = default_sizes(n) if sizes is None else np.asarray(sorted(set(int(s) for s in sizes)))
@@ -78,8 +84,9 @@ def fd_infinity(fd_at: Callable[[int, np.random.Generator], float], n: int,
     if int(reps) < 1:
         raise ValueError(f"reps must be >= 1, got {reps}")
     rng = np.random.default_rng(seed)
-    means = np.array([np.mean([fd_at(int(s), rng) for _ in range(1 if s == n else int(reps))])
-                      for s in sizes])
+    means = np.array(
+        [np.mean([fd_at(int(s), rng) for _ in range(1 if s == n else int(reps))]) for s in sizes]
+    )
     slope, intercept = np.polyfit(1.0 / sizes, means, 1)
     return FDInfinity(float(intercept), float(slope), sizes.astype(int), means, int(reps))
 

@@ -4,6 +4,7 @@ Arrays are resampled by fancy indexing, except `counterfactual.metrics.rows.Rows
 replicates are index views (`Rows.take`): large feature sets (memory-mapped, 50k x 2048) are
 then never copied, and the metrics read each replicate's rows block by block.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -34,8 +35,14 @@ class BootstrapResult:
         return float(self.samples.std(ddof=1))
 
 
-def bootstrap(statistic: Callable[..., Any], *arrays: Any, n_boot: int = 1000, seed: int = 0,
-              ci: float = 0.95, paired: bool | None = None) -> BootstrapResult:
+def bootstrap(
+    statistic: Callable[..., Any],
+    *arrays: Any,
+    n_boot: int = 1000,
+    seed: int = 0,
+    ci: float = 0.95,
+    paired: bool | None = None,
+) -> BootstrapResult:
     """Bootstrap ``float(statistic(*arrays))`` by resampling rows (axis 0) with replacement.
 
     ``paired=True`` resamples all arrays with the same row indices (they must have equal
@@ -51,12 +58,15 @@ def bootstrap(statistic: Callable[..., Any], *arrays: Any, n_boot: int = 1000, s
             raise ValueError(f"bootstrap: array {i} has no rows (shape {a.shape})")
     if paired is None:
         if len(arrs) > 1:
-            raise ValueError("bootstrap: with several arrays say paired=True (same row indices) "
-                             "or paired=False (independent resampling)")
+            raise ValueError(
+                "bootstrap: with several arrays say paired=True (same row indices) "
+                "or paired=False (independent resampling)"
+            )
         paired = True
     if paired and len({a.shape[0] for a in arrs}) > 1:
-        raise ValueError("bootstrap: paired=True needs arrays of equal length, got "
-                         f"{[a.shape[0] for a in arrs]}")
+        raise ValueError(
+            f"bootstrap: paired=True needs arrays of equal length, got {[a.shape[0] for a in arrs]}"
+        )
     if not 0.0 < ci < 1.0:
         raise ValueError(f"bootstrap: ci must be in (0, 1), got {ci}")
     if int(n_boot) < 2:
@@ -80,9 +90,16 @@ def bootstrap(statistic: Callable[..., Any], *arrays: Any, n_boot: int = 1000, s
         samples[b] = evaluate(parts, f"bootstrap replicate {b}")
     alpha = (1.0 - ci) / 2.0
     low, high = np.quantile(samples, [alpha, 1.0 - alpha])
-    return BootstrapResult(estimate=estimate, low=float(low), high=float(high),
-                           samples=samples, ci=float(ci), n_boot=samples.size, seed=int(seed),
-                           paired=bool(paired))
+    return BootstrapResult(
+        estimate=estimate,
+        low=float(low),
+        high=float(high),
+        samples=samples,
+        ci=float(ci),
+        n_boot=samples.size,
+        seed=int(seed),
+        paired=bool(paired),
+    )
 
 
 def _resample(a: np.ndarray | Rows, idx: np.ndarray) -> np.ndarray | Rows:

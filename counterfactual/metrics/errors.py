@@ -1,4 +1,5 @@
 """Warning categories raised by the metrics."""
+
 from __future__ import annotations
 
 

@@ -4,6 +4,7 @@ FD = ||mu1 - mu2||^2 + tr S1 + tr S2 - 2 tr sqrt(S1 S2), all in float64. The mat
 root term is computed from symmetric factorisations only (see `trace_sqrt`), so the result is
 real, and it is exact to rounding even for rank-deficient covariances (n <= d).
 """
+
 from __future__ import annotations
 
 import warnings
@@ -17,8 +18,13 @@ from ._checks import as_mean_cov, same_dim
 from .errors import RankDeficientCovarianceWarning
 from .rows import Rows, as_rows
 from .stats import FeatureStats
-from .trace_sqrt import (TraceSqrt, feature_factor, trace_sqrt_cholesky, trace_sqrt_eigh,
-                         trace_sqrt_svd)
+from .trace_sqrt import (
+    TraceSqrt,
+    feature_factor,
+    trace_sqrt_cholesky,
+    trace_sqrt_eigh,
+    trace_sqrt_svd,
+)
 
 #: Routes for moments (mean, covariance). "svd" needs raw features and is handled apart.
 MOMENT_ROUTES: dict[str, Callable[[np.ndarray, np.ndarray], TraceSqrt]] = {
@@ -59,44 +65,61 @@ class FDResult:
         return asdict(self)
 
 
-def _assemble(mu1: np.ndarray, mu2: np.ndarray, tr1: float, tr2: float,
-              ts: TraceSqrt) -> FDResult:
+def _assemble(mu1: np.ndarray, mu2: np.ndarray, tr1: float, tr2: float, ts: TraceSqrt) -> FDResult:
     diff = mu1 - mu2
     mean_term = float(diff @ diff)
     trace_term = tr1 + tr2 - 2.0 * ts.value
     # Bures term is >= 0; tiny negatives are rounding (e.g. FD(x, x)), larger ones a bug.
     if trace_term < 0.0:
         if trace_term < -NEG_TRACE_TOL * max(tr1 + tr2, np.finfo(float).tiny):
-            raise RuntimeError(f"Fréchet distance: negative trace term {trace_term:.6g} "
-                               f"(tr S1 + tr S2 = {tr1 + tr2:.6g}); please report this input")
+            raise RuntimeError(
+                f"Fréchet distance: negative trace term {trace_term:.6g} "
+                f"(tr S1 + tr S2 = {tr1 + tr2:.6g}); please report this input"
+            )
         trace_term = 0.0
     value = mean_term + trace_term
     if not np.isfinite(value):
-        raise FloatingPointError(f"Fréchet distance overflowed (mean term {mean_term}, "
-                                 f"trace term {trace_term})")
-    return FDResult(value=value, mean_term=mean_term, trace_term=trace_term,
-                    trace_sqrt=ts.value, rank1=ts.rank1, rank2=ts.rank2, dim=mu1.shape[0],
-                    method=ts.method)
+        raise FloatingPointError(
+            f"Fréchet distance overflowed (mean term {mean_term}, trace term {trace_term})"
+        )
+    return FDResult(
+        value=value,
+        mean_term=mean_term,
+        trace_term=trace_term,
+        trace_sqrt=ts.value,
+        rank1=ts.rank1,
+        rank2=ts.rank2,
+        dim=mu1.shape[0],
+        method=ts.method,
+    )
 
 
-def _warn_rank(res: FDResult, stacklevel: int, n1: int | None = None,
-               n2: int | None = None) -> None:
+def _warn_rank(
+    res: FDResult, stacklevel: int, n1: int | None = None, n2: int | None = None
+) -> None:
     """Warn once when a covariance is rank-deficient, naming the cause that can be known."""
     if res.rank1 >= res.dim and res.rank2 >= res.dim:
         return
     ns = [n for n in (n1, n2) if n is not None]
     if ns and min(ns) <= res.dim:
-        cause = (f"fewer samples than dimensions (n1={n1}, n2={n2}): the value is dominated "
-                 "by sample size; compare FDs only at equal n")
+        cause = (
+            f"fewer samples than dimensions (n1={n1}, n2={n2}): the value is dominated "
+            "by sample size; compare FDs only at equal n"
+        )
     else:
         known = f" with n1={n1}, n2={n2} > dim" if len(ns) == 2 else ""
-        cause = (f"numerically singular covariance{known} (linearly dependent or constant "
-                 "features, or a spectrum steeper than float64 resolves): its smallest "
-                 "directions carry no information")
+        cause = (
+            f"numerically singular covariance{known} (linearly dependent or constant "
+            "features, or a spectrum steeper than float64 resolves): its smallest "
+            "directions carry no information"
+        )
     warnings.warn(
         f"Fréchet distance with rank-deficient covariance (rank1={res.rank1}, "
         f"rank2={res.rank2}, dim={res.dim}): computed exactly for these covariances; cause: "
-        f"{cause}.", RankDeficientCovarianceWarning, stacklevel=stacklevel + 1)
+        f"{cause}.",
+        RankDeficientCovarianceWarning,
+        stacklevel=stacklevel + 1,
+    )
 
 
 def _check_method(method: str) -> None:
@@ -110,8 +133,10 @@ def _fd_moments(mu1: Any, sigma1: Any, mu2: Any, sigma2: Any, method: str) -> FD
     if m1.shape != m2.shape:
         raise ValueError(f"dimensions differ: mu1 has shape {m1.shape}, mu2 has {m2.shape}")
     if method == "svd":
-        raise ValueError("method='svd' needs raw features: use frechet_distance_features, or "
-                         "FeatureStats built with keep_features=True")
+        raise ValueError(
+            "method='svd' needs raw features: use frechet_distance_features, or "
+            "FeatureStats built with keep_features=True"
+        )
     route = MOMENT_ROUTES["cholesky" if method == "auto" else method]
     return _assemble(m1, m2, float(np.trace(s1)), float(np.trace(s2)), route(s1, s2))
 
@@ -129,8 +154,9 @@ def _fd_features(x: Rows, y: Rows, method: str) -> FDResult:
     return _assemble(m1, m2, tr1, tr2, trace_sqrt_svd(f1, f2, r1, r2))
 
 
-def frechet_distance(mu1: Any, sigma1: Any = None, mu2: Any = None, sigma2: Any = None, *,
-                     method: str = "auto") -> FDResult:
+def frechet_distance(
+    mu1: Any, sigma1: Any = None, mu2: Any = None, sigma2: Any = None, *, method: str = "auto"
+) -> FDResult:
     """Fréchet distance between N(mu1, sigma1) and N(mu2, sigma2), or two `FeatureStats`.
 
     ``frechet_distance(mu1, sigma1, mu2, sigma2)`` or ``frechet_distance(stats_a, stats_b)``.
@@ -148,12 +174,20 @@ def frechet_distance(mu1: Any, sigma1: Any = None, mu2: Any = None, sigma2: Any 
         if a.dim != b.dim:
             raise ValueError(f"dimensions differ: {a.dim} vs {b.dim}")
         both_raw = a.keeps_features and b.keeps_features
-        if method == "svd" or (method == "auto" and both_raw and a.n is not None
-                               and b.n is not None and min(a.n, b.n) <= a.dim):
+        if method == "svd" or (
+            method == "auto"
+            and both_raw
+            and a.n is not None
+            and b.n is not None
+            and min(a.n, b.n) <= a.dim
+        ):
             if not both_raw:
                 raise ValueError("method='svd' needs FeatureStats built with keep_features=True")
-            res = _fd_features(as_rows(a.features, "stats_a.features", 2),
-                               as_rows(b.features, "stats_b.features", 2), "svd")
+            res = _fd_features(
+                as_rows(a.features, "stats_a.features", 2),
+                as_rows(b.features, "stats_b.features", 2),
+                "svd",
+            )
         else:
             res = _fd_moments(a.mean, a.cov, b.mean, b.cov, method)
         n1, n2 = a.n, b.n

@@ -9,6 +9,7 @@ nuclear norm (`trace_sqrt.nuclear_norm_of_product`).
 Moments use the same convention as ``np.cov`` (ddof=1; with weights, ``aweights``), which reduces
 to the unweighted sample covariance when all weights are equal.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -51,8 +52,8 @@ def fd_factors(a: RowFactor, b: RowFactor) -> FDTerms:
         return fd_moments(a.mean, a.root.T @ a.root, b.mean, b.root.T @ b.root)
     mean_term = float(((a.mean - b.mean) ** 2).sum())
     cross = nuclear_norm_of_product(a.root.T, b.root.T)
-    trace_term = float((a.root ** 2).sum() + (b.root ** 2).sum() - 2.0 * cross)
-    trace_term = max(trace_term, 0.0)       # rounding below zero only (the term is >= 0)
+    trace_term = float((a.root**2).sum() + (b.root**2).sum() - 2.0 * cross)
+    trace_term = max(trace_term, 0.0)  # rounding below zero only (the term is >= 0)
     return FDTerms(mean_term + trace_term, mean_term, trace_term)
 
 
@@ -61,8 +62,9 @@ def fd_moments(mu1: np.ndarray, s1: np.ndarray, mu2: np.ndarray, s2: np.ndarray)
     return FDTerms(float(r.value), float(r.mean_term), float(r.trace_term))
 
 
-def fd_features(x: np.ndarray, y: np.ndarray, wx: np.ndarray | None = None,
-                wy: np.ndarray | None = None) -> FDTerms:
+def fd_features(
+    x: np.ndarray, y: np.ndarray, wx: np.ndarray | None = None, wy: np.ndarray | None = None
+) -> FDTerms:
     """FD between two feature sets given as arrays [N, dim] (optional row weights).
 
     Unweighted sets go through ``frechet_distance_features`` (the metrics' default route, exact
@@ -83,5 +85,13 @@ def equal_n_sets() -> Iterator[None]:
         yield
 
 
-__all__ = ["FDTerms", "RowFactor", "equal_n_sets", "fd_factors", "fd_features", "fd_moments",
-           "moments", "row_factor"]
+__all__ = [
+    "FDTerms",
+    "RowFactor",
+    "equal_n_sets",
+    "fd_factors",
+    "fd_features",
+    "fd_moments",
+    "moments",
+    "row_factor",
+]

@@ -7,6 +7,7 @@ The estimate is unbiased, so it can be slightly negative when the distributions 
 Only the subsets' rows are read (and converted to float64): x and y may be memory-mapped
 files or `Rows` views (bootstrap resamples) of any size.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -46,8 +47,9 @@ def mmd2_unbiased(x: np.ndarray, y: np.ndarray) -> float:
     return float(within - 2.0 * kxy.sum() / (m * m))
 
 
-def kid(x: Any, y: Any, num_subsets: int = 100, max_subset_size: int = 1000,
-        seed: int = 0) -> KIDResult:
+def kid(
+    x: Any, y: Any, num_subsets: int = 100, max_subset_size: int = 1000, seed: int = 0
+) -> KIDResult:
     """KID between feature sets x [n_x, d] and y [n_y, d] (float64, seeded subsets)."""
     xa, ya = as_rows(x, "x", 2), as_rows(y, "y", 2)
     same_dim(xa, ya, "x", "y")
@@ -63,5 +65,11 @@ def kid(x: Any, y: Any, num_subsets: int = 100, max_subset_size: int = 1000,
         iy = rng.choice(ya.shape[0], m, replace=False)
         vals[i] = mmd2_unbiased(xa.gather(ix), ya.gather(iy))
     std = float(vals.std(ddof=1)) if vals.size > 1 else float("nan")
-    return KIDResult(mean=float(vals.mean()), std=std, values=vals, subset_size=m,
-                     num_subsets=vals.size, seed=int(seed))
+    return KIDResult(
+        mean=float(vals.mean()),
+        std=std,
+        values=vals,
+        subset_size=m,
+        num_subsets=vals.size,
+        seed=int(seed),
+    )

@@ -11,6 +11,7 @@ k(a, b) = exp(-||a - b||^2 / (2 sigma^2)).
   (diagonals excluded), as KID's.
 Squared distances are ||a||^2 + ||b||^2 - 2 a.b clipped at 0, in float64.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -54,8 +55,13 @@ def mmd2_from_kernel(kxx: np.ndarray, kyy: np.ndarray, kxy: np.ndarray, unbiased
     return float(xx + yy - 2.0 * kxy.mean())
 
 
-def rbf_mmd2(x: Any, y: Any, sigma: float | None = CMMD_SIGMA, scale: float = CMMD_SCALE,
-             unbiased: bool = False) -> float:
+def rbf_mmd2(
+    x: Any,
+    y: Any,
+    sigma: float | None = CMMD_SIGMA,
+    scale: float = CMMD_SCALE,
+    unbiased: bool = False,
+) -> float:
     """scale * MMD^2 between x [n, d] and y [m, d] with the Gaussian kernel of bandwidth
     ``sigma`` (None: the median heuristic on x u y). Defaults: CMMD's (sigma 10, x 1000,
     biased); `mmd_median` gives the median-heuristic U-statistic."""

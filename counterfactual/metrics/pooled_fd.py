@@ -18,6 +18,7 @@ Routes (chosen per pool, like the sweep's dose routes):
 The pool is centred first (FD is translation invariant; centring protects the Gram entries
 from cancellation).
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -113,7 +114,9 @@ class PooledFD:
         """
         wa, wb = np.atleast_2d(wa), np.atleast_2d(wb)
         if wa.shape != wb.shape or wa.shape[1] != self.rows:
-            raise ValueError(f"weights must both be [K, {self.rows}], got {wa.shape} and {wb.shape}")
+            raise ValueError(
+                f"weights must both be [K, {self.rows}], got {wa.shape} and {wb.shape}"
+            )
         if (wa < 0).any() or (wb < 0).any():
             raise ValueError("row weights must be non-negative")
         out = np.empty((wa.shape[0], 3))
@@ -130,7 +133,7 @@ class PooledFD:
             per = 8 * (3 * max(sa, sb) ** 2 + (sa + sb) * (self.dim if self.route == "cov" else 0))
             step = max(1, _CHUNK_BYTES // per)
             for start in range(0, len(rows), step):
-                part = rows[start:start + step]
+                part = rows[start : start + step]
                 out[part] = self._batch(wa[part], wb[part], sa, sb)
         return FDArrays(out[:, 0], out[:, 1], out[:, 2])
 
@@ -145,7 +148,7 @@ class PooledFD:
             raise ValueError("each set needs at least 2 rows")
         pa, pb = a / na[:, None], b / nb[:, None]
         if self.route == "cov":
-            xa, xb = self.pool[ia], self.pool[ib]                       # [K, s, d]
+            xa, xb = self.pool[ia], self.pool[ib]  # [K, s, d]
             mu_a, mu_b = np.einsum("ks,ksd->kd", pa, xa), np.einsum("ks,ksd->kd", pb, xb)
             ca = (xa - mu_a[:, None]) * np.sqrt(a / (na[:, None] - 1.0))[:, :, None]
             cb = (xb - mu_b[:, None]) * np.sqrt(b / (nb[:, None] - 1.0))[:, :, None]
@@ -155,10 +158,11 @@ class PooledFD:
             w, v = np.linalg.eigh(s_a)
             root = (v * np.sqrt(np.clip(w, 0.0, None))[:, None, :]) @ v.mT
             m = root @ s_b @ root
-            ev = np.linalg.eigvalsh((m + m.mT) * 0.5)[:, ::-1][:, :min(sa - 1, sb - 1, self.dim)]
+            ev = np.linalg.eigvalsh((m + m.mT) * 0.5)[:, ::-1][:, : min(sa - 1, sb - 1, self.dim)]
             cross = np.sqrt(np.clip(ev, 0.0, None)).sum(axis=1)
-            trace_term = np.maximum(np.trace(s_a, axis1=1, axis2=2) + np.trace(s_b, axis1=1, axis2=2)
-                                    - 2.0 * cross, 0.0)
+            trace_term = np.maximum(
+                np.trace(s_a, axis1=1, axis2=2) + np.trace(s_b, axis1=1, axis2=2) - 2.0 * cross, 0.0
+            )
             return np.column_stack([mean_term + trace_term, mean_term, trace_term])
         g = self.gram
         gab = g[ia[:, :, None], ib[:, None, :]]
@@ -170,9 +174,12 @@ class PooledFD:
         tr_a = ((a * self._sq[ia]).sum(axis=1) - na * mu_aa) / (na - 1.0)
         tr_b = ((b * self._sq[ib]).sum(axis=1) - nb * mu_bb) / (nb - 1.0)
         c = gab - gab_pb[:, :, None] - pa_gab[:, None, :] + mu_ab[:, None, None]
-        c *= np.sqrt(a / (na[:, None] - 1.0))[:, :, None] * np.sqrt(b / (nb[:, None] - 1.0))[:, None, :]
+        c *= (
+            np.sqrt(a / (na[:, None] - 1.0))[:, :, None]
+            * np.sqrt(b / (nb[:, None] - 1.0))[:, None, :]
+        )
         m = c @ c.mT if sa <= sb else c.mT @ c
-        w = np.linalg.eigvalsh(m)[:, ::-1][:, :min(sa, sb, self.dim + 1) - 1]
+        w = np.linalg.eigvalsh(m)[:, ::-1][:, : min(sa, sb, self.dim + 1) - 1]
         cross = np.sqrt(np.clip(w, 0.0, None)).sum(axis=1)
         trace_term = np.maximum(tr_a + tr_b - 2.0 * cross, 0.0)
         return np.column_stack([mean_term + trace_term, mean_term, trace_term])
@@ -189,8 +196,10 @@ class PairPool(PooledFD):
     def __init__(self, base: np.ndarray, twin: np.ndarray, route: str = "auto") -> None:
         base, twin = as_features(base, "base", 2), as_features(twin, "twin", 2)
         if base.shape != twin.shape:
-            raise ValueError(f"base shape {base.shape} != twin shape {twin.shape} "
-                             "(row i of twin must pair with row i of base)")
+            raise ValueError(
+                f"base shape {base.shape} != twin shape {twin.shape} "
+                "(row i of twin must pair with row i of base)"
+            )
         self.n_pairs = base.shape[0]
         super().__init__(np.concatenate([base, twin]), set_size=self.n_pairs, route=route)
 
@@ -199,8 +208,10 @@ class PairPool(PooledFD):
         counts = np.atleast_2d(np.asarray(counts, dtype=np.int64))
         k = np.atleast_2d(np.asarray(twins_in_a, dtype=np.int64))
         if counts.shape != k.shape or counts.shape[1] != self.n_pairs:
-            raise ValueError(f"counts and twins_in_a must both be [K, {self.n_pairs}], "
-                             f"got {counts.shape} and {k.shape}")
+            raise ValueError(
+                f"counts and twins_in_a must both be [K, {self.n_pairs}], "
+                f"got {counts.shape} and {k.shape}"
+            )
         if (k < 0).any() or (k > counts).any():
             raise ValueError("twins_in_a must lie between 0 and counts")
         return np.concatenate([counts - k, k], axis=1), np.concatenate([k, counts - k], axis=1)

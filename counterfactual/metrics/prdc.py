@@ -15,6 +15,7 @@ distances per row. 50k x 2048 sets therefore need a few tiles of memory, not the
 float64 copy of each set. `manifold_metrics` computes precision/recall and density/coverage
 with shared passes (three N x N distance passes instead of five).
 """
+
 from __future__ import annotations
 
 import math
@@ -56,8 +57,9 @@ def _tile_rows(dim: int, block_bytes: int) -> int:
     return max(1, min(side, int(block_bytes) // (8 * max(dim, 1))))
 
 
-def _with_norms(blocks: Iterator[tuple[slice, np.ndarray]]
-                ) -> Iterator[tuple[slice, np.ndarray, np.ndarray]]:
+def _with_norms(
+    blocks: Iterator[tuple[slice, np.ndarray]],
+) -> Iterator[tuple[slice, np.ndarray, np.ndarray]]:
     for blk, a in blocks:
         yield blk, a, np.einsum("ij,ij->i", a, a)
 
@@ -85,7 +87,7 @@ def _knn_sq_radii(x: Rows, ks: Sequence[int], block_bytes: int) -> dict[int, np.
         for cblk, b, b_sq in _with_norms(x.blocks(step)):
             d = _sq_dists(a, a_sq, b, b_sq)
             lo, hi = max(rblk.start, cblk.start), min(rblk.stop, cblk.stop)
-            if lo < hi:                                # the tile holds the diagonal
+            if lo < hi:  # the tile holds the diagonal
                 own = np.arange(lo, hi)
                 d[own - rblk.start, own - cblk.start] = np.inf
             best = np.concatenate([best, d], axis=1)
@@ -105,12 +107,17 @@ def knn_radii(x: Any, k: int, *, block_bytes: int = DEFAULT_BLOCK_BYTES) -> np.n
 @dataclass(frozen=True)
 class _Cross:
     in_real_balls: list[np.ndarray]  # per real radius set, per fake: real balls containing it
-    in_fake_ball: np.ndarray         # per real: inside at least one fake ball
-    nn_fake_sq: np.ndarray           # per real: squared distance to nearest fake
+    in_fake_ball: np.ndarray  # per real: inside at least one fake ball
+    nn_fake_sq: np.ndarray  # per real: squared distance to nearest fake
 
 
-def _cross(real: Rows, fake: Rows, r_real: Sequence[np.ndarray], r_fake: np.ndarray | None,
-           block_bytes: int) -> _Cross:
+def _cross(
+    real: Rows,
+    fake: Rows,
+    r_real: Sequence[np.ndarray],
+    r_fake: np.ndarray | None,
+    block_bytes: int,
+) -> _Cross:
     counts = [np.zeros(fake.n, dtype=np.int64) for _ in r_real]
     in_fake = np.zeros(real.n, dtype=bool)
     nn = np.full(real.n, np.inf)
@@ -133,18 +140,28 @@ def _inputs(real: Any, fake: Any) -> tuple[Rows, Rows]:
 
 
 def _pr(r: Rows, f: Rows, k: int, cross: _Cross, which: int) -> PRResult:
-    return PRResult(precision=float((cross.in_real_balls[which] > 0).mean()),
-                    recall=float(cross.in_fake_ball.mean()), k=k, n_real=r.n, n_fake=f.n)
+    return PRResult(
+        precision=float((cross.in_real_balls[which] > 0).mean()),
+        recall=float(cross.in_fake_ball.mean()),
+        k=k,
+        n_real=r.n,
+        n_fake=f.n,
+    )
 
 
 def _dc(r: Rows, f: Rows, k: int, radii: np.ndarray, cross: _Cross, which: int) -> DCResult:
-    return DCResult(density=float(cross.in_real_balls[which].sum() / (k * f.n)),
-                    coverage=float((cross.nn_fake_sq <= radii).mean()), k=k,
-                    n_real=r.n, n_fake=f.n)
+    return DCResult(
+        density=float(cross.in_real_balls[which].sum() / (k * f.n)),
+        coverage=float((cross.nn_fake_sq <= radii).mean()),
+        k=k,
+        n_real=r.n,
+        n_fake=f.n,
+    )
 
 
-def precision_recall(real: Any, fake: Any, k: int = 3, *,
-                     block_bytes: int = DEFAULT_BLOCK_BYTES) -> PRResult:
+def precision_recall(
+    real: Any, fake: Any, k: int = 3, *, block_bytes: int = DEFAULT_BLOCK_BYTES
+) -> PRResult:
     """Precision: share of fake rows inside some real k-NN ball; recall: the converse."""
     r, f = _inputs(real, fake)
     k = int(k)
@@ -153,8 +170,9 @@ def precision_recall(real: Any, fake: Any, k: int = 3, *,
     return _pr(r, f, k, cross, 0)
 
 
-def density_coverage(real: Any, fake: Any, k: int = 5, *,
-                     block_bytes: int = DEFAULT_BLOCK_BYTES) -> DCResult:
+def density_coverage(
+    real: Any, fake: Any, k: int = 5, *, block_bytes: int = DEFAULT_BLOCK_BYTES
+) -> DCResult:
     """Density: mean number of real k-NN balls holding a fake row, over k; coverage: share
     of real balls holding at least one fake row."""
     r, f = _inputs(real, fake)
@@ -163,8 +181,9 @@ def density_coverage(real: Any, fake: Any, k: int = 5, *,
     return _dc(r, f, k, radii, _cross(r, f, [radii], None, block_bytes), 0)
 
 
-def manifold_metrics(real: Any, fake: Any, pr_k: int = 3, dc_k: int = 5, *,
-                     block_bytes: int = DEFAULT_BLOCK_BYTES) -> tuple[PRResult, DCResult]:
+def manifold_metrics(
+    real: Any, fake: Any, pr_k: int = 3, dc_k: int = 5, *, block_bytes: int = DEFAULT_BLOCK_BYTES
+) -> tuple[PRResult, DCResult]:
     """`precision_recall` (k = pr_k) and `density_coverage` (k = dc_k) with shared distance
     passes; identical to the two separate calls."""
     r, f = _inputs(real, fake)

@@ -5,6 +5,7 @@ file larger than memory) or a `Rows` view of selected rows (a bootstrap resample
 them block by block through `Rows`, converting one block at a time to float64 and checking it
 for NaN/inf, so memory stays at a few blocks whatever the number of rows.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -23,9 +24,11 @@ class Rows:
 
     def __init__(self, data: Any, index: Any = None, name: str = "x") -> None:
         arr = data if isinstance(data, np.ndarray) else np.asarray(data)
-        if arr.dtype == object or not (np.issubdtype(arr.dtype, np.floating)
-                                       or np.issubdtype(arr.dtype, np.integer)
-                                       or arr.dtype == np.bool_):
+        if arr.dtype == object or not (
+            np.issubdtype(arr.dtype, np.floating)
+            or np.issubdtype(arr.dtype, np.integer)
+            or arr.dtype == np.bool_
+        ):
             raise ValueError(f"{name}: expected a real numeric array, got dtype {arr.dtype}")
         if arr.ndim != 2:
             raise ValueError(f"{name}: expected a 2-D array, got shape {arr.shape}")
@@ -92,6 +95,7 @@ def as_rows(x: Any, name: str, min_rows: int = 1) -> Rows:
     """A `Rows` view of x (a `Rows` is returned as is, renamed), at least ``min_rows`` rows."""
     rows = Rows(x.data, x.index, name) if isinstance(x, Rows) else Rows(x, name=name)
     if rows.n < min_rows or rows.dim < 1:
-        raise ValueError(f"{name}: need at least {min_rows} row(s) and 1 column, "
-                         f"got shape {rows.shape}")
+        raise ValueError(
+            f"{name}: need at least {min_rows} row(s) and 1 column, got shape {rows.shape}"
+        )
     return rows

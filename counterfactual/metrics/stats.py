@@ -5,6 +5,7 @@ centred sum of outer products are computed in float64 around the chunk's own mea
 exactly (no running sum of raw squares, so large means do not cancel the covariance).
 Files are ``.npz`` with pytorch-fid's keys ``mu`` and ``sigma`` (plus ``n`` when known).
 """
+
 from __future__ import annotations
 
 import os
@@ -45,8 +46,9 @@ class FeatureStats:
 
     # ----------------------------------------------------------------- construction
     @classmethod
-    def from_features(cls, x: Any, *, keep_features: bool = False,
-                      chunk_rows: int = DEFAULT_CHUNK_ROWS) -> FeatureStats:
+    def from_features(
+        cls, x: Any, *, keep_features: bool = False, chunk_rows: int = DEFAULT_CHUNK_ROWS
+    ) -> FeatureStats:
         """Statistics of a feature array [n, d] or `Rows` view (a memory-mapped array is
         streamed: converted to float64 ``chunk_rows`` at a time)."""
         if isinstance(x, Rows):
@@ -59,7 +61,7 @@ class FeatureStats:
             raise ValueError(f"features: expected a 2-D array [n, d], got shape {arr.shape}")
         stats = cls(arr.shape[1], keep_features=keep_features)
         for start in range(0, arr.shape[0], max(1, int(chunk_rows))):
-            stats.append(arr[start:start + chunk_rows])
+            stats.append(arr[start : start + chunk_rows])
         return stats
 
     @classmethod
@@ -132,8 +134,10 @@ class FeatureStats:
 
     def _require_n(self, what: str) -> None:
         if self._n is None:
-            raise ValueError(f"cannot {what} statistics with unknown sample count n "
-                             "(loaded from a file without an 'n' entry)")
+            raise ValueError(
+                f"cannot {what} statistics with unknown sample count n "
+                "(loaded from a file without an 'n' entry)"
+            )
 
     # ------------------------------------------------------------------ properties
     @property
@@ -173,15 +177,15 @@ class FeatureStats:
     def features(self) -> np.ndarray:
         """The raw rows [n, d] appended so far (requires ``keep_features=True``)."""
         if not self._keep:
-            raise ValueError("FeatureStats: raw features were not kept "
-                             "(build with keep_features=True)")
+            raise ValueError(
+                "FeatureStats: raw features were not kept (build with keep_features=True)"
+            )
         if not self._chunks:
             return np.zeros((0, self._dim))
         return np.concatenate(self._chunks, axis=0)
 
     def __repr__(self) -> str:
-        return (f"FeatureStats(dim={self._dim}, n={self._n}, "
-                f"keep_features={self._keep})")
+        return f"FeatureStats(dim={self._dim}, n={self._n}, keep_features={self._keep})"
 
     # ---------------------------------------------------------------------- files
     def save(self, path: str | os.PathLike) -> Path:
@@ -216,8 +220,10 @@ class FeatureStats:
         if mu.ndim != 1:
             raise ValueError(f"{path}: key 'mu' must be 1-D [d], got shape {mu.shape}")
         if sigma.shape != (mu.shape[0], mu.shape[0]):
-            raise ValueError(f"{path}: key 'sigma' must have shape ({mu.shape[0]}, "
-                             f"{mu.shape[0]}) to match 'mu', got {sigma.shape}")
+            raise ValueError(
+                f"{path}: key 'sigma' must have shape ({mu.shape[0]}, "
+                f"{mu.shape[0]}) to match 'mu', got {sigma.shape}"
+            )
         if n is not None:
             if n.size != 1 or not np.issubdtype(n.dtype, np.number):
                 raise ValueError(f"{path}: key 'n' must be one number, got {n!r}")

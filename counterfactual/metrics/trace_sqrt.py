@@ -24,6 +24,7 @@ A^T A, which has the same non-zero eigenvalues, for n <= d). Since rank(S1 S2) <
 min(rank1, rank2), only that many eigenvalues of the product enter a sum.
 Eigenvalues below -1e-6 * max mean the input is not a covariance and raise ``ValueError``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -56,8 +57,9 @@ def _clean_eigs(w: np.ndarray, what: str) -> tuple[np.ndarray, int]:
     """Zero eigenvalues below the rank tolerance; raise if clearly negative. Returns (w, rank)."""
     top = float(np.abs(w).max()) if w.size else 0.0
     if w.size and w.min() < -NEG_TOL * top:
-        raise ValueError(f"{what} is not positive semi-definite "
-                         f"(eigenvalue {w.min():.3g}, largest {top:.3g})")
+        raise ValueError(
+            f"{what} is not positive semi-definite (eigenvalue {w.min():.3g}, largest {top:.3g})"
+        )
     tol = _rank_tol(w.size, top)
     keep = w > tol
     return np.where(keep, w, 0.0), int(keep.sum())
@@ -102,8 +104,9 @@ def _top_sqrt_sum(w: np.ndarray, keep: int, what: str) -> float:
     negative). rank(S1 S2) <= min(rank1, rank2), so the rest are rounding noise."""
     top = float(np.abs(w).max()) if w.size else 0.0
     if w.size and w.min() < -NEG_TOL * top:
-        raise ValueError(f"{what} is not positive semi-definite "
-                         f"(eigenvalue {w.min():.3g}, largest {top:.3g})")
+        raise ValueError(
+            f"{what} is not positive semi-definite (eigenvalue {w.min():.3g}, largest {top:.3g})"
+        )
     w = np.sort(w)[::-1][:keep]
     return float(np.sqrt(np.clip(w, 0.0, None)).sum())
 
@@ -189,7 +192,7 @@ def row_factor(x: np.ndarray, weights: np.ndarray | None = None) -> RowFactor:
     x = np.asarray(x, dtype=np.float64)
     w = np.ones(len(x)) if weights is None else np.asarray(weights, dtype=np.float64)
     v1 = w.sum()
-    norm = v1 - (w * w).sum() / v1          # np.cov's aweights normaliser (n - 1 when unweighted)
+    norm = v1 - (w * w).sum() / v1  # np.cov's aweights normaliser (n - 1 when unweighted)
     mu = (w[:, None] * x).sum(axis=0) / v1
     return RowFactor(mu, np.sqrt(w / norm)[:, None] * (x - mu))
 

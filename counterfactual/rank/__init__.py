@@ -7,6 +7,7 @@ Modules: config (TOML -> RankConfig), sets (image sets and their generation),
 compare (FD / KID / precision-recall / density-coverage with bootstrap CIs), ranking (ranks,
 Kendall tau between spaces, rank stability), engine (the resumable run).
 """
+
 from __future__ import annotations
 
 from importlib import import_module
@@ -14,10 +15,20 @@ from typing import Any
 
 # name -> module, imported on first use (PEP 562): the CLI registers `rank` without loading
 # pydantic, and the engine (torch) loads only when a run starts.
-_EXPORTS = {**dict.fromkeys(("RankConfig", "ReferenceConfig", "SetConfig", "MetricsConfig",
-                             "load_rank_config", "validate_rank_config"),
-                            "counterfactual.rank.config"),
-            **dict.fromkeys(("run_rank", "RankResult"), "counterfactual.rank.engine")}
+_EXPORTS = {
+    **dict.fromkeys(
+        (
+            "RankConfig",
+            "ReferenceConfig",
+            "SetConfig",
+            "MetricsConfig",
+            "load_rank_config",
+            "validate_rank_config",
+        ),
+        "counterfactual.rank.config",
+    ),
+    **dict.fromkeys(("run_rank", "RankResult"), "counterfactual.rank.engine"),
+}
 
 __all__ = list(_EXPORTS)
 

@@ -34,6 +34,7 @@ When both sets have n <= `kid_subset_size` rows and equal n, every KID "subset" 
 set, so a single subset is used (the unbiased MMD is invariant to row order: the result is
 identical).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -43,18 +44,34 @@ from typing import Any
 
 import numpy as np
 
-from counterfactual.metrics import (RankDeficientCovarianceWarning, bootstrap,
-                                    frechet_distance_features, kid, manifold_metrics)
+from counterfactual.metrics import (
+    RankDeficientCovarianceWarning,
+    bootstrap,
+    frechet_distance_features,
+    kid,
+    manifold_metrics,
+)
 from counterfactual.metrics.rows import Rows
 from counterfactual.rank.config import MetricsConfig
 from counterfactual.run.schemas import METRICS, STATS_VERSION
 
-LOWER_IS_BETTER: dict[str, bool] = {"fd": True, "kid": True, "precision": False, "recall": False,
-                                    "density": False, "coverage": False}
+LOWER_IS_BETTER: dict[str, bool] = {
+    "fd": True,
+    "kid": True,
+    "precision": False,
+    "recall": False,
+    "density": False,
+    "coverage": False,
+}
 # Range of each metric (bias-adjusted interval ends are clipped to it).
 BOUNDS: dict[str, tuple[float, float]] = {
-    "fd": (0.0, np.inf), "kid": (-np.inf, np.inf), "precision": (0.0, 1.0), "recall": (0.0, 1.0),
-    "density": (0.0, np.inf), "coverage": (0.0, 1.0)}
+    "fd": (0.0, np.inf),
+    "kid": (-np.inf, np.inf),
+    "precision": (0.0, 1.0),
+    "recall": (0.0, 1.0),
+    "density": (0.0, np.inf),
+    "coverage": (0.0, 1.0),
+}
 # Sets up to this many rows are bootstrapped with a single BLAS thread (see the docstring).
 SINGLE_THREAD_ROWS = 2048
 
@@ -62,12 +79,20 @@ SINGLE_THREAD_ROWS = 2048
 class Settings(MetricsConfig):
     """Everything besides the features that determines the statistics: the config's
     `[metrics]` plus the run's seed."""
+
     seed: int = 0
 
     def as_dict(self) -> dict[str, Any]:
-        return {"n_boot": self.n_boot, "ci": self.ci, "seed": self.seed, "pr_k": self.pr_k,
-                "dc_k": self.dc_k, "kid_subsets": self.kid_subsets,
-                "kid_subset_size": self.kid_subset_size, "stats_version": STATS_VERSION}
+        return {
+            "n_boot": self.n_boot,
+            "ci": self.ci,
+            "seed": self.seed,
+            "pr_k": self.pr_k,
+            "dc_k": self.dc_k,
+            "kid_subsets": self.kid_subsets,
+            "kid_subset_size": self.kid_subset_size,
+            "stats_version": STATS_VERSION,
+        }
 
     def kid_subsets_for(self, n_ref: int, n_gen: int) -> int:
         """Subsets actually drawn: one when every subset would be the whole of both sets."""
@@ -88,8 +113,9 @@ class _Evaluator:
         self._memo: dict[bytes, dict[str, float]] = {}
 
     def __call__(self, ri: np.ndarray, gi: np.ndarray) -> dict[str, float]:
-        key = hashlib.sha1(np.ascontiguousarray(ri).tobytes() + b"|"
-                           + np.ascontiguousarray(gi).tobytes()).digest()
+        key = hashlib.sha1(
+            np.ascontiguousarray(ri).tobytes() + b"|" + np.ascontiguousarray(gi).tobytes()
+        ).digest()
         if key not in self._memo:
             self._memo[key] = self._compute(self.ref.take(ri), self.gen.take(gi))
         return self._memo[key]
@@ -101,9 +127,17 @@ class _Evaluator:
             fd = frechet_distance_features(r, g)
         k = kid(r, g, num_subsets=self.kid_subsets, max_subset_size=s.kid_subset_size, seed=s.seed)
         pr, dc = manifold_metrics(r, g, pr_k=s.pr_k, dc_k=s.dc_k)
-        return {"fd": fd.value, "fd_mean_term": fd.mean_term, "fd_trace_term": fd.trace_term,
-                "kid": k.mean, "kid_subset_std": k.std, "precision": pr.precision,
-                "recall": pr.recall, "density": dc.density, "coverage": dc.coverage}
+        return {
+            "fd": fd.value,
+            "fd_mean_term": fd.mean_term,
+            "fd_trace_term": fd.trace_term,
+            "kid": k.mean,
+            "kid_subset_std": k.std,
+            "precision": pr.precision,
+            "recall": pr.recall,
+            "density": dc.density,
+            "coverage": dc.coverage,
+        }
 
 
 def _blas_threads(n_rows: int) -> AbstractContextManager:
@@ -124,10 +158,12 @@ def compare(ref: np.ndarray, gen: np.ndarray, settings: Settings) -> dict[str, A
     "se": {...}, "replicates": {metric: [n_boot floats]}, "n_reference", "n_generator", "dim",
     "kid_subsets"}.
     """
-    ref, gen = np.asarray(ref), np.asarray(gen)     # a memory-mapped array stays mapped
+    ref, gen = np.asarray(ref), np.asarray(gen)  # a memory-mapped array stays mapped
     if ref.ndim != 2 or gen.ndim != 2 or ref.shape[1] != gen.shape[1]:
-        raise ValueError(f"reference and generator features must be [N, dim] with equal dim, got "
-                         f"{ref.shape} and {gen.shape}")
+        raise ValueError(
+            f"reference and generator features must be [N, dim] with equal dim, got "
+            f"{ref.shape} and {gen.shape}"
+        )
     with _blas_threads(max(len(ref), len(gen))):
         return _compare(ref, gen, settings)
 
@@ -136,13 +172,30 @@ def _compare(ref: np.ndarray, gen: np.ndarray, settings: Settings) -> dict[str, 
     ev = _Evaluator(ref, gen, settings)
     ri, gi = np.arange(len(ref)), np.arange(len(gen))
     point = ev(ri, gi)
-    out: dict[str, Any] = {"point": dict(point), "ci_low": {}, "ci_high": {}, "pct_low": {},
-                           "pct_high": {}, "bias": {}, "se": {}, "replicates": {},
-                           "n_reference": int(len(ref)), "n_generator": int(len(gen)),
-                           "dim": int(ref.shape[1]), "kid_subsets": ev.kid_subsets}
+    out: dict[str, Any] = {
+        "point": dict(point),
+        "ci_low": {},
+        "ci_high": {},
+        "pct_low": {},
+        "pct_high": {},
+        "bias": {},
+        "se": {},
+        "replicates": {},
+        "n_reference": int(len(ref)),
+        "n_generator": int(len(gen)),
+        "dim": int(ref.shape[1]),
+        "kid_subsets": ev.kid_subsets,
+    }
     for name in METRICS:
-        res = bootstrap(lambda a, b, name=name: ev(a, b)[name], ri, gi, n_boot=settings.n_boot,
-                        seed=settings.seed, ci=settings.ci, paired=False)
+        res = bootstrap(
+            lambda a, b, name=name: ev(a, b)[name],
+            ri,
+            gi,
+            n_boot=settings.n_boot,
+            seed=settings.seed,
+            ci=settings.ci,
+            paired=False,
+        )
         bias = float(res.samples.mean() - res.estimate)
         alpha = (1.0 - settings.ci) / 2.0
         lo, hi = np.quantile(res.samples - bias, [alpha, 1.0 - alpha])

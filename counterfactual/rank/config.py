@@ -28,6 +28,7 @@ for a sample folder. Every table forbids unknown keys; `load_rank_config` turns 
 validation failure into one `ConfigError` naming each offending key and its allowed values
 (the sweep config's error formatting, `counterfactual.config`).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -35,13 +36,32 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from counterfactual.config import (ConfigError, ExecutorConfig, GeneratorConfig, RunConfigBase,
-                                   SeedsConfig, SpaceConfig, StrictModel, no_duplicates, read_toml,
-                                   validate_model)
+from counterfactual.config import (
+    ConfigError,
+    ExecutorConfig,
+    GeneratorConfig,
+    RunConfigBase,
+    SeedsConfig,
+    SpaceConfig,
+    StrictModel,
+    no_duplicates,
+    read_toml,
+    validate_model,
+)
 
-__all__ = ["DEFAULT_THRESHOLDS", "FOLDER_SCHEME", "REFERENCE_ID", "ConfigError", "ExplainedConfig",
-           "MetricsConfig", "RankConfig",
-           "ReferenceConfig", "SetConfig", "load_rank_config", "validate_rank_config"]
+__all__ = [
+    "DEFAULT_THRESHOLDS",
+    "FOLDER_SCHEME",
+    "REFERENCE_ID",
+    "ConfigError",
+    "ExplainedConfig",
+    "MetricsConfig",
+    "RankConfig",
+    "ReferenceConfig",
+    "SetConfig",
+    "load_rank_config",
+    "validate_rank_config",
+]
 
 REFERENCE_ID = "reference"
 FOLDER_SCHEME = "folder"
@@ -49,22 +69,30 @@ FOLDER_SCHEME = "folder"
 
 class SetConfig(GeneratorConfig):
     """One image set: a generator spec (or "folder:PATH"), its truncation and its seeds."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
     align_generators: ClassVar[bool] = True
 
-    id: str | None = Field(None, description="label in tables and file names (default: derived "
-                           "from spec and truncation)")
+    id: str | None = Field(
+        None,
+        description="label in tables and file names (default: derived from spec and truncation)",
+    )
     truncation_psi: float = Field(1.0, gt=0, description="truncation trick strength (1 = none)")
-    truncation_cutoff: int | None = Field(None, ge=0, description="StyleGAN: truncate only the "
-                                          "first ws")
-    seeds: SeedsConfig | None = Field(None, description="latent seeds, or file indices for a "
-                                      "folder (default: the top-level seeds)")
+    truncation_cutoff: int | None = Field(
+        None, ge=0, description="StyleGAN: truncate only the first ws"
+    )
+    seeds: SeedsConfig | None = Field(
+        None,
+        description="latent seeds, or file indices for a folder (default: the top-level seeds)",
+    )
 
     @model_validator(mode="after")
     def _folder_has_no_latents(self) -> "SetConfig":
         if self.is_folder and (self.truncation_psi != 1.0 or self.truncation_cutoff is not None):
-            raise ValueError(f"{self.spec!r} is a sample folder (no latents): truncation_psi "
-                             "must be 1 and truncation_cutoff unset")
+            raise ValueError(
+                f"{self.spec!r} is a sample folder (no latents): truncation_psi "
+                "must be 1 and truncation_cutoff unset"
+            )
         if self.id is not None and (not self.id.strip() or self.id == REFERENCE_ID):
             raise ValueError(f"id {self.id!r} is empty or reserved; choose another")
         return self
@@ -87,14 +115,20 @@ class SetConfig(GeneratorConfig):
 
 class ReferenceConfig(SetConfig):
     """The reference set every generator is compared with."""
-    real: bool | None = Field(None, description="whether the set holds real images (default: "
-                              "true for folders, false for generators)")
+
+    real: bool | None = Field(
+        None,
+        description="whether the set holds real images (default: "
+        "true for folders, false for generators)",
+    )
 
     @model_validator(mode="after")
     def _generators_are_not_real(self) -> "ReferenceConfig":
         if self.real and not self.is_folder:
-            raise ValueError(f"reference {self.spec!r} is a generator, so it cannot be real data; "
-                             "use a 'folder:PATH' of real images, or drop 'real'")
+            raise ValueError(
+                f"reference {self.spec!r} is a generator, so it cannot be real data; "
+                "use a 'folder:PATH' of real images, or drop 'real'"
+            )
         return self
 
     @property
@@ -104,15 +138,24 @@ class ReferenceConfig(SetConfig):
 
 class MetricsConfig(StrictModel):
     """Statistics per generator x space (counterfactual.metrics)."""
+
     n_boot: int = Field(200, ge=2, description="bootstrap replicates for CIs and rank stability")
     ci: float = Field(0.95, gt=0, lt=1, description="confidence level")
     pr_k: int = Field(3, ge=1, description="k of precision/recall (k-NN radii)")
     dc_k: int = Field(5, ge=1, description="k of density/coverage (k-NN radii)")
     kid_subsets: int = Field(100, ge=1, description="KID subsets")
-    kid_subset_size: int = Field(1000, ge=2, description="KID subset size (at most; a subset "
-                                 "never holds more rows than the smaller set)")
-    floor_splits: int = Field(5, ge=0, description="random half splits of the reference for its "
-                              "own FD floor at n/2, and each generator's FD at n/2 (0: off)")
+    kid_subset_size: int = Field(
+        1000,
+        ge=2,
+        description="KID subset size (at most; a subset "
+        "never holds more rows than the smaller set)",
+    )
+    floor_splits: int = Field(
+        5,
+        ge=0,
+        description="random half splits of the reference for its "
+        "own FD floor at n/2, and each generator's FD at n/2 (0: off)",
+    )
 
 
 # Presence threshold of each built-in scorer: an image "has" the attribute when its score >= it.
@@ -124,16 +167,25 @@ DEFAULT_THRESHOLDS: dict[str, float] = {"gender": 0.5, "age": 40.0}
 class ExplainedConfig(StrictModel):
     """Explained FD (`counterfactual.analysis.explained`): how much of each generator's FD the
     prevalence gap of each scored attribute explains, per space."""
-    enabled: bool = Field(False, description="opt-in (it can take more time than the rest of "
-                          "the run): true computes it, and a scorer that cannot load is an error")
-    scorers: tuple[str, ...] = Field(("gender", "age"), description="attribute scorers "
-                                     "(extractors.scorers.load_scorer names)")
-    thresholds: dict[str, float] = Field(default_factory=dict, description="presence threshold "
-                                         "per scorer (score >= threshold); defaults: gender 0.5 "
-                                         "(P(male)), age 40 (years)")
+
+    enabled: bool = Field(
+        False,
+        description="opt-in (it can take more time than the rest of "
+        "the run): true computes it, and a scorer that cannot load is an error",
+    )
+    scorers: tuple[str, ...] = Field(
+        ("gender", "age"), description="attribute scorers (extractors.scorers.load_scorer names)"
+    )
+    thresholds: dict[str, float] = Field(
+        default_factory=dict,
+        description="presence threshold "
+        "per scorer (score >= threshold); defaults: gender 0.5 "
+        "(P(male)), age 40 (years)",
+    )
     n_boot: int = Field(200, ge=0, description="bootstrap replicates of the CIs (0: none)")
-    method: Literal["weighted", "resample"] = Field("weighted", description="prevalence "
-                                                    "matching: importance weights or resampling")
+    method: Literal["weighted", "resample"] = Field(
+        "weighted", description="prevalence matching: importance weights or resampling"
+    )
 
     @field_validator("scorers")
     @classmethod
@@ -147,21 +199,30 @@ class ExplainedConfig(StrictModel):
     def _every_scorer_has_a_threshold(self) -> "ExplainedConfig":
         extra = sorted(set(self.thresholds) - set(self.scorers))
         if extra:
-            raise ValueError(f"thresholds given for {extra}, which are not among the scorers "
-                             f"{list(self.scorers)}")
-        missing = [s for s in self.scorers if s not in self.thresholds and s not in DEFAULT_THRESHOLDS]
+            raise ValueError(
+                f"thresholds given for {extra}, which are not among the scorers "
+                f"{list(self.scorers)}"
+            )
+        missing = [
+            s for s in self.scorers if s not in self.thresholds and s not in DEFAULT_THRESHOLDS
+        ]
         if missing:
-            raise ValueError(f"no threshold for scorers {missing} (built-in defaults exist only "
-                             f"for {sorted(DEFAULT_THRESHOLDS)}); add them to explained.thresholds")
+            raise ValueError(
+                f"no threshold for scorers {missing} (built-in defaults exist only "
+                f"for {sorted(DEFAULT_THRESHOLDS)}); add them to explained.thresholds"
+            )
         return self
 
     def threshold_map(self) -> dict[str, float]:
         """Each scorer's threshold (configured, else the built-in default)."""
-        return {s: float(self.thresholds.get(s, DEFAULT_THRESHOLDS.get(s, 0.0))) for s in self.scorers}
+        return {
+            s: float(self.thresholds.get(s, DEFAULT_THRESHOLDS.get(s, 0.0))) for s in self.scorers
+        }
 
 
 class RankConfig(RunConfigBase):
     """A whole rank run."""
+
     kind: ClassVar[str] = "rank"
     name: str = "rank"
     description: str = ""
@@ -190,19 +251,25 @@ class RankConfig(RunConfigBase):
         counts = {g.key: len(self.seeds_of(g)) for g in self.generators}
         if len(set(counts.values())) > 1:
             listed = ", ".join(f"{k}: {n}" for k, n in counts.items())
-            raise ValueError(f"every generator must draw the same number of images (FD and KID "
-                             f"depend on n, so rankings need equal n); got {listed}")
+            raise ValueError(
+                f"every generator must draw the same number of images (FD and KID "
+                f"depend on n, so rankings need equal n); got {listed}"
+            )
         n_min = min([*counts.values(), len(self.seeds_of(self.reference))])
         for key, k in (("pr_k", self.metrics.pr_k), ("dc_k", self.metrics.dc_k)):
             if k > n_min - 1:
-                raise ValueError(f"metrics.{key} = {k} needs at least {k + 1} images per set; "
-                                 f"the smallest set has {n_min}")
+                raise ValueError(
+                    f"metrics.{key} = {k} needs at least {k + 1} images per set; "
+                    f"the smallest set has {n_min}"
+                )
         ref_seeds = set(self.seeds_of(self.reference))
         for g in self.generators:
             if g.spec == self.reference.spec and ref_seeds & set(self.seeds_of(g)):
-                raise ValueError(f"reference seeds overlap those of generator {g.key!r}, which "
-                                 f"uses the same spec {g.spec!r}: shared images would bias its "
-                                 "distance towards 0; give [reference] a disjoint seed range")
+                raise ValueError(
+                    f"reference seeds overlap those of generator {g.key!r}, which "
+                    f"uses the same spec {g.spec!r}: shared images would bias its "
+                    "distance towards 0; give [reference] a disjoint seed range"
+                )
         return self
 
     # ---- derived views -------------------------------------------------------------

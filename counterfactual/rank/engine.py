@@ -25,6 +25,7 @@ When the reference is a generator's own samples rather than real images, every d
 measures how far each generator is from THAT generator, not from reality (the manifest's
 `reference.note` and the report say so).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -43,24 +44,38 @@ from counterfactual.rank.config import REFERENCE_ID, RankConfig
 from counterfactual.rank.ranking import kendall_tau_table, metric_table, ranking_table
 from counterfactual.rank.sets import ImageSet, check_seeds_available, generate, image_sets
 from counterfactual.run.directory import RunDir
-from counterfactual.run.schemas import (EXPLAINED_TABLES, FLOOR_COLUMNS, RANK_EXPLAINED_COLUMNS,
-                                       RANK_TABLES)
+from counterfactual.run.schemas import (
+    EXPLAINED_TABLES,
+    FLOOR_COLUMNS,
+    RANK_EXPLAINED_COLUMNS,
+    RANK_TABLES,
+)
 from counterfactual.run.tables import remove_table, write_table
 from counterfactual.foundation.files import read_json, save_npy, write_json
 from counterfactual.foundation.hashing import content_hash
-from counterfactual.sweep.executor import (Components, FeatureEngine, Log, cache_holds,
-                                           format_timing, log_skipped, run_engine)
+from counterfactual.sweep.executor import (
+    Components,
+    FeatureEngine,
+    Log,
+    cache_holds,
+    format_timing,
+    log_skipped,
+    run_engine,
+)
 
 REAL_NOTE = "The reference set holds real images: distances measure closeness to real data."
-SELF_NOTE = ("The reference set is samples of the generator {spec} (no real images): every "
-             "distance measures how far a generator is from THAT generator, not from real faces.")
+SELF_NOTE = (
+    "The reference set is samples of the generator {spec} (no real images): every "
+    "distance measures how far a generator is from THAT generator, not from real faces."
+)
 
 
 @dataclass
 class RankResult:
     """What a rank invocation did."""
+
     run_dir: Path
-    status: str                       # "complete" or "already complete"
+    status: str  # "complete" or "already complete"
     timing: dict[str, Any] = field(default_factory=dict)
     work: dict[str, int] = field(default_factory=dict)
 
@@ -75,8 +90,15 @@ class RankExecutor(FeatureEngine):
 
     rerun_hint = "re-run the rank command"
 
-    def __init__(self, config: RankConfig, run_dir: RunDir, *, progress: bool = True,
-                 components: Components | None = None, log: Log = print) -> None:
+    def __init__(
+        self,
+        config: RankConfig,
+        run_dir: RunDir,
+        *,
+        progress: bool = True,
+        components: Components | None = None,
+        log: Log = print,
+    ) -> None:
         super().__init__(config, run_dir, progress=progress, components=components, log=log)
         self.sets = image_sets(config)
         self.settings = Settings(**config.metrics.model_dump(), seed=config.seed)
@@ -90,15 +112,16 @@ class RankExecutor(FeatureEngine):
         """Each spec (with its options) is loaded once (truncation variants share it)."""
         key = content_hash([spec, options or {}])
         if key not in self._generators:
-            self._generators[key] = self.comps.load_generator(spec, self.config.device,
-                                                              **(options or {}))
+            self._generators[key] = self.comps.load_generator(
+                spec, self.config.device, **(options or {})
+            )
         return self._generators[key]
 
     def setup(self) -> None:
         cfg = self.config
         with self.timer("setup"):
             self.extractors = self.load_extractors()
-            for s in self.sets:     # a folder too small fails here: setup failures undo open
+            for s in self.sets:  # a folder too small fails here: setup failures undo open
                 generator = self.generator(s.spec, s.options)
                 check_seeds_available(generator, s)
                 self.identities[s.id] = s.identity(generator.describe())
@@ -113,13 +136,20 @@ class RankExecutor(FeatureEngine):
         self.rd.update_manifest(
             kind="rank",
             reference={**self.sets[0].describe(), "real": cfg.reference.is_real, "note": note},
-            sets={s.id: {**s.describe(), "generator": self.identities[s.id]["generator"]}
-                  for s in self.sets},
+            sets={
+                s.id: {**s.describe(), "generator": self.identities[s.id]["generator"]}
+                for s in self.sets
+            },
             spaces=self.spaces,
-            weights={**{s.id: self.identities[s.id]["generator"].get("weights_sha256")
-                        for s in self.sets},
-                     **{n: e.weights_sha256 for n, e in self.extractors.items()}},
-            scorers={n: self.scorer_description(n) for n in self.scorers})
+            weights={
+                **{
+                    s.id: self.identities[s.id]["generator"].get("weights_sha256")
+                    for s in self.sets
+                },
+                **{n: e.weights_sha256 for n, e in self.extractors.items()},
+            },
+            scorers={n: self.scorer_description(n) for n in self.scorers},
+        )
 
     def load_scorers(self) -> dict[str, Any]:
         """The `[explained]` scorers: none unless `enabled` (opt-in); then every scorer must
@@ -151,10 +181,17 @@ class RankExecutor(FeatureEngine):
         if k == 0 or self.rd.sample_path(s.id).exists():
             return
         save_npy(self.rd.sample_path(s.id), images[:k].numpy())
-        write_json(self.rd.set_info_path(s.id), {"set": s.id, "role": s.role, "spec": s.spec,
-                                          "truncation_psi": s.truncation_psi,
-                                          "seeds": list(s.seeds[:k]),
-                                          "identity_key": content_hash(self.identities[s.id])})
+        write_json(
+            self.rd.set_info_path(s.id),
+            {
+                "set": s.id,
+                "role": s.role,
+                "spec": s.spec,
+                "truncation_psi": s.truncation_psi,
+                "seeds": list(s.seeds[:k]),
+                "identity_key": content_hash(self.identities[s.id]),
+            },
+        )
 
     def record_align_fallbacks(self, s: ImageSet, seeds: list[int] | None) -> None:
         """Name the seeds of an aligned generated set framed without a detected face
@@ -162,17 +199,20 @@ class RankExecutor(FeatureEngine):
         if not seeds:
             return
         shown = ", ".join(map(str, seeds[:20])) + (" ..." if len(seeds) > 20 else "")
-        self.log(f"note: set {s.id!r}: no face detected in {len(seeds)} of {len(s.seeds)} images; "
-                 f"framed from the canonical landmarks (seeds {shown})")
+        self.log(
+            f"note: set {s.id!r}: no face detected in {len(seeds)} of {len(s.seeds)} images; "
+            f"framed from the canonical landmarks (seeds {shown})"
+        )
         fallbacks = dict((self.rd.read_manifest() or {}).get("align_fallback_seeds", {}))
         fallbacks[s.id] = list(seeds)
         self.rd.update_manifest(align_fallback_seeds=fallbacks)
 
     def pending_work(self, s: ImageSet) -> tuple[list[str], list[str], bool]:
         """(spaces lacking the set's features, scorers lacking its scores, sample missing)."""
-        missing = [n for n in self.extractors if not cache_holds(self.cache, self.feature_key(s.id, n))]
-        sample_missing = self.config.sample_images > 0 and \
-            not self.rd.sample_path(s.id).exists()
+        missing = [
+            n for n in self.extractors if not cache_holds(self.cache, self.feature_key(s.id, n))
+        ]
+        sample_missing = self.config.sample_images > 0 and not self.rd.sample_path(s.id).exists()
         unscored = [n for n in self.scorers if not self.has_scores(s.id, n)]
         return missing, unscored, sample_missing
 
@@ -199,12 +239,15 @@ class RankExecutor(FeatureEngine):
 
     # ---- attribute scores (explained FD) --------------------------------------------------
     def scores_key(self, set_id: str, scorer: str) -> str:
-        return content_hash({"set": self.identities[set_id],
-                             "scorer": self.scorer_description(scorer)})
+        return content_hash(
+            {"set": self.identities[set_id], "scorer": self.scorer_description(scorer)}
+        )
 
     def has_scores(self, set_id: str, scorer: str) -> bool:
-        return self.rd.is_done(f"scores/{set_id}/{scorer}", self.scores_key(set_id, scorer)) \
+        return (
+            self.rd.is_done(f"scores/{set_id}/{scorer}", self.scores_key(set_id, scorer))
             and self.rd.scores_path(set_id, scorer).exists()
+        )
 
     def score_set(self, set_id: str, scorer: str, images: torch.Tensor) -> np.ndarray:
         """Score a set's images (float64 per image) and cache the scores."""
@@ -216,8 +259,12 @@ class RankExecutor(FeatureEngine):
     def store_scores(self, set_id: str, scorer: str, scores: np.ndarray) -> np.ndarray:
         """Keep a set's scores (RUN_DIR/scores) with their done marker (and checksum)."""
         path = save_npy(self.rd.scores_path(set_id, scorer), scores)
-        self.rd.mark_done(f"scores/{set_id}/{scorer}", self.scores_key(set_id, scorer),
-                          files=[path], n=int(scores.size))
+        self.rd.mark_done(
+            f"scores/{set_id}/{scorer}",
+            self.scores_key(set_id, scorer),
+            files=[path],
+            n=int(scores.size),
+        )
         return scores
 
     def scores(self, set_id: str) -> dict[str, np.ndarray]:
@@ -226,17 +273,30 @@ class RankExecutor(FeatureEngine):
 
     def explained_settings(self) -> dict[str, Any]:
         ecfg = self.config.explained
-        return {"thresholds": ecfg.threshold_map(), "n_boot": ecfg.n_boot,
-                "method": ecfg.method, "ci": self.settings.ci, "seed": self.config.seed}
+        return {
+            "thresholds": ecfg.threshold_map(),
+            "n_boot": ecfg.n_boot,
+            "method": ecfg.method,
+            "ci": self.settings.ci,
+            "seed": self.config.seed,
+        }
 
     def explained(self, s: ImageSet) -> list[dict[str, Any]]:
         """Explained FD of one generator in every space (computed once, then read back)."""
         task_id = f"explained/{s.id}"
-        key = content_hash({"features": {sp: [self.feature_key(REFERENCE_ID, sp),
-                                              self.feature_key(s.id, sp)] for sp in self.extractors},
-                            "scores": {n: [self.scores_key(REFERENCE_ID, n), self.scores_key(s.id, n)]
-                                       for n in self.scorers},
-                            "settings": self.explained_settings()})
+        key = content_hash(
+            {
+                "features": {
+                    sp: [self.feature_key(REFERENCE_ID, sp), self.feature_key(s.id, sp)]
+                    for sp in self.extractors
+                },
+                "scores": {
+                    n: [self.scores_key(REFERENCE_ID, n), self.scores_key(s.id, n)]
+                    for n in self.scorers
+                },
+                "settings": self.explained_settings(),
+            }
+        )
         path = self.rd.stats_path(task_id)
         if self.rd.is_done(task_id, key) and path.exists():
             return read_json(path)["rows"]
@@ -244,27 +304,36 @@ class RankExecutor(FeatureEngine):
         thresholds = {n: st["thresholds"][n] for n in self.scorers}
         with self.timer("explained"):
             rows = expl.explained_rows(
-                s.id, {sp: self.features(s.id, sp) for sp in self.extractors},
+                s.id,
+                {sp: self.features(s.id, sp) for sp in self.extractors},
                 {sp: self.features(REFERENCE_ID, sp) for sp in self.extractors},
-                self.scores(s.id), self.scores(REFERENCE_ID), thresholds,
-                n_boot=st["n_boot"], ci=st["ci"], seed=st["seed"], method=st["method"],
+                self.scores(s.id),
+                self.scores(REFERENCE_ID),
+                thresholds,
+                n_boot=st["n_boot"],
+                ci=st["ci"],
+                seed=st["seed"],
+                method=st["method"],
                 trained={n: bool(e.trained) for n, e in self.extractors.items()},
-                space_labels={n: e.label for n, e in self.extractors.items()})
+                space_labels={n: e.label for n, e in self.extractors.items()},
+            )
         write_json(path, {"generator": s.id, "settings": st, "rows": rows})
         self.rd.mark_done(task_id, key, files=[path])
         self.work["explained"] += 1
         return rows
 
     def write_explained_tables(self) -> list[str]:
-        if not self.scorers:         # no stale tables from an earlier config with scorers
+        if not self.scorers:  # no stale tables from an earlier config with scorers
             for name in EXPLAINED_TABLES:
                 remove_table(self.rd.tables / name)
             return []
         rows = [r for s in self.sets if s.role == "generator" for r in self.explained(s)]
         frame = pd.DataFrame(rows, columns=list(RANK_EXPLAINED_COLUMNS))
-        prevalence = expl.prevalence_table({s.id: self.scores(s.id) for s in self.sets},
-                                           {s.id: s.role for s in self.sets},
-                                           self.config.explained.threshold_map())
+        prevalence = expl.prevalence_table(
+            {s.id: self.scores(s.id) for s in self.sets},
+            {s.id: s.role for s in self.sets},
+            self.config.explained.threshold_map(),
+        )
         written: list[str] = []
         for name, table in zip(EXPLAINED_TABLES, (frame, prevalence)):
             written += [p.name for p in write_table(table, self.rd.tables / name)]
@@ -272,9 +341,13 @@ class RankExecutor(FeatureEngine):
 
     # ---- statistics ----------------------------------------------------------------------
     def stats_key(self, gen_id: str, space: str) -> str:
-        return content_hash({"reference": self.feature_key(REFERENCE_ID, space),
-                             "generator": self.feature_key(gen_id, space),
-                             "settings": self.settings.as_dict()})
+        return content_hash(
+            {
+                "reference": self.feature_key(REFERENCE_ID, space),
+                "generator": self.feature_key(gen_id, space),
+                "settings": self.settings.as_dict(),
+            }
+        )
 
     def stats(self, s: ImageSet, space: str) -> dict[str, Any]:
         """The stats of one generator x space (computed once, then read from RUN_DIR/stats)."""
@@ -283,13 +356,20 @@ class RankExecutor(FeatureEngine):
         if self.rd.is_done(task_id, key) and path.exists():
             return read_json(path)
         with self.timer("statistics"):
-            result = compare(self.features(REFERENCE_ID, space), self.features(s.id, space),
-                             self.settings)
+            result = compare(
+                self.features(REFERENCE_ID, space), self.features(s.id, space), self.settings
+            )
         extractor = self.extractors[space]
-        result.update(generator=s.id, spec=s.spec, truncation_psi=s.truncation_psi,
-                      truncation_cutoff=s.truncation_cutoff, space=space,
-                      space_label=extractor.label, trained=bool(extractor.trained),
-                      settings=self.settings.as_dict())
+        result.update(
+            generator=s.id,
+            spec=s.spec,
+            truncation_psi=s.truncation_psi,
+            truncation_cutoff=s.truncation_cutoff,
+            space=space,
+            space_label=extractor.label,
+            trained=bool(extractor.trained),
+            settings=self.settings.as_dict(),
+        )
         write_json(path, result)
         self.rd.mark_done(task_id, key, files=[path])
         self.work["comparisons"] += 1
@@ -300,26 +380,46 @@ class RankExecutor(FeatureEngine):
         then read from RUN_DIR/stats; see `counterfactual.rank.floor`)."""
         splits = self.config.metrics.floor_splits
         task_id = f"floor/{space}"
-        key = content_hash({"features": [self.feature_key(s.id, space) for s in self.sets],
-                            "splits": splits, "seed": self.config.seed})
+        key = content_hash(
+            {
+                "features": [self.feature_key(s.id, space) for s in self.sets],
+                "splits": splits,
+                "seed": self.config.seed,
+            }
+        )
         path = self.rd.stats_path(task_id)
         if self.rd.is_done(task_id, key) and path.exists():
             return read_json(path)["rows"]
         with self.timer("floor"):
-            res = reference_floor(self.features(REFERENCE_ID, space),
-                                  {s.id: self.features(s.id, space) for s in self.sets
-                                   if s.role == "generator"}, splits=splits, seed=self.config.seed)
+            res = reference_floor(
+                self.features(REFERENCE_ID, space),
+                {s.id: self.features(s.id, space) for s in self.sets if s.role == "generator"},
+                splits=splits,
+                seed=self.config.seed,
+            )
         ext = self.extractors[space]
-        rows = [{"space": space, "space_label": ext.label, "trained": bool(ext.trained), "set": k,
-                 "role": "reference" if k == REFERENCE_ID else "generator", **v,
-                 "seed": self.config.seed} for k, v in res.items()]
+        rows = [
+            {
+                "space": space,
+                "space_label": ext.label,
+                "trained": bool(ext.trained),
+                "set": k,
+                "role": "reference" if k == REFERENCE_ID else "generator",
+                **v,
+                "seed": self.config.seed,
+            }
+            for k, v in res.items()
+        ]
         write_json(path, {"space": space, "rows": rows})
         self.rd.mark_done(task_id, key, files=[path])
         return rows
 
     def floor_table(self) -> pd.DataFrame:
-        rows = [] if self.config.metrics.floor_splits == 0 else \
-            [r for space in self.extractors for r in self.floor(space)]
+        rows = (
+            []
+            if self.config.metrics.floor_splits == 0
+            else [r for space in self.extractors for r in self.floor(space)]
+        )
         return pd.DataFrame(rows, columns=list(FLOOR_COLUMNS))
 
     def write_tables(self, results: list[dict[str, Any]]) -> list[str]:
@@ -335,11 +435,15 @@ class RankExecutor(FeatureEngine):
 
     # ---- the run ---------------------------------------------------------------------------
     def run(self) -> RankResult:
-        if self.cache is None:        # not set up yet (run_rank sets up first)
+        if self.cache is None:  # not set up yet (run_rank sets up first)
             self.setup()
         self.produce_sets()
-        results = [self.stats(s, space) for s in self.sets if s.role == "generator"
-                   for space in self.extractors]
+        results = [
+            self.stats(s, space)
+            for s in self.sets
+            if s.role == "generator"
+            for space in self.extractors
+        ]
         if self.scorers:
             for s in self.sets:
                 if s.role == "generator":
@@ -353,16 +457,35 @@ class RankExecutor(FeatureEngine):
         return RankResult(self.rd.root, "complete", timing, dict(self.work))
 
 
-def run_rank(config: RankConfig, out: str | Path, *, device: str | None = None,
-             batch_size: int | None = None, progress: bool = True, force: bool = False,
-             components: Components | None = None, log: Log = print,
-             executor: str | None = None, command: list[str] | None = None) -> RankResult:
+def run_rank(
+    config: RankConfig,
+    out: str | Path,
+    *,
+    device: str | None = None,
+    batch_size: int | None = None,
+    progress: bool = True,
+    force: bool = False,
+    components: Components | None = None,
+    log: Log = print,
+    executor: str | None = None,
+    command: list[str] | None = None,
+) -> RankResult:
     """Run (or resume) a rank run into the run directory `out` (`executor`: "local" or "ray",
     default the config's `[executor] kind`; `command`: the command line, recorded in the
     manifest for the report's provenance)."""
-    result = run_engine("rank", RankResult, config, out, device=device, batch_size=batch_size,
-                        executor=executor, progress=progress, force=force,
-                        components=components, log=log)
+    result = run_engine(
+        "rank",
+        RankResult,
+        config,
+        out,
+        device=device,
+        batch_size=batch_size,
+        executor=executor,
+        progress=progress,
+        force=force,
+        components=components,
+        log=log,
+    )
     if result.status == "already complete":
         return result
     if command:

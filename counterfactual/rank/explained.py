@@ -11,6 +11,7 @@ its assumptions). This module adds what the rank engine needs around them:
   which keeps the bootstrap affordable in 2048-d spaces;
 - `prevalence_table` / `explained_rows`: the rows of tables/prevalence and tables/explained_fd.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
@@ -28,16 +29,24 @@ from counterfactual.run.schemas import SET_PREVALENCE_COLUMNS
 
 SCORE_BATCH = 64
 
-def score_images(scorer: Callable[[torch.Tensor], Any], images: torch.Tensor, name: str,
-                 set_id: str, batch: int = SCORE_BATCH) -> np.ndarray:
+
+def score_images(
+    scorer: Callable[[torch.Tensor], Any],
+    images: torch.Tensor,
+    name: str,
+    set_id: str,
+    batch: int = SCORE_BATCH,
+) -> np.ndarray:
     """Scores [N] (float64, finite) of uint8 NCHW images, scored in chunks of `batch`."""
     parts = []
     for start in range(0, len(images), batch):
-        chunk = images[start:start + batch]
+        chunk = images[start : start + batch]
         out = np.asarray(scorer(chunk), dtype=np.float64).reshape(-1)
         if out.shape != (len(chunk),):
-            raise RuntimeError(f"scorer {name!r} returned {out.size} scores for {len(chunk)} "
-                               f"images of set {set_id!r}")
+            raise RuntimeError(
+                f"scorer {name!r} returned {out.size} scores for {len(chunk)} "
+                f"images of set {set_id!r}"
+            )
         parts.append(out)
     scores = np.concatenate(parts) if parts else np.zeros(0)
     if not np.isfinite(scores).all():
@@ -45,7 +54,9 @@ def score_images(scorer: Callable[[torch.Tensor], Any], images: torch.Tensor, na
     return scores
 
 
-def span_coordinates(gen: np.ndarray, ref: np.ndarray, rtol: float = 1e-10) -> tuple[np.ndarray, np.ndarray]:
+def span_coordinates(
+    gen: np.ndarray, ref: np.ndarray, rtol: float = 1e-10
+) -> tuple[np.ndarray, np.ndarray]:
     """Both feature sets in an orthonormal basis of the affine span of all their rows.
 
     Every mean and covariance of (weighted, resampled) rows of either set lies in that span,
@@ -57,41 +68,72 @@ def span_coordinates(gen: np.ndarray, ref: np.ndarray, rtol: float = 1e-10) -> t
     both = np.vstack([g, r])
     centred = both - both.mean(axis=0)
     if centred.shape[0] - 1 >= centred.shape[1]:
-        return g, r                                   # no reduction possible
+        return g, r  # no reduction possible
     _, s, vt = np.linalg.svd(centred, full_matrices=False)
     keep = s > rtol * (s[0] if s.size and s[0] > 0 else 1.0)
     coords = centred @ vt[keep].T
-    return coords[:len(g)], coords[len(g):]
+    return coords[: len(g)], coords[len(g) :]
 
 
-def prevalence_table(scores: Mapping[str, Mapping[str, np.ndarray]], roles: Mapping[str, str],
-                     thresholds: Mapping[str, float]) -> pd.DataFrame:
+def prevalence_table(
+    scores: Mapping[str, Mapping[str, np.ndarray]],
+    roles: Mapping[str, str],
+    thresholds: Mapping[str, float],
+) -> pd.DataFrame:
     """Prevalence (share with score >= threshold), mean and SD of each set's scores."""
     rows = []
     for set_id, per_attr in scores.items():
         for attr, s in per_attr.items():
             present = binarise(s, thresholds[attr], f"scores of {attr!r} in set {set_id!r}")
-            rows.append({"set": set_id, "role": roles[set_id], "attribute": attr,
-                         "threshold": float(thresholds[attr]), "n": int(s.size),
-                         "prevalence": float(present.mean()), "score_mean": float(np.mean(s)),
-                         "score_sd": float(np.std(s, ddof=1)) if s.size > 1 else float("nan")})
+            rows.append(
+                {
+                    "set": set_id,
+                    "role": roles[set_id],
+                    "attribute": attr,
+                    "threshold": float(thresholds[attr]),
+                    "n": int(s.size),
+                    "prevalence": float(present.mean()),
+                    "score_mean": float(np.mean(s)),
+                    "score_sd": float(np.std(s, ddof=1)) if s.size > 1 else float("nan"),
+                }
+            )
     return pd.DataFrame(rows, columns=list(SET_PREVALENCE_COLUMNS))
 
 
-def explained_rows(generator: str, gen_features: Mapping[str, np.ndarray],
-                   ref_features: Mapping[str, np.ndarray], gen_scores: Mapping[str, np.ndarray],
-                   ref_scores: Mapping[str, np.ndarray], thresholds: Mapping[str, float], *,
-                   n_boot: int, ci: float, seed: int, method: str,
-                   trained: Mapping[str, bool], space_labels: Mapping[str, str]) -> list[dict[str, Any]]:
+def explained_rows(
+    generator: str,
+    gen_features: Mapping[str, np.ndarray],
+    ref_features: Mapping[str, np.ndarray],
+    gen_scores: Mapping[str, np.ndarray],
+    ref_scores: Mapping[str, np.ndarray],
+    thresholds: Mapping[str, float],
+    *,
+    n_boot: int,
+    ci: float,
+    seed: int,
+    method: str,
+    trained: Mapping[str, bool],
+    space_labels: Mapping[str, str],
+) -> list[dict[str, Any]]:
     """`explained_fd` of one generator against the reference in every space (features reduced
     by `span_coordinates`, which leaves every FD unchanged), as table rows with a
     `generator` column first."""
     gen_c, ref_c = {}, {}
     for space in gen_features:
         gen_c[space], ref_c[space] = span_coordinates(gen_features[space], ref_features[space])
-    with equal_n_sets():           # replicates keep n: the rank-deficiency warning is moot
-        frame = explained_fd(gen_c, ref_c, gen_scores, ref_scores, thresholds=dict(thresholds),
-                             n_boot=n_boot, ci=ci, seed=seed, method=method, trained=trained,
-                             space_labels=space_labels)
+    with equal_n_sets():  # replicates keep n: the rank-deficiency warning is moot
+        frame = explained_fd(
+            gen_c,
+            ref_c,
+            gen_scores,
+            ref_scores,
+            thresholds=dict(thresholds),
+            n_boot=n_boot,
+            ci=ci,
+            seed=seed,
+            method=method,
+            trained=trained,
+            space_labels=space_labels,
+        )
     frame.insert(0, "generator", generator)
     return frame.to_dict(orient="records")

@@ -22,6 +22,7 @@ bias = mean(diff*) - diff_hat, is removed: diff = diff_hat - bias, and the inter
 percentile interval of diff* - 2 * bias (centred on diff). `diff_plain` keeps the plain
 difference of the two point estimates.
 """
+
 from __future__ import annotations
 
 from itertools import combinations
@@ -34,24 +35,29 @@ from counterfactual.errors import UserError
 from counterfactual.rank.compare import LOWER_IS_BETTER
 from counterfactual.run.schemas import METRICS, PAIRED_COLUMNS
 
-METHOD = ("paired bootstrap (same reference resample, generators on matched seeds), "
-          "bias-corrected percentile")
+METHOD = (
+    "paired bootstrap (same reference resample, generators on matched seeds), "
+    "bias-corrected percentile"
+)
 
 
 class PairingError(UserError):
     """Two generators' bootstrap replicates are not a joint resample."""
 
 
-def paired_difference(point_a: float, point_b: float, reps_a: Sequence[float],
-                      reps_b: Sequence[float], ci: float) -> dict[str, float]:
+def paired_difference(
+    point_a: float, point_b: float, reps_a: Sequence[float], reps_b: Sequence[float], ci: float
+) -> dict[str, float]:
     """The bias-corrected paired difference a - b with its interval, from jointly resampled
     replicates (replicate b of both from the same row indices).
 
     Returns {"diff", "lo", "hi", "diff_plain", "bias", "se"} (float64)."""
     ra, rb = np.asarray(reps_a, dtype=np.float64), np.asarray(reps_b, dtype=np.float64)
     if ra.shape != rb.shape or ra.ndim != 1 or ra.size < 2:
-        raise PairingError(f"paired replicates must be two equal-length 1-D arrays of at least 2 "
-                           f"values, got shapes {ra.shape} and {rb.shape}")
+        raise PairingError(
+            f"paired replicates must be two equal-length 1-D arrays of at least 2 "
+            f"values, got shapes {ra.shape} and {rb.shape}"
+        )
     if not 0.0 < ci < 1.0:
         raise PairingError(f"ci must be in (0, 1), got {ci}")
     plain = float(point_a) - float(point_b)
@@ -59,21 +65,30 @@ def paired_difference(point_a: float, point_b: float, reps_a: Sequence[float],
     bias = float(reps.mean() - plain)
     alpha = (1.0 - ci) / 2.0
     lo, hi = np.quantile(reps - 2.0 * bias, [alpha, 1.0 - alpha])
-    return {"diff": plain - bias, "lo": float(lo), "hi": float(hi), "diff_plain": plain,
-            "bias": bias, "se": float(reps.std(ddof=1))}
+    return {
+        "diff": plain - bias,
+        "lo": float(lo),
+        "hi": float(hi),
+        "diff_plain": plain,
+        "bias": bias,
+        "se": float(reps.std(ddof=1)),
+    }
 
 
 def _check_joint(a: dict[str, Any], b: dict[str, Any]) -> None:
     keys = ("n_reference", "n_generator")
     same = all(a[k] == b[k] for k in keys) and a["settings"] == b["settings"]
     if not same:
-        raise PairingError(f"generators {a['generator']!r} and {b['generator']!r} in space "
-                           f"{a['space']!r} were not bootstrapped jointly (different n or "
-                           "statistics settings); re-run the rank command")
+        raise PairingError(
+            f"generators {a['generator']!r} and {b['generator']!r} in space "
+            f"{a['space']!r} were not bootstrapped jointly (different n or "
+            "statistics settings); re-run the rank command"
+        )
 
 
-def paired_table(results: list[dict[str, Any]], generators: list[str],
-                 spaces: list[dict[str, Any]], ci: float) -> pd.DataFrame:
+def paired_table(
+    results: list[dict[str, Any]], generators: list[str], spaces: list[dict[str, Any]], ci: float
+) -> pd.DataFrame:
     """Every pair of generators (config order, a before b) x space x metric: the paired
     difference a - b (columns `PAIRED_COLUMNS`)."""
     by_key = {(r["generator"], r["space"]): r for r in results}
@@ -83,12 +98,26 @@ def paired_table(results: list[dict[str, Any]], generators: list[str],
             for ga, gb in combinations(generators, 2):
                 a, b = by_key[(ga, sp["name"])], by_key[(gb, sp["name"])]
                 _check_joint(a, b)
-                d = paired_difference(a["point"][metric], b["point"][metric],
-                                      a["replicates"][metric], b["replicates"][metric], ci)
-                rows.append({"generator_a": ga, "generator_b": gb, "space": sp["name"],
-                             "space_label": sp["label"], "trained": bool(sp["trained"]),
-                             "metric": metric, "lower_is_better": LOWER_IS_BETTER[metric], **d,
-                             "method": METHOD, "n_boot": len(a["replicates"][metric]),
-                             "ci_level": float(ci)})
+                d = paired_difference(
+                    a["point"][metric],
+                    b["point"][metric],
+                    a["replicates"][metric],
+                    b["replicates"][metric],
+                    ci,
+                )
+                rows.append(
+                    {
+                        "generator_a": ga,
+                        "generator_b": gb,
+                        "space": sp["name"],
+                        "space_label": sp["label"],
+                        "trained": bool(sp["trained"]),
+                        "metric": metric,
+                        "lower_is_better": LOWER_IS_BETTER[metric],
+                        **d,
+                        "method": METHOD,
+                        "n_boot": len(a["replicates"][metric]),
+                        "ci_level": float(ci),
+                    }
+                )
     return pd.DataFrame(rows, columns=list(PAIRED_COLUMNS))
-

@@ -11,6 +11,7 @@ run's table files), template (jinja2, CSS and the table-sorting script, inline),
 The run directory is read through `counterfactual.run`; the analysis comes from
 `counterfactual.analysis`.
 """
+
 from __future__ import annotations
 
 from importlib import import_module
@@ -18,10 +19,13 @@ from typing import Any
 
 # name -> module: imported on first use, so that the CLI's parser (which registers `report`)
 # does not pay for matplotlib, the analysis and torch (PEP 562).
-_EXPORTS = {"build_report": "counterfactual.report.build",
-            "build_context": "counterfactual.report.build",
-            "load_run": "counterfactual.run.reader", "RunData": "counterfactual.run.reader",
-            "Space": "counterfactual.run.reader"}
+_EXPORTS = {
+    "build_report": "counterfactual.report.build",
+    "build_context": "counterfactual.report.build",
+    "load_run": "counterfactual.run.reader",
+    "RunData": "counterfactual.run.reader",
+    "Space": "counterfactual.run.reader",
+}
 
 __all__ = list(_EXPORTS)
 

@@ -6,6 +6,7 @@ mean twin map over the mean edited face and the control map over the mean base f
 colour scale per pair, so their heat compares), and the region shares beside each region's
 area. No statistics of its own.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -25,6 +26,7 @@ CMAP = "inferno"
 def overlay(face: np.ndarray, heat: np.ndarray, vmax: float) -> np.ndarray:
     """uint8 [3, H, W]: `heat` [H, W] (0..vmax) coloured and blended over a uint8 [3, H, W] face."""
     from matplotlib import colormaps
+
     level = np.clip(np.asarray(heat, np.float64) / vmax if vmax > 0 else 0.0 * heat, 0.0, 1.0)
     colour = colormaps[CMAP](level)[..., :3].transpose(2, 0, 1) * 255.0
     alpha = ALPHA * level[None]
@@ -53,29 +55,58 @@ def attention_section(run: RunData, images: Any) -> dict[str, Any] | None:
         rows = []
         for e in (e for e in entries if e["set"] == "twin" and e["intervention"] == key):
             space = run.space(e["space"])
-            twin, ctrl = _load(folder, e["map"]), _load(folder, controls.get(e["space"], {}).get("map", ""))
+            twin, ctrl = (
+                _load(folder, e["map"]),
+                _load(folder, controls.get(e["space"], {}).get("map", "")),
+            )
             twin_face = _load(folder, e["face"])
             ctrl_face = _load(folder, controls.get(e["space"], {}).get("face", ""))
             if twin is None or ctrl is None or twin_face is None or ctrl_face is None:
                 continue
             vmax = float(max(twin.max(), ctrl.max()))
-            pic = images.strip(np.stack([twin_face, overlay(twin_face, twin, vmax), ctrl_face,
-                                         overlay(ctrl_face, ctrl, vmax)]),
-                               alt=f"{key}, {space.label}: edited mean face, its FD map; base mean "
-                                   "face, the control map")
+            pic = images.strip(
+                np.stack(
+                    [
+                        twin_face,
+                        overlay(twin_face, twin, vmax),
+                        ctrl_face,
+                        overlay(ctrl_face, ctrl, vmax),
+                    ]
+                ),
+                alt=f"{key}, {space.label}: edited mean face, its FD map; base mean "
+                "face, the control map",
+            )
             part = table[(table["intervention"] == key) & (table["space"] == e["space"])]
             wide = part.pivot(index="region", columns="set", values="share")
             area = part[part["set"] == "twin"].set_index("region")["area"]
             regions = sorted(wide.index, key=lambda r: -float(wide.loc[r].get("twin", 0.0)))
-            rows.append({"space": space, "pic": pic, "n": int(e["n"]), "regions": [
-                {"region": r, "twin": float(wide.loc[r, "twin"]), "control": float(wide.loc[r, "control"]),
-                 "area": float(area.get(r, np.nan))} for r in regions]})
+            rows.append(
+                {
+                    "space": space,
+                    "pic": pic,
+                    "n": int(e["n"]),
+                    "regions": [
+                        {
+                            "region": r,
+                            "twin": float(wide.loc[r, "twin"]),
+                            "control": float(wide.loc[r, "control"]),
+                            "area": float(area.get(r, np.nan)),
+                        }
+                        for r in regions
+                    ],
+                }
+            )
         if rows:
             blocks.append({"intervention": key, "rows": rows})
     if not blocks:
         return None
-    return {"blocks": blocks, "no_map": index.get("no_map", {}), "n": index.get("n"),
-            "reference_faces": index.get("reference_faces"), "cost": index.get("cost", {})}
+    return {
+        "blocks": blocks,
+        "no_map": index.get("no_map", {}),
+        "n": index.get("n"),
+        "reference_faces": index.get("reference_faces"),
+        "cost": index.get("cost", {}),
+    }
 
 
 __all__ = ["attention_section", "overlay"]

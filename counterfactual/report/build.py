@@ -17,6 +17,7 @@ stability and the explained FD. Every untrained space carries an "untrained" bad
 it appears; every space keeps one colour and marker (`palette`); every number goes through
 `numbers`.
 """
+
 from __future__ import annotations
 
 import re
@@ -26,9 +27,16 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from counterfactual.analysis.findings import (FLAGGED, NOT_VERIFIABLE, REFERENCE, VERIFIED,
-                                              direction_quality, rank_findings, sweep_findings,
-                                              verification_status)
+from counterfactual.analysis.findings import (
+    FLAGGED,
+    NOT_VERIFIABLE,
+    REFERENCE,
+    VERIFIED,
+    direction_quality,
+    rank_findings,
+    sweep_findings,
+    verification_status,
+)
 from counterfactual.analysis import SweepTables, sweep_tables, tau_matrix
 from counterfactual.analysis.distances import DEFAULT_DISTANCES, DISTANCES, check_distances
 from counterfactual.analysis.rank_agreement import MIN_TAU_GENERATORS
@@ -50,26 +58,30 @@ from counterfactual.foundation.files import write_text
 
 Log = Callable[[str], None]
 REPORT_FILE = "report.html"
-REPORT_TABLES = RunDir(".").report_tables.name       # "report_tables"
+REPORT_TABLES = RunDir(".").report_tables.name  # "report_tables"
 STRIP_IMAGES = 8
-RANK_METRIC_TITLES = {"fd": "FD (lower is closer)", "kid": "KID (lower is closer)",
-                      "precision": "Precision (higher: more samples look like the reference)",
-                      "recall": "Recall (higher: more of the reference is covered)",
-                      "density": "Density (higher is better)",
-                      "coverage": "Coverage (higher is better)"}
+RANK_METRIC_TITLES = {
+    "fd": "FD (lower is closer)",
+    "kid": "KID (lower is closer)",
+    "precision": "Precision (higher: more samples look like the reference)",
+    "recall": "Recall (higher: more of the reference is covered)",
+    "density": "Density (higher is better)",
+    "coverage": "Coverage (higher is better)",
+}
 DELTA_DEFINITION = (
     "Δ is the prevalence gap between the two sets compared: from N matched pairs, set A takes "
     "the edited twin of a fraction (1−Δ)/2 of the pairs and set B of (1+Δ)/2 (the other member "
     "of each pair goes to the other set), so at Δ = 0 both sets hold the same mix and FD is only "
-    "the finite-sample bias floor, and at Δ = 1 A is all base faces and B all twins.")
+    "the finite-sample bias floor, and at Δ = 1 A is all base faces and B all twins."
+)
 STATUS_NOTES = {
     VERIFIED: "The target scorer moved, no other scorer moved beyond the thresholds, and "
-              "identity was kept.",
+    "identity was kept.",
     NOT_VERIFIABLE: "This edit has no target scorer, so nothing checks that it changed what it "
-                    "should; the table only shows that other scorers did not move (leakage).",
+    "should; the table only shows that other scorers did not move (leakage).",
     FLAGGED: "The edit failed at least one check (below): read its FD numbers with care.",
     REFERENCE: "The full-image reference distortion: it is expected to move every scorer and "
-               "to lose identity; its only job is to normalise the region edits.",
+    "to lose identity; its only job is to normalise the region edits.",
 }
 # Columns of the per-edit effects table: (header, field, kind, interval fields); a column is
 # shown when the analysis' effects table has its field, so the table follows what analysis
@@ -89,15 +101,20 @@ EFFECT_VIEW: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
 
 
 def _effect_columns(df: pd.DataFrame, ci_label: str) -> list[dict[str, Any]]:
-    return [{"header": h.format(ci=ci_label).strip(), "field": f, "kind": k, "extra": list(x)}
-            for h, f, k, x in EFFECT_VIEW if f in df.columns]
+    return [
+        {"header": h.format(ci=ci_label).strip(), "field": f, "kind": k, "extra": list(x)}
+        for h, f, k, x in EFFECT_VIEW
+        if f in df.columns
+    ]
 
 
-EFFECTS_NOTE = ("FD(0): FD between two sets of the same faces (the finite-sample bias floor); "
-                "FD(1): base set against edited set. Sensitivity: the FD change from Δ = 0 to 1 "
-                "as the analysis defines it (here the quadratic fit of FD on Δ, HC3 interval). "
-                "FD(1)/FD(0): the full gap over the floor, the scale-free number the findings "
-                "compare.")
+EFFECTS_NOTE = (
+    "FD(0): FD between two sets of the same faces (the finite-sample bias floor); "
+    "FD(1): base set against edited set. Sensitivity: the FD change from Δ = 0 to 1 "
+    "as the analysis defines it (here the quadratic fit of FD on Δ, HC3 interval). "
+    "FD(1)/FD(0): the full gap over the floor, the scale-free number the findings "
+    "compare."
+)
 STATUS_CSS = {VERIFIED: "pass", NOT_VERIFIABLE: "neutral", FLAGGED: "fail", REFERENCE: "ref"}
 
 
@@ -110,8 +127,11 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _ordered_spaces(run: RunData, names: list[str] | None = None) -> list[Space]:
-    order = list(run.spaces) if names is None else [n for n in run.spaces if n in names] + \
-        [n for n in names if n not in run.spaces]
+    order = (
+        list(run.spaces)
+        if names is None
+        else [n for n in run.spaces if n in names] + [n for n in names if n not in run.spaces]
+    )
     return [run.space(n) for n in order]
 
 
@@ -136,6 +156,7 @@ class Page:
 # ---- sweep sections ---------------------------------------------------------------------------
 def _units(scorer: str | None) -> str:
     from extractors.scorers import scorer_unit
+
     unit = scorer_unit(scorer) if scorer else None
     return unit or ""
 
@@ -151,11 +172,18 @@ def _verification(v: Mapping[str, Any] | None, reference: bool) -> dict[str, Any
         rows.append({**r, "role": "leakage", "unit": _units(r.get("scorer"))})
     th = v.get("thresholds") or {}
     status = verification_status(v, reference)
-    return {"status": status, "css": STATUS_CSS[status], "note": STATUS_NOTES[status],
-            "rows": rows, "target": v.get("target"), "identity": v.get("identity"),
-            "parsing": v.get("parsing_agreement"),
-            "flags": v.get("flags") or [], "expected_flags": reference,
-            "ci_label": f"{th.get('ci', 0.95):.0%}"}
+    return {
+        "status": status,
+        "css": STATUS_CSS[status],
+        "note": STATUS_NOTES[status],
+        "rows": rows,
+        "target": v.get("target"),
+        "identity": v.get("identity"),
+        "parsing": v.get("parsing_agreement"),
+        "flags": v.get("flags") or [],
+        "expected_flags": reference,
+        "ci_label": f"{th.get('ci', 0.95):.0%}",
+    }
 
 
 def _p_source(eff: pd.DataFrame) -> str:
@@ -168,15 +196,19 @@ def _p_source(eff: pd.DataFrame) -> str:
     if "n_perm" not in eff or pd.isna(first["n_perm"]):
         return ""
     n_perm = int(first["n_perm"])
-    text = (f"within-pair swap permutation test, {n_perm} permutations (resolution "
-            f"{numbers.num(1.0 / (n_perm + 1))}; a p no permutation reached is printed as the bound "
-            f"≤{numbers.num(1.0 / (n_perm + 1))})")
+    text = (
+        f"within-pair swap permutation test, {n_perm} permutations (resolution "
+        f"{numbers.num(1.0 / (n_perm + 1))}; a p no permutation reached is printed as the bound "
+        f"≤{numbers.num(1.0 / (n_perm + 1))})"
+    )
     if "family_size" in eff:
         text += f"; family of {int(first['family_size'])} tests"
     if "jackknife_groups" in eff:
         corrected = int(first.get("crossfit_splits", 0) or 0) > 0
-        text += (f"; intervals: grouped jackknife over faces ({int(first['jackknife_groups'])} "
-                 f"groups{', second-order corrected by cross-fitting' if corrected else ''})")
+        text += (
+            f"; intervals: grouped jackknife over faces ({int(first['jackknife_groups'])} "
+            f"groups{', second-order corrected by cross-fitting' if corrected else ''})"
+        )
     return text
 
 
@@ -196,10 +228,17 @@ def _distance_table(page: Page, eff: pd.DataFrame) -> dict[str, Any] | None:
     rows = []
     for name in [d for d in DISTANCES if d in set(eff["distance"])]:
         part = eff[eff["distance"] == name].set_index("space")
-        cells = [dict(_records(part.loc[[sp.name]].reset_index())[0]) if sp.name in part.index
-                 else None for sp in spaces]
-        rows.append({"distance": DISTANCES[name].label, "lower_is_better":
-                     DISTANCES[name].lower_is_better, "cells": cells})
+        cells = [
+            dict(_records(part.loc[[sp.name]].reset_index())[0]) if sp.name in part.index else None
+            for sp in spaces
+        ]
+        rows.append(
+            {
+                "distance": DISTANCES[name].label,
+                "lower_is_better": DISTANCES[name].lower_is_better,
+                "cells": cells,
+            }
+        )
     return {"spaces": spaces, "rows": rows}
 
 
@@ -210,8 +249,16 @@ def _region_rows(page: Page, part: pd.DataFrame) -> list[dict[str, Any]]:
     for sp in _ordered_spaces(page.run, list(dict.fromkeys(part["space"]))):
         r = part[part["space"] == sp.name].iloc[0]
         lo, hi = _region_interval(r)
-        rows.append({"space": sp, "value": r["normalised"], "lo": lo, "hi": hi,
-                     "fd": r["fd"], "fd_reference": r["fd_reference"]})
+        rows.append(
+            {
+                "space": sp,
+                "value": r["normalised"],
+                "lo": lo,
+                "hi": hi,
+                "fd": r["fd"],
+                "fd_reference": r["fd_reference"],
+            }
+        )
     return rows
 
 
@@ -229,9 +276,11 @@ def _region_interval(r: pd.Series) -> tuple[float | None, float | None]:
 def _region_interval_note(sens: pd.DataFrame | None) -> str:
     if sens is not None and "normalised_ci_low" in sens:
         return "interval: bootstrap confidence interval"
-    return ("interval: value ± 1.96 SD of the ratio over the sweep's subsampled draws, an "
-            "approximate 95% interval, conservative because each draw uses fewer pairs than "
-            "the full sample")
+    return (
+        "interval: value ± 1.96 SD of the ratio over the sweep's subsampled draws, an "
+        "approximate 95% interval, conservative because each draw uses fewer pairs than "
+        "the full sample"
+    )
 
 
 def _attribute(page: Page, key: str, derived: SweepTables, reference: str | None) -> dict[str, Any]:
@@ -246,30 +295,49 @@ def _attribute(page: Page, key: str, derived: SweepTables, reference: str | None
     seeds = (m.get("seeds") or [])[:k]
     is_reference = key == reference
     out: dict[str, Any] = {
-        "key": key, "anchor": _anchor(f"attr-{key}"), "title": title, "sentence": sentence,
-        "synthetic": bool(described.get("synthetic", False)), "reference": is_reference,
+        "key": key,
+        "anchor": _anchor(f"attr-{key}"),
+        "title": title,
+        "sentence": sentence,
+        "synthetic": bool(described.get("synthetic", False)),
+        "reference": is_reference,
         "dose": bool(cfg.get("dose", True)),
         "base_strip": page.images.strip(base[:k], alt="base faces") if k else None,
         "twin_strip": page.images.strip(twin[:k], alt="counterfactual twins") if k else None,
         "seeds": ", ".join(str(s) for s in seeds),
         "verification": _verification(run.verification.get(key), is_reference),
         "direction": direction_quality(key, prepared),
-        "dose_plot": None, "effects": [], "effect_columns": [], "p_source": "", "region": [],
+        "dose_plot": None,
+        "effects": [],
+        "effect_columns": [],
+        "p_source": "",
+        "region": [],
         "distances": None,
-        "links": {"verification": page.downloads.links("tables/verification.json"),
-                  "effects": page.downloads.links(f"{REPORT_TABLES}/effects", f"{REPORT_TABLES}/fits",
-                                                  f"{REPORT_TABLES}/null"),
-                  "curves": page.downloads.links(f"{REPORT_TABLES}/curves", "tables/dose_response"),
-                  "region": page.downloads.links(f"{REPORT_TABLES}/region", "tables/region")}}
+        "links": {
+            "verification": page.downloads.links("tables/verification.json"),
+            "effects": page.downloads.links(
+                f"{REPORT_TABLES}/effects", f"{REPORT_TABLES}/fits", f"{REPORT_TABLES}/null"
+            ),
+            "curves": page.downloads.links(f"{REPORT_TABLES}/curves", "tables/dose_response"),
+            "region": page.downloads.links(f"{REPORT_TABLES}/region", "tables/region"),
+        },
+    }
     if derived.curves is not None:
         curves = derived.curves[derived.curves["intervention"] == key]
         if len(curves):
             spaces = _ordered_spaces(run, list(dict.fromkeys(curves["space"])))
-            fits = derived.fits[derived.fits["intervention"] == key] if derived.fits is not None else None
+            fits = (
+                derived.fits[derived.fits["intervention"] == key]
+                if derived.fits is not None
+                else None
+            )
             out["dose_plot"] = figures.dose_figure(curves, spaces, page.styles, page.ci_level, fits)
     reference_table = getattr(derived, "reference", None)
-    table = reference_table if reference_table is not None and \
-        key in set(reference_table["intervention"]) else derived.effects
+    table = (
+        reference_table
+        if reference_table is not None and key in set(reference_table["intervention"])
+        else derived.effects
+    )
     if table is not None:
         out["distances"] = _distance_table(page, table[table["intervention"] == key])
         table = _fd_rows(table)
@@ -301,22 +369,35 @@ def _reactions(page: Page, derived: SweepTables) -> dict[str, Any] | None:
                 cells.append({"css": "", "reaction": None})
                 continue
             r = part.loc[sp.name]
-            if "relative" in r:           # the cross-space table (relative reaction)
+            if "relative" in r:  # the cross-space table (relative reaction)
                 ratio, lo, hi, p = r["relative"], r["relative_ci_low"], r["relative_ci_high"], None
-            else:                         # log-ratio to the median space
-                ratio, lo, hi = (np.exp(r[c]) for c in ("log_ratio", "log_ratio_ci_low",
-                                                        "log_ratio_ci_high"))
+            else:  # log-ratio to the median space
+                ratio, lo, hi = (
+                    np.exp(r[c]) for c in ("log_ratio", "log_ratio_ci_low", "log_ratio_ci_high")
+                )
                 p = r.get("p_adjusted")
-            cells.append({"css": {"over": "over", "under": "under"}.get(r["reaction"], ""),
-                          "reaction": r["reaction"], "ratio": ratio, "lo": lo, "hi": hi, "p": p,
-                          "note": r.get("note") or ""})
+            cells.append(
+                {
+                    "css": {"over": "over", "under": "under"}.get(r["reaction"], ""),
+                    "reaction": r["reaction"],
+                    "ratio": ratio,
+                    "lo": lo,
+                    "hi": hi,
+                    "p": p,
+                    "note": r.get("note") or "",
+                }
+            )
         rows.append({"intervention": key, "cells": cells})
     first = df.iloc[0]
-    return {"spaces": spaces, "rows": rows, "relative": "relative" in df.columns,
-            "alpha": float(first["alpha"]) if "alpha" in df else None,
-            "level": float(first["ci_level"]) if "ci_level" in df else None,
-            "normaliser": str(first.get("normaliser", "")),
-            "links": page.downloads.links(f"{REPORT_TABLES}/reactions")}
+    return {
+        "spaces": spaces,
+        "rows": rows,
+        "relative": "relative" in df.columns,
+        "alpha": float(first["alpha"]) if "alpha" in df else None,
+        "level": float(first["ci_level"]) if "ci_level" in df else None,
+        "normaliser": str(first.get("normaliser", "")),
+        "links": page.downloads.links(f"{REPORT_TABLES}/reactions"),
+    }
 
 
 def _region(page: Page, derived: SweepTables) -> dict[str, Any] | None:
@@ -329,10 +410,15 @@ def _region(page: Page, derived: SweepTables) -> dict[str, Any] | None:
     matrix = sens.pivot(index="region", columns="space", values="normalised")
     matrix = matrix[[sp.name for sp in spaces]]
     top = float(np.nanmax(matrix.to_numpy())) if np.isfinite(matrix.to_numpy()).any() else 1.0
-    heat = figures.heatmap(matrix, "FD(region distorted) / FD(fully distorted)", cmap="viridis",
-                           vmin=0.0, vmax=max(top, 1e-12),
-                           col_labels=[labels[c] for c in matrix.columns],
-                           cbar_label="share of the full distortion's FD")
+    heat = figures.heatmap(
+        matrix,
+        "FD(region distorted) / FD(fully distorted)",
+        cmap="viridis",
+        vmin=0.0,
+        vmax=max(top, 1e-12),
+        col_labels=[labels[c] for c in matrix.columns],
+        cbar_label="share of the full distortion's FD",
+    )
     rows = []
     for region, part in sens.groupby("region", sort=True):
         cells = []
@@ -345,9 +431,15 @@ def _region(page: Page, derived: SweepTables) -> dict[str, Any] | None:
                 cells.append({"value": None, "lo": None, "hi": None})
         rows.append({"region": region, "cells": cells})
     reference = (run.manifest.get("config", {}).get("region") or {}).get("reference", "")
-    return {"heatmap": heat, "spaces": spaces, "rows": rows, "reference": reference,
-            "interval_note": _region_interval_note(sens), "top": top,
-            "links": page.downloads.links(f"{REPORT_TABLES}/region", "tables/region")}
+    return {
+        "heatmap": heat,
+        "spaces": spaces,
+        "rows": rows,
+        "reference": reference,
+        "interval_note": _region_interval_note(sens),
+        "top": top,
+        "links": page.downloads.links(f"{REPORT_TABLES}/region", "tables/region"),
+    }
 
 
 def _design(page: Page) -> dict[str, Any]:
@@ -356,35 +448,65 @@ def _design(page: Page) -> dict[str, Any]:
     gen = m.get("generator") or {}
     seeds = m.get("seeds") or []
     deltas = cfg.get("deltas") or []
-    rows = [("generator", f"{gen.get('spec', (cfg.get('generator') or {}).get('spec', '?'))}"
-                          + (f" ({gen['architecture']})" if gen.get("architecture") else "")),
-            ("resolution", f"{gen['resolution']} × {gen['resolution']} px" if gen.get("resolution") else "–"),
-            ("faces", str(len(seeds)) if seeds else "–"),
-            ("pairs per draw", str(cfg.get("pairs_per_draw", "–"))),
-            ("draws per Δ", str(cfg.get("draws", "–"))),
-            ("Δ values", f"{len(deltas)} ({deltas[0]:g} … {deltas[-1]:g})" if deltas else "–")]
+    rows = [
+        (
+            "generator",
+            f"{gen.get('spec', (cfg.get('generator') or {}).get('spec', '?'))}"
+            + (f" ({gen['architecture']})" if gen.get("architecture") else ""),
+        ),
+        (
+            "resolution",
+            f"{gen['resolution']} × {gen['resolution']} px" if gen.get("resolution") else "–",
+        ),
+        ("faces", str(len(seeds)) if seeds else "–"),
+        ("pairs per draw", str(cfg.get("pairs_per_draw", "–"))),
+        ("draws per Δ", str(cfg.get("draws", "–"))),
+        ("Δ values", f"{len(deltas)} ({deltas[0]:g} … {deltas[-1]:g})" if deltas else "–"),
+    ]
     dims = {e["name"]: (e.get("description") or {}).get("dim") for e in m.get("spaces") or []}
-    spaces = [{"space": sp, "color": page.color(sp.name), "marker": page.styles[sp.name].marker,
-               "dim": dims.get(sp.name)} for sp in _ordered_spaces(page.run)]
-    return {"rows": rows, "spaces": spaces, "delta": DELTA_DEFINITION,
-            "links": page.downloads.links("manifest.json")}
+    spaces = [
+        {
+            "space": sp,
+            "color": page.color(sp.name),
+            "marker": page.styles[sp.name].marker,
+            "dim": dims.get(sp.name),
+        }
+        for sp in _ordered_spaces(page.run)
+    ]
+    return {
+        "rows": rows,
+        "spaces": spaces,
+        "delta": DELTA_DEFINITION,
+        "links": page.downloads.links("manifest.json"),
+    }
 
 
-def _sweep_findings(page: Page, derived: SweepTables, reference: str | None,
-                    titles: Mapping[str, str]) -> dict[str, Any]:
+def _sweep_findings(
+    page: Page, derived: SweepTables, reference: str | None, titles: Mapping[str, str]
+) -> dict[str, Any]:
     run = page.run
     m = run.manifest
     cfg = m.get("config") or {}
-    dims = {e["name"]: int((e.get("description") or {}).get("dim") or 0) for e in m.get("spaces") or []}
+    dims = {
+        e["name"]: int((e.get("description") or {}).get("dim") or 0) for e in m.get("spaces") or []
+    }
     reactions = derived.reactions
     cross = reactions if reactions is not None and "relative" in reactions.columns else None
-    f = sweep_findings(_fd_rows(derived.effects), None if cross is not None else reactions,
-                       getattr(derived, "null", None), run.verification, cross_space=cross,
-                       spaces=[(s.name, s.label, s.trained) for s in _ordered_spaces(run)],
-                       order=run.interventions(), reference=reference,
-                       prepared=m.get("interventions_prepared"), n_faces=len(m.get("seeds") or []) or None,
-                       pairs_per_draw=cfg.get("pairs_per_draw"), draws=cfg.get("draws"),
-                       dims={k: v for k, v in dims.items() if v})
+    f = sweep_findings(
+        _fd_rows(derived.effects),
+        None if cross is not None else reactions,
+        getattr(derived, "null", None),
+        run.verification,
+        cross_space=cross,
+        spaces=[(s.name, s.label, s.trained) for s in _ordered_spaces(run)],
+        order=run.interventions(),
+        reference=reference,
+        prepared=m.get("interventions_prepared"),
+        n_faces=len(m.get("seeds") or []) or None,
+        pairs_per_draw=cfg.get("pairs_per_draw"),
+        draws=cfg.get("draws"),
+        dims={k: v for k, v in dims.items() if v},
+    )
     return headline(f, titles)
 
 
@@ -410,59 +532,94 @@ def _rank(page: Page) -> dict[str, Any] | None:
             for sp in spaces:
                 r = part[(part["generator"] == g) & (part["space"] == sp.name)]
                 r = r.iloc[0] if len(r) else None
-                cells.append({"value": None if r is None else r["value"],
-                              "lo": None if r is None else r["ci_low"],
-                              "hi": None if r is None else r["ci_high"],
-                              "rank": "–" if r is None else int(r["rank"]),
-                              "stability": None if r is None else r["stability"]})
+                cells.append(
+                    {
+                        "value": None if r is None else r["value"],
+                        "lo": None if r is None else r["ci_low"],
+                        "hi": None if r is None else r["ci_high"],
+                        "rank": "–" if r is None else int(r["rank"]),
+                        "stability": None if r is None else r["stability"],
+                    }
+                )
             rows.append({"generator": g, "cells": cells})
         figure = None
         if metric in ("fd", "precision", "recall"):
             ylabel = "FD" if metric == "fd" else metric
-            figure = figures.rank_ci_figure(metrics, metric, spaces, page.styles, generators, ylabel)
-        tables.append({"title": title, "anchor": _anchor(f"rank-{metric}"), "rows": rows,
-                       "figure": figure})
+            figure = figures.rank_ci_figure(
+                metrics, metric, spaces, page.styles, generators, ylabel
+            )
+        tables.append(
+            {"title": title, "anchor": _anchor(f"rank-{metric}"), "rows": rows, "figure": figure}
+        )
     taus = []
     if tau is not None:
         for metric in ("fd", "kid"):
             if not (tau["metric"] == metric).any():
                 continue
-            mat = tau_matrix(tau, metric).reindex(index=[s.name for s in spaces],
-                                                  columns=[s.name for s in spaces])
-            heat = figures.heatmap(mat, f"Kendall τ of the {metric.upper()} rankings", cmap="RdBu",
-                                   vmin=-1, vmax=1, col_labels=[s.label for s in spaces],
-                                   row_labels=[s.label for s in spaces],
-                                   cbar_label="τ") if len(spaces) > 1 else None
-            taus.append({"title": f"{metric.upper()} rankings", "heatmap": heat,
-                         "rows": [{"space": sp, "cells": list(mat.loc[sp.name])} for sp in spaces]})
+            mat = tau_matrix(tau, metric).reindex(
+                index=[s.name for s in spaces], columns=[s.name for s in spaces]
+            )
+            heat = (
+                figures.heatmap(
+                    mat,
+                    f"Kendall τ of the {metric.upper()} rankings",
+                    cmap="RdBu",
+                    vmin=-1,
+                    vmax=1,
+                    col_labels=[s.label for s in spaces],
+                    row_labels=[s.label for s in spaces],
+                    cbar_label="τ",
+                )
+                if len(spaces) > 1
+                else None
+            )
+            taus.append(
+                {
+                    "title": f"{metric.upper()} rankings",
+                    "heatmap": heat,
+                    "rows": [{"space": sp, "cells": list(mat.loc[sp.name])} for sp in spaces],
+                }
+            )
     if len(generators) < MIN_TAU_GENERATORS:
-        taus = []            # τ between two rankings of two generators is ±1 by construction
+        taus = []  # τ between two rankings of two generators is ±1 by construction
     fd = rankings[rankings["metric"] == "fd"]
     stability = []
     for g in generators:
         cells = []
         for sp in spaces:
             r = fd[(fd["generator"] == g) & (fd["space"] == sp.name)].iloc[0]
-            cells.append({k: r[k] for k in ("rank", "stability", "rank_mean", "rank_ci_low",
-                                            "rank_ci_high")})
+            cells.append(
+                {k: r[k] for k in ("rank", "stability", "rank_mean", "rank_ci_low", "rank_ci_high")}
+            )
         stability.append({"generator": g, "cells": cells})
     first = metrics.iloc[0]
     links = page.downloads
-    return {"spaces": spaces, "strips": strips, "tables": tables, "taus": taus,
-            "stability": stability, "reference_real": bool(ref.get("real", False)),
-            "reference_label": f"reference: {ref.get('spec', '?')}"
-                               + (f" (psi={ref['truncation_psi']:g})"
-                                  if ref.get("truncation_psi", 1.0) != 1.0 else ""),
-            "reference_note": ref.get("note", ""), "n_generator": int(first["n_generator"]),
-            "n_reference": int(first["n_reference"]), "n_boot": int(first["n_boot"]),
-            "n_generators": len(generators), "min_tau_generators": MIN_TAU_GENERATORS,
-            "floor": _floor(run, spaces, metrics), "paired": _paired(run, spaces),
-            "resolutions": _resolution_rows(run.manifest),
-            "settings": rank_settings(run),
-            "links": {"rankings": links.links("tables/rankings", "tables/rank_metrics"),
-                      "tau": links.links("tables/kendall_tau"),
-                      "paired": links.links("tables/paired_differences"),
-                      "floor": links.links("tables/reference_floor", "tables/rank_metrics")}}
+    return {
+        "spaces": spaces,
+        "strips": strips,
+        "tables": tables,
+        "taus": taus,
+        "stability": stability,
+        "reference_real": bool(ref.get("real", False)),
+        "reference_label": f"reference: {ref.get('spec', '?')}"
+        + (f" (psi={ref['truncation_psi']:g})" if ref.get("truncation_psi", 1.0) != 1.0 else ""),
+        "reference_note": ref.get("note", ""),
+        "n_generator": int(first["n_generator"]),
+        "n_reference": int(first["n_reference"]),
+        "n_boot": int(first["n_boot"]),
+        "n_generators": len(generators),
+        "min_tau_generators": MIN_TAU_GENERATORS,
+        "floor": _floor(run, spaces, metrics),
+        "paired": _paired(run, spaces),
+        "resolutions": _resolution_rows(run.manifest),
+        "settings": rank_settings(run),
+        "links": {
+            "rankings": links.links("tables/rankings", "tables/rank_metrics"),
+            "tau": links.links("tables/kendall_tau"),
+            "paired": links.links("tables/paired_differences"),
+            "floor": links.links("tables/reference_floor", "tables/rank_metrics"),
+        },
+    }
 
 
 def set_resolutions(manifest: Mapping[str, Any]) -> dict[str, int]:
@@ -479,10 +636,19 @@ def _resolution_rows(manifest: Mapping[str, Any]) -> dict[str, Any] | None:
     res = set_resolutions(manifest)
     if not res:
         return None
-    return {"rows": [{"set": k, "px": v,
-                      "rule": (((manifest.get("sets") or {}).get(k) or {}).get("generator") or {})
-                      .get("resolution_rule", "")} for k, v in res.items()],
-            "mismatch": len(set(res.values())) > 1}
+    return {
+        "rows": [
+            {
+                "set": k,
+                "px": v,
+                "rule": (((manifest.get("sets") or {}).get(k) or {}).get("generator") or {}).get(
+                    "resolution_rule", ""
+                ),
+            }
+            for k, v in res.items()
+        ],
+        "mismatch": len(set(res.values())) > 1,
+    }
 
 
 def _floor(run: RunData, spaces: Sequence[Space], metrics: pd.DataFrame) -> dict[str, Any] | None:
@@ -498,14 +664,22 @@ def _floor(run: RunData, spaces: Sequence[Space], metrics: pd.DataFrame) -> dict
         for sp in spaces:
             r = table[(table["set"] == set_id) & (table["space"] == sp.name)]
             full = metrics[(metrics["generator"] == set_id) & (metrics["space"] == sp.name)]
-            cells.append({"fd": r.iloc[0]["fd"] if len(r) else None,
-                          "sd": r.iloc[0]["fd_sd"] if len(r) else None,
-                          "full": full.iloc[0]["fd"] if len(full) else None})
+            cells.append(
+                {
+                    "fd": r.iloc[0]["fd"] if len(r) else None,
+                    "sd": r.iloc[0]["fd_sd"] if len(r) else None,
+                    "full": full.iloc[0]["fd"] if len(full) else None,
+                }
+            )
         rows.append({"set": set_id, "reference": set_id == "reference", "cells": cells})
     first = table.iloc[0]
-    return {"rows": rows, "m": int(first["n_a"]), "splits": int(first["splits"]),
-            "n_reference": int(metrics.iloc[0]["n_reference"]),
-            "n_generator": int(metrics.iloc[0]["n_generator"])}
+    return {
+        "rows": rows,
+        "m": int(first["n_a"]),
+        "splits": int(first["splits"]),
+        "n_reference": int(metrics.iloc[0]["n_reference"]),
+        "n_generator": int(metrics.iloc[0]["n_generator"]),
+    }
 
 
 def _paired(run: RunData, spaces: Sequence[Space]) -> dict[str, Any] | None:
@@ -524,16 +698,29 @@ def _paired(run: RunData, spaces: Sequence[Space]) -> dict[str, Any] | None:
                 continue
             r = r.iloc[0]
             verdict = "a" if r["hi"] < 0 else "b" if r["lo"] > 0 else ""
-            cells.append({"diff": r["diff"], "lo": r["lo"], "hi": r["hi"], "plain": r["diff_plain"],
-                          "css": "lead" if verdict else "", "closer": {"a": a, "b": b}.get(verdict)})
+            cells.append(
+                {
+                    "diff": r["diff"],
+                    "lo": r["lo"],
+                    "hi": r["hi"],
+                    "plain": r["diff_plain"],
+                    "css": "lead" if verdict else "",
+                    "closer": {"a": a, "b": b}.get(verdict),
+                }
+            )
         rows.append({"a": a, "b": b, "cells": cells})
-    return {"rows": rows, "method": str(fd.iloc[0]["method"]) if len(fd) else "",
-            "n_boot": int(fd.iloc[0]["n_boot"]) if len(fd) else 0}
+    return {
+        "rows": rows,
+        "method": str(fd.iloc[0]["method"]) if len(fd) else "",
+        "n_boot": int(fd.iloc[0]["n_boot"]) if len(fd) else 0,
+    }
 
 
 def _timing_sum(manifest: Mapping[str, Any], *keys: str) -> float:
     """Seconds spent on `keys` (main categories or details) over every invocation of the run."""
-    history = manifest.get("timing_history") or ([manifest["timing"]] if manifest.get("timing") else [])
+    history = manifest.get("timing_history") or (
+        [manifest["timing"]] if manifest.get("timing") else []
+    )
     total = 0.0
     for t in history:
         for k in keys:
@@ -548,18 +735,33 @@ def rank_settings(run: RunData) -> list[tuple[str, str]]:
     mc = cfg.get("metrics") or {}
     metrics = run.table("rank_metrics")
     first = metrics.iloc[0] if metrics is not None and len(metrics) else None
-    rows = [("bootstrap", f"{mc.get('n_boot', first['n_boot'] if first is not None else '?')} "
-                          f"replicates, {float(mc.get('ci', 0.95)):.0%} intervals, seed "
-                          f"{cfg.get('seed', '?')}; every generator resampled jointly "
-                          "(same reference rows, matched seeds)"),
-            ("precision/recall, density/coverage", f"k = {mc.get('pr_k', '?')}, k = {mc.get('dc_k', '?')}")]
+    rows = [
+        (
+            "bootstrap",
+            f"{mc.get('n_boot', first['n_boot'] if first is not None else '?')} "
+            f"replicates, {float(mc.get('ci', 0.95)):.0%} intervals, seed "
+            f"{cfg.get('seed', '?')}; every generator resampled jointly "
+            "(same reference rows, matched seeds)",
+        ),
+        (
+            "precision/recall, density/coverage",
+            f"k = {mc.get('pr_k', '?')}, k = {mc.get('dc_k', '?')}",
+        ),
+    ]
     if first is not None:
         used = first.get("kid_subset_size_used")
         if used is None or pd.isna(used):
-            used = min(int(first["n_generator"]), int(first["n_reference"]), int(first["kid_subset_size"]))
-        rows.append(("KID", f"{int(first['kid_subsets'])} subset(s) of {int(used)} rows "
-                            f"(kid_subset_size = {int(first['kid_subset_size'])}: at most the "
-                            "smaller set)"))
+            used = min(
+                int(first["n_generator"]), int(first["n_reference"]), int(first["kid_subset_size"])
+            )
+        rows.append(
+            (
+                "KID",
+                f"{int(first['kid_subsets'])} subset(s) of {int(used)} rows "
+                f"(kid_subset_size = {int(first['kid_subset_size'])}: at most the "
+                "smaller set)",
+            )
+        )
     splits = mc.get("floor_splits")
     if splits is not None:
         rows.append(("reference floor", f"{splits} random half splits" if splits else "off"))
@@ -567,9 +769,14 @@ def rank_settings(run: RunData) -> list[tuple[str, str]]:
     if run.table("explained_fd") is not None:
         spent = _timing_sum(m, "explained", "scoring")
         total = _timing_sum(m, "total")
-        rows.append(("explained FD", f"on ({ex.get('n_boot', '?')} replicates, method "
-                                     f"{ex.get('method', '?')}): scoring and explained FD took "
-                                     f"{spent:.0f} s of the run's {total:.0f} s"))
+        rows.append(
+            (
+                "explained FD",
+                f"on ({ex.get('n_boot', '?')} replicates, method "
+                f"{ex.get('method', '?')}): scoring and explained FD took "
+                f"{spent:.0f} s of the run's {total:.0f} s",
+            )
+        )
     else:
         rows.append(("explained FD", "off ([explained] enabled = true turns it on)"))
     return rows
@@ -580,17 +787,27 @@ def _rank_findings(page: Page) -> dict[str, Any] | None:
     rankings, tau = run.table("rankings"), run.table("kendall_tau")
     if rankings is None:
         return None
-    f = rank_findings(rankings, tau, [(s.name, s.label, s.trained) for s in _ordered_spaces(run)],
-                      reference_real=bool((run.manifest.get("reference") or {}).get("real", False)),
-                      paired=run.table("paired_differences"),
-                      resolutions=set_resolutions(run.manifest))
+    f = rank_findings(
+        rankings,
+        tau,
+        [(s.name, s.label, s.trained) for s in _ordered_spaces(run)],
+        reference_real=bool((run.manifest.get("reference") or {}).get("real", False)),
+        paired=run.table("paired_differences"),
+        resolutions=set_resolutions(run.manifest),
+    )
     return rank_headline(f)
 
 
 # ---- the report -------------------------------------------------------------------------------
-def build_context(run: RunData, derived: SweepTables | None, ci_level: float = 0.95, *,
-                  html_dir: Path | None = None, settings: Mapping[str, Any] | None = None,
-                  command: Sequence[str] | None = None) -> dict[str, Any]:
+def build_context(
+    run: RunData,
+    derived: SweepTables | None,
+    ci_level: float = 0.95,
+    *,
+    html_dir: Path | None = None,
+    settings: Mapping[str, Any] | None = None,
+    command: Sequence[str] | None = None,
+) -> dict[str, Any]:
     """Everything the template shows. `html_dir`: the folder the HTML goes to (download links
     are relative to it; default the run directory); `settings`/`command`: the report's own
     settings and command line, for the provenance."""
@@ -598,14 +815,26 @@ def build_context(run: RunData, derived: SweepTables | None, ci_level: float = 0
     spaces = _ordered_spaces(run)
     notes = list(derived.notes) if derived else []
     reference = ((run.manifest.get("config") or {}).get("region") or {}).get("reference")
-    attributes = [_attribute(page, k, derived, reference) for k in run.interventions()] \
-        if derived is not None else []
-    titles = {a["key"]: a["title"].split(" (")[0] for a in attributes}     # short, for the box
+    attributes = (
+        [_attribute(page, k, derived, reference) for k in run.interventions()]
+        if derived is not None
+        else []
+    )
+    titles = {a["key"]: a["title"].split(" (")[0] for a in attributes}  # short, for the box
     findings = _sweep_findings(page, derived, reference, titles) if derived is not None else None
     reactions = _reactions(page, derived) if derived is not None else None
     region = _region(page, derived) if derived is not None else None
-    probes = probes_section(run, derived, lambda names: _ordered_spaces(run, names),
-                            page.downloads.links, REPORT_TABLES) if derived is not None else None
+    probes = (
+        probes_section(
+            run,
+            derived,
+            lambda names: _ordered_spaces(run, names),
+            page.downloads.links,
+            REPORT_TABLES,
+        )
+        if derived is not None
+        else None
+    )
     attention = attention_section(run, page.images) if run.kind == "sweep" else None
     if attention:
         attention["links"] = page.downloads.links("report_tables/attention", "attention/index.json")
@@ -632,7 +861,10 @@ def build_context(run: RunData, derived: SweepTables | None, ci_level: float = 0
         toc += [{"id": "reference", "title": "reference"}, {"id": "ranking", "title": "rankings"}]
         if rank["paired"]:
             toc.append({"id": "paired", "title": "paired differences"})
-        toc += [{"id": "agreement", "title": "Kendall τ"}, {"id": "stability", "title": "stability"}]
+        toc += [
+            {"id": "agreement", "title": "Kendall τ"},
+            {"id": "stability", "title": "stability"},
+        ]
     if explained:
         toc.append({"id": "explained", "title": "explained FD"})
     toc.append({"id": "provenance", "title": "provenance"})
@@ -642,22 +874,39 @@ def build_context(run: RunData, derived: SweepTables | None, ci_level: float = 0
         "title": f"{kind}: {m.get('name', run.root.name)}",
         "subtitle": f"run directory {run.root.name} · status {m.get('status', '?')}",
         "description": (m.get("config") or {}).get("description", ""),
-        "question": ("Which trained feature spaces' Fréchet distance reacts most and least when "
-                     "one attribute of the faces changes?" if run.kind == "sweep" else
-                     "How do the generators rank against the reference, and do the feature "
-                     "spaces agree?"),
-        "spaces": spaces, "colors": {s.name: page.color(s.name) for s in spaces},
-        "any_untrained": any(not s.trained for s in spaces), "toc": toc, "notes": notes,
-        "findings": findings, "design": _design(page) if run.kind == "sweep" else None,
-        "attributes": attributes, "reactions": reactions, "probes": probes, "region": region,
-        "rank": rank, "attention": attention,
-        "explained": explained, "ci_level": page.ci_label, "effects_note": EFFECTS_NOTE,
-        "provenance": provenance(run, dict(rank_settings(run)) if rank else (settings or {}),
-                                 command)}
+        "question": (
+            "Which trained feature spaces' Fréchet distance reacts most and least when "
+            "one attribute of the faces changes?"
+            if run.kind == "sweep"
+            else "How do the generators rank against the reference, and do the feature "
+            "spaces agree?"
+        ),
+        "spaces": spaces,
+        "colors": {s.name: page.color(s.name) for s in spaces},
+        "any_untrained": any(not s.trained for s in spaces),
+        "toc": toc,
+        "notes": notes,
+        "findings": findings,
+        "design": _design(page) if run.kind == "sweep" else None,
+        "attributes": attributes,
+        "reactions": reactions,
+        "probes": probes,
+        "region": region,
+        "rank": rank,
+        "attention": attention,
+        "explained": explained,
+        "ci_level": page.ci_label,
+        "effects_note": EFFECTS_NOTE,
+        "provenance": provenance(
+            run, dict(rank_settings(run)) if rank else (settings or {}), command
+        ),
+    }
     context["provenance"]["links"] = page.downloads.links("manifest.json")
     context["provenance"]["table_links"] = {
-        name: page.downloads.href(run.root / "tables" / name) for name, _ in context["provenance"]["tables"]}
-    context["pictures"] = page.images.pictures()      # after every section added its strips
+        name: page.downloads.href(run.root / "tables" / name)
+        for name, _ in context["provenance"]["tables"]
+    }
+    context["pictures"] = page.images.pictures()  # after every section added its strips
     return context
 
 
@@ -669,28 +918,42 @@ def write_report_tables(root: Path, derived: SweepTables) -> list[Path]:
     return out
 
 
-def build_report(run_dir: str | Path, out: str | Path | None = None, *, n_boot: int = 2000,
-                 permutations: int = 0, seed: int = 0, log: Log = print,
-                 command: Sequence[str] | None = None,
-                 distances: Sequence[str] = DEFAULT_DISTANCES) -> Path:
+def build_report(
+    run_dir: str | Path,
+    out: str | Path | None = None,
+    *,
+    n_boot: int = 2000,
+    permutations: int = 0,
+    seed: int = 0,
+    log: Log = print,
+    command: Sequence[str] | None = None,
+    distances: Sequence[str] = DEFAULT_DISTANCES,
+) -> Path:
     """Write the report of a run directory; returns the HTML path (default RUN_DIR/report.html).
     `command`: the command line that asked for it (recorded in the provenance); `distances`:
     the distances of the effects tables (`counterfactual.analysis.distances`, FD always)."""
     run = load_run(run_dir)
     derived = None
     if run.kind == "sweep":
-        derived = sweep_tables(run, n_boot=n_boot, seed=seed, permutations=permutations,
-                               distances=distances)
+        derived = sweep_tables(
+            run, n_boot=n_boot, seed=seed, permutations=permutations, distances=distances
+        )
         write_report_tables(run.root, derived)
         for note in derived.notes:
             log(f"note: {note}")
     path = Path(out) if out is not None else run.root / REPORT_FILE
-    settings = {"n_boot": n_boot, "permutations": permutations, "seed": seed, "ci": 0.95} \
-        if run.kind == "sweep" else {}
+    settings = (
+        {"n_boot": n_boot, "permutations": permutations, "seed": seed, "ci": 0.95}
+        if run.kind == "sweep"
+        else {}
+    )
     if settings and tuple(distances) != DEFAULT_DISTANCES:
-        settings["distances"] = ", ".join(check_distances(distances))          # a rank report computes nothing of its own
-    html = render(build_context(run, derived, html_dir=path.parent, settings=settings,
-                                command=command))
+        settings["distances"] = ", ".join(
+            check_distances(distances)
+        )  # a rank report computes nothing of its own
+    html = render(
+        build_context(run, derived, html_dir=path.parent, settings=settings, command=command)
+    )
     write_text(path, html)
     return path
 

@@ -1,4 +1,5 @@
 """The `counterfactual report RUN_DIR` subcommand."""
+
 from __future__ import annotations
 
 import argparse
@@ -7,16 +8,23 @@ from typing import Any
 
 def cmd_report(args: argparse.Namespace) -> int:
     from counterfactual.report.build import build_report
-    path = build_report(args.run_dir, out=args.out, n_boot=args.n_boot,
-                        permutations=args.permutations, seed=args.seed,
-                        distances=args.distances,
-                        command=["counterfactual", *getattr(args, "argv", ["report", args.run_dir])])
+
+    path = build_report(
+        args.run_dir,
+        out=args.out,
+        n_boot=args.n_boot,
+        permutations=args.permutations,
+        seed=args.seed,
+        distances=args.distances,
+        command=["counterfactual", *getattr(args, "argv", ["report", args.run_dir])],
+    )
     print(f"report written to {path}")
     return 0
 
 
 def _distances(text: str) -> tuple[str, ...]:
     from counterfactual.analysis.distances import DISTANCES, check_distances
+
     names = list(DISTANCES) if text.strip().lower() == "all" else text.split(",")
     try:
         return check_distances(names)
@@ -26,23 +34,44 @@ def _distances(text: str) -> tuple[str, ...]:
 
 def add_report_parser(sub: Any) -> None:
     """Register `report` on the CLI's subparsers."""
-    p = sub.add_parser("report", help="build the self-contained HTML report of a run directory",
-                       description="Reads a sweep or rank run directory and writes one "
-                                   "self-contained RUN_DIR/report.html (images and plots "
-                                   "embedded) plus the analysis tables in RUN_DIR/report_tables.")
+    p = sub.add_parser(
+        "report",
+        help="build the self-contained HTML report of a run directory",
+        description="Reads a sweep or rank run directory and writes one "
+        "self-contained RUN_DIR/report.html (images and plots "
+        "embedded) plus the analysis tables in RUN_DIR/report_tables.",
+    )
     p.add_argument("run_dir", metavar="RUN_DIR", help="a finished sweep or rank run directory")
-    p.add_argument("--out", default=None, metavar="FILE",
-                   help="HTML file to write (default RUN_DIR/report.html)")
-    p.add_argument("--n-boot", type=int, default=2000, metavar="N",
-                   help="bootstrap replicates of the descriptive bands over the sweep's draws "
-                        "(default 2000)")
-    p.add_argument("--permutations", type=int, default=0, metavar="N",
-                   help="within-pair swap permutations per attribute x space test (default 0: "
-                        "the smallest count at which Holm over all the run's tests can reach "
-                        "alpha = 0.05 with a factor 2 to spare, 2 m / alpha - 1)")
+    p.add_argument(
+        "--out",
+        default=None,
+        metavar="FILE",
+        help="HTML file to write (default RUN_DIR/report.html)",
+    )
+    p.add_argument(
+        "--n-boot",
+        type=int,
+        default=2000,
+        metavar="N",
+        help="bootstrap replicates of the descriptive bands over the sweep's draws (default 2000)",
+    )
+    p.add_argument(
+        "--permutations",
+        type=int,
+        default=0,
+        metavar="N",
+        help="within-pair swap permutations per attribute x space test (default 0: "
+        "the smallest count at which Holm over all the run's tests can reach "
+        "alpha = 0.05 with a factor 2 to spare, 2 m / alpha - 1)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the analysis (default 0)")
-    p.add_argument("--distances", type=_distances, default=("fd",), metavar="D,D,...",
-                   help="distances of the effects tables, comma-separated, from fd, kid, cmmd, "
-                        "mmd, precision, recall, density, coverage (default fd; fd always runs; "
-                        "'all' for every one)")
+    p.add_argument(
+        "--distances",
+        type=_distances,
+        default=("fd",),
+        metavar="D,D,...",
+        help="distances of the effects tables, comma-separated, from fd, kid, cmmd, "
+        "mmd, precision, recall, density, coverage (default fd; fd always runs; "
+        "'all' for every one)",
+    )
     p.set_defaults(func=cmd_report)

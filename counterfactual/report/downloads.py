@@ -3,6 +3,7 @@
 Links are relative to the HTML file's folder (RUN_DIR for the default RUN_DIR/report.html),
 so the run directory can be moved or archived whole. Only files that exist are linked.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,8 +28,11 @@ class Downloads:
         out = []
         for name in names:
             path = self.root / name
-            candidates = [path] if path.suffix and path.is_file() else \
-                [path.with_name(f"{path.name}.{fmt}") for fmt in FORMATS]
+            candidates = (
+                [path]
+                if path.suffix and path.is_file()
+                else [path.with_name(f"{path.name}.{fmt}") for fmt in FORMATS]
+            )
             for c in candidates:
                 if c.is_file():
                     out.append({"href": self.href(c), "label": c.relative_to(self.root).as_posix()})

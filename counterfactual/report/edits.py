@@ -5,6 +5,7 @@ the sweep learned a direction or calibrated a strength). Registry: `DESCRIBERS` 
 description's "kind" to a function returning (title, sentence); unknown kinds fall back to
 the intervention's key and its parameters.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,43 +28,60 @@ def _latent(key: str, d: Mapping[str, Any]) -> tuple[str, str]:
     target = d.get("target_scorer") or key
     direction = d.get("direction") or {}
     space = direction.get("space") or d.get("space") or "latent"
-    source = ("a direction read from " + str(d["direction_file"])) if d.get("direction_file") \
+    source = (
+        ("a direction read from " + str(d["direction_file"]))
+        if d.get("direction_file")
         else "a learned linear boundary (InterFaceGAN-style SVM on scorer labels)"
+    )
     alpha = d.get("alpha")
-    strength = f"strength α = {_param(alpha)} ({d.get('alpha_source', 'given')})" if alpha is not None \
+    strength = (
+        f"strength α = {_param(alpha)} ({d.get('alpha_source', 'given')})"
+        if alpha is not None
         else "calibrated strength"
+    )
     layers = f", layers {d['layers']}" if d.get("layers") else ""
-    return (f"{_title_case(str(target))} edit (learned latent direction)",
-            f"Moves each face's {space} latent along {source} for the {target} scorer, "
-            f"{strength}{layers}; the twin is generated from the moved latent.")
+    return (
+        f"{_title_case(str(target))} edit (learned latent direction)",
+        f"Moves each face's {space} latent along {source} for the {target} scorer, "
+        f"{strength}{layers}; the twin is generated from the moved latent.",
+    )
 
 
 def _truncation(key: str, d: Mapping[str, Any]) -> tuple[str, str]:
     psi = d.get("psi")
     cutoff = f", layers below {d['cutoff']}" if d.get("cutoff") is not None else ""
-    return (f"Truncation ψ = {_param(psi)}",
-            f"Pulls each latent towards the average (ψ = {_param(psi)}{cutoff}: {d.get('rule', '')}), "
-            "which makes faces more typical; the twin is generated from the truncated latent.")
+    return (
+        f"Truncation ψ = {_param(psi)}",
+        f"Pulls each latent towards the average (ψ = {_param(psi)}{cutoff}: {d.get('rule', '')}), "
+        "which makes faces more typical; the twin is generated from the truncated latent.",
+    )
 
 
 def _occluder(key: str, d: Mapping[str, Any]) -> tuple[str, str]:
     what = str(d.get("config_name") or key)
-    return (f"{_title_case(what)} (synthetic occluder)",
-            f"Draws a {what} onto the base image in pixel space (shape {d.get('shape', '?')}, "
-            f"colour {d.get('color', '?')}, anchored by {d.get('anchor', 'landmarks')}); "
-            "the generator is not asked for it.")
+    return (
+        f"{_title_case(what)} (synthetic occluder)",
+        f"Draws a {what} onto the base image in pixel space (shape {d.get('shape', '?')}, "
+        f"colour {d.get('color', '?')}, anchored by {d.get('anchor', 'landmarks')}); "
+        "the generator is not asked for it.",
+    )
 
 
 def _region(verb: str, noun: str) -> Describer:
     def describe(key: str, d: Mapping[str, Any]) -> tuple[str, str]:
         region = str(d.get("region") or key.split(":", 1)[-1])
         if region == "all":
-            return (f"Whole image {verb} (reference distortion)",
-                    f"Applies the {noun} to every pixel. It is the reference "
-                    "that normalises the region edits, and is expected to move every scorer.")
+            return (
+                f"Whole image {verb} (reference distortion)",
+                f"Applies the {noun} to every pixel. It is the reference "
+                "that normalises the region edits, and is expected to move every scorer.",
+            )
         mask = d.get("mask", "a region mask")
-        return (f"{_title_case(region)} {verb} (region distortion)",
-                f"{_title_case(noun)} inside the {region} mask ({mask}).")
+        return (
+            f"{_title_case(region)} {verb} (region distortion)",
+            f"{_title_case(noun)} inside the {region} mask ({mask}).",
+        )
+
     return describe
 
 
@@ -76,8 +94,9 @@ DESCRIBERS: dict[str, Describer] = {
 }
 
 
-def describe_edit(key: str, description: Mapping[str, Any] | None,
-                  params: Mapping[str, Any] | None = None) -> tuple[str, str]:
+def describe_edit(
+    key: str, description: Mapping[str, Any] | None, params: Mapping[str, Any] | None = None
+) -> tuple[str, str]:
     """(section title, one sentence) for intervention `key`."""
     d = description or {}
     fn = DESCRIBERS.get(str(d.get("kind", "")))

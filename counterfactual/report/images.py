@@ -7,6 +7,7 @@ report must stay under 1 MB). `ImageBank` keeps one copy of each strip: the page
 it once (an SVG <image> in a hidden <defs>) and shows it wherever it is needed with <use>,
 so the base faces shown beside every edit are embedded a single time.
 """
+
 from __future__ import annotations
 
 import base64
@@ -19,12 +20,13 @@ from PIL import Image
 
 GAP = 2
 JPEG_QUALITY = 92
-DISPLAY_HEIGHT = 96          # CSS pixels a strip is shown at (at least its native height)
+DISPLAY_HEIGHT = 96  # CSS pixels a strip is shown at (at least its native height)
 
 
 @dataclass(frozen=True)
 class Picture:
     """One embedded image: its id in the page, data URI and size (native and displayed)."""
+
     id: str
     uri: str
     width: int
@@ -44,7 +46,9 @@ def strip_jpeg(images: np.ndarray, max_images: int = 8) -> tuple[bytes, int, int
     """A row of up to `max_images` uint8 NCHW images (white gaps) as JPEG bytes, width, height."""
     arr = np.asarray(images)
     if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[1] not in (1, 3):
-        raise ValueError(f"expected uint8 NCHW images with 1 or 3 channels, got {arr.dtype} {arr.shape}")
+        raise ValueError(
+            f"expected uint8 NCHW images with 1 or 3 channels, got {arr.dtype} {arr.shape}"
+        )
     arr = arr[:max_images]
     if arr.shape[1] == 1:
         arr = np.repeat(arr, 3, axis=1)
@@ -52,10 +56,11 @@ def strip_jpeg(images: np.ndarray, max_images: int = 8) -> tuple[bytes, int, int
     canvas = np.full((h, n * w + (n - 1) * GAP, 3), 255, dtype=np.uint8)
     for i in range(n):
         x = i * (w + GAP)
-        canvas[:, x:x + w] = arr[i].transpose(1, 2, 0)
+        canvas[:, x : x + w] = arr[i].transpose(1, 2, 0)
     buf = io.BytesIO()
-    Image.fromarray(canvas).save(buf, format="JPEG", quality=JPEG_QUALITY, subsampling=0,
-                                 optimize=True)
+    Image.fromarray(canvas).save(
+        buf, format="JPEG", quality=JPEG_QUALITY, subsampling=0, optimize=True
+    )
     return buf.getvalue(), canvas.shape[1], canvas.shape[0]
 
 

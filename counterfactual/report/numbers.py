@@ -7,6 +7,7 @@ everywhere: 1.10, 1.12, 0.00657), fixed notation inside [1e-3, 1e4) and scientif
     num(7113.4) -> "7110"     num(20580) -> "2.06e4"     num(0.00657) -> "0.00657"
     interval(1.02, 1.11) -> "[1.02, 1.11]"               pct(0.456) -> "46%"
 """
+
 from __future__ import annotations
 
 import math
@@ -37,11 +38,11 @@ def num(value: Any, sig: int = SIG) -> str:
         return "∞" if v > 0 else "-∞"
     if v == 0:
         return "0"
-    rounded = float(f"{v:.{sig - 1}e}")          # round first: 9999.6 -> 1.00e4 (scientific)
+    rounded = float(f"{v:.{sig - 1}e}")  # round first: 9999.6 -> 1.00e4 (scientific)
     exponent = math.floor(math.log10(abs(rounded)))
     if FIXED_RANGE[0] <= abs(rounded) < FIXED_RANGE[1]:
         return f"{rounded:.{max(sig - 1 - exponent, 0)}f}"
-    mantissa = rounded / 10 ** exponent
+    mantissa = rounded / 10**exponent
     return f"{mantissa:.{sig - 1}f}e{exponent}"
 
 
@@ -70,7 +71,7 @@ def pval(value: Any, floor: Any = None, bound: Any = False) -> str:
         return MISSING
     if bound is True or (bound not in (None, False) and _float(bound)):
         return f"≤{num(v)}"
-    if v == 0 and f is None:        # underflow of a normal tail, not an exact zero
+    if v == 0 and f is None:  # underflow of a normal tail, not an exact zero
         return "<1e-300"
     if f is not None and v <= f:
         return f"<{num(f)}" if v < f else f"≤{num(f)}"

@@ -5,6 +5,7 @@ Every occurrence of a feature space goes through the `space` macro (its colour s
 Every table sits in a `.tbl` box (it scrolls inside the box on narrow screens) with its
 download links (`.dl`). Images are data: URIs, each distinct strip defined once in <defs>.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -458,9 +459,15 @@ A negative drop: matching the prevalence moves the generated set away from the r
 
 def render(context: dict[str, Any]) -> str:
     """The report HTML from its context (autoescaped)."""
-    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined,
-                             trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(num=numbers.num, pval=numbers.pval, pct=numbers.pct, count=numbers.count,
-                       sortkey=numbers.sort_key)
+    env = jinja2.Environment(
+        autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True
+    )
+    env.filters.update(
+        num=numbers.num,
+        pval=numbers.pval,
+        pct=numbers.pct,
+        count=numbers.count,
+        sortkey=numbers.sort_key,
+    )
     env.globals.update(interval=numbers.interval)
     return env.from_string(TEMPLATE).render(css=CSS, script=SCRIPT, **context)

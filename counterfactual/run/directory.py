@@ -26,6 +26,7 @@ the files their task wrote: base images, stats, scores; the feature cache and le
 directions carry their own), verified before it is reused, and recomputed when it fails; the
 manifest of a finished run holds the sha256 of each table.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -41,17 +42,41 @@ from typing import Any
 from counterfactual.config import ConfigError, SweepConfig, config_diff
 from counterfactual.errors import UserError
 from counterfactual.run.lock import RunLock
-from counterfactual.foundation.files import TEMP_MARK, read_json, remove_partials, write_bytes, write_json
+from counterfactual.foundation.files import (
+    TEMP_MARK,
+    read_json,
+    remove_partials,
+    write_bytes,
+    write_json,
+)
 from counterfactual.foundation.hashing import sha256_file
 
 MANIFEST = "manifest.json"
 TABLES = "tables"
 REPORT_TABLES = "report_tables"
 _SLUG_RE = re.compile(r"[^A-Za-z0-9._-]+")
-_VERSIONED = ("counterfactual-fd", "torch", "torchvision", "numpy", "scipy", "pandas", "pyarrow",
-              "pydantic", "onnxruntime", "timm", "open_clip_torch", "insightface", "facenet-pytorch",
-              "statsmodels", "scikit-learn", "opencv-python-headless", "scikit-image", "pillow",
-              "matplotlib", "jinja2")
+_VERSIONED = (
+    "counterfactual-fd",
+    "torch",
+    "torchvision",
+    "numpy",
+    "scipy",
+    "pandas",
+    "pyarrow",
+    "pydantic",
+    "onnxruntime",
+    "timm",
+    "open_clip_torch",
+    "insightface",
+    "facenet-pytorch",
+    "statsmodels",
+    "scikit-learn",
+    "opencv-python-headless",
+    "scikit-image",
+    "pillow",
+    "matplotlib",
+    "jinja2",
+)
 
 
 class RunConfigMismatch(ConfigError):
@@ -85,6 +110,7 @@ def package_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     from counterfactual.version import git_commit
+
     commit = git_commit()
     if commit:
         out["git commit"] = commit
@@ -107,7 +133,9 @@ class RunDir:
         for part in (self.root, *self.root.parents):
             if part.exists():
                 if not part.is_dir():
-                    raise RunDirError(f"run directory {self.root}: {part} is a file, not a directory")
+                    raise RunDirError(
+                        f"run directory {self.root}: {part} is a file, not a directory"
+                    )
                 break
         self.lock.acquire()
         return self
@@ -199,8 +227,11 @@ class RunDir:
             if not ok:
                 if what is not None and path.exists() and path not in self._warned:
                     self._warned.add(path)
-                    warnings.warn(f"{path} fails its checksum (corrupt or truncated); recomputing "
-                                  f"{what}", CorruptFileWarning, stacklevel=3)
+                    warnings.warn(
+                        f"{path} fails its checksum (corrupt or truncated); recomputing {what}",
+                        CorruptFileWarning,
+                        stacklevel=3,
+                    )
                 return False
         return True
 
@@ -229,8 +260,17 @@ class RunDir:
         """Record a finished task with the sha256 of the files it wrote (`files`)."""
         sums = self.checksums(files)
         # No fsync: a marker lost to a power cut (or left empty) only means the task reruns.
-        write_json(self._marker(task_id), {"task": task_id, "key": key, "finished": time.time(),
-                                           **({"files": sums} if sums else {}), **info}, sync=False)
+        write_json(
+            self._marker(task_id),
+            {
+                "task": task_id,
+                "key": key,
+                "finished": time.time(),
+                **({"files": sums} if sums else {}),
+                **info,
+            },
+            sync=False,
+        )
 
     # manifest
     def read_manifest(self) -> dict[str, Any] | None:
@@ -241,17 +281,22 @@ class RunDir:
         except ValueError as exc:
             manifest = exc
         if not isinstance(manifest, dict):
-            raise RunDirError(f"corrupt manifest {self.manifest_path} ({manifest}); run again with "
-                              "--force to start this run directory over (finished tasks whose "
-                              "files pass their checksums are kept)")
+            raise RunDirError(
+                f"corrupt manifest {self.manifest_path} ({manifest}); run again with "
+                "--force to start this run directory over (finished tasks whose "
+                "files pass their checksums are kept)"
+            )
         return manifest
 
     def tables_intact(self, manifest: dict[str, Any]) -> list[str]:
         """The tables a finished run's manifest lists that are missing or fail their sha256."""
         sums = manifest.get("table_sha256") or {}
         bad = [name for name in manifest.get("tables", []) if not (self.tables / name).is_file()]
-        return bad + [name for name, digest in sums.items() if name not in bad
-                      and not self.intact({f"{TABLES}/{name}": digest})]
+        return bad + [
+            name
+            for name, digest in sums.items()
+            if name not in bad and not self.intact({f"{TABLES}/{name}": digest})
+        ]
 
     def is_complete(self, config: SweepConfig) -> bool:
         """A finished run of this very config (results-wise) with all its tables intact."""
@@ -269,7 +314,9 @@ class RunDir:
         self.acquire()
         self.root.mkdir(parents=True, exist_ok=True)
         self.remove_partials()
-        self._previous_manifest = self.manifest_path.read_bytes() if self.manifest_path.exists() else None
+        self._previous_manifest = (
+            self.manifest_path.read_bytes() if self.manifest_path.exists() else None
+        )
         try:
             manifest = self.read_manifest()
         except RunDirError:
@@ -283,14 +330,22 @@ class RunDir:
             raise RunConfigMismatch(
                 f"{self.root} holds a run of a different config; changed keys:\n  {listed}\n"
                 "Use --force to run the new config here (finished tasks whose inputs did not "
-                "change are kept), or choose another --out.")
+                "change are kept), or choose another --out."
+            )
         manifest = manifest if manifest is not None and not force else {}
-        manifest.update({
-            "format": 1, "name": config.name, "status": "running",
-            "config": config.model_dump(mode="json"), "config_identity": identity,
-            "seeds": config.seed_list, "versions": package_versions(),
-            "created": manifest.get("created", time.time()), "updated": time.time(),
-        })
+        manifest.update(
+            {
+                "format": 1,
+                "name": config.name,
+                "status": "running",
+                "config": config.model_dump(mode="json"),
+                "config_identity": identity,
+                "seeds": config.seed_list,
+                "versions": package_versions(),
+                "created": manifest.get("created", time.time()),
+                "updated": time.time(),
+            }
+        )
         write_json(self.manifest_path, manifest)
         return manifest
 
@@ -312,7 +367,9 @@ class RunDir:
     def finish(self, tables: list[str], **fields: Any) -> dict[str, Any]:
         """Mark the run complete with its tables and their sha256."""
         sums = {name: sha256_file(self.tables / name) for name in tables}
-        return self.update_manifest(status="complete", tables=list(tables), table_sha256=sums, **fields)
+        return self.update_manifest(
+            status="complete", tables=list(tables), table_sha256=sums, **fields
+        )
 
     def remove_partials(self) -> int:
         """Delete the temp files killed writers left behind: ours (`TEMP_MARK`...) and other

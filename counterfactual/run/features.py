@@ -5,6 +5,7 @@ compute every feature-cache key once and record it here (`FeatureIndex.record`).
 the report read features through the index (`FeatureIndex.load`) and never rebuild a plan or
 a cache key.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -33,8 +34,10 @@ class FeatureIndex:
         try:
             data = read_json(path)
         except FileNotFoundError:
-            raise FileNotFoundError(f"{path} not found: the run predates the feature index or "
-                                    "never extracted features; re-run it") from None
+            raise FileNotFoundError(
+                f"{path} not found: the run predates the feature index or "
+                "never extracted features; re-run it"
+            ) from None
         except ValueError as exc:
             raise ValueError(f"corrupt feature index {path}: {exc}") from None
         return {(e["set"], e["space"]): e for e in data.get("entries", [])}
@@ -42,8 +45,10 @@ class FeatureIndex:
     def key(self, set_name: str, space: str) -> str:
         entry = self.entries().get((set_name, space))
         if entry is None:
-            raise KeyError(f"{self.rd.feature_index_path} has no features of set {set_name!r} "
-                           f"in space {space!r}")
+            raise KeyError(
+                f"{self.rd.feature_index_path} has no features of set {set_name!r} "
+                f"in space {space!r}"
+            )
         return entry["key"]
 
     def load(self, set_name: str, space: str) -> np.ndarray:
@@ -52,6 +57,8 @@ class FeatureIndex:
 
         features = FeatureCache(self.rd.features).get(self.key(set_name, space))
         if features is None:
-            raise FileNotFoundError(f"cached features of set {set_name!r} in space {space!r} are "
-                                    f"missing from {self.rd.features}")
+            raise FileNotFoundError(
+                f"cached features of set {set_name!r} in space {space!r} are "
+                f"missing from {self.rd.features}"
+            )
         return features

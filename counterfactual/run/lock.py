@@ -7,6 +7,7 @@ message naming the holder. The file itself is never deleted (deleting a lock fil
 open would let two writers in). Readers (`report`) call `writer_of(root)` to learn whether a
 writer is running, without taking the lock.
 """
+
 from __future__ import annotations
 
 import errno
@@ -22,7 +23,7 @@ from typing import Any
 from counterfactual.errors import UserError
 
 LOCK_NAME = ".lock"
-_HOLDER_WAIT_S = 2.0          # how long a refused writer waits for the holder to write its details
+_HOLDER_WAIT_S = 2.0  # how long a refused writer waits for the holder to write its details
 
 
 class RunLockedError(UserError):
@@ -81,15 +82,21 @@ class RunLock:
                 os.close(fd)
                 raise RunLockedError(
                     f"{self.root} is being written by {describe_holder(holder)}; wait for it to "
-                    "finish, or choose another --out")
+                    "finish, or choose another --out"
+                )
             time.sleep(0.02)
-        holder = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time(),
-                  "command": " ".join(os.path.basename(a) if i == 0 else a
-                                      for i, a in enumerate(sys.argv))[:500]}
+        holder = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started": time.time(),
+            "command": " ".join(
+                os.path.basename(a) if i == 0 else a for i, a in enumerate(sys.argv)
+            )[:500],
+        }
         try:
             os.ftruncate(fd, 0)
             os.pwrite(fd, (json.dumps(holder) + "\n").encode("utf-8"), 0)
-        except OSError:                   # a full disk: the lock holds, its details are missing
+        except OSError:  # a full disk: the lock holds, its details are missing
             pass
         self._fd = fd
         return self
@@ -99,7 +106,7 @@ class RunLock:
             return
         fd, self._fd = self._fd, None
         try:
-            os.ftruncate(fd, 0)           # no holder any more (the file stays)
+            os.ftruncate(fd, 0)  # no holder any more (the file stays)
         except OSError:
             pass
         fcntl.flock(fd, fcntl.LOCK_UN)

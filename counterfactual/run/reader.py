@@ -4,6 +4,7 @@
 verification results; paths come from `RunDir` (the layout is defined there only), features
 from the run's `FeatureIndex`.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,6 +27,7 @@ from counterfactual.foundation.hashing import sha256_bytes
 @dataclass(frozen=True)
 class Space:
     """A feature space as the report shows it (untrained ones carry a badge everywhere)."""
+
     name: str
     label: str
     trained: bool
@@ -34,6 +36,7 @@ class Space:
 @dataclass
 class RunData:
     """Everything the report reads from one run directory."""
+
     root: Path
     manifest: dict[str, Any]
     tables: dict[str, pd.DataFrame]
@@ -51,7 +54,7 @@ class RunData:
 
     @property
     def kind(self) -> str:
-        """"rank" or "sweep"."""
+        """ "rank" or "sweep"."""
         if self.manifest.get("kind") == "rank" or "rank_metrics" in self.tables:
             return "rank"
         return "sweep"
@@ -69,9 +72,10 @@ class RunData:
             return None
         try:
             arr = np.load(path, allow_pickle=False)
-        except (ValueError, OSError, EOFError) as exc:     # damaged: the grid is left out
-            warnings.warn(f"{path}: unreadable sample images ({exc}); its grid is left out",
-                          stacklevel=2)
+        except (ValueError, OSError, EOFError) as exc:  # damaged: the grid is left out
+            warnings.warn(
+                f"{path}: unreadable sample images ({exc}); its grid is left out", stacklevel=2
+            )
             return None
         if arr.dtype != np.uint8 or arr.ndim != 4:
             raise ValueError(f"{path}: expected uint8 NCHW images, got {arr.dtype} {arr.shape}")
@@ -88,8 +92,10 @@ class RunData:
         out = {}
         for path in sorted(folder.glob("*.npy")):
             if not rd.files_intact(f"scores/{set_name}/{path.stem}"):
-                warnings.warn(f"{path}: missing from its task record or fails its checksum; "
-                              "left out", stacklevel=2)
+                warnings.warn(
+                    f"{path}: missing from its task record or fails its checksum; left out",
+                    stacklevel=2,
+                )
                 continue
             try:
                 out[path.stem] = np.asarray(np.load(path, allow_pickle=False), dtype=np.float64)
@@ -99,8 +105,10 @@ class RunData:
 
     def interventions(self) -> list[str]:
         """Intervention keys in config order (then any others found in the tables)."""
-        keys = [iv.get("id") or iv.get("name") for iv in
-                self.manifest.get("config", {}).get("interventions", []) or []]
+        keys = [
+            iv.get("id") or iv.get("name")
+            for iv in self.manifest.get("config", {}).get("interventions", []) or []
+        ]
         for name in ("dose_response",):
             df = self.tables.get(name)
             if df is not None:
@@ -119,8 +127,11 @@ class RunData:
         folder = self.dir.tables
         if not folder.is_dir():
             return []
-        return [(p.name, sha256_bytes(p.read_bytes()))
-                for p in sorted(folder.iterdir()) if p.is_file() and not p.name.startswith(".")]
+        return [
+            (p.name, sha256_bytes(p.read_bytes()))
+            for p in sorted(folder.iterdir())
+            if p.is_file() and not p.name.startswith(".")
+        ]
 
 
 def _spaces(manifest: dict[str, Any], tables: dict[str, pd.DataFrame]) -> dict[str, Space]:
@@ -130,8 +141,11 @@ def _spaces(manifest: dict[str, Any], tables: dict[str, pd.DataFrame]) -> dict[s
         out[entry["name"]] = Space(entry["name"], entry.get("label") or entry["name"], trained)
     for df in tables.values():
         if {"space", "trained"} <= set(df.columns):
-            for row in df[["space", *(["space_label"] if "space_label" in df else []),
-                           "trained"]].drop_duplicates("space").itertuples(index=False):
+            for row in (
+                df[["space", *(["space_label"] if "space_label" in df else []), "trained"]]
+                .drop_duplicates("space")
+                .itertuples(index=False)
+            ):
                 if row.space not in out:
                     label = getattr(row, "space_label", row.space)
                     out[row.space] = Space(row.space, label, as_bool(row.trained))
@@ -144,18 +158,24 @@ def check_readable(rd: RunDir, manifest: dict[str, Any]) -> None:
     tables of two configs or of a half-written run."""
     holder = writer_of(rd.root)
     if holder is not None:
-        raise RunDirError(f"{rd.root} is being written by {describe_holder(holder)}; build the "
-                          "report when that run has finished")
+        raise RunDirError(
+            f"{rd.root} is being written by {describe_holder(holder)}; build the "
+            "report when that run has finished"
+        )
     status = manifest.get("status", "unknown")
     if status != "complete":
-        raise RunDirError(f"{rd.root}: the run is not complete (status {status!r}), so its tables "
-                          "may be partial or from an earlier config; finish it (run the same "
-                          "command again) before building the report")
+        raise RunDirError(
+            f"{rd.root}: the run is not complete (status {status!r}), so its tables "
+            "may be partial or from an earlier config; finish it (run the same "
+            "command again) before building the report"
+        )
     bad = rd.tables_intact(manifest)
     if bad:
-        raise RunDirError(f"{rd.root}: tables {', '.join(bad)} are missing or not the ones this run "
-                          "wrote (sha256 differs from the manifest); run the same command again "
-                          "to rewrite them")
+        raise RunDirError(
+            f"{rd.root}: tables {', '.join(bad)} are missing or not the ones this run "
+            "wrote (sha256 differs from the manifest); run the same command again "
+            "to rewrite them"
+        )
 
 
 def load_run(run_dir: str | Path) -> RunData:
@@ -168,8 +188,10 @@ def load_run(run_dir: str | Path) -> RunData:
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise FileNotFoundError(f"{root} is not a run directory (no manifest.json); run "
-                                "`counterfactual sweep` or `counterfactual rank` first") from None
+        raise FileNotFoundError(
+            f"{root} is not a run directory (no manifest.json); run "
+            "`counterfactual sweep` or `counterfactual rank` first"
+        ) from None
     except json.JSONDecodeError as exc:
         raise ValueError(f"corrupt manifest {manifest_path}: {exc}") from None
     check_readable(rd, manifest)
@@ -184,6 +206,8 @@ def load_run(run_dir: str | Path) -> RunData:
     if vpath.is_file():
         verification = json.loads(vpath.read_text(encoding="utf-8"))
     if not tables and not verification:
-        raise FileNotFoundError(f"{rd.tables} holds no tables yet (status: "
-                                f"{manifest.get('status', 'unknown')}); finish the run first")
+        raise FileNotFoundError(
+            f"{rd.tables} holds no tables yet (status: "
+            f"{manifest.get('status', 'unknown')}); finish the run first"
+        )
     return RunData(root, manifest, tables, verification, _spaces(manifest, tables))

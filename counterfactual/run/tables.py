@@ -3,6 +3,7 @@
 A table is written as ``<stem>.csv`` / ``.parquet`` / ``.json`` (records), each atomically;
 it is read back from the first of ``.parquet``, ``.csv``, ``.json`` that exists.
 """
+
 from __future__ import annotations
 
 import io
@@ -14,8 +15,11 @@ import pandas as pd
 from counterfactual.foundation.files import write_bytes, write_text
 
 FORMATS = ("csv", "parquet", "json")
-_READERS = (("parquet", pd.read_parquet), ("csv", pd.read_csv),
-            ("json", lambda p: pd.read_json(p, orient="records")))
+_READERS = (
+    ("parquet", pd.read_parquet),
+    ("csv", pd.read_csv),
+    ("json", lambda p: pd.read_json(p, orient="records")),
+)
 
 
 def write_table(frame: Any, stem: Path, formats: tuple[str, ...] = FORMATS) -> list[Path]:

@@ -1,14 +1,28 @@
 """The sweep engine: plan (task DAG), local executor, dose-response, region tables, run dir.
 
-    from counterfactual.config import load_config
-    from counterfactual.sweep import run_sweep
-    run_sweep(load_config("experiments/demo.toml"), "runs/demo")
+from counterfactual.config import load_config
+from counterfactual.sweep import run_sweep
+run_sweep(load_config("experiments/demo.toml"), "runs/demo")
 """
+
 from counterfactual.run.directory import RunConfigMismatch, RunDir
 from counterfactual.sweep.dose import Draw, DoseResult, dose_response, n_swapped, plan_draws
 from counterfactual.sweep.executor import Components, LocalExecutor, SweepResult, run_sweep
 from counterfactual.sweep.plan import Plan, Task, build_plan
 
-__all__ = ["run_sweep", "LocalExecutor", "Components", "SweepResult", "Plan", "Task", "build_plan",
-           "RunDir", "RunConfigMismatch", "Draw", "DoseResult", "dose_response", "n_swapped",
-           "plan_draws"]
+__all__ = [
+    "run_sweep",
+    "LocalExecutor",
+    "Components",
+    "SweepResult",
+    "Plan",
+    "Task",
+    "build_plan",
+    "RunDir",
+    "RunConfigMismatch",
+    "Draw",
+    "DoseResult",
+    "dose_response",
+    "n_swapped",
+    "plan_draws",
+]

@@ -12,6 +12,7 @@ FD is computed for all draws at once from the pooled features, exactly, by
 `counterfactual.metrics.frechet_distance` one draw at a time: the slow reference the tests
 compare against).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -26,11 +27,12 @@ from counterfactual.mixing import n_swapped, pool_rows
 @dataclass(frozen=True)
 class Draw:
     """One (delta, draw) point: which pairs, and how many of them send their twin to A."""
+
     delta_index: int
     delta: float
     draw: int
-    pairs: np.ndarray      # [N] indices into the M matched pairs, in sampled order
-    n_swap: int            # the first n_swap pairs send their twin to A
+    pairs: np.ndarray  # [N] indices into the M matched pairs, in sampled order
+    n_swap: int  # the first n_swap pairs send their twin to A
 
     @property
     def n_pairs(self) -> int:
@@ -41,8 +43,9 @@ class Draw:
         return pool_rows(self.pairs, self.n_swap, n_total)
 
 
-def plan_draws(n_total: int, n_pairs: int, deltas: Sequence[float], draws: int,
-               seed: int) -> list[Draw]:
+def plan_draws(
+    n_total: int, n_pairs: int, deltas: Sequence[float], draws: int, seed: int
+) -> list[Draw]:
     """All (delta, draw) points, each with its own rng seeded by (seed, delta index, draw)."""
     if not 2 <= n_pairs <= n_total:
         raise ValueError(f"need 2 <= pairs per draw <= available pairs, got {n_pairs} of {n_total}")
@@ -59,6 +62,7 @@ def plan_draws(n_total: int, n_pairs: int, deltas: Sequence[float], draws: int,
 @dataclass(frozen=True)
 class DoseResult:
     """FD and its terms for each draw (arrays aligned with the draws)."""
+
     draws: list[Draw]
     fd: np.ndarray
     mean_term: np.ndarray
@@ -66,14 +70,24 @@ class DoseResult:
     route: str
 
     def rows(self) -> list[dict]:
-        return [{"delta": d.delta, "draw": d.draw, "n_pairs": d.n_pairs,
-                 "n_counterfactual_a": d.n_swap, "n_counterfactual_b": d.n_pairs - d.n_swap,
-                 "fd": float(f), "mean_term": float(m), "trace_term": float(t)}
-                for d, f, m, t in zip(self.draws, self.fd, self.mean_term, self.trace_term)]
+        return [
+            {
+                "delta": d.delta,
+                "draw": d.draw,
+                "n_pairs": d.n_pairs,
+                "n_counterfactual_a": d.n_swap,
+                "n_counterfactual_b": d.n_pairs - d.n_swap,
+                "fd": float(f),
+                "mean_term": float(m),
+                "trace_term": float(t),
+            }
+            for d, f, m, t in zip(self.draws, self.fd, self.mean_term, self.trace_term)
+        ]
 
 
-def dose_response(base: np.ndarray, twin: np.ndarray, draws: list[Draw],
-                  method: str = "auto") -> DoseResult:
+def dose_response(
+    base: np.ndarray, twin: np.ndarray, draws: list[Draw], method: str = "auto"
+) -> DoseResult:
     """FD(A, B) with its mean and trace terms for every draw.
 
     base, twin: [M, d] features, row i of twin pairs with row i of base.
@@ -92,16 +106,25 @@ def dose_response(base: np.ndarray, twin: np.ndarray, draws: list[Draw],
     if method not in ("auto", "gram", "cov"):
         raise ValueError(f"unknown method {method!r}; allowed: auto, gram, cov, metrics")
     rows = [d.rows(n_total) for d in draws]
-    res = frechet_distance_batch(pool, np.stack([r[0] for r in rows]),
-                                 np.stack([r[1] for r in rows]), method,
-                                 overwrite_pool=True)
+    res = frechet_distance_batch(
+        pool,
+        np.stack([r[0] for r in rows]),
+        np.stack([r[1] for r in rows]),
+        method,
+        overwrite_pool=True,
+    )
     return DoseResult(draws, res.fd, res.mean_term, res.trace_term, res.route)
 
 
 def _dose_with_metrics(base: np.ndarray, twin: np.ndarray, draws: Iterable[Draw]) -> DoseResult:
     import warnings
 
-    from counterfactual.metrics import FeatureStats, RankDeficientCovarianceWarning, frechet_distance
+    from counterfactual.metrics import (
+        FeatureStats,
+        RankDeficientCovarianceWarning,
+        frechet_distance,
+    )
+
     base = np.asarray(base, dtype=np.float64)
     twin = np.asarray(twin, dtype=np.float64)
     pool = np.concatenate([base, twin])
@@ -111,7 +134,9 @@ def _dose_with_metrics(base: np.ndarray, twin: np.ndarray, draws: Iterable[Draw]
         a, b = d.rows(len(base))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RankDeficientCovarianceWarning)
-            r = frechet_distance(FeatureStats.from_features(pool[a], keep_features=True),
-                                 FeatureStats.from_features(pool[b], keep_features=True))
+            r = frechet_distance(
+                FeatureStats.from_features(pool[a], keep_features=True),
+                FeatureStats.from_features(pool[b], keep_features=True),
+            )
         out[:, i] = float(r.value), float(r.mean_term), float(r.trace_term)
     return DoseResult(draws, out[0], out[1], out[2], "metrics")

@@ -18,6 +18,7 @@ and tables with the local code. So:
   half-written cache entry; a killed driver resumes from the cache and the stored shards;
 - the run directory needs to be readable by the driver only (features travel back to it).
 """
+
 from __future__ import annotations
 
 import time
@@ -31,8 +32,14 @@ from counterfactual.rank.engine import RankExecutor
 from counterfactual.sweep.executor import LocalExecutor
 from counterfactual.sweep.plan import BASE, Plan, set_names
 from counterfactual.foundation.hashing import content_hash
-from counterfactual.sweep.shards import (ShardJob, ShardResult, ShardStore, ShardWorker, concat,
-                                         shard_seeds)
+from counterfactual.sweep.shards import (
+    ShardJob,
+    ShardResult,
+    ShardStore,
+    ShardWorker,
+    concat,
+    shard_seeds,
+)
 
 # Ray restarts a dead actor and retries its task this many times.
 MAX_RETRIES = 3
@@ -50,7 +57,9 @@ def connect(config: ExecutorConfig) -> Any:
     try:
         import ray
     except ImportError:
-        raise ExecutorError("the ray executor needs Ray: pip install 'counterfactual-fd[ray]'") from None
+        raise ExecutorError(
+            "the ray executor needs Ray: pip install 'counterfactual-fd[ray]'"
+        ) from None
     if ray.is_initialized():
         return ray
     if config.address:
@@ -59,8 +68,11 @@ def connect(config: ExecutorConfig) -> Any:
         if config.address:
             ray.init(address=config.address, log_to_driver=False)
         else:
-            ray.init(num_cpus=max(1, int(np.ceil(config.workers * config.cpus_per_worker))),
-                     include_dashboard=False, log_to_driver=False)
+            ray.init(
+                num_cpus=max(1, int(np.ceil(config.workers * config.cpus_per_worker))),
+                include_dashboard=False,
+                log_to_driver=False,
+            )
     except Exception as exc:  # ConnectionError, RuntimeError, ValueError, ray's own errors
         where = repr(config.address) if config.address else "a new local instance"
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -72,15 +84,20 @@ def _check_reachable(address: str) -> None:
     """ExecutorError naming the address when HOST:PORT (or ray://HOST:PORT) takes no TCP
     connection; "auto" (and other forms) are left to ray.init."""
     import socket
+
     hostport = address.split("://", 1)[-1]
     host, sep, port = hostport.rpartition(":")
     if not sep or not port.isdigit():
         return
     try:
-        socket.create_connection((host or "127.0.0.1", int(port)), timeout=CONNECT_TIMEOUT_S).close()
+        socket.create_connection(
+            (host or "127.0.0.1", int(port)), timeout=CONNECT_TIMEOUT_S
+        ).close()
     except OSError as exc:
-        raise ExecutorError(f"cannot reach the Ray cluster at {address!r}: {exc.strerror or exc} "
-                            "(start it with `ray start --head`, or fix [executor] address)") from None
+        raise ExecutorError(
+            f"cannot reach the Ray cluster at {address!r}: {exc.strerror or exc} "
+            "(start it with `ray start --head`, or fix [executor] address)"
+        ) from None
 
 
 # The live actors of this driver, by what they were built with: later runs in the same process
@@ -93,20 +110,28 @@ class RayPool:
     """`workers` ShardWorker actors; `run(jobs)` returns every job's ShardResult by job index,
     handing each finished one to `on_result` as it arrives."""
 
-    def __init__(self, config: ExecutorConfig, components: Any, device: str,
-                 spaces: dict[str, SpaceConfig], check_finite: bool, log: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        config: ExecutorConfig,
+        components: Any,
+        device: str,
+        spaces: dict[str, SpaceConfig],
+        check_finite: bool,
+        log: Callable[[str], None],
+    ) -> None:
         self.config, self.log = config, log
         self.ray = connect(config)
         gpus = float(config.gpus_per_worker)
         self.device = "cuda" if gpus > 0 else device
         self.args = (components, self.device, spaces, check_finite)
 
-    def run(self, jobs: list[ShardJob], on_result: Callable[[ShardJob, ShardResult], None]
-            ) -> dict[int, ShardResult]:
+    def run(
+        self, jobs: list[ShardJob], on_result: Callable[[ShardJob, ShardResult], None]
+    ) -> dict[int, ShardResult]:
         ray = self.ray
         if not jobs:
             return {}
-        actors = self.actors()[:len(jobs)]
+        actors = self.actors()[: len(jobs)]
         pending = {actors[i % len(actors)].run.remote(job): job for i, job in enumerate(jobs)}
         out: dict[int, ShardResult] = {}
         while pending:
@@ -128,8 +153,11 @@ class RayPool:
                     ray.kill(a)
             _ACTORS.clear()
             actor = ray.remote(ShardWorker).options(
-                num_cpus=cfg.cpus_per_worker, num_gpus=cfg.gpus_per_worker,
-                max_restarts=MAX_RETRIES, max_task_retries=MAX_RETRIES)
+                num_cpus=cfg.cpus_per_worker,
+                num_gpus=cfg.gpus_per_worker,
+                max_restarts=MAX_RETRIES,
+                max_task_retries=MAX_RETRIES,
+            )
             _ACTORS[key] = [actor.remote(*self.args) for _ in range(cfg.workers)]
         return _ACTORS[key]
 
@@ -176,8 +204,14 @@ class ShardedRuns:
 
     def pool(self) -> RayPool:
         spaces = {s.name: s for s in self.config.spaces}
-        return RayPool(self.config.executor, self.comps, self.config.device, spaces,
-                       getattr(self, "check_finite", True), self.log)
+        return RayPool(
+            self.config.executor,
+            self.comps,
+            self.config.device,
+            spaces,
+            getattr(self, "check_finite", True),
+            self.log,
+        )
 
     def run_jobs(self, jobs: list[tuple[str, ShardJob]]) -> dict[int, ShardResult]:
         """Run (key, job) pairs; stored results of an earlier, killed driver are reused."""
@@ -191,8 +225,10 @@ class ShardedRuns:
             else:
                 todo.append((key, job))
         keys = {job.index: key for key, job in todo}
-        self.log(f"ray: {len(todo)} shard task(s) on {self.config.executor.workers} worker(s)"
-                 + (f", {len(results)} reused from {store.root}" if results else ""))
+        self.log(
+            f"ray: {len(todo)} shard task(s) on {self.config.executor.workers} worker(s)"
+            + (f", {len(results)} reused from {store.root}" if results else "")
+        )
 
         def keep(job: ShardJob, res: ShardResult) -> None:
             store.put(keys[job.index], res)
@@ -207,12 +243,22 @@ class ShardedRuns:
 
 
 def _job_key(job: ShardJob, identities: dict[str, Any]) -> str:
-    return content_hash({"seeds": list(job.seeds), "spec": job.spec, "options": job.options,
-                         "source": job.source,
-                         "generation": job.generation, "batch": job.batch_size,
-                         "sets": {s: identities[s] for s in job.sets()},
-                         "spaces": job.spaces, "scorers": job.scorers, "identity": job.identity,
-                         "sample": job.sample, "scoring": job.scoring})
+    return content_hash(
+        {
+            "seeds": list(job.seeds),
+            "spec": job.spec,
+            "options": job.options,
+            "source": job.source,
+            "generation": job.generation,
+            "batch": job.batch_size,
+            "sets": {s: identities[s] for s in job.sets()},
+            "spaces": job.spaces,
+            "scorers": job.scorers,
+            "identity": job.identity,
+            "sample": job.sample,
+            "scoring": job.scoring,
+        }
+    )
 
 
 class RaySweepExecutor(ShardedRuns, LocalExecutor):
@@ -231,18 +277,29 @@ class RaySweepExecutor(ShardedRuns, LocalExecutor):
                 verify.append(set_name)
         if not extract and not verify:
             return
-        twins = {k: self.prepare_intervention(k) for k in set_names(cfg)[1:]
-                 if k in extract or k in verify}
+        twins = {
+            k: self.prepare_intervention(k)
+            for k in set_names(cfg)[1:]
+            if k in extract or k in verify
+        }
         scorer_names = tuple(self._load_scorers()) if verify else ()
         identity = bool(verify) and self._identity() is not None
         scored = {s: scorer_names for s in [BASE, *verify]} if scorer_names else {}
         jobs = []
         for i, seeds in enumerate(shard_seeds(self.seeds, cfg.executor.shard_size)):
-            job = ShardJob(index=i, spec=cfg.generator.spec, source=BASE, seeds=seeds,
-                           options=cfg.generator.loader_options(),
-                           batch_size=cfg.batch_size, twins=twins, spaces=extract, scorers=scored,
-                           identity=tuple(verify) if identity else (),
-                           sample=cfg.sample_images if i == 0 else 0)
+            job = ShardJob(
+                index=i,
+                spec=cfg.generator.spec,
+                source=BASE,
+                seeds=seeds,
+                options=cfg.generator.loader_options(),
+                batch_size=cfg.batch_size,
+                twins=twins,
+                spaces=extract,
+                scorers=scored,
+                identity=tuple(verify) if identity else (),
+                sample=cfg.sample_images if i == 0 else 0,
+            )
             jobs.append((_job_key(job, self.plan.set_identities), job))
         results = list(self.run_jobs(jobs).values())
         for set_name, spaces in extract.items():
@@ -259,11 +316,18 @@ class RaySweepExecutor(ShardedRuns, LocalExecutor):
             self.rd.mark_done(task.id, task.key, n=len(self.seeds), persisted=False)
         n = len(self.seeds)
         for key in verify:
-            scorers = {name: _Scores({s: concat(results, "scores", (s, name)) for s in (BASE, key)})
-                       for name in scorer_names}
+            scorers = {
+                name: _Scores({s: concat(results, "scores", (s, name)) for s in (BASE, key)})
+                for name in scorer_names
+            }
             pairs = _Pairs(concat(results, "identity", key)) if identity else None
-            self.verify(self.plan[f"verify/{key}"], _SetRef(key, n), base=_SetRef(BASE, n),
-                        scorers=scorers, identity=pairs)
+            self.verify(
+                self.plan[f"verify/{key}"],
+                _SetRef(key, n),
+                base=_SetRef(BASE, n),
+                scorers=scorers,
+                identity=pairs,
+            )
         ShardStore(self.rd.shards).clear()
 
 
@@ -272,6 +336,7 @@ class RayRankExecutor(ShardedRuns, RankExecutor):
 
     def produce_sets(self) -> None:
         from counterfactual.rank.sets import check_seeds_available
+
         cfg = self.config
         jobs, wanted = [], {}
         for s in self.sets:
@@ -281,12 +346,19 @@ class RayRankExecutor(ShardedRuns, RankExecutor):
             check_seeds_available(self.generator(s.spec, s.options), s)
             wanted[s.id] = (s, missing, unscored)
             for i, seeds in enumerate(shard_seeds(list(s.seeds), cfg.executor.shard_size)):
-                job = ShardJob(index=len(jobs), spec=s.spec, source=s.id, seeds=seeds,
-                               options=dict(s.options),
-                               batch_size=cfg.batch_size, generation=s.generation_kwargs(),
-                               spaces={s.id: tuple(missing)}, scorers={s.id: tuple(unscored)},
-                               sample=cfg.sample_images if i == 0 and sample_missing else 0,
-                               scoring="explained")
+                job = ShardJob(
+                    index=len(jobs),
+                    spec=s.spec,
+                    source=s.id,
+                    seeds=seeds,
+                    options=dict(s.options),
+                    batch_size=cfg.batch_size,
+                    generation=s.generation_kwargs(),
+                    spaces={s.id: tuple(missing)},
+                    scorers={s.id: tuple(unscored)},
+                    sample=cfg.sample_images if i == 0 and sample_missing else 0,
+                    scoring="explained",
+                )
                 jobs.append((_job_key(job, self.identities), job))
         if not jobs:
             return

@@ -12,6 +12,7 @@ Every per-image result is a function of the image alone (generation by seed, row
 extractors and scorers), so the driver's concatenation of the shards in seed order equals
 the whole-set result of the local executor.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,19 +28,20 @@ from counterfactual.config import SpaceConfig
 @dataclass(frozen=True)
 class ShardJob:
     """One shard: `seeds` of `spec`, the sets made from them, what to compute on each set."""
-    index: int                                   # position of the shard (seed order)
-    spec: str                                    # generator spec of the source set
-    source: str                                  # name of the source set ("base", a rank set id)
+
+    index: int  # position of the shard (seed order)
+    spec: str  # generator spec of the source set
+    source: str  # name of the source set ("base", a rank set id)
     seeds: tuple[int, ...]
     batch_size: int
-    generation: dict[str, Any] = field(default_factory=dict)   # truncation kwargs
-    twins: dict[str, Any] = field(default_factory=dict)        # set name -> prepared intervention
-    spaces: dict[str, tuple[str, ...]] = field(default_factory=dict)    # set -> space names
-    scorers: dict[str, tuple[str, ...]] = field(default_factory=dict)   # set -> scorer names
-    identity: tuple[str, ...] = ()               # twin sets whose identity vs source is needed
-    sample: int = 0                              # first images of each set to return
-    scoring: str = "verify"                      # how scores are taken (`SCORING`)
-    options: dict[str, Any] = field(default_factory=dict)   # load_generator options (folders, align)
+    generation: dict[str, Any] = field(default_factory=dict)  # truncation kwargs
+    twins: dict[str, Any] = field(default_factory=dict)  # set name -> prepared intervention
+    spaces: dict[str, tuple[str, ...]] = field(default_factory=dict)  # set -> space names
+    scorers: dict[str, tuple[str, ...]] = field(default_factory=dict)  # set -> scorer names
+    identity: tuple[str, ...] = ()  # twin sets whose identity vs source is needed
+    sample: int = 0  # first images of each set to return
+    scoring: str = "verify"  # how scores are taken (`SCORING`)
+    options: dict[str, Any] = field(default_factory=dict)  # load_generator options (folders, align)
 
     def sets(self) -> list[str]:
         return [self.source, *self.twins]
@@ -48,38 +50,50 @@ class ShardJob:
 @dataclass
 class ShardResult:
     """Arrays of one shard (rows in the shard's seed order)."""
+
     index: int
     n: int
     features: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)  # (set, space)
-    scores: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)    # (set, scorer)
-    identity: dict[str, np.ndarray] = field(default_factory=dict)              # twin set
-    samples: dict[str, np.ndarray] = field(default_factory=dict)               # set -> uint8
+    scores: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)  # (set, scorer)
+    identity: dict[str, np.ndarray] = field(default_factory=dict)  # twin set
+    samples: dict[str, np.ndarray] = field(default_factory=dict)  # set -> uint8
     images_generated: int = 0
     feature_passes: int = 0
 
 
 def _verify_scores(scorer: Callable, images: torch.Tensor, name: str, set_name: str) -> np.ndarray:
     from counterfactual.interventions.directions import score_images
-    return score_images(scorer, images)            # NaN where a face could not be scored
+
+    return score_images(scorer, images)  # NaN where a face could not be scored
 
 
-def _explained_scores(scorer: Callable, images: torch.Tensor, name: str, set_name: str) -> np.ndarray:
+def _explained_scores(
+    scorer: Callable, images: torch.Tensor, name: str, set_name: str
+) -> np.ndarray:
     from counterfactual.rank.explained import score_images
-    return score_images(scorer, images, name, set_name)      # finite, checked
+
+    return score_images(scorer, images, name, set_name)  # finite, checked
 
 
 # job.scoring -> how a scorer's scores of a set are taken (the sweep's verification, the rank
 # run's explained FD), exactly as the local executors take them.
 SCORING: dict[str, Callable[[Callable, torch.Tensor, str, str], np.ndarray]] = {
-    "verify": _verify_scores, "explained": _explained_scores}
+    "verify": _verify_scores,
+    "explained": _explained_scores,
+}
 
 
 class ShardWorker:
     """Runs shard jobs with its components loaded once (generators by spec, extractors by
     space, scorers by name). `components` is the executor's `Components`."""
 
-    def __init__(self, components: Any, device: str, spaces: dict[str, SpaceConfig],
-                 check_finite: bool = True) -> None:
+    def __init__(
+        self,
+        components: Any,
+        device: str,
+        spaces: dict[str, SpaceConfig],
+        check_finite: bool = True,
+    ) -> None:
         self.comps, self.device, self.space_configs = components, device, spaces
         self.check_finite = check_finite
         self._generators: dict[str, Any] = {}
@@ -95,7 +109,9 @@ class ShardWorker:
 
     def extractor(self, space: str) -> Any:
         if space not in self._extractors:
-            self._extractors[space] = self.comps.load_extractor(self.space_configs[space], self.device)
+            self._extractors[space] = self.comps.load_extractor(
+                self.space_configs[space], self.device
+            )
         return self._extractors[space]
 
     def scorer(self, name: str) -> Callable:
@@ -110,39 +126,55 @@ class ShardWorker:
 
     def run(self, job: ShardJob) -> ShardResult:
         from counterfactual.sweep.features import extract_features
+
         gen = self.generator(job.spec, job.options)
         seeds = list(job.seeds)
         out = ShardResult(job.index, len(seeds))
-        source = torch.as_tensor(gen.images_for_seeds(seeds, batch_size=job.batch_size,
-                                                      progress=False, **job.generation))
+        source = torch.as_tensor(
+            gen.images_for_seeds(seeds, batch_size=job.batch_size, progress=False, **job.generation)
+        )
         source = source.cpu().contiguous()
         if source.dtype != torch.uint8 or len(source) != len(seeds):
-            raise RuntimeError(f"{job.spec} returned {list(source.shape)} {source.dtype} for "
-                               f"{len(seeds)} seeds; expected uint8 NCHW")
+            raise RuntimeError(
+                f"{job.spec} returned {list(source.shape)} {source.dtype} for "
+                f"{len(seeds)} seeds; expected uint8 NCHW"
+            )
         out.images_generated += len(source)
         for set_name in job.sets():
             if set_name == job.source:
                 images = source
             else:
-                images = torch.as_tensor(job.twins[set_name].counterfactual(
-                    gen, seeds, source, batch_size=job.batch_size, progress=False)).cpu().contiguous()
+                images = (
+                    torch.as_tensor(
+                        job.twins[set_name].counterfactual(
+                            gen, seeds, source, batch_size=job.batch_size, progress=False
+                        )
+                    )
+                    .cpu()
+                    .contiguous()
+                )
                 if images.shape != source.shape or images.dtype != torch.uint8:
-                    raise RuntimeError(f"intervention {set_name!r} returned twins of shape "
-                                       f"{list(images.shape)} ({images.dtype}); expected "
-                                       f"{list(source.shape)} uint8")
+                    raise RuntimeError(
+                        f"intervention {set_name!r} returned twins of shape "
+                        f"{list(images.shape)} ({images.dtype}); expected "
+                        f"{list(source.shape)} uint8"
+                    )
                 out.images_generated += len(images)
             for space in job.spaces.get(set_name, ()):
                 out.features[(set_name, space)] = extract_features(
-                    self.extractor(space), images, name=space, check_finite=self.check_finite)
+                    self.extractor(space), images, name=space, check_finite=self.check_finite
+                )
                 out.feature_passes += len(images)
             for name in job.scorers.get(set_name, ()):
-                out.scores[(set_name, name)] = SCORING[job.scoring](self.scorer(name), images,
-                                                                     name, set_name)
+                out.scores[(set_name, name)] = SCORING[job.scoring](
+                    self.scorer(name), images, name, set_name
+                )
             if set_name in job.identity:
-                out.identity[set_name] = np.asarray(self.identity()(source, images),
-                                                    dtype=np.float64).reshape(-1)
+                out.identity[set_name] = np.asarray(
+                    self.identity()(source, images), dtype=np.float64
+                ).reshape(-1)
             if job.sample:
-                out.samples[set_name] = images[:job.sample].numpy()
+                out.samples[set_name] = images[: job.sample].numpy()
         return out
 
 
@@ -150,7 +182,7 @@ def shard_seeds(seeds: list[int], shard_size: int) -> list[tuple[int, ...]]:
     """Consecutive shards of at most shard_size seeds, in order."""
     if shard_size < 1:
         raise ValueError(f"shard_size must be >= 1, got {shard_size}")
-    return [tuple(seeds[i:i + shard_size]) for i in range(0, len(seeds), shard_size)]
+    return [tuple(seeds[i : i + shard_size]) for i in range(0, len(seeds), shard_size)]
 
 
 def concat(results: list[ShardResult], part: str, key: Any) -> np.ndarray:
@@ -166,6 +198,7 @@ class ShardStore:
 
     def __init__(self, root: Any) -> None:
         from pathlib import Path
+
         self.root = Path(root)
 
     def _path(self, key: str) -> Any:
@@ -173,6 +206,7 @@ class ShardStore:
 
     def get(self, key: str, index: int) -> ShardResult | None:
         import json
+
         try:
             with np.load(self._path(key), allow_pickle=False) as data:
                 arrays = {k: data[k] for k in data.files}
@@ -190,6 +224,7 @@ class ShardStore:
         import json
 
         from counterfactual.foundation.files import write_bytes
+
         arrays: dict[str, np.ndarray] = {}
         names: dict[str, tuple[str, Any]] = {}
         for part in ("features", "scores", "identity", "samples"):
@@ -204,4 +239,5 @@ class ShardStore:
 
     def clear(self) -> None:
         import shutil
+
         shutil.rmtree(self.root, ignore_errors=True)

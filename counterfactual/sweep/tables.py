@@ -1,9 +1,10 @@
 """The sweep's output tables, assembled from the per-task results in RUN_DIR/stats.
 
-    tables/dose_response.{csv,parquet,json}  one row per intervention x space x delta x draw
-    tables/region.{csv,json}                 region distortions normalised by the reference
-    tables/verification.json                 per intervention: shifts, identity, flags
+tables/dose_response.{csv,parquet,json}  one row per intervention x space x delta x draw
+tables/region.{csv,json}                 region distortions normalised by the reference
+tables/verification.json                 per intervention: shifts, identity, flags
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -13,8 +14,13 @@ import pandas as pd
 
 from counterfactual.config import SweepConfig
 from counterfactual.run.directory import RunDir
-from counterfactual.run.schemas import (DOSE_COLUMNS, DOSE_FLOAT_COLUMNS, DOSE_INT_COLUMNS,
-                                        REGION_COLUMNS, VERIFICATION_FILE)
+from counterfactual.run.schemas import (
+    DOSE_COLUMNS,
+    DOSE_FLOAT_COLUMNS,
+    DOSE_INT_COLUMNS,
+    REGION_COLUMNS,
+    VERIFICATION_FILE,
+)
 from counterfactual.run.tables import write_table
 from counterfactual.sweep.plan import Plan
 from counterfactual.foundation.files import read_json, write_json
@@ -44,9 +50,12 @@ def write_tables(rd: RunDir, config: SweepConfig, plan: Plan) -> tuple[list[str]
         region += read_json(rd.stats_path(task.id))["rows"]
     if region:
         frame = pd.DataFrame(region, columns=list(REGION_COLUMNS))
-        written += [p.name for p in write_table(frame, rd.tables / "region", formats=("csv", "json"))]
-    verification = {t.params["intervention"]: read_json(rd.stats_path(t.id))
-                    for t in plan.of_kind("verify")}
+        written += [
+            p.name for p in write_table(frame, rd.tables / "region", formats=("csv", "json"))
+        ]
+    verification = {
+        t.params["intervention"]: read_json(rd.stats_path(t.id)) for t in plan.of_kind("verify")
+    }
     if verification:
         written.append(write_json(rd.tables / VERIFICATION_FILE, verification).name)
     return written, verification

@@ -12,6 +12,7 @@ the actors' start-up (process start, imports, model loading) and is reported as 
 second run in new run directories reuses the loaded actors ("warm"). Printed: wall time of
 each run, ratio to the local run, and Ray's overhead (Ray wall time minus local wall time).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,13 +30,22 @@ from counterfactual.sweep import run_sweep  # noqa: E402
 
 
 def _config(args: argparse.Namespace, workers: int):
-    return validate_config({
-        "name": "bench-executor", "generator": "dcgan-digiface", "seeds": {"count": args.seeds},
-        "spaces": [{"name": s, "allow_untrained": True} for s in args.spaces],
-        "interventions": [{"name": n} for n in args.interventions],
-        "pairs_per_draw": args.pairs, "draws": 4, "batch_size": 32,
-        "verification": {"enabled": False}, "sample_images": 0,
-        "executor": {"workers": workers, "shard_size": args.shard_size}}, source="bench_executor")
+    return validate_config(
+        {
+            "name": "bench-executor",
+            "generator": "dcgan-digiface",
+            "seeds": {"count": args.seeds},
+            "spaces": [{"name": s, "allow_untrained": True} for s in args.spaces],
+            "interventions": [{"name": n} for n in args.interventions],
+            "pairs_per_draw": args.pairs,
+            "draws": 4,
+            "batch_size": 32,
+            "verification": {"enabled": False},
+            "sample_images": 0,
+            "executor": {"workers": workers, "shard_size": args.shard_size},
+        },
+        source="bench_executor",
+    )
 
 
 def _timed(config, out: Path, executor: str) -> float:
@@ -46,8 +56,12 @@ def _timed(config, out: Path, executor: str) -> float:
 
 def _same_tables(a: Path, b: Path) -> bool:
     for path in sorted((a / "tables").glob("*.parquet")):
-        pd.testing.assert_frame_equal(pd.read_parquet(path), pd.read_parquet(b / "tables" / path.name),
-                                      check_exact=False, rtol=1e-12)
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(path),
+            pd.read_parquet(b / "tables" / path.name),
+            check_exact=False,
+            rtol=1e-12,
+        )
     return True
 
 
@@ -72,12 +86,16 @@ def main() -> int:
             out = root / f"ray{workers}-{label}"
             wall = _timed(_config(args, workers), out, "ray")
             _same_tables(root / "local", out)
-            print(f"ray, {workers} worker(s), {label:4s}       {wall:7.1f} s  "
-                  f"ratio to local {wall / local:5.2f}  overhead {wall - local:+6.1f} s  "
-                  "(tables equal to local)")
+            print(
+                f"ray, {workers} worker(s), {label:4s}       {wall:7.1f} s  "
+                f"ratio to local {wall / local:5.2f}  overhead {wall - local:+6.1f} s  "
+                "(tables equal to local)"
+            )
     ray.shutdown()
-    print(f"{args.seeds} seeds x {1 + len(args.interventions)} sets, spaces {', '.join(args.spaces)}, "
-          f"shard_size {args.shard_size}; run directories in {root}")
+    print(
+        f"{args.seeds} seeds x {1 + len(args.interventions)} sets, spaces {', '.join(args.spaces)}, "
+        f"shard_size {args.shard_size}; run directories in {root}"
+    )
     return 0
 
 

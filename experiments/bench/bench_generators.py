@@ -21,6 +21,7 @@ batch) and `batched=False` (one image at a time), `--batched-batch` images per c
 is batched img/s over one-at-a-time img/s, and the largest uint8 difference between the two
 outputs is printed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,20 +62,30 @@ def bench_dcgan(device: torch.device, batch: int, repeats: int) -> dict[str, Any
     gen = load_generator("dcgan-digiface", device=str(device))
     z = gen.latents(range(batch))
     times = time_batches(lambda: gen.images(z, batch_size=batch), device, repeats)
-    return {"model": "dcgan-digiface", "resolution": gen.resolution, "times_s": times,
-            "images_per_s": batch / statistics.median(times)}
+    return {
+        "model": "dcgan-digiface",
+        "resolution": gen.resolution,
+        "times_s": times,
+        "images_per_s": batch / statistics.median(times),
+    }
 
 
 def ffhq_kwargs(resolution: int) -> dict[str, Any]:
     """NVIDIA Generator init kwargs for the FFHQ configuration at `resolution`."""
-    return dict(z_dim=512, c_dim=0, w_dim=512, img_resolution=resolution, img_channels=3,
-                mapping_kwargs=dict(num_layers=8),
-                synthesis_kwargs=dict(channel_base=32768, channel_max=512, num_fp16_res=0,
-                                      conv_clamp=256))
+    return dict(
+        z_dim=512,
+        c_dim=0,
+        w_dim=512,
+        img_resolution=resolution,
+        img_channels=3,
+        mapping_kwargs=dict(num_layers=8),
+        synthesis_kwargs=dict(channel_base=32768, channel_max=512, num_fp16_res=0, conv_clamp=256),
+    )
 
 
-def bench_stylegan2(cls: type, device: torch.device, resolution: int, batch: int,
-                    repeats: int) -> dict[str, Any]:
+def bench_stylegan2(
+    cls: type, device: torch.device, resolution: int, batch: int, repeats: int
+) -> dict[str, Any]:
     torch.manual_seed(0)
     net = cls(**ffhq_kwargs(resolution)).eval().requires_grad_(False).to(device)
     z = torch.randn(batch, 512, generator=torch.Generator().manual_seed(1)).to(device)
@@ -85,33 +96,50 @@ def bench_stylegan2(cls: type, device: torch.device, resolution: int, batch: int
 
     out = run()
     if tuple(out.shape) != (batch, 3, resolution, resolution):
-        raise RuntimeError(f"StyleGAN2 output shape {tuple(out.shape)}, expected "
-                           f"{(batch, 3, resolution, resolution)}")
+        raise RuntimeError(
+            f"StyleGAN2 output shape {tuple(out.shape)}, expected "
+            f"{(batch, 3, resolution, resolution)}"
+        )
     times = time_batches(run, device, repeats)
-    return {"model": f"stylegan2-ffhq-{resolution} (untrained)", "resolution": resolution,
-            "times_s": times, "images_per_s": batch / statistics.median(times)}
+    return {
+        "model": f"stylegan2-ffhq-{resolution} (untrained)",
+        "resolution": resolution,
+        "times_s": times,
+        "images_per_s": batch / statistics.median(times),
+    }
 
 
-def bench_batched(cls: type, device: torch.device, resolution: int, batch: int,
-                  repeats: int) -> list[dict[str, Any]]:
+def bench_batched(
+    cls: type, device: torch.device, resolution: int, batch: int, repeats: int
+) -> list[dict[str, Any]]:
     """`StyleGAN2Faces.images` batched vs one image at a time (same network, same z)."""
     from generators.stylegan2 import StyleGAN2Faces
+
     torch.manual_seed(0)
     net = cls(**ffhq_kwargs(resolution)).eval().requires_grad_(False)
     z = torch.randn(batch, 512, generator=torch.Generator().manual_seed(1))
     rows, outputs = [], {}
     for batched in (True, False):
         faces = StyleGAN2Faces(net, device=device, batched=batched)
-        times = time_batches(lambda: outputs.__setitem__(batched, faces.images(
-            z, batch_size=batch)), device, repeats)
-        rows.append({"model": f"stylegan2-ffhq-{resolution} (untrained) "
-                              f"{'batched' if batched else 'one-at-a-time'}",
-                     "resolution": resolution, "batched": batched, "times_s": times,
-                     "images_per_s": batch / statistics.median(times)})
+        times = time_batches(
+            lambda: outputs.__setitem__(batched, faces.images(z, batch_size=batch)), device, repeats
+        )
+        rows.append(
+            {
+                "model": f"stylegan2-ffhq-{resolution} (untrained) "
+                f"{'batched' if batched else 'one-at-a-time'}",
+                "resolution": resolution,
+                "batched": batched,
+                "times_s": times,
+                "images_per_s": batch / statistics.median(times),
+            }
+        )
     diff = (outputs[True].int() - outputs[False].int()).abs()
-    rows[0].update(batched_over_single=rows[0]["images_per_s"] / rows[1]["images_per_s"],
-                   max_uint8_diff=int(diff.max()),
-                   frac_within_1=float((diff <= 1).float().mean()))
+    rows[0].update(
+        batched_over_single=rows[0]["images_per_s"] / rows[1]["images_per_s"],
+        max_uint8_diff=int(diff.max()),
+        frac_within_1=float((diff <= 1).float().mean()),
+    )
     return rows
 
 
@@ -125,15 +153,21 @@ def _import_stylegan2() -> tuple[type | None, str]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--device", action="append",
-                   help="repeatable; default: cpu, plus cuda when available")
+    p.add_argument(
+        "--device", action="append", help="repeatable; default: cpu, plus cuda when available"
+    )
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--sizes", default="256,1024", help="StyleGAN2 resolutions, comma-separated")
     p.add_argument("--skip-stylegan", action="store_true")
-    p.add_argument("--batched-sizes", default=None,
-                   help="resolutions of the batched vs one-at-a-time comparison (default --sizes)")
-    p.add_argument("--batched-batch", type=int, default=4, help="images per call in that comparison")
+    p.add_argument(
+        "--batched-sizes",
+        default=None,
+        help="resolutions of the batched vs one-at-a-time comparison (default --sizes)",
+    )
+    p.add_argument(
+        "--batched-batch", type=int, default=4, help="images per call in that comparison"
+    )
     p.add_argument("--batched-repeats", type=int, default=1)
     p.add_argument("--skip-batched", action="store_true")
     p.add_argument("--keep-denormals", action="store_true")
@@ -144,11 +178,14 @@ def main(argv: list[str] | None = None) -> int:
     flush = not args.keep_denormals
     torch.set_flush_denormal(flush)
 
-    print(f"torch {torch.__version__}, {platform.processor() or platform.machine()}, "
-          f"{torch.get_num_threads()} threads, batch {args.batch}, repeats {args.repeats}, "
-          f"flush_denormal={flush}")
-    sg_cls, sg_error = (None, "skipped (--skip-stylegan)") if args.skip_stylegan \
-        else _import_stylegan2()
+    print(
+        f"torch {torch.__version__}, {platform.processor() or platform.machine()}, "
+        f"{torch.get_num_threads()} threads, batch {args.batch}, repeats {args.repeats}, "
+        f"flush_denormal={flush}"
+    )
+    sg_cls, sg_error = (
+        (None, "skipped (--skip-stylegan)") if args.skip_stylegan else _import_stylegan2()
+    )
     results: list[dict[str, Any]] = []
     for name in devices:
         device = torch.device(name)
@@ -163,14 +200,21 @@ def main(argv: list[str] | None = None) -> int:
             ref["images_per_s"] = args.batch / statistics.median(ref["times_s"])
             drift = abs(after["images_per_s"] / before_ips - 1)
             if drift > 0.2:
-                print(f"warning: DCGAN reference moved {drift:.0%} during the run "
-                      f"({before_ips:.1f} -> {after['images_per_s']:.1f} img/s): load changed, "
-                      "ratios are approximate")
+                print(
+                    f"warning: DCGAN reference moved {drift:.0%} during the run "
+                    f"({before_ips:.1f} -> {after['images_per_s']:.1f} img/s): load changed, "
+                    "ratios are approximate"
+                )
         for row in rows:
-            row.update(device=str(device), batch=args.batch,
-                       ratio_to_dcgan=row["images_per_s"] / ref["images_per_s"])
-            print(f"{str(device):6s} {row['model']:34s} {row['resolution']:5d}px "
-                  f"{row['images_per_s']:10.3f} img/s  ratio to DCGAN {row['ratio_to_dcgan']:.2e}")
+            row.update(
+                device=str(device),
+                batch=args.batch,
+                ratio_to_dcgan=row["images_per_s"] / ref["images_per_s"],
+            )
+            print(
+                f"{str(device):6s} {row['model']:34s} {row['resolution']:5d}px "
+                f"{row['images_per_s']:10.3f} img/s  ratio to DCGAN {row['ratio_to_dcgan']:.2e}"
+            )
         results += rows
         if sg_cls is not None and not args.skip_batched:
             for res in [int(x) for x in (args.batched_sizes or args.sizes).split(",") if x.strip()]:
@@ -179,15 +223,20 @@ def main(argv: list[str] | None = None) -> int:
                     row.update(device=str(device), batch=args.batched_batch)
                     print(f"{str(device):6s} {row['model']:48s} {row['images_per_s']:10.3f} img/s")
                 b = pair[0]
-                print(f"{str(device):6s} stylegan2 {res}px batched / one-at-a-time: "
-                      f"{b['batched_over_single']:.2f}x (batch {args.batched_batch}; uint8 max diff "
-                      f"{b['max_uint8_diff']}, {100 * b['frac_within_1']:.3f}% within 1 level)")
+                print(
+                    f"{str(device):6s} stylegan2 {res}px batched / one-at-a-time: "
+                    f"{b['batched_over_single']:.2f}x (batch {args.batched_batch}; uint8 max diff "
+                    f"{b['max_uint8_diff']}, {100 * b['frac_within_1']:.3f}% within 1 level)"
+                )
                 results += pair
     if sg_cls is None:
         print(f"StyleGAN2 not benchmarked: {sg_error}")
     if args.json:
-        args.json.write_text(json.dumps({"flush_denormal": flush, "stylegan2_error": sg_error,
-                                         "results": results}, indent=2))
+        args.json.write_text(
+            json.dumps(
+                {"flush_denormal": flush, "stylegan2_error": sg_error, "results": results}, indent=2
+            )
+        )
     return 0
 
 

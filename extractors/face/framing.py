@@ -33,6 +33,7 @@ a Lanczos resize to the output size. `FaceAligner` detects the landmarks (SCRFD 
 `ALIGN_DET_SIZE`) and aligns; images where no face is found are reported, never guessed
 (callers decide: `generators.folder` refuses or skips them, `generators.aligned` names them).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -45,11 +46,12 @@ from extractors.face.align import apply_affine, invert_affine, similarity_transf
 
 #: Mean SCRFD landmarks (x, y pixel indices) of the 999 celeba-999 images, 178x218 frame
 #: (experiments/celeba_template.py: SCRFD 500m, det_size 256, 998 of 999 faces found).
-CELEBA_TEMPLATE_178x218 = np.array([[69.40, 112.18], [108.36, 112.00], [88.31, 135.51],
-                                    [72.18, 152.86], [106.08, 152.68]])
-CELEBA_FRAME = (178, 218)               # (width, height) of img_align_celeba
-ALIGN_DET_SIZE = 256                    # SCRFD input side for alignment (not the spaces' 160)
-SUPERSAMPLE = 4                         # FFHQ: transform to 4x the output, then Lanczos down
+CELEBA_TEMPLATE_178x218 = np.array(
+    [[69.40, 112.18], [108.36, 112.00], [88.31, 135.51], [72.18, 152.86], [106.08, 152.68]]
+)
+CELEBA_FRAME = (178, 218)  # (width, height) of img_align_celeba
+ALIGN_DET_SIZE = 256  # SCRFD input side for alignment (not the spaces' 160)
+SUPERSAMPLE = 4  # FFHQ: transform to 4x the output, then Lanczos down
 PADDINGS = ("edge", "ffhq")
 
 
@@ -58,15 +60,21 @@ class Framing:
     """A named framing: `quad(kps5)` -> the source quad [4, 2] of the square output, in pixel
     index coordinates like the landmarks (FFHQ's convention: PIL gets ``quad + 0.5``), and
     how the source is padded."""
+
     name: str
     padding: str
     quad: Callable[[np.ndarray], np.ndarray]
     description: str
 
     def describe(self) -> dict[str, Any]:
-        return {"framing": self.name, "padding": self.padding, "description": self.description,
-                "landmarks": "SCRFD 500m 5-point", "det_size": ALIGN_DET_SIZE,
-                "resampling": f"pre-shrink, bilinear quad at {SUPERSAMPLE}x, Lanczos (FFHQ's)"}
+        return {
+            "framing": self.name,
+            "padding": self.padding,
+            "description": self.description,
+            "landmarks": "SCRFD 500m 5-point",
+            "det_size": ALIGN_DET_SIZE,
+            "resampling": f"pre-shrink, bilinear quad at {SUPERSAMPLE}x, Lanczos (FFHQ's)",
+        }
 
 
 def _check_kps(kps5: np.ndarray) -> np.ndarray:
@@ -103,12 +111,20 @@ def ffhq_quad(kps5: np.ndarray) -> np.ndarray:
 
 
 FRAMINGS: dict[str, Framing] = {
-    "celeba": Framing("celeba", "ffhq", celeba_quad,
-                      "img_align_celeba frame (178x218, similarity to the mean celeba-999 "
-                      "landmarks), central 178x178 square; FFHQ's reflect + blur padding"),
-    "ffhq": Framing("ffhq", "ffhq", ffhq_quad,
-                    "FFHQ dataset crop (eye/mouth quad of NVlabs/ffhq-dataset); reflect + blur "
-                    "+ median-fade padding as FFHQ"),
+    "celeba": Framing(
+        "celeba",
+        "ffhq",
+        celeba_quad,
+        "img_align_celeba frame (178x218, similarity to the mean celeba-999 "
+        "landmarks), central 178x178 square; FFHQ's reflect + blur padding",
+    ),
+    "ffhq": Framing(
+        "ffhq",
+        "ffhq",
+        ffhq_quad,
+        "FFHQ dataset crop (eye/mouth quad of NVlabs/ffhq-dataset); reflect + blur "
+        "+ median-fade padding as FFHQ",
+    ),
 }
 
 
@@ -120,19 +136,26 @@ def framing(name: str) -> Framing:
 
 
 def _bounds(quad: np.ndarray) -> tuple[int, int, int, int]:
-    return (int(np.floor(min(quad[:, 0]))), int(np.floor(min(quad[:, 1]))),
-            int(np.ceil(max(quad[:, 0]))), int(np.ceil(max(quad[:, 1]))))
+    return (
+        int(np.floor(min(quad[:, 0]))),
+        int(np.floor(min(quad[:, 1]))),
+        int(np.ceil(max(quad[:, 0]))),
+        int(np.ceil(max(quad[:, 1]))),
+    )
 
 
 def _ffhq_pad(img: np.ndarray, pad: np.ndarray, qsize: float) -> np.ndarray:
     """FFHQ's padding: reflect, blur towards the outside, fade to the median colour."""
     from scipy.ndimage import gaussian_filter
+
     out = np.pad(np.float32(img), ((pad[1], pad[3]), (pad[0], pad[2]), (0, 0)), "reflect")
     h, w, _ = out.shape
     y, x, _ = np.ogrid[:h, :w, :1]
     with np.errstate(divide="ignore", invalid="ignore"):
-        mask = np.maximum(1.0 - np.minimum(np.float32(x) / pad[0], np.float32(w - 1 - x) / pad[2]),
-                          1.0 - np.minimum(np.float32(y) / pad[1], np.float32(h - 1 - y) / pad[3]))
+        mask = np.maximum(
+            1.0 - np.minimum(np.float32(x) / pad[0], np.float32(w - 1 - x) / pad[2]),
+            1.0 - np.minimum(np.float32(y) / pad[1], np.float32(h - 1 - y) / pad[3]),
+        )
     blur = qsize * 0.02
     out += (gaussian_filter(out, [blur, blur, 0]) - out) * np.clip(mask * 3.0 + 1.0, 0.0, 1.0)
     out += (np.median(out, axis=(0, 1)) - out) * np.clip(mask, 0.0, 1.0)
@@ -153,20 +176,33 @@ def warp_quad(image: np.ndarray, quad: np.ndarray, size: int, padding: str) -> n
     qsize = float(np.hypot(*(quad[3] - quad[0])))
     shrink = int(np.floor(qsize / size * 0.5))
     if shrink > 1:
-        rsize = (int(np.rint(float(img.size[0]) / shrink)), int(np.rint(float(img.size[1]) / shrink)))
+        rsize = (
+            int(np.rint(float(img.size[0]) / shrink)),
+            int(np.rint(float(img.size[1]) / shrink)),
+        )
         img = img.resize(rsize, Image.Resampling.LANCZOS)
         quad /= shrink
         qsize /= shrink
     border = max(int(np.rint(qsize * 0.1)), 3)
     b = _bounds(quad)
-    crop = (max(b[0] - border, 0), max(b[1] - border, 0),
-            min(b[2] + border, img.size[0]), min(b[3] + border, img.size[1]))
+    crop = (
+        max(b[0] - border, 0),
+        max(b[1] - border, 0),
+        min(b[2] + border, img.size[0]),
+        min(b[3] + border, img.size[1]),
+    )
     if crop[2] - crop[0] < img.size[0] or crop[3] - crop[1] < img.size[1]:
         img = img.crop(crop)
         quad -= crop[0:2]
     b = _bounds(quad)
-    pad = np.array([max(-b[0] + border, 0), max(-b[1] + border, 0),
-                    max(b[2] - img.size[0] + border, 0), max(b[3] - img.size[1] + border, 0)])
+    pad = np.array(
+        [
+            max(-b[0] + border, 0),
+            max(-b[1] + border, 0),
+            max(b[2] - img.size[0] + border, 0),
+            max(b[3] - img.size[1] + border, 0),
+        ]
+    )
     if max(pad) > border - 4:
         if padding == "ffhq":
             pad = np.maximum(pad, int(np.rint(qsize * 0.3)))
@@ -176,8 +212,9 @@ def warp_quad(image: np.ndarray, quad: np.ndarray, size: int, padding: str) -> n
             img = Image.fromarray(arr, "RGB")
         quad += pad[:2]
     big = SUPERSAMPLE * size
-    img = img.transform((big, big), Image.Transform.QUAD, tuple((quad + 0.5).flatten()),
-                        Image.Resampling.BILINEAR)
+    img = img.transform(
+        (big, big), Image.Transform.QUAD, tuple((quad + 0.5).flatten()), Image.Resampling.BILINEAR
+    )
     img = img.resize((size, size), Image.Resampling.LANCZOS)
     return np.array(img, dtype=np.uint8)
 
@@ -202,6 +239,7 @@ class FaceAligner:
 
     def __init__(self, name: str, device: str = "cpu") -> None:
         from extractors.face.analysis import shared_analyzer
+
         self.framing = framing(name)
         self.analyzer = shared_analyzer("detect", None, device, ALIGN_DET_SIZE)
 
@@ -211,6 +249,7 @@ class FaceAligner:
     def landmarks(self, image: np.ndarray) -> np.ndarray | None:
         """The best face's five landmarks [5, 2] (pixel indices), or None without a face."""
         import torch
+
         chw = torch.from_numpy(np.ascontiguousarray(np.asarray(image).transpose(2, 0, 1)))[None]
         dets = self.analyzer(chw).detections
         return dets.kps5[0].copy() if bool(dets.found[0]) else None
@@ -222,6 +261,18 @@ class FaceAligner:
         return warp_quad(image, self.framing.quad(kps), size, self.framing.padding)
 
 
-__all__ = ["CELEBA_TEMPLATE_178x218", "CELEBA_FRAME", "ALIGN_DET_SIZE", "FRAMINGS", "PADDINGS",
-           "Framing", "FaceAligner", "framing", "celeba_quad", "ffhq_quad", "warp_quad",
-           "align_face", "quad_to_output"]
+__all__ = [
+    "CELEBA_TEMPLATE_178x218",
+    "CELEBA_FRAME",
+    "ALIGN_DET_SIZE",
+    "FRAMINGS",
+    "PADDINGS",
+    "Framing",
+    "FaceAligner",
+    "framing",
+    "celeba_quad",
+    "ffhq_quad",
+    "warp_quad",
+    "align_face",
+    "quad_to_output",
+]

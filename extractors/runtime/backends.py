@@ -9,6 +9,7 @@ If export or that check fails, the runner falls back to eager PyTorch with a war
 
 Cache dir: ``$COUNTERFACTUAL_CACHE`` or ``~/.cache/counterfactual-fd``.
 """
+
 from __future__ import annotations
 
 import os
@@ -26,7 +27,7 @@ from counterfactual.foundation.hashing import content_hash
 CACHE_ENV = "COUNTERFACTUAL_CACHE"
 BACKENDS = ("auto", "torch", "torch-channels-last", "onnx")
 ONNX_OPSET = 17
-AGREEMENT_RTOL = 1e-4   # max |onnx - torch| / max |torch| accepted at export time
+AGREEMENT_RTOL = 1e-4  # max |onnx - torch| / max |torch| accepted at export time
 
 Runner = Callable[[torch.Tensor], torch.Tensor]
 
@@ -40,7 +41,9 @@ def cache_dir() -> Path:
 class TorchRunner:
     """Eager PyTorch fp32; channels_last optionally (same numbers up to float rounding)."""
 
-    def __init__(self, module: torch.nn.Module, channels_last: bool = False, device: str = "cpu") -> None:
+    def __init__(
+        self, module: torch.nn.Module, channels_last: bool = False, device: str = "cpu"
+    ) -> None:
         self.channels_last = channels_last
         self.device = torch.device(device)
         self.module = module.eval().to(self.device)
@@ -62,6 +65,7 @@ def session_options(threads: int | None = None) -> Any:
     every space of a sweep at once); without it each run's buffers are freed after the run.
     The kernels and their numbers are the same either way."""
     import onnxruntime as ort
+
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads or torch.get_num_threads()
     opts.inter_op_num_threads = 1
@@ -72,7 +76,9 @@ def session_options(threads: int | None = None) -> Any:
 class OnnxRunner:
     """ONNX Runtime CPU session on an exported model."""
 
-    def __init__(self, path: Path, flush_denormal: bool = False, threads: int | None = None) -> None:
+    def __init__(
+        self, path: Path, flush_denormal: bool = False, threads: int | None = None
+    ) -> None:
         import onnxruntime as ort
 
         opts = session_options(threads)
@@ -90,8 +96,14 @@ class OnnxRunner:
 
 def onnx_path(key: str, example: torch.Tensor) -> Path:
     """Cache location of the export for (`key`, input shape, torch version, opset)."""
-    digest = content_hash({"key": key, "chw": list(example.shape[1:]), "torch": torch.__version__,
-                           "opset": ONNX_OPSET})[:24]
+    digest = content_hash(
+        {
+            "key": key,
+            "chw": list(example.shape[1:]),
+            "torch": torch.__version__,
+            "opset": ONNX_OPSET,
+        }
+    )[:24]
     return cache_dir() / "onnx" / f"{digest}.onnx"
 
 
@@ -99,9 +111,16 @@ def export_onnx(module: torch.nn.Module, example: torch.Tensor, path: Path) -> N
     """Export with a dynamic batch axis, atomically (temp file in the same directory)."""
     with atomic_path(path) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(module.eval(), (example,), tmp, input_names=["images"],
-                          output_names=["features"], opset_version=ONNX_OPSET,
-                          dynamic_axes={"images": {0: "n"}, "features": {0: "n"}}, dynamo=False)
+        torch.onnx.export(
+            module.eval(),
+            (example,),
+            tmp,
+            input_names=["images"],
+            output_names=["features"],
+            opset_version=ONNX_OPSET,
+            dynamic_axes={"images": {0: "n"}, "features": {0: "n"}},
+            dynamo=False,
+        )
 
 
 def _relative_error(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -109,8 +128,9 @@ def _relative_error(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a - b).abs().max()) / scale
 
 
-def build_onnx_runner(module: torch.nn.Module, example: torch.Tensor, key: str,
-                      flush_denormal: bool = False) -> OnnxRunner:
+def build_onnx_runner(
+    module: torch.nn.Module, example: torch.Tensor, key: str, flush_denormal: bool = False
+) -> OnnxRunner:
     """Export (once, verified against eager PyTorch) and open an ONNX Runtime session."""
     path = onnx_path(key, example)
     fresh = not path.is_file()
@@ -123,13 +143,21 @@ def build_onnx_runner(module: torch.nn.Module, example: torch.Tensor, key: str,
         err = _relative_error(runner(example), ref)
         if not err <= AGREEMENT_RTOL:
             path.unlink(missing_ok=True)
-            raise RuntimeError(f"ONNX export of {key} disagrees with PyTorch (rel. error {err:.2e})")
+            raise RuntimeError(
+                f"ONNX export of {key} disagrees with PyTorch (rel. error {err:.2e})"
+            )
     return runner
 
 
-def build_runner(module: torch.nn.Module, example: torch.Tensor, backend: str, key: str,
-                 prefer: str = "torch", flush_denormal: bool = False,
-                 device: str = "cpu") -> tuple[Runner, str]:
+def build_runner(
+    module: torch.nn.Module,
+    example: torch.Tensor,
+    backend: str,
+    key: str,
+    prefer: str = "torch",
+    flush_denormal: bool = False,
+    device: str = "cpu",
+) -> tuple[Runner, str]:
     """(runner, backend used). `backend="auto"` uses `prefer` (eager torch off the CPU),
     falling back to eager torch if the ONNX export fails. ONNX runs on the CPU only."""
     if backend not in BACKENDS:
@@ -144,8 +172,11 @@ def build_runner(module: torch.nn.Module, example: torch.Tensor, backend: str, k
         except Exception as exc:  # noqa: BLE001 (any export/runtime failure -> eager)
             if backend == "onnx":
                 raise
-            warnings.warn(f"ONNX backend unavailable for {key} ({exc}); using eager PyTorch",
-                          RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                f"ONNX backend unavailable for {key} ({exc}); using eager PyTorch",
+                RuntimeWarning,
+                stacklevel=2,
+            )
             chosen = "torch"
     if chosen == "torch-channels-last":
         return TorchRunner(module, channels_last=True, device=device), "torch-channels-last"

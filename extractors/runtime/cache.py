@@ -12,6 +12,7 @@ sha256 of the .npy bytes, shape, dtype and the caller's metadata. Writes are ato
 once both are complete). A corrupt or truncated entry (unreadable, or its checksum, shape or
 dtype disagreeing) is warned about, deleted and reported as a miss, never used.
 """
+
 from __future__ import annotations
 
 import io
@@ -26,7 +27,12 @@ from typing import Any
 import numpy as np
 
 from counterfactual.foundation.files import write_bytes
-from counterfactual.foundation.hashing import canonical_json, content_hash, sha256_bytes, sha256_file
+from counterfactual.foundation.hashing import (
+    canonical_json,
+    content_hash,
+    sha256_bytes,
+    sha256_file,
+)
 
 CACHE_FORMAT_VERSION = 1
 _KEY_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -40,13 +46,18 @@ class CacheCorruptionWarning(UserWarning):
 def feature_key(image_set_identity: dict[str, Any], extractor_description: dict[str, Any]) -> str:
     """sha256 hex of the canonical JSON of (image-set identity, extractor identity)."""
     if not isinstance(image_set_identity, dict) or not image_set_identity:
-        raise ValueError("image_set_identity must be a non-empty dict (generator spec, weights "
-                         "hash, seeds, intervention; or file hashes)")
+        raise ValueError(
+            "image_set_identity must be a non-empty dict (generator spec, weights "
+            "hash, seeds, intervention; or file hashes)"
+        )
     missing = [f for f in _EXTRACTOR_FIELDS if f not in extractor_description]
     if missing:
         raise ValueError(f"extractor description lacks {missing}; pass extractor.describe()")
-    payload = {"version": CACHE_FORMAT_VERSION, "images": image_set_identity,
-               "extractor": {f: extractor_description[f] for f in _EXTRACTOR_FIELDS}}
+    payload = {
+        "version": CACHE_FORMAT_VERSION,
+        "images": image_set_identity,
+        "extractor": {f: extractor_description[f] for f in _EXTRACTOR_FIELDS},
+    }
     return content_hash(payload)
 
 
@@ -104,8 +115,12 @@ class FeatureCache:
             return None
 
     def _corrupt(self, key: str, why: str) -> None:
-        warnings.warn(f"feature cache entry {key[:16]}... in {self.root} is corrupt ({why}); "
-                      f"deleted, will recompute", CacheCorruptionWarning, stacklevel=3)
+        warnings.warn(
+            f"feature cache entry {key[:16]}... in {self.root} is corrupt ({why}); "
+            f"deleted, will recompute",
+            CacheCorruptionWarning,
+            stacklevel=3,
+        )
         self.delete(key)
 
     def get(self, key: str) -> np.ndarray | None:
@@ -127,7 +142,9 @@ class FeatureCache:
         except (ValueError, OSError, EOFError) as exc:
             self._corrupt(key, f"not a valid .npy ({exc})")
             return None
-        if list(features.shape) != record.get("shape") or str(features.dtype) != record.get("dtype"):
+        if list(features.shape) != record.get("shape") or str(features.dtype) != record.get(
+            "dtype"
+        ):
             self._corrupt(key, "shape or dtype differs from the metadata")
             return None
         return features
@@ -141,17 +158,23 @@ class FeatureCache:
         buf = io.BytesIO()
         np.save(buf, features, allow_pickle=False)
         data = buf.getvalue()
-        record = {"version": CACHE_FORMAT_VERSION, "sha256": sha256_bytes(data),
-                  "shape": list(features.shape), "dtype": str(features.dtype), "meta": meta or {}}
-        record_bytes = canonical_json(record).encode("ascii")   # fails early on bad meta
+        record = {
+            "version": CACHE_FORMAT_VERSION,
+            "sha256": sha256_bytes(data),
+            "shape": list(features.shape),
+            "dtype": str(features.dtype),
+            "meta": meta or {},
+        }
+        record_bytes = canonical_json(record).encode("ascii")  # fails early on bad meta
         npy_path.parent.mkdir(parents=True, exist_ok=True)
-        meta_path.unlink(missing_ok=True)       # an entry being replaced is a miss meanwhile
+        meta_path.unlink(missing_ok=True)  # an entry being replaced is a miss meanwhile
         write_bytes(npy_path, data)
         write_bytes(meta_path, record_bytes)
         return npy_path
 
-    def get_or_compute(self, key: str, compute: Callable[[], np.ndarray],
-                       meta: dict[str, Any] | None = None) -> np.ndarray:
+    def get_or_compute(
+        self, key: str, compute: Callable[[], np.ndarray], meta: dict[str, Any] | None = None
+    ) -> np.ndarray:
         """Cached features, or `compute()` stored under `key`."""
         cached = self.get(key)
         if cached is not None:

@@ -5,6 +5,7 @@
 `preprocessing`. `state_dict_sha256` gives random-weight networks a content hash, so cache
 keys follow the actual weights even if a library changes its initialisation.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -23,9 +24,18 @@ Preprocess = Callable[[torch.Tensor], torch.Tensor]
 class NetworkExtractor(FeatureExtractor):
     """uint8 NCHW -> preprocess -> runner -> float32 [N, dim]."""
 
-    def __init__(self, name: str, dim: int, trained: bool, weights_sha256: str | None,
-                 preprocess: Preprocess, runner: Runner, preprocessing: dict[str, Any],
-                 default_batch_size: int = 16, source: str | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        dim: int,
+        trained: bool,
+        weights_sha256: str | None,
+        preprocess: Preprocess,
+        runner: Runner,
+        preprocessing: dict[str, Any],
+        default_batch_size: int = 16,
+        source: str | None = None,
+    ) -> None:
         self.name = name
         self.dim = dim
         self.trained = trained
@@ -34,13 +44,14 @@ class NetworkExtractor(FeatureExtractor):
         self.runner = runner
         self.preprocessing = dict(preprocessing)
         self.default_batch_size = default_batch_size
-        self.source = source        # where the weights came from (not part of cache keys)
+        self.source = source  # where the weights came from (not part of cache keys)
 
     def _extract(self, images: torch.Tensor) -> torch.Tensor:
         feats = self.runner(self.preprocess(images))
         if feats.ndim != 2 or feats.shape[1] != self.dim:
-            raise RuntimeError(f"{self.name}: network returned shape {list(feats.shape)}, "
-                               f"expected [N, {self.dim}]")
+            raise RuntimeError(
+                f"{self.name}: network returned shape {list(feats.shape)}, expected [N, {self.dim}]"
+            )
         return feats.float()
 
     def __repr__(self) -> str:
@@ -69,8 +80,9 @@ BN_CALIBRATION_IMAGES = 8
 
 
 @torch.no_grad()
-def calibrate_batchnorm(module: torch.nn.Module, preprocess: Preprocess, size: int,
-                        seed: int = 0) -> bool:
+def calibrate_batchnorm(
+    module: torch.nn.Module, preprocess: Preprocess, size: int, seed: int = 0
+) -> bool:
     """Give a random-init network data-free batch-norm statistics; True if it has any BN.
 
     Freshly initialised BN layers (running mean 0, var 1) are identities in eval mode, so a
@@ -84,8 +96,10 @@ def calibrate_batchnorm(module: torch.nn.Module, preprocess: Preprocess, size: i
     if not bns:
         return False
     gen = torch.Generator().manual_seed(seed)
-    noise = torch.randint(0, 256, (BN_CALIBRATION_IMAGES, 3, size, size), dtype=torch.uint8, generator=gen)
-    module.eval()                       # dropout and friends stay off
+    noise = torch.randint(
+        0, 256, (BN_CALIBRATION_IMAGES, 3, size, size), dtype=torch.uint8, generator=gen
+    )
+    module.eval()  # dropout and friends stay off
     for bn in bns:
         bn.reset_running_stats()
         bn.momentum = None

@@ -20,6 +20,7 @@ All filters take float32 NCHW tensors in the [0, 255] range and return float32 N
 - ``"bicubic-aa"`` / ``"bilinear-aa"``: ``F.interpolate(mode="bicubic" / "bilinear",
   antialias=True)``, torchvision's ``Resize`` on tensors.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -62,7 +63,9 @@ def pytorch_bilinear(x: torch.Tensor, size: Size) -> torch.Tensor:
     """``F.interpolate`` bilinear, half-pixel centres, no antialias (pytorch-fid's resize)."""
     if tuple(x.shape[-2:]) == tuple(size):
         return x.float()
-    return F.interpolate(x.float(), size=size, mode="bilinear", align_corners=False, antialias=False)
+    return F.interpolate(
+        x.float(), size=size, mode="bilinear", align_corners=False, antialias=False
+    )
 
 
 def clean_bicubic(x: torch.Tensor, size: Size) -> torch.Tensor:
@@ -71,7 +74,7 @@ def clean_bicubic(x: torch.Tensor, size: Size) -> torch.Tensor:
     out = np.empty(arr.shape[:2] + tuple(size), dtype=np.float32)
     for n in range(arr.shape[0]):
         for c in range(arr.shape[1]):
-            img = Image.fromarray(np.ascontiguousarray(arr[n, c]))       # mode "F"
+            img = Image.fromarray(np.ascontiguousarray(arr[n, c]))  # mode "F"
             out[n, c] = np.asarray(img.resize((size[1], size[0]), resample=Image.BICUBIC))
     return torch.from_numpy(out.clip(0, 255))
 
@@ -79,8 +82,12 @@ def clean_bicubic(x: torch.Tensor, size: Size) -> torch.Tensor:
 def pil_bicubic_uint8(x: torch.Tensor, size: Size) -> torch.Tensor:
     """PIL bicubic on the uint8 RGB image (the classic torchvision-on-PIL pipeline)."""
     arr = x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-    out = np.stack([np.asarray(Image.fromarray(a).resize((size[1], size[0]), resample=Image.BICUBIC))
-                    for a in arr])
+    out = np.stack(
+        [
+            np.asarray(Image.fromarray(a).resize((size[1], size[0]), resample=Image.BICUBIC))
+            for a in arr
+        ]
+    )
     return torch.from_numpy(out).permute(0, 3, 1, 2).float().contiguous()
 
 
@@ -121,7 +128,9 @@ def resize(x: torch.Tensor, size: Size, method: str) -> torch.Tensor:
     return get_resizer(method)(x, (int(size[0]), int(size[1])))
 
 
-def resize_shorter_center_crop(x: torch.Tensor, resize_to: int, crop: int, method: str) -> torch.Tensor:
+def resize_shorter_center_crop(
+    x: torch.Tensor, resize_to: int, crop: int, method: str
+) -> torch.Tensor:
     """Resize so the shorter side is `resize_to` (aspect kept), then centre-crop `crop` x `crop`."""
     h, w = x.shape[-2:]
     if h <= w:
@@ -133,4 +142,4 @@ def resize_shorter_center_crop(x: torch.Tensor, resize_to: int, crop: int, metho
     left = int(round((new[1] - crop) / 2.0))
     if top < 0 or left < 0:
         raise ValueError(f"cannot centre-crop {crop}x{crop} from a {new[0]}x{new[1]} image")
-    return x[..., top:top + crop, left:left + crop]
+    return x[..., top : top + crop, left : left + crop]

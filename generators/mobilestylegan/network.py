@@ -12,6 +12,7 @@ This module reproduces the computation of the released inference graph (OpenVINO
 the demodulation (which depends on weights only) is already folded into the pointwise weights
 and the noise into a constant image per layer; `weights.py` maps the graph's constants onto it.
 """
+
 from __future__ import annotations
 
 import math
@@ -27,8 +28,9 @@ HAAR = 1.0 / math.sqrt(2.0)
 class MappingNetwork(nn.Module):
     """z [N, 512] -> w [N, 512]: pixel norm, then `depth` x (linear, leaky ReLU, x gain)."""
 
-    def __init__(self, dim: int = 512, depth: int = 8, eps: float = 1e-8,
-                 gain: float = math.sqrt(2.0)) -> None:
+    def __init__(
+        self, dim: int = 512, depth: int = 8, eps: float = 1e-8, gain: float = math.sqrt(2.0)
+    ) -> None:
         super().__init__()
         self.dim, self.depth, self.eps, self.gain = dim, depth, eps, gain
         self.fc = nn.ModuleList(nn.Linear(dim, dim) for _ in range(depth))
@@ -57,13 +59,15 @@ class StyledConv(nn.Module):
     """Modulated convolution (3x3 dense, or 3x3 depthwise then 1x1 pointwise), constant noise,
     bias and leaky ReLU; demodulation is folded into the (last) weight."""
 
-    def __init__(self, cin: int, cout: int, style_dim: int, size: int, *, depthwise: bool,
-                 gain: float) -> None:
+    def __init__(
+        self, cin: int, cout: int, style_dim: int, size: int, *, depthwise: bool, gain: float
+    ) -> None:
         super().__init__()
         self.modulation = Modulation(style_dim, cin, gain)
         self.weight_dw = nn.Parameter(torch.zeros(cin, 1, 3, 3)) if depthwise else None
-        self.weight = nn.Parameter(torch.zeros(cout, cin, 1 if depthwise else 3,
-                                               1 if depthwise else 3))
+        self.weight = nn.Parameter(
+            torch.zeros(cout, cin, 1 if depthwise else 3, 1 if depthwise else 3)
+        )
         self.register_buffer("noise", torch.zeros(1, 1, size, size))
         self.bias = nn.Parameter(torch.zeros(1, cout, 1, 1))
 
@@ -91,8 +95,9 @@ def idwt(x: torch.Tensor, channels: int) -> torch.Tensor:
     combined by one transposed depthwise convolution (stride 2) with the Haar kernels."""
     n, _, h, w = x.shape
     order = torch.arange(channels, device=x.device)
-    perm = torch.stack([order, channels + 3 * order, channels + 3 * order + 1,
-                        channels + 3 * order + 2], dim=1).reshape(-1)    # per channel: LL..HH
+    perm = torch.stack(
+        [order, channels + 3 * order, channels + 3 * order + 1, channels + 3 * order + 2], dim=1
+    ).reshape(-1)  # per channel: LL..HH
     kernels = _haar_kernels().to(x).repeat(channels, 1, 1, 1)
     return F.conv_transpose2d(x.index_select(1, perm), kernels, stride=2, groups=channels)
 
@@ -112,8 +117,9 @@ class Upsample(nn.Module):
 class SynthesisBlock(nn.Module):
     """IDWT upsampling, then two depthwise-separable styled convolutions."""
 
-    def __init__(self, cin: int, cout: int, style_dim: int, size: int,
-                 gains: tuple[float, float]) -> None:
+    def __init__(
+        self, cin: int, cout: int, style_dim: int, size: int, gains: tuple[float, float]
+    ) -> None:
         super().__init__()
         self.up = Upsample(cin, style_dim)
         self.conv1 = StyledConv(cin // 4, cout, style_dim, size, depthwise=True, gain=gains[0])
@@ -126,20 +132,35 @@ class SynthesisBlock(nn.Module):
 class SynthesisNetwork(nn.Module):
     """w [N, 512] -> image [N, 3, 1024, 1024], RGB roughly in [-1, 1]."""
 
-    def __init__(self, channels: tuple[int, ...] = (512, 512, 512, 512, 512, 256, 128, 64),
-                 style_dim: int = 512) -> None:
+    def __init__(
+        self,
+        channels: tuple[int, ...] = (512, 512, 512, 512, 512, 256, 128, 64),
+        style_dim: int = 512,
+    ) -> None:
         super().__init__()
         self.channels, self.style_dim = tuple(channels), style_dim
         self.const = nn.Parameter(torch.zeros(1, channels[0], 4, 4))
-        self.conv1 = StyledConv(channels[0], channels[0], style_dim, 4, depthwise=False,
-                                gain=1.0 / math.sqrt(channels[0] * 9))
+        self.conv1 = StyledConv(
+            channels[0],
+            channels[0],
+            style_dim,
+            4,
+            depthwise=False,
+            gain=1.0 / math.sqrt(channels[0] * 9),
+        )
         self.blocks = nn.ModuleList()
         size = 4
         for cin, cout in zip(channels[:-1], channels[1:]):
             size *= 2
-            self.blocks.append(SynthesisBlock(cin, cout, style_dim, size,
-                                              (1 / math.sqrt(cin // 4 * 9),
-                                               1 / math.sqrt(cout * 9))))
+            self.blocks.append(
+                SynthesisBlock(
+                    cin,
+                    cout,
+                    style_dim,
+                    size,
+                    (1 / math.sqrt(cin // 4 * 9), 1 / math.sqrt(cout * 9)),
+                )
+            )
         self.to_img_modulation = Modulation(style_dim, channels[-1], 1 / math.sqrt(channels[-1]))
         self.to_img = nn.Conv2d(channels[-1], 12, 1)
         self.resolution = size * 2
