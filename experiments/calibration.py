@@ -74,7 +74,7 @@ class World:
     shifts: np.ndarray  # [attributes, dim]
 
     @classmethod
-    def build(cls, n: int, dim: int, attributes: int, shift: float, seed: int) -> "World":
+    def build(cls, n: int, dim: int, attributes: int, shift: float, seed: int) -> World:
         rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
         lam = np.arange(1, dim + 1, dtype=np.float64) ** -0.7
         maps = (
@@ -236,7 +236,7 @@ class CrossWorld:
     @classmethod
     def build(
         cls, n: int, dim: int, attributes: int, shift: float, ref_shift: float, seed: int
-    ) -> "CrossWorld":
+    ) -> CrossWorld:
         rng = np.random.default_rng(np.random.SeedSequence([seed, 11]))
         lam = np.arange(1, dim + 1, dtype=np.float64) ** -0.7
         rotations = tuple(np.linalg.qr(rng.standard_normal((dim, dim)))[0] for _ in CROSS_SCALES)

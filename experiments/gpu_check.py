@@ -29,8 +29,9 @@ import json
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -38,9 +39,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "experiments" / "bench"))
 
+from bench_generators import time_batches  # noqa: E402  (one timing loop for both scripts)
+
 from generators.base import to_uint8  # noqa: E402
 from generators.stylegan2 import StyleGAN2Faces, StyleGAN2Generator  # noqa: E402
-from bench_generators import time_batches  # noqa: E402  (one timing loop for both scripts)
 
 FLOAT_TOL = 1e-4
 FEATURE_RTOL = 1e-4
@@ -145,6 +147,7 @@ def check_mobilestylegan(
 ) -> tuple[list[tuple[str, bool, str]], dict[str, float]]:
     """The realistic generator on `device` against OpenVINO's fixture and against the CPU."""
     import numpy as np
+
     from generators.mobilestylegan.generator import MobileStyleGANGenerator, WeightFileError
 
     try:
@@ -217,7 +220,7 @@ def check_extractors(
         )
         batch = images.repeat((timing_n + n - 1) // n, 1, 1, 1)[:timing_n]
         speeds[f"{name} on {device}"] = images_per_s(
-            lambda: ext(batch), len(batch), device, repeats
+            lambda e=ext, b=batch: e(b), len(batch), device, repeats
         )
     return checks, speeds
 
@@ -235,7 +238,7 @@ def stylegan2_speeds(
         for label, batched, fp16 in modes:
             faces = StyleGAN2Faces(net, device=device, batched=batched, fp16=fp16)
             speeds[f"stylegan2-ffhq-{res} (untrained) {label} on {device}"] = images_per_s(
-                lambda: faces.images(z, batch_size=batch), batch, device, repeats
+                lambda f=faces: f.images(z, batch_size=batch), batch, device, repeats
             )
         del net
     return speeds

@@ -425,8 +425,8 @@ class ClipZeroShotScorer(Scorer):
         device: str = "cpu",
         batch_size: int = 32,
     ) -> None:
-        from extractors.spaces.backbones import read_state_dict
         from extractors.runtime.weights import require
+        from extractors.spaces.backbones import read_state_dict
 
         prompts = self._check_prompts(prompts, target)
         path, sha = require(_clip_spec().weight_file, weights)
@@ -481,7 +481,7 @@ class ClipZeroShotScorer(Scorer):
         device: str = "cpu",
         batch_size: int = 32,
         weights_sha256: str | None = None,
-    ) -> "ClipZeroShotScorer":
+    ) -> ClipZeroShotScorer:
         """A scorer around an already built open_clip ViT-B/32 model (e.g. loaded elsewhere)."""
         self = cls.__new__(cls)
         self._setup(

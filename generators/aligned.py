@@ -13,7 +13,8 @@ contrast, refuses or skips them (`generators.folder`).
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch

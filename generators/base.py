@@ -12,7 +12,8 @@ Sample folders have no latents at all: their `images_for_seeds` reads file numbe
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch

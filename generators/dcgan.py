@@ -19,9 +19,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from generators.base import Generator, check_image_request, progress_bar, to_uint8
 from counterfactual.foundation.hashing import sha256_file
 from counterfactual.foundation.packages import require_package_file
+from generators.base import Generator, check_image_request, progress_bar, to_uint8
 
 DIGIFACE_PACKAGE = "gan_face_generate"
 DIGIFACE_FILE = "weights.tar"

@@ -22,7 +22,7 @@ Rules, by PIL mode (one handler per mode in `_HANDLERS`; an unknown mode is refu
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from PIL import Image

@@ -26,7 +26,7 @@ what NVIDIA's reference implementation computes for the same weights:
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F

@@ -54,17 +54,18 @@ import math
 import pickle
 import struct
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import torch
 from numpy._core.multiarray import _reconstruct as _numpy_reconstruct
 from numpy._core.multiarray import scalar as _numpy_scalar
 
-from generators.stylegan2 import StyleGAN2Faces, StyleGAN2Generator
 from counterfactual.foundation.hashing import sha256_file
+from generators.stylegan2 import StyleGAN2Faces, StyleGAN2Generator
 from generators.stylegan2_kwargs import CONV_CLAMP, short_repr, validate_init_kwargs
 
 MAX_MODULES = 10_000  # module records in one network (NVIDIA's 1024px G: ~120)

@@ -7,19 +7,18 @@ of tests/test_report.py and the demo-shaped run the browser test renders.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Sequence
-
 import hashlib
+from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from counterfactual.foundation.files import write_json
 from counterfactual.run import RunDir, write_table
 from counterfactual.run.features import FeatureIndex
 from counterfactual.run.schemas import REGION_COLUMNS
 from counterfactual.sweep.tables import dose_frame
-from counterfactual.foundation.files import write_json
 from extractors.runtime.cache import FeatureCache
 
 DESCRIPTIONS = {

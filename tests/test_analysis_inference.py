@@ -193,8 +193,8 @@ def test_corrected_variance_is_between_half_and_all_of_the_jackknife_and_falls_b
 
 def test_sensitivity_is_centred_at_zero_under_the_null_and_detects_a_shift():
     rng = np.random.default_rng(4)
-    null_s, alt = [], []
-    for r in range(12):
+    null_s = []
+    for _ in range(12):
         x = rng.standard_normal((40, 60))
         c = infer_cell(x, rng.standard_normal((40, 60)), Settings(fd_inf_reps=0), rng, n_perm=99)
         null_s.append(c.sensitivity / c.se)

@@ -10,6 +10,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from counterfactual.foundation.hashing import sha256_file
+from counterfactual.foundation.packages import package_file, require_package_file
 from generators.dcgan import (
     DIGIFACE_FILE,
     DIGIFACE_KEY,
@@ -18,8 +20,6 @@ from generators.dcgan import (
     DCGANNet,
     load_dcgan_digiface,
 )
-from counterfactual.foundation.hashing import sha256_file
-from counterfactual.foundation.packages import package_file, require_package_file
 
 WEIGHTS = package_file(DIGIFACE_PACKAGE, DIGIFACE_FILE)
 needs_weights = pytest.mark.skipif(WEIGHTS is None, reason="gan-face-generate not installed")

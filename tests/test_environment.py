@@ -69,13 +69,13 @@ def test_torchvision_batched_nms_works_through_the_shim():
 def test_real_weights_from_the_carrier_packages_are_installed_and_intact():
     """`make setup` must provide every real weight file; tests that need one skip only off-CI,
     so this is the check that fails when a carrier package is missing or its file changed."""
-    from extractors.spaces.arcface import ARCFACE_WEIGHTS
-    from extractors.spaces.attribute_nets import AGE_WEIGHTS, GENDER_WEIGHTS
+    from counterfactual.foundation.packages import package_file
     from extractors.face.detect import LANDMARK106_WEIGHTS, SCRFD_WEIGHTS
     from extractors.face.parsing import PARSING_WEIGHTS
-    from extractors.spaces.inception import FID_HELPER_WEIGHTS
     from extractors.runtime.weights import locate, sha256_file
-    from counterfactual.foundation.packages import package_file
+    from extractors.spaces.arcface import ARCFACE_WEIGHTS
+    from extractors.spaces.attribute_nets import AGE_WEIGHTS, GENDER_WEIGHTS
+    from extractors.spaces.inception import FID_HELPER_WEIGHTS
 
     for weight_file in (
         FID_HELPER_WEIGHTS,

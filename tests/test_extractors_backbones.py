@@ -11,9 +11,9 @@ import pytest
 import torch
 
 import extractors
-from extractors.spaces import backbones as B
 from extractors import load_extractor
 from extractors.runtime.weights import MissingWeightsError
+from extractors.spaces import backbones as B
 
 TRAINABLE = [
     "clip-vit-b32",

@@ -10,10 +10,16 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import dcgan_faces
 
 import extractors
+from extractors.face.detect import (
+    LMK106_CONTOUR_PATH,
+    LMK106_REGIONS,
+    SCRFD_WEIGHTS,
+    canonical_kps5,
+)
 from extractors.runtime.weights import MissingWeightsError, WeightFile, locate
-
 from extractors.spaces.arcface import ARCFACE_WEIGHTS  # noqa: E402  (after the extractors shim)
 from extractors.spaces.attribute_nets import (
     AGE_BIN_VALUES,
@@ -22,13 +28,6 @@ from extractors.spaces.attribute_nets import (
     GENDER_LABELS,
     GENDER_WEIGHTS,
 )
-from extractors.face.detect import (
-    LMK106_CONTOUR_PATH,
-    LMK106_REGIONS,
-    SCRFD_WEIGHTS,
-    canonical_kps5,
-)
-from conftest import dcgan_faces
 
 FACE_FILES = (ARCFACE_WEIGHTS, SCRFD_WEIGHTS, GENDER_WEIGHTS, AGE_WEIGHTS)
 pytestmark = pytest.mark.skipif(
@@ -204,6 +203,7 @@ def test_detection_follows_scale_and_offset_of_the_image(faces):
     # The same faces upscaled 3x and placed at an offset in a non-square canvas: the
     # landmarks must follow (letterboxed detection maps back to image pixels).
     import torch.nn.functional as F
+
     from extractors.face.detect import detect_faces
 
     small = faces[:4]

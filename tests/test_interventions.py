@@ -7,8 +7,10 @@ import json
 import numpy as np
 import pytest
 import torch
+from fixture_paths import fixture_dir
 from scipy import optimize, stats
 
+from counterfactual.config import VerificationConfig
 from counterfactual.interventions import available_interventions, build_intervention
 from counterfactual.interventions.attributes import LatentEdit
 from counterfactual.interventions.directions import (
@@ -22,10 +24,8 @@ from counterfactual.interventions.directions import (
 )
 from counterfactual.interventions.latent import edit_latents, pca_directions
 from counterfactual.interventions.truncation import truncate
-from counterfactual.config import VerificationConfig
 from counterfactual.interventions.verify import mean_ci, verify_intervention
 from tests._intervention_standins import Brightness, GreenLevel, ToyGAN
-from fixture_paths import fixture_dir
 
 FIXTURE = fixture_dir("stylegan2-ada-tiny")
 

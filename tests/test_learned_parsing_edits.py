@@ -8,7 +8,6 @@ Slow (about 400 parser passes): run with `pytest -m slow tests/test_learned_pars
 from __future__ import annotations
 
 import pytest
-
 from conftest import dcgan_faces
 
 SEEDS = list(range(32))
@@ -17,8 +16,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def setting(tmp_path_factory):
-    from generators import load_generator
     from extractors.scorers import identity_similarity, load_scorer
+    from generators import load_generator
 
     base = dcgan_faces(SEEDS)
     scorers = {k: load_scorer(k) for k in ("hair_length", "hat", "gender", "age")}

@@ -24,8 +24,8 @@ from counterfactual.cli import main
 from counterfactual.config import ConfigError
 from counterfactual.rank import load_rank_config, run_rank, validate_rank_config
 from counterfactual.rank.sets import image_sets
-from counterfactual.sweep.executor import Components
 from counterfactual.run import RunDir
+from counterfactual.sweep.executor import Components
 from extractors import scorers as scorers_mod
 from extractors.base import FeatureExtractor
 from extractors.runtime.cache import FeatureCache, feature_key

@@ -16,7 +16,6 @@ to the project's FD on one replicate below), so hundreds of studies take seconds
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from counterfactual.analysis.rank_agreement import paired_lookup

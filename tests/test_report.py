@@ -13,18 +13,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from report_fakes import TITLES, images, label, write_sweep_run
 from statsmodels.stats.multitest import multipletests
 
 from counterfactual.cli import main
+from counterfactual.foundation.files import write_json
 from counterfactual.rank.paired import paired_table
 from counterfactual.rank.ranking import kendall_tau_table, metric_table, ranking_table
-from counterfactual.run.schemas import FLOOR_COLUMNS
 from counterfactual.report import build_report, load_run
 from counterfactual.run import RunDir, write_table
 from counterfactual.run.features import FeatureIndex
-from counterfactual.run.schemas import EXPLAINED_COLUMNS
-from counterfactual.foundation.files import write_json
-from report_fakes import TITLES, images, label, write_sweep_run
+from counterfactual.run.schemas import EXPLAINED_COLUMNS, FLOOR_COLUMNS
 
 SPACES = {"alpha-net": True, "beta-net": True, "rand-net": False}  # name -> trained
 INTERVENTIONS = ["hat", "gender", "blur:eyes", "blur:all"]
@@ -119,8 +118,9 @@ def test_sweep_report_is_one_self_contained_file(sweep_run, sweep_html):
         assert base64.b64decode(uri.split(",", 1)[1])[:3] == b"\xff\xd8\xff"  # JPEG
     base = [u for i, u in strips if uses.count(i) == len(INTERVENTIONS)]
     assert len(base) == 1  # the base strip, used once per intervention
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     img = Image.open(io.BytesIO(base64.b64decode(base[0].split(",", 1)[1])))
     assert img.size == (5 * 8 + 4 * 2, 8)  # 5 faces of 8 px at native size, 2 px gaps
@@ -582,7 +582,7 @@ def test_rank_report_states_leads_from_paired_differences(rank_run):
     box = _findings(html)
     assert "overlaps" not in box and "paired" in box
     paired = load_run(rank_run).table("paired_differences")
-    for sp, label in ((s, _label(s)) for s, t in SPACES.items() if t):
+    for sp, space_label in ((s, _label(s)) for s, t in SPACES.items() if t):
         r = paired[
             (paired["metric"] == "fd")
             & (paired["space"] == sp)
@@ -596,8 +596,8 @@ def test_rank_report_states_leads_from_paired_differences(rank_run):
             if r["lo"] > 0
             else "includes 0, so the lead is not established"
         )
-        line = box[box.index(label) :]
-        assert verdict in line[: line.index("</li>")], (label, verdict)
+        line = box[box.index(space_label) :]
+        assert verdict in line[: line.index("</li>")], (space_label, verdict)
     section = html[html.index('<h2 id="paired">') : html.index('<h2 id="agreement">')]
     assert "Paired differences" in section and f"{GENERATORS[0]} − {GENERATORS[1]}" in section
     assert (

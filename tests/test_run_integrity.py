@@ -18,9 +18,9 @@ import sweep_fakes as fakes
 
 from counterfactual.cli import main
 from counterfactual.config import load_config
+from counterfactual.foundation.files import TEMP_MARK
 from counterfactual.run.lock import RunLock
 from counterfactual.sweep import run_sweep
-from counterfactual.foundation.files import TEMP_MARK
 
 fakes.register()
 TESTS = Path(__file__).resolve().parent

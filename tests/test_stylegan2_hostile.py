@@ -24,8 +24,9 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from fixture_paths import fixture_dir
+from stylegan2_records import NvModule, module_tree, nvidia_names, write_pickle  # noqa: F401
+
 from generators.stylegan2 import StyleGAN2Generator
 from generators.stylegan2_pickle import (
     InvalidWeightsError,
@@ -33,7 +34,6 @@ from generators.stylegan2_pickle import (
     load_stylegan2,
     read_nvidia_pickle,
 )
-from stylegan2_records import NvModule, module_tree, nvidia_names, write_pickle  # noqa: F401
 
 FIXTURE = fixture_dir("stylegan2-ada-tiny")
 TESTS = Path(__file__).resolve().parent

@@ -14,6 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from fixture_paths import fixture_dir
+from stylegan2_records import (
+    module_tree,
+    set_layer_state,  # noqa: F401
+    snapshot,
+    write_pickle,
+)
 
 import generators
 from generators.base import to_uint8
@@ -23,14 +30,6 @@ from generators.stylegan2_pickle import (
     UnsafePickleError,
     load_stylegan2,
     read_nvidia_pickle,
-)
-from fixture_paths import fixture_dir
-from stylegan2_records import (
-    module_tree,
-    nvidia_names,
-    set_layer_state,  # noqa: F401
-    snapshot,
-    write_pickle,
 )
 
 FIXTURE = fixture_dir("stylegan2-ada-tiny")

@@ -12,8 +12,8 @@ from pathlib import Path
 import sweep_fakes as fakes
 
 from counterfactual.config import load_config
-from counterfactual.sweep import run_sweep
 from counterfactual.foundation.files import TEMP_MARK
+from counterfactual.sweep import run_sweep
 
 fakes.register()
 TESTS = Path(__file__).resolve().parent

@@ -14,8 +14,8 @@ import torch
 
 from counterfactual.cli import main
 from counterfactual.config import load_config
-from counterfactual.sweep import RunConfigMismatch, build_plan, plan_draws, run_sweep
 from counterfactual.foundation.files import TEMP_MARK
+from counterfactual.sweep import RunConfigMismatch, build_plan, plan_draws, run_sweep
 
 fakes.register()
 

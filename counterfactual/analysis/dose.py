@@ -14,6 +14,7 @@ is recorded in the result.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -145,8 +146,10 @@ def bootstrap_over_pairs(
         mix_rng = group_rng(seed, "pairs", round(float(delta), 9))
         point = fd_features(*mix_pairs(base, twin, float(delta), mix_rng))
 
-        def statistic(b: np.ndarray, t: np.ndarray, delta: float = float(delta)) -> float:
-            return fd_features(*mix_pairs(b, t, delta, mix_rng)).value
+        def statistic(
+            b: np.ndarray, t: np.ndarray, delta: float = float(delta), rng: Any = mix_rng
+        ) -> float:
+            return fd_features(*mix_pairs(b, t, delta, rng)).value
 
         with equal_n_sets():
             res = bootstrap(

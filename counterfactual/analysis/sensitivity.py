@@ -476,7 +476,7 @@ def _distance_rows(
 def face_inference(
     pairs: Sequence[PairFeatures],
     reference: Sequence[PairFeatures] = (),
-    settings: Settings = Settings(),
+    settings: Settings = Settings(),  # noqa: B008 (a frozen dataclass)
     workers: int = 1,
     distances: Sequence[str] = DEFAULT_DISTANCES,
 ) -> FaceInference:

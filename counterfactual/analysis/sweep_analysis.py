@@ -26,9 +26,9 @@ Analyses that cannot run (no cached features, one space, ...) leave a note inste
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from collections.abc import Sequence
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd

@@ -21,9 +21,9 @@ a no-op.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -35,8 +35,8 @@ from counterfactual.run.directory import RunDir, slug
 from counterfactual.run.schemas import ATTENTION_COLUMNS, ATTENTION_TABLE, BASE_SET
 from counterfactual.run.tables import write_table
 
+from .regions import CHANGE_LEVEL, CHANGED, changed_mask, parsing_region_masks, region_shares
 from .spaces import has_map, no_map_reason
-from .regions import CHANGED, CHANGE_LEVEL, changed_mask, parsing_region_masks, region_shares
 
 Log = Callable[[str], None]
 TASK = "attention"
@@ -63,7 +63,7 @@ class Layout:
     mapped: slice  # the faces whose maps are computed (the first n of the half)
 
     @classmethod
-    def of(cls, n_faces: int, n: int) -> "Layout":
+    def of(cls, n_faces: int, n: int) -> Layout:
         if n_faces < 4:
             raise UserError(f"attention maps need at least 4 faces in the run (it has {n_faces})")
         m = n_faces // 2

@@ -280,6 +280,7 @@ def parsing_masks(
     float32 [N, 1, H, W] in [0, 1] (see module doc)."""
     import cv2
     import torch
+
     from extractors.face.parsing import CLASS_INDEX
 
     if region not in REGIONS:
@@ -312,6 +313,7 @@ def detect_landmarks(images: torch.Tensor) -> FaceLandmarks:
     is assumed) and the 106-point network still runs inside it; `found` records which.
     """
     import torch
+
     from extractors.face.analysis import shared_analyzer
     from extractors.face.detect import LMK106_REGIONS
 
@@ -328,6 +330,7 @@ Parser = Callable[["torch.Tensor"], np.ndarray]
 def detect_parsing(images: torch.Tensor) -> np.ndarray:
     """Parsing class maps [N, S, S] of uint8 NCHW faces from the shared face analysis."""
     import torch
+
     from extractors.face.analysis import shared_analyzer
 
     return shared_analyzer()(torch.as_tensor(images).cpu(), parts=("parsing",)).labels

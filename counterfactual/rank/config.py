@@ -87,7 +87,7 @@ class SetConfig(GeneratorConfig):
     )
 
     @model_validator(mode="after")
-    def _folder_has_no_latents(self) -> "SetConfig":
+    def _folder_has_no_latents(self) -> SetConfig:
         if self.is_folder and (self.truncation_psi != 1.0 or self.truncation_cutoff is not None):
             raise ValueError(
                 f"{self.spec!r} is a sample folder (no latents): truncation_psi "
@@ -123,7 +123,7 @@ class ReferenceConfig(SetConfig):
     )
 
     @model_validator(mode="after")
-    def _generators_are_not_real(self) -> "ReferenceConfig":
+    def _generators_are_not_real(self) -> ReferenceConfig:
         if self.real and not self.is_folder:
             raise ValueError(
                 f"reference {self.spec!r} is a generator, so it cannot be real data; "
@@ -196,7 +196,7 @@ class ExplainedConfig(StrictModel):
         return items
 
     @model_validator(mode="after")
-    def _every_scorer_has_a_threshold(self) -> "ExplainedConfig":
+    def _every_scorer_has_a_threshold(self) -> ExplainedConfig:
         extra = sorted(set(self.thresholds) - set(self.scorers))
         if extra:
             raise ValueError(
@@ -247,7 +247,7 @@ class RankConfig(RunConfigBase):
         return items
 
     @model_validator(mode="after")
-    def _consistent(self) -> "RankConfig":
+    def _consistent(self) -> RankConfig:
         counts = {g.key: len(self.seeds_of(g)) for g in self.generators}
         if len(set(counts.values())) > 1:
             listed = ", ".join(f"{k}: {n}" for k, n in counts.items())

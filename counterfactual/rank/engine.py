@@ -36,11 +36,13 @@ import numpy as np
 import pandas as pd
 import torch
 
+from counterfactual.foundation.files import read_json, save_npy, write_json
+from counterfactual.foundation.hashing import content_hash
 from counterfactual.rank import explained as expl
 from counterfactual.rank.compare import Settings, compare
+from counterfactual.rank.config import REFERENCE_ID, RankConfig
 from counterfactual.rank.floor import reference_floor
 from counterfactual.rank.paired import paired_table
-from counterfactual.rank.config import REFERENCE_ID, RankConfig
 from counterfactual.rank.ranking import kendall_tau_table, metric_table, ranking_table
 from counterfactual.rank.sets import ImageSet, check_seeds_available, generate, image_sets
 from counterfactual.run.directory import RunDir
@@ -51,8 +53,6 @@ from counterfactual.run.schemas import (
     RANK_TABLES,
 )
 from counterfactual.run.tables import remove_table, write_table
-from counterfactual.foundation.files import read_json, save_npy, write_json
-from counterfactual.foundation.hashing import content_hash
 from counterfactual.sweep.executor import (
     Components,
     FeatureEngine,

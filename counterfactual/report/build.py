@@ -21,12 +21,15 @@ it appears; every space keeps one colour and marker (`palette`); every number go
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from counterfactual.analysis import SweepTables, sweep_tables, tau_matrix
+from counterfactual.analysis.distances import DEFAULT_DISTANCES, DISTANCES, check_distances
 from counterfactual.analysis.findings import (
     FLAGGED,
     NOT_VERIFIABLE,
@@ -37,12 +40,11 @@ from counterfactual.analysis.findings import (
     sweep_findings,
     verification_status,
 )
-from counterfactual.analysis import SweepTables, sweep_tables, tau_matrix
-from counterfactual.analysis.distances import DEFAULT_DISTANCES, DISTANCES, check_distances
 from counterfactual.analysis.rank_agreement import MIN_TAU_GENERATORS
+from counterfactual.foundation.files import write_text
 from counterfactual.report import figures, numbers
-from counterfactual.report.downloads import Downloads
 from counterfactual.report.attention import attention_section
+from counterfactual.report.downloads import Downloads
 from counterfactual.report.edits import describe_edit
 from counterfactual.report.explained import explained_section
 from counterfactual.report.headline import headline, rank_headline
@@ -54,7 +56,6 @@ from counterfactual.report.template import render
 from counterfactual.run.directory import RunDir
 from counterfactual.run.reader import RunData, Space, load_run
 from counterfactual.run.tables import write_table
-from counterfactual.foundation.files import write_text
 
 Log = Callable[[str], None]
 REPORT_FILE = "report.html"
@@ -519,7 +520,7 @@ def _rank(page: Page) -> dict[str, Any] | None:
     spaces = _ordered_spaces(run, list(dict.fromkeys(metrics["space"])))
     generators = list(dict.fromkeys(metrics["generator"]))
     ref = run.manifest.get("reference") or {}
-    strips = [{"label": "reference", "pic": page.strip("reference", alt="reference samples")}]
+    strips = [{"label": "reference", "pic": page.strip("reference", alt="reference samples")}]  # noqa: B005
     strips += [{"label": g, "pic": page.strip(g, alt=f"{g} samples")} for g in generators]
     tables = []
     for metric, title in RANK_METRIC_TITLES.items():

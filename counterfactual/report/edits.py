@@ -9,8 +9,8 @@ the intervention's key and its parameters.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Mapping
-
+from collections.abc import Callable, Mapping
+from typing import Any
 
 Describer = Callable[[str, Mapping[str, Any]], tuple[str, str]]
 

@@ -10,20 +10,21 @@ from __future__ import annotations
 
 import base64
 import io
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg", force=False)
 import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib import ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib import ticker  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from counterfactual.run.reader import Space  # noqa: E402
 from counterfactual.report.numbers import num, tick  # noqa: E402
 from counterfactual.report.palette import LINE_STYLES, TERM_LABELS, Style  # noqa: E402
+from counterfactual.run.reader import Space  # noqa: E402
 
 DPI = 100
 UNTRAINED_INK = "#92400e"

@@ -6,7 +6,7 @@ an order of spaces is only asserted when their intervals separate them.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from markupsafe import Markup
 

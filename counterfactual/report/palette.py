@@ -7,8 +7,8 @@ FD decomposition are told apart by line style, never by colour.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 # Okabe-Ito: blue, vermillion, bluish green, reddish purple, orange, sky blue, black.
 OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")

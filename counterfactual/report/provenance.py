@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from counterfactual.run.reader import RunData
 from counterfactual.run.directory import package_versions
+from counterfactual.run.reader import RunData
 from counterfactual.toml_writer import to_toml
 from counterfactual.version import version_string
 
@@ -60,7 +61,7 @@ def weight_hashes(manifest: Mapping[str, Any]) -> list[dict[str, str]]:
                     f"{context}: {obj.get('path', '')}",
                     obj["file_sha256"],
                 )
-            for k, v in obj.items():
+            for v in obj.values():
                 visit(v, what, context)
         elif isinstance(obj, (list, tuple)):
             for v in obj:

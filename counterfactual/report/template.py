@@ -181,7 +181,7 @@ TEMPLATE = r"""<!DOCTYPE html>
 <p>{{ design.delta }}</p>
 <p>Feature spaces (colour and marker in every plot):</p>
 <ul>{% for s in design.spaces %}<li>{{ space(s.space) }}{% if s.dim %} <span class="muted small">{{ s.dim }}-d,</span>{% endif %}
- 
+
 {% if s.space.trained %}<span class="muted small">trained</span>{% else %}<span class="muted small">random weights: shows how a random network reacts</span>{% endif %}</li>{% endfor %}</ul>
 </div></div>
 </section>

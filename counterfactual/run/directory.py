@@ -41,15 +41,14 @@ from typing import Any
 
 from counterfactual.config import ConfigError, SweepConfig, config_diff
 from counterfactual.errors import UserError
-from counterfactual.run.lock import RunLock
 from counterfactual.foundation.files import (
-    TEMP_MARK,
     read_json,
     remove_partials,
     write_bytes,
     write_json,
 )
 from counterfactual.foundation.hashing import sha256_file
+from counterfactual.run.lock import RunLock
 
 MANIFEST = "manifest.json"
 TABLES = "tables"
@@ -128,7 +127,7 @@ class RunDir:
         self._warned: set[Path] = set()
 
     # the writer lock
-    def acquire(self) -> "RunDir":
+    def acquire(self) -> RunDir:
         """Take the writer lock (RunLockedError naming the holder when another process has it)."""
         for part in (self.root, *self.root.parents):
             if part.exists():
@@ -143,7 +142,7 @@ class RunDir:
     def release(self) -> None:
         self.lock.release()
 
-    def __enter__(self) -> "RunDir":
+    def __enter__(self) -> RunDir:
         return self.acquire()
 
     def __exit__(self, *exc: object) -> None:

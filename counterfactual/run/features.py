@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from counterfactual.run.directory import RunDir
 from counterfactual.foundation.files import read_json, write_json
+from counterfactual.run.directory import RunDir
 
 INDEX_FORMAT = 1
 

@@ -60,7 +60,7 @@ class RunLock:
     def held(self) -> bool:
         return self._fd is not None
 
-    def acquire(self) -> "RunLock":
+    def acquire(self) -> RunLock:
         """Take the lock, or raise RunLockedError naming the holder (without waiting for the
         holder to finish; only up to `_HOLDER_WAIT_S` for a new holder to write its details)."""
         if self._fd is not None:
@@ -112,7 +112,7 @@ class RunLock:
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
 
-    def __enter__(self) -> "RunLock":
+    def __enter__(self) -> RunLock:
         return self.acquire()
 
     def __exit__(self, *exc: object) -> None:

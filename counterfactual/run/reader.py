@@ -16,12 +16,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from counterfactual.foundation.hashing import sha256_bytes
 from counterfactual.run.directory import RunDir, RunDirError
-from counterfactual.run.lock import describe_holder, writer_of
 from counterfactual.run.features import FeatureIndex
+from counterfactual.run.lock import describe_holder, writer_of
 from counterfactual.run.schemas import ALL_TABLES, VERIFICATION_FILE
 from counterfactual.run.tables import as_bool, read_table
-from counterfactual.foundation.hashing import sha256_bytes
 
 
 @dataclass(frozen=True)

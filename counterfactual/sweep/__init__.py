@@ -6,7 +6,7 @@ run_sweep(load_config("experiments/demo.toml"), "runs/demo")
 """
 
 from counterfactual.run.directory import RunConfigMismatch, RunDir
-from counterfactual.sweep.dose import Draw, DoseResult, dose_response, n_swapped, plan_draws
+from counterfactual.sweep.dose import DoseResult, Draw, dose_response, n_swapped, plan_draws
 from counterfactual.sweep.executor import Components, LocalExecutor, SweepResult, run_sweep
 from counterfactual.sweep.plan import Plan, Task, build_plan
 

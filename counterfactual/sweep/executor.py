@@ -15,23 +15,24 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 import torch
 
 from counterfactual.config import SpaceConfig, SweepConfig, VerificationConfig
+from counterfactual.foundation.files import read_json, save_npy, write_json
+from counterfactual.foundation.hashing import content_hash
+from counterfactual.run.directory import RunDir
+from counterfactual.run.features import FeatureIndex
 from counterfactual.sweep import dose as dose_mod
 from counterfactual.sweep.features import extract_features
 from counterfactual.sweep.plan import BASE, Plan, Task, build_plan, set_names
 from counterfactual.sweep.region import region_rows
-from counterfactual.run.directory import RunDir
-from counterfactual.run.features import FeatureIndex
-from counterfactual.foundation.files import read_json, save_npy, write_json
-from counterfactual.foundation.hashing import content_hash
 from counterfactual.sweep.tables import write_tables
 
 Log = Callable[[str], None]

@@ -16,12 +16,13 @@ by every feature space. A distributed executor can hand out the same units.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 from counterfactual.config import SweepConfig
-from counterfactual.run.schemas import BASE_SET, STATS_VERSION
 from counterfactual.foundation.hashing import content_hash
+from counterfactual.run.schemas import BASE_SET, STATS_VERSION
 
 BASE = BASE_SET
 KINDS = ("generate", "extract", "verify", "dose", "region", "tables")

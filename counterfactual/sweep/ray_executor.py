@@ -22,16 +22,17 @@ and tables with the local code. So:
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
 
 from counterfactual.config import ConfigError, ExecutorConfig, SpaceConfig
+from counterfactual.foundation.hashing import content_hash
 from counterfactual.rank.engine import RankExecutor
 from counterfactual.sweep.executor import LocalExecutor
 from counterfactual.sweep.plan import BASE, Plan, set_names
-from counterfactual.foundation.hashing import content_hash
 from counterfactual.sweep.shards import (
     ShardJob,
     ShardResult,

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from counterfactual.config import SweepConfig
+from counterfactual.foundation.files import read_json, write_json
 from counterfactual.run.directory import RunDir
 from counterfactual.run.schemas import (
     DOSE_COLUMNS,
@@ -23,7 +24,6 @@ from counterfactual.run.schemas import (
 )
 from counterfactual.run.tables import write_table
 from counterfactual.sweep.plan import Plan
-from counterfactual.foundation.files import read_json, write_json
 
 
 def dose_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:

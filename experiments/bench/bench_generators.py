@@ -30,8 +30,9 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -122,7 +123,9 @@ def bench_batched(
     for batched in (True, False):
         faces = StyleGAN2Faces(net, device=device, batched=batched)
         times = time_batches(
-            lambda: outputs.__setitem__(batched, faces.images(z, batch_size=batch)), device, repeats
+            lambda b=batched, f=faces: outputs.__setitem__(b, f.images(z, batch_size=batch)),
+            device,
+            repeats,
         )
         rows.append(
             {

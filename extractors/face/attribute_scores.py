@@ -88,7 +88,7 @@ class ParsedFaces:
     images: Any = None  # uint8 NCHW torch tensor or array, any size
 
     @classmethod
-    def from_analysis(cls, analysis: Any, images: Any = None) -> "ParsedFaces":
+    def from_analysis(cls, analysis: Any, images: Any = None) -> ParsedFaces:
         """From a `FaceAnalysis` with landmarks and parsing (landmarks in image pixels)."""
         labels = np.asarray(analysis.labels)
         h, w = analysis.image_size

@@ -36,8 +36,9 @@ a Lanczos resize to the output size. `FaceAligner` detects the landmarks (SCRFD 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from PIL import Image

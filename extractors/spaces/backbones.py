@@ -38,6 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from extractors.runtime.backends import build_runner
 from extractors.runtime.network_extractor import (
     BN_CALIBRATION_IMAGES,
     NetworkExtractor,
@@ -45,8 +46,8 @@ from extractors.runtime.network_extractor import (
     seeded,
     state_dict_sha256,
 )
-from extractors.runtime.backends import build_runner
-from extractors.runtime.resize import RESIZERS, resize as resize_images, resize_shorter_center_crop
+from extractors.runtime.resize import RESIZERS, resize_shorter_center_crop
+from extractors.runtime.resize import resize as resize_images
 from extractors.runtime.weights import MissingWeightsError, WeightFile, locate, require
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

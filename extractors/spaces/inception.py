@@ -34,7 +34,6 @@ from __future__ import annotations
 import copy
 import zipfile
 from dataclasses import dataclass
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +41,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from extractors.runtime.backends import build_runner
 from extractors.runtime.network_extractor import (
     BN_CALIBRATION_IMAGES,
     NetworkExtractor,
@@ -49,7 +49,6 @@ from extractors.runtime.network_extractor import (
     seeded,
     state_dict_sha256,
 )
-from extractors.runtime.backends import build_runner
 from extractors.runtime.resize import resize as resize_images
 from extractors.runtime.weights import MissingWeightsError, WeightFile, locate, require, sha256_file
 

@@ -20,7 +20,6 @@ import inspect
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 

@@ -156,7 +156,7 @@ def build_networks(
     modules = dict(synthesis.named_modules())
     for name, gain in gains.items():
         module = modules[name if name == "to_img" else name]
-        target = synthesis.to_img_modulation if name == "to_img" else getattr(module, "modulation")
+        target = synthesis.to_img_modulation if name == "to_img" else module.modulation
         _expect(synthesis_graph, f"modulation gain of {name}", gain, target.gain)
         target.gain = gain
     return mapping.eval().requires_grad_(False), synthesis.eval().requires_grad_(False)
