@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -69,7 +70,8 @@ def bootstrap_mean(values: np.ndarray, n_boot: int, rng: np.random.Generator) ->
     if values.size == 0:
         return np.full(n_boot, np.nan)
     idx = rng.integers(0, values.size, size=(n_boot, values.size))
-    return values[idx].mean(axis=1)
+    means: np.ndarray = values[idx].mean(axis=1)
+    return means
 
 
 def at_delta(df: pd.DataFrame, delta: float) -> pd.DataFrame:
@@ -91,7 +93,7 @@ def as_float_features(x: object, what: str) -> np.ndarray:
     return arr
 
 
-def frame(rows: list[dict], columns: Sequence[str]) -> pd.DataFrame:
+def frame(rows: list[dict[str, Any]], columns: Sequence[str]) -> pd.DataFrame:
     """A DataFrame with the documented column order and float64 for every float column."""
     df = pd.DataFrame(rows, columns=list(columns))
     for col in df.columns:

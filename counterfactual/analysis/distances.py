@@ -95,7 +95,8 @@ def _kernel_values(k: np.ndarray, swaps: np.ndarray, unbiased: bool, scale: floa
         within = (aa + bb) / (m * (m - 1.0))
     else:
         within = (aa + bb) / (m * m)
-    return scale * (within - 2.0 * ab / (m * m))
+    value: np.ndarray = scale * (within - 2.0 * ab / (m * m))
+    return value
 
 
 def _kernel_family(

@@ -29,6 +29,7 @@ rows are used in every space of an attribute. Streams are seeded by ``(seed, att
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -293,7 +294,7 @@ def _threshold(thresholds: Mapping[str, float] | float, attr: str) -> float:
 
 
 def _scores_pair(
-    gen_scores: Mapping, ref_scores: Mapping, attr: str, thr: float
+    gen_scores: Mapping[str, Any], ref_scores: Mapping[str, Any], attr: str, thr: float
 ) -> tuple[np.ndarray, np.ndarray]:
     if attr not in ref_scores:
         raise ValueError(f"attribute {attr!r} has generated scores but no reference scores")
@@ -307,4 +308,4 @@ def _common_length(features: Mapping[str, np.ndarray], what: str) -> int:
     lengths = {s: f.shape[0] for s, f in features.items()}
     if len(set(lengths.values())) != 1:
         raise ValueError(f"{what} features have different row counts per space: {lengths}")
-    return next(iter(lengths.values()))
+    return int(next(iter(lengths.values())))

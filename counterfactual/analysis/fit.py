@@ -45,7 +45,8 @@ class DoseFit:
 
     @property
     def se(self) -> np.ndarray:
-        return np.sqrt(np.diag(self.cov))
+        se: np.ndarray = np.sqrt(np.diag(self.cov))
+        return se
 
     def predict(self, delta: np.ndarray | float) -> np.ndarray:
         d = np.asarray(delta, dtype=np.float64)
@@ -141,7 +142,8 @@ def inverse_variance_weights(
     if np.isnan(var).any():
         raise ValueError("WLS needs at least 2 draws at every delta")
     var = np.maximum(var, floor_frac * np.median(positive))
-    return 1.0 / var[inverse]
+    weights: np.ndarray = 1.0 / var[inverse]
+    return weights
 
 
 # Weighting schemes for fit_dose_table: name -> (delta, fd) -> weights or None (OLS).

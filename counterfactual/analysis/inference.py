@@ -52,6 +52,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -237,7 +238,7 @@ class Settings:
         if not 0.0 < self.alpha < 1.0:
             raise ValueError(f"alpha must lie in (0, 1), got {self.alpha}")
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -426,7 +427,9 @@ def infer_pooled(
         var, var_jack, _ = corrected_variance(sens[:, j], plan)
         se, se_jack = math.sqrt(var), math.sqrt(var_jack)
         lo, hi = jackknife_interval(float(sens[0, j]), se, settings.ci, plan.n_groups)
-        p, bound = permutation_p(float(obs[j] * sign[j]), null[:, j]) if n_perm else (nan, False)
+        p, bound = (
+            permutation_p(float(obs[j] * sign[j]), null[:, j]) if null is not None else (nan, False)
+        )
         out.append(
             CellInference(
                 n_pairs=n,

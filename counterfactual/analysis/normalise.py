@@ -14,6 +14,8 @@ times, seeded by ``(seed, intervention, space)``; the reference FD is treated as
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -33,10 +35,11 @@ _LABELS = ("intervention", "space", "space_label", "trained")
 
 
 def _draws(g: pd.DataFrame, delta: float, col: str = "fd") -> np.ndarray:
-    return at_delta(g, delta).sort_values("draw")[col].to_numpy(np.float64)
+    draws: np.ndarray = at_delta(g, delta).sort_values("draw")[col].to_numpy(np.float64)
+    return draws
 
 
-def _labels(g: pd.DataFrame, interv: str, space: str) -> dict:
+def _labels(g: pd.DataFrame, interv: str, space: str) -> dict[str, Any]:
     return {
         "intervention": interv,
         "space": space,

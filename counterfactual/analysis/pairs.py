@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -23,7 +24,7 @@ class PairFeatures:
     twin: np.ndarray
     trained: bool = True
     space_label: str = ""
-    meta: dict = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         what = f"features of {self.intervention!r} in space {self.space!r}"
@@ -49,7 +50,7 @@ class PairFeatures:
     def dim(self) -> int:
         return int(self.base.shape[1])
 
-    def labels(self) -> dict:
+    def labels(self) -> dict[str, Any]:
         """The key and label columns every result row about these pairs carries."""
         return {
             "intervention": self.intervention,

@@ -23,6 +23,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -203,7 +204,7 @@ def linear_probes(
     the order of the inputs. Cells run one after the other: the fits are small, and threads
     only contend for the interpreter."""
 
-    def run(name: str, sp: SpaceFeatures) -> dict:
+    def run(name: str, sp: SpaceFeatures) -> dict[str, Any]:
         mask, y, median = median_split(scores[name])
         row = {
             "attribute": name,

@@ -41,6 +41,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -140,18 +141,21 @@ class FaceInference:
     notes: list[str] = field(default_factory=list)
 
 
-def _profile_reference(s: dict, ref: dict, attrs: list[str], space: str) -> dict:
+Cells = dict[Any, np.ndarray]  # {(attribute, space) or space: values [R] on the plan's rows}
+
+
+def _profile_reference(s: Cells, ref: Cells, attrs: list[str], space: str) -> Cells:
     return {a: s[a, space] / ref[space] for a in attrs}
 
 
-def _profile_attributes(s: dict, ref: dict, attrs: list[str], space: str) -> dict:
+def _profile_attributes(s: Cells, ref: Cells, attrs: list[str], space: str) -> Cells:
     mean = np.mean([s[a, space] for a in attrs], axis=0)
     return {a: s[a, space] / mean for a in attrs}
 
 
 # name -> (sensitivities {(attribute, space): array}, reference {space: array}, attributes,
 # space) -> {attribute: profile array}; arrays hold [point, leave-out values...].
-NORMALISERS: dict[str, Callable[[dict, dict, list[str], str], dict]] = {
+NORMALISERS: dict[str, Callable[[Cells, Cells, list[str], str], Cells]] = {
     "reference": _profile_reference,
     "attributes": _profile_attributes,
 }
@@ -255,8 +259,6 @@ def _interval(values: np.ndarray, plan: ResamplingPlan, level: float) -> tuple[f
 # Step of the directional derivative in `_linearised` (relative to each row's departure from
 # the all-faces values; the statistic is smooth there, so the result does not depend on it).
 _STEP = 1e-6
-
-Cells = dict  # {(attribute, space) or space: values [R] on the plan's rows}
 
 
 def _values_interval(
@@ -422,7 +424,8 @@ def _infer_family(
     FD's is the (seed, intervention, space) stream it always had)."""
     with warnings.catch_warnings(), threadpool_limits(1):
         warnings.simplefilter("ignore", RankDeficientCovarianceWarning)
-        if FAMILIES[family].prepare is None:
+        prepare = FAMILIES[family].prepare
+        if prepare is None:
             return [
                 infer_cell(
                     pf.base,
@@ -434,7 +437,7 @@ def _infer_family(
                 )
             ]
         rng = group_rng(settings.seed, pf.intervention, pf.space, family)
-        evaluate = FAMILIES[family].prepare(pf.base, pf.twin)
+        evaluate = prepare(pf.base, pf.twin)
         cols = [FAMILIES[family].members.index(m) for m in members]
         cells = infer_pooled(
             lambda keep, swaps: evaluate(keep, swaps)[:, cols],

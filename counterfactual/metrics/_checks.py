@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -43,7 +43,14 @@ def as_features(x: Any, name: str, min_rows: int = 1) -> np.ndarray:
     return arr
 
 
-def same_dim(x: np.ndarray, y: np.ndarray, xname: str, yname: str) -> int:
+class Shaped(Protocol):
+    """A 2-D feature matrix as the checks see it: an array or a `Rows` view."""
+
+    @property
+    def shape(self) -> tuple[int, ...]: ...
+
+
+def same_dim(x: Shaped, y: Shaped, xname: str, yname: str) -> int:
     """Check that two feature matrices have the same number of columns; return it."""
     if x.shape[1] != y.shape[1]:
         raise ValueError(

@@ -72,23 +72,23 @@ def default_sizes(n: int, count: int = 5, smallest: float = 0.5) -> np.ndarray:
 def fd_infinity(
     fd_at: Callable[[int, np.random.Generator], float],
     n: int,
-    sizes: Sequence[int] | None = None,
+    sizes: Sequence[int] | np.ndarray | None = None,
     reps: int = 3,
     seed: int = 0,
 ) -> FDInfinity:
     """FD-infinity from ``fd_at(size, rng)``, the FD of a random subset of ``size`` of the n
     available samples (e.g. matched pairs). ``reps`` subsets per size below n (one at n)."""
-    sizes = default_sizes(n) if sizes is None else np.asarray(sorted(set(int(s) for s in sizes)))
-    if sizes.size < 2 or sizes.min() < 2 or sizes.max() > n:
-        raise ValueError(f"FD-infinity needs at least two sizes in [2, {n}], got {list(sizes)}")
+    grid = default_sizes(n) if sizes is None else np.asarray(sorted(set(int(s) for s in sizes)))
+    if grid.size < 2 or grid.min() < 2 or grid.max() > n:
+        raise ValueError(f"FD-infinity needs at least two sizes in [2, {n}], got {list(grid)}")
     if int(reps) < 1:
         raise ValueError(f"reps must be >= 1, got {reps}")
     rng = np.random.default_rng(seed)
     means = np.array(
-        [np.mean([fd_at(int(s), rng) for _ in range(1 if s == n else int(reps))]) for s in sizes]
+        [np.mean([fd_at(int(s), rng) for _ in range(1 if s == n else int(reps))]) for s in grid]
     )
-    slope, intercept = np.polyfit(1.0 / sizes, means, 1)
-    return FDInfinity(float(intercept), float(slope), sizes.astype(int), means, int(reps))
+    slope, intercept = np.polyfit(1.0 / grid, means, 1)
+    return FDInfinity(float(intercept), float(slope), grid.astype(int), means, int(reps))
 
 
 __all__ = ["FDInfinity", "default_sizes", "fd_infinity", "unbiased_mean_term"]

@@ -72,7 +72,7 @@ def bootstrap(
     if int(n_boot) < 2:
         raise ValueError(f"bootstrap: n_boot must be >= 2, got {n_boot}")
 
-    def evaluate(parts: list[np.ndarray], what: str) -> float:
+    def evaluate(parts: list[np.ndarray | Rows], what: str) -> float:
         value = float(statistic(*parts))
         if not np.isfinite(value):
             raise ValueError(f"bootstrap: statistic returned {value} on {what}")
@@ -102,6 +102,6 @@ def bootstrap(
     )
 
 
-def _resample(a: np.ndarray | Rows, idx: np.ndarray) -> np.ndarray | Rows:
+def _resample(a: np.ndarray | Rows, idx: Any) -> np.ndarray | Rows:
     """Rows idx of a: an index view for `Rows`, a copy for arrays."""
     return a.take(idx) if isinstance(a, Rows) else a[idx]

@@ -36,7 +36,8 @@ class KIDResult:
 
 def polynomial_kernel(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(a b^T / d + 1)^3 for row sets a [n, d], b [m, d]."""
-    return (a @ b.T / a.shape[1] + 1.0) ** 3
+    k: np.ndarray = (a @ b.T / a.shape[1] + 1.0) ** 3
+    return k
 
 
 def mmd2_unbiased(x: np.ndarray, y: np.ndarray) -> float:

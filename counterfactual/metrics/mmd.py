@@ -31,7 +31,8 @@ def squared_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     d *= -2.0
     d += np.einsum("ij,ij->i", a, a)[:, None]
     d += np.einsum("ij,ij->i", b, b)[None, :]
-    return np.maximum(d, 0.0, out=d)
+    out: np.ndarray = np.maximum(d, 0.0, out=d)
+    return out
 
 
 def median_bandwidth(sq: np.ndarray) -> float:

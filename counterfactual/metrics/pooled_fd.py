@@ -72,8 +72,24 @@ class PooledFD:
             return self._fd_gram(ia, ib, a, b, pa, pb, na, nb)
         return self._fd_cov(ia, ib, a, b, pa, pb, na, nb)
 
-    def _fd_gram(self, ia, ib, a, b, pa, pb, na, nb) -> tuple[float, float, float]:
-        g = self.gram
+    def _gram_matrix(self) -> np.ndarray:
+        """The pool's Gram matrix (built on the "gram" route only)."""
+        if self.gram is None:
+            raise RuntimeError("the Gram matrix exists only on the 'gram' route")
+        return self.gram
+
+    def _fd_gram(
+        self,
+        ia: np.ndarray,
+        ib: np.ndarray,
+        a: np.ndarray,
+        b: np.ndarray,
+        pa: np.ndarray,
+        pb: np.ndarray,
+        na: float,
+        nb: float,
+    ) -> tuple[float, float, float]:
+        g = self._gram_matrix()
         gab = g[np.ix_(ia, ib)]
         gab_pb, pa_gab = gab @ pb, pa @ gab
         mu_ab = float(pa_gab @ pb)
@@ -91,13 +107,25 @@ class PooledFD:
         trace_term = max(tr_a + tr_b - 2.0 * cross, 0.0)
         return mean_term + trace_term, mean_term, trace_term
 
-    def _moments(self, idx: np.ndarray, w: np.ndarray, p: np.ndarray, n: float):
+    def _moments(
+        self, idx: np.ndarray, w: np.ndarray, p: np.ndarray, n: float
+    ) -> tuple[np.ndarray, np.ndarray]:
         x = self.pool[idx]
         mu = p @ x
         xc = (x - mu) * np.sqrt(w / (n - 1.0))[:, None]
         return mu, xc.T @ xc
 
-    def _fd_cov(self, ia, ib, a, b, pa, pb, na, nb) -> tuple[float, float, float]:
+    def _fd_cov(
+        self,
+        ia: np.ndarray,
+        ib: np.ndarray,
+        a: np.ndarray,
+        b: np.ndarray,
+        pa: np.ndarray,
+        pb: np.ndarray,
+        na: float,
+        nb: float,
+    ) -> tuple[float, float, float]:
         mu_a, s_a = self._moments(ia, a, pa, na)
         mu_b, s_b = self._moments(ib, b, pb, nb)
         diff = mu_a - mu_b
@@ -124,8 +152,8 @@ class PooledFD:
         groups: dict[tuple[int, int], list[int]] = {}
         for i, key in enumerate(map(tuple, sizes)):
             groups.setdefault(key, []).append(i)
-        for (sa, sb), rows in groups.items():
-            rows = np.asarray(rows)
+        for (sa, sb), members in groups.items():
+            rows = np.asarray(members)
             if len(rows) == 1 or min(sa, sb) < 2:
                 for i in rows:
                     out[i] = self.fd(wa[i], wb[i])
@@ -164,7 +192,7 @@ class PooledFD:
                 np.trace(s_a, axis1=1, axis2=2) + np.trace(s_b, axis1=1, axis2=2) - 2.0 * cross, 0.0
             )
             return np.column_stack([mean_term + trace_term, mean_term, trace_term])
-        g = self.gram
+        g = self._gram_matrix()
         gab = g[ia[:, :, None], ib[:, None, :]]
         mu_aa = np.einsum("ks,kst,kt->k", pa, g[ia[:, :, None], ia[:, None, :]], pa)
         mu_bb = np.einsum("ks,kst,kt->k", pb, g[ib[:, :, None], ib[:, None, :]], pb)

@@ -70,7 +70,8 @@ def _sq_dists(a: np.ndarray, a_sq: np.ndarray, b: np.ndarray, b_sq: np.ndarray) 
     d += a_sq[:, None]
     d += b_sq[None, :]
     np.maximum(d, 0.0, out=d)
-    return d
+    out: np.ndarray = d
+    return out
 
 
 def _knn_sq_radii(x: Rows, ks: Sequence[int], block_bytes: int) -> dict[int, np.ndarray]:
@@ -101,7 +102,8 @@ def _knn_sq_radii(x: Rows, ks: Sequence[int], block_bytes: int) -> dict[int, np.
 
 def knn_radii(x: Any, k: int, *, block_bytes: int = DEFAULT_BLOCK_BYTES) -> np.ndarray:
     """Distance from each row of x [n, d] to its k-th nearest other row (float64 [n])."""
-    return np.sqrt(_knn_sq_radii(as_rows(x, "x", 2), [int(k)], block_bytes)[int(k)])
+    radii: np.ndarray = np.sqrt(_knn_sq_radii(as_rows(x, "x", 2), [int(k)], block_bytes)[int(k)])
+    return radii
 
 
 @dataclass(frozen=True)

@@ -209,7 +209,8 @@ def feature_factor(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
         raise ValueError(f"features: need at least 2 rows for a covariance, got {n}")
     mean, root = row_factor(x)
     if n > d:
-        root = np.linalg.qr(root, mode="r")
+        # numpy's stub types every mode as QRResult; mode="r" returns the R array alone.
+        root = np.linalg.qr(root, mode="r")  # type: ignore[assignment]
     a = root.T
     return mean, a, psd_rank(a @ a.T if n > d else a.T @ a)
 
