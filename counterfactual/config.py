@@ -27,7 +27,7 @@ import re
 import tomllib
 import types
 import typing
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Self, TypeVar
 
@@ -170,7 +170,7 @@ class GeneratorConfig(StrictModel):
     @model_serializer(mode="wrap")
     def _drop_unset_options(self, handler: Any) -> dict[str, Any]:
         """Options left unset are omitted (config identities of older runs stay equal)."""
-        data = handler(self)
+        data: dict[str, Any] = handler(self)
         for key in (*FOLDER_OPTIONS, "align"):
             if data.get(key, 0) is None:
                 data.pop(key)
@@ -634,7 +634,7 @@ def _key_name(loc: tuple[Any, ...]) -> str:
     return out or "<top level>"
 
 
-def describe_validation_error(err: dict[str, Any], root: type[BaseModel]) -> str:
+def describe_validation_error(err: Mapping[str, Any], root: type[BaseModel]) -> str:
     """One pydantic error as "key 'a.b[0].c': problem"; unknown keys list the keys allowed in
     their table, looked up from the root model `root` (SweepConfig, RankConfig, ...)."""
     loc = tuple(err["loc"])

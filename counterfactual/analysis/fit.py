@@ -50,7 +50,8 @@ class DoseFit:
 
     def predict(self, delta: np.ndarray | float) -> np.ndarray:
         d = np.asarray(delta, dtype=np.float64)
-        return self.coef[0] + self.coef[1] * d + self.coef[2] * d * d
+        value: np.ndarray = self.coef[0] + self.coef[1] * d + self.coef[2] * d * d
+        return value
 
 
 def design(delta: np.ndarray) -> np.ndarray:

@@ -348,12 +348,18 @@ def cross_space(
             others = [t for t in trained if t != sp]
 
             def denom(v: Cells, r: Cells, others: list[str] = others, a: str = a) -> np.ndarray:
-                return np.mean([profile(v, r, a, t) for t in others], axis=0)
+                mean: np.ndarray = np.mean([profile(v, r, a, t) for t in others], axis=0)
+                return mean
 
             def relative(
-                v: Cells, r: Cells, sp: str = sp, a: str = a, denom: Callable = denom
+                v: Cells,
+                r: Cells,
+                sp: str = sp,
+                a: str = a,
+                denom: Callable[[Cells, Cells], np.ndarray] = denom,
             ) -> np.ndarray:
-                return profile(v, r, a, sp) / denom(v, r)
+                ratio: np.ndarray = profile(v, r, a, sp) / denom(v, r)
+                return ratio
 
             with np.errstate(divide="ignore", invalid="ignore"):
                 prof = profile(vals, ref, a, sp)

@@ -102,7 +102,8 @@ def _cov(pool: torch.Tensor, rows: torch.Tensor, mu: torch.Tensor) -> torch.Tens
 
 def _sqrt_psd(s: torch.Tensor) -> torch.Tensor:
     vals, vecs = torch.linalg.eigh(s)
-    return (vecs * vals.clamp_min(0).sqrt()[:, None, :]) @ vecs.mT
+    root: torch.Tensor = (vecs * vals.clamp_min(0).sqrt()[:, None, :]) @ vecs.mT
+    return root
 
 
 def _cross_trace_cov(
@@ -142,7 +143,7 @@ def frechet_distance_batch(
     arr = np.asarray(pool, dtype=np.float64)
     pool_t = torch.from_numpy(arr if overwrite_pool or arr is not pool else arr.copy())
     # FD is translation invariant; centring helps round-off. In chunks: no [P, d] temporary.
-    parts = pool_t.split(max(1, _CHUNK_BYTES // (32 * max(pool_t.shape[1], 1))))
+    parts = torch.split(pool_t, max(1, _CHUNK_BYTES // (32 * max(pool_t.shape[1], 1))))
     mean = sum(part.sum(dim=0) for part in parts) / pool_t.shape[0]
     for part in parts:
         part -= mean

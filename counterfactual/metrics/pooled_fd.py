@@ -58,7 +58,7 @@ class PooledFD:
         self.route = ("gram" if size <= self.dim else "cov") if route == "auto" else route
         self.pool = p - p.mean(axis=0)
         self._sq = np.einsum("ij,ij->i", self.pool, self.pool)
-        self.gram = self.pool @ self.pool.T if self.route == "gram" else None
+        self.gram: np.ndarray | None = self.pool @ self.pool.T if self.route == "gram" else None
 
     def fd(self, wa: np.ndarray, wb: np.ndarray) -> tuple[float, float, float]:
         """(value, mean_term, trace_term) of FD(set A, set B) with row weights ``wa``, ``wb`` [R]."""

@@ -112,6 +112,7 @@ class FeatureStats:
             raise ValueError(f"merge: dimensions differ ({self._dim} vs {other._dim})")
         self._require_n("merge")
         other._require_n("merge")
+        assert self._m2 is not None and other._m2 is not None  # a known n keeps its m2
         keep = self._keep and other._keep
         out = FeatureStats(self._dim, keep_features=keep)
         out._n, out._mean, out._m2 = self._n, self._mean.copy(), self._m2.copy()
@@ -188,7 +189,7 @@ class FeatureStats:
         return f"FeatureStats(dim={self._dim}, n={self._n}, keep_features={self._keep})"
 
     # ---------------------------------------------------------------------- files
-    def save(self, path: str | os.PathLike) -> Path:
+    def save(self, path: str | os.PathLike[str]) -> Path:
         """Write ``mu``, ``sigma`` (and ``n`` when known) to an ``.npz`` file, atomically.
 
         pytorch-fid and clean-fid read such files directly. The path is used as given.
@@ -197,10 +198,15 @@ class FeatureStats:
         arrays: dict[str, np.ndarray] = {"mu": self.mean, "sigma": self.cov}
         if self._n is not None:
             arrays["n"] = np.asarray(self._n, dtype=np.int64)
-        return atomic_write(path, lambda fh: np.savez(fh, **arrays), sync=False)
+
+        def write(fh: Any) -> None:
+            # numpy's savez stub takes the keyword arrays for its allow_pickle flag (a bool).
+            np.savez(fh, **arrays)  # type: ignore[arg-type]
+
+        return atomic_write(path, write, sync=False)
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> FeatureStats:
+    def load(cls, path: str | os.PathLike[str]) -> FeatureStats:
         """Read an ``.npz`` with ``mu`` [d] and ``sigma`` [d, d] (``n`` optional)."""
         path = Path(path)
         if not path.is_file():
@@ -224,11 +230,12 @@ class FeatureStats:
                 f"{path}: key 'sigma' must have shape ({mu.shape[0]}, "
                 f"{mu.shape[0]}) to match 'mu', got {sigma.shape}"
             )
+        count = None
         if n is not None:
             if n.size != 1 or not np.issubdtype(n.dtype, np.number):
                 raise ValueError(f"{path}: key 'n' must be one number, got {n!r}")
-            n = int(n.reshape(()))
+            count = int(n.reshape(()))
         try:
-            return cls.from_moments(mu, sigma, n)
+            return cls.from_moments(mu, sigma, count)
         except ValueError as exc:
             raise ValueError(f"{path}: {exc}") from exc

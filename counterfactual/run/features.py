@@ -8,7 +8,7 @@ a cache key.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -49,7 +49,7 @@ class FeatureIndex:
                 f"{self.rd.feature_index_path} has no features of set {set_name!r} "
                 f"in space {space!r}"
             )
-        return entry["key"]
+        return cast(str, entry["key"])
 
     def load(self, set_name: str, space: str) -> np.ndarray:
         """The cached features of a set in a space (FileNotFoundError when not cached)."""

@@ -11,7 +11,7 @@ import json
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -71,7 +71,7 @@ class RunData:
         if not path.is_file():
             return None
         try:
-            arr = np.load(path, allow_pickle=False)
+            arr: np.ndarray = np.load(path, allow_pickle=False)
         except (ValueError, OSError, EOFError) as exc:  # damaged: the grid is left out
             warnings.warn(
                 f"{path}: unreadable sample images ({exc}); its grid is left out", stacklevel=2
@@ -119,7 +119,7 @@ class RunData:
     def intervention_config(self, key: str) -> dict[str, Any]:
         for iv in self.manifest.get("config", {}).get("interventions", []) or []:
             if (iv.get("id") or iv.get("name")) == key:
-                return iv
+                return cast(dict[str, Any], iv)
         return {"name": key}
 
     def table_files(self) -> list[tuple[str, str]]:
