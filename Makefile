@@ -37,10 +37,12 @@ test: setup
 	$(PY) -m pytest -q $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: no tests were collected" >&2; exit 1; fi; exit $$rc
 
-# The quality gate: ruff lint and format check (settings in pyproject.toml); CI runs it first.
+# The quality gate: ruff lint and format check, then mypy (settings in pyproject.toml); CI runs
+# it first.
 lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 
 bench: setup
 	for script in experiments/bench/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
