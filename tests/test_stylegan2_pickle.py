@@ -17,6 +17,7 @@ import torch
 from fixture_paths import fixture_dir
 from stylegan2_records import (
     module_tree,
+    nvidia_names,  # noqa: F401 (a pytest fixture)
     set_layer_state,  # noqa: F401
     snapshot,
     write_pickle,
