@@ -378,12 +378,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_fd)
 
     from counterfactual.attention.cli import add_attention_parser
+    from counterfactual.interventions.bank_cli import add_learn_directions_parser
     from counterfactual.rank.cli import add_rank_parser
     from counterfactual.report.cli import add_report_parser
 
     add_rank_parser(sub, _run_options)
     add_report_parser(sub)
     add_attention_parser(sub)
+    add_learn_directions_parser(sub)
     return parser
 
 
