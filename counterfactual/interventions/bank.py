@@ -3,7 +3,7 @@
 Stage 1, `sample_bank`: seeds ``seed_start, seed_start + 1, ...`` in chunks; per chunk the
 codes (w at psi = 1; z for a generator without a W space), the images at the generator's working resolution and every scorer's scores
 (the scorers share one face analysis, so each face is detected and parsed once). Each chunk is
-written atomically to ``<out>/samples/<first seed>.npz``; a rerun skips the chunks already
+written atomically to ``<out>/samples/<first seed>+<count>.npz``; a rerun skips the chunks already
 there, so an interrupted run loses at most the chunk it was working on, and a larger
 ``n_samples`` extends an existing bank.
 
@@ -71,8 +71,14 @@ def _bank_key(generator_description: Mapping[str, Any], attributes: Sequence[str
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def _chunk_path(out: Path, first_seed: int) -> Path:
-    return out / SAMPLES_DIR / f"{first_seed}.npz"
+def _chunk_path(out: Path, first_seed: int, count: int) -> Path:
+    return out / SAMPLES_DIR / f"{first_seed}+{count}.npz"
+
+
+def _chunk_files(out: Path) -> list[Path]:
+    """Chunk files in seed order (names "<first seed>+<count>.npz")."""
+    files = (out / SAMPLES_DIR).glob("*+*.npz")
+    return sorted(files, key=lambda p: int(p.stem.partition("+")[0]))
 
 
 def sample_bank(
@@ -101,14 +107,14 @@ def sample_bank(
     description = generator.describe()
     key = _bank_key(description, attributes)
     _check_or_write_meta(out, key, description, attributes, seed_start, chunk, space)
-    starts = [seed_start + s for s in range(0, n_samples, chunk)]
-    todo = [s for s in starts if not _chunk_path(out, s).is_file()]
+    wanted = {seed_start + s: min(chunk, n_samples - s) for s in range(0, n_samples, chunk)}
+    todo = [s for s, count in wanted.items() if not _chunk_path(out, s, count).is_file()]
     if not todo:
         return 0
     scorers = {name: load_scorer(name) for name in attributes}
     bar = _bar(len(todo), progress, f"bank {generator.spec}")
     for first in todo:
-        count = min(chunk, seed_start + n_samples - first)
+        count = wanted[first]
         seeds = list(range(first, first + count))
         z = generator.latents(seeds)
         codes = z.numpy()
@@ -123,7 +129,11 @@ def sample_bank(
         }
         for name, scorer in scorers.items():
             arrays[f"score_{name}"] = score_images(scorer, images)
-        atomic_write(_chunk_path(out, first), lambda fh, a=arrays: np.savez(fh, **a), sync=False)
+        path = _chunk_path(out, first, count)
+        atomic_write(path, lambda fh, a=arrays: np.savez(fh, **a), sync=False)
+        for stale in (out / SAMPLES_DIR).glob(f"{first}+*.npz"):  # a shorter last chunk
+            if stale != path:
+                stale.unlink()
         if bar is not None:
             bar.update(1)
     if bar is not None:
@@ -177,7 +187,7 @@ def load_samples(out: str | Path) -> BankSamples:
     if not meta_path.is_file():
         raise UserError(f"{out}: no samples.json (run stage 1, sample_bank, first)")
     meta = json.loads(meta_path.read_text())
-    files = sorted((out / SAMPLES_DIR).glob("*.npz"), key=lambda p: int(p.stem))
+    files = _chunk_files(out)
     if not files:
         raise UserError(f"{out}/{SAMPLES_DIR}: no sample chunks yet")
     parts: list[dict[str, np.ndarray]] = []

@@ -310,6 +310,10 @@ def fit_boundary(
         members = np.flatnonzero(ys == cls)
         n_test = min(members.size - 1, max(1, round(settings.holdout * members.size)))
         test[rng.choice(members, n_test, replace=False)] = True
+    # Centred on the training mean: the normal is unchanged, liblinear converges quickly (an
+    # uncentred intercept is penalised like a weight and can stall it for minutes).
+    centre = xs[~test].mean(axis=0)
+    xs = xs - centre
     clf = _CLASSIFIERS[settings.classifier]()
     clf.fit(xs[~test], ys[~test])
     coef = np.asarray(clf.coef_, dtype=np.float64).reshape(-1)
@@ -332,7 +336,8 @@ def fit_boundary(
         "held_out_auc": auc(ys[test], clf.decision_function(xs[test])),
         "projection_sd": float(projection.std(ddof=1)) if projection.size > 1 else float("nan"),
     }
-    return normal, float(np.asarray(clf.intercept_).reshape(-1)[0]) / norm, stats
+    intercept = float(np.asarray(clf.intercept_).reshape(-1)[0]) - float(coef @ centre)
+    return normal, intercept / norm, stats
 
 
 def learn_direction(
