@@ -40,7 +40,7 @@ def register_generator(scheme: str, loader: str) -> None:
 
 register_generator("dcgan-digiface", "generators.dcgan:load_dcgan_digiface")
 register_generator("mobilestylegan-ffhq", "generators.mobilestylegan:load_mobilestylegan_ffhq")
-register_generator("stylegan2", "generators.stylegan2_pickle:load_stylegan2")
+register_generator("stylegan2", "generators.stylegan2:load_stylegan2")
 register_generator("folder", "generators.folder:load_folder")
 
 

@@ -29,7 +29,7 @@ def main(cases_json: str, out_json: str, headroom_mb: int = 1024) -> None:
     import torch
 
     torch.set_num_threads(1)
-    from generators.stylegan2_pickle import load_stylegan2
+    from generators.stylegan2 import load_stylegan2
 
     def attempt(path: str) -> tuple[str | None, str | None, float]:
         t0 = time.perf_counter()

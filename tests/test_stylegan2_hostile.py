@@ -27,13 +27,8 @@ import torch
 from fixture_paths import fixture_dir
 from stylegan2_records import NvModule, module_tree, nvidia_names, write_pickle  # noqa: F401
 
-from generators.stylegan2 import StyleGAN2Generator
-from generators.stylegan2_pickle import (
-    InvalidWeightsError,
-    _load_storage,
-    load_stylegan2,
-    read_nvidia_pickle,
-)
+from generators.stylegan2 import InvalidWeightsError, StyleGAN2Generator, load_stylegan2
+from generators.stylegan2.unpickler import _load_storage, read_nvidia_pickle
 
 FIXTURE = fixture_dir("stylegan2-ada-tiny")
 TESTS = Path(__file__).resolve().parent

@@ -25,13 +25,14 @@ from stylegan2_records import (
 
 import generators
 from generators.base import to_uint8
-from generators.stylegan2 import StyleGAN2Generator, SynthesisLayer, ToRGBLayer
-from generators.stylegan2_pickle import (
+from generators.stylegan2 import (
     InvalidWeightsError,
+    StyleGAN2Generator,
     UnsafePickleError,
     load_stylegan2,
-    read_nvidia_pickle,
 )
+from generators.stylegan2.network import SynthesisLayer, ToRGBLayer
+from generators.stylegan2.unpickler import read_nvidia_pickle
 
 FIXTURE = fixture_dir("stylegan2-ada-tiny")
 

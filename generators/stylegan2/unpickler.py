@@ -1,4 +1,4 @@
-"""Load NVIDIA StyleGAN2(-ADA) weights safely, without NVIDIA's code: the "stylegan2" generator.
+"""Unpickle NVIDIA StyleGAN2(-ADA) network pickles safely: nothing a file carries is executed.
 
 NVIDIA's snapshot pickles (`network-snapshot-*.pkl`, the published `ffhq.pkl` ...) are a plain
 `pickle.dump` of a dict {"G", "D", "G_ema", "augment_pipe", "training_set_kwargs"} in which every
@@ -22,25 +22,10 @@ Here nothing a file carries is ever executed, and a hostile file costs little:
   are parsed here: their header pickles go through the same restricted unpickler (storage
   types only), and the declared size must equal the bytes the blob holds before any storage
   is made from those bytes.
-- The G_ema record tree is walked iteratively (a record reached twice, shared or cyclic, is
-  refused; module count and depth are bounded) to collect parameters and persistent buffers
-  under NVIDIA's dotted names. The init kwargs are checked by
-  `generators.stylegan2_kwargs.validate_init_kwargs` (known keys, types, ranges, budgets; the
-  defaults of stylegan2-ada-pytorch or of stylegan3, whichever convention they follow). Our
-  `StyleGAN2Generator` is first built on torch's meta device (no memory), the file's tensors
-  must match its names and shapes, and the network may not need more than twice the tensor
-  bytes the file holds; only then is it built and loaded. Each layer's `conv_clamp` is then
-  taken from its record's state when the record has one (what NVIDIA's own unpickling does).
 
-Also accepted: a `torch.save` state dict (read with `weights_only=True`) plus a JSON file of the
-init kwargs (the kwargs themselves, or an object with an "init_kwargs" entry), given as
-`init_kwargs_json=` or found next to the weights as `<same stem>.json`. This route is taken when
-the file starts with a zip header (what `torch.save` writes) or when `init_kwargs_json` is
-given; anything else is read as an NVIDIA pickle.
-
-Every refusal is an `InvalidWeightsError` (`UnsafePickleError` is one) naming the file and the
-reason. Specs: `load_generator("stylegan2:/path/network.pkl")`,
-`load_generator("stylegan2:/path/sd.pt")`.
+`read_nvidia_pickle` returns the unpickled object with every network module as a
+`PersistentRecord`; `records.py` walks that tree. Every refusal is an `InvalidWeightsError`
+(`UnsafePickleError` is one) naming the file and the reason.
 """
 
 from __future__ import annotations
@@ -49,11 +34,9 @@ import _compat_pickle
 import collections
 import hashlib
 import io
-import json
 import math
 import pickle
 import struct
-import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,16 +47,10 @@ import torch
 from numpy._core.multiarray import _reconstruct as _numpy_reconstruct
 from numpy._core.multiarray import scalar as _numpy_scalar
 
-from counterfactual.foundation.hashing import sha256_file
-from generators.stylegan2 import StyleGAN2Faces, StyleGAN2Generator
-from generators.stylegan2_kwargs import CONV_CLAMP, short_repr, validate_init_kwargs
+from generators.stylegan2.kwargs import short_repr
 
-MAX_MODULES = 10_000  # module records in one network (NVIDIA's 1024px G: ~120)
-MAX_MODULE_DEPTH = 16  # nesting of module records (NVIDIA's: 4)
-MAX_ENTRIES = 10_000  # parameters / buffers / children of one module
 MAX_TENSOR_DIMS = 8
 MAX_OPCODES = 500_000  # opcodes in one pickle (a 1024px G_ema: ~1.3e4; ~1 s of work)
-ZIP_MAGIC = b"PK\x03\x04"  # torch.save's zip archive
 _MSG = 300  # characters of a foreign error message that we quote
 
 
@@ -107,7 +84,8 @@ class EasyDict(dict):
             raise AttributeError(name) from None
 
 
-def _quote(exc: BaseException) -> str:
+def quote_error(exc: BaseException) -> str:
+    """The type and first line (at most _MSG characters) of a foreign error message."""
     text = str(exc).splitlines()[0] if str(exc) else ""
     return f"{type(exc).__name__}: {text[:_MSG]}"
 
@@ -253,7 +231,9 @@ def _load_storage(blob: Any) -> torch.TypedStorage:
         except InvalidWeightsError:
             raise
         except Exception as exc:
-            raise InvalidWeightsError(f"storage blob: unreadable {what} ({_quote(exc)})") from None
+            raise InvalidWeightsError(
+                f"storage blob: unreadable {what} ({quote_error(exc)})"
+            ) from None
 
     magic, protocol, info = part("magic number"), part("protocol"), part("system info")
     if magic != torch.serialization.MAGIC_NUMBER or protocol != 1001:
@@ -516,7 +496,7 @@ class SafeUnpickler(_RestrictedUnpickler):
 
 def read_nvidia_pickle(path: str | Path) -> Any:
     """Unpickle an NVIDIA network pickle safely; network modules become `PersistentRecord`s."""
-    path = _existing(path)
+    path = existing_file(path)
     try:
         with open(path, "rb") as f:
             return SafeUnpickler(f).load()
@@ -527,349 +507,23 @@ def read_nvidia_pickle(path: str | Path) -> Any:
     except Exception as exc:  # truncated, not a pickle, malformed opcodes or arguments
         raise InvalidWeightsError(
             f"{path} is not a readable NVIDIA StyleGAN2 pickle (truncated or not a pickle?): "
-            f"{_quote(exc)}"
+            f"{quote_error(exc)}"
         ) from None
 
 
-# ----- the record tree --------------------------------------------------------------------
-
-
-def _entries(state: dict, key: str, where: str) -> dict[str, Any]:
-    value = state.get(key)
-    if value is None:
-        return {}
-    if not isinstance(value, dict) or len(value) > MAX_ENTRIES:
-        raise InvalidWeightsError(
-            f"{where or 'network'}.{key} is not a dict of at most {MAX_ENTRIES} entries"
-        )
-    bad = [k for k in value if not isinstance(k, str) or not k.isidentifier()]
-    if bad:
-        raise InvalidWeightsError(
-            f"{where or 'network'}.{key} has names that are not identifiers: {short_repr(bad[:5])}"
-        )
-    return value
-
-
-def module_records(record: PersistentRecord) -> dict[str, PersistentRecord]:
-    """Every module record of a tree by dotted path ("" = the root), walked iteratively; a
-    record reached twice (shared or cyclic) is refused, as are too many or too deep ones."""
-    out: dict[str, PersistentRecord] = {}
-    seen: set[int] = set()
-    todo = [("", record, 0)]
-    while todo:
-        path, rec, depth = todo.pop()
-        if id(rec) in seen:
-            raise InvalidWeightsError(
-                f"module {path} is a record already reached by another "
-                "path (shared or cyclic module tree)"
-            )
-        if depth > MAX_MODULE_DEPTH or len(out) >= MAX_MODULES:
-            raise InvalidWeightsError(
-                f"module tree deeper than {MAX_MODULE_DEPTH} or larger "
-                f"than {MAX_MODULES} modules (at {path})"
-            )
-        seen.add(id(rec))
-        out[path] = rec
-        for name, child in _entries(rec.state, "_modules", path).items():
-            if child is None:
-                continue
-            child_path = f"{path}.{name}" if path else name
-            if not isinstance(child, PersistentRecord):
-                raise InvalidWeightsError(
-                    f"module {child_path} is a {type(child).__name__}, "
-                    "not a persistent NVIDIA module"
-                )
-            todo.append((child_path, child, depth + 1))
-    return out
-
-
-def record_state_dict(record: PersistentRecord, prefix: str = "") -> dict[str, torch.Tensor]:
-    """Parameters and persistent buffers of a record tree under dotted names (as state_dict)."""
-    out: dict[str, torch.Tensor] = {}
-    for path, rec in module_records(record).items():
-        state = rec.state
-        non_persistent = state.get("_non_persistent_buffers_set") or set()
-        if not isinstance(non_persistent, (set, frozenset)):
-            raise InvalidWeightsError(
-                f"{path or 'network'}._non_persistent_buffers_set is a "
-                f"{type(non_persistent).__name__}"
-            )
-        items = [
-            *_entries(state, "_parameters", path).items(),
-            *(
-                (k, v)
-                for k, v in _entries(state, "_buffers", path).items()
-                if k not in non_persistent
-            ),
-        ]
-        base = f"{prefix}{path}." if path else prefix
-        for name, tensor in items:
-            if tensor is None:
-                continue
-            if not isinstance(tensor, torch.Tensor):
-                raise InvalidWeightsError(
-                    f"{base}{name} is a {type(tensor).__name__}, not a tensor"
-                )
-            out[base + name] = tensor.detach()
-    return out
-
-
-def layer_attributes(record: PersistentRecord) -> dict[str, dict[str, Any]]:
-    """Per-module attributes NVIDIA's unpickling restores from the state and the init kwargs
-    do not always determine: {dotted path: {"conv_clamp": value}}."""
-    return {
-        path: {"conv_clamp": rec.state["conv_clamp"]}
-        for path, rec in module_records(record).items()
-        if "conv_clamp" in rec.state
-    }
-
-
-# ----- building ---------------------------------------------------------------------------
-
-
-def _storage_bytes(tensors: Mapping[str, torch.Tensor]) -> int:
-    storages = {}
-    for t in tensors.values():
-        s = t.untyped_storage()
-        storages[s.data_ptr()] = s.nbytes()
-    return sum(storages.values())
-
-
-def _listing(keys: list[str], limit: int = 8) -> str:
-    more = f" ... ({len(keys)} in all)" if len(keys) > limit else ""
-    return f"{keys[:limit]}{more}"
-
-
-def build_generator(
-    init_kwargs: Mapping[str, Any],
-    state_dict: Mapping[str, torch.Tensor],
-    source: str,
-    layer_attrs: Mapping[str, Mapping[str, Any]] | None = None,
-) -> StyleGAN2Generator:
-    """Our network from NVIDIA init kwargs (validated), with the tensors loaded strictly.
-
-    The network is first built on the meta device: names and shapes must match, and it may
-    not need more than twice the bytes of the given tensors, before anything is allocated.
-    `layer_attrs` ({module path: {"conv_clamp": v}}, from the pickle's records) override the
-    per-layer clamp the kwargs imply.
-    """
-    try:
-        kwargs = validate_init_kwargs(init_kwargs)
-    except ValueError as exc:
-        raise InvalidWeightsError(f"{source}: {exc}") from None
-    try:
-        with torch.device("meta"):
-            meta_net = StyleGAN2Generator(**kwargs)
-        shapes = {k: tuple(v.shape) for k, v in meta_net.state_dict().items()}
-    except (TypeError, ValueError) as exc:
-        raise InvalidWeightsError(f"{source}: init kwargs not understood: {_quote(exc)}") from None
-    missing = sorted(set(shapes) - set(state_dict))
-    unexpected = sorted(set(state_dict) - set(shapes))
-    mismatched = sorted(
-        f"{k}: {tuple(state_dict[k].shape)} vs {shapes[k]}"
-        for k in set(shapes) & set(state_dict)
-        if tuple(state_dict[k].shape) != shapes[k]
-    )
-    if missing or unexpected or mismatched:
-        raise InvalidWeightsError(
-            f"{source}: weights do not fit StyleGAN2Generator({short_repr(kwargs)}): "
-            f"missing keys {_listing(missing)}; unexpected keys {_listing(unexpected)}; "
-            f"shape mismatches {_listing(mismatched)}"
-        )
-    not_float = sorted(k for k, v in state_dict.items() if not v.is_floating_point())
-    if not_float:
-        raise InvalidWeightsError(
-            f"{source}: tensors that are not floating point: {_listing(not_float)}"
-        )
-    need, have = 4 * sum(math.prod(s) for s in shapes.values()), _storage_bytes(state_dict)
-    if need > 2 * have + (1 << 20):
-        raise InvalidWeightsError(
-            f"{source}: the network needs {need} bytes but the file holds "
-            f"only {have} bytes of tensors (shared or repeated storages)"
-        )
-    net = StyleGAN2Generator(**kwargs)
-    net.load_state_dict({k: v.to(torch.float32) for k, v in state_dict.items()}, strict=True)
-    modules = dict(net.named_modules())
-    for path, attrs in (layer_attrs or {}).items():
-        module = modules.get(path)
-        if module is not None and hasattr(module, "conv_clamp") and "conv_clamp" in attrs:
-            value = attrs["conv_clamp"]
-            value = value.item() if isinstance(value, np.generic) else value
-            try:
-                module.conv_clamp = CONV_CLAMP(value, f"{path}.conv_clamp")
-            except ValueError as exc:
-                raise InvalidWeightsError(f"{source}: {exc}") from None
-    return net.eval().requires_grad_(False)
-
-
-def generator_from_pickle(path: str | Path, key: str = "G_ema") -> StyleGAN2Generator:
-    """Our StyleGAN2Generator from an NVIDIA pickle's `key` network (default G_ema)."""
-    data = read_nvidia_pickle(path)
-    if isinstance(data, PersistentRecord):  # a pickled generator on its own
-        record = data
-    elif isinstance(data, dict):
-        if key not in data:
-            keys = sorted(short_repr(k) for k in list(data)[:20])
-            raise InvalidWeightsError(f"{path}: no {key!r} in the pickle; keys: {keys}")
-        record = data[key]
-    elif isinstance(data, int) and data == torch.serialization.MAGIC_NUMBER:
-        raise InvalidWeightsError(
-            f"{path} is a legacy torch.save file, not an NVIDIA pickle "
-            "(a state dict needs torch.save's zip format and init kwargs)"
-        )
-    else:
-        raise InvalidWeightsError(
-            f"{path}: pickle holds a {type(data).__name__}, not an NVIDIA snapshot dict"
-        )
-    if not isinstance(record, PersistentRecord) or record.class_name != "Generator":
-        what = record.class_name if isinstance(record, PersistentRecord) else type(record).__name__
-        raise InvalidWeightsError(f"{path}: {key} is a {what}, not an NVIDIA Generator")
-    init_args = record.state.get("_init_args")
-    if init_args is not None and (not isinstance(init_args, (tuple, list)) or len(init_args)):
-        raise InvalidWeightsError(f"{path}: {key} has positional init args; expected kwargs only")
-    init_kwargs = record.state.get("_init_kwargs")
-    source = f"{path} [{key}]"
-    try:
-        sd, attrs = record_state_dict(record), layer_attributes(record)
-    except InvalidWeightsError as exc:
-        raise InvalidWeightsError(f"{source}: {exc}") from None
-    return build_generator({} if init_kwargs is None else init_kwargs, sd, source, attrs)
-
-
-def generator_from_state_dict(
-    path: str | Path, init_kwargs_json: str | Path | None = None
-) -> StyleGAN2Generator:
-    """Our StyleGAN2Generator from a torch.save state dict and a JSON of init kwargs."""
-    path = _existing(path)
-    json_path = Path(init_kwargs_json) if init_kwargs_json else path.with_suffix(".json")
-    if not json_path.is_file():
-        raise FileNotFoundError(
-            f"init kwargs JSON for {path} not found: {json_path} (pass init_kwargs_json=...)"
-        )
-    try:
-        spec = json.loads(json_path.read_text())
-    except RecursionError:
-        raise InvalidWeightsError(
-            f"{json_path}: not a JSON object of init kwargs: nested too deeply"
-        ) from None
-    except (OSError, ValueError) as exc:
-        raise InvalidWeightsError(
-            f"{json_path}: not a JSON object of init kwargs: {_quote(exc)}"
-        ) from None
-    init_kwargs = spec.get("init_kwargs", spec) if isinstance(spec, dict) else None
-    if not isinstance(init_kwargs, dict):
-        raise InvalidWeightsError(f"{json_path}: expected a JSON object of init kwargs")
-    _check_stored_zip(path)
-    try:
-        sd = torch.load(path, weights_only=True, map_location="cpu")
-    except pickle.UnpicklingError as exc:
-        raise UnsafePickleError(
-            f"{path}: refused by torch.load(weights_only=True): {_quote(exc)}"
-        ) from None
-    except Exception as exc:
-        raise InvalidWeightsError(
-            f"{path} is not a readable torch state dict: {_quote(exc)}"
-        ) from None
-    if not isinstance(sd, dict) or not all(
-        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in sd.items()
-    ):
-        raise InvalidWeightsError(f"{path}: expected a dict of tensors (a state dict)")
-    for name, t in sd.items():
-        try:
-            check_dense_view(
-                t.untyped_storage().nbytes() // max(t.element_size(), 1),
-                t.storage_offset(),
-                tuple(t.shape),
-                t.stride(),
-            )
-        except InvalidWeightsError as exc:
-            raise InvalidWeightsError(f"{path}: {name}: {exc}") from None
-    return build_generator(init_kwargs, sd, f"{path} [init kwargs {json_path}]")
-
-
-def _check_stored_zip(path: Path) -> None:
-    """torch.save's zip archive: stored (uncompressed) entries whose sizes fit in the file, so
-    that torch.load cannot be made to inflate a small file (a zip bomb). The legacy
-    (pre-zip) torch.save format is refused: its loader allocates declared sizes first."""
-    if not is_zip_archive(path):
-        raise InvalidWeightsError(
-            f"{path} is not a torch.save zip archive (the legacy torch.save "
-            "format is not accepted; re-save it with torch.save)"
-        )
-    try:
-        with zipfile.ZipFile(path) as z:
-            infos = z.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise InvalidWeightsError(f"{path} is not a readable zip archive: {_quote(exc)}") from None
-    compressed = [i.filename for i in infos if i.compress_type != zipfile.ZIP_STORED]
-    if compressed:
-        raise InvalidWeightsError(
-            f"{path}: compressed zip entries {_listing(compressed)} "
-            "(torch.save stores its entries uncompressed)"
-        )
-    total = sum(i.file_size for i in infos)
-    if total > path.stat().st_size:
-        raise InvalidWeightsError(
-            f"{path}: zip entries declare {total} bytes, more than the file's {path.stat().st_size}"
-        )
-
-
-def _existing(path: str | Path) -> Path:
+def existing_file(path: str | Path) -> Path:
+    """`path` (user-expanded) when it is a file, else FileNotFoundError."""
     path = Path(path).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"StyleGAN2 weights file not found: {path}")
     return path
 
 
-def is_zip_archive(path: str | Path) -> bool:
-    """Whether the file starts with a zip header (torch.save), judged by its leading bytes."""
-    with open(path, "rb") as f:
-        return f.read(4) == ZIP_MAGIC
-
-
-def load_stylegan2(
-    path: str | None,
-    device: str = "cpu",
-    *,
-    init_kwargs_json: str | None = None,
-    key: str = "G_ema",
-    class_index: int | None = None,
-    noise_mode: str = "const",
-) -> StyleGAN2Faces:
-    """The "stylegan2" generator: an NVIDIA pickle, or a state dict (zip) + init kwargs JSON.
-
-    A file starting with a zip header (torch.save) or an explicit `init_kwargs_json` selects
-    the state-dict route; anything else is read as an NVIDIA pickle (network `key`, default
-    "G_ema").
-    """
-    if not path:
-        raise ValueError("the stylegan2 generator needs a file: 'stylegan2:/path/network.pkl'")
-    path_ = _existing(path)
-    if init_kwargs_json is not None or is_zip_archive(path_):
-        net = generator_from_state_dict(path_, init_kwargs_json)
-    else:
-        net = generator_from_pickle(path_, key=key)
-    return StyleGAN2Faces(
-        net,
-        device=device,
-        weights_sha256=sha256_file(path_),
-        class_index=class_index,
-        noise_mode=noise_mode,
-        spec=f"stylegan2:{path}",
-    )
-
-
 __all__ = [
-    "load_stylegan2",
     "read_nvidia_pickle",
-    "generator_from_pickle",
-    "generator_from_state_dict",
-    "record_state_dict",
-    "module_records",
-    "layer_attributes",
-    "build_generator",
     "check_dense_view",
-    "is_zip_archive",
+    "existing_file",
+    "quote_error",
     "SafeUnpickler",
     "SAFE_GLOBALS",
     "UnsafePickleError",

@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from generators.stylegan2 import _STYLEGAN3_KWARGS, ARCHITECTURES
-from generators.stylegan2_ops import ACTIVATIONS
+from generators.stylegan2.network import ARCHITECTURES, STYLEGAN3_KWARGS
+from generators.stylegan2.ops import ACTIVATIONS
 
 MAX_DIM = 16384  # z_dim, w_dim, c_dim, feature counts (NVIDIA's largest: 1024)
 MAX_RESOLUTION = 8192  # img_resolution (NVIDIA's largest: 1024)
@@ -206,7 +206,7 @@ def validate_init_kwargs(raw: Any) -> dict[str, Any]:
     kwargs = plain_kwargs(raw)
     if not isinstance(kwargs, dict):
         raise ValueError(f"init kwargs must be a dict, got {short_repr(kwargs)}")
-    sg3 = sorted(_STYLEGAN3_KWARGS & set(kwargs))
+    sg3 = sorted(STYLEGAN3_KWARGS & set(kwargs))
     if sg3:
         raise ValueError(
             f"init kwargs {sg3} belong to a StyleGAN3 generator, which is not "
