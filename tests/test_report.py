@@ -629,3 +629,21 @@ def test_scorer_units_come_from_the_scorer_classes():
     assert scorer_unit("gender") == GenderScorer.score_doc == "P(male)"
     assert scorer_unit("age") == AgeScorer.score_doc and "years" in scorer_unit("age")
     assert scorer_unit("no-such-scorer") is None
+
+
+def test_effects_caption_is_the_analysis_definition(sweep_html):
+    """One definition, one caption: the effects table's caption is worded by the analysis
+    (sensitivity.EFFECT_DESCRIPTIONS) for the columns shown, nothing from older estimators."""
+    import html as html_lib
+
+    from counterfactual.analysis.sensitivity import DEFINITION, EFFECT_DESCRIPTIONS, INTERVAL
+
+    gender = _section(sweep_html, "gender")
+    caption = re.search(r'<p class="muted small">([^<]*sensitivity[^<]*)', gender).group(1)
+    for text in (DEFINITION, INTERVAL, EFFECT_DESCRIPTIONS["fd0"]):
+        assert html_lib.escape(text) in caption
+    for stale in ("quadratic fit of FD", "HC3", "FD(1)/FD(0)"):
+        assert stale not in caption
+    headers = re.findall(r"<th>([^<]*)</th>", gender)
+    assert "FD(1)/FD(0)" not in headers  # no column the analysis does not compute
+    assert "the quadratic fit behind the effects table" not in sweep_html

@@ -41,6 +41,7 @@ from counterfactual.analysis.findings import (
     verification_status,
 )
 from counterfactual.analysis.rank_agreement import MIN_TAU_GENERATORS
+from counterfactual.analysis.sensitivity import EFFECT_DESCRIPTIONS
 from counterfactual.foundation.files import write_text
 from counterfactual.report import figures, numbers
 from counterfactual.report.attention import attention_section
@@ -92,8 +93,6 @@ EFFECT_VIEW: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     ("FD(1)", "fd1", "num", ()),
     ("sensitivity", "sensitivity", "key", ()),
     ("{ci} CI", "sensitivity_ci_low", "ci", ("sensitivity_ci_low", "sensitivity_ci_high")),
-    ("FD(1)/FD(0)", "ratio_to_null", "key", ()),
-    ("{ci} CI ", "ratio_ci_low", "ci", ("ratio_ci_low", "ratio_ci_high")),
     ("mean-term share", "mean_term_share", "pct", ()),
     ("detected", "detected", "text", ()),
     ("p", "p_value", "p", ("p_is_bound",)),
@@ -109,13 +108,13 @@ def _effect_columns(df: pd.DataFrame, ci_label: str) -> list[dict[str, Any]]:
     ]
 
 
-EFFECTS_NOTE = (
-    "FD(0): FD between two sets of the same faces (the finite-sample bias floor); "
-    "FD(1): base set against edited set. Sensitivity: the FD change from Δ = 0 to 1 "
-    "as the analysis defines it (here the quadratic fit of FD on Δ, HC3 interval). "
-    "FD(1)/FD(0): the full gap over the floor, the scale-free number the findings "
-    "compare."
-)
+def effects_note(columns: Sequence[str] = tuple(f for _, f, _, _ in EFFECT_VIEW)) -> str:
+    """The effects table's caption, worded by the analysis (`sensitivity.EFFECT_DESCRIPTIONS`)
+    for the columns shown: one definition, one caption."""
+    parts = [EFFECT_DESCRIPTIONS[c] for c in columns if c in EFFECT_DESCRIPTIONS]
+    return "; ".join(parts) + "." if parts else ""
+
+
 STATUS_CSS = {VERIFIED: "pass", NOT_VERIFIABLE: "neutral", FLAGGED: "fail", REFERENCE: "ref"}
 
 
@@ -311,6 +310,7 @@ def _attribute(page: Page, key: str, derived: SweepTables, reference: str | None
         "dose_plot": None,
         "effects": [],
         "effect_columns": [],
+        "effects_note": "",
         "p_source": "",
         "region": [],
         "distances": None,
@@ -347,6 +347,7 @@ def _attribute(page: Page, key: str, derived: SweepTables, reference: str | None
         rows = sorted(_records(eff), key=lambda r: order.get(r["space"], 1e9))
         out["effects"] = [{**r, "space": run.space(r["space"])} for r in rows]
         out["effect_columns"] = _effect_columns(eff, page.ci_label)
+        out["effects_note"] = effects_note([c["field"] for c in out["effect_columns"]])
         out["p_source"] = _p_source(eff)
     if derived.region is not None:
         part = derived.region[derived.region["intervention"] == key]
@@ -897,7 +898,6 @@ def build_context(
         "attention": attention,
         "explained": explained,
         "ci_level": page.ci_label,
-        "effects_note": EFFECTS_NOTE,
         "provenance": provenance(
             run, dict(rank_settings(run)) if rank else (settings or {}), command
         ),

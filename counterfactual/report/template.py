@@ -233,7 +233,7 @@ TEMPLATE = r"""<!DOCTYPE html>
 <h3>Dose-response: how FD changes with the prevalence gap Δ</h3>
 <img class="fig" src="{{ at.dose_plot }}" alt="dose-response plot">
 <p class="muted small">One panel per space, on a linear scale of the change from Δ = 0 (the panel title gives FD(0), the bias floor): solid with markers, mean FD over the draws;
-band, its {{ ci_level }} bootstrap interval; dash-dot, the quadratic fit behind the effects table; dashed, the mean term ‖μ<sub>A</sub>−μ<sub>B</sub>‖²; dotted, the trace term
+band, its {{ ci_level }} bootstrap interval over the draws (which reuse the same faces: split-to-split noise, not uncertainty about other faces); dash-dot, a quadratic fit describing the curve (descriptive only: the effects table does not use it); dashed, the mean term ‖μ<sub>A</sub>−μ<sub>B</sub>‖²; dotted, the trace term
 (each minus its value at Δ = 0). Last panel: every space's FD(Δ)/FD(0) with bands (the interval divided by FD(0)).</p>
 {{ links(at.links.curves) }}
 {% endif %}
@@ -249,7 +249,7 @@ band, its {{ ci_level }} bootstrap interval; dash-dot, the quadratic fit behind 
 {% elif c.kind == 'p' %}<td data-sort="{{ v|sortkey }}">{{ v|pval(bound=e.get(c.extra[0])) }}</td>
 {% else %}<td class="c">{{ v if v is not none else '–' }}</td>{% endif %}{% endfor %}</tr>{% endfor %}
 </tbody></table>{{ links(at.links.effects) }}</div>
-<p class="muted small">{{ effects_note }}{% if at.p_source %} p: {{ at.p_source }}; Holm-corrected across all edits × spaces.{% endif %}</p>
+<p class="muted small">{{ at.effects_note }}{% if at.p_source %} p: {{ at.p_source }}; Holm-corrected across all edits × spaces.{% endif %}</p>
 {% endif %}
 
 {% if at.distances %}
