@@ -7,7 +7,8 @@ small table-sorting script are inline; the only links leave the page for the tab
 its own run directory (report_tables/, tables/, manifest.json), relative to the HTML file.
 
 Page order, for a reader with one minute: the findings box (generated from the analysis by
-`counterfactual.analysis.findings`, worded by `headline`), the design box, then one section
+`counterfactual.analysis.findings`, worded by `headline`), the reference-study findings (each
+claim of `counterfactual.analysis.claims` with its verdict, worded by `claims`), the design box, then one section
 per intervention named for what it is (image strip, verification with its badge and the
 direction's quality, dose plot with interval bands and the fit, effects table, or for region
 edits their region result), the cross-space summary, "readable vs moves FD" (linear probes
@@ -45,6 +46,7 @@ from counterfactual.analysis.sensitivity import EFFECT_DESCRIPTIONS
 from counterfactual.foundation.files import write_text
 from counterfactual.report import figures, numbers
 from counterfactual.report.attention import attention_section
+from counterfactual.report.claims import claims_section
 from counterfactual.report.downloads import Downloads
 from counterfactual.report.edits import describe_edit
 from counterfactual.report.explained import explained_section
@@ -847,7 +849,14 @@ def build_context(
     if explained:
         explained["links"] = page.downloads.links("tables/explained_fd")
         explained["prevalence_links"] = page.downloads.links("tables/prevalence")
+    claims = (
+        claims_section(derived.claims, page.downloads.links, REPORT_TABLES)
+        if derived is not None
+        else None
+    )
     toc = [{"id": "findings", "title": "findings"}]
+    if claims:
+        toc.append({"id": "claims", "title": "reference-study findings"})
     if run.kind == "sweep":
         toc.append({"id": "design", "title": "design"})
     toc += [{"id": a["anchor"], "title": a["title"]} for a in attributes]
@@ -889,6 +898,7 @@ def build_context(
         "toc": toc,
         "notes": notes,
         "findings": findings,
+        "claims": claims,
         "design": _design(page) if run.kind == "sweep" else None,
         "attributes": attributes,
         "reactions": reactions,
@@ -929,15 +939,22 @@ def build_report(
     log: Log = print,
     command: Sequence[str] | None = None,
     distances: Sequence[str] = DEFAULT_DISTANCES,
+    claims_files: Sequence[str | Path] = (),
 ) -> Path:
     """Write the report of a run directory; returns the HTML path (default RUN_DIR/report.html).
     `command`: the command line that asked for it (recorded in the provenance); `distances`:
-    the distances of the effects tables (`counterfactual.analysis.distances`, FD always)."""
+    the distances of the effects tables (`counterfactual.analysis.distances`, FD always);
+    `claims_files`: claims files tested besides the built-in reference-study claims."""
     run = load_run(run_dir)
     derived = None
     if run.kind == "sweep":
         derived = sweep_tables(
-            run, n_boot=n_boot, seed=seed, permutations=permutations, distances=distances
+            run,
+            n_boot=n_boot,
+            seed=seed,
+            permutations=permutations,
+            distances=distances,
+            claims_files=claims_files,
         )
         write_report_tables(run.root, derived)
         for note in derived.notes:

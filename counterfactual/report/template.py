@@ -170,6 +170,20 @@ TEMPLATE = r"""<!DOCTYPE html>
 <p class="muted small">Intervals are {{ ci_level }} intervals (each table says how they are computed); the same numbers are in the tables below.</p>
 </section>
 
+{% if claims %}
+<section id="claims" class="findings">
+<h2>Reference-study findings</h2>
+<p class="question">Does this run reproduce the qualitative claims of Kabra &amp; Balakrishnan (and any claims you added)?
+{{ claims.counts['reproduced'] }} reproduced, {{ claims.counts['not reproduced'] }} not reproduced, {{ claims.counts['not decidable at this n'] }} not decidable at this n, {{ claims.counts['not tested in this run'] }} not tested in this run.</p>
+<ul>{% for c in claims.entries %}<li><span class="badge {{ c.css }}">{{ c.verdict }}</span> <b>{{ c.statement }}</b> <span class="muted small">({{ c.source }}; {{ c.units }})</span>
+<ul>{% for line in c.lines %}<li class="small">{{ line }}</li>{% endfor %}</ul></li>{% endfor %}</ul>
+<p class="muted small">Each claim is one or more comparisons (lhs − rhs, all must hold), with a simultaneous interval over the claim's comparisons. Reproduced: every interval excludes 0 in the claimed direction;
+not reproduced: one excludes 0 the other way, or lies within the claim's margin of 0 (the difference is absent); not decidable at this n: otherwise; not tested in this run: an edit or space the claim names is missing.
+Claims are data: counterfactual/analysis/claims.toml, plus your own files (<code>--claims FILE</code>, or <code>claims = ["FILE"]</code> in the sweep config).</p>
+{{ links(claims.links) }}
+</section>
+{% endif %}
+
 {% if design %}
 <section id="design" class="design">
 <h2>Design</h2>
