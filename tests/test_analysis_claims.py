@@ -222,3 +222,20 @@ def test_measures_read_distance_fd_rows_only():
     m = Measures(pd.concat([effects, other]), reference)
     assert m.get("hat", "arcface", "raw").value == 1.0
     assert m.get("hat", "arcface", "reference").value == pytest.approx(0.5)
+
+
+def test_sweep_config_names_claims_files(tmp_path):
+    from counterfactual.config import ConfigError, validate_config
+
+    base = {
+        "seeds": {"start": 0, "count": 30},
+        "spaces": ["inception-fid"],
+        "pairs_per_draw": 20,
+        "interventions": ["truncation"],
+    }
+    with pytest.raises(ConfigError, match="claims files not found"):
+        validate_config({**base, "claims": [str(tmp_path / "none.toml")]})
+    mine = tmp_path / "mine.toml"
+    mine.write_text("", encoding="utf-8")
+    assert validate_config({**base, "claims": [str(mine)]}).claims == (str(mine),)
+    assert validate_config(base).claims == ()
