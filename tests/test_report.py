@@ -687,3 +687,14 @@ def test_reference_study_section_comes_right_after_the_findings(sweep_run, sweep
     )
     assert row["verdict"] == word
     assert '<span class="badge' in html and f"{word}</span> <b>Gender moves alpha-net" in html
+
+
+def test_readme_quotes_the_one_sensitivity_definition():
+    """The README's wording of the sensitivity and its interval is the analysis' own string
+    (the one the report's captions use)."""
+    from pathlib import Path
+
+    from counterfactual.analysis.sensitivity import DEFINITION, INTERVAL
+
+    readme = " ".join((Path(__file__).parents[1] / "README.md").read_text("utf-8").split())
+    assert f'"{DEFINITION}"' in readme and f'"{INTERVAL}"' in readme

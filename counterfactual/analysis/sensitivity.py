@@ -72,17 +72,14 @@ DEFINITION = (
     "floor removed (0 in expectation when the attribute does not move the features)"
 )
 
-INTERVAL = (
-    "grouped jackknife over faces with a cross-fitted second-order correction "
-    "(`counterfactual.analysis.inference`)"
-)
+INTERVAL = "grouped jackknife over faces with a cross-fitted second-order correction"
 #: What the effects table's shown columns hold, worded once: the report's caption of the
 #: effects table is built from these (for the columns it shows) and from ``DEFINITION``.
 EFFECT_DESCRIPTIONS: dict[str, str] = {
     "fd0": "FD(0): the mean FD over within-pair swaps of the same faces (the swap floor, "
     "FD at prevalence gap 0)",
     "fd1": "FD(1): base set against twin set (gap 1)",
-    "sensitivity": "sensitivity: FD(1) minus the swap floor FD(0), i.e. " + DEFINITION,
+    "sensitivity": DEFINITION,
     "sensitivity_ci_low": "its interval: " + INTERVAL,
     "mean_term_share": "mean-term share: the mean term ‖μ_A−μ_B‖² over FD at gap 1 (means "
     "over the sweep's draws)",
