@@ -416,6 +416,19 @@ class SweepConfig(RunConfigBase):
     verification: VerificationConfig = Field(default_factory=VerificationConfig)
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
     attention: AttentionConfig = Field(default_factory=AttentionConfig)
+    claims: tuple[str, ...] = Field(
+        (),
+        description="claims files (TOML, the form of counterfactual/analysis/claims.toml) "
+        "the report tests besides the reference study's",
+    )
+
+    @field_validator("claims")
+    @classmethod
+    def _claims_files_exist(cls, files: tuple[str, ...]) -> tuple[str, ...]:
+        missing = [f for f in files if not Path(f).is_file()]
+        if missing:
+            raise ValueError(f"claims files not found: {', '.join(missing)}")
+        return files
 
     @field_validator("deltas", mode="before")
     @classmethod

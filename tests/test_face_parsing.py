@@ -151,7 +151,8 @@ def test_one_face_analysis_is_shared_by_spaces_scorers_and_masks(one_torch_threa
     gender_space(faces[1:])
     load_scorer("gender")(faces)
     load_scorer("hair_length")(faces)
-    build_intervention("blur:hair").counterfactual(None, [20, 21, 22], faces)
+    # parse_size=384 shares the scorers' maps (the default, 512 px, parses once more)
+    build_intervention("blur:hair", parse_size=384).counterfactual(None, [20, 21, 22], faces)
     build_intervention("blur:eyes", masks="landmarks").counterfactual(None, [20, 21, 22], faces)
     assert dict(analysis.PASSES) == {
         "detector": 3,

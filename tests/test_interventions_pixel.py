@@ -247,3 +247,69 @@ def test_blur_all_needs_no_landmarks():
     img = _faces(2, 32)
     twins = build_intervention("blur:all").counterfactual(None, [0, 1], img)
     assert torch.equal(twins, gaussian_blur(img, *blur_params(32)))
+
+
+def _study_reference(img: np.ndarray, inside: np.ndarray, res: int) -> np.ndarray:
+    """The study's region blur from scipy: Gaussian of sigma 100 and kernel 111 (radius 55)
+    at 512 px, scaled to `res`, mirror (reflect-101) borders, pasted inside a hard mask."""
+    from scipy.ndimage import gaussian_filter
+
+    sigma, radius = 100.0 * res / 512, int(round(111 * res / 512)) // 2
+    x = img.astype(np.float64)  # CHW
+    blurred = gaussian_filter(x, sigma=(0, sigma, sigma), radius=(0, radius, radius), mode="mirror")
+    return np.where(inside[None], blurred, x)
+
+
+@pytest.mark.parametrize("res", [512, 256])
+def test_region_blur_is_the_study_blur_against_scipy(res):
+    """blur:<region> by default = the study's: kernel 111, sigma 100 at 512 px (scaled at other
+    working resolutions), inside the hard BiSeNet mask; within 1/255 of scipy's Gaussian."""
+    rng = np.random.RandomState(res)
+    yy, xx = np.mgrid[0:res, 0:res] / res
+    smooth = 120 + 80 * np.sin(6 * xx)[None] * np.cos(4 * yy)[None]
+    img = np.clip(smooth + rng.normal(0, 30, (3, res, res)), 0, 255).astype(np.uint8)
+    labels = np.zeros((1, 512, 512), np.uint8)  # the parser's map at 512 px
+    from extractors.face.parsing_classes import CLASS_INDEX
+
+    labels[0, 180:230, 120:220] = CLASS_INDEX["eye_l"]
+    labels[0, 180:230, 300:400] = CLASS_INDEX["eye_r"]
+    labels[0, 330:390, 190:330] = CLASS_INDEX["lip_u"]
+    calls = []
+    edit = build_intervention("blur:eyes")
+    edit.parser = lambda images: calls.append(images.shape) or labels
+    twin = edit.counterfactual(None, [0], torch.from_numpy(img[None]))[0].numpy()
+    step = 512 // res
+    inside = np.isin(labels[0, ::step, ::step], [CLASS_INDEX["eye_l"], CLASS_INDEX["eye_r"]])
+    ref = _study_reference(img, inside, res)
+    err = np.abs(twin.astype(np.float64) - ref)
+    assert err.max() <= 1.05 and err.mean() < 0.3  # uint8 output: 1/255 of the range
+    assert np.array_equal(twin[:, ~inside], img[:, ~inside])  # hard mask: the rest untouched
+    assert np.abs(twin[:, inside].astype(float) - img[:, inside]).mean() > 10  # a real blur
+    d = edit.describe()
+    assert (d["edges"], d["parse_size"]) == ("hard", 512) and d["kernel"] is None
+    assert edit.params_for(res) == (100.0 * res / 512, 111 if res == 512 else 55)
+
+
+def test_every_study_region_is_available_and_parsed_at_512(monkeypatch):
+    import counterfactual.interventions.pixel as pixel
+
+    sizes = []
+    monkeypatch.setattr(
+        pixel, "detect_parsing", lambda images, size=None: sizes.append(size) or _label_maps(1)
+    )
+    img = _faces(1, 96)
+    for region in (
+        "eyes", "nose", "mouth", "hair", "hat", "skin", "background", "ears", "neck", "all"
+    ):  # fmt: skip
+        edit = build_intervention(f"blur:{region}")
+        assert edit.name == f"blur:{region}" and edit.edges == "hard"
+        edit.counterfactual(None, [0], img)
+    assert sizes == [512] * 9  # "all" needs no parsing
+    soft = build_intervention("blur:eyes", edges="soft", parse_size=384)
+    soft.counterfactual(None, [0], img)
+    assert sizes[-1] == 384 and soft.describe()["edges"] == "soft"
+    with pytest.raises(ValueError, match="edges must be one of hard, soft"):
+        build_intervention("blur:eyes", edges="fuzzy")
+    with pytest.raises(ValueError, match="multiple of 32"):
+        build_intervention("blur:eyes", parse_size=500)
+    assert build_intervention("blur:eyes", masks="landmarks").edges == "soft"

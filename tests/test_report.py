@@ -629,3 +629,72 @@ def test_scorer_units_come_from_the_scorer_classes():
     assert scorer_unit("gender") == GenderScorer.score_doc == "P(male)"
     assert scorer_unit("age") == AgeScorer.score_doc and "years" in scorer_unit("age")
     assert scorer_unit("no-such-scorer") is None
+
+
+def test_effects_caption_is_the_analysis_definition(sweep_html):
+    """One definition, one caption: the effects table's caption is worded by the analysis
+    (sensitivity.EFFECT_DESCRIPTIONS) for the columns shown, nothing from older estimators."""
+    import html as html_lib
+
+    from counterfactual.analysis.sensitivity import DEFINITION, EFFECT_DESCRIPTIONS, INTERVAL
+
+    gender = _section(sweep_html, "gender")
+    caption = re.search(r'<p class="muted small">([^<]*sensitivity[^<]*)', gender).group(1)
+    for text in (DEFINITION, INTERVAL, EFFECT_DESCRIPTIONS["fd0"]):
+        assert html_lib.escape(text) in caption
+    for stale in ("quadratic fit of FD", "HC3", "FD(1)/FD(0)"):
+        assert stale not in caption
+    headers = re.findall(r"<th>([^<]*)</th>", gender)
+    assert "FD(1)/FD(0)" not in headers  # no column the analysis does not compute
+    assert "the quadratic fit behind the effects table" not in sweep_html
+
+
+def test_reference_study_section_comes_right_after_the_findings(sweep_run, sweep_html, tmp_path):
+    body = sweep_html[sweep_html.index("<main>") :]
+    assert body.index('id="findings"') < body.index('id="claims"') < body.index('id="design"')
+    section = body[body.index('id="claims"') : body.index('id="design"')]
+    claims = pd.read_csv(sweep_run / "report_tables" / "claims.csv")
+    from counterfactual.analysis.claims import NOT_TESTED, load_claims
+
+    builtin = [c.id for c in load_claims()]
+    assert list(dict.fromkeys(claims["claim"])) == builtin
+    assert set(claims["verdict"]) == {NOT_TESTED}  # the fake run has none of the study's spaces
+    assert section.count("not tested in this run</span>") == len(builtin)
+    assert "Inception&#39;s FD emphasises hats" in section
+    # a user's claim on this run's own edits and spaces
+    mine = tmp_path / "mine.toml"
+    mine.write_text(
+        '[[claim]]\nid = "gender-moves-alpha"\nstatement = "Gender moves alpha-net"\n'
+        'normalisation = "raw"\n[[claim.compare]]\n'
+        'lhs = { intervention = "gender", space = "alpha-net" }\nrhs = { value = 0 }\n'
+        'direction = "greater"\n',
+        encoding="utf-8",
+    )
+    html = build_report(
+        sweep_run, out=tmp_path / "r.html", n_boot=50, log=lambda s: None, claims_files=[mine]
+    ).read_text(encoding="utf-8")
+    claims = pd.read_csv(sweep_run / "report_tables" / "claims.csv")
+    row = claims[claims["claim"] == "gender-moves-alpha"].iloc[0]
+    effects = pd.read_csv(sweep_run / "report_tables" / "effects.csv")
+    s = effects[(effects["intervention"] == "gender") & (effects["space"] == "alpha-net")]
+    assert row["estimate"] == pytest.approx(s["sensitivity"].iloc[0])
+    word = (
+        "reproduced"
+        if row["ci_low"] > 0
+        else "not reproduced"
+        if row["ci_high"] < 0
+        else "not decidable at this n"
+    )
+    assert row["verdict"] == word
+    assert '<span class="badge' in html and f"{word}</span> <b>Gender moves alpha-net" in html
+
+
+def test_readme_quotes_the_one_sensitivity_definition():
+    """The README's wording of the sensitivity and its interval is the analysis' own string
+    (the one the report's captions use)."""
+    from pathlib import Path
+
+    from counterfactual.analysis.sensitivity import DEFINITION, INTERVAL
+
+    readme = " ".join((Path(__file__).parents[1] / "README.md").read_text("utf-8").split())
+    assert f'"{DEFINITION}"' in readme and f'"{INTERVAL}"' in readme

@@ -12,9 +12,10 @@ change from prevalence gap 0 (each pair's members swapped with probability 1/2) 
 FD's finite-sample floor removed. S is 0 in expectation when the attribute does not move the
 feature distribution, whatever the dimension; it is in the space's own FD units. Its estimand
 is E[S] for sets of N faces from the generator (a finite-N quantity: compare spaces at the same
-N on the same faces). Intervals: face-level grouped jackknife with a cross-fitted second-order
-correction; tests: within-pair swap
-permutation test (`counterfactual.analysis.inference`).
+N on the same faces). Intervals (``INTERVAL``): face-level grouped jackknife with a cross-fitted
+second-order correction; tests: within-pair swap permutation test
+(`counterfactual.analysis.inference`). ``EFFECT_DESCRIPTIONS`` words each shown column once; the
+report's effects caption is built from it.
 
 Cross-space comparison (scale-free, decided by trained spaces only). Each space's *profile*
 divides S by a yardstick measured in the same space on the same faces (``NORMALISERS``):
@@ -70,6 +71,21 @@ DEFINITION = (
     "same faces: the FD change from prevalence gap 0 to 1 with the finite-sample "
     "floor removed (0 in expectation when the attribute does not move the features)"
 )
+
+INTERVAL = "grouped jackknife over faces with a cross-fitted second-order correction"
+#: What the effects table's shown columns hold, worded once: the report's caption of the
+#: effects table is built from these (for the columns it shows) and from ``DEFINITION``.
+EFFECT_DESCRIPTIONS: dict[str, str] = {
+    "fd0": "FD(0): the mean FD over within-pair swaps of the same faces (the swap floor, "
+    "FD at prevalence gap 0)",
+    "fd1": "FD(1): base set against twin set (gap 1)",
+    "sensitivity": DEFINITION,
+    "sensitivity_ci_low": "its interval: " + INTERVAL,
+    "mean_term_share": "mean-term share: the mean term ‖μ_A−μ_B‖² over FD at gap 1 (means "
+    "over the sweep's draws)",
+    "detected": "detected: 'yes' when the Holm-corrected swap permutation test rejects and the "
+    "interval excludes 0, 'no' when neither, 'borderline' when they disagree",
+}
 
 EFFECT_COLUMNS: tuple[str, ...] = (
     "intervention",
@@ -569,6 +585,8 @@ __all__ = [
     "CROSS_COLUMNS",
     "DEFINITION",
     "EFFECT_COLUMNS",
+    "EFFECT_DESCRIPTIONS",
+    "INTERVAL",
     "FaceInference",
     "NORMALISERS",
     "RATIO_INTERVALS",

@@ -21,6 +21,9 @@ and its cached features (read through the run's feature index). The report rende
   intervention x space, with a Wilson interval over faces)
 - probes: `linear_probes` (cross-validated balanced accuracy of a linear classifier reading
   each verification scorer's median-split label from the base features, per space)
+- claims: `claims.claim_table` (the reference study's claims and the user's, each with the
+  measured comparison, its interval and a verdict word; built-in claims in claims.toml, extra
+  files from the sweep config's ``claims`` and the ``claims_files`` argument)
 Analyses that cannot run (no cached features, one space, ...) leave a note instead of failing.
 """
 
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,6 +40,7 @@ import pandas as pd
 from counterfactual.run.reader import RunData
 from counterfactual.run.schemas import BASE_SET
 
+from .claims import claim_table, load_claims
 from .distances import DEFAULT_DISTANCES, check_distances
 from .dose import dose_curves
 from .fit import fit_dose_table
@@ -66,6 +71,7 @@ class SweepTables:
     region_matrix: pd.DataFrame | None = None
     neighbours: pd.DataFrame | None = None
     probes: pd.DataFrame | None = None
+    claims: pd.DataFrame | None = None
     settings: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -81,6 +87,7 @@ class SweepTables:
             "region",
             "neighbours",
             "probes",
+            "claims",
         )
         return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
 
@@ -205,13 +212,15 @@ def sweep_tables(
     permutations: int = 0,
     workers: int = 2,
     distances: Sequence[str] = DEFAULT_DISTANCES,
+    claims_files: Sequence[str | Path] = (),
 ) -> SweepTables:
     """Every derived table of a sweep run (see the module docstring).
 
     ``n_boot``: bootstrap replicates of the descriptive spread over draws; ``permutations``:
     permutations per test (0: chosen so that Holm over the family can reach alpha,
     `inference.resamples_for`); ``workers``: threads for the face-level inference;
-    ``distances``: the distances of the effects table (`distances.DISTANCES`; FD always).
+    ``distances``: the distances of the effects table (`distances.DISTANCES`; FD always);
+    ``claims_files``: claims files tested besides the built-in ones and the config's.
     """
     out = SweepTables()
     notes = out.notes
@@ -255,4 +264,17 @@ def sweep_tables(
         out.region = _attempt(notes, "region sensitivity", lambda: region_sensitivity(region))
         if out.region is not None:
             out.region_matrix = _attempt(notes, "region matrix", lambda: region_matrix(out.region))
+    if out.effects is not None or out.region is not None:
+        files = [*((run.manifest.get("config") or {}).get("claims") or ()), *claims_files]
+        claims = load_claims(files)  # a bad claims file is the user's error: raise it
+        out.claims = claim_table(
+            claims, out.effects, out.reference, out.region, level=_level(out.effects)
+        )
     return out
+
+
+def _level(effects: pd.DataFrame | None) -> float:
+    """The effects table's confidence level (0.95 without one)."""
+    if effects is None or "ci_level" not in effects or not len(effects):
+        return 0.95
+    return float(effects["ci_level"].iloc[0])

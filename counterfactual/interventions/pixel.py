@@ -1,14 +1,22 @@
 """Pixel-space interventions: Gaussian blur or flat fill inside a face region, and a
 synthetic hat occluder (``hat_occluder``; the learned latent hat edit is ``hat``).
 
-Region masks come from the face parsing by default (``masks = "landmarks"`` for the
-landmark masks); see `counterfactual.interventions.regions`.
+Region edits follow the reference study (Kabra & Balakrishnan) by default: at 512x512, a
+Gaussian blur of kernel 111 and sigma 100 (cv2.GaussianBlur, reflect-101 borders) of the whole
+image, pasted inside the region's BiSeNet mask, a hard mask from the class map of the parser
+run at its training resolution, 512 px (``parse_size``, `STUDY_PARSE_SIZE`), resized to the
+image by nearest neighbour (exactly the map at a 512-px working resolution). Options:
+``edges = "soft"`` smooths the mask's edge (Gaussian, sigma = res / 128; the landmark masks'
+default), ``parse_size = 384`` reuses the scorers' faster class maps (README, "Face parsing":
+they agree with the 512-px maps on 86% of pixels), ``masks = "landmarks"`` takes the masks
+from the 106 landmarks instead; see `counterfactual.interventions.regions`.
 
-Blur strength scales with resolution from the reference study's setting (kernel 111,
-sigma 100 at 512x512): sigma = 100 * res / 512, kernel = 111 * res / 512 rounded to the
-nearest odd integer (at least 3). Edited pixels are composited with the soft region
-mask: out = mask * edited + (1 - mask) * image, so pixels where the mask is 0 keep their
-exact values.
+At other working resolutions the blur is scaled proportionally, so that it covers the same
+share of the face: sigma = 100 * res / 512, kernel = 111 * res / 512 rounded to the nearest
+odd integer (at least 3); at 512 px this is exactly (100, 111). Edited pixels are composited
+with the mask: out = mask * edited + (1 - mask) * image, so pixels where the mask is 0 keep
+their exact values. Region FDs are normalised by the fully blurred set (``blur:all``) in
+`counterfactual.sweep.region`.
 
 The synthetic hat is drawn by us (flat-coloured polygons anchored on the landmarks), not
 generated: it is labelled "hat (synthetic occluder)" with synthetic=True everywhere.
@@ -41,6 +49,10 @@ if TYPE_CHECKING:
     import torch
 
 REFERENCE_RES, REFERENCE_SIGMA, REFERENCE_KERNEL = 512, 100.0, 111
+#: The parser's input size for region masks by default: BiSeNet's training resolution, as the
+#: study parsed its 512-px faces.
+STUDY_PARSE_SIZE = 512
+EDGES = ("hard", "soft")
 #: Images edited at a time: every step is per image, so the float masks and composites of a
 #: set never exist at once (memory O(chunk), not O(faces)).
 EDIT_CHUNK = 64
@@ -86,6 +98,24 @@ def composite(images: torch.Tensor, edited: torch.Tensor, masks: torch.Tensor) -
     return out.round().clamp(0, 255).to(torch.uint8)
 
 
+def _check_edges(edges: str | None, masks: str) -> str:
+    """The mask edge: "hard" (the study's parsing masks) or "soft"; None: the source's default
+    (hard for parsing masks, soft for landmark masks)."""
+    if edges is None:
+        return "hard" if masks == "parsing" else "soft"
+    if edges not in EDGES:
+        raise ValueError(f"edges must be one of {', '.join(EDGES)}, got {edges!r}")
+    return edges
+
+
+def _check_parse_size(parse_size: int) -> int:
+    if isinstance(parse_size, bool) or int(parse_size) != parse_size:
+        raise ValueError(f"parse_size must be an integer, got {parse_size!r}")
+    if parse_size < 64 or parse_size % 32:
+        raise ValueError(f"parse_size must be a multiple of 32 of at least 64, got {parse_size}")
+    return int(parse_size)
+
+
 def _check_region(region: str, masks: str) -> str:
     if masks not in MASK_SOURCES:
         raise ValueError(f"masks must be one of {', '.join(MASK_SOURCES)}, got {masks!r}")
@@ -110,12 +140,16 @@ class _RegionEdit(Intervention):
         landmarker: Landmarker | None = None,
         masks: str = "parsing",
         parser: Parser | None = None,
+        edges: str | None = None,
+        parse_size: int = STUDY_PARSE_SIZE,
     ) -> None:
         self.region = _check_region(region, masks)
         self.mask_source = masks
+        self.edges = _check_edges(edges, masks)
+        self.parse_size = _check_parse_size(parse_size)
         self.name = f"{self.verb}:{region}"
         self.landmarker = landmarker or detect_landmarks
-        self.parser = parser or detect_parsing
+        self.parser = parser or (lambda images: detect_parsing(images, self.parse_size))
         self.resolution: int | None = None
         self.last_landmarks_found: float | None = None  # fraction of faces detected
 
@@ -131,10 +165,11 @@ class _RegionEdit(Intervention):
             return torch.ones(n, 1, h, w)
         if self.mask_source == "parsing":
             self.last_landmarks_found = None
-            return parsing_masks(self.parser(base_images), self.region, (h, w))
+            soft = self.edges == "soft"
+            return parsing_masks(self.parser(base_images), self.region, (h, w), soft=soft)
         lm = self.landmarker(base_images)
         self.last_landmarks_found = float(np.mean(lm.found)) if len(lm) else None
-        return region_masks(lm, self.region)
+        return region_masks(lm, self.region, soft=self.edges == "soft")
 
     def edit(self, base_images: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -165,13 +200,15 @@ class _RegionEdit(Intervention):
 
     def _describe_mask(self) -> dict[str, Any]:
         source = {
-            "parsing": "soft mask from the BiSeNet face parsing, classes "
-            + "+".join(PARSING_REGIONS.get(self.region, ())),
-            "landmarks": "soft mask from 106-point landmarks",
+            "parsing": f"{self.edges} mask from the BiSeNet face parsing at "
+            f"{self.parse_size} px, classes " + "+".join(PARSING_REGIONS.get(self.region, ())),
+            "landmarks": f"{self.edges} mask from 106-point landmarks",
         }[self.mask_source]
         return {
             "region": self.region,
             "masks": self.mask_source,
+            "edges": self.edges,
+            **({"parse_size": self.parse_size} if self.mask_source == "parsing" else {}),
             "mask": "every pixel"
             if self.region == "all"
             else f"{source} (counterfactual.interventions.regions)",
@@ -191,8 +228,10 @@ class RegionBlur(_RegionEdit):
         landmarker: Landmarker | None = None,
         masks: str = "parsing",
         parser: Parser | None = None,
+        edges: str | None = None,
+        parse_size: int = STUDY_PARSE_SIZE,
     ) -> None:
-        super().__init__(region, landmarker, masks, parser)
+        super().__init__(region, landmarker, masks, parser, edges, parse_size)
         if kernel is not None and (int(kernel) < 1 or int(kernel) % 2 == 0):
             raise ValueError(f"blur kernel must be a positive odd integer, got {kernel}")
         if sigma is not None and float(sigma) <= 0:
@@ -238,8 +277,10 @@ class RegionFill(_RegionEdit):
         landmarker: Landmarker | None = None,
         masks: str = "parsing",
         parser: Parser | None = None,
+        edges: str | None = None,
+        parse_size: int = STUDY_PARSE_SIZE,
     ) -> None:
-        super().__init__(region, landmarker, masks, parser)
+        super().__init__(region, landmarker, masks, parser, edges, parse_size)
         if isinstance(color, str):
             if color != "mean":
                 raise ValueError(f"fill color must be 'mean' or [r, g, b], got {color!r}")
@@ -447,18 +488,32 @@ class SyntheticHat(Intervention):
 
 
 def make_blur(
-    region: str, *, sigma: float | None = None, kernel: int | None = None, masks: str = "parsing"
+    region: str,
+    *,
+    sigma: float | None = None,
+    kernel: int | None = None,
+    masks: str = "parsing",
+    edges: str | None = None,
+    parse_size: int = STUDY_PARSE_SIZE,
 ) -> RegionBlur:
     """blur:<region>: params sigma and kernel override the resolution-scaled defaults;
-    masks = "parsing" (default) or "landmarks"."""
-    return RegionBlur(region, sigma=sigma, kernel=kernel, masks=masks)
+    masks = "parsing" (default) or "landmarks"; edges = "hard" (parsing default) or "soft";
+    parse_size: the parser's input size for the masks (default 512, the study's)."""
+    return RegionBlur(
+        region, sigma=sigma, kernel=kernel, masks=masks, edges=edges, parse_size=parse_size
+    )
 
 
 def make_fill(
-    region: str, *, color: str | Sequence[int] = "mean", masks: str = "parsing"
+    region: str,
+    *,
+    color: str | Sequence[int] = "mean",
+    masks: str = "parsing",
+    edges: str | None = None,
+    parse_size: int = STUDY_PARSE_SIZE,
 ) -> RegionFill:
-    """fill:<region>: param color ("mean" or [r, g, b]); masks = "parsing" or "landmarks"."""
-    return RegionFill(region, color=color, masks=masks)
+    """fill:<region>: param color ("mean" or [r, g, b]); masks, edges and parse_size as blur."""
+    return RegionFill(region, color=color, masks=masks, edges=edges, parse_size=parse_size)
 
 
 register_intervention("blur", make_blur, prefix=True, arg_help="region")

@@ -327,10 +327,14 @@ def detect_landmarks(images: torch.Tensor) -> FaceLandmarks:
 Parser = Callable[["torch.Tensor"], np.ndarray]
 
 
-def detect_parsing(images: torch.Tensor) -> np.ndarray:
-    """Parsing class maps [N, S, S] of uint8 NCHW faces from the shared face analysis."""
+def detect_parsing(images: torch.Tensor, size: int | None = None) -> np.ndarray:
+    """Parsing class maps [N, S, S] of uint8 NCHW faces from the shared face analysis
+    (S = ``size``, default the analyzer's parsing size; each size has its own cache)."""
     import torch
 
     from extractors.face.analysis import shared_analyzer
+    from extractors.face.parsing import DEFAULT_SIZE
 
-    return shared_analyzer()(torch.as_tensor(images).cpu(), parts=("parsing",)).labels
+    shared = size is None or int(size) == DEFAULT_SIZE  # the scorers' analyzer and cache
+    analyzer = shared_analyzer() if shared else shared_analyzer(parse_size=int(size))
+    return analyzer(torch.as_tensor(images).cpu(), parts=("parsing",)).labels

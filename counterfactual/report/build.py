@@ -7,7 +7,8 @@ small table-sorting script are inline; the only links leave the page for the tab
 its own run directory (report_tables/, tables/, manifest.json), relative to the HTML file.
 
 Page order, for a reader with one minute: the findings box (generated from the analysis by
-`counterfactual.analysis.findings`, worded by `headline`), the design box, then one section
+`counterfactual.analysis.findings`, worded by `headline`), the reference-study findings (each
+claim of `counterfactual.analysis.claims` with its verdict, worded by `claims`), the design box, then one section
 per intervention named for what it is (image strip, verification with its badge and the
 direction's quality, dose plot with interval bands and the fit, effects table, or for region
 edits their region result), the cross-space summary, "readable vs moves FD" (linear probes
@@ -41,9 +42,11 @@ from counterfactual.analysis.findings import (
     verification_status,
 )
 from counterfactual.analysis.rank_agreement import MIN_TAU_GENERATORS
+from counterfactual.analysis.sensitivity import EFFECT_DESCRIPTIONS
 from counterfactual.foundation.files import write_text
 from counterfactual.report import figures, numbers
 from counterfactual.report.attention import attention_section
+from counterfactual.report.claims import claims_section
 from counterfactual.report.downloads import Downloads
 from counterfactual.report.edits import describe_edit
 from counterfactual.report.explained import explained_section
@@ -92,8 +95,6 @@ EFFECT_VIEW: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     ("FD(1)", "fd1", "num", ()),
     ("sensitivity", "sensitivity", "key", ()),
     ("{ci} CI", "sensitivity_ci_low", "ci", ("sensitivity_ci_low", "sensitivity_ci_high")),
-    ("FD(1)/FD(0)", "ratio_to_null", "key", ()),
-    ("{ci} CI ", "ratio_ci_low", "ci", ("ratio_ci_low", "ratio_ci_high")),
     ("mean-term share", "mean_term_share", "pct", ()),
     ("detected", "detected", "text", ()),
     ("p", "p_value", "p", ("p_is_bound",)),
@@ -109,13 +110,13 @@ def _effect_columns(df: pd.DataFrame, ci_label: str) -> list[dict[str, Any]]:
     ]
 
 
-EFFECTS_NOTE = (
-    "FD(0): FD between two sets of the same faces (the finite-sample bias floor); "
-    "FD(1): base set against edited set. Sensitivity: the FD change from Δ = 0 to 1 "
-    "as the analysis defines it (here the quadratic fit of FD on Δ, HC3 interval). "
-    "FD(1)/FD(0): the full gap over the floor, the scale-free number the findings "
-    "compare."
-)
+def effects_note(columns: Sequence[str] = tuple(f for _, f, _, _ in EFFECT_VIEW)) -> str:
+    """The effects table's caption, worded by the analysis (`sensitivity.EFFECT_DESCRIPTIONS`)
+    for the columns shown: one definition, one caption."""
+    parts = [EFFECT_DESCRIPTIONS[c] for c in columns if c in EFFECT_DESCRIPTIONS]
+    return "; ".join(parts) + "." if parts else ""
+
+
 STATUS_CSS = {VERIFIED: "pass", NOT_VERIFIABLE: "neutral", FLAGGED: "fail", REFERENCE: "ref"}
 
 
@@ -311,6 +312,7 @@ def _attribute(page: Page, key: str, derived: SweepTables, reference: str | None
         "dose_plot": None,
         "effects": [],
         "effect_columns": [],
+        "effects_note": "",
         "p_source": "",
         "region": [],
         "distances": None,
@@ -347,6 +349,7 @@ def _attribute(page: Page, key: str, derived: SweepTables, reference: str | None
         rows = sorted(_records(eff), key=lambda r: order.get(r["space"], 1e9))
         out["effects"] = [{**r, "space": run.space(r["space"])} for r in rows]
         out["effect_columns"] = _effect_columns(eff, page.ci_label)
+        out["effects_note"] = effects_note([c["field"] for c in out["effect_columns"]])
         out["p_source"] = _p_source(eff)
     if derived.region is not None:
         part = derived.region[derived.region["intervention"] == key]
@@ -846,7 +849,14 @@ def build_context(
     if explained:
         explained["links"] = page.downloads.links("tables/explained_fd")
         explained["prevalence_links"] = page.downloads.links("tables/prevalence")
+    claims = (
+        claims_section(derived.claims, page.downloads.links, REPORT_TABLES)
+        if derived is not None
+        else None
+    )
     toc = [{"id": "findings", "title": "findings"}]
+    if claims:
+        toc.append({"id": "claims", "title": "reference-study findings"})
     if run.kind == "sweep":
         toc.append({"id": "design", "title": "design"})
     toc += [{"id": a["anchor"], "title": a["title"]} for a in attributes]
@@ -888,6 +898,7 @@ def build_context(
         "toc": toc,
         "notes": notes,
         "findings": findings,
+        "claims": claims,
         "design": _design(page) if run.kind == "sweep" else None,
         "attributes": attributes,
         "reactions": reactions,
@@ -897,7 +908,6 @@ def build_context(
         "attention": attention,
         "explained": explained,
         "ci_level": page.ci_label,
-        "effects_note": EFFECTS_NOTE,
         "provenance": provenance(
             run, dict(rank_settings(run)) if rank else (settings or {}), command
         ),
@@ -929,15 +939,22 @@ def build_report(
     log: Log = print,
     command: Sequence[str] | None = None,
     distances: Sequence[str] = DEFAULT_DISTANCES,
+    claims_files: Sequence[str | Path] = (),
 ) -> Path:
     """Write the report of a run directory; returns the HTML path (default RUN_DIR/report.html).
     `command`: the command line that asked for it (recorded in the provenance); `distances`:
-    the distances of the effects tables (`counterfactual.analysis.distances`, FD always)."""
+    the distances of the effects tables (`counterfactual.analysis.distances`, FD always);
+    `claims_files`: claims files tested besides the built-in reference-study claims."""
     run = load_run(run_dir)
     derived = None
     if run.kind == "sweep":
         derived = sweep_tables(
-            run, n_boot=n_boot, seed=seed, permutations=permutations, distances=distances
+            run,
+            n_boot=n_boot,
+            seed=seed,
+            permutations=permutations,
+            distances=distances,
+            claims_files=claims_files,
         )
         write_report_tables(run.root, derived)
         for note in derived.notes:

@@ -16,6 +16,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         permutations=args.permutations,
         seed=args.seed,
         distances=args.distances,
+        claims_files=args.claims,
         command=["counterfactual", *getattr(args, "argv", ["report", args.run_dir])],
     )
     print(f"report written to {path}")
@@ -73,5 +74,13 @@ def add_report_parser(sub: Any) -> None:
         help="distances of the effects tables, comma-separated, from fd, kid, cmmd, "
         "mmd, precision, recall, density, coverage (default fd; fd always runs; "
         "'all' for every one)",
+    )
+    p.add_argument(
+        "--claims",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a TOML file of claims to test besides the reference study's built-in ones "
+        "(the form of counterfactual/analysis/claims.toml); repeatable",
     )
     p.set_defaults(func=cmd_report)

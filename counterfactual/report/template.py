@@ -170,6 +170,20 @@ TEMPLATE = r"""<!DOCTYPE html>
 <p class="muted small">Intervals are {{ ci_level }} intervals (each table says how they are computed); the same numbers are in the tables below.</p>
 </section>
 
+{% if claims %}
+<section id="claims" class="findings">
+<h2>Reference-study findings</h2>
+<p class="question">Does this run reproduce the qualitative claims of Kabra &amp; Balakrishnan (and any claims you added)?
+{{ claims.counts['reproduced'] }} reproduced, {{ claims.counts['not reproduced'] }} not reproduced, {{ claims.counts['not decidable at this n'] }} not decidable at this n, {{ claims.counts['not tested in this run'] }} not tested in this run.</p>
+<ul>{% for c in claims.entries %}<li><span class="badge {{ c.css }}">{{ c.verdict }}</span> <b>{{ c.statement }}</b> <span class="muted small">({{ c.source }}; {{ c.units }})</span>
+<ul>{% for line in c.lines %}<li class="small">{{ line }}</li>{% endfor %}</ul></li>{% endfor %}</ul>
+<p class="muted small">Each claim is one or more comparisons (lhs − rhs, all must hold), with a simultaneous interval over the claim's comparisons. Reproduced: every interval excludes 0 in the claimed direction;
+not reproduced: one excludes 0 the other way, or lies within the claim's margin of 0 (the difference is absent); not decidable at this n: otherwise; not tested in this run: an edit or space the claim names is missing.
+Claims are data: counterfactual/analysis/claims.toml, plus your own files (<code>--claims FILE</code>, or <code>claims = ["FILE"]</code> in the sweep config).</p>
+{{ links(claims.links) }}
+</section>
+{% endif %}
+
 {% if design %}
 <section id="design" class="design">
 <h2>Design</h2>
@@ -233,7 +247,7 @@ TEMPLATE = r"""<!DOCTYPE html>
 <h3>Dose-response: how FD changes with the prevalence gap Δ</h3>
 <img class="fig" src="{{ at.dose_plot }}" alt="dose-response plot">
 <p class="muted small">One panel per space, on a linear scale of the change from Δ = 0 (the panel title gives FD(0), the bias floor): solid with markers, mean FD over the draws;
-band, its {{ ci_level }} bootstrap interval; dash-dot, the quadratic fit behind the effects table; dashed, the mean term ‖μ<sub>A</sub>−μ<sub>B</sub>‖²; dotted, the trace term
+band, its {{ ci_level }} bootstrap interval over the draws (which reuse the same faces: split-to-split noise, not uncertainty about other faces); dash-dot, a quadratic fit describing the curve (descriptive only: the effects table does not use it); dashed, the mean term ‖μ<sub>A</sub>−μ<sub>B</sub>‖²; dotted, the trace term
 (each minus its value at Δ = 0). Last panel: every space's FD(Δ)/FD(0) with bands (the interval divided by FD(0)).</p>
 {{ links(at.links.curves) }}
 {% endif %}
@@ -249,7 +263,7 @@ band, its {{ ci_level }} bootstrap interval; dash-dot, the quadratic fit behind 
 {% elif c.kind == 'p' %}<td data-sort="{{ v|sortkey }}">{{ v|pval(bound=e.get(c.extra[0])) }}</td>
 {% else %}<td class="c">{{ v if v is not none else '–' }}</td>{% endif %}{% endfor %}</tr>{% endfor %}
 </tbody></table>{{ links(at.links.effects) }}</div>
-<p class="muted small">{{ effects_note }}{% if at.p_source %} p: {{ at.p_source }}; Holm-corrected across all edits × spaces.{% endif %}</p>
+<p class="muted small">{{ at.effects_note }}{% if at.p_source %} p: {{ at.p_source }}; Holm-corrected across all edits × spaces.{% endif %}</p>
 {% endif %}
 
 {% if at.distances %}
