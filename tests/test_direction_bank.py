@@ -134,3 +134,23 @@ def test_shipped_direction_lookup(tmp_path, toy_scorers):
     assert d is not None and d.space == "w"
     np.testing.assert_array_equal(d.vector, np.load(tmp_path / "toy_red.npy")[0])
     assert shipped_direction(gen, "gender") is None
+
+
+def test_attribute_edit_uses_the_shipped_bank_unless_relearn(tmp_path, toy_scorers):
+    from counterfactual.interventions.attributes import LatentEdit
+
+    gen = ToyGAN(z_dim=8, w_dim=6, num_ws=2)
+    bank = tmp_path / "bank"
+    sample_bank(gen, ["toy_red"], bank, n_samples=200, chunk=100, progress=False)
+    fit_bank(bank)
+    gen.direction_bank = bank
+    calls = len(gen.image_calls)
+    edit = LatentEdit("red", scorer="toy_red", alpha=1.0)
+    edit.prepare(gen, tmp_path / "work")
+    assert len(gen.image_calls) == calls  # nothing generated: the bank's direction
+    np.testing.assert_array_equal(edit.direction.vector, np.load(bank / "toy_red.npy")[0])
+    assert edit.direction.provenance["source"].startswith("direction bank")
+    fresh = LatentEdit("red", scorer="toy_red", alpha=1.0, relearn=True, n_samples=300)
+    fresh.prepare(gen, tmp_path / "work")
+    assert fresh.direction.provenance["n_samples"] == 300
+    assert fresh.direction.provenance["source"].startswith("learned")

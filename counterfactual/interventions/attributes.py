@@ -2,8 +2,9 @@
 files, registered under their config names; ``hat_occluder`` is the synthetic (pasted) hat.
 
 Each edit is w' = w + alpha * n. The direction n comes from a file (InterFaceGAN boundary
-or one of ours) or is learned from an attribute scorer (see `directions.learn_direction`),
-optionally conditioned on other attributes' directions. alpha is given, or calibrated so
+or one of ours), from the generator's shipped direction bank (`bank.shipped_direction`; the
+default where one exists, ``relearn = true`` learns afresh), or is learned from an attribute
+scorer (see `directions.learn_direction`), optionally conditioned on other attributes' directions. alpha is given, or calibrated so
 that the target scorer moves by a requested `shift` on a calibration batch; without
 either, alpha = DEFAULT_ALPHA (InterFaceGAN's usual edit strength for a unit normal).
 """
@@ -97,6 +98,7 @@ class LatentEdit(Intervention):
         classifier: str = "svm",
         condition_on: Sequence[str] = (),
         labelling: dict[str, Any] | None = None,
+        relearn: bool = False,
         calibration_n: int = 64,
         calibration_tolerance: float | None = None,
         scorer_options: dict[str, Any] | None = None,
@@ -139,6 +141,7 @@ class LatentEdit(Intervention):
         if self.labelling is not None:
             LearnSettings(labelling=self.labelling).check()
         self.condition_on = list(condition_on)
+        self.relearn = bool(relearn)
         self.calibration_n = int(calibration_n)
         self.calibration_tolerance = calibration_tolerance
         self.direction: Direction | None = None
@@ -168,6 +171,9 @@ class LatentEdit(Intervention):
         progress: bool,
     ) -> Direction:
         own = scorer is self.scorer
+        shipped = self._shipped(generator, scorer, space)
+        if shipped is not None:
+            return shipped
         settings = LearnSettings(
             space=space, **self.settings, labelling=self.labelling if own else None
         )
@@ -197,6 +203,19 @@ class LatentEdit(Intervention):
         direction.provenance["cache_key"] = key
         save_direction(direction, path)
         return load_direction(path, generator=generator)
+
+    def _shipped(
+        self, generator: Any, scorer: str | Callable[..., Any], space: str
+    ) -> Direction | None:
+        """The generator's shipped bank direction for a registered scorer name (unless
+        `relearn`, scorer options or a custom labelling ask for a fresh boundary)."""
+        if self.relearn or space != "w" or not isinstance(scorer, str):
+            return None
+        if scorer is self.scorer and (self.scorer_options or self.labelling is not None):
+            return None
+        from counterfactual.interventions.bank import shipped_direction
+
+        return shipped_direction(generator, scorer)
 
     def prepare(
         self, generator: Any, workdir: Path, progress: bool = False, batch_size: int = 16

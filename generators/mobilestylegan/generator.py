@@ -113,6 +113,10 @@ def reduce_resolution(images: torch.Tensor, size: int) -> torch.Tensor:
 class MobileStyleGANGenerator(Generator):
     """MobileStyleGAN-FFHQ (our modules, weights from the released IR)."""
 
+    #: Attribute directions in W learned once with `counterfactual learn-directions`
+    #: (bank.json: samples, scorers, held-out balanced accuracy and AUC); sweeps use them.
+    direction_bank = Path(__file__).parent / "directions"
+
     def __init__(
         self,
         *,
