@@ -21,31 +21,12 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from counterfactual import errors
+from counterfactual.cli_common import CLIError, require_device
 
 DEMO_CONFIG = Path(__file__).resolve().parents[1] / "experiments" / "demo.toml"
 EXIT_USAGE = errors.EXIT_BAD_INPUT
 # Where the sources and licences of every space's weights are documented.
 WEIGHTS_DOC = 'README.md (table "Feature spaces and weights")'
-
-
-class CLIError(errors.UserError):
-    """A bad option: printed as one line naming it, exit code 2."""
-
-
-def require_device(device: str | None, where: str) -> None:
-    """CLIError naming `where` (an option or config key) when `device` is CUDA but absent."""
-    if not device or not device.startswith("cuda"):
-        return
-    import torch
-
-    if not torch.cuda.is_available():
-        raise CLIError(
-            f"{where} {device}: CUDA is not available on this machine "
-            "(torch.cuda.is_available() is False); use cpu"
-        )
-    index = device.partition(":")[2]
-    if index and int(index) >= torch.cuda.device_count():
-        raise CLIError(f"{where} {device}: only {torch.cuda.device_count()} CUDA device(s) exist")
 
 
 # ---- commands -------------------------------------------------------------------------

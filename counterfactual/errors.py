@@ -10,8 +10,6 @@ full disk mid-write, the run directory it happened in).
 
 from __future__ import annotations
 
-import sys
-
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
@@ -30,23 +28,11 @@ class ParameterError(UserError):
         super().__init__(f"{param}={value!r}: {reason}")
 
 
-def _bad_image_error() -> type[BaseException]:
-    from generators.decode import BadImageError
-
-    return BadImageError
-
-
-def _folder_error() -> type[BaseException] | tuple[()]:
-    # Only a loaded generators.folder can have raised it: no need to import it (and torch).
-    folder = sys.modules.get("generators.folder")
-    return folder.FolderError if folder is not None else ()
-
-
-# (exception type or a function returning it, exit code); the first match wins.
-EXIT_CODES: tuple[tuple[type[BaseException] | object, int], ...] = (
+# (exception type, exit code); the first match wins. The generators' own input errors (an
+# undecodable image, a bad sample folder) are UserErrors: they import this module, never the
+# other way round.
+EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
     (UserError, EXIT_BAD_INPUT),
-    (_bad_image_error, EXIT_BAD_INPUT),
-    (_folder_error, EXIT_BAD_INPUT),  # a missing or empty sample folder (before OSError)
     (OSError, EXIT_FAILURE),  # FileNotFoundError, missing weights, a full disk ...
     (ValueError, EXIT_FAILURE),
 )
@@ -55,8 +41,7 @@ EXIT_CODES: tuple[tuple[type[BaseException] | object, int], ...] = (
 def exit_code(exc: BaseException) -> int | None:
     """The exit code for `exc`, or None when it is a bug to show with its traceback."""
     for kind, code in EXIT_CODES:
-        cls = kind if isinstance(kind, type) else kind()  # type: ignore[operator]
-        if isinstance(exc, cls):
+        if isinstance(exc, kind):
             return code
     return None
 

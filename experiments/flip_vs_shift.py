@@ -28,9 +28,9 @@ def measure(
     n: int = 300, space: str = "arcface", generator: str = "dcgan-digiface", batch_size: int = 50
 ) -> dict[str, Any]:
     """FDs of the check (see the module docstring) in `space`, float64."""
+    from counterfactual.engine.extract import extract_features
     from counterfactual.interventions import build_intervention
     from counterfactual.metrics.fd import frechet_distance_features
-    from counterfactual.sweep.features import extract_features
     from extractors import load_extractor
     from generators import load_generator
 

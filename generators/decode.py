@@ -27,12 +27,15 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image
 
+from counterfactual.errors import UserError
+
 ALPHA_RULES: dict[str, float | None] = {"drop": None, "black": 0.0, "white": 255.0}
 _16BIT = 255.0 / 65535.0
 
 
-class BadImageError(ValueError):
-    """An image file that cannot be decoded, is refused by a policy, or cannot be read."""
+class BadImageError(UserError):
+    """An image file that cannot be decoded, is refused by a policy, or cannot be read: bad
+    input (a ValueError), reported as one line with exit code 2 (`counterfactual.errors`)."""
 
 
 Decoded = tuple[

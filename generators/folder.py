@@ -43,6 +43,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from counterfactual.errors import UserError
 from generators.base import Generator
 from generators.decode import ALPHA_RULES, BadImageError, to_rgb
 
@@ -61,7 +62,7 @@ DEFAULT_MIN_SIZE = 8
 _DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
 
 
-class FolderError(ValueError):
+class FolderError(UserError):
     """A path that cannot serve as a sample set (not a directory or .zip, or no usable image):
     bad input, reported as one line with exit code 2 (`counterfactual.errors`)."""
 

@@ -239,7 +239,7 @@ def register() -> None:
 
 def components() -> Any:
     """Executor components with the fake scorers (generator/extractors come from registries)."""
-    from counterfactual.sweep.executor import Components
+    from counterfactual.engine.components import Components
 
     return Components(load_scorer=load_scorer, identity_similarity=identity_similarity)
 

@@ -163,7 +163,7 @@ def test_identity_ignores_execution_keys_and_diff_names_changes(tmp_path):
 def test_space_weights_path_reaches_the_extractor_loader(tmp_path):
     """A space's `weights` key is passed to load_extractor: a missing file is named in the error."""
     from counterfactual.config import SpaceConfig
-    from counterfactual.sweep.executor import _default_extractor
+    from counterfactual.engine.components import _default_extractor
     from extractors.runtime.weights import MissingWeightsError
 
     missing = tmp_path / "ViT-B-32.pt"

@@ -328,9 +328,9 @@ def test_sweep_with_strengths_and_parsing_agreement(tmp_path):
     import sweep_fakes as fakes
 
     from counterfactual.config import load_config
+    from counterfactual.engine.components import Components
     from counterfactual.interventions.verify import parsing_agreement
     from counterfactual.sweep import run_sweep
-    from counterfactual.sweep.executor import Components
 
     fakes.register()
     extra = (

@@ -168,7 +168,8 @@ def test_fixed_alignment_uses_the_template_and_counts_no_fallbacks(faces):
 
 
 def test_detection_rate_and_landmarks_on_dcgan_faces(faces):
-    from extractors.face.detect import detect_faces, landmarks_106
+    from extractors.face.detect import landmarks_106
+    from extractors.face.locate import detect_faces
 
     dets = detect_faces(faces)
     assert dets.found.sum() >= N_FACES - 1
@@ -204,7 +205,7 @@ def test_detection_follows_scale_and_offset_of_the_image(faces):
     # landmarks must follow (letterboxed detection maps back to image pixels).
     import torch.nn.functional as F
 
-    from extractors.face.detect import detect_faces
+    from extractors.face.locate import detect_faces
 
     small = faces[:4]
     big = F.interpolate(small.float(), scale_factor=3, mode="bicubic", align_corners=False)

@@ -55,7 +55,8 @@ def test_truncation_on_dcgan(dcgan, base):
 
 
 def test_region_masks_sit_on_real_landmarks(base, landmarks):
-    from extractors.face.detect import LMK106_PUPILS, detect_faces, landmarks_106
+    from extractors.face.detect import LMK106_PUPILS, landmarks_106
+    from extractors.face.locate import detect_faces
 
     assert landmarks.found.mean() > 0.5
     pupils = np.asarray(landmarks_106(base, detect_faces(base).boxes))[:, list(LMK106_PUPILS)]

@@ -22,10 +22,10 @@ from scipy.spatial.distance import cdist
 import extractors
 from counterfactual.cli import main
 from counterfactual.config import ConfigError
+from counterfactual.engine.components import Components
 from counterfactual.rank import load_rank_config, run_rank, validate_rank_config
 from counterfactual.rank.sets import image_sets
 from counterfactual.run import RunDir
-from counterfactual.sweep.executor import Components
 from extractors import scorers as scorers_mod
 from extractors.base import FeatureExtractor
 from extractors.runtime.cache import FeatureCache, feature_key

@@ -29,10 +29,10 @@ TESTS = Path(__file__).resolve().parent
 @pytest.fixture(autouse=True)
 def _fake_components(monkeypatch):
     """In-process CLI sweeps use the fake scorers, like `_sweep` and the subprocesses."""
-    import counterfactual.sweep.executor as executor
+    import counterfactual.engine.components as components
 
     fake = fakes.components()
-    monkeypatch.setattr(executor, "Components", lambda *args, **kwargs: fake)
+    monkeypatch.setattr(components, "Components", lambda *args, **kwargs: fake)
 
 
 TABLES = ("dose_response.csv", "region.csv", "verification.json")
@@ -42,9 +42,9 @@ from pathlib import Path
 sys.path.insert(0, {tests!r})
 import sweep_fakes as f
 f.register()
-import counterfactual.sweep.executor as executor
-real = executor.Components                 # the CLI's sweeps use the fake scorers too
-executor.Components = lambda: real(load_scorer=f.load_scorer, identity_similarity=f.identity_similarity)
+import counterfactual.engine.components as components
+real = components.Components               # the CLI's sweeps use the fake scorers too
+components.Components = lambda: real(load_scorer=f.load_scorer, identity_similarity=f.identity_similarity)
 from counterfactual.cli import main
 print("ready", flush=True)
 go = Path(sys.argv[3])

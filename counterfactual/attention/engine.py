@@ -258,8 +258,8 @@ class _Engine:
     def run(self, keys: list[str]) -> tuple[pd.DataFrame, list[Any], dict[str, Any]]:
         import torch
 
+        from counterfactual.engine.components import Components
         from counterfactual.interventions.regions import detect_parsing
-        from counterfactual.sweep.executor import Components
 
         from .gradcam import load_spatial_net
 

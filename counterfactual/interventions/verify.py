@@ -14,14 +14,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from scipy import stats
 
-from counterfactual.config import VerificationConfig
 from counterfactual.interventions.directions import score_images
+
+if TYPE_CHECKING:  # the config validates interventions: it is imported only for the defaults
+    from counterfactual.config import VerificationConfig
 
 IDENTITY_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
@@ -181,6 +183,13 @@ def parsing_agreement(base_labels: np.ndarray, twin_labels: np.ndarray) -> np.nd
     return (a == b).mean(axis=(1, 2), dtype=np.float64)
 
 
+def _default_thresholds() -> VerificationConfig:
+    """The config's default `[verification]` thresholds."""
+    from counterfactual.config import VerificationConfig
+
+    return VerificationConfig()
+
+
 def verify_intervention(
     base_images: torch.Tensor,
     twin_images: torch.Tensor,
@@ -192,7 +201,7 @@ def verify_intervention(
 ) -> VerificationResult:
     """Target shift, leakage into every other scorer, identity preservation, and flags;
     `parsing(base, twin)` (per-pair agreement) is summarised when given, never flagged."""
-    th = thresholds or VerificationConfig()
+    th = thresholds or _default_thresholds()
     if len(base_images) != len(twin_images):
         raise ValueError(f"{len(base_images)} base images but {len(twin_images)} twins")
     if len(base_images) < 2:

@@ -5,7 +5,8 @@
 
 Modules: config (TOML -> RankConfig), sets (image sets and their generation),
 compare (FD / KID / precision-recall / density-coverage with bootstrap CIs), ranking (ranks,
-Kendall tau between spaces, rank stability), engine (the resumable run).
+Kendall tau between spaces, rank stability), engine (the resumable run, on the shared
+`counterfactual.engine`), ray_executor (its image phase as shard tasks on Ray).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from typing import Any
 
 
 def cmd_rank(args: argparse.Namespace) -> int:
-    from counterfactual.cli import require_device
+    from counterfactual.cli_common import require_device
     from counterfactual.rank.config import load_rank_config
 
     config = load_rank_config(Path(args.config))  # a bad config fails before torch is imported

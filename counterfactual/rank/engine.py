@@ -28,7 +28,6 @@ measures how far each generator is from THAT generator, not from reality (the ma
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,10 @@ import numpy as np
 import pandas as pd
 import torch
 
+from counterfactual.engine.components import Components
+from counterfactual.engine.features import FeatureEngine, Log, cache_holds, log_skipped
+from counterfactual.engine.runner import RunResult, log_completion, run_engine
+from counterfactual.engine.scoring import explained_scores
 from counterfactual.foundation.files import read_json, save_npy, write_json
 from counterfactual.foundation.hashing import content_hash
 from counterfactual.rank import explained as expl
@@ -53,15 +56,12 @@ from counterfactual.run.schemas import (
     RANK_TABLES,
 )
 from counterfactual.run.tables import remove_table, write_table
-from counterfactual.sweep.executor import (
-    Components,
-    FeatureEngine,
-    Log,
-    cache_holds,
-    format_timing,
-    log_skipped,
-    run_engine,
-)
+
+# [executor] kind -> the class that runs a rank run ("module:Class", `counterfactual.engine.choice`)
+EXECUTORS = {
+    "local": "counterfactual.rank.engine:RankExecutor",
+    "ray": "counterfactual.rank.ray_executor:RayRankExecutor",
+}
 
 REAL_NOTE = "The reference set holds real images: distances measure closeness to real data."
 SELF_NOTE = (
@@ -70,14 +70,8 @@ SELF_NOTE = (
 )
 
 
-@dataclass
-class RankResult:
+class RankResult(RunResult):
     """What a rank invocation did."""
-
-    run_dir: Path
-    status: str  # "complete" or "already complete"
-    timing: dict[str, Any] = field(default_factory=dict)
-    work: dict[str, int] = field(default_factory=dict)
 
 
 def reference_note(config: RankConfig) -> str:
@@ -252,7 +246,7 @@ class RankExecutor(FeatureEngine):
     def score_set(self, set_id: str, scorer: str, images: torch.Tensor) -> np.ndarray:
         """Score a set's images (float64 per image) and cache the scores."""
         with self.timer("scoring"):
-            scores = expl.score_images(self.scorers[scorer], images, scorer, set_id)
+            scores = explained_scores(self.scorers[scorer], images, scorer, set_id)
         self.work["images_scored"] += len(images)
         return self.store_scores(set_id, scorer, scores)
 
@@ -450,10 +444,7 @@ class RankExecutor(FeatureEngine):
                     self.explained(s)
         with self.timer("tables"):
             written = self.write_tables(results)
-        timing = self.timer.summary()
-        manifest = self.rd.read_manifest() or {}
-        history = list(manifest.get("timing_history", [])) + [timing]
-        self.rd.finish(written, timing=timing, timing_history=history, work=dict(self.work))
+        timing = self.finish_run(written)
         return RankResult(self.rd.root, "complete", timing, dict(self.work))
 
 
@@ -474,7 +465,7 @@ def run_rank(
     default the config's `[executor] kind`; `command`: the command line, recorded in the
     manifest for the report's provenance)."""
     result = run_engine(
-        "rank",
+        EXECUTORS,
         RankResult,
         config,
         out,
@@ -490,6 +481,5 @@ def run_rank(
         return result
     if command:
         RunDir(out).update_manifest(command=list(command))
-    log(format_timing(result.timing))
-    log(f"{result.run_dir}: rank run complete; tables in {RunDir(out).tables}")
+    log_completion(result, log, "rank run")
     return result

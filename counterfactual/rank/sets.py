@@ -3,7 +3,8 @@
 Each set (the reference, then each generator) is generated only when some space lacks its
 features; its images stay in memory while every such space extracts them, and the features go
 to the run's `extractors.runtime.cache.FeatureCache` under `feature_key(set identity, extractor)`,
-by the sweep's own code (`FeatureEngine` in `counterfactual.sweep.executor`). A set's identity is everything that determines its images:
+by the shared feature engine (`counterfactual.engine.features.FeatureEngine`). A set's identity is
+everything that determines its images:
 the generator's `describe()` (spec, weights hash; a folder's file-list hash), the seeds and
 the truncation.
 """

@@ -37,9 +37,9 @@ import time
 import warnings
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from counterfactual.config import ConfigError, SweepConfig, config_diff
+from counterfactual.config import ConfigError, config_diff
 from counterfactual.errors import UserError
 from counterfactual.foundation.files import (
     read_json,
@@ -76,6 +76,19 @@ _VERSIONED = (
     "matplotlib",
     "jinja2",
 )
+
+
+class RunConfig(Protocol):
+    """What the run directory reads of a run's config (a sweep's or a rank run's)."""
+
+    name: str
+
+    @property
+    def seed_list(self) -> list[int]: ...
+
+    def identity(self) -> dict[str, Any]: ...
+
+    def model_dump(self, *, mode: str = "python") -> dict[str, Any]: ...
 
 
 class RunConfigMismatch(ConfigError):
@@ -159,7 +172,7 @@ class RunDir:
 
     @property
     def shards(self) -> Path:
-        """Finished shard results of a distributed image phase (counterfactual.sweep.shards)."""
+        """Finished shard results of a distributed image phase (counterfactual.engine.shards)."""
         return self.root / "shards"
 
     @property
@@ -297,7 +310,7 @@ class RunDir:
             if name not in bad and not self.intact({f"{TABLES}/{name}": digest})
         ]
 
-    def is_complete(self, config: SweepConfig) -> bool:
+    def is_complete(self, config: RunConfig) -> bool:
         """A finished run of this very config (results-wise) with all its tables intact."""
         manifest = self.read_manifest()
         if not manifest or manifest.get("status") != "complete":
@@ -306,7 +319,7 @@ class RunDir:
             return False
         return not self.tables_intact(manifest)
 
-    def open(self, config: SweepConfig, force: bool = False) -> dict[str, Any]:
+    def open(self, config: RunConfig, force: bool = False) -> dict[str, Any]:
         """Create or reopen the run for `config` under the writer lock (taken here if not yet
         held; `release` or leaving `with rd:` gives it back); refuse a different config unless
         `force`. A damaged manifest is refused too, and replaced with `force`."""

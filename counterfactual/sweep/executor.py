@@ -9,14 +9,14 @@ regenerated nor re-extracted, and re-running a finished run does nothing.
 
 Feature extraction uses each extractor's own batch size (`default_batch_size`), so features and
 tables do not depend on the generation `batch_size`.
+
+Built on the shared feature engine (`counterfactual.engine`); the verification tasks are
+`counterfactual.sweep.verification`, the Ray variant `counterfactual.sweep.ray_executor`.
 """
 
 from __future__ import annotations
 
-import time
-from collections import defaultdict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,303 +24,34 @@ from typing import Any
 import numpy as np
 import torch
 
-from counterfactual.config import SpaceConfig, SweepConfig, VerificationConfig
+from counterfactual.config import SweepConfig
+from counterfactual.engine.components import Components
+from counterfactual.engine.features import FeatureEngine, Log, cache_holds, log_skipped
+from counterfactual.engine.runner import RunResult, log_completion, run_engine
 from counterfactual.foundation.files import read_json, save_npy, write_json
 from counterfactual.foundation.hashing import content_hash
 from counterfactual.run.directory import RunDir
-from counterfactual.run.features import FeatureIndex
 from counterfactual.sweep import dose as dose_mod
-from counterfactual.sweep.features import extract_features
 from counterfactual.sweep.plan import BASE, Plan, Task, build_plan, set_names
 from counterfactual.sweep.region import region_rows
 from counterfactual.sweep.tables import write_tables
+from counterfactual.sweep.verification import SweepVerification
 
-Log = Callable[[str], None]
-# [executor] kind -> the executor class ("module:Class") of each run kind.
-EXECUTORS: dict[str, dict[str, str]] = {
-    "sweep": {
-        "local": "counterfactual.sweep.executor:LocalExecutor",
-        "ray": "counterfactual.sweep.ray_executor:RaySweepExecutor",
-    },
-    "rank": {
-        "local": "counterfactual.rank.engine:RankExecutor",
-        "ray": "counterfactual.sweep.ray_executor:RayRankExecutor",
-    },
+# [executor] kind -> the class that runs a sweep ("module:Class", `counterfactual.engine.choice`)
+EXECUTORS = {
+    "local": "counterfactual.sweep.executor:LocalExecutor",
+    "ray": "counterfactual.sweep.ray_executor:RaySweepExecutor",
 }
-MAIN_CATEGORIES = ("generation", "extraction", "statistics")
-
-
-def _default_generator(spec: str, device: str, **options: Any) -> Any:
-    from generators import load_generator
-
-    return load_generator(spec, device=device, **options)
-
-
-def _default_extractor(space: SpaceConfig, device: str) -> Any:
-    from extractors import load_extractor
-
-    options = {"weights": space.weights} if space.weights else {}
-    return load_extractor(
-        space.name, device=device, allow_untrained=space.allow_untrained, **options
-    )
-
-
-def _default_intervention(name: str, params: dict[str, Any]) -> Any:
-    from counterfactual.interventions import build_intervention
-
-    return build_intervention(name, **params)
-
-
-def _default_scorer(name: str) -> Callable[[torch.Tensor], Any]:
-    from extractors.scorers import load_scorer
-
-    return load_scorer(name)
-
-
-def _default_identity() -> Callable[[torch.Tensor, torch.Tensor], Any]:
-    from extractors.scorers import identity_similarity
-
-    return identity_similarity
-
-
-def _default_verify(
-    base: torch.Tensor,
-    twin: torch.Tensor,
-    scorers: dict[str, Callable],
-    target: str | None,
-    identity: Callable | None,
-    settings: VerificationConfig,
-    parsing: Callable | None = None,
-) -> dict:
-    from counterfactual.interventions import verify_intervention
-
-    return verify_intervention(base, twin, scorers, target, identity, settings, parsing).to_dict()
-
-
-def _default_parsing_agreement() -> Callable[[torch.Tensor, torch.Tensor], np.ndarray]:
-    """Per-pair parsing agreement twin vs base from the shared face parsing (cached by content)."""
-    from counterfactual.interventions.regions import detect_parsing
-    from counterfactual.interventions.verify import parsing_agreement
-
-    return lambda base, twin: parsing_agreement(detect_parsing(base), detect_parsing(twin))
-
-
-def _default_cache(root: Path) -> Any:
-    from extractors.runtime.cache import FeatureCache
-
-    return FeatureCache(root)
-
-
-def _default_feature_key(identity: dict[str, Any], description: dict[str, Any]) -> str:
-    from extractors.runtime.cache import feature_key
-
-    return feature_key(identity, description)
 
 
 @dataclass
-class Components:
-    """Where the executor gets its parts; tests swap in stand-ins."""
+class SweepResult(RunResult):
+    """What a sweep invocation did (with the verification flags)."""
 
-    load_generator: Callable[..., Any] = _default_generator  # (spec, device, **options)
-    load_extractor: Callable[[SpaceConfig, str], Any] = _default_extractor
-    build_intervention: Callable[[str, dict[str, Any]], Any] = _default_intervention
-    load_scorer: Callable[[str], Callable] = _default_scorer
-    identity_similarity: Callable[[], Callable] = _default_identity
-    verify: Callable[..., dict] = _default_verify
-    parsing_agreement: Callable[[], Callable] = _default_parsing_agreement
-    feature_cache: Callable[[Path], Any] = _default_cache
-    feature_key: Callable[[dict, dict], str] = _default_feature_key
-
-
-class Timer:
-    """Wall time per category (generation, extraction, statistics, ...)."""
-
-    def __init__(self) -> None:
-        self.totals: dict[str, float] = defaultdict(float)
-        self._start = time.perf_counter()
-
-    @contextmanager
-    def __call__(self, category: str) -> Iterator[None]:
-        t0 = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.totals[category] += time.perf_counter() - t0
-
-    def summary(self) -> dict[str, Any]:
-        total = time.perf_counter() - self._start
-        out = {k: round(self.totals.get(k, 0.0), 3) for k in MAIN_CATEGORIES}
-        out["other"] = round(
-            max(0.0, total - sum(self.totals.get(k, 0.0) for k in MAIN_CATEGORIES)), 3
-        )
-        out["total"] = round(total, 3)
-        out["details"] = {
-            k: round(v, 3) for k, v in sorted(self.totals.items()) if k not in MAIN_CATEGORIES
-        }
-        return out
-
-
-def format_timing(timing: dict[str, Any]) -> str:
-    total = timing["total"] or 1e-9
-    parts = [
-        f"{k} {timing[k]:.1f} s ({100 * timing[k] / total:.1f}%)"
-        for k in (*MAIN_CATEGORIES, "other")
-    ]
-    details = ", ".join(f"{k} {v:.1f} s" for k, v in timing.get("details", {}).items())
-    return f"timing: {', '.join(parts)}; total {timing['total']:.1f} s" + (
-        f" [other: {details}]" if details else ""
-    )
-
-
-@dataclass
-class SweepResult:
-    """What a sweep invocation did."""
-
-    run_dir: Path
-    status: str  # "complete" (ran to the end) or "already complete"
-    timing: dict[str, Any] = field(default_factory=dict)
-    work: dict[str, int] = field(default_factory=dict)
     flags: dict[str, list[str]] = field(default_factory=dict)
 
 
-def log_skipped(log: Log, label: str, generator: Any) -> None:
-    """Name every file a sample folder left out (skip_bad), with its reason."""
-    skipped = list(getattr(generator, "skipped", None) or [])
-    if not skipped:
-        return
-    reasons = getattr(generator, "skip_reasons", {}) or {}
-    log(
-        f"note: {label} {generator.spec}: skipped {len(skipped)} file(s) (recorded in the "
-        "manifest):"
-    )
-    for name in skipped:
-        log(f"  {name}: {reasons.get(name, 'skipped')}")
-
-
-class FeatureEngine:
-    """What the sweep and rank engines share: their parts, timer and work counters, and image
-    sets extracted into every feature space through the run's feature cache.
-
-    Subclasses load `self.extractors` (space name -> extractor) and `self.cache` in their
-    setup, and say what identifies a set's images (`set_identity`)."""
-
-    rerun_hint = "re-run"  # how to recover from features missing from the cache
-    check_finite = True  # refuse NaN/inf features
-
-    def __init__(
-        self,
-        config: Any,
-        run_dir: RunDir,
-        *,
-        progress: bool = True,
-        components: Components | None = None,
-        log: Log = print,
-    ) -> None:
-        self.config = config
-        self.rd = run_dir
-        self.progress = progress
-        self.comps = components or Components()
-        self.log = log
-        self.timer = Timer()
-        self.work: dict[str, int] = defaultdict(int)
-        self.extractors: dict[str, Any] = {}
-        self.cache: Any = None
-        self._features: dict[tuple[str, str], np.ndarray] = {}
-
-    def set_identity(self, set_name: str) -> dict[str, Any]:
-        """Everything that determines a set's images (the feature-cache key input)."""
-        raise NotImplementedError
-
-    def load_extractors(self) -> dict[str, Any]:
-        """Every configured feature space, keyed by its config name."""
-        return {
-            s.name: self.comps.load_extractor(s, self.config.device) for s in self.config.spaces
-        }
-
-    def space_entries(self) -> list[dict[str, Any]]:
-        """The manifest's description of each feature space; random-weight ones are noted."""
-        spaces = [
-            {
-                "name": n,
-                "label": e.label,
-                "trained": bool(e.trained),
-                "weights_sha256": e.weights_sha256,
-                "description": e.describe(),
-            }
-            for n, e in self.extractors.items()
-        ]
-        for entry in spaces:
-            if not entry["trained"]:
-                self.log(f"note: feature space {entry['label']} uses random weights")
-        return spaces
-
-    def feature_key(self, set_name: str, space: str) -> str:
-        return self.comps.feature_key(
-            self.set_identity(set_name), self.extractors[space].describe()
-        )
-
-    def record_feature_index(self, set_names: list[str]) -> None:
-        """Write RUN_DIR/features/index.json: the cache key of every (set, space), so readers
-        of the run find its features without rebuilding a plan or a key."""
-        FeatureIndex(self.rd).record(
-            {
-                (s, sp): {
-                    "key": self.feature_key(s, sp),
-                    "label": e.label,
-                    "trained": bool(e.trained),
-                }
-                for s in set_names
-                for sp, e in self.extractors.items()
-            }
-        )
-
-    def features(self, set_name: str, space: str) -> np.ndarray:
-        """Cached features of a set in a space (kept in memory while statistics need them)."""
-        key = (set_name, space)
-        if key not in self._features:
-            feats = self.cache.get(self.feature_key(set_name, space))
-            if feats is None:
-                raise RuntimeError(
-                    f"features of set {set_name!r} in space {space!r} are missing "
-                    f"from {self.rd.features} (deleted or damaged meanwhile); "
-                    f"{self.rerun_hint}"
-                )
-            self._features[key] = np.asarray(feats)
-        return self._features[key]
-
-    def extract_set(self, set_name: str, space: str, images: torch.Tensor) -> np.ndarray:
-        """Extract a set's images into one space and cache the features."""
-        extractor = self.extractors[space]
-        with self.timer("extraction"):
-            feats = extract_features(
-                extractor,
-                images,
-                progress=self.progress,
-                desc=f"{extractor.label} <- {set_name}",
-                name=space,
-                check_finite=self.check_finite,
-            )
-        self.work["feature_passes"] += len(images)
-        return self.store_features(set_name, space, feats)
-
-    def store_features(self, set_name: str, space: str, feats: np.ndarray) -> np.ndarray:
-        """Cache a set's features in one space (one atomic entry)."""
-        extractor = self.extractors[space]
-        self.cache.put(
-            self.feature_key(set_name, space),
-            feats,
-            {
-                "set": set_name,
-                "space": space,
-                "label": extractor.label,
-                "trained": bool(extractor.trained),
-                "n": len(feats),
-            },
-        )
-        return feats
-
-
-class LocalExecutor(FeatureEngine):
+class LocalExecutor(SweepVerification, FeatureEngine):
     """Runs one sweep's plan in this process (see the module docstring)."""
 
     rerun_hint = "run the same command again: it recomputes them"
@@ -485,122 +216,6 @@ class LocalExecutor(FeatureEngine):
         self._features[(set_name, space)] = feats
         self.rd.mark_done(task.id, task.key, shape=list(feats.shape))
 
-    def _load_scorers(self) -> dict[str, Callable]:
-        if self._scorers is None:
-            self._scorers = {}
-            for name in self.config.verification.scorers:
-                try:
-                    self._scorers[name] = _BaseMemo(
-                        self.comps.load_scorer(name), lambda: self._base
-                    )
-                except (ImportError, FileNotFoundError, RuntimeError, ValueError) as exc:
-                    self.log(f"warning: scorer {name!r} unavailable for verification: {exc}")
-        return self._scorers
-
-    def _identity(self) -> Callable | None:
-        if not self.config.verification.identity:
-            return None
-        if "arcface" in self.extractors and self.extractors["arcface"].trained:
-            return None  # from cached ArcFace features (see verify)
-        try:
-            return self.comps.identity_similarity()
-        except (ImportError, FileNotFoundError, RuntimeError) as exc:
-            self.log(f"warning: identity similarity unavailable for verification: {exc}")
-            return None
-
-    def _parsing_agreement(self, key: str, base: Any, twins: Any) -> Callable | None:
-        """The parsing-agreement measure for interventions that ask for it (`verify_parsing`),
-        when the image sets are at hand (a distributed executor passes stand-ins: not measured)."""
-        if not getattr(self.interventions[key], "verify_parsing", False):
-            return None
-        if not (isinstance(base, torch.Tensor) and isinstance(twins, torch.Tensor)):
-            self.log(
-                f"note: parsing agreement of {key!r} not measured (the images stay on the workers)"
-            )
-            return None
-        try:
-            return self.comps.parsing_agreement()
-        except (ImportError, FileNotFoundError, RuntimeError) as exc:
-            self.log(f"warning: parsing agreement unavailable for verification: {exc}")
-            return None
-
-    def verify(
-        self,
-        task: Task,
-        twins: Any,
-        base: Any = None,
-        scorers: dict[str, Callable] | None = None,
-        identity: Callable | None = None,
-    ) -> None:
-        """Verify one intervention on its twins against the base set; a distributed executor
-        passes stand-ins for the image sets with their scores computed by its workers."""
-        key = task.params["intervention"]
-        intervention = self.interventions[key]
-        vcfg = self.config.verification
-        identity = self._identity() if identity is None else identity
-        if (
-            identity is None
-            and vcfg.identity
-            and "arcface" in self.extractors
-            and self.extractors["arcface"].trained
-        ):
-            base_f, twin_f = self.features(BASE, "arcface"), self.features(key, "arcface")
-            identity = _FeatureCosine(base_f, twin_f)
-        base = self.base_images() if base is None else base
-        extra = {"parsing": self._parsing_agreement(key, base, twins)}
-        scorers = self._load_scorers() if scorers is None else scorers
-        with self.timer("verification"):
-            result = self.comps.verify(
-                base,
-                twins,
-                scorers,
-                getattr(intervention, "target_scorer", None),
-                identity,
-                vcfg,
-                **{k: v for k, v in extra.items() if v is not None},
-            )
-            self.keep_base_scores(scorers, base)
-        result = {"intervention": key, "name": self.config.intervention(key).name, **result}
-        direction = getattr(intervention, "direction", None)
-        if direction is not None and "held_out_balanced_accuracy" in getattr(
-            direction, "provenance", {}
-        ):
-            result["learned_direction"] = {
-                k: direction.provenance.get(k)
-                for k in (
-                    "scorer",
-                    "space",
-                    "n_samples",
-                    "labelling",
-                    "n_negative",
-                    "n_positive",
-                    "n_held_out",
-                    "train_balanced_accuracy",
-                    "held_out_balanced_accuracy",
-                    "held_out_auc",
-                    "conditioned_on",
-                    "cosine_with_unconditioned",
-                )
-            }
-            result["learned_direction"]["space"] = direction.space
-        self.rd.mark_done(
-            task.id, task.key, files=[write_json(self.rd.stats_path(task.id), result)]
-        )
-
-    def keep_base_scores(self, scorers: dict[str, Callable], base: Any) -> None:
-        """Each scorer's per-face scores of the base set (RUN_DIR/scores/base/<scorer>.npy,
-        NaN where it could not score; the linear probes' labels), written once with their
-        own checksummed marker. Memoised or worker-computed, so this scores nothing again."""
-        from counterfactual.interventions.directions import score_images
-
-        for name, fn in scorers.items():
-            task_id = f"scores/{BASE}/{name}"
-            key = content_hash({"set": self.plan[f"generate/{BASE}"].key, "scorer": name})
-            if not self.rd.is_done(task_id, key):
-                scores = score_images(fn, base)
-                path = save_npy(self.rd.scores_path(BASE, name), scores)
-                self.rd.mark_done(task_id, key, files=[path], n=int(scores.size))
-
     def dose(self, task: Task, draws: list[dose_mod.Draw]) -> None:
         key, space = task.params["intervention"], task.params["space"]
         extractor = self.extractors[space]
@@ -696,10 +311,7 @@ class LocalExecutor(FeatureEngine):
         self.flags = {
             k: [f["message"] for f in v.get("flags", [])] for k, v in verification.items()
         }
-        timing = self.timer.summary()
-        manifest = self.rd.read_manifest() or {}
-        history = list(manifest.get("timing_history", [])) + [timing]
-        self.rd.finish(written, timing=timing, timing_history=history, work=dict(self.work))
+        timing = self.finish_run(written)
         return SweepResult(self.rd.root, "complete", timing, dict(self.work), self.flags)
 
     def _drop_twin_features(self, set_name: str) -> None:
@@ -707,118 +319,6 @@ class LocalExecutor(FeatureEngine):
         if set_name != BASE:
             for key in [k for k in self._features if k[0] == set_name]:
                 del self._features[key]
-
-
-def cache_holds(cache: Any, key: str) -> bool:
-    """True when the feature cache holds the entry intact (checksum verified when it can)."""
-    verify = getattr(cache, "verify", None)
-    return bool(verify(key)) if verify is not None else key in cache
-
-
-def run_locked(
-    out: str | Path,
-    config: Any,
-    force: bool,
-    log: Log,
-    engine: Callable[[RunDir], Any],
-    already_complete: Callable[[RunDir, dict[str, Any]], Any],
-) -> Any:
-    """Run an engine (sweep or rank) in the run directory `out` under its writer lock, held
-    until the run returns: `already_complete(rd, manifest)` when a finished run of `config` is
-    there (unless `force`), else open it, set `engine(rd)` up and run it. A failed setup
-    (missing weights, a bad generator) puts the manifest back as it was, so the corrected
-    config needs no --force."""
-    with RunDir(out) as rd:
-        if not force and rd.is_complete(config):
-            log(f"{rd.root}: run is complete; nothing to do (use --force to recompute)")
-            return already_complete(rd, rd.read_manifest() or {})
-        runner = engine(rd)
-        rd.open(config, force=force)
-        try:
-            runner.setup()
-        except BaseException:
-            rd.undo_open()
-            raise
-        return runner.run()
-
-
-class _BaseMemo:
-    """A scorer that scores the base set once (it is compared with every twin set)."""
-
-    def __init__(
-        self, fn: Callable[[torch.Tensor], Any], base: Callable[[], torch.Tensor | None]
-    ) -> None:
-        self.fn, self.base = fn, base
-        self._base_ref: torch.Tensor | None = None
-        self._base_scores: Any = None
-
-    def __call__(self, images: torch.Tensor) -> Any:
-        is_base = images is self.base()
-        if is_base and self._base_ref is images:
-            return self._base_scores
-        out = self.fn(images)
-        if is_base:
-            self._base_ref, self._base_scores = images, out
-        return out
-
-
-class _FeatureCosine:
-    """Identity similarity twin vs base from cached ArcFace features (cosine per pair)."""
-
-    def __init__(self, base: np.ndarray, twin: np.ndarray) -> None:
-        b = np.asarray(base, np.float64)
-        t = np.asarray(twin, np.float64)
-        b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
-        t = t / np.maximum(np.linalg.norm(t, axis=1, keepdims=True), 1e-12)
-        self.values = (b * t).sum(axis=1)
-
-    def __call__(self, base_images: Any, twin_images: Any) -> np.ndarray:
-        return self.values
-
-
-def executor_class(run_kind: str, kind: str) -> type:
-    """The executor class for a run kind ("sweep", "rank") and an executor kind ("local", "ray")."""
-    import importlib
-
-    module_name, _, name = EXECUTORS[run_kind][kind].partition(":")
-    return getattr(importlib.import_module(module_name), name)
-
-
-def execution_overrides(
-    config: Any, device: str | None, batch_size: int | None, executor: str | None
-) -> Any:
-    """The config with the command line's execution options (which never change results)."""
-    table = config.executor.model_copy(update={"kind": executor}) if executor else None
-    return config.with_overrides(device=device, batch_size=batch_size, executor=table)
-
-
-def run_engine(
-    run_kind: str,
-    result_cls: type,
-    config: Any,
-    out: str | Path,
-    *,
-    device: str | None,
-    batch_size: int | None,
-    executor: str | None,
-    progress: bool,
-    force: bool,
-    components: Components | None,
-    log: Log,
-) -> Any:
-    """Run (or resume) a sweep or rank run (`run_kind`) under the run directory's lock, with
-    the command line's execution options; a finished run answers `result_cls(..., "already
-    complete", ...)` without doing anything."""
-    config = execution_overrides(config, device, batch_size, executor)
-    cls = executor_class(run_kind, config.executor.kind)
-    return run_locked(
-        out,
-        config,
-        force,
-        log,
-        lambda rd: cls(config, rd, progress=progress, components=components, log=log),
-        lambda rd, m: result_cls(rd.root, "already complete", m.get("timing", {}), {}),
-    )
 
 
 def run_sweep(
@@ -836,7 +336,7 @@ def run_sweep(
     """Run (or resume) a sweep into the run directory `out` (`executor`: "local" or "ray",
     default the config's `[executor] kind`)."""
     result = run_engine(
-        "sweep",
+        EXECUTORS,
         SweepResult,
         config,
         out,
@@ -861,10 +361,8 @@ def run_sweep(
         )
     if result.status == "already complete":
         return result
-    rd = RunDir(out)
     for key, messages in result.flags.items():
         for message in messages:
             log(f"verification flag [{key}]: {message}")
-    log(format_timing(result.timing))
-    log(f"{rd.root}: run complete; tables in {rd.tables}")
+    log_completion(result, log)
     return result

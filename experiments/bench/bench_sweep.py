@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 from counterfactual.config import validate_config
+from counterfactual.engine.timer import format_timing
 from counterfactual.sweep import run_sweep
-from counterfactual.sweep.executor import format_timing
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ package's ``model_zoo`` (``SCRFD``, ``Landmark``) on ONNX Runtime, offline:
 - ``scrfd_500m_bnkps.onnx``: SCRFD-500M face detector with five keypoints.
 - ``2d106det.onnx``: 106 landmarks from a 192x192 crop around the face box.
 
-`detect_faces` keeps the best face per image (insightface's ``max_num=1`` rule: largest box,
+The detector keeps the best face per image (insightface's ``max_num=1`` rule: largest box,
 penalised by its distance to the image centre). Each image is detected on its own, letterboxed
 into a ``det_size`` x ``det_size`` canvas (aspect kept, bilinear resize, zero padding at the
 bottom/right): a 64x64 generator image is upscaled 2.5x at the default ``det_size=160``.
@@ -242,70 +242,6 @@ class Landmarks106:
 ALIGNMENTS = ("detect", "fixed")
 
 
-class FaceLocator:
-    """Five landmarks per image for the face feature spaces, with counts of fallbacks.
-
-    alignment="detect": SCRFD, canonical landmarks where no face is found (module doc).
-    alignment="fixed": no detector; every image gets the canonical landmarks (for already
-    aligned generator output: no detector jitter, nothing counted as a fallback).
-    Detection goes through the shared face analysis (`extractors.face.analysis`), so an image
-    seen by several spaces and scorers is detected once.
-    `counts` accumulates images / faces found / fallbacks until `reset_counts()`.
-    """
-
-    def __init__(
-        self,
-        alignment: str = "detect",
-        weights: str | os.PathLike[str] | None = None,
-        device: str = "cpu",
-        det_size: int = DEFAULT_DET_SIZE,
-        det_thresh: float = DEFAULT_DET_THRESH,
-    ) -> None:
-        from extractors.face.analysis import shared_analyzer
-
-        if alignment not in ALIGNMENTS:
-            raise ValueError(f"alignment must be one of {ALIGNMENTS}, got {alignment!r}")
-        self.alignment = alignment
-        self.analyzer = shared_analyzer(alignment, weights, device, det_size, det_thresh)
-        self.detector = self.analyzer.detector
-        self.reset_counts()
-
-    def reset_counts(self) -> None:
-        self.counts = {"images": 0, "faces_found": 0, "fallback": 0}
-
-    def describe(self) -> dict[str, Any]:
-        return self.analyzer.describe()
-
-    def __call__(self, images: torch.Tensor | np.ndarray) -> FaceDetections:
-        if len(images.shape) != 4 or images.shape[1] != 3:
-            raise ValueError(f"expected images [N, 3, H, W], got {list(images.shape)}")
-        dets = self.analyzer(images).detections
-        self.counts["images"] += len(dets)
-        self.counts["faces_found"] += int(dets.found.sum())
-        if self.detector is not None:
-            self.counts["fallback"] += dets.n_fallback
-        return dets
-
-
-class FaceSpaceStats:
-    """Mixin for face feature spaces: per-call (`last_stats`) and lifetime (`stats`) counts
-    of images, faces found and no-face fallbacks, read from the space's `locator`."""
-
-    locator: FaceLocator
-
-    def _init_stats(self) -> None:
-        self.stats = {"images": 0, "faces_found": 0, "fallback": 0}
-        self.last_stats = dict(self.stats)
-
-    def _count(self, call: Any, *args: Any, **kwargs: Any) -> Any:
-        self.locator.reset_counts()
-        out = call(*args, **kwargs)
-        self.last_stats = dict(self.locator.counts)
-        for key, value in self.last_stats.items():
-            self.stats[key] += value
-        return out
-
-
 def weights_probe(weight_file: WeightFile) -> str | None:
     """Registry probe for a face space: its file's path if it and the SCRFD detector exist."""
     path = locate(weight_file)
@@ -323,26 +259,16 @@ def _default(kind: str) -> Any:
         return _DEFAULTS[kind]
 
 
-def detect_faces(images: torch.Tensor | np.ndarray) -> FaceDetections:
-    """Best face per image with the default detector (det_size 160, threshold 0.5), through
-    the shared face analysis (cached by image content)."""
-    from extractors.face.analysis import shared_analyzer
-
-    return shared_analyzer()(images).detections
-
-
 def landmarks_106(images: torch.Tensor | np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """106 landmarks [N, 106, 2] inside the given face boxes (e.g. `detect_faces(...).boxes`)."""
+    """106 landmarks [N, 106, 2] inside the given face boxes (e.g. `extractors.face.locate.detect_faces(...).boxes`)."""
     return _default("landmarks")(images, boxes)
 
 
 __all__ = [
     "FaceDetections",
     "FaceDetector",
-    "FaceLocator",
     "ALIGNMENTS",
     "Landmarks106",
-    "detect_faces",
     "landmarks_106",
     "canonical_kps5",
     "canonical_box",
@@ -355,7 +281,6 @@ __all__ = [
     "onnx_session_options",
     "onnx_providers",
     "load_insightface_model",
-    "FaceSpaceStats",
     "weights_probe",
     "VECTRON_SOURCE",
 ]

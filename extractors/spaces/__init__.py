@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from extractors import register_extractor, register_variant
+from extractors.registry import register_extractor, register_variant
 
 # General feature spaces (extractors/spaces/inception.py, extractors/spaces/backbones.py).
 register_extractor(

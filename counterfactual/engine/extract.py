@@ -1,8 +1,8 @@
-"""Feature extraction shared by the sweep and rank engines.
+"""Feature extraction shared by the sweep and rank engines (and their shard workers).
 
 Each image set is extracted once into every feature space, in the extractor's own batch size
 (`default_batch_size`), so features do not depend on the generation batch size; the engines
-(`FeatureEngine` in `counterfactual.sweep.executor`) cache the result per (set, space).
+(`counterfactual.engine.features.FeatureEngine`) cache the result per (set, space).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ A `ShardJob` asks for the images of some seeds from one generator (a "source" se
 sets made from them by prepared interventions, the features of each set in some feature
 spaces, the attribute scores of each set and the identity similarity twin vs source. A
 `ShardWorker` keeps its generators, extractors and scorers loaded between jobs (one per
-Ray actor, see `counterfactual.sweep.ray_executor`); it returns arrays only and writes
+Ray actor, see `counterfactual.engine.ray`); it returns arrays only and writes
 nothing, so the driver alone writes the run directory and the feature cache (atomically),
 and a retried job can never leave duplicate or half-written entries.
 
@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from counterfactual.config import SpaceConfig
+from counterfactual.engine.scoring import SCORING
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class ShardJob:
     scorers: dict[str, tuple[str, ...]] = field(default_factory=dict)  # set -> scorer names
     identity: tuple[str, ...] = ()  # twin sets whose identity vs source is needed
     sample: int = 0  # first images of each set to return
-    scoring: str = "verify"  # how scores are taken (`SCORING`)
+    scoring: str = "verify"  # how scores are taken (`counterfactual.engine.scoring.SCORING`)
     options: dict[str, Any] = field(default_factory=dict)  # load_generator options (folders, align)
 
     def sets(self) -> list[str]:
@@ -60,28 +61,6 @@ class ShardResult:
     samples: dict[str, np.ndarray] = field(default_factory=dict)  # set -> uint8
     images_generated: int = 0
     feature_passes: int = 0
-
-
-def _verify_scores(scorer: Callable, images: torch.Tensor, name: str, set_name: str) -> np.ndarray:
-    from counterfactual.interventions.directions import score_images
-
-    return score_images(scorer, images)  # NaN where a face could not be scored
-
-
-def _explained_scores(
-    scorer: Callable, images: torch.Tensor, name: str, set_name: str
-) -> np.ndarray:
-    from counterfactual.rank.explained import score_images
-
-    return score_images(scorer, images, name, set_name)  # finite, checked
-
-
-# job.scoring -> how a scorer's scores of a set are taken (the sweep's verification, the rank
-# run's explained FD), exactly as the local executors take them.
-SCORING: dict[str, Callable[[Callable, torch.Tensor, str, str], np.ndarray]] = {
-    "verify": _verify_scores,
-    "explained": _explained_scores,
-}
 
 
 class ShardWorker:
@@ -126,7 +105,7 @@ class ShardWorker:
         return self._identity
 
     def run(self, job: ShardJob) -> ShardResult:
-        from counterfactual.sweep.features import extract_features
+        from counterfactual.engine.extract import extract_features
 
         gen = self.generator(job.spec, job.options)
         seeds = list(job.seeds)
