@@ -16,6 +16,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         permutations=args.permutations,
         seed=args.seed,
         distances=args.distances,
+        maps=args.maps,
         command=["counterfactual", *getattr(args, "argv", ["report", args.run_dir])],
     )
     print(f"report written to {path}")
@@ -28,6 +29,17 @@ def _distances(text: str) -> tuple[str, ...]:
     names = list(DISTANCES) if text.strip().lower() == "all" else text.split(",")
     try:
         return check_distances(names)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _maps(text: str) -> str | None:
+    from counterfactual.analysis.embedding import check_method
+
+    if text.strip().lower() == "none":
+        return None
+    try:
+        return check_method(text.strip())
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -73,5 +85,13 @@ def add_report_parser(sub: Any) -> None:
         help="distances of the effects tables, comma-separated, from fd, kid, cmmd, "
         "mmd, precision, recall, density, coverage (default fd; fd always runs; "
         "'all' for every one)",
+    )
+    p.add_argument(
+        "--maps",
+        type=_maps,
+        default="pacmap",
+        metavar="METHOD",
+        help="embedding maps of the features: pacmap (default; seeded with --seed), pca, or "
+        "none (no maps); without the pacmap package the report says why there is no map",
     )
     p.set_defaults(func=cmd_report)
