@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -80,7 +81,10 @@ def pacmap_2d(x: np.ndarray, seed: int = 0) -> np.ndarray:
 
     sink = io.StringIO()
     threads = numba.get_num_threads()
+    logger = logging.getLogger("pacmap")
+    level = logger.level
     try:
+        logger.setLevel(logging.ERROR)  # "random state is set" and sample-size notices
         # One thread (numba and BLAS): the coordinates do not depend on the machine's core
         # count, and on a busy machine it is also several times faster.
         numba.set_num_threads(1)
@@ -95,6 +99,7 @@ def pacmap_2d(x: np.ndarray, seed: int = 0) -> np.ndarray:
             out = model.fit_transform(np.ascontiguousarray(x, dtype=np.float32), init="pca")
     finally:
         numba.set_num_threads(threads)
+        logger.setLevel(level)
     return np.asarray(out, dtype=np.float64)
 
 
