@@ -4,8 +4,8 @@ One map is one joint embedding of two sets' features in one space: a sweep's bas
 an edit's twins (per intervention x space), or a rank run's reference and one generator (per
 generator x space). Methods (`EMBEDDERS`, a registry):
 
-- ``pacmap``: PaCMAP (Wang et al., JMLR 2021, the tool of the seed study; the optional
-  ``pacmap`` package, its defaults: 10 neighbours, PCA to 100 dimensions first, PCA
+- ``pacmap``: PaCMAP (Wang et al., JMLR 2021, the tool of the seed study; the
+  ``pacmap`` package, a dependency whose absence leaves a note instead of a map; its defaults: 10 neighbours, PCA to 100 dimensions first, PCA
   initialisation), with ``random_state = seed`` on one thread (numba and BLAS): the same
   features and seed give identical coordinates whatever the machine's core count (PaCMAP's
   parallel gradient sums in thread order, so two threads give other coordinates).
