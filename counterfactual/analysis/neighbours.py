@@ -8,6 +8,9 @@ of that indicator over faces, with a Wilson score interval over faces (faces tre
 independent Bernoulli trials; the candidate set is shared, so the interval is approximate);
 chance is 1/N (top-1) and (N+1)/2 (mean rank).
 
+`nearest_faces` / `face_neighbours`: the k nearest faces of a few query faces among several
+sets' faces (base and every edit's twins), for the report's image grids.
+
 High top-1: the edit moves each face less than the faces differ from one another (the space
 keeps faces apart through the edit: a small edit, or a space blind to it). Near chance: the
 edit moves a face further than the distance to other faces' twins. It reads cached features
@@ -16,14 +19,14 @@ only and is a description of this sample (not a test).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from scipy.spatial.distance import cdist
 from statsmodels.stats.proportion import proportion_confint
 
-from ._common import check_level, frame
+from ._common import as_float_features, check_count, check_level, frame
 from .pairs import PairFeatures
 
 NEIGHBOUR_COLUMNS: tuple[str, ...] = (
@@ -83,4 +86,90 @@ def twin_neighbours(pairs: Sequence[PairFeatures], ci: float = 0.95) -> pd.DataF
     return frame(rows, NEIGHBOUR_COLUMNS)
 
 
-__all__ = ["INTERVAL", "NEIGHBOUR_COLUMNS", "own_twin_ranks", "twin_neighbours"]
+FACE_NEIGHBOUR_COLUMNS: tuple[str, ...] = (
+    "space",
+    "space_label",
+    "trained",
+    "query",
+    "rank",
+    "set",
+    "face",
+    "distance",
+    "own_twin",
+    "pool_sets",
+    "pool_faces",
+)
+
+
+def nearest_faces(
+    sets: Mapping[str, np.ndarray], query_set: str, queries: Sequence[int], k: int
+) -> list[dict[str, object]]:
+    """For each query face (row `q` of `query_set`), its `k` nearest faces by Euclidean distance
+    among every row of every set (the query itself left out; ties broken by set order, then
+    row): rows ``query, rank (1 = nearest), set, face, distance, own_twin`` (own twin: the same
+    row of another set, i.e. the query's own edited face)."""
+    check_count(k, "k")
+    names = list(sets)
+    if query_set not in sets:
+        raise ValueError(f"query set {query_set!r} is not among the sets {names}")
+    parts = [as_float_features(sets[n], f"features of {n!r}") for n in names]
+    if len({p.shape[1] for p in parts}) > 1:
+        raise ValueError(f"sets {names} have different feature dimensions")
+    pool = np.vstack(parts)
+    owner = np.concatenate([np.full(len(p), i) for i, p in enumerate(parts)])
+    row = np.concatenate([np.arange(len(p)) for p in parts])
+    qi = names.index(query_set)
+    out: list[dict[str, object]] = []
+    for q in queries:
+        if not 0 <= q < len(parts[qi]):
+            raise ValueError(
+                f"query face {q} is not a row of {query_set!r} ({len(parts[qi])} rows)"
+            )
+        d = np.sqrt(((pool - parts[qi][q]) ** 2).sum(axis=1))
+        keep = ~((owner == qi) & (row == q))
+        idx = np.flatnonzero(keep)
+        order = idx[np.lexsort((row[idx], owner[idx], d[idx]))][:k]
+        for r, j in enumerate(order, start=1):
+            out.append(
+                {
+                    "query": int(q),
+                    "rank": r,
+                    "set": names[owner[j]],
+                    "face": int(row[j]),
+                    "distance": float(d[j]),
+                    "own_twin": bool(row[j] == q and owner[j] != qi),
+                }
+            )
+    return out
+
+
+def face_neighbours(
+    spaces: Sequence[tuple[str, str, bool, Mapping[str, np.ndarray]]],
+    query_set: str,
+    n_queries: int,
+    k: int,
+) -> pd.DataFrame:
+    """`nearest_faces` of the first `n_queries` faces of `query_set` in every space
+    (columns `FACE_NEIGHBOUR_COLUMNS`; ``pool_sets``/``pool_faces``: the candidate sets and
+    their total rows, the query included); `spaces`: (space, label, trained, {set: features})."""
+    check_count(n_queries, "n_queries")
+    rows: list[dict[str, object]] = []
+    for space, label, trained, sets in spaces:
+        n = min(n_queries, len(sets[query_set]))
+        pool = {"pool_sets": ", ".join(sets), "pool_faces": sum(len(v) for v in sets.values())}
+        for r in nearest_faces(sets, query_set, range(n), k):
+            rows.append(
+                {"space": space, "space_label": label, "trained": bool(trained), **r, **pool}
+            )
+    return frame(rows, FACE_NEIGHBOUR_COLUMNS)
+
+
+__all__ = [
+    "FACE_NEIGHBOUR_COLUMNS",
+    "INTERVAL",
+    "NEIGHBOUR_COLUMNS",
+    "face_neighbours",
+    "nearest_faces",
+    "own_twin_ranks",
+    "twin_neighbours",
+]

@@ -24,6 +24,10 @@ and its cached features (read through the run's feature index). The report rende
 - claims: `claims.claim_table` (the reference study's claims and the user's, each with the
   measured comparison, its interval and a verdict word; built-in claims in claims.toml, extra
   files from the sweep config's ``claims`` and the ``claims_files`` argument)
+- maps: `embedding.pair_maps` (seeded 2-d PaCMAP or PCA coordinates of base and twin features,
+  per intervention x space; pictures, not statistics)
+- face_neighbours: `neighbours.face_neighbours` (the nearest faces of the first few base faces
+  in every space, among the faces whose images the run keeps: the report's image grids)
 Analyses that cannot run (no cached features, one space, ...) leave a note instead of failing.
 """
 
@@ -43,9 +47,10 @@ from counterfactual.run.schemas import BASE_SET
 from .claims import claim_table, load_claims
 from .distances import DEFAULT_DISTANCES, check_distances
 from .dose import dose_curves
+from .embedding import DEFAULT_METHOD, MAPS_WHAT, MAX_FACES, pair_maps
 from .fit import fit_dose_table
 from .inference import Settings
-from .neighbours import twin_neighbours
+from .neighbours import face_neighbours, twin_neighbours
 from .normalise import term_shares
 from .pairs import PairFeatures
 from .probes import SpaceFeatures, linear_probes
@@ -53,6 +58,8 @@ from .region import region_matrix, region_sensitivity
 from .sensitivity import FaceInference, face_inference
 from .tables import validate_dose_table
 
+FACE_QUERIES = 4  # base faces whose nearest faces the report shows
+FACE_NEIGHBOURS = 5  # nearest faces shown per query
 # Descriptive columns from the sweep's draws appended to the face-level effects.
 DRAW_COLUMNS: tuple[str, ...] = ("fd1_draws_mean", "fd1_draws_sd", "n_draws", "mean_term_share")
 
@@ -72,6 +79,8 @@ class SweepTables:
     neighbours: pd.DataFrame | None = None
     probes: pd.DataFrame | None = None
     claims: pd.DataFrame | None = None
+    maps: pd.DataFrame | None = None
+    face_neighbours: pd.DataFrame | None = None
     settings: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -88,6 +97,8 @@ class SweepTables:
             "neighbours",
             "probes",
             "claims",
+            "maps",
+            "face_neighbours",
         )
         return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
 
@@ -154,13 +165,19 @@ def pair_features(run: RunData) -> tuple[list[PairFeatures], list[PairFeatures]]
     return attributes, reference
 
 
+def edit_sets(run: RunData) -> list[str]:
+    """The edited sets whose features the run's index holds, interventions in config order."""
+    order = {k: i for i, k in enumerate(run.interventions())}
+    entries = run.feature_index.entries()
+    return sorted({s for (s, _) in entries if s != BASE_SET}, key=lambda k: (order.get(k, 1e9), k))
+
+
 def twin_pairs(run: RunData) -> list[PairFeatures]:
     """Base/twin features of every intervention x space the run's feature index holds (dose,
     region and reference edits alike), interventions in config order."""
     entries = run.feature_index.entries()
     spaces = [sp for (s, sp) in entries if s == BASE_SET]
-    order = {k: i for i, k in enumerate(run.interventions())}
-    sets = sorted({s for (s, _) in entries if s != BASE_SET}, key=lambda k: (order.get(k, 1e9), k))
+    sets = edit_sets(run)
     index = run.feature_index
     base = {sp: index.load(BASE_SET, sp) for sp in spaces}
     return [
@@ -176,6 +193,29 @@ def twin_pairs(run: RunData) -> list[PairFeatures]:
         for sp in spaces
         if (key, sp) in entries
     ]
+
+
+def face_neighbour_table(
+    run: RunData, n_queries: int = FACE_QUERIES, k: int = FACE_NEIGHBOURS
+) -> pd.DataFrame:
+    """The nearest faces of the first `n_queries` base faces in every space, among the faces
+    the report can show: base and every edit's twins of the first m seeds, m = the fewest
+    sample images any of these sets keeps (`sample_images`, seed order)."""
+    entries = run.feature_index.entries()
+    kept = {}
+    for s in [BASE_SET, *edit_sets(run)]:
+        sample = run.sample(s)
+        if sample is not None and len(sample):
+            kept[s] = len(sample)
+    if BASE_SET not in kept:
+        raise FileNotFoundError(f"{run.root} keeps no sample images of the base faces")
+    m = min(kept.values())
+    index = run.feature_index
+    spaces = []
+    for sp in dict.fromkeys(sp for (s, sp) in entries if s == BASE_SET):
+        sets = {s: index.load(s, sp)[:m] for s in kept if (s, sp) in entries}
+        spaces.append((sp, run.space(sp).label, run.space(sp).trained, sets))
+    return face_neighbours(spaces, BASE_SET, n_queries, k)
 
 
 def probe_tables(run: RunData, seed: int) -> pd.DataFrame:
@@ -213,6 +253,8 @@ def sweep_tables(
     workers: int = 2,
     distances: Sequence[str] = DEFAULT_DISTANCES,
     claims_files: Sequence[str | Path] = (),
+    maps: str | None = DEFAULT_METHOD,
+    max_map_faces: int = MAX_FACES,
 ) -> SweepTables:
     """Every derived table of a sweep run (see the module docstring).
 
@@ -221,6 +263,8 @@ def sweep_tables(
     `inference.resamples_for`); ``workers``: threads for the face-level inference;
     ``distances``: the distances of the effects table (`distances.DISTANCES`; FD always);
     ``claims_files``: claims files tested besides the built-in ones and the config's.
+    ``maps``: the embedding method of the maps (`embedding.EMBEDDERS`; None: no maps), with
+    the first ``max_map_faces`` faces of each set.
     """
     out = SweepTables()
     notes = out.notes
@@ -253,11 +297,16 @@ def sweep_tables(
             out.reference = face.reference
             out.reactions = face.cross_space
             notes += face.notes
-    out.neighbours = _attempt(
-        notes,
-        "twin neighbours (needs the run's cached features)",
-        lambda: twin_neighbours(twin_pairs(run)),
+    pairs = _attempt(
+        notes, "twin neighbours (needs the run's cached features)", lambda: twin_pairs(run)
     )
+    if pairs is not None:
+        out.neighbours = _attempt(notes, "twin neighbours", lambda: twin_neighbours(pairs))
+        if maps is not None:
+            out.maps = _attempt(
+                notes, MAPS_WHAT, lambda: pair_maps(pairs, maps, seed, max_map_faces)
+            )
+    out.face_neighbours = _attempt(notes, "nearest-face grids", lambda: face_neighbour_table(run))
     out.probes = _attempt(notes, "linear probes", lambda: probe_tables(run, seed))
     region = run.table("region")
     if region is not None and len(region):

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 from counterfactual.errors import UserError
 
-from .spaces import SPATIAL_LAYERS, has_map, no_map_reason
+from .spaces import SPATIAL_LAYERS, SPATIAL_NETS, has_map, no_map_reason
 
 #: Largest relative difference allowed between the eager network's features and the run's
 #: cached ones (another backend, e.g. ONNX Runtime, differs by ~1e-6): more means the
@@ -66,11 +66,21 @@ class SpatialNet:
             raise RuntimeError(f"the hooked layer ran {len(self._captured)} times (expected once)")
         return self._captured[0], feats
 
+    def to_image_heat(self, cams: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
+        """The last batch's maps [N, h, w] as image heat [N, H, W] (the feature map covers the
+        whole image: `to_image_heat`; a space that sees a crop maps it back itself)."""
+        return to_image_heat(cams, size)
+
 
 def load_spatial_net(space: str, device: str = "cpu", **options: Any) -> SpatialNet:
     """The eager network of a space with a map (options: the space's weights, allow_untrained)."""
     if not has_map(space):
         raise UserError(f"space {space!r} has no attention map: {no_map_reason(space)}")
+    if space in SPATIAL_NETS:
+        from counterfactual.foundation.registry import resolve
+
+        net: SpatialNet = resolve(SPATIAL_NETS[space])(device, **options)
+        return net
     from extractors import load_extractor
 
     extractor = load_extractor(space, device=device, backend="torch", **options)
@@ -110,9 +120,15 @@ def to_image_heat(cams: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
     up = F.interpolate(cams[:, None].double(), size=size, mode="bilinear", align_corners=False)[
         :, 0
     ]
-    up = torch.clamp(up, min=0.0)
-    total = up.sum(dim=(1, 2), keepdim=True)
-    return torch.where(total > 0, up / torch.where(total > 0, total, 1.0), 0.0).cpu().numpy()
+    return normalise_heat(torch.clamp(up, min=0.0).cpu().numpy())
+
+
+def normalise_heat(heat: np.ndarray) -> np.ndarray:
+    """Non-negative maps [N, H, W] normalised per image to sum 1 (float64; an all-zero map
+    stays zero)."""
+    heat = np.asarray(heat, dtype=np.float64)
+    total = heat.sum(axis=(1, 2), keepdims=True)
+    return np.where(total > 0, heat / np.where(total > 0, total, 1.0), 0.0)
 
 
 @dataclass
@@ -145,7 +161,7 @@ def heat_maps(
             ref = np.asarray(expected[start:stop], np.float64)
             diff = np.abs(feats.detach().double().cpu().numpy() - ref).max()
             worst = max(worst, float(diff / max(np.abs(ref).max(), 1e-12)))
-        out.append(to_image_heat(gradcam(acts, feats, grads[start:stop]), size))
+        out.append(net.to_image_heat(gradcam(acts, feats, grads[start:stop]), size))
         if progress is not None:
             progress(stop - start)
     if worst > FEATURE_RTOL:
@@ -165,5 +181,6 @@ __all__ = [
     "gradcam",
     "channel_weights",
     "to_image_heat",
+    "normalise_heat",
     "heat_maps",
 ]

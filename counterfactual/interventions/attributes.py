@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from counterfactual.errors import UserError
 from counterfactual.foundation.files import write_text
 from counterfactual.foundation.hashing import content_hash
 from counterfactual.interventions.base import Intervention, check_base_images, register_intervention
@@ -99,6 +100,7 @@ class LatentEdit(Intervention):
         condition_on: Sequence[str] = (),
         labelling: dict[str, Any] | None = None,
         relearn: bool = False,
+        strength_sd: float | None = None,
         calibration_n: int = 64,
         calibration_tolerance: float | None = None,
         scorer_options: dict[str, Any] | None = None,
@@ -107,8 +109,10 @@ class LatentEdit(Intervention):
             raise ValueError(
                 f"intervention {name!r} needs a direction file or a scorer to learn one"
             )
-        if alpha is not None and shift is not None:
-            raise ValueError(f"intervention {name!r}: give alpha or shift, not both")
+        if sum(x is not None for x in (alpha, shift, strength_sd)) > 1:
+            raise ValueError(
+                f"intervention {name!r}: give one of alpha, shift and strength_sd, not several"
+            )
         if shift is not None and scorer is None:
             raise ValueError(
                 f"intervention {name!r}: shift={shift} needs a scorer to calibrate alpha"
@@ -142,6 +146,7 @@ class LatentEdit(Intervention):
             LearnSettings(labelling=self.labelling).check()
         self.condition_on = list(condition_on)
         self.relearn = bool(relearn)
+        self.strength_sd = None if strength_sd is None else float(strength_sd)
         self.calibration_n = int(calibration_n)
         self.calibration_tolerance = calibration_tolerance
         self.direction: Direction | None = None
@@ -154,7 +159,21 @@ class LatentEdit(Intervention):
     def alpha(self) -> float:
         if self.calibration is not None:
             return self.calibration.alpha
+        if self.strength_sd is not None:
+            return self.strength_sd * self._projection_sd()
         return DEFAULT_ALPHA if self.alpha_request is None else float(self.alpha_request)
+
+    def _projection_sd(self) -> float:
+        """SD of the learning samples' projections on the direction (strength_sd's unit)."""
+        if self.direction is None:
+            raise RuntimeError(f"{self.name}: prepare() first (strength_sd needs the direction)")
+        sd = self.direction.provenance.get("projection_sd")
+        if not isinstance(sd, (int, float)) or not sd > 0:
+            raise UserError(
+                f"intervention {self.name!r}: strength_sd needs a learned or bank direction "
+                "(it records the SD of its samples' projections); give alpha instead"
+            )
+        return float(sd)
 
     def _scorer(self) -> Callable[..., Any]:
         if self._scorer_obj is None:
@@ -334,14 +353,19 @@ class LatentEdit(Intervention):
             "synthetic": False,
             "space": self.direction.space if self.direction else self.space_request,
             "layers": list(self.layers) if self.layers else None,
-            "alpha": self.alpha,
+            "alpha": (
+                None if self.strength_sd is not None and self.direction is None else self.alpha
+            ),
             "alpha_source": (
                 "calibrated"
                 if self.calibration
+                else "strength_sd x projection SD"
+                if self.strength_sd is not None
                 else "default"
                 if self.alpha_request is None
                 else "given"
             ),
+            "strength_sd": self.strength_sd,
             "requested_shift": self.shift,
             "target_scorer": self.target_scorer,
             "scorer_options": self.scorer_options or None,

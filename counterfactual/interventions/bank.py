@@ -244,6 +244,11 @@ def fit_bank(
         if conditions.get(name):
             direction = condition_direction(direction, [raw[c] for c in conditions[name]])
             direction.provenance["conditioned_on"] = list(conditions[name])
+            # strength_sd's unit is the SD of the samples' projections on the final direction
+            direction.provenance["projection_sd_raw"] = direction.provenance["projection_sd"]
+            direction.provenance["projection_sd"] = float(
+                (samples.codes @ direction.vector).std(ddof=1)
+            )
         save_direction(direction, out / f"{name}.npy")
         p = direction.provenance
         summary["attributes"][name] = {

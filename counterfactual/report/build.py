@@ -31,6 +31,7 @@ import pandas as pd
 
 from counterfactual.analysis import SweepTables, sweep_tables, tau_matrix
 from counterfactual.analysis.distances import DEFAULT_DISTANCES, DISTANCES, check_distances
+from counterfactual.analysis.embedding import DEFAULT_METHOD, MAPS_WHAT, check_method, rank_maps
 from counterfactual.analysis.findings import (
     FLAGGED,
     NOT_VERIFIABLE,
@@ -52,6 +53,7 @@ from counterfactual.report.edits import describe_edit
 from counterfactual.report.explained import explained_section
 from counterfactual.report.headline import headline, rank_headline
 from counterfactual.report.images import ImageBank
+from counterfactual.report.maps import maps_section
 from counterfactual.report.palette import space_styles
 from counterfactual.report.probes import probes_section
 from counterfactual.report.provenance import provenance
@@ -811,10 +813,12 @@ def build_context(
     html_dir: Path | None = None,
     settings: Mapping[str, Any] | None = None,
     command: Sequence[str] | None = None,
+    maps: tuple[pd.DataFrame | None, str | None] | None = None,
 ) -> dict[str, Any]:
     """Everything the template shows. `html_dir`: the folder the HTML goes to (download links
     are relative to it; default the run directory); `settings`/`command`: the report's own
-    settings and command line, for the provenance."""
+    settings and command line, for the provenance; `maps`: a rank run's embedding maps and
+    why there are none (a sweep's come with `derived`)."""
     page = Page(run, Path(html_dir) if html_dir is not None else run.root, ci_level)
     spaces = _ordered_spaces(run)
     notes = list(derived.notes) if derived else []
@@ -842,6 +846,25 @@ def build_context(
     attention = attention_section(run, page.images) if run.kind == "sweep" else None
     if attention:
         attention["links"] = page.downloads.links("report_tables/attention", "attention/index.json")
+    if derived is not None:
+        missing = next((n for n in derived.notes if n.startswith(MAPS_WHAT)), None)
+        if derived.maps is None and missing is None:
+            missing = f"{MAPS_WHAT} are off (--maps none)"
+        maps = (derived.maps, missing)
+    map_frame, map_missing = maps if maps is not None else (None, None)
+    embedding = maps_section(
+        run,
+        map_frame,
+        map_missing,
+        derived.face_neighbours if derived is not None else None,
+        lambda names: _ordered_spaces(run, names),
+        page.styles,
+        page.images,
+    )
+    if embedding:
+        embedding["links"] = page.downloads.links(
+            f"{REPORT_TABLES}/maps", f"{REPORT_TABLES}/face_neighbours"
+        )
     rank = _rank(page) if run.kind == "rank" else None
     if rank:
         findings = _rank_findings(page)
@@ -878,6 +901,8 @@ def build_context(
         ]
     if explained:
         toc.append({"id": "explained", "title": "explained FD"})
+    if embedding:
+        toc.append({"id": "maps", "title": "maps and nearest faces"})
     toc.append({"id": "provenance", "title": "provenance"})
     m = run.manifest
     kind = "Generator ranking" if run.kind == "rank" else "Counterfactual sweep"
@@ -907,6 +932,7 @@ def build_context(
         "rank": rank,
         "attention": attention,
         "explained": explained,
+        "maps": embedding,
         "ci_level": page.ci_label,
         "provenance": provenance(
             run, dict(rank_settings(run)) if rank else (settings or {}), command
@@ -940,13 +966,19 @@ def build_report(
     command: Sequence[str] | None = None,
     distances: Sequence[str] = DEFAULT_DISTANCES,
     claims_files: Sequence[str | Path] = (),
+    maps: str | None = DEFAULT_METHOD,
 ) -> Path:
     """Write the report of a run directory; returns the HTML path (default RUN_DIR/report.html).
     `command`: the command line that asked for it (recorded in the provenance); `distances`:
     the distances of the effects tables (`counterfactual.analysis.distances`, FD always);
-    `claims_files`: claims files tested besides the built-in reference-study claims."""
+    `claims_files`: claims files tested besides the built-in reference-study claims;
+    `maps`: the embedding maps' method (`analysis.embedding.EMBEDDERS`; None: no maps),
+    seeded with `seed`."""
+    if maps is not None:
+        maps = check_method(maps)
     run = load_run(run_dir)
     derived = None
+    rank_map = None
     if run.kind == "sweep":
         derived = sweep_tables(
             run,
@@ -955,22 +987,42 @@ def build_report(
             permutations=permutations,
             distances=distances,
             claims_files=claims_files,
+            maps=maps,
         )
         write_report_tables(run.root, derived)
         for note in derived.notes:
             log(f"note: {note}")
+    elif maps is None:
+        rank_map = (None, f"{MAPS_WHAT} are off (--maps none)")
+    else:
+        try:
+            frame = rank_maps(run, maps, seed)
+            write_table(frame, RunDir(run.root).report_tables / "maps", formats=("csv", "json"))
+            rank_map = (frame, None)
+        except (ValueError, RuntimeError, FileNotFoundError) as exc:
+            rank_map = (None, f"{MAPS_WHAT} not available: {exc}")
+            log(f"note: {rank_map[1]}")
     path = Path(out) if out is not None else run.root / REPORT_FILE
     settings = (
         {"n_boot": n_boot, "permutations": permutations, "seed": seed, "ci": 0.95}
         if run.kind == "sweep"
         else {}
     )
+    if settings:
+        settings["maps"] = maps or "off"
     if settings and tuple(distances) != DEFAULT_DISTANCES:
         settings["distances"] = ", ".join(
             check_distances(distances)
         )  # a rank report computes nothing of its own
     html = render(
-        build_context(run, derived, html_dir=path.parent, settings=settings, command=command)
+        build_context(
+            run,
+            derived,
+            html_dir=path.parent,
+            settings=settings,
+            command=command,
+            maps=rank_map,
+        )
     )
     write_text(path, html)
     return path

@@ -17,6 +17,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         seed=args.seed,
         distances=args.distances,
         claims_files=args.claims,
+        maps=args.maps,
         command=["counterfactual", *getattr(args, "argv", ["report", args.run_dir])],
     )
     print(f"report written to {path}")
@@ -29,6 +30,17 @@ def _distances(text: str) -> tuple[str, ...]:
     names = list(DISTANCES) if text.strip().lower() == "all" else text.split(",")
     try:
         return check_distances(names)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _maps(text: str) -> str | None:
+    from counterfactual.analysis.embedding import check_method
+
+    if text.strip().lower() == "none":
+        return None
+    try:
+        return check_method(text.strip())
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -82,5 +94,13 @@ def add_report_parser(sub: Any) -> None:
         metavar="FILE",
         help="a TOML file of claims to test besides the reference study's built-in ones "
         "(the form of counterfactual/analysis/claims.toml); repeatable",
+    )
+    p.add_argument(
+        "--maps",
+        type=_maps,
+        default="pacmap",
+        metavar="METHOD",
+        help="embedding maps of the features: pacmap (default; seeded with --seed), pca, or "
+        "none (no maps); without the pacmap package the report says why there is no map",
     )
     p.set_defaults(func=cmd_report)

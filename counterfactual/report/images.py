@@ -64,6 +64,20 @@ def strip_jpeg(images: np.ndarray, max_images: int = 8) -> tuple[bytes, int, int
     return buf.getvalue(), canvas.shape[1], canvas.shape[0]
 
 
+def thumbnail(image: np.ndarray, size: int = DISPLAY_HEIGHT) -> np.ndarray:
+    """A uint8 CHW image scaled down (Lanczos) so its longer side is at most `size` px; a
+    smaller one is returned as it is (the browser enlarges it, pixelated)."""
+    arr = np.asarray(image)
+    h, w = arr.shape[-2:]
+    if max(h, w) <= size:
+        return arr
+    scale = size / max(h, w)
+    pil = Image.fromarray(np.ascontiguousarray(arr.transpose(1, 2, 0)).squeeze())
+    small = pil.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.LANCZOS)
+    out = np.asarray(small)
+    return out[None] if out.ndim == 2 else out.transpose(2, 0, 1)
+
+
 class ImageBank:
     """Distinct strips of a page, keyed by content: adding the same pixels twice returns the
     same Picture."""

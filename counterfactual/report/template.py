@@ -74,6 +74,11 @@ table.sortable thead th[aria-sort="descending"]::after { content: " ↓"; color:
 .strips .lab { font-weight: 600; color: var(--muted); text-align: right; }
 svg.strip { display: block; max-width: 100%; height: auto; image-rendering: pixelated; }
 img.fig { max-width: 100%; height: auto; display: block; margin: 6px 0; }
+.faces { display: flex; flex-wrap: wrap; gap: 6px; align-items: flex-start; margin: 4px 0 8px; }
+.faces figure { margin: 0; text-align: center; max-width: 110px; }
+.faces figcaption { font-size: 11px; line-height: 1.2; color: var(--muted); }
+.faces figure.query svg { outline: 2px solid var(--ink); }
+.faces figure.own svg { outline: 3px solid #16a34a; }
 .attr { border: 1px solid var(--line); border-radius: 8px; padding: 4px 18px 12px; margin: 18px 0; }
 .attr h2 { border: none; margin-top: 12px; }
 table.data td.c { text-align: center; }
@@ -433,6 +438,24 @@ Thresholds: {% for a, t in explained.thresholds.items() %}{{ a }} ≥ {{ t|num }
 {% endfor %}
 <p class="muted small">A share near 100%: the attribute's prevalence gap accounts for (almost) all of the FD in that space; near 0: the FD comes from elsewhere.
 A negative drop: matching the prevalence moves the generated set away from the reference in that space. Shares of different attributes are not additive.</p>
+{% endif %}
+
+{# ------------------------------------------------------- maps, nearest faces --- #}
+{% set mp = maps %}{% if mp %}
+<h2 id="maps">Embedding maps and nearest faces</h2>
+{% if mp.blocks %}<p class="muted small">Each panel: one joint {{ 'PaCMAP' if mp.method == 'pacmap' else mp.method|upper }} map (seed {{ mp.seed }}) of
+{% if mp.sweep %}the base faces (grey) and the edit's twins (the space's colour), each pair joined by a faint line{% else %}the reference (grey) and the generator's faces (the space's colour){% endif %},
+the first {{ mp.max_faces }} faces of each set. A map shows neighbourhoods: its axes have no units, and sizes and distances are not comparable between panels.
+{% if mp.sweep %}Twins mixed in among the base faces: the space places edited faces where unedited ones lie; a separate cloud: the space separates the edit.{% else %}A generator cloud apart from the reference's: the space separates them.{% endif %}</p>
+{% for b in mp.blocks %}<img class="fig" src="{{ b.figure }}" alt="embedding map: {{ b.name }}">{% endfor %}
+{% elif mp.missing %}<p class="muted">No embedding maps: {{ mp.missing }}.</p>{% endif %}
+{% set fc = mp.faces %}{% if fc %}
+<h3>Nearest faces</h3>
+<p class="muted small">For each of the first {{ fc.queries }} base faces (outlined), its {{ fc.k }} nearest faces (Euclidean, in the space) among the {{ fc.pool }} faces whose images the run keeps: the first {{ fc.per_set }} seeds of each set ({{ fc.sets }}). Green outline: the query's own edited twin; d: the distance.</p>
+{% for g in fc.grids %}<h4>{{ space(g.space) }}</h4>
+{% for row in g.rows %}<div class="faces">{% for c in row.cells %}<figure class="{{ c.css }}">{% if c.pic %}{{ pic(c.pic) }}{% else %}<span class="muted small">no image</span>{% endif %}<figcaption>{{ c.caption }}<br>{{ c.detail }}</figcaption></figure>{% endfor %}</div>
+{% endfor %}{% endfor %}{% endif %}
+{{ links(mp.links) }}
 {% endif %}
 
 {# ------------------------------------------------------------- provenance ---- #}
