@@ -26,7 +26,7 @@ from counterfactual.analysis.pairs import PairFeatures
 from counterfactual.analysis.sensitivity import face_inference
 from counterfactual.metrics import RankDeficientCovarianceWarning, frechet_distance_features
 from counterfactual.metrics.bias import default_sizes, fd_infinity, unbiased_mean_term
-from counterfactual.metrics.pooled_fd import PairPool
+from counterfactual.metrics.fd_batch import PairPool
 
 
 def _pairs(rng, n, d, shift=0.0, rho=0.8):
@@ -51,7 +51,7 @@ def test_pooled_fd_equals_metrics_fd_on_the_explicit_sets(n, d):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RankDeficientCovarianceWarning)
             ref = frechet_distance_features(a, b)
-        assert res.value[j] == pytest.approx(ref.value, rel=1e-9)
+        assert res.fd[j] == pytest.approx(ref.value, rel=1e-9)
         assert res.mean_term[j] == pytest.approx(ref.mean_term, rel=1e-9, abs=1e-12)
 
 
@@ -60,8 +60,8 @@ def test_batched_and_single_routes_agree():
     x, y = _pairs(rng, 20, 40, shift=0.1)
     pool = PairPool(x, y)
     k = rng.integers(0, 2, (4, 20))
-    batch = pool.evaluate(np.ones((4, 20), int), k).value
-    one = [pool.evaluate(np.ones((1, 20), int), k[i : i + 1]).value[0] for i in range(4)]
+    batch = pool.evaluate(np.ones((4, 20), int), k).fd
+    one = [pool.evaluate(np.ones((1, 20), int), k[i : i + 1]).fd[0] for i in range(4)]
     np.testing.assert_allclose(batch, one, rtol=1e-11)
 
 
