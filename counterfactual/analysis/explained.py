@@ -34,11 +34,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from counterfactual.metrics import as_features
 from counterfactual.metrics.fd_factors import RowFactor, fd_factors, row_factor
 from counterfactual.run.schemas import EXPLAINED_COLUMNS
 
 from ._common import (
-    as_float_features,
     check_count,
     check_level,
     frame,
@@ -190,11 +190,11 @@ def explained_fd(
             f"spaces differ: generated {sorted(gen_features)} vs reference {sorted(ref_features)}"
         )
     gen = {
-        s: as_float_features(gen_features[s], f"generated features in space {s!r}")
+        s: as_features(gen_features[s], f"generated features in space {s!r}", min_rows=2)
         for s in sorted(gen_features)
     }
     ref = {
-        s: as_float_features(ref_features[s], f"reference features in space {s!r}")
+        s: as_features(ref_features[s], f"reference features in space {s!r}", min_rows=2)
         for s in sorted(ref_features)
     }
     n_gen, n_ref = _common_length(gen, "generated"), _common_length(ref, "reference")

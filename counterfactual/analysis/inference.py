@@ -98,14 +98,6 @@ def holm_bounds(p: np.ndarray, is_bound: np.ndarray) -> np.ndarray:
     return out
 
 
-def format_p(p: float, is_bound: bool = False, digits: int = 2) -> str:
-    """ "p <= 0.0016"-style text for a bound, else the value with ``digits`` significant digits."""
-    if p is None or not np.isfinite(p):
-        return "n/a"
-    text = f"{p:.{digits}g}" if p < 0.1 else f"{p:.2f}"
-    return f"\u2264 {text}" if is_bound else text
-
-
 def jackknife_se(loo: np.ndarray) -> float:
     """Plain jackknife standard error from the G leave-one-(group)-out values [G]."""
     loo = np.asarray(loo, dtype=np.float64)
@@ -466,7 +458,6 @@ __all__ = [
     "cell_plan",
     "corrected_variance",
     "face_groups",
-    "format_p",
     "holm_bounds",
     "infer_cell",
     "infer_pooled",

@@ -10,6 +10,7 @@ matrix square root. All statistics are computed in float64; features may be any 
 The package imports numpy and scipy only (no torch).
 """
 
+from ._checks import as_features
 from .bootstrap import BootstrapResult, bootstrap
 from .errors import RankDeficientCovarianceWarning
 from .fd import METHODS, FDResult, frechet_distance, frechet_distance_features
@@ -35,6 +36,7 @@ from .rows import Rows
 from .stats import FeatureStats
 
 __all__ = [
+    "as_features",
     "BootstrapResult",
     "bootstrap",
     "RankDeficientCovarianceWarning",
