@@ -6,7 +6,8 @@ and one batched implementation, `fd_batch` (many pairs of weighted row sets of o
 `frechet_distance_batch`, `frechet_distance_matched`, `PooledFD`, `PairPool`; result `BatchFD`).
 Every route computes tr sqrt(S1 S2) from symmetric factorisations (`trace_sqrt`; the batched
 routes and the factor routes by its nuclear norm of a product of two factors), never a general
-matrix square root. All statistics are computed in float64; features may be any real dtype.
+matrix square root. `span_coordinates` reduces two sets to the span of their rows, every FD
+unchanged. All statistics are computed in float64; features may be any real dtype.
 The package imports numpy and scipy only (no torch).
 """
 
@@ -33,6 +34,7 @@ from .prdc import (
     precision_recall,
 )
 from .rows import Rows
+from .span import span_coordinates
 from .stats import FeatureStats
 
 __all__ = [
@@ -67,5 +69,6 @@ __all__ = [
     "manifold_metrics",
     "precision_recall",
     "Rows",
+    "span_coordinates",
     "FeatureStats",
 ]

@@ -6,9 +6,9 @@ its assumptions). This module adds what the rank engine needs around them:
 
 - `score_images`: per-image scores of a set (float64 [N]) in fixed-size chunks, so scores do
   not depend on the generation batch size;
-- `span_coordinates`: an exact, lossless reduction of a generator/reference feature pair to
-  at most n_gen + n_ref - 1 dimensions (FD of any weighted or resampled rows is unchanged),
-  which keeps the bootstrap affordable in 2048-d spaces;
+- features reduced by `counterfactual.metrics.span_coordinates` (exact, lossless: at most
+  n_gen + n_ref - 1 dimensions, FD of any weighted or resampled rows unchanged), which keeps
+  the bootstrap affordable in 2048-d spaces;
 - `prevalence_table` / `explained_rows`: the rows of tables/prevalence and tables/explained_fd.
 """
 
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import torch
 
 from counterfactual.analysis.explained import binarise, explained_fd
+from counterfactual.metrics import span_coordinates
 from counterfactual.metrics.fd_factors import equal_n_sets
 from counterfactual.run.schemas import SET_PREVALENCE_COLUMNS
 
@@ -52,27 +53,6 @@ def score_images(
     if not np.isfinite(scores).all():
         raise RuntimeError(f"scorer {name!r} returned non-finite scores for set {set_id!r}")
     return scores
-
-
-def span_coordinates(
-    gen: np.ndarray, ref: np.ndarray, rtol: float = 1e-10
-) -> tuple[np.ndarray, np.ndarray]:
-    """Both feature sets in an orthonormal basis of the affine span of all their rows.
-
-    Every mean and covariance of (weighted, resampled) rows of either set lies in that span,
-    and FD is invariant to translations and rotations, so FD is unchanged while the dimension
-    falls to at most n_gen + n_ref - 1 (directions with singular value < rtol * largest, i.e.
-    numerically empty ones, are dropped).
-    """
-    g, r = np.asarray(gen, dtype=np.float64), np.asarray(ref, dtype=np.float64)
-    both = np.vstack([g, r])
-    centred = both - both.mean(axis=0)
-    if centred.shape[0] - 1 >= centred.shape[1]:
-        return g, r  # no reduction possible
-    _, s, vt = np.linalg.svd(centred, full_matrices=False)
-    keep = s > rtol * (s[0] if s.size and s[0] > 0 else 1.0)
-    coords = centred @ vt[keep].T
-    return coords[: len(g)], coords[len(g) :]
 
 
 def prevalence_table(
