@@ -132,6 +132,10 @@ def test_region_sensitivity_normalised_by_full_blur(tmp_path):
 
     out = region_sensitivity(read_table(tmp_path, "region"))
     assert out.normalised.dtype == np.float64 and out.trained.dtype == bool
+    from counterfactual.run.schemas import REGION_COLUMNS
+
+    assert list(out.columns) == list(REGION_COLUMNS)  # one schema for the region table
+    assert out.mean_term.isna().all()  # a column this hand-made input lacks
     m = region_matrix(out)
     assert m.loc["eyes", "inception-fid"] == pytest.approx(0.25)
     assert m.loc["mouth", "random-inception (untrained)"] == pytest.approx(0.5)
