@@ -51,7 +51,11 @@ def binarise(scores: np.ndarray, threshold: float, what: str = "scores") -> np.n
     """Boolean presence (score >= threshold) of a finite 1-D score array."""
     s = np.asarray(scores, dtype=np.float64)
     if s.ndim != 1 or not np.isfinite(s).all():
-        raise ValueError(f"{what}: expected finite 1-D scores, got shape {s.shape}")
+        bad = int(s.size - np.count_nonzero(np.isfinite(s)))
+        raise ValueError(
+            f"{what}: expected finite 1-D scores, got shape {s.shape} with {bad} non-finite "
+            "(NaN: images the scorer could not score)"
+        )
     return s >= float(threshold)
 
 

@@ -4,8 +4,10 @@ FD to the reference each attribute's prevalence gap explains, per feature space.
 The statistics are `counterfactual.analysis.explained` (its docstring states the method and
 its assumptions). This module adds what the rank engine needs around them:
 
-- `score_images`: per-image scores of a set (float64 [N]) in fixed-size chunks, so scores do
-  not depend on the generation batch size;
+- `score_images` (the project's one, from `counterfactual.interventions.directions`): per-image
+  scores of a set (float64 [N]) in fixed-size chunks, so scores do not depend on the generation
+  batch size; a score the scorer could not give is NaN and stops the explained FD with an error
+  naming the attribute and set (`analysis.explained.binarise`);
 - features reduced by `counterfactual.metrics.span_coordinates` (exact, lossless: at most
   n_gen + n_ref - 1 dimensions, FD of any weighted or resampled rows unchanged), which keeps
   the bootstrap affordable in 2048-d spaces;
@@ -14,45 +16,17 @@ its assumptions). This module adds what the rank engine needs around them:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-if TYPE_CHECKING:
-    import torch
-
 from counterfactual.analysis.explained import binarise, explained_fd
+from counterfactual.interventions.directions import score_images
 from counterfactual.metrics import span_coordinates
 from counterfactual.metrics.fd_factors import equal_n_sets
 from counterfactual.run.schemas import SET_PREVALENCE_COLUMNS
-
-SCORE_BATCH = 64
-
-
-def score_images(
-    scorer: Callable[[torch.Tensor], Any],
-    images: torch.Tensor,
-    name: str,
-    set_id: str,
-    batch: int = SCORE_BATCH,
-) -> np.ndarray:
-    """Scores [N] (float64, finite) of uint8 NCHW images, scored in chunks of `batch`."""
-    parts = []
-    for start in range(0, len(images), batch):
-        chunk = images[start : start + batch]
-        out = np.asarray(scorer(chunk), dtype=np.float64).reshape(-1)
-        if out.shape != (len(chunk),):
-            raise RuntimeError(
-                f"scorer {name!r} returned {out.size} scores for {len(chunk)} "
-                f"images of set {set_id!r}"
-            )
-        parts.append(out)
-    scores = np.concatenate(parts) if parts else np.zeros(0)
-    if not np.isfinite(scores).all():
-        raise RuntimeError(f"scorer {name!r} returned non-finite scores for set {set_id!r}")
-    return scores
 
 
 def prevalence_table(
@@ -117,3 +91,6 @@ def explained_rows(
         )
     frame.insert(0, "generator", generator)
     return frame.to_dict(orient="records")
+
+
+__all__ = ["explained_rows", "prevalence_table", "score_images"]
