@@ -19,9 +19,9 @@ rows than dimensions):
 - "cov": the d x d covariances (accumulated over chunks of rows), their square roots from
   symmetric eigendecompositions (rounding negatives clipped), and tr sqrt(S_A S_B) =
   ||S_A^1/2 S_B^1/2||_*.
-Both are the metrics' nuclear-norm route (`trace_sqrt.nuclear_norm_of_product`: singular values
-of a product of two factors, so no general matrix square root and no squared condition
-number). The pool is centred first (FD is translation invariant; centring protects the Gram
+Both are the metrics' nuclear-norm route on stacks (`trace_sqrt.nuclear_norms` of a product
+of two factors, `trace_sqrt.psd_roots`): singular values, so no general matrix square root and
+no squared condition number. The pool is centred first (FD is translation invariant; centring protects the Gram
 entries from cancellation).
 """
 
@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._checks import check_finite
+from .trace_sqrt import nuclear_norms, psd_roots
 
 # Largest float64 working set (bytes) of one batch of set pairs. Read at call time (tests
 # shrink it).
@@ -76,19 +77,6 @@ def paired_pool(base: np.ndarray, twin: np.ndarray) -> np.ndarray:
     return pool
 
 
-def _psd_root(s: np.ndarray) -> np.ndarray:
-    """Symmetric square roots [K, d, d] of covariances (eigenvalues below 0 are rounding)."""
-    vals, vecs = np.linalg.eigh(s)
-    root: np.ndarray = (vecs * np.sqrt(np.clip(vals, 0.0, None))[:, None, :]) @ vecs.mT
-    return root
-
-
-def _nuclear_norms(m: np.ndarray) -> np.ndarray:
-    """Sum of singular values of each matrix of a stack [K, p, q]."""
-    out: np.ndarray = np.linalg.svd(m, compute_uv=False).sum(axis=1)
-    return out
-
-
 class PooledFD:
     """FD between weighted sets of the rows of ``pool`` [R, d] (float64 throughout).
 
@@ -111,7 +99,7 @@ class PooledFD:
             raise ValueError(f"pool: expected features [rows, dim], got shape {arr.shape}")
         if route != "auto" and route not in ROUTES:
             raise ValueError(f"unknown route {route!r}; allowed: auto, {', '.join(ROUTES)}")
-        self.rows, self.dim = arr.shape
+        self.rows, self.dim = int(arr.shape[0]), int(arr.shape[1])
         size = self.rows if set_size is None else int(set_size)
         self.route = choose_route(size, self.dim) if route == "auto" else route
         if not overwrite and isinstance(given, np.ndarray) and np.may_share_memory(arr, given):
@@ -213,15 +201,16 @@ class PooledFD:
         if self.route == "gram":
             cross = self._cross_gram(ia, a, na, ib, b, nb)
         else:
-            root_a = _psd_root(self._cov(ia, a, na, mu_a))
-            root_b = _psd_root(self._cov(ib, b, nb, mu_b))
-            cross = _nuclear_norms(root_a @ root_b)
+            root_a = psd_roots(self._cov(ia, a, na, mu_a))
+            root_b = psd_roots(self._cov(ib, b, nb, mu_b))
+            cross = nuclear_norms(root_a @ root_b)
         mean_term = ((mu_a - mu_b) ** 2).sum(axis=1)
         # The trace (Bures) term is >= 0; tiny negatives are rounding, as in `frechet_distance`.
         trace_term = np.maximum(tr_a + tr_b - 2.0 * cross, 0.0)
         return np.column_stack([mean_term + trace_term, mean_term, trace_term])
 
     def _row_step(self, k: int) -> int:
+        """Rows per chunk when gathering [k, rows, d] blocks."""
         return max(1, _CHUNK_BYTES // (8 * self.dim * k) // 4)
 
     def _mean(self, idx: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -264,7 +253,7 @@ class PooledFD:
         pa_g_pb = (pa_g * pb).sum(axis=1)
         c = g - g_pb[:, :, None] - pa_g[:, None, :] + pa_g_pb[:, None, None]
         c *= np.sqrt(a / (na - 1)[:, None])[:, :, None] * np.sqrt(b / (nb - 1)[:, None])[:, None, :]
-        return _nuclear_norms(c)
+        return nuclear_norms(c)
 
 
 class PairPool(PooledFD):
