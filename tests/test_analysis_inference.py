@@ -38,7 +38,7 @@ def _pairs(rng, n, d, shift=0.0, rho=0.8):
 
 
 @pytest.mark.parametrize("n,d", [(30, 50), (30, 6)])
-def test_pooled_fd_equals_metrics_fd_on_the_explicit_sets(n, d):
+def test_pair_pool_equals_metrics_fd_on_the_explicit_sets(n, d):
     rng = np.random.default_rng(0)
     x, y = _pairs(rng, n, d, shift=0.3)
     pool = PairPool(x, y)
