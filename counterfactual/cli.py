@@ -24,6 +24,7 @@ from counterfactual import errors
 from counterfactual.cli_common import CLIError, require_device
 
 DEMO_CONFIG = Path(__file__).resolve().parents[1] / "experiments" / "demo.toml"
+QUICK_CONFIG = DEMO_CONFIG.with_name("quick.toml")
 EXIT_USAGE = errors.EXIT_BAD_INPUT
 # Where the sources and licences of every space's weights are documented.
 WEIGHTS_DOC = 'README.md (table "Feature spaces and weights")'
@@ -55,9 +56,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    if not DEMO_CONFIG.is_file():
-        raise CLIError(f"demo config not found at {DEMO_CONFIG} (run from a source checkout)")
-    return _run_config(DEMO_CONFIG, args)
+    config = QUICK_CONFIG if args.quick else DEMO_CONFIG
+    if not config.is_file():
+        raise CLIError(f"demo config not found at {config} (run from a source checkout)")
+    return _run_config(config, args)
 
 
 def _missing_file(name: str) -> str:
@@ -283,11 +285,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "demo",
-        help="run the demo sweep (experiments/demo.toml)",
-        description=f"Runs the demo config {DEMO_CONFIG}: the DCGAN face "
-        "generator, four feature spaces, attribute edits and region "
-        "blurs. Copy that file to start your own sweep "
+        help="run the demo sweep (experiments/demo.toml; --quick: experiments/quick.toml)",
+        description=f"Runs the demo config {DEMO_CONFIG}: the reference study's "
+        "protocol on MobileStyleGAN-FFHQ faces (attribute edits along the shipped "
+        "direction bank, truncation, the study's region blurs) in the four trained "
+        "spaces. --quick runs the 64-px DCGAN smoke config instead "
+        f"({QUICK_CONFIG}). Copy either file to start your own sweep "
         "(`counterfactual sweep COPY.toml --out RUN_DIR`).",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="the DCGAN smoke sweep (experiments/quick.toml, a few minutes)",
     )
     _run_options(p)
     p.set_defaults(func=cmd_demo)

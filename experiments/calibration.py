@@ -57,7 +57,7 @@ from counterfactual.analysis.inference import (
     resamples_for,
 )
 from counterfactual.analysis.multiple import adjust_pvalues  # noqa: E402
-from counterfactual.metrics.pooled_fd import PairPool  # noqa: E402
+from counterfactual.metrics.fd_batch import PairPool  # noqa: E402
 
 RHO = 0.9
 SMALL_DIM = 16
@@ -140,10 +140,10 @@ def _study(
     for row in null:
         for base, twin in row:
             pool = PairPool(base, twin)
-            obs = float(pool.separated().value[0])
+            obs = float(pool.separated().fd[0])
             perm = pool.evaluate(
                 np.ones((n_perm, world.n), np.int64), rng.integers(0, 2, size=(n_perm, world.n))
-            ).value
+            ).fd
             p_null.append(permutation_p(obs, perm)[0])
     c0 = infer_cell(*null[r % len(null)][r % len(null[0])], settings, rng, n_perm=None, plan=plan)
     return {

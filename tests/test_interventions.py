@@ -424,3 +424,30 @@ def test_wplus_edit_on_stylegan_matches_fixture_ws(tiny_stylegan, tmp_path):
     zero = build_intervention(f"direction:{path}", alpha=0.0, layers=[0, 3])
     zero.prepare(gen, tmp_path)
     assert torch.equal(zero.counterfactual(gen, seeds, base), base)
+
+
+def test_score_images_is_the_one_scorer_call():
+    """Chunked scoring gives the scores of one call, keeps NaN (an unscorable image), checks
+    the count, and is the function the rank run uses."""
+    import torch
+
+    from counterfactual.interventions.directions import score_images
+    from counterfactual.rank import explained
+
+    calls = []
+
+    def scorer(images: torch.Tensor) -> torch.Tensor:
+        calls.append(len(images))
+        s = images.float().mean(dim=(1, 2, 3))
+        return torch.where(images[:, 0, 0, 0] == 0, torch.nan, s)  # 0 in a corner: unscorable
+
+    images = torch.randint(1, 255, (150, 3, 4, 4), dtype=torch.uint8)
+    images[7, 0, 0, 0] = 0
+    scores = score_images(scorer, images)
+    assert calls == [64, 64, 22] and scores.dtype == np.float64
+    whole = images.double().mean(dim=(1, 2, 3)).numpy()
+    assert np.isnan(scores[7]) and np.array_equal(np.isnan(scores), np.arange(150) == 7)
+    np.testing.assert_allclose(np.delete(scores, 7), np.delete(whole, 7), rtol=1e-6)
+    with pytest.raises(ValueError, match=r"scorer 'age' returned 1 scores for 5 images of set 'g'"):
+        score_images(lambda x: np.zeros(1), images[:5], "age", "g")
+    assert explained.score_images is score_images

@@ -41,6 +41,7 @@ def _loaded_after(code: str) -> dict[str, bool]:
         "import counterfactual.cli",
         "from counterfactual.cli import build_parser; build_parser().format_help()",
         "import counterfactual; counterfactual.__version__; counterfactual.fd; counterfactual.api",
+        "import counterfactual.metrics",
         "from counterfactual.config import load_config; load_config('experiments/demo.toml')",
         "from counterfactual.rank.config import load_rank_config; "
         "load_rank_config('experiments/rank_demo.toml')",

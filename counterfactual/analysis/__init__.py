@@ -1,5 +1,5 @@
-"""Attribution analysis: dose-response curves and fits, permutation tests with multiple-testing
-corrections, cross-space normalisation, over/under-reaction summaries, region sensitivity,
+"""Attribution analysis: dose-response curves and fits, multiple-testing corrections,
+cross-space normalisation, over/under-reaction summaries, region sensitivity,
 explained FD, twin neighbours and linear probes. Every result is a pandas DataFrame (float64 statistics) whose columns are listed
 in the producing module's ``*_COLUMNS`` constant; per-space rows keep ``space_label`` (with
 "(untrained)" for random-weight spaces) and ``trained``. `sweep_tables` runs the whole sweep
@@ -8,14 +8,13 @@ pipeline on a run directory (what the report renders and RUN_DIR/report_tables h
 
 from counterfactual.mixing import mix_pairs, random_swap
 
-from .dose import bootstrap_over_pairs, dose_curves
+from .dose import dose_curves
 from .explained import attribute_prevalence, explained_fd, importance_weights
 from .fit import DoseFit, fit_dose_response, fit_dose_table
 from .multiple import add_adjusted, adjust_pvalues
 from .neighbours import twin_neighbours
-from .normalise import null_normalised, reference_normalised, term_shares
+from .normalise import reference_normalised, term_shares
 from .pairs import PairFeatures
-from .permutation import PermutationResult, permutation_test, permutation_tests
 from .probes import linear_probes
 from .rank_agreement import tau_matrix
 from .region import reference_fd, region_matrix, region_sensitivity
@@ -25,11 +24,9 @@ from .tables import load_dose_table, validate_dose_table
 __all__ = [
     "DoseFit",
     "PairFeatures",
-    "PermutationResult",
     "add_adjusted",
     "adjust_pvalues",
     "attribute_prevalence",
-    "bootstrap_over_pairs",
     "dose_curves",
     "explained_fd",
     "fit_dose_response",
@@ -38,9 +35,6 @@ __all__ = [
     "linear_probes",
     "load_dose_table",
     "mix_pairs",
-    "null_normalised",
-    "permutation_test",
-    "permutation_tests",
     "random_swap",
     "reference_fd",
     "reference_normalised",

@@ -79,20 +79,6 @@ def at_delta(df: pd.DataFrame, delta: float) -> pd.DataFrame:
     return df[np.isclose(df["delta"].to_numpy(dtype=np.float64), delta, rtol=0.0, atol=DELTA_ATOL)]
 
 
-def as_float_features(x: object, what: str) -> np.ndarray:
-    """A finite float64 2-D feature matrix, or a clear error naming ``what``."""
-    arr = np.asarray(x, dtype=np.float64)
-    if arr.ndim == 1:
-        arr = arr[:, None]
-    if arr.ndim != 2:
-        raise ValueError(f"{what}: expected features of shape [N, dim], got shape {arr.shape}")
-    if arr.shape[0] < 2:
-        raise ValueError(f"{what}: need at least 2 rows, got shape {arr.shape}")
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{what}: features contain NaN or inf")
-    return arr
-
-
 def frame(rows: list[dict[str, Any]], columns: Sequence[str]) -> pd.DataFrame:
     """A DataFrame with the documented column order and float64 for every float column."""
     df = pd.DataFrame(rows, columns=list(columns))

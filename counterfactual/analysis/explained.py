@@ -34,11 +34,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from counterfactual.metrics import as_features
 from counterfactual.metrics.fd_factors import RowFactor, fd_factors, row_factor
 from counterfactual.run.schemas import EXPLAINED_COLUMNS
 
 from ._common import (
-    as_float_features,
     check_count,
     check_level,
     frame,
@@ -51,7 +51,11 @@ def binarise(scores: np.ndarray, threshold: float, what: str = "scores") -> np.n
     """Boolean presence (score >= threshold) of a finite 1-D score array."""
     s = np.asarray(scores, dtype=np.float64)
     if s.ndim != 1 or not np.isfinite(s).all():
-        raise ValueError(f"{what}: expected finite 1-D scores, got shape {s.shape}")
+        bad = int(s.size - np.count_nonzero(np.isfinite(s)))
+        raise ValueError(
+            f"{what}: expected finite 1-D scores, got shape {s.shape} with {bad} non-finite "
+            "(NaN: images the scorer could not score)"
+        )
     return s >= float(threshold)
 
 
@@ -190,11 +194,11 @@ def explained_fd(
             f"spaces differ: generated {sorted(gen_features)} vs reference {sorted(ref_features)}"
         )
     gen = {
-        s: as_float_features(gen_features[s], f"generated features in space {s!r}")
+        s: as_features(gen_features[s], f"generated features in space {s!r}", min_rows=2)
         for s in sorted(gen_features)
     }
     ref = {
-        s: as_float_features(ref_features[s], f"reference features in space {s!r}")
+        s: as_features(ref_features[s], f"reference features in space {s!r}", min_rows=2)
         for s in sorted(ref_features)
     }
     n_gen, n_ref = _common_length(gen, "generated"), _common_length(ref, "reference")

@@ -58,7 +58,7 @@ import numpy as np
 from scipy import stats
 
 from counterfactual.metrics.bias import default_sizes, fd_infinity, unbiased_mean_term
-from counterfactual.metrics.pooled_fd import PairPool
+from counterfactual.metrics.fd_batch import PairPool
 
 from ._common import check_count, check_level
 
@@ -96,14 +96,6 @@ def holm_bounds(p: np.ndarray, is_bound: np.ndarray) -> np.ndarray:
             best, best_bound = term, bool(is_bound[i])
         out[i] = best_bound
     return out
-
-
-def format_p(p: float, is_bound: bool = False, digits: int = 2) -> str:
-    """ "p <= 0.0016"-style text for a bound, else the value with ``digits`` significant digits."""
-    if p is None or not np.isfinite(p):
-        return "n/a"
-    text = f"{p:.{digits}g}" if p < 0.1 else f"{p:.2f}"
-    return f"\u2264 {text}" if is_bound else text
 
 
 def jackknife_se(loo: np.ndarray) -> float:
@@ -337,7 +329,7 @@ def infer_cell(
     obs = pool.separated()
     if n_perm:
         null = pool.evaluate(np.ones((n_perm, n), np.int64), rng.integers(0, 2, size=(n_perm, n)))
-        p, bound = permutation_p(float(obs.value[0]), null.value)
+        p, bound = permutation_p(float(obs.fd[0]), null.fd)
     else:
         p, bound = float("nan"), False
 
@@ -345,7 +337,7 @@ def infer_cell(
         sub = np.zeros((1, n), np.int64)
         sub[0, r.choice(n, size=size, replace=False)] = 1
         k = r.integers(0, 2, size=sub.shape) * sub if swapped else np.zeros_like(sub)
-        return float(pool.evaluate(sub, k).value[0])
+        return float(pool.evaluate(sub, k).fd[0])
 
     inf1 = inf0 = float("nan")
     if settings.fd_inf_reps:
@@ -367,10 +359,10 @@ def infer_cell(
     return CellInference(
         n_pairs=n,
         dim=pool.dim,
-        fd1=float(obs.value[0]),
+        fd1=float(obs.fd[0]),
         mean_term1=float(obs.mean_term[0]),
         trace_term1=float(obs.trace_term[0]),
-        fd0=float(obs.value[0] - sens),
+        fd0=float(obs.fd[0] - sens),
         sensitivity=float(sens),
         mean_part=float(mean_part),
         trace_part=float(trace_part),
@@ -466,7 +458,6 @@ __all__ = [
     "cell_plan",
     "corrected_variance",
     "face_groups",
-    "format_p",
     "holm_bounds",
     "infer_cell",
     "infer_pooled",

@@ -1,13 +1,13 @@
 """Sensitivities made comparable across feature spaces (whose FD scales differ by orders).
 
 From a dose-response table (draws at delta = 0 and delta = 1 per intervention x space):
-- ``null_normalised``: FD(1) / mean FD(0) (how many times the no-gap null the full gap is)
-  and the z-like (FD(1) - mean FD(0)) / sd FD(0);
 - ``reference_normalised``: FD(1) / FD(base, full distortion) in the same space, the way the
   reference study normalises regions (the reference is ``blur:all`` from the region table);
 - ``term_shares``: the mean-term share mean_term / (mean_term + trace_term) at delta = 1, and
   the same share of the change from delta = 0 (how much of the move is a shift of the mean).
 FD(1) is the mean over draws at delta = 1 and mean FD(0) the mean over draws at delta = 0.
+(The sensitivity itself, FD(1) with the delta = 0 floor removed, and its face-level interval
+are `counterfactual.analysis.sensitivity`'s.)
 CIs are percentile intervals from resampling the draws (each delta independently) ``n_boot``
 times, seeded by ``(seed, intervention, space)``; the reference FD is treated as fixed.
 """
@@ -56,68 +56,6 @@ def _ci(samples: np.ndarray, ci: float) -> tuple[float, float]:
 def _safe_div(a: np.ndarray | float, b: np.ndarray | float) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(np.asarray(b) > 0, np.asarray(a, dtype=np.float64) / np.asarray(b), np.nan)
-
-
-NULL_COLUMNS: tuple[str, ...] = (
-    *_LABELS,
-    "fd1",
-    "n_draws1",
-    "null_mean",
-    "null_sd",
-    "n_draws0",
-    "ratio_to_null",
-    "ratio_ci_low",
-    "ratio_ci_high",
-    "z_null",
-    "z_ci_low",
-    "z_ci_high",
-    "ci_level",
-    "n_boot",
-    "seed",
-)
-
-
-def null_normalised(
-    table: pd.DataFrame, n_boot: int = 2000, ci: float = 0.95, seed: int = 0
-) -> pd.DataFrame:
-    """FD(1) relative to the delta = 0 null, per intervention x space (columns ``NULL_COLUMNS``).
-
-    ``ratio_to_null`` = fd1 / null_mean; ``z_null`` = (fd1 - null_mean) / null_sd (NaN with
-    fewer than 2 null draws or zero spread). A group lacking delta = 0 or delta = 1 draws
-    raises a ``ValueError`` naming it.
-    """
-    table, n_boot, ci = validate_dose_table(table), check_count(n_boot, "n_boot"), check_level(ci)
-    rows = []
-    for (interv, space), g in table.groupby(["intervention", "space"], sort=True):
-        f1, f0 = _draws(g, 1.0), _draws(g, 0.0)
-        _need(f1, f0, interv, space)
-        rng = group_rng(seed, interv, space)
-        b1 = bootstrap_mean(f1, n_boot, rng)
-        idx0 = rng.integers(0, f0.size, size=(n_boot, f0.size))
-        b0_mean, b0_sd = (
-            f0[idx0].mean(axis=1),
-            (f0[idx0].std(axis=1, ddof=1) if f0.size > 1 else np.full(n_boot, np.nan)),
-        )
-        sd0 = f0.std(ddof=1) if f0.size > 1 else np.nan
-        ratio_b, z_b = _safe_div(b1, b0_mean), _safe_div(b1 - b0_mean, b0_sd)
-        rows.append(
-            {
-                **_labels(g, interv, space),
-                "fd1": f1.mean(),
-                "n_draws1": f1.size,
-                "null_mean": f0.mean(),
-                "null_sd": sd0,
-                "n_draws0": f0.size,
-                "ratio_to_null": float(_safe_div(f1.mean(), f0.mean())),
-                **dict(zip(("ratio_ci_low", "ratio_ci_high"), _ci(ratio_b, ci))),
-                "z_null": float(_safe_div(f1.mean() - f0.mean(), sd0)),
-                **dict(zip(("z_ci_low", "z_ci_high"), _ci(z_b, ci))),
-                "ci_level": ci,
-                "n_boot": n_boot,
-                "seed": int(seed),
-            }
-        )
-    return frame(rows, NULL_COLUMNS)
 
 
 def _need(f1: np.ndarray, f0: np.ndarray | None, interv: str, space: str) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ._common import as_float_features
+from counterfactual.metrics import as_features
 
 
 @dataclass(frozen=True)
@@ -28,8 +28,8 @@ class PairFeatures:
 
     def __post_init__(self) -> None:
         what = f"features of {self.intervention!r} in space {self.space!r}"
-        base = as_float_features(self.base, f"{what} (base)")
-        twin = as_float_features(self.twin, f"{what} (twin)")
+        base = as_features(self.base, f"{what} (base)", min_rows=2)
+        twin = as_features(self.twin, f"{what} (twin)", min_rows=2)
         if base.shape != twin.shape:
             raise ValueError(
                 f"{what}: base shape {base.shape} != twin shape {twin.shape} "

@@ -30,7 +30,9 @@ import pandas as pd
 from scipy import stats
 from threadpoolctl import threadpool_limits
 
-from ._common import as_float_features, check_count, check_level, frame, group_rng
+from counterfactual.metrics import as_features
+
+from ._common import check_count, check_level, frame, group_rng
 
 PROBE_COLUMNS: tuple[str, ...] = (
     "attribute",
@@ -147,7 +149,7 @@ def linear_probe(
     rng: np.random.Generator | None = None,
 ) -> dict[str, float]:
     """Cross-validated probe of 0/1 `labels` from `features` with its shuffle reference."""
-    x = as_float_features(features, "probe features")
+    x = as_features(features, "probe features", min_rows=2)
     y = np.asarray(labels).astype(int).reshape(-1)
     if y.shape[0] != x.shape[0]:
         raise ValueError(f"probe: {x.shape[0]} feature rows but {y.shape[0]} labels")

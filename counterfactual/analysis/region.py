@@ -2,7 +2,8 @@
 
 normalised = FD(original, region-blurred) / FD(original, fully blurred), per feature space: the
 share of a full blur's distance that blurring one region alone produces (0: the space ignores
-the region; 1: as far as blurring everything).
+the region; 1: as far as blurring everything). The table has one schema wherever it is written
+(RUN_DIR/tables/region and report_tables/region): `counterfactual.run.schemas.REGION_COLUMNS`.
 """
 
 from __future__ import annotations
@@ -10,37 +11,28 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from counterfactual.run.schemas import REGION_COLUMNS
 from counterfactual.run.tables import as_bool
 
 from ._common import LABEL_COLUMNS, require_columns
 
-REGION_COLUMNS: tuple[str, ...] = (
-    "region",
-    "intervention",
-    "space",
-    "space_label",
-    "trained",
-    "fd",
-    "fd_reference",
-    "normalised",
-    "normalised_draw_mean",
-    "normalised_draw_sd",
-)
-# Optional columns of the sweep's region table carried over (NaN when absent).
-_PASSTHROUGH = ("normalised_draw_mean", "normalised_draw_sd")
+# Columns of the sweep's region table that a hand-made input may lack (NaN when absent).
+_OPTIONAL_COUNTS = ("n_pairs", "draws", "draw_pairs")
+_OPTIONAL_FLOATS = ("mean_term", "trace_term", "normalised_draw_mean", "normalised_draw_sd")
 
 
 def region_sensitivity(
     region_table: pd.DataFrame, fd_col: str = "fd", reference_col: str = "fd_reference"
 ) -> pd.DataFrame:
-    """One row per region x space with columns ``REGION_COLUMNS`` (float64; NaN where the
-    reference FD is not positive).
+    """The region table in its one schema, `counterfactual.run.schemas.REGION_COLUMNS` (the
+    sweep's ``tables/region``): one row per region x space, sorted, with ``normalised``
+    recomputed from ``fd_col`` / ``reference_col`` (NaN where the reference FD is not positive).
 
     ``fd_col``/``reference_col`` name the input's FD(original, region-blurred) and FD(original,
     fully blurred) columns (the sweep's ``tables/region`` uses ``fd`` and ``fd_reference``).
-    The spread of the ratio over the sweep's subsampled draws (``normalised_draw_mean``/
-    ``normalised_draw_sd``) is carried over when present; ``intervention`` defaults to the
-    region name.
+    Columns a hand-made input lacks are filled: ``intervention`` with the region name,
+    ``space_label`` with the space, ``trained`` with True, the others (counts, terms and the
+    spread over the sweep's subsampled draws) with NaN.
     """
     require_columns(region_table, ("region", "space", fd_col, reference_col), "region table")
     df = region_table
@@ -65,7 +57,11 @@ def region_sensitivity(
             "fd": fd,
             "fd_reference": ref,
             "normalised": norm,
-            **{col: (df[col].to_numpy(np.float64) if col in df else nan) for col in _PASSTHROUGH},
+            **{col: (df[col].to_numpy() if col in df else nan) for col in _OPTIONAL_COUNTS},
+            **{
+                col: (df[col].to_numpy(np.float64) if col in df else nan)
+                for col in _OPTIONAL_FLOATS
+            },
         },
         columns=list(REGION_COLUMNS),
     )

@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 
 FORMAT = "counterfactual-fd direction/1"
 Scorer = Callable[["torch.Tensor"], Any]  # uint8 NCHW -> float [N]
+# Images per scorer call in `score_images` (a multiple of every scorer's own chunk size).
+SCORE_BATCH = 64
 
 
 @dataclass
@@ -190,16 +192,36 @@ def load_direction(path: str | Path, space: str | None = None, generator: Any = 
     return direction
 
 
-def score_images(scorer: Scorer, images: torch.Tensor) -> np.ndarray:
-    """Scores as float64 [N] (NaN where the scorer could not score an image)."""
+def score_images(
+    scorer: Scorer,
+    images: torch.Tensor,
+    name: str = "scorer",
+    set_id: str = "",
+    batch: int = SCORE_BATCH,
+) -> np.ndarray:
+    """Scores [N] (float64) of uint8 NCHW images, NaN where the scorer could not score an image.
+
+    The one way the project scores images (verification, learned directions, the rank run's
+    explained FD). Images go to the scorer in chunks of `batch` (a multiple of the scorers' own
+    fixed chunks), so scores do not depend on how the images were generated in batches.
+    Consumers that need every score check for NaN themselves (`analysis.explained.binarise`).
+    `name` and `set_id` only label errors.
+    """
     import torch
 
-    s = scorer(images)
-    s = s.detach().cpu().numpy() if isinstance(s, torch.Tensor) else np.asarray(s)
-    s = s.astype(np.float64).reshape(-1)
-    if s.size != len(images):
-        raise ValueError(f"scorer returned {s.size} scores for {len(images)} images")
-    return s
+    parts = []
+    for start in range(0, len(images), batch):
+        chunk = images[start : start + batch]
+        s = scorer(chunk)
+        s = s.detach().cpu().numpy() if isinstance(s, torch.Tensor) else np.asarray(s)
+        s = s.astype(np.float64).reshape(-1)
+        if s.size != len(chunk):
+            where = f" of set {set_id!r}" if set_id else ""
+            raise ValueError(
+                f"scorer {name!r} returned {s.size} scores for {len(chunk)} images{where}"
+            )
+        parts.append(s)
+    return np.concatenate(parts) if parts else np.zeros(0)
 
 
 def scorer_name(scorer: Any, default: str = "custom") -> str:

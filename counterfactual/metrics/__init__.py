@@ -1,16 +1,27 @@
 """Metrics on feature sets: moments, Fréchet distance, KID, RBF-MMD (CMMD), k-NN manifold metrics, bootstrap.
 
-The Fréchet distance has one core with four entry points: `frechet_distance` /
-`frechet_distance_features` (one pair, `fd`), `frechet_distance_batch` (many row selections of
-one pool at once, `fd_batch`), `fd_features` with row weights and `fd_factors` on low-rank
-covariance factors (`fd_factors`). All share `trace_sqrt`. All statistics are computed in
-float64; features may be any real dtype.
+The Fréchet distance: `frechet_distance` / `frechet_distance_features` (one pair, `fd`;
+`fd_features` with row weights and `fd_factors` on low-rank covariance factors, `fd_factors`)
+and one batched implementation, `fd_batch` (many pairs of weighted row sets of one pool:
+`frechet_distance_batch`, `frechet_distance_matched`, `PooledFD`, `PairPool`; result `BatchFD`).
+Every route computes tr sqrt(S1 S2) from symmetric factorisations (`trace_sqrt`; the batched
+routes and the factor routes by its nuclear norm of a product of two factors), never a general
+matrix square root. `span_coordinates` reduces two sets to the span of their rows, every FD
+unchanged. All statistics are computed in float64; features may be any real dtype.
+The package imports numpy and scipy only (no torch).
 """
 
+from ._checks import as_features
 from .bootstrap import BootstrapResult, bootstrap
 from .errors import RankDeficientCovarianceWarning
 from .fd import METHODS, FDResult, frechet_distance, frechet_distance_features
-from .fd_batch import BatchFD, frechet_distance_batch, frechet_distance_matched
+from .fd_batch import (
+    BatchFD,
+    PairPool,
+    PooledFD,
+    frechet_distance_batch,
+    frechet_distance_matched,
+)
 from .fd_factors import FDTerms, fd_factors, fd_features, fd_moments, row_factor
 from .kid import KIDResult, kid, mmd2_unbiased
 from .mmd import cmmd, mmd_median, rbf_mmd2
@@ -23,9 +34,11 @@ from .prdc import (
     precision_recall,
 )
 from .rows import Rows
+from .span import span_coordinates
 from .stats import FeatureStats
 
 __all__ = [
+    "as_features",
     "BootstrapResult",
     "bootstrap",
     "RankDeficientCovarianceWarning",
@@ -36,6 +49,8 @@ __all__ = [
     "BatchFD",
     "frechet_distance_batch",
     "frechet_distance_matched",
+    "PairPool",
+    "PooledFD",
     "FDTerms",
     "fd_factors",
     "fd_features",
@@ -54,5 +69,6 @@ __all__ = [
     "manifold_metrics",
     "precision_recall",
     "Rows",
+    "span_coordinates",
     "FeatureStats",
 ]

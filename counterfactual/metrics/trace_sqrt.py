@@ -99,6 +99,21 @@ def nuclear_norm_of_product(a1: np.ndarray, a2: np.ndarray) -> float:
     return float(scipy.linalg.svdvals(a1.T @ a2, overwrite_a=True, check_finite=False).sum())
 
 
+def nuclear_norms(m: np.ndarray) -> np.ndarray:
+    """Sum of singular values of each matrix of a stack [K, p, q] (the batched form of
+    `nuclear_norm_of_product`, given the products)."""
+    out: np.ndarray = np.linalg.svd(m, compute_uv=False).sum(axis=1)
+    return out
+
+
+def psd_roots(s: np.ndarray) -> np.ndarray:
+    """Symmetric square roots of a stack of covariances [K, d, d] from ``eigh`` (negative
+    eigenvalues, rounding in a covariance, are clipped to 0)."""
+    vals, vecs = np.linalg.eigh(s)
+    root: np.ndarray = (vecs * np.sqrt(np.clip(vals, 0.0, None))[:, None, :]) @ vecs.mT
+    return root
+
+
 def _top_sqrt_sum(w: np.ndarray, keep: int, what: str) -> float:
     """Sum of sqrt of the ``keep`` largest eigenvalues (negatives clipped; raise if clearly
     negative). rank(S1 S2) <= min(rank1, rank2), so the rest are rounding noise."""

@@ -4,10 +4,14 @@ FD to the reference each attribute's prevalence gap explains, per feature space.
 The statistics are `counterfactual.analysis.explained` (its docstring states the method and
 its assumptions). This module adds what the rank engine needs around them:
 
-- per-image scores of a set come from `counterfactual.engine.scoring.explained_scores`;
-- `span_coordinates`: an exact, lossless reduction of a generator/reference feature pair to
-  at most n_gen + n_ref - 1 dimensions (FD of any weighted or resampled rows is unchanged),
-  which keeps the bootstrap affordable in 2048-d spaces;
+- per-image scores of a set come from `counterfactual.engine.scoring.explained_scores`, which
+  uses `score_images` (the project's one, from `counterfactual.interventions.directions`): per-image
+  scores of a set (float64 [N]) in fixed-size chunks, so scores do not depend on the generation
+  batch size; a score the scorer could not give is NaN and stops the explained FD with an error
+  naming the attribute and set (`analysis.explained.binarise`);
+- features reduced by `counterfactual.metrics.span_coordinates` (exact, lossless: at most
+  n_gen + n_ref - 1 dimensions, FD of any weighted or resampled rows unchanged), which keeps
+  the bootstrap affordable in 2048-d spaces;
 - `prevalence_table` / `explained_rows`: the rows of tables/prevalence and tables/explained_fd.
 """
 
@@ -20,29 +24,10 @@ import numpy as np
 import pandas as pd
 
 from counterfactual.analysis.explained import binarise, explained_fd
+from counterfactual.interventions.directions import score_images
+from counterfactual.metrics import span_coordinates
 from counterfactual.metrics.fd_factors import equal_n_sets
 from counterfactual.run.schemas import SET_PREVALENCE_COLUMNS
-
-
-def span_coordinates(
-    gen: np.ndarray, ref: np.ndarray, rtol: float = 1e-10
-) -> tuple[np.ndarray, np.ndarray]:
-    """Both feature sets in an orthonormal basis of the affine span of all their rows.
-
-    Every mean and covariance of (weighted, resampled) rows of either set lies in that span,
-    and FD is invariant to translations and rotations, so FD is unchanged while the dimension
-    falls to at most n_gen + n_ref - 1 (directions with singular value < rtol * largest, i.e.
-    numerically empty ones, are dropped).
-    """
-    g, r = np.asarray(gen, dtype=np.float64), np.asarray(ref, dtype=np.float64)
-    both = np.vstack([g, r])
-    centred = both - both.mean(axis=0)
-    if centred.shape[0] - 1 >= centred.shape[1]:
-        return g, r  # no reduction possible
-    _, s, vt = np.linalg.svd(centred, full_matrices=False)
-    keep = s > rtol * (s[0] if s.size and s[0] > 0 else 1.0)
-    coords = centred @ vt[keep].T
-    return coords[: len(g)], coords[len(g) :]
 
 
 def prevalence_table(
@@ -107,3 +92,6 @@ def explained_rows(
         )
     frame.insert(0, "generator", generator)
     return frame.to_dict(orient="records")
+
+
+__all__ = ["explained_rows", "prevalence_table", "score_images"]

@@ -4,7 +4,7 @@
     nice python experiments/bench/bench_sweep_memory.py [CONFIG] [--faces N] [--samples M]
         [--target-gb 3] [--keep DIR]
 
-CONFIG defaults to experiments/demo.toml (the demo sweep, ~7 min on 2 cores). `--faces`
+CONFIG defaults to experiments/quick.toml (the DCGAN smoke sweep, ~7 min on 2 cores). `--faces`
 replaces the config's seed count (pairs_per_draw is capped at it) and `--samples` every learned
 direction's `n_samples`, through a copy of the config in a temporary folder; the run directory
 is temporary too (`--keep DIR` writes it there instead). Each measurement is its own child
@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from counterfactual.toml_writer import to_toml  # noqa: E402
 
-DEMO = ROOT / "experiments" / "demo.toml"
+DEMO = ROOT / "experiments" / "quick.toml"
 TARGET_GB = 3.0
 
 
