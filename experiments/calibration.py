@@ -28,9 +28,14 @@ uncorrected (target [0.02, 0.08]), power for the planted shift after Holm.
     python experiments/calibration.py [--seed 0] [--reps 200] [--n 50] [--dim 80] [--workers 2]
 
 With ``--cross``: the cross-space ratio (`CrossWorld`, `run_cross`): per null world and planted
-relative reaction (``--ratios``), the false-verdict rate per study, the coverage of the 95%
-intervals, the simultaneous coverage at the verdict level and the power, for each ratio
-interval method of `counterfactual.analysis.sensitivity.RATIO_INTERVALS`.
+relative reaction (``--ratios``), the false-verdict rate per study (with its count and 95%
+Wilson interval), the coverage of the 95% intervals, the simultaneous coverage at the verdict
+level and the power, for each ratio interval method of
+`counterfactual.analysis.sensitivity.RATIO_INTERVALS` and each verdict rule of
+`sensitivity.VERDICT_RULES` (interval alone, sign-flip test alone, both). ``--cache DIR`` keeps
+each study's cells (the expensive part), so a re-run reads them.
+
+    python experiments/calibration.py --cross --seed 0 --reps 150 --cache /tmp/cells
 """
 
 from __future__ import annotations

@@ -15,7 +15,12 @@ from scipy import stats
 
 from counterfactual.analysis.inference import Settings, cell_plan, flip_test, plan_interval
 from counterfactual.analysis.pairs import PairFeatures
-from counterfactual.analysis.sensitivity import DEFAULT_RULE, RATIO_INTERVALS, cross_space
+from counterfactual.analysis.sensitivity import (
+    DEFAULT_RULE,
+    RATIO_INTERVALS,
+    VERDICT_RULES,
+    cross_space,
+)
 
 
 def _calibration():
@@ -62,9 +67,12 @@ def test_cross_calibration_small_recovers_the_planted_reaction():
     truth = cal.cross_truth(r["theta"], 2, 0)
     assert truth[0, 0] == pytest.approx(r["true_relative"][0])
     assert truth[1] == pytest.approx(np.ones(3))  # the other attribute: all 1
-    for (world, method), s in r["summary"].items():
+    rules = {(method, rule) for _, method, rule in r["summary"]}
+    assert rules == {("values", "interval")} | {("linearised", k) for k in VERDICT_RULES}
+    for (world, method, rule), s in r["summary"].items():
         assert 0.0 <= s["false"] <= 1.0 and 0.0 < s["comparable"] <= 1.0
-        assert s["cover95"] >= 0.75, (world, method, s)
+        assert s["false_count"] == round(s["false"] * 4)
+        assert s["cover95"] >= 0.75, (world, method, rule, s)
 
 
 def test_flip_test_p_never_goes_below_its_resolution():
