@@ -31,9 +31,9 @@ of every cell's S; calibrated by experiments/calibration.py --cross) at the simu
 sign-flip test of "relative reaction = 1" (`ratio_test`, `inference.flip_test`: the
 studentised jackknife pseudo-values of the linearised log ratio, their signs flipped at random;
 p never below 1/(B + 1)), and the verdict needs both (``VERDICT_RULES["both"]``, the default:
-in the calibration the interval alone gave false verdicts in up to 14% of null studies, because
-the corrected variance can underestimate a ratio's variance; the test, scaled by the plain
-jackknife, keeps them below alpha):
+in the calibration the interval alone gave false verdicts in 8% of seed 0's null studies,
+because the corrected variance can underestimate a ratio's variance; with the test, scaled by
+the plain jackknife, 0.7-2% at seeds 0-2: README "Power of the cross-space verdicts"):
 - **over-reacts**: the interval lies above 1 and p <= alpha / m - relative to its own reaction
   to the yardstick, the space's FD moves more with the attribute than the other trained
   spaces' FDs do;
