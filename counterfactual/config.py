@@ -529,6 +529,18 @@ def strength_label(value: float | int) -> str:
     return format(value, "g")
 
 
+def split_strength(key: str) -> tuple[str, float | None]:
+    """The inverse of the id `expand_strengths` gives: "rotate@10" -> ("rotate", 10.0); an id
+    without a numeric "@<strength>" tail -> (key, None)."""
+    label, sep, tail = key.rpartition("@")
+    if not sep or not label:
+        return key, None
+    try:
+        return label, float(tail)
+    except ValueError:
+        return key, None
+
+
 def expand_strengths(items: Iterable[Any]) -> list[Any]:
     """Interventions with `strengths = [s1, s2, ...]` -> one intervention per strength, id
     "<id or name>@<s>", its strength parameter (the intervention's `strength_param`) set to s;

@@ -28,19 +28,26 @@ uncorrected (target [0.02, 0.08]), power for the planted shift after Holm.
     python experiments/calibration.py [--seed 0] [--reps 200] [--n 50] [--dim 80] [--workers 2]
 
 With ``--cross``: the cross-space ratio (`CrossWorld`, `run_cross`): per null world and planted
-relative reaction (``--ratios``), the false-verdict rate per study, the coverage of the 95%
-intervals, the simultaneous coverage at the verdict level and the power, for each ratio
-interval method of `counterfactual.analysis.sensitivity.RATIO_INTERVALS`.
+relative reaction (``--ratios``), the false-verdict rate per study (with its count and 95%
+Wilson interval), the coverage of the 95% intervals, the simultaneous coverage at the verdict
+level and the power, for each ratio interval method of
+`counterfactual.analysis.sensitivity.RATIO_INTERVALS` and each verdict rule of
+`sensitivity.VERDICT_RULES` (interval alone, sign-flip test alone, both). ``--cache DIR`` keeps
+each study's cells (the expensive part), so a re-run reads them.
+
+    python experiments/calibration.py --cross --seed 0 --reps 150 --cache /tmp/cells
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
+import pickle
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 
@@ -48,6 +55,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from counterfactual.analysis.inference import (
+    ResamplingPlan,
     Settings,
     cell_plan,
     face_groups,  # noqa: E402
@@ -308,31 +316,32 @@ def cross_truth(theta: np.ndarray, attributes: int, k_index: int | None) -> np.n
     return rel
 
 
-def _cross_study(
-    world: CrossWorld,
-    ratios: tuple[float, ...],
-    truths: list[np.ndarray],
-    settings: Settings,
-    seed: int,
-    r: int,
-) -> dict:
-    """One null world and, on the same faces, each planted world (only the planted cell
-    differs): per world and interval method, the verdicts and the intervals at 95% and at the
-    verdict level."""
-    from counterfactual.analysis.pairs import PairFeatures
-    from counterfactual.analysis.sensitivity import RATIO_INTERVALS, cross_space
+@dataclass(frozen=True)
+class CrossCells:
+    """The S values on the resampling plan's rows of one cross-space study: attribute cells
+    {(attribute, space): [R]}, the reference {space: [R]} and the planted cell at each ratio."""
 
+    cells: dict[tuple[str, str], np.ndarray]
+    ref: dict[str, np.ndarray]
+    planted: list[np.ndarray]
+
+
+def cross_cells(
+    world: CrossWorld, ratios: tuple[float, ...], settings: Settings, seed: int, r: int
+) -> CrossCells:
+    """Study ``r``'s cells (the expensive part: one `infer_cell` per cell), on the plan of
+    `cross_plan`."""
     rng = np.random.default_rng(np.random.SeedSequence([seed, 13, r]))
-    plan = cell_plan(world.n, settings, face_groups(world.n, settings.groups, seed + r))
+    plan = cross_plan(world, settings, seed, r)
     z, twins = world.latents(rng)
     names = [f"space{s}" for s in range(len(CROSS_SCALES))]
     attrs = [f"a{a}" for a in range(len(world.shifts))]
     bases = [world.view(z, s, rng) for s in range(len(names))]
-    cells, ref, planted, spaces = {}, {}, [], {}
+    cells, ref, planted = {}, {}, []
     for s, sp in enumerate(names):
         ref[sp] = infer_cell(
             bases[s], world.view(twins[0] + world.ref_shift, s, rng), settings, rng, None, plan
-        )
+        ).values
         for a, shift in enumerate(world.shifts):
             noise = rng.standard_normal(z.shape)  # the same image noise in planted worlds
 
@@ -349,10 +358,96 @@ def _cross_study(
                     @ world.rotations[s].T
                 )
 
-            cells[attrs[a], sp] = infer_cell(bases[s], twin(1.0), settings, rng, None, plan)
+            cells[attrs[a], sp] = infer_cell(bases[s], twin(1.0), settings, rng, None, plan).values
             if a == 0 and s == 0:
-                planted = [infer_cell(bases[s], twin(k), settings, rng, None, plan) for k in ratios]
-        spaces[sp] = PairFeatures(attrs[0], sp, bases[s][:3], bases[s][:3])
+                planted = [
+                    infer_cell(bases[s], twin(k), settings, rng, None, plan).values for k in ratios
+                ]
+    return CrossCells(cells, ref, planted)
+
+
+def cross_plan(world: CrossWorld, settings: Settings, seed: int, r: int) -> ResamplingPlan:
+    """The resampling plan of study ``r``."""
+    return cell_plan(world.n, settings, face_groups(world.n, settings.groups, seed + r))
+
+
+def cache_path(
+    world: CrossWorld,
+    ratios: tuple[float, ...],
+    settings: Settings,
+    seed: int,
+    cache: str,
+    r: int,
+) -> Path:
+    """Where study ``r``'s cells are cached: named by a hash of everything they depend on."""
+    what = (
+        world.n,
+        world.dim,
+        world.shifts.round(12).tolist(),
+        world.ref_shift.round(12).tolist(),
+        ratios,
+        settings,
+        seed,
+        CROSS_SCALES,
+        CROSS_NOISE,
+    )
+    return Path(cache) / f"cross-{hashlib.sha256(repr(what).encode()).hexdigest()[:16]}-{r}.pkl"
+
+
+def _cached_cells(
+    world: CrossWorld,
+    ratios: tuple[float, ...],
+    settings: Settings,
+    seed: int,
+    cache: str | None,
+    r: int,
+) -> CrossCells:
+    """`cross_cells`, read from / written to ``cache`` (a folder; None: no cache), keyed by
+    everything the cells depend on."""
+    if cache is None:
+        return cross_cells(world, ratios, settings, seed, r)
+    path = cache_path(world, ratios, settings, seed, cache, r)
+    if path.exists():
+        with open(path, "rb") as f:
+            return CrossCells(**pickle.load(f))  # plain dict: readable from any module name
+    out = cross_cells(world, ratios, settings, seed, r)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        pickle.dump(asdict(out), f)
+    os.replace(tmp, path)
+    return out
+
+
+@dataclass(frozen=True)
+class _Cell:
+    values: np.ndarray  # what `cross_space` reads of a cell
+
+
+def _cross_study(
+    world: CrossWorld,
+    ratios: tuple[float, ...],
+    truths: list[np.ndarray],
+    settings: Settings,
+    seed: int,
+    cache: str | None,
+    r: int,
+) -> dict:
+    """One null world and, on the same faces, each planted world (only the planted cell
+    differs): per world, interval method and verdict rule, the verdicts and the intervals at
+    95% and at the verdict level."""
+    from counterfactual.analysis.pairs import PairFeatures
+    from counterfactual.analysis.sensitivity import RATIO_INTERVALS, VERDICT_RULES, cross_space
+
+    plan = cross_plan(world, settings, seed, r)
+    got = _cached_cells(world, ratios, settings, seed, cache, r)
+    names = [f"space{s}" for s in range(len(CROSS_SCALES))]
+    attrs = [f"a{a}" for a in range(len(world.shifts))]
+    cells = {k: _Cell(v) for k, v in got.cells.items()}
+    ref = {k: _Cell(v) for k, v in got.ref.items()}
+    planted = [_Cell(v) for v in got.planted]
+    dummy = np.zeros((3, 2))
+    spaces = {sp: PairFeatures(attrs[0], sp, dummy, dummy) for sp in names}
     m = len(attrs) * len(names)
     out = {}
     for w, truth in enumerate(truths):  # world 0: null; then one per ratio
@@ -360,13 +455,13 @@ def _cross_study(
         if w:
             world_cells[attrs[0], names[0]] = planted[w - 1]
         for method in RATIO_INTERVALS:
-            verdict, cover95 = (
+            table, cover95 = (
                 cross_space(
                     world_cells,
                     ref,
                     spaces,
                     attrs,
-                    Settings(alpha=alpha),
+                    Settings(alpha=alpha, seed=r),
                     "reference",
                     plan,
                     method,
@@ -374,30 +469,50 @@ def _cross_study(
                 for alpha in (settings.alpha, settings.alpha * m)
             )
             tv = truth[
-                [attrs.index(a) for a in verdict["intervention"]],
-                [names.index(sp) for sp in verdict["space"]],
+                [attrs.index(a) for a in table["intervention"]],
+                [names.index(sp) for sp in table["space"]],
             ]
-            ok = verdict["reaction"] != "not comparable"
-            wrong = ((verdict["reaction"] == "over") & (tv <= 1.0)) | (
-                (verdict["reaction"] == "under") & (tv >= 1.0)
-            )
-            covers = (verdict["relative_ci_low"] <= tv) & (tv <= verdict["relative_ci_high"])
+            ok = (table["reaction"] != "not comparable").to_numpy()
+            covers = (table["relative_ci_low"] <= tv) & (tv <= table["relative_ci_high"])
             covers95 = (cover95["relative_ci_low"] <= tv) & (tv <= cover95["relative_ci_high"])
-            hit = verdict[(verdict["intervention"] == attrs[0]) & (verdict["space"] == names[0])]
             lo95, hi95 = (
-                cover95[c].to_numpy(np.float64)[ok.to_numpy()]
-                for c in ("relative_ci_low", "relative_ci_high")
+                cover95[c].to_numpy(np.float64)[ok] for c in ("relative_ci_low", "relative_ci_high")
             )
             width = np.log(hi95[lo95 > 0] / lo95[lo95 > 0])  # log-scale intervals only
-            out[w, method] = {
-                "false": bool(wrong.any()),
-                "comparable": ok.to_numpy(),
-                "cover95": covers95[ok].to_numpy(),
-                "simultaneous": bool(covers[ok].all()),
-                "over": bool(hit["reaction"].iloc[0] == "over"),
-                "log_width": width,
-            }
+            planted_row = np.flatnonzero(
+                ((table["intervention"] == attrs[0]) & (table["space"] == names[0])).to_numpy()
+            )[0]
+            for rule in rules_of(method):
+                reaction = np.array(
+                    [
+                        VERDICT_RULES[rule](q, lo, hi, p, settings.alpha / m) if judged else ""
+                        for q, lo, hi, p, judged in zip(
+                            table["relative"],
+                            table["relative_ci_low"],
+                            table["relative_ci_high"],
+                            table["p_value"],
+                            ok,
+                        )
+                    ]
+                )
+                wrong = ((reaction == "over") & (tv <= 1.0)) | ((reaction == "under") & (tv >= 1.0))
+                out[w, method, rule] = {
+                    "false": bool(wrong.any()),
+                    "comparable": ok,
+                    "cover95": covers95[ok].to_numpy(),
+                    "simultaneous": bool(covers[ok].all()),
+                    "over": bool(reaction[planted_row] == "over"),
+                    "log_width": width,
+                }
     return out
+
+
+def rules_of(method: str) -> tuple[str, ...]:
+    """Verdict rules calibrated with an interval method: every rule with the default method,
+    the interval alone with the others (kept for comparison)."""
+    from counterfactual.analysis.sensitivity import VERDICT_RULES
+
+    return tuple(VERDICT_RULES) if method == "linearised" else ("interval",)
 
 
 def run_cross(
@@ -412,9 +527,12 @@ def run_cross(
     alpha: float = 0.05,
     truth_reps: int = 400,
     workers: int = 1,
+    cache: str | None = None,
 ) -> dict:
-    """The cross-space calibration (see `CrossWorld`); returns, per world (null, each ratio)
-    and interval method, the false-verdict rate per study, the coverage of the 95% intervals
+    """The cross-space calibration (see `CrossWorld`); ``cache``: a folder keeping each
+    study's cells (`cross_cells`, the expensive part), so that verdict rules can be
+    re-evaluated on the same studies. Returns, per world (null, each ratio), interval method
+    and verdict rule, the false-verdict rate per study, the coverage of the 95% intervals
     of comparable cells, the simultaneous coverage at the verdict level, the power (planted
     cell called "over") and the share of comparable cells."""
     world = CrossWorld.build(n, dim, attributes, shift, ref_shift, seed)
@@ -431,12 +549,16 @@ def run_cross(
     truths = [cross_truth(theta_mean, attributes, None)] + [
         cross_truth(theta_mean, attributes, i) for i in range(len(ratios))
     ]
-    out = _map(partial(_cross_study, world, ratios, truths, settings, seed), range(reps), workers)
+    out = _map(
+        partial(_cross_study, world, ratios, truths, settings, seed, cache), range(reps), workers
+    )
     summary = {}
     for key in out[0]:
         rows = [o[key] for o in out]
         summary[key] = {
             "false": float(np.mean([x["false"] for x in rows])),
+            "false_count": int(sum(x["false"] for x in rows)),
+            "power_count": int(sum(x["over"] for x in rows)),
             "cover95": float(np.mean(np.concatenate([x["cover95"] for x in rows]))),
             "cells": int(sum(len(x["cover95"]) for x in rows)),
             "simultaneous": float(np.mean([x["simultaneous"] for x in rows])),
@@ -466,20 +588,33 @@ def print_cross(r: dict, reps: int, seed: int, n: int, dim: int, alpha: float) -
         + ", ".join(f"{k:g}x -> {t:.2f}" for k, t in zip(r["ratios"], r["true_relative"]))
     )
     print(
-        "| world | method | false verdicts/study (<= 5%) | 95% coverage (93-97%) | "
-        "simultaneous coverage (>= 95%) | power: planted cell 'over' | comparable | "
-        "median log-width (95%) |"
+        "| world | interval | verdict rule | false verdicts/study (<= 5%; 95% Wilson) | "
+        "95% coverage (93-97%) | simultaneous coverage (>= 95%) | power: planted cell 'over' | "
+        "comparable | median log-width (95%) |"
     )
-    print("|---|---|---|---|---|---|---|---|")
-    for (w, method), s in r["summary"].items():
+    print("|---|---|---|---|---|---|---|---|---|")
+    for (w, method, rule), s in r["summary"].items():
         name = "null (all 1x)" if w == 0 else f"planted {r['ratios'][w - 1]:g}x"
-        power = "-" if w == 0 else f"{pct * s['power']:.0f}% ({_se(s['power'], reps, pct)})"
+        power = (
+            "-"
+            if w == 0
+            else f"{pct * s['power']:.0f}% ({s['power_count']}/{reps}, {_wilson(s['power_count'], reps)})"
+        )
         print(
-            f"| {name} | {method} | {pct * s['false']:.1f}% ({_se(s['false'], reps, pct)}) | "
+            f"| {name} | {method} | {rule} | {pct * s['false']:.1f}% ({s['false_count']}/{reps}, "
+            f"{_wilson(s['false_count'], reps)}) | "
             f"{pct * s['cover95']:.1f}% ({_se(s['cover95'], s['cells'], pct)}) | "
             f"{pct * s['simultaneous']:.1f}% | {power} | {pct * s['comparable']:.0f}% | "
             f"{s['log_width']:.2f} |"
         )
+
+
+def _wilson(hits: int, count: int, level: float = 0.95) -> str:
+    """The 95% Wilson interval of a rate of ``hits`` in ``count`` trials, in percent."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    lo, hi = proportion_confint(hits, max(count, 1), alpha=1.0 - level, method="wilson")
+    return f"{100 * lo:.1f}-{100 * hi:.1f}%"
 
 
 def _se(rate: float, count: int, scale: float = 1.0) -> str:
@@ -531,6 +666,12 @@ def main(argv: list[str] | None = None) -> int:
         default=2.5,
         help="the reference distortion's shift of the --cross study (SD units)",
     )
+    p.add_argument(
+        "--cache",
+        default=None,
+        help="folder keeping each --cross study's cells (re-runs with other verdict rules "
+        "read them instead of recomputing)",
+    )
     a = p.parse_args(argv)
     t0 = time.perf_counter()
     if a.cross:
@@ -550,6 +691,7 @@ def main(argv: list[str] | None = None) -> int:
             a.alpha,
             truth,
             a.workers,
+            a.cache,
         )
         print_cross(r, a.reps, a.seed, n, dim, a.alpha)
         print(f"time: {time.perf_counter() - t0:.0f} s")

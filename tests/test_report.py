@@ -21,6 +21,7 @@ from counterfactual.foundation.files import write_json
 from counterfactual.rank.paired import paired_table
 from counterfactual.rank.ranking import kendall_tau_table, metric_table, ranking_table
 from counterfactual.report import build_report, load_run
+from counterfactual.report.numbers import num
 from counterfactual.run import RunDir, write_table
 from counterfactual.run.features import FeatureIndex
 from counterfactual.run.schemas import EXPLAINED_COLUMNS, FLOOR_COLUMNS
@@ -272,10 +273,14 @@ def test_report_tables_match_independent_references(sweep_run, sweep_html):
     assert not reactions["compared_with"].fillna("").str.contains(UNTRAINED).any()
     judged = reactions[reactions["trained"] & reactions["relative"].notna()]
     assert len(judged)
-    for _, r in judged.iterrows():  # the verdict follows the interval, nothing else
-        inside = r["relative_ci_low"] <= 1 <= r["relative_ci_high"]
+    for _, r in judged.iterrows():  # the verdict needs the interval and the flip test
+        test = r["p_value"] <= 0.05 / r["n_verdicts"]
         assert r["reaction"] == (
-            "in line" if inside else "over" if r["relative_ci_low"] > 1 else "under"
+            "over"
+            if test and r["relative_ci_low"] > 1
+            else "under"
+            if test and r["relative_ci_high"] < 1
+            else "in line"
         )
     assert (reactions.loc[~reactions["trained"], "reaction"] == "not judged (untrained)").all()
     for name in ("curves", "fits", "shares", "effects", "reference", "region"):
@@ -286,6 +291,31 @@ def test_report_tables_match_independent_references(sweep_run, sweep_html):
     from counterfactual.report.numbers import num
 
     assert f"\u2264{num(floor)}" in sweep_html and f"resolution {num(floor)}" in sweep_html
+
+
+def test_strength_section_shows_each_family_per_space(sweep_run):
+    """A run whose edits are one distortion at two strengths gets the "Dose-response over
+    strength" section: the figure, and per family x strength x space the effects table's S and
+    interval (the fake run's edits renamed noise@4 / noise@16)."""
+    from counterfactual.analysis import sweep_tables
+    from counterfactual.analysis.strength import strength_response
+    from counterfactual.report.build import build_context
+    from counterfactual.report.template import render
+
+    run = load_run(sweep_run)
+    derived = sweep_tables(run, n_boot=50, permutations=19)
+    assert derived.strength is None  # no "@" families in the fake run
+    renamed = derived.effects.replace({"intervention": {"hat": "noise@4", "gender": "noise@16"}})
+    derived.strength = strength_response(renamed)
+    html = render(build_context(run, derived))
+    assert 'id="strength"' in html and "Dose-response over strength" in html
+    assert "sensitivity against strength per space" in html
+    section = html[html.index('id="strength"') : html.index('id="probes"')]
+    for old, new in (("hat", 4), ("gender", 16)):
+        for _, r in derived.effects[derived.effects["intervention"] == old].iterrows():
+            assert f'data-sort="{new}' in section
+            assert num(r["sensitivity"]) in section and num(r["sensitivity_ci_low"]) in section
+    assert UNTRAINED in section and "untrained" in section
 
 
 def test_cli_report_and_missing_run(sweep_run, tmp_path, capsys):

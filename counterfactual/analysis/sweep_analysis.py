@@ -16,6 +16,8 @@ and its cached features (read through the run's feature index). The report rende
 - curves: `dose_curves` (mean FD per delta and its spread over the draws, which reuse the
   same faces: split-to-split noise, not uncertainty about other faces)
 - fits: `fit_dose_table` (a quadratic description of the curve; no test is done on it)
+- strength: `strength_response` (S per space at each strength of a distortion family
+  "<family>@<strength>" with two or more strengths: the dose-response over strength)
 - shares: `term_shares`; region: `region_sensitivity` and its region x space matrix
 - neighbours: `twin_neighbours` (how often a base face's nearest twin is its own, per
   intervention x space, with a Wilson interval over faces)
@@ -56,6 +58,7 @@ from .pairs import PairFeatures
 from .probes import SpaceFeatures, linear_probes
 from .region import region_matrix, region_sensitivity
 from .sensitivity import FaceInference, face_inference
+from .strength import strength_response
 from .tables import validate_dose_table
 
 FACE_QUERIES = 4  # base faces whose nearest faces the report shows
@@ -74,6 +77,7 @@ class SweepTables:
     effects: pd.DataFrame | None = None
     reference: pd.DataFrame | None = None
     reactions: pd.DataFrame | None = None
+    strength: pd.DataFrame | None = None
     region: pd.DataFrame | None = None
     region_matrix: pd.DataFrame | None = None
     neighbours: pd.DataFrame | None = None
@@ -93,6 +97,7 @@ class SweepTables:
             "effects",
             "reference",
             "reactions",
+            "strength",
             "region",
             "neighbours",
             "probes",
@@ -296,6 +301,9 @@ def sweep_tables(
                 out.effects.loc[other, list(DRAW_COLUMNS)] = np.nan
             out.reference = face.reference
             out.reactions = face.cross_space
+            out.strength = _attempt(
+                notes, "strength dose-response", lambda: strength_response(out.effects)
+            )
             notes += face.notes
     pairs = _attempt(
         notes, "twin neighbours (needs the run's cached features)", lambda: twin_pairs(run)

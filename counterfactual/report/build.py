@@ -11,7 +11,8 @@ Page order, for a reader with one minute: the findings box (generated from the a
 claim of `counterfactual.analysis.claims` with its verdict, worded by `claims`), the design box, then one section
 per intervention named for what it is (image strip, verification with its badge and the
 direction's quality, dose plot with interval bands and the fit, effects table, or for region
-edits their region result), the cross-space summary, "readable vs moves FD" (linear probes
+edits their region result), the cross-space summary, the dose-response over strength (for
+distortion families run at several strengths), "readable vs moves FD" (linear probes
 beside the sensitivity, twin neighbours), the region table and the provenance.
 Rank runs get a findings box over the rankings, then reference, rankings, Kendall τ, rank
 stability and the explained FD. Every untrained space carries an "untrained" badge wherever
@@ -57,6 +58,7 @@ from counterfactual.report.maps import maps_section
 from counterfactual.report.palette import space_styles
 from counterfactual.report.probes import probes_section
 from counterfactual.report.provenance import provenance
+from counterfactual.report.strength import strength_section
 from counterfactual.report.template import render
 from counterfactual.run.directory import RunDir
 from counterfactual.run.reader import RunData, Space, load_run
@@ -375,8 +377,10 @@ def _reactions(page: Page, derived: SweepTables) -> dict[str, Any] | None:
                 cells.append({"css": "", "reaction": None})
                 continue
             r = part.loc[sp.name]
-            if "relative" in r:  # the cross-space table (relative reaction)
-                ratio, lo, hi, p = r["relative"], r["relative_ci_low"], r["relative_ci_high"], None
+            if "relative" in r:  # the cross-space table (relative reaction; its flip test)
+                ratio, lo, hi = r["relative"], r["relative_ci_low"], r["relative_ci_high"]
+                p = r.get("p_value")
+                p = None if p is None or pd.isna(p) else float(p)
             else:  # log-ratio to the median space
                 ratio, lo, hi = (
                     np.exp(r[c]) for c in ("log_ratio", "log_ratio_ci_low", "log_ratio_ci_high")
@@ -390,6 +394,7 @@ def _reactions(page: Page, derived: SweepTables) -> dict[str, Any] | None:
                     "lo": lo,
                     "hi": hi,
                     "p": p,
+                    "p_bound": bool(r.get("p_is_bound", False)),
                     "note": r.get("note") or "",
                 }
             )
@@ -401,6 +406,7 @@ def _reactions(page: Page, derived: SweepTables) -> dict[str, Any] | None:
         "relative": "relative" in df.columns,
         "alpha": float(first["alpha"]) if "alpha" in df else None,
         "level": float(first["ci_level"]) if "ci_level" in df else None,
+        "alpha_m": 1.0 - float(first["ci_level"]) if "ci_level" in df else None,
         "normaliser": str(first.get("normaliser", "")),
         "links": page.downloads.links(f"{REPORT_TABLES}/reactions"),
     }
@@ -831,6 +837,17 @@ def build_context(
     titles = {a["key"]: a["title"].split(" (")[0] for a in attributes}  # short, for the box
     findings = _sweep_findings(page, derived, reference, titles) if derived is not None else None
     reactions = _reactions(page, derived) if derived is not None else None
+    strength = (
+        strength_section(
+            derived.strength,
+            lambda names: _ordered_spaces(run, names),
+            page.styles,
+            ci_level,
+            page.downloads.links(f"{REPORT_TABLES}/strength"),
+        )
+        if derived is not None
+        else None
+    )
     region = _region(page, derived) if derived is not None else None
     probes = (
         probes_section(
@@ -885,6 +902,8 @@ def build_context(
     toc += [{"id": a["anchor"], "title": a["title"]} for a in attributes]
     if reactions:
         toc.append({"id": "summary", "title": "cross-space summary"})
+    if strength:
+        toc.append({"id": "strength", "title": "dose-response over strength"})
     if probes:
         toc.append({"id": "probes", "title": "readable vs moves FD"})
     if region:
@@ -927,6 +946,7 @@ def build_context(
         "design": _design(page) if run.kind == "sweep" else None,
         "attributes": attributes,
         "reactions": reactions,
+        "strength": strength,
         "probes": probes,
         "region": region,
         "rank": rank,

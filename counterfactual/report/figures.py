@@ -256,3 +256,50 @@ def rank_ci_figure(
         ax.margins(x=0.2)
     fig.tight_layout()
     return data_uri(fig)
+
+
+def strength_figure(
+    table: pd.DataFrame, spaces: Sequence[Space], styles: dict[str, Style], ci_level: float
+) -> str:
+    """The dose-response over strength: one row of panels per distortion family, one panel per
+    space (its own FD units, its colour and marker): the sensitivity at each strength with its
+    interval (error bars), joined by a line; 0 marked."""
+    families = list(dict.fromkeys(table["family"]))
+    fig, flat = panel_grid(len(families) * len(spaces), len(spaces), (3.4, 2.6))
+    for f, family in enumerate(families):
+        for s, sp in enumerate(spaces):
+            ax, st = flat[f * len(spaces) + s], styles[sp.name]
+            g = table[(table["family"] == family) & (table["space"] == sp.name)]
+            g = g.sort_values("strength")
+            if g.empty:
+                ax.set_visible(False)
+                continue
+            x = g["strength"].to_numpy(np.float64)
+            y = g["sensitivity"].to_numpy(np.float64)
+            lo = np.clip(y - g["sensitivity_ci_low"].to_numpy(np.float64), 0.0, None)
+            hi = np.clip(g["sensitivity_ci_high"].to_numpy(np.float64) - y, 0.0, None)
+            ax.errorbar(
+                x,
+                y,
+                yerr=[np.nan_to_num(lo), np.nan_to_num(hi)],
+                fmt=f"-{st.marker}",
+                color=st.color,
+                capsize=3,
+                ms=5,
+                lw=1.5,
+                label=f"S, {ci_level:.0%} CI",
+            )
+            ax.axhline(0.0, color="#9ca3af", lw=0.8)
+            ax.set_xticks(x, labels=[tick(v) for v in x], fontsize=8)
+            ax.set_title(
+                f"{family} · {sp.label}",
+                fontsize=9.5,
+                color=UNTRAINED_INK if not sp.trained else "black",
+            )
+            ax.set_xlabel("strength", fontsize=8)
+            ax.set_ylabel("sensitivity S", fontsize=8)
+            ax.yaxis.set_major_formatter(_plain)
+            ax.grid(True, alpha=0.3)
+            ax.margins(x=0.12)
+    fig.tight_layout()
+    return data_uri(fig)

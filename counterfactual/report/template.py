@@ -295,12 +295,24 @@ p: the within-pair swap permutation test of d, Holm-corrected over the edits × 
 <h2 id="summary">Cross-space summary: which spaces over- or under-react</h2>
 <div class="tbl"><table class="data"><thead><tr><th class="l">edit</th>{% for sp in reactions.spaces %}<th>{{ space(sp) }}</th>{% endfor %}</tr></thead><tbody>
 {% for row in reactions.rows %}<tr><td class="l">{{ row.intervention }}</td>
-{% for c in row.cells %}<td class="c {{ c.css }}">{% if c.reaction %}<b>{{ c.reaction }}</b><br><span class="small">× {{ c.ratio|num }} {{ ci(c.lo, c.hi) }}</span>{% if c.p is not none %}<br><span class="small">p<sub>Holm</sub> {{ c.p|pval }}</span>{% endif %}{% if c.note %}<br><span class="small muted">{{ c.note }}</span>{% endif %}{% else %}–{% endif %}</td>{% endfor %}</tr>{% endfor %}
+{% for c in row.cells %}<td class="c {{ c.css }}">{% if c.reaction %}<b>{{ c.reaction }}</b><br><span class="small">× {{ c.ratio|num }} {{ ci(c.lo, c.hi) }}</span>{% if c.p is not none %}<br><span class="small">p<sub>{{ 'flip' if reactions.relative else 'Holm' }}</sub> {{ c.p|pval(bound=c.p_bound) }}</span>{% endif %}{% if c.note %}<br><span class="small muted">{{ c.note }}</span>{% endif %}{% else %}–{% endif %}</td>{% endfor %}</tr>{% endfor %}
 </tbody></table>{{ links(reactions.links) }}</div>
 {% if reactions.relative %}<p class="muted small">Each trained space's sensitivity profile (normalised by {{ reactions.normaliser }}) relative to the mean profile of the other trained spaces (× 1 = reacts like them),
-with a simultaneous {{ reactions.level|pct }} interval. Over-reacts (orange) when the interval lies above 1, under-reacts (blue) below 1; untrained spaces are shown without a verdict.</p>
+with a simultaneous {{ reactions.level|pct }} interval and p<sub>flip</sub>, the face-group sign-flip test of "relative reaction = 1". Over-reacts (orange) when the interval lies above 1 and p<sub>flip</sub> ≤ α/m = {{ reactions.alpha_m|num }}, under-reacts (blue) when it lies below 1 and p<sub>flip</sub> ≤ α/m; in line otherwise; untrained spaces are shown without a verdict.</p>
 {% else %}<p class="muted small">Each space's FD(1)/FD(0) divided by the median over the edit's spaces (× 1 = the median space), with a {{ ci_level }} bootstrap interval
 (the table files give it as a natural-log ratio). Over-reacts (orange) when the interval lies above 1 and the Holm-corrected p &lt; {{ reactions.alpha|num }}; under-reacts (blue) when it lies below 1.</p>{% endif %}
+{% endif %}
+
+{% if strength %}
+<h2 id="strength">Dose-response over strength</h2>
+<p>Each distortion family run at several strengths ({{ strength.families|join(", ") }}): the sensitivity S (the FD change from Δ = 0 to 1, floor removed, in each space's own FD units) at each strength, with its {{ ci_level }} interval over faces.
+A curve that rises with strength in one space and stays flat in another shows which spaces track the distortion's size.</p>
+<img class="fig" src="{{ strength.figure }}" alt="sensitivity against strength per space">
+<div class="tbl"><table class="data"><thead><tr><th class="l">family</th><th>strength</th>{% for sp in strength.spaces %}<th>{{ space(sp) }}</th>{% endfor %}</tr></thead><tbody>
+{% for row in strength.rows %}<tr><td class="l">{{ row.family }}</td><td data-sort="{{ row.strength|sortkey }}">{{ row.strength|num }}</td>
+{% for c in row.cells %}<td class="c">{% if c and c.value is not none %}<b>{{ c.value|num }}</b> {{ ci(c.lo, c.hi) }}<br><span class="small muted">{% if c.share is not none %}{{ c.share|pct }} of the strongest · {% endif %}detected: {{ c.detected }}</span>{% else %}–{% endif %}</td>{% endfor %}</tr>{% endfor %}
+</tbody></table>{{ links(strength.links) }}</div>
+<p class="muted small">"of the strongest": S at this strength over S at the family's strongest setting in the same space (the curve's shape, comparable across spaces); "detected": the swap permutation test (Holm over the run's attribute × space family) and the interval of S agree.</p>
 {% endif %}
 
 {% if probes %}
