@@ -120,6 +120,9 @@ def test_conditioned_bank_direction_is_orthogonal(tmp_path, toy_scorers):
     count = np.load(tmp_path / "toy_count.npy")[0]
     assert abs(float(red @ count)) < 1e-10
     assert summary["attributes"]["toy_red"]["conditioned_on"] == ["toy_count"]
+    meta = json.loads((tmp_path / "toy_red.json").read_text())
+    assert meta["conditioned_on"][0]["scorer"] == "toy_count"  # condition_direction's record
+    assert abs(meta["conditioned_on"][0]["cosine_conditioned"]) < 1e-10
     with pytest.raises(UserError, match="ATTRIBUTE:OTHER"):
         parse_conditions(["toy_red"])
 

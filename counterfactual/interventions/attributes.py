@@ -395,7 +395,7 @@ def conditioning_summary(direction: Direction, alpha: float) -> dict[str, Any]:
         "cosine_with_raw": prov.get("cosine_with_unconditioned"),
         "others": {},
     }
-    sd = prov.get("projection_sd")
+    sd = prov.get("projection_sd_raw", prov.get("projection_sd"))  # the raw normal's SD
     if isinstance(sd, (int, float)) and sd > 0:
         out["target_shift_sd_raw"] = alpha / sd
         out["target_shift_sd_conditioned"] = alpha * float(prov["cosine_with_unconditioned"]) / sd

@@ -109,9 +109,13 @@ def sample_bank(
     _check_or_write_meta(out, key, description, attributes, seed_start, chunk, space)
     wanted = {seed_start + s: min(chunk, n_samples - s) for s in range(0, n_samples, chunk)}
     todo = [s for s, count in wanted.items() if not _chunk_path(out, s, count).is_file()]
+    scorers = {name: load_scorer(name) for name in attributes}
+    meta_path = out / "samples.json"
+    meta = json.loads(meta_path.read_text())
+    meta["scorers"] = {name: _describe(s) for name, s in scorers.items()}  # weight hashes
+    write_text(meta_path, json.dumps(meta, indent=2, default=str), sync=False)
     if not todo:
         return 0
-    scorers = {name: load_scorer(name) for name in attributes}
     bar = _bar(len(todo), progress, f"bank {generator.spec}")
     for first in todo:
         count = wanted[first]
@@ -138,10 +142,6 @@ def sample_bank(
             bar.update(1)
     if bar is not None:
         bar.close()
-    meta_path = out / "samples.json"
-    meta = json.loads(meta_path.read_text())
-    meta["scorers"] = {name: _describe(s) for name, s in scorers.items()}
-    write_text(meta_path, json.dumps(meta, indent=2, default=str), sync=False)
     return len(todo)
 
 
@@ -243,7 +243,6 @@ def fit_bank(
         direction = raw[name]
         if conditions.get(name):
             direction = condition_direction(direction, [raw[c] for c in conditions[name]])
-            direction.provenance["conditioned_on"] = list(conditions[name])
             # strength_sd's unit is the SD of the samples' projections on the final direction
             direction.provenance["projection_sd_raw"] = direction.provenance["projection_sd"]
             direction.provenance["projection_sd"] = float(
@@ -260,7 +259,7 @@ def fit_bank(
             "held_out_balanced_accuracy": p["held_out_balanced_accuracy"],
             "held_out_auc": p["held_out_auc"],
             "projection_sd": p["projection_sd"],
-            "conditioned_on": p.get("conditioned_on", []),
+            "conditioned_on": [r.get("scorer") for r in p.get("conditioned_on", [])],
         }
     write_text(out / "bank.json", json.dumps(summary, indent=2, default=str), sync=False)
     return summary
