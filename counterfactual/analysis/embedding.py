@@ -30,10 +30,11 @@ import numpy as np
 import pandas as pd
 
 from counterfactual.foundation.registry import Registry
+from counterfactual.metrics import as_features
 from counterfactual.run.reader import RunData
 from counterfactual.run.schemas import BASE_SET
 
-from ._common import as_float_features, check_count, frame
+from ._common import check_count, frame
 from .pairs import PairFeatures
 
 Embedder = Callable[[np.ndarray, int], np.ndarray]
@@ -115,7 +116,7 @@ def check_method(method: str) -> str:
 
 def embed(x: np.ndarray, method: str = DEFAULT_METHOD, seed: int = 0) -> np.ndarray:
     """2-d coordinates [n, 2] (float64) of the rows of x [n, d] by `method`, seeded."""
-    arr = as_float_features(x, "features to map")
+    arr = as_features(x, "features to map", min_rows=2)
     if len(arr) < MIN_POINTS:
         raise ValueError(f"a map needs at least {MIN_POINTS} points, got {len(arr)}")
     entry, _ = EMBEDDERS.lookup(method)
@@ -137,7 +138,7 @@ def joint_map(
     rows ``set, role, face, x, y`` (``face`` = the row in its set, i.e. seed order)."""
     check_count(max_faces, "max_faces")
     names = list(sets)
-    parts = [as_float_features(sets[n], f"features of {n!r}")[:max_faces] for n in names]
+    parts = [as_features(sets[n], f"features of {n!r}", min_rows=2)[:max_faces] for n in names]
     if len({p.shape[1] for p in parts}) > 1:
         raise ValueError(f"sets {names} have different feature dimensions")
     xy = embed(np.vstack(parts), method, seed)

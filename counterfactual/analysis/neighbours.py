@@ -26,7 +26,9 @@ import pandas as pd
 from scipy.spatial.distance import cdist
 from statsmodels.stats.proportion import proportion_confint
 
-from ._common import as_float_features, check_count, check_level, frame
+from counterfactual.metrics import as_features
+
+from ._common import check_count, check_level, frame
 from .pairs import PairFeatures
 
 NEIGHBOUR_COLUMNS: tuple[str, ...] = (
@@ -112,7 +114,7 @@ def nearest_faces(
     names = list(sets)
     if query_set not in sets:
         raise ValueError(f"query set {query_set!r} is not among the sets {names}")
-    parts = [as_float_features(sets[n], f"features of {n!r}") for n in names]
+    parts = [as_features(sets[n], f"features of {n!r}", min_rows=2) for n in names]
     if len({p.shape[1] for p in parts}) > 1:
         raise ValueError(f"sets {names} have different feature dimensions")
     pool = np.vstack(parts)
