@@ -20,6 +20,10 @@ def _param(value: Any) -> str:
     return f"{value:g}" if isinstance(value, (int, float)) else str(value)
 
 
+def _two(value: Any) -> str:
+    return f"{value:.2f}" if isinstance(value, (int, float)) else "?"
+
+
 def _title_case(text: str) -> str:
     return text[:1].upper() + text[1:]
 
@@ -28,11 +32,19 @@ def _latent(key: str, d: Mapping[str, Any]) -> tuple[str, str]:
     target = d.get("target_scorer") or key
     direction = d.get("direction") or {}
     space = direction.get("space") or d.get("space") or "latent"
-    source = (
-        ("a direction read from " + str(d["direction_file"]))
-        if d.get("direction_file")
-        else "a learned linear boundary (InterFaceGAN-style SVM on scorer labels)"
-    )
+    provenance = direction.get("provenance") or {}
+    from_bank = str(provenance.get("source", "")).startswith("direction bank")
+    if d.get("direction_file"):
+        source = "a direction read from " + str(d["direction_file"])
+    elif from_bank:
+        source = (
+            "the generator's shipped direction bank (an InterFaceGAN-style linear boundary "
+            f"learned from {provenance.get('n_samples', '?')} samples; held-out balanced "
+            f"accuracy {_two(provenance.get('held_out_balanced_accuracy'))}, "
+            f"AUC {_two(provenance.get('held_out_auc'))})"
+        )
+    else:
+        source = "a learned linear boundary (InterFaceGAN-style SVM on scorer labels)"
     alpha = d.get("alpha")
     strength = (
         f"strength α = {_param(alpha)} ({d.get('alpha_source', 'given')})"
@@ -41,7 +53,7 @@ def _latent(key: str, d: Mapping[str, Any]) -> tuple[str, str]:
     )
     layers = f", layers {d['layers']}" if d.get("layers") else ""
     return (
-        f"{_title_case(str(target))} edit (learned latent direction)",
+        f"{_title_case(str(target))} edit ({'bank' if from_bank else 'learned'} latent direction)",
         f"Moves each face's {space} latent along {source} for the {target} scorer, "
         f"{strength}{layers}; the twin is generated from the moved latent.",
     )
