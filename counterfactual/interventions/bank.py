@@ -216,7 +216,7 @@ def fit_bank(
     conditions: Mapping[str, Sequence[str]] | None = None,
     holdout: float = 0.3,
     quantile: float = 0.2,
-    classifier: str = "svm",
+    classifier: str = "svm-cv",
 ) -> dict[str, Any]:
     """Learn each attribute's direction from the bank's samples; write `<attr>.npy` (+ JSON)
     and `bank.json`; return the summary."""
@@ -259,6 +259,7 @@ def fit_bank(
             "held_out_balanced_accuracy": p["held_out_balanced_accuracy"],
             "held_out_auc": p["held_out_auc"],
             "projection_sd": p["projection_sd"],
+            "classifier_c": p["classifier_c"],
             "conditioned_on": [r.get("scorer") for r in p.get("conditioned_on", [])],
         }
     write_text(out / "bank.json", json.dumps(summary, indent=2, default=str), sync=False)

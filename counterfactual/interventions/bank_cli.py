@@ -38,14 +38,20 @@ def cmd_learn_directions(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             progress=not args.no_progress,
         )
-    summary = fit_bank(args.out, attributes, conditions, holdout=args.holdout)
+    summary = fit_bank(
+        args.out, attributes, conditions, holdout=args.holdout, classifier=args.classifier
+    )
     rows = summary["attributes"]
     print(f"direction bank of {summary['n_samples']} samples in {args.out}")
-    print(f"{'attribute':<12} {'pos':>5} {'neg':>5} {'bal.acc':>8} {'AUC':>6}  conditioned on")
+    print(
+        f"{'attribute':<12} {'pos':>5} {'neg':>5} {'bal.acc':>8} {'AUC':>6} {'C':>6}  "
+        "conditioned on"
+    )
     for name, r in rows.items():
         print(
             f"{name:<12} {r['n_positive']:>5} {r['n_negative']:>5} "
-            f"{r['held_out_balanced_accuracy']:>8.3f} {r['held_out_auc']:>6.3f}  "
+            f"{r['held_out_balanced_accuracy']:>8.3f} {r['held_out_auc']:>6.3f} "
+            f"{r['classifier_c']:>6g}  "
             f"{', '.join(r['conditioned_on']) or '-'}"
         )
     if args.json:
@@ -93,6 +99,13 @@ def add_learn_directions_parser(sub: Any) -> None:
     )
     p.add_argument(
         "--holdout", type=float, default=0.3, help="held-out share per class (default 0.3)"
+    )
+    p.add_argument(
+        "--classifier",
+        choices=("svm-cv", "svm", "logistic"),
+        default="svm-cv",
+        help="boundary classifier (default svm-cv: a linear SVM whose C is chosen by 5-fold "
+        "cross-validation on the training split)",
     )
     p.add_argument(
         "--fit-only",
