@@ -32,7 +32,7 @@ import pandas as pd
 from counterfactual.foundation.registry import Registry
 from counterfactual.metrics import as_features
 from counterfactual.run.reader import RunData
-from counterfactual.run.schemas import BASE_SET
+from counterfactual.run.schemas import BASE_SET, REFERENCE_ID
 
 from ._common import check_count, frame
 from .pairs import PairFeatures
@@ -206,7 +206,6 @@ def rank_maps(
 ) -> pd.DataFrame:
     """A rank run's maps: the reference (role "reference") and each generator (role
     "generator") per generator x space, from the run's cached features."""
-    from counterfactual.rank.config import REFERENCE_ID
 
     entries = run.feature_index.entries()
     spaces = list(dict.fromkeys(sp for (s, sp) in entries if s == REFERENCE_ID))

@@ -209,9 +209,15 @@ def score_images(
     """
     import torch
 
+    # A stand-in without item access (the Ray executor's set reference, whose scorer looks
+    # the set's scores up by name) goes to the scorer whole.
+    chunks = (
+        [images[start : start + batch] for start in range(0, len(images), batch)]
+        if hasattr(images, "__getitem__")
+        else [images]
+    )
     parts = []
-    for start in range(0, len(images), batch):
-        chunk = images[start : start + batch]
+    for chunk in chunks:
         s = scorer(chunk)
         s = s.detach().cpu().numpy() if isinstance(s, torch.Tensor) else np.asarray(s)
         s = s.astype(np.float64).reshape(-1)

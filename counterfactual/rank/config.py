@@ -48,6 +48,7 @@ from counterfactual.config import (
     read_toml,
     validate_model,
 )
+from counterfactual.run.schemas import REFERENCE_ID
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
@@ -63,7 +64,6 @@ __all__ = [
     "validate_rank_config",
 ]
 
-REFERENCE_ID = "reference"
 FOLDER_SCHEME = "folder"
 
 

@@ -18,6 +18,7 @@ STATS_VERSION = 1
 
 # ---- sweep ------------------------------------------------------------------------------
 BASE_SET = "base"  # the sweep's original faces; every other set is an intervention's twins
+REFERENCE_ID = "reference"  # a rank run's reference set; every other set is a generator's
 SWEEP_TABLES: tuple[str, ...] = ("dose_response", "region")
 VERIFICATION_FILE = "verification.json"
 # One row per intervention x space x delta x draw.
