@@ -20,8 +20,10 @@ import extractors
 from counterfactual.cli import main
 from counterfactual.errors import ParameterError, UserError
 from extractors.base import FeatureExtractor
+from helpers.paths import ROOT
+from helpers.registries import registered
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = ROOT / "README.md"
 
 
 class PixelMoments(FeatureExtractor):
@@ -39,7 +41,14 @@ def load_moments(device: str = "cpu", **_: object) -> PixelMoments:
     return PixelMoments()
 
 
-if "api-moments" not in extractors.space_names():
+@pytest.fixture(scope="module", autouse=True)
+def _toy_space():
+    """The module's toy feature space in the registry while its tests run."""
+    with registered(_register):
+        yield
+
+
+def _register() -> None:
     extractors.register_extractor("api-moments", f"{__name__}:load_moments", description="test")
 
 

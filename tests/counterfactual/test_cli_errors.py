@@ -4,17 +4,19 @@ with exit code 2 for bad input (counterfactual.errors); no tracebacks."""
 from __future__ import annotations
 
 import errno
+import os
 
 import numpy as np
 import pytest
-import sweep_fakes as fakes
 import torch
 from PIL import Image
 
 from counterfactual import errors
 from counterfactual.cli import main
+from helpers import sweep_fakes as fakes
+from helpers.paths import subprocess_pythonpath
 
-fakes.register()
+pytestmark = pytest.mark.usefixtures("sweep_fakes")
 
 
 def _one_error_line(capsys) -> str:
@@ -161,19 +163,18 @@ def test_a_warning_is_one_line_without_python_source(tmp_path):
     """What a user sees in a terminal (a fresh process: pytest records warnings itself)."""
     import subprocess
     import sys
-    from pathlib import Path
 
     folder = _folder(tmp_path / "imgs", n=4)
     Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(folder / "small.png")
-    tests = Path(__file__).resolve().parent
     code = (
-        "import sys; sys.path.insert(0, sys.argv[1]); import sweep_fakes; "
-        "sweep_fakes.register(); from counterfactual.cli import main; "
-        "sys.exit(main(['fd', sys.argv[2], sys.argv[2], '--seed-start-b', '1', "
+        "import sys; import helpers.sweep_fakes as f; "
+        "f.register(); from counterfactual.cli import main; "
+        "sys.exit(main(['fd', sys.argv[1], sys.argv[1], '--seed-start-b', '1', "
         "'--space', 'fake-a', '--n', '3', '--min-size', '1', '--no-progress', '--json']))"
     )
     done = subprocess.run(
-        [sys.executable, "-c", code, str(tests), str(folder)],
+        [sys.executable, "-c", code, str(folder)],
+        env={**os.environ, "PYTHONPATH": subprocess_pythonpath()},
         capture_output=True,
         text=True,
         timeout=300,

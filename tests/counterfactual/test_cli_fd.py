@@ -13,6 +13,7 @@ from PIL import Image
 import extractors
 from counterfactual.cli import main
 from extractors.base import FeatureExtractor
+from helpers.registries import registered
 
 
 class ChannelMoments(FeatureExtractor):
@@ -30,7 +31,15 @@ def load_toy(device: str = "cpu", **_: object) -> ChannelMoments:
     return ChannelMoments()
 
 
-extractors.register_extractor("toy-moments", f"{__name__}:load_toy", description="test space")
+@pytest.fixture(scope="module", autouse=True)
+def _toy_space():
+    """The module's toy feature space in the registry while its tests run."""
+    with registered(_register):
+        yield
+
+
+def _register() -> None:
+    extractors.register_extractor("toy-moments", f"{__name__}:load_toy", description="test space")
 
 
 def _write_folder(path, images: np.ndarray) -> None:

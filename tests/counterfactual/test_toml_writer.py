@@ -8,6 +8,7 @@ import pytest
 
 from counterfactual.config import validate_config
 from counterfactual.toml_writer import to_toml
+from helpers.paths import ROOT
 
 
 def _without_none(obj):
@@ -40,9 +41,8 @@ def test_round_trip_of_a_nested_config():
 
 
 def test_the_demo_config_round_trips_through_the_validator():
-    from pathlib import Path
 
-    demo = Path(__file__).resolve().parents[1] / "experiments" / "demo.toml"
+    demo = ROOT / "experiments" / "demo.toml"
     config = validate_config(tomllib.loads(demo.read_text()), source=str(demo))
     dumped = config.model_dump(mode="json")
     again = validate_config(tomllib.loads(to_toml(dumped)), source="round trip")

@@ -7,11 +7,13 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from counterfactual.run import write_table
+from helpers.paths import ROOT
 
 _SPEC = importlib.util.spec_from_file_location(
-    "compare_runs", Path(__file__).resolve().parents[1] / "experiments" / "compare_runs.py"
+    "compare_runs", ROOT / "experiments" / "compare_runs.py"
 )
 compare_runs = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(compare_runs)
@@ -79,16 +81,14 @@ enabled = false
 """
 
 
+@pytest.mark.usefixtures("sweep_fakes")
 def test_a_rank_run_with_missing_cells_compares(tmp_path, capsys):
     """Rank tables hold nullable columns (truncation_cutoff is Int64 with <NA>): a run equals
     itself and a copy, and a drifted number or a filled-in NA is caught."""
     import shutil
 
-    import sweep_fakes
-
     from counterfactual.cli import main
 
-    sweep_fakes.register()
     cfg = tmp_path / "rank.toml"
     cfg.write_text(RANK_CONFIG)
     run = tmp_path / "run"

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
-from pathlib import Path
 
 import pytest
 import torch
 
-SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "gpu_check.py"
+from helpers.paths import ROOT
+
+SCRIPT = ROOT / "experiments" / "gpu_check.py"
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA device is present")

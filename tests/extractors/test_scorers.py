@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import dcgan_faces
 
 import extractors  # noqa: F401  (installs the torchvision shim first)
 from extractors.face.detect import SCRFD_WEIGHTS
@@ -20,6 +19,8 @@ from extractors.scorers import (
 )
 from extractors.spaces.arcface import ARCFACE_WEIGHTS
 from extractors.spaces.attribute_nets import AGE_BIN_VALUES, AGE_WEIGHTS, GENDER_WEIGHTS
+from helpers.faces import dcgan_faces
+from helpers.registries import registered
 
 needs_face_weights = pytest.mark.skipif(
     any(locate(w) is None for w in (ARCFACE_WEIGHTS, SCRFD_WEIGHTS, GENDER_WEIGHTS, AGE_WEIGHTS)),
@@ -44,9 +45,20 @@ class MeanRed(Scorer):
         return np.asarray(images)[:, 0].reshape(len(images), -1).mean(1) / self.scale
 
 
-def test_registry_builtins_and_user_scorers():
+@pytest.fixture()
+def user_scorers():
+    """A user scorer and a factory that returns no Scorer, registered for one test."""
+
+    def register() -> None:
+        register_scorer("mean-red", MeanRed)
+        register_scorer("not-a-scorer", lambda: object())
+
+    with registered(register):
+        yield
+
+
+def test_registry_builtins_and_user_scorers(user_scorers):
     assert {"gender", "age", "identity", "clip"} <= set(available_scorers())
-    register_scorer("mean-red", MeanRed)
     scorer = load_scorer("mean-red", scale=255.0)
     images = np.zeros((2, 3, 4, 4), dtype=np.uint8)
     images[1, 0] = 255
@@ -57,7 +69,6 @@ def test_registry_builtins_and_user_scorers():
         register_scorer("a:b", MeanRed)
     with pytest.raises(TypeError, match="callable"):
         register_scorer("bad", 42)
-    register_scorer("not-a-scorer", lambda: object())
     with pytest.raises(TypeError, match="not a Scorer"):
         load_scorer("not-a-scorer")
 

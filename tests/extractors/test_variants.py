@@ -18,6 +18,7 @@ from counterfactual.config import SpaceConfig
 from extractors import load_extractor
 from extractors.base import FeatureExtractor
 from extractors.runtime.cache import feature_key
+from helpers.registries import registered
 
 
 class RandomProjection(FeatureExtractor):
@@ -38,9 +39,17 @@ def load_toy(device: str = "cpu", **_: object) -> RandomProjection:
     return RandomProjection()
 
 
-extractors.register_extractor(
-    "toy-random", f"{__name__}:load_toy", description="test space", random_weights=True
-)
+@pytest.fixture(scope="module", autouse=True)
+def _toy_space():
+    """The module's toy feature space in the registry while its tests run."""
+    with registered(_register):
+        yield
+
+
+def _register() -> None:
+    extractors.register_extractor(
+        "toy-random", f"{__name__}:load_toy", description="test space", random_weights=True
+    )
 
 
 def _scipy_fd(x: np.ndarray, y: np.ndarray) -> float:

@@ -18,7 +18,8 @@ from counterfactual.rank import run_rank, validate_rank_config
 from extractors.base import FeatureExtractor
 from generators import load_generator
 from generators.decode import BadImageError
-from tests.carriers import celeba_999, face_aligner
+from helpers.carriers import celeba_999, face_aligner
+from helpers.registries import registered
 
 SWEEP = dict(
     seeds={"count": 8}, spaces=["random-inception"], interventions=["blur:all"], pairs_per_draw=4
@@ -46,7 +47,13 @@ class MeanColour(FeatureExtractor):
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _register():
+def _toy_space():
+    """The module's mean-colour space in the registry while its tests run."""
+    with registered(_register):
+        yield
+
+
+def _register() -> None:
     extractors.register_extractor("mean-colour", f"{__name__}:load_mean", description="test space")
 
 

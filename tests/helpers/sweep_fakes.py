@@ -228,9 +228,13 @@ def register() -> None:
     import generators
     from counterfactual.interventions import register_intervention
 
-    generators.register_generator("fake-gen", "sweep_fakes:load_fake_generator")
-    extractors.register_extractor("fake-a", "sweep_fakes:load_fake_a", description="test space")
-    extractors.register_extractor("fake-b", "sweep_fakes:load_fake_b", description="test space")
+    generators.register_generator("fake-gen", "helpers.sweep_fakes:load_fake_generator")
+    extractors.register_extractor(
+        "fake-a", "helpers.sweep_fakes:load_fake_a", description="test space"
+    )
+    extractors.register_extractor(
+        "fake-b", "helpers.sweep_fakes:load_fake_b", description="test space"
+    )
     register_intervention("fake_latent", FakeLatent)
     register_intervention("fakeblur", FakeBlur, prefix=True, arg_help="region")
     for name in ("bright", "red"):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -21,10 +20,11 @@ from counterfactual.analysis.sensitivity import (
     VERDICT_RULES,
     cross_space,
 )
+from helpers.paths import ROOT
 
 
 def _calibration():
-    path = Path(__file__).resolve().parents[1] / "experiments" / "calibration.py"
+    path = ROOT / "experiments" / "calibration.py"
     spec = importlib.util.spec_from_file_location("calibration_cross", path)
     cal = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = cal

@@ -206,13 +206,9 @@ def test_report_with_distances_has_a_distance_by_space_table(tmp_path):
     attribute x space x distance, FD's rows equal the FD-only report's, and each attribute's
     section holds a distance x space table."""
     import re
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).parent))
-    from report_fakes import write_sweep_run
 
     from counterfactual.cli import main
+    from helpers.report_fakes import write_sweep_run
 
     spaces = {"alpha-net": True, "beta-net": True}
     fd_run = write_sweep_run(tmp_path / "a", spaces, ["hat", "gender"], [0.0, 0.5, 1.0])

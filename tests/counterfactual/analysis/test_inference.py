@@ -4,7 +4,6 @@ jackknife intervals, the sensitivity and the cross-space comparison, and a small
 import importlib.util
 import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -29,6 +28,7 @@ from counterfactual.metrics import RankDeficientCovarianceWarning, frechet_dista
 from counterfactual.metrics.bias import default_sizes, fd_infinity, unbiased_mean_term
 from counterfactual.metrics.fd_batch import PairPool
 from counterfactual.report.numbers import pval
+from helpers.paths import ROOT
 
 
 def _pairs(rng, n, d, shift=0.0, rho=0.8):
@@ -292,7 +292,7 @@ def test_face_inference_rejects_cells_on_different_faces():
 
 
 def test_calibration_small_meets_loose_targets():
-    path = Path(__file__).resolve().parents[1] / "experiments" / "calibration.py"
+    path = ROOT / "experiments" / "calibration.py"
     spec = importlib.util.spec_from_file_location("calibration", path)
     cal = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = cal  # dataclasses look their module up

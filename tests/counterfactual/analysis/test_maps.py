@@ -8,10 +8,8 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-import sweep_fakes as fakes
 from scipy.spatial.distance import cdist
 from sklearn.decomposition import PCA
-from test_rank import _register, folders, rank_run  # noqa: F401  (module fixtures)
 
 from counterfactual.analysis import sweep_tables
 from counterfactual.analysis.embedding import MAP_COLUMNS, embed, pair_maps, pca_2d
@@ -23,8 +21,9 @@ from counterfactual.report import build_report
 from counterfactual.report.images import thumbnail
 from counterfactual.run import load_run
 from counterfactual.sweep import run_sweep
+from helpers import sweep_fakes as fakes
 
-fakes.register()
+pytestmark = pytest.mark.usefixtures("sweep_fakes", "toy_rank_spaces")
 
 
 def _blobs(n: int = 40, d: int = 30, gap: float = 12.0, seed: int = 0):

@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import dcgan_faces
 
 from counterfactual.attention.arcface import ARCFACE_LAYER, crop_heat_to_image
 from counterfactual.attention.gradient import fd_gradient
 from extractors.face.align import apply_affine, invert_affine, similarity_transform
 from extractors.runtime import torchvision_compat
+from helpers.faces import dcgan_faces
 
 torchvision_compat.install()  # before onnx2torch imports torchvision
 pytest.importorskip("onnx2torch")

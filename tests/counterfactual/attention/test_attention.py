@@ -168,7 +168,7 @@ def test_a_pasted_square_draws_the_twin_maps_heat(one_torch_thread):
     """Behaviour: twins = base faces with a filled square pasted at a fixed place; the map of
     FD(reference, twins) puts more heat inside the square than its area share, and more than
     the control map (FD(reference, the unedited faces)) does."""
-    from tests.conftest import dcgan_faces
+    from helpers.faces import dcgan_faces
 
     faces = dcgan_faces(range(48))
     reference, base = faces[:32], faces[32:]

@@ -10,16 +10,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import sweep_fakes as fakes
 
 from counterfactual.config import ConfigError, ExecutorConfig, load_config
 from counterfactual.rank.config import load_rank_config
 from counterfactual.rank.engine import run_rank
 from counterfactual.sweep import run_sweep
+from helpers import sweep_fakes as fakes
+from helpers.paths import subprocess_pythonpath
 
 ray = pytest.importorskip("ray", reason="the [ray] extra is not installed (make setup installs it)")
-fakes.register()
-TESTS = Path(__file__).resolve().parent
+pytestmark = pytest.mark.usefixtures("sweep_fakes")
 EXECUTOR = "\n[executor]\nworkers = 2\nshard_size = 7\n"  # 24 seeds: 7 + 7 + 7 + 3
 RANK = """
 name = "fake ranking"
@@ -57,13 +57,12 @@ shard_size = 8
 @pytest.fixture(scope="module", autouse=True)
 def ray_instance():
     """One local Ray instance; its workers import the test fakes and register them."""
-    pythonpath = f"{TESTS}:{TESTS.parent}"
     ray.init(
         num_cpus=2,
         include_dashboard=False,
         log_to_driver=False,
         runtime_env={
-            "env_vars": {"PYTHONPATH": pythonpath},
+            "env_vars": {"PYTHONPATH": subprocess_pythonpath()},
             "worker_process_setup_hook": fakes.register,
         },
     )

@@ -7,7 +7,6 @@ import json
 
 import numpy as np
 import pytest
-from _intervention_standins import ToyGAN
 
 from counterfactual.errors import UserError
 from counterfactual.interventions.bank import (
@@ -17,7 +16,9 @@ from counterfactual.interventions.bank import (
     sample_bank,
     shipped_direction,
 )
-from extractors.scorers import SCORERS, Scorer, register_scorer
+from extractors.scorers import Scorer, register_scorer
+from helpers.intervention_standins import ToyGAN
+from helpers.registries import registered
 
 
 class _Red(Scorer):
@@ -51,12 +52,12 @@ class _Counting(Scorer):
 
 @pytest.fixture()
 def toy_scorers():
-    names = {"toy_red": _Red, "toy_rare": _Rare, "toy_count": _Counting}
-    for name, cls in names.items():
-        register_scorer(name, cls)
-    yield
-    for name in names:
-        SCORERS._entries.pop(name, None)
+    def register() -> None:
+        for name, cls in {"toy_red": _Red, "toy_rare": _Rare, "toy_count": _Counting}.items():
+            register_scorer(name, cls)
+
+    with registered(register):
+        yield
 
 
 def test_bank_recovers_planted_direction_and_rare_attribute(tmp_path, toy_scorers):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from counterfactual.interventions.attributes import LatentEdit
-from tests._intervention_standins import Brightness, ToyGAN
+from helpers.intervention_standins import Brightness, ToyGAN
 
 
 def _edit(scorer):

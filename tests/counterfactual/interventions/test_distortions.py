@@ -10,6 +10,7 @@ import torch
 from counterfactual.config import ConfigError, validate_config
 from counterfactual.interventions import available_interventions, build_intervention
 from counterfactual.interventions.distortions import SPECS
+from helpers.paths import ROOT
 
 SEEDS = [11, 3, 7, 2024, 5]
 
@@ -321,18 +322,17 @@ def test_expanded_ids_must_be_unique():
 
 
 # ---- in a sweep: strengths, one generation per set, parsing agreement in verification -------
-def test_sweep_with_strengths_and_parsing_agreement(tmp_path):
+def test_sweep_with_strengths_and_parsing_agreement(tmp_path, sweep_fakes):
     import json
 
     import pandas as pd
-    import sweep_fakes as fakes
 
     from counterfactual.config import load_config
     from counterfactual.engine.components import Components
     from counterfactual.interventions.verify import parsing_agreement
     from counterfactual.sweep import run_sweep
 
-    fakes.register()
+    fakes = sweep_fakes
     extra = (
         '\n[[interventions]]\nname = "rotate"\nstrengths = [10, 90]\n'
         '\n[[interventions]]\nname = "flip:vertical"\n'
@@ -393,13 +393,12 @@ def test_parsing_agreement_closed_form():
 def test_flip_changes_arcface_fd_far_more_than_a_shift():
     """Acceptance (issue 23): real DCGAN faces, real ArcFace (experiments/flip_vs_shift.py)."""
     import importlib.util
-    from pathlib import Path
 
     from extractors import load_extractor
 
     if not load_extractor("arcface").trained:
         pytest.skip("ArcFace weights not installed")
-    path = Path(__file__).parents[1] / "experiments" / "flip_vs_shift.py"
+    path = ROOT / "experiments" / "flip_vs_shift.py"
     spec = importlib.util.spec_from_file_location("flip_vs_shift", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -7,7 +7,6 @@ import json
 import numpy as np
 import pytest
 import torch
-from fixture_paths import fixture_dir
 from scipy import optimize, stats
 
 from counterfactual.config import VerificationConfig
@@ -25,7 +24,8 @@ from counterfactual.interventions.directions import (
 from counterfactual.interventions.latent import edit_latents, pca_directions
 from counterfactual.interventions.truncation import truncate
 from counterfactual.interventions.verify import mean_ci, verify_intervention
-from tests._intervention_standins import Brightness, GreenLevel, ToyGAN
+from helpers.intervention_standins import Brightness, GreenLevel, ToyGAN
+from helpers.paths import fixture_dir
 
 FIXTURE = fixture_dir("stylegan2-ada-tiny")
 

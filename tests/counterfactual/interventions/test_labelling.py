@@ -107,7 +107,7 @@ class _RareRed:
 
 
 def test_learn_direction_uses_the_scorers_declared_rule():
-    from _intervention_standins import ToyGAN
+    from helpers.intervention_standins import ToyGAN
 
     gen = ToyGAN(z_dim=8)
     d = learn_direction(gen, _RareRed(), LearnSettings(n_samples=600))
@@ -191,9 +191,8 @@ def test_conditioning_refuses_parallel_conditioning_directions():
 
 
 def test_latent_edit_learns_with_the_declared_rule_and_caches_per_rule(tmp_path):
-    from _intervention_standins import ToyGAN
-
     from counterfactual.interventions.attributes import LatentEdit
+    from helpers.intervention_standins import ToyGAN
 
     gen = ToyGAN(z_dim=8)
     edit = LatentEdit("rare", scorer=_RareRed(), n_samples=400)
@@ -213,9 +212,8 @@ def test_latent_edit_learns_with_the_declared_rule_and_caches_per_rule(tmp_path)
 
 
 def test_conditioned_edit_reports_linear_leakage_before_and_after(tmp_path):
-    from _intervention_standins import Brightness, GreenLevel, ToyGAN
-
     from counterfactual.interventions.attributes import LatentEdit
+    from helpers.intervention_standins import Brightness, GreenLevel, ToyGAN
 
     gen = ToyGAN(z_dim=8)
     edit = LatentEdit("bright", scorer=Brightness(), n_samples=400, quantile=0.25, alpha=2.0)

@@ -8,7 +8,8 @@ Slow (about 400 parser passes): run with `pytest -m slow tests/test_learned_pars
 from __future__ import annotations
 
 import pytest
-from conftest import dcgan_faces
+
+from helpers.faces import dcgan_faces
 
 SEEDS = list(range(32))
 pytestmark = pytest.mark.slow

@@ -19,7 +19,6 @@ from PIL import Image
 from scipy import linalg, stats
 from scipy.spatial.distance import cdist
 
-import extractors
 from counterfactual.cli import main
 from counterfactual.config import ConfigError
 from counterfactual.engine.components import Components
@@ -29,95 +28,17 @@ from counterfactual.run import RunDir
 from extractors import scorers as scorers_mod
 from extractors.base import FeatureExtractor
 from extractors.runtime.cache import FeatureCache, feature_key
+from helpers.rank_sets import (
+    N_GEN,
+    N_REF,
+    RES,
+    SHIFTS,
+    config_text,
+    load_blue,
+    load_red,
+)
 
-RES, N_REF, N_GEN = 12, 40, 30
-SHIFTS = {"g0": (0, 90), "g30": (30, 60), "g60": (60, 30), "g90": (90, 0)}  # (red, blue)
-
-
-# ---- stand-in feature spaces: a fixed random projection of one colour channel ----------
-class ChannelExtractor(FeatureExtractor):
-    default_batch_size = 7
-
-    def __init__(self, name: str, channel: int, dim: int, trained: bool) -> None:
-        self.name, self.dim, self.trained, self.channel = name, dim, trained, channel
-        self.weights_sha256 = f"sha-{name}" if trained else None
-        self.preprocessing = {"channel": channel, "scale": 1 / 255}
-        rng = np.random.default_rng(100 + channel)
-        # positive-mean weights: a channel's brightness shift moves every feature
-        self._w = torch.from_numpy(rng.normal(1.0, 0.5, size=(RES * RES, dim)) / (RES * RES))
-
-    def _extract(self, images: torch.Tensor) -> torch.Tensor:
-        x = images[:, self.channel].reshape(len(images), -1).double() / 255
-        return (x @ self._w).float()
-
-
-def load_red(device: str = "cpu", allow_untrained: bool = False, **kw) -> ChannelExtractor:
-    return ChannelExtractor("toy-red", 0, 6, True)
-
-
-def load_blue(device: str = "cpu", allow_untrained: bool = False, **kw) -> ChannelExtractor:
-    if not allow_untrained:
-        raise RuntimeError("toy-blue has no trained weights; pass allow_untrained=True")
-    return ChannelExtractor("toy-blue", 2, 5, False)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _register():
-    extractors.register_extractor("toy-red", f"{__name__}:load_red", description="test space")
-    extractors.register_extractor("toy-blue", f"{__name__}:load_blue", description="test space")
-
-
-def _write_folder(folder: Path, n: int, seed: int, red: int, blue: int) -> None:
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(seed)
-    for i in range(n):
-        img = rng.integers(30, 150, size=(RES, RES, 3)).astype(np.int64)
-        img[..., 0] += red
-        img[..., 2] += blue
-        Image.fromarray(img.clip(0, 255).astype(np.uint8)).save(folder / f"{i:03d}.png")
-
-
-@pytest.fixture(scope="module")
-def folders(tmp_path_factory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("rank_sets")
-    out = {"ref": root / "ref"}
-    _write_folder(out["ref"], N_REF, 0, 0, 0)
-    for k, (name, (red, blue)) in enumerate(SHIFTS.items()):
-        out[name] = root / name
-        _write_folder(out[name], N_GEN, k + 1, red, blue)
-    return out
-
-
-def _config_text(folders: dict[str, Path], n_boot: int = 40) -> str:
-    gens = "\n".join(f'[[generators]]\nspec = "folder:{folders[g]}"\nid = "{g}"\n' for g in SHIFTS)
-    return f"""
-name = "toy ranking"
-seeds = {{start = 0, count = {N_GEN}}}
-spaces = ["toy-red", {{name = "toy-blue", allow_untrained = true}}]
-sample_images = 4
-seed = 3
-{gens}
-[reference]
-spec = "folder:{folders["ref"]}"
-seeds = {{start = 0, count = {N_REF}}}
-[metrics]
-n_boot = {n_boot}
-pr_k = 3
-dc_k = 3
-kid_subsets = 10
-[explained]
-enabled = false
-"""
-
-
-@pytest.fixture(scope="module")
-def rank_run(folders, tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("rank_run")
-    cfg = root / "rank.toml"
-    cfg.write_text(_config_text(folders))
-    out = root / "run"
-    assert main(["rank", str(cfg), "--out", str(out), "--no-progress"]) == 0
-    return out
+pytestmark = pytest.mark.usefixtures("toy_rank_spaces")
 
 
 def _table(run: Path, name: str) -> pd.DataFrame:
@@ -365,7 +286,7 @@ def test_outputs_manifest_and_samples(rank_run):
 
 
 def test_rerun_is_a_noop_and_an_interrupted_run_resumes(rank_run, folders, tmp_path):
-    cfg = load_rank_config_text(tmp_path, _config_text(folders))
+    cfg = load_rankconfig_text(tmp_path, config_text(folders))
     again = run_rank(cfg, rank_run, progress=False, log=lambda s: None)
     assert again.status == "already complete"
     # simulate a kill after one comparison: drop a marker and the tables
@@ -383,14 +304,14 @@ def test_rerun_is_a_noop_and_an_interrupted_run_resumes(rank_run, folders, tmp_p
 
 
 def test_changed_config_is_refused(rank_run, folders, tmp_path):
-    cfg = load_rank_config_text(tmp_path, _config_text(folders, n_boot=41))
+    cfg = load_rankconfig_text(tmp_path, config_text(folders, n_boot=41))
     with pytest.raises(ConfigError, match="metrics.n_boot"):
         run_rank(cfg, rank_run, progress=False, log=lambda s: None)
 
 
 def test_folder_with_too_few_files_is_a_clear_error(folders, tmp_path):
-    text = _config_text(folders).replace(f"count = {N_GEN}", f"count = {N_GEN + 5}")
-    cfg = load_rank_config_text(tmp_path, text)
+    text = config_text(folders).replace(f"count = {N_GEN}", f"count = {N_GEN + 5}")
+    cfg = load_rankconfig_text(tmp_path, text)
     with pytest.raises(ValueError, match=r"holds 30 images"):
         run_rank(cfg, tmp_path / "run", progress=False, log=lambda s: None)
 
@@ -399,7 +320,7 @@ def test_a_failed_setup_does_not_block_the_corrected_config(folders, tmp_path, c
     """Too few files for the seeds asked for: exit 2 before anything runs, and the corrected
     config then runs in the same directory without --force (as a sweep does)."""
     good, bad = tmp_path / "good.toml", tmp_path / "bad.toml"
-    good.write_text(_config_text(folders, n_boot=5))
+    good.write_text(config_text(folders, n_boot=5))
     bad.write_text(good.read_text().replace(f"count = {N_GEN}", f"count = {N_GEN + 5}"))
     out = tmp_path / "run"
     assert main(["rank", str(bad), "--out", str(out), "--no-progress"]) == 2
@@ -409,7 +330,7 @@ def test_a_failed_setup_does_not_block_the_corrected_config(folders, tmp_path, c
     assert RunDir(out).read_manifest()["status"] == "complete"
 
 
-def load_rank_config_text(tmp_path: Path, text: str):
+def load_rankconfig_text(tmp_path: Path, text: str):
     path = tmp_path / "cfg.toml"
     path.write_text(text)
     return load_rank_config(path)
@@ -478,7 +399,7 @@ scorers = ["redness"]
 thresholds = {{redness = 0.5}}
 n_boot = 40
 """
-    cfg = load_rank_config_text(root, text)
+    cfg = load_rankconfig_text(root, text)
     scorer = RednessScorer()
     comps = Components(load_scorer=lambda name: scorer)
     out = root / "run"
@@ -567,8 +488,8 @@ def test_explained_scorers_that_fail_to_load(folders, tmp_path):
     def broken(name):
         raise FileNotFoundError(f"no weights for {name}")
 
-    text = _config_text(folders, n_boot=3).replace("enabled = false", 'scorers = ["gender"]')
-    cfg = load_rank_config_text(tmp_path, text)
+    text = config_text(folders, n_boot=3).replace("enabled = false", 'scorers = ["gender"]')
+    cfg = load_rankconfig_text(tmp_path, text)
     assert cfg.explained.enabled is False
     logs: list[str] = []
     run_rank(
@@ -580,7 +501,7 @@ def test_explained_scorers_that_fail_to_load(folders, tmp_path):
     )  # off by default: never loaded
     assert not any("gender" in m for m in logs)
     assert not (tmp_path / "off" / "tables" / "explained_fd.parquet").exists()
-    cfg = load_rank_config_text(
+    cfg = load_rankconfig_text(
         tmp_path, text.replace('scorers = ["gender"]', 'scorers = ["gender"]\nenabled = true')
     )
     with pytest.raises(RuntimeError, match=r"\[explained\] scorer 'gender' cannot be loaded"):

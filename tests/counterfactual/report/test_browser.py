@@ -18,9 +18,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from report_fakes import write_sweep_run
 
 from counterfactual.report import build_report
+from helpers.report_fakes import write_sweep_run
 
 DEMO_SPACES = {
     "inception-fid": True,

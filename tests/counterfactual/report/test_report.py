@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from report_fakes import TITLES, images, label, write_sweep_run
 from statsmodels.stats.multitest import multipletests
 
 from counterfactual.cli import main
@@ -25,6 +24,8 @@ from counterfactual.report.numbers import num
 from counterfactual.run import RunDir, write_table
 from counterfactual.run.features import FeatureIndex
 from counterfactual.run.schemas import EXPLAINED_COLUMNS, FLOOR_COLUMNS
+from helpers.paths import ROOT
+from helpers.report_fakes import TITLES, images, label, write_sweep_run
 
 SPACES = {"alpha-net": True, "beta-net": True, "rand-net": False}  # name -> trained
 INTERVENTIONS = ["hat", "gender", "blur:eyes", "blur:all"]
@@ -730,9 +731,8 @@ def test_reference_study_section_comes_right_after_the_findings(sweep_run, sweep
 def test_readme_quotes_the_one_sensitivity_definition():
     """The README's wording of the sensitivity and its interval is the analysis' own string
     (the one the report's captions use)."""
-    from pathlib import Path
 
     from counterfactual.analysis.sensitivity import DEFINITION, INTERVAL
 
-    readme = " ".join((Path(__file__).parents[1] / "README.md").read_text("utf-8").split())
+    readme = " ".join((ROOT / "README.md").read_text("utf-8").split())
     assert f'"{DEFINITION}"' in readme and f'"{INTERVAL}"' in readme

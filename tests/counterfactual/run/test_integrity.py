@@ -14,16 +14,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import sweep_fakes as fakes
 
 from counterfactual.cli import main
 from counterfactual.config import load_config
 from counterfactual.foundation.files import TEMP_MARK
 from counterfactual.run.lock import RunLock
 from counterfactual.sweep import run_sweep
+from helpers import sweep_fakes as fakes
+from helpers.paths import subprocess_pythonpath
 
-fakes.register()
-TESTS = Path(__file__).resolve().parent
+pytestmark = pytest.mark.usefixtures("sweep_fakes")
 
 
 @pytest.fixture(autouse=True)
@@ -39,8 +39,7 @@ TABLES = ("dose_response.csv", "region.csv", "verification.json")
 CLI = """
 import sys, time
 from pathlib import Path
-sys.path.insert(0, {tests!r})
-import sweep_fakes as f
+import helpers.sweep_fakes as f
 f.register()
 import counterfactual.engine.components as components
 real = components.Components               # the CLI's sweeps use the fake scorers too
@@ -97,10 +96,10 @@ def _start(config: Path, out: Path, go: Path, sleep: str = "0.05") -> subprocess
     env = {
         **os.environ,
         "SWEEP_FAKES_SLEEP": sleep,
-        "PYTHONPATH": os.pathsep.join([str(TESTS.parent), os.environ.get("PYTHONPATH", "")]),
+        "PYTHONPATH": subprocess_pythonpath(),
     }
     proc = subprocess.Popen(
-        [sys.executable, "-c", CLI.format(tests=str(TESTS)), str(config), str(out), str(go)],
+        [sys.executable, "-c", CLI, str(config), str(out), str(go)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -13,8 +13,8 @@ import pytest
 
 from counterfactual.errors import UserError
 from counterfactual.run.lock import RunLock, RunLockedError, writer_of
+from helpers.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 HOLD = """
 import sys, time
 from counterfactual.run.lock import RunLock

@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 
 from counterfactual.config import load_config
+from helpers.paths import ROOT
 
 _SPEC = importlib.util.spec_from_file_location(
     "bench_sweep_memory",
-    Path(__file__).resolve().parents[1] / "experiments" / "bench" / "bench_sweep_memory.py",
+    ROOT / "experiments" / "bench" / "bench_sweep_memory.py",
 )
 bench = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(bench)

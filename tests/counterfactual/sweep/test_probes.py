@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import sweep_fakes as fakes
 
 from counterfactual.analysis import sweep_tables
 from counterfactual.analysis.neighbours import own_twin_ranks
@@ -14,8 +13,9 @@ from counterfactual.config import load_config
 from counterfactual.report import build_report
 from counterfactual.run import load_run
 from counterfactual.sweep import run_sweep
+from helpers import sweep_fakes as fakes
 
-fakes.register()
+pytestmark = pytest.mark.usefixtures("sweep_fakes")
 
 
 @pytest.fixture(scope="module")

@@ -9,18 +9,18 @@ import sys
 import time
 from pathlib import Path
 
-import sweep_fakes as fakes
+import pytest
 
 from counterfactual.config import load_config
 from counterfactual.foundation.files import TEMP_MARK
 from counterfactual.sweep import run_sweep
+from helpers import sweep_fakes as fakes
+from helpers.paths import subprocess_pythonpath
 
-fakes.register()
-TESTS = Path(__file__).resolve().parent
+pytestmark = pytest.mark.usefixtures("sweep_fakes")
 SCRIPT = """
 import sys
-sys.path.insert(0, {tests!r})
-import sweep_fakes as f
+import helpers.sweep_fakes as f
 f.register()
 from counterfactual.config import load_config
 from counterfactual.sweep import run_sweep
@@ -33,10 +33,10 @@ def _kill_after(marker: Path, config: Path, out: Path, log: Path, timeout: float
         **os.environ,
         "SWEEP_FAKES_LOG": str(log),
         "SWEEP_FAKES_SLEEP": "0.1",
-        "PYTHONPATH": os.pathsep.join([str(TESTS.parent), os.environ.get("PYTHONPATH", "")]),
+        "PYTHONPATH": subprocess_pythonpath(),
     }
     proc = subprocess.Popen(
-        [sys.executable, "-c", SCRIPT.format(tests=str(TESTS)), str(config), str(out)],
+        [sys.executable, "-c", SCRIPT, str(config), str(out)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

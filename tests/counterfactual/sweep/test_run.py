@@ -9,15 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.linalg
-import sweep_fakes as fakes
 import torch
 
 from counterfactual.cli import main
 from counterfactual.config import load_config
 from counterfactual.foundation.files import TEMP_MARK
 from counterfactual.sweep import RunConfigMismatch, build_plan, plan_draws, run_sweep
+from helpers import sweep_fakes as fakes
 
-fakes.register()
+pytestmark = pytest.mark.usefixtures("sweep_fakes")
 
 
 def _scipy_fd(x: np.ndarray, y: np.ndarray) -> float:

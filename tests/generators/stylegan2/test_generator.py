@@ -7,12 +7,12 @@ import json
 import numpy as np
 import pytest
 import torch
-from fixture_paths import fixture_dir
 from scipy import signal
 
 from generators.base import to_uint8
 from generators.stylegan2 import StyleGAN2Faces, StyleGAN2Generator
 from generators.stylegan2.ops import conv2d, setup_filter, upfirdn2d, upsample2d
+from helpers.paths import fixture_dir
 
 FIXTURE = fixture_dir("stylegan2-ada-tiny")
 TOL = 1e-4

@@ -24,14 +24,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from fixture_paths import fixture_dir
-from stylegan2_records import NvModule, module_tree, nvidia_names, write_pickle  # noqa: F401
 
 from generators.stylegan2 import InvalidWeightsError, StyleGAN2Generator, load_stylegan2
 from generators.stylegan2.unpickler import _load_storage, read_nvidia_pickle
+from helpers.paths import TESTS, fixture_dir, subprocess_pythonpath
+from helpers.stylegan2_records import NvModule, module_tree, nvidia_names, write_pickle  # noqa: F401
 
 FIXTURE = fixture_dir("stylegan2-ada-tiny")
-TESTS = Path(__file__).resolve().parent
 TIME_RATIO = 20  # a refusal may take this many times the valid reference load
 PLACEHOLDER = "@@SPLICE@@"
 
@@ -505,12 +504,12 @@ def test_hostile_files_are_refused_cheaply_and_inertly(tmp_path, nvidia_names, f
     (tmp_path / "cases.json").write_text(json.dumps(paths))
     env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(TESTS.parent), os.environ.get("PYTHONPATH", "")]),
+        "PYTHONPATH": subprocess_pythonpath(),
     }
     proc = subprocess.run(
         [
             sys.executable,
-            str(TESTS / "stylegan2_hostile_probe.py"),
+            str(TESTS / "helpers" / "stylegan2_hostile_probe.py"),
             str(tmp_path / "cases.json"),
             str(tmp_path / "out.json"),
         ],

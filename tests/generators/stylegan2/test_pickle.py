@@ -14,14 +14,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from fixture_paths import fixture_dir
-from stylegan2_records import (
-    module_tree,
-    nvidia_names,  # noqa: F401 (a pytest fixture)
-    set_layer_state,  # noqa: F401
-    snapshot,
-    write_pickle,
-)
 
 import generators
 from generators.base import to_uint8
@@ -33,6 +25,14 @@ from generators.stylegan2 import (
 )
 from generators.stylegan2.network import SynthesisLayer, ToRGBLayer
 from generators.stylegan2.unpickler import read_nvidia_pickle
+from helpers.paths import fixture_dir
+from helpers.stylegan2_records import (
+    module_tree,
+    nvidia_names,  # noqa: F401 (a pytest fixture)
+    set_layer_state,  # noqa: F401
+    snapshot,
+    write_pickle,
+)
 
 FIXTURE = fixture_dir("stylegan2-ada-tiny")
 
