@@ -150,7 +150,7 @@ def test_bad_sources_are_user_errors(a, b, space, needle):
 
 def _readme_example() -> str:
     text = README.read_text(encoding="utf-8")
-    marker = text.index("<!-- tests/test_api.py runs this block")
+    marker = text.index("<!-- tests/counterfactual/test_api.py runs this block")
     start = text.index("```python\n", marker) + len("```python\n")
     return text[start : text.index("```", start)]
 

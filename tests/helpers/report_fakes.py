@@ -2,7 +2,7 @@
 
 `write_sweep_run(root, ...)` writes tables/dose_response, tables/region, verification.json,
 sample strips and a manifest; sizes are parameters, so one builder makes both the small run
-of tests/test_report.py and the demo-shaped run the browser test renders.
+of tests/counterfactual/report/test_report.py and the demo-shaped run the browser test renders.
 """
 
 from __future__ import annotations

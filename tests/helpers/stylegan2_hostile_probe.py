@@ -1,6 +1,7 @@
 """Load each file of a list with the stylegan2 loader, in this process, and report what happened.
 
-Run as `python stylegan2_hostile_probe.py CASES.json OUT.json` (CASES: [[name, path], ...]);
+Run as `python tests/helpers/stylegan2_hostile_probe.py CASES.json OUT.json`
+(CASES: [[name, path], ...]);
 the first case is a valid file, loaded twice (the second, warm, load time is the reference).
 The address space is then capped at its size + HEADROOM_MB (default 1024), so any large
 allocation fails (and shows up as a wrong refusal reason). Per case: the error type and

@@ -1,7 +1,8 @@
 """Small stand-ins for the sweep tests: a generator, feature spaces, interventions, scorers.
 
 `register()` adds them to the real registries (generators, extractors, interventions), so a
-config can name them ("fake-gen", "fake-a", "fake-b", "fake_latent", "fakeblur:<region>").
+config can name them ("fake-gen", "fake-a", "fake-b", "fake_latent", "fakeblur:<region>"); tests
+get them through the `sweep_fakes` fixture (conftest), which removes them again afterwards.
 Environment knobs (for the subprocess resume test):
     SWEEP_FAKES_LOG    append one line per generator / intervention call to this file
     SWEEP_FAKES_SLEEP  seconds to sleep in each extractor call (slows a run down)

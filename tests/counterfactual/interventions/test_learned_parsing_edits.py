@@ -2,7 +2,7 @@
 
 Directions are learned from the parsing scorers on 300 samples (InterFaceGAN, default alpha),
 applied to 32 evaluation faces and verified with the real scorers and ArcFace identity.
-Slow (about 400 parser passes): run with `pytest -m slow tests/test_learned_parsing_edits.py`.
+Slow (about 400 parser passes): run with `pytest -m slow tests/counterfactual/interventions/test_learned_parsing_edits.py`.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Hostile and malformed StyleGAN2 pickles cost nothing: one clear refusal, fast, small, inert.
 
 Every file is crafted here with our own code (NVIDIA's record structure, see
-`stylegan2_records`). All files are then loaded in one subprocess (`stylegan2_hostile_probe`)
-whose address space is capped at +1 GiB after a reference load of a valid file: a refusal
+`helpers.stylegan2_records`). All files are then loaded in one subprocess
+(`helpers/stylegan2_hostile_probe.py`) whose address space is capped at +1 GiB after a reference load of a valid file: a refusal
 must be an `InvalidWeightsError` (or its `UnsafePickleError`) naming the file and the expected
 reason, take at most 20x the reference load's time, and never run or write anything.
 """
