@@ -1,8 +1,13 @@
-"""Fixtures shared by several test modules."""
+"""Fixtures shared by several test modules.
+
+Test stand-ins enter the real registries only through fixtures (`helpers.registries`), which
+remove them again afterwards; no test module registers anything at import time.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterator
+from types import ModuleType
 
 import pytest
 import torch
@@ -17,12 +22,12 @@ def one_torch_thread():
     torch.set_num_threads(threads)
 
 
-def dcgan_faces(seeds: Iterable[int]) -> torch.Tensor:
-    """Real faces from the embedded DCGAN; skips (with the reason) if it cannot be loaded."""
-    try:
-        from generators import load_generator
+@pytest.fixture(scope="module")
+def sweep_fakes() -> Iterator[ModuleType]:
+    """`helpers.sweep_fakes` registered ("fake-gen", "fake-a", "fake-b", "fake_latent",
+    "fakeblur", scorers "bright"/"red") for one module; the registries restored after it."""
+    from helpers import sweep_fakes as fakes
+    from helpers.registries import registered
 
-        gen = load_generator("dcgan-digiface")
-    except (ImportError, FileNotFoundError) as exc:
-        pytest.skip(f"DCGAN generator unavailable ({exc})")
-    return gen.images_for_seeds(list(seeds))
+    with registered(fakes.register):
+        yield fakes

@@ -15,7 +15,7 @@ Interval: bias-corrected basic percentile. FD's finite-sample bias depends on ea
 covariance (a truncated generator, with less spread, carries less bias), so the plain
 difference of two FDs is biased whenever the generators differ in spread, and when n is not
 much larger than the dimension the bias dominates: in the calibration simulation
-(tests/test_rank_paired.py; d = 40, n = 100, two generators at equal population FD but
+(tests/counterfactual/rank/test_paired.py; d = 40, n = 100, two generators at equal population FD but
 different covariance) an interval centred on the plain difference declared a lead in 97-99%
 of studies, the bias-corrected one in 6-11% (100-300 studies); at d = 8, n = 120 in 5-8%. The bootstrap bias of the difference,
 bias = mean(diff*) - diff_hat, is removed: diff = diff_hat - bias, and the interval is the

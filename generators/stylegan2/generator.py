@@ -11,7 +11,7 @@
 - Batching: `StyleGAN2Faces` synthesises whole batches whenever it is given more than one
   image; with `batched=False` it runs the one-image-at-a-time reference path. The two differ
   by float rounding only (float outputs within 1e-4, uint8 images within one level;
-  tests/test_stylegan2.py).
+  tests/generators/stylegan2/test_generator.py).
 - Precision: float32 on every device by default; `fp16=True` (CUDA only, off by default) runs
   the network's `num_fp16_res` highest-resolution blocks in float16 as NVIDIA does, and is
   recorded as the generator's `precision` in manifests and cache keys.

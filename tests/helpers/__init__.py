@@ -1,0 +1,1 @@
+"""Shared test helpers: stand-ins, fakes and fixture paths (tests/ is on pytest's sys.path)."""
