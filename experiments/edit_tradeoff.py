@@ -2,9 +2,11 @@
 
 For each attribute of a direction bank and each strength s (in SD of the bank samples'
 projections on the direction), edits the same faces w' = w + s * sd * n and measures, against
-the unedited faces:
-- target shift: mean score change / SD of the base scores of the target scorer;
-- leakage: the largest |mean change| / base SD over the other scorers;
+the unedited faces, in SD of each scorer over the bank's samples (`--samples-dir`, the
+population of faces the bank was learned from; without it, SD of the base faces' scores,
+which is near 0 for a rare attribute absent from the base faces):
+- target shift: mean score change / SD of the target scorer;
+- leakage: the largest |mean change| / SD over the other scorers;
 - identity: mean ArcFace cosine similarity of each face with its edit.
 
     python experiments/edit_tradeoff.py --bank generators/mobilestylegan/directions \\
@@ -43,6 +45,11 @@ def main() -> int:
     ap.add_argument("--faces", type=int, default=12)
     ap.add_argument("--seed-start", type=int, default=1_000_000)
     ap.add_argument("--out", default="runs/edit_tradeoff.csv")
+    ap.add_argument(
+        "--samples-dir",
+        default=None,
+        help="the bank's sampling folder (learn-directions --out): score SDs over its faces",
+    )
     args = ap.parse_args()
 
     gen = generators.load_generator(args.generator)
@@ -55,6 +62,11 @@ def main() -> int:
     base = gen.images(w, space="w", progress=True)
     base_scores = {n: score_images(s, base) for n, s in scorers.items()}
     sd = {n: float(np.nanstd(v, ddof=1)) for n, v in base_scores.items()}
+    if args.samples_dir:
+        from counterfactual.interventions.bank import load_samples
+
+        population = load_samples(args.samples_dir).scores
+        sd = {n: float(np.nanstd(population[n], ddof=1)) for n in sd}
     rows = []
     for attr in attributes:
         d = load_direction(bank / f"{attr}.npy", generator=gen)
@@ -89,7 +101,10 @@ def main() -> int:
     table = pd.DataFrame(rows)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out, index=False)
-    print(f"\n{args.faces} faces (seeds {args.seed_start}..), {args.generator}, bank {bank}\n")
+    unit = "SD over the bank's samples" if args.samples_dir else "SD of the base faces"
+    print(
+        f"\n{args.faces} faces (seeds {args.seed_start}..), {args.generator}, bank {bank}; {unit}\n"
+    )
     print(
         "| attribute | strength (SD) | target shift (SD) | largest leakage (SD, scorer) | identity |"
     )
