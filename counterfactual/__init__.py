@@ -3,6 +3,7 @@
     import counterfactual
     counterfactual.fd("dcgan-digiface", "folder:/data/faces", space="inception-fid", n=1000)
     run = counterfactual.load_run("runs/demo")
+    counterfactual.rank_generators(["mobilestylegan-ffhq"], "folder:celeba-999", n=500).rankings
 
 Every top-level name loads on first use (PEP 562): `import counterfactual` imports nothing,
 so `generators` and `extractors` can use `counterfactual.foundation` without a cycle.
@@ -18,6 +19,7 @@ if TYPE_CHECKING:  # the lazy exports, for type checkers
     from counterfactual.config import load_config  # noqa: F401
     from counterfactual.errors import UserError  # noqa: F401
     from counterfactual.rank import load_rank_config, run_rank  # noqa: F401
+    from counterfactual.rank.api import Ranking, rank_generators  # noqa: F401
     from counterfactual.report import build_report  # noqa: F401
     from counterfactual.run.reader import RunData, load_run  # noqa: F401
     from counterfactual.sweep import run_sweep  # noqa: F401
@@ -32,6 +34,8 @@ _EXPORTS = {
     "run_sweep": "counterfactual.sweep",
     "load_rank_config": "counterfactual.rank",
     "run_rank": "counterfactual.rank",
+    "rank_generators": "counterfactual.rank.api",
+    "Ranking": "counterfactual.rank.api",
     "build_report": "counterfactual.report",
     "UserError": "counterfactual.errors",
 }
