@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from helpers import rank_sets
 
 import counterfactual
 from counterfactual.errors import UserError
 from counterfactual.rank.api import rank_config
+from helpers import rank_sets
 
 
 def _cli_table(run_dir, name):
