@@ -11,8 +11,10 @@ the reference distortion itself); S / S_ref with the delta-method standard error
 sqrt(se_S² / S_ref² + S² se_ref² / S_ref⁴), defined only where S_ref's interval lies above 0.
 A region edit run with ``dose = false`` has no effects row: its reference-normalised measure
 is then the region table's FD(base, region-blurred) / FD(base, fully blurred) (full sets, the
-finite-sample floor not removed) with the SD of that ratio over the sweep's subsampled draws
-as its standard error (conservative: each draw holds fewer pairs); the source is recorded.
+finite-sample floor not removed), shown without a standard error: the spread of that ratio
+over the sweep's draws re-uses the same faces (with as many pairs per draw as faces it is 0),
+so it says nothing about sampling faces, and the comparison is "not decidable at this n".
+Give the edit ``dose = true`` (its sensitivity then has a face-level interval) for a verdict.
 
 Comparison interval: d ± z·sqrt(se_lhs² + se_rhs²), z for the simultaneous level over the
 claim's comparisons (Bonferroni). The two sides are treated as independent; on the same faces
@@ -291,11 +293,12 @@ class Measures:
             return Measure(float(row["sensitivity"]), _se(row), "S (effects table)")
         if row is None:
             reg = self.region[(intervention, space)]
-            sd = reg.get("normalised_draw_sd")
             return Measure(
                 float(reg["normalised"]),
-                float(sd) if sd is not None and np.isfinite(sd) else math.nan,
-                "FD/FD(reference), full sets (region table); se: SD over draws",
+                math.nan,
+                "FD/FD(reference), full sets (region table)",
+                f"{intervention} ran with dose = false: no face-level interval "
+                "(set dose = true for a verdict)",
             )
         ref = self.reference.get(space)
         if ref is None:
