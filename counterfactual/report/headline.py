@@ -18,6 +18,18 @@ def _b(text: str) -> Markup:
     return Markup("<b>{}</b>").format(text)
 
 
+UNBOUNDED_RATIO = 1e6  # an interval whose ends differ by more: the ratio is not bounded
+
+
+def ratio_estimate(value: float, low: float, high: float) -> str:
+    """A relative reaction with its interval, or, when the interval spans more than
+    `UNBOUNDED_RATIO` (its denominator is indistinguishable from 0), the point estimate with
+    "interval unbounded" instead of numbers such as [1e-22, 3e17]."""
+    if low > 0 and high / low > UNBOUNDED_RATIO:
+        return f"{num(value)}, interval unbounded"
+    return estimate(value, low, high)
+
+
 def _join(items: list[str] | tuple[str, ...]) -> Markup:
     return Markup(", ").join(_b(i) for i in items)
 
@@ -36,9 +48,9 @@ def _attribute_lines(f: Findings, titles: Mapping[str, str]) -> list[Markup]:
                 _b(title),
                 _b(m.label),
                 a.measure,
-                estimate(m.value, m.low, m.high),
+                ratio_estimate(m.value, m.low, m.high),
                 _b(lo.label),
-                estimate(lo.value, lo.low, lo.high),
+                ratio_estimate(lo.value, lo.low, lo.high),
             )
             text += (
                 "the intervals do not overlap."

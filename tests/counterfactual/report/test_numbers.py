@@ -70,3 +70,12 @@ def test_p_values_and_ticks():
 def test_p_value_bounds():
     assert pval(0.002, bound=True) == "≤0.00200" and pval(0.002, bound=False) == "0.00200"
     assert pval(0.002, bound=None) == "0.00200"
+
+
+def test_ratio_estimate_names_an_unbounded_interval():
+    from counterfactual.report.headline import ratio_estimate
+    from counterfactual.report.numbers import estimate
+
+    assert ratio_estimate(0.00605, 1.46e-22, 2.51e17) == "0.00605, interval unbounded"
+    assert ratio_estimate(0.29, 0.104, 0.809) == estimate(0.29, 0.104, 0.809)
+    assert ratio_estimate(1.5, -0.2, 3.0) == estimate(1.5, -0.2, 3.0)  # a raw sensitivity
