@@ -30,9 +30,11 @@ import numpy as np
 from counterfactual.errors import UserError
 from counterfactual.foundation.files import atomic_write, write_text
 from counterfactual.interventions.directions import (
+    CLASSIFIER_DOC,
     Direction,
     LearnSettings,
     condition_direction,
+    describe_or_none,
     fit_boundary,
     load_direction,
     save_direction,
@@ -112,11 +114,13 @@ def sample_bank(
     scorers = {name: load_scorer(name) for name in attributes}
     meta_path = out / "samples.json"
     meta = json.loads(meta_path.read_text())
-    meta["scorers"] = {name: _describe(s) for name, s in scorers.items()}  # weight hashes
+    meta["scorers"] = {name: describe_or_none(s) for name, s in scorers.items()}  # weight hashes
     write_text(meta_path, json.dumps(meta, indent=2, default=str), sync=False)
     if not todo:
         return 0
-    bar = _bar(len(todo), progress, f"bank {generator.spec}")
+    from generators.base import progress_bar
+
+    bar = progress_bar(sum(wanted[s] for s in todo), progress, f"bank {generator.spec}")
     for first in todo:
         count = wanted[first]
         seeds = list(range(first, first + count))
@@ -139,7 +143,7 @@ def sample_bank(
             if stale != path:
                 stale.unlink()
         if bar is not None:
-            bar.update(1)
+            bar.update(count)
     if bar is not None:
         bar.close()
     return len(todo)
@@ -280,8 +284,6 @@ def _fit_one(
     )
     settings.check()
     normal, offset, stats = fit_boundary(samples.codes, samples.scores[name], settings)
-    from counterfactual.interventions.directions import CLASSIFIER_DOC
-
     scorers = samples.meta.get("scorers", {})
     provenance = {
         "source": "direction bank (InterFaceGAN-style linear boundary)",
@@ -322,27 +324,6 @@ def shipped_direction(generator: Any, attribute: str) -> Direction | None:
         )
     direction.provenance["path"] = str(bank / f"{attribute}.npy")
     return direction
-
-
-def bank_attributes(generator: Any) -> list[str]:
-    """Attributes of the generator's shipped bank (empty without one)."""
-    bank = shipped_bank_dir(generator)
-    if bank is None:
-        return []
-    return list(json.loads((bank / "bank.json").read_text())["attributes"])
-
-
-def _describe(obj: Any) -> Any:
-    describe = getattr(obj, "describe", None)
-    return describe() if callable(describe) else None
-
-
-def _bar(total: int, progress: bool, desc: str) -> Any:
-    if not progress:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, unit="chunk")
 
 
 def parse_conditions(items: Iterable[str]) -> dict[str, list[str]]:

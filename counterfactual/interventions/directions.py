@@ -420,7 +420,7 @@ def learn_direction(
         "source": "learned (InterFaceGAN-style linear boundary)",
         "generator": generator.describe(),
         "scorer": scorer_name(scorer),
-        "scorer_description": _describe(scorer),
+        "scorer_description": describe_or_none(scorer),
         "n_samples": settings.n_samples,
         "seed_start": settings.seed_start,
         "seeds": f"{settings.seed_start}..{settings.seed_start + settings.n_samples - 1}",
@@ -433,7 +433,8 @@ def learn_direction(
     return Direction(normal, settings.space, provenance)
 
 
-def _describe(obj: Any) -> Any:
+def describe_or_none(obj: Any) -> Any:
+    """`obj.describe()` when it has one (scorers, generators), else None."""
     describe = getattr(obj, "describe", None)
     return describe() if callable(describe) else None
 
