@@ -25,6 +25,8 @@ def _two(value: Any) -> str:
 
 
 def _title_case(text: str) -> str:
+    """'hair_length' -> 'Hair length': a heading word, not an identifier."""
+    text = text.replace("_", " ")
     return text[:1].upper() + text[1:]
 
 
