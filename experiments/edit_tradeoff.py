@@ -12,6 +12,10 @@ which is near 0 for a rare attribute absent from the base faces):
     python experiments/edit_tradeoff.py --bank generators/mobilestylegan/directions \\
         --strengths 1 2 3 --faces 12 --out runs/edit_tradeoff.csv
 
+With `--level`, each strength is a level edit's `level_sd` instead: every face is moved up to
+that many SD above the bank samples' mean projection and no further (faces already there
+are unchanged), as `params = { level_sd = ... }` does in a sweep.
+
 Prints a Markdown table (the README's trade-off table) and writes the CSV.
 """
 
@@ -43,6 +47,9 @@ def main() -> int:
     ap.add_argument("--attributes", nargs="+", default=None)
     ap.add_argument("--strengths", nargs="+", type=float, default=[1.0, 2.0, 3.0])
     ap.add_argument("--faces", type=int, default=12)
+    ap.add_argument(
+        "--level", action="store_true", help="strengths are level edits' level_sd (per face)"
+    )
     ap.add_argument("--seed-start", type=int, default=1_000_000)
     ap.add_argument("--out", default="runs/edit_tradeoff.csv")
     ap.add_argument(
@@ -72,8 +79,18 @@ def main() -> int:
         d = load_direction(bank / f"{attr}.npy", generator=gen)
         unit = float(d.provenance["projection_sd"])
         n = torch.as_tensor(d.vector, dtype=w.dtype)
+        if args.level:
+            from counterfactual.interventions.latent import level_alphas, projection_centre
+
+            first = int(str(d.provenance["seeds"]).split("..")[0])
+            centre = projection_centre(gen, d.vector, "w", first)
         for s in args.strengths:
-            twins = gen.images(w + s * unit * n, space="w", progress=True)
+            if args.level:
+                steps = level_alphas(w.double().numpy(), d.vector, centre + s * unit)
+                step = torch.as_tensor(steps, dtype=w.dtype)[:, None]
+            else:
+                step = torch.as_tensor(s * unit, dtype=w.dtype)
+            twins = gen.images(w + step * n, space="w", progress=True)
             shifts = {
                 name: float(np.nanmean(score_images(sc, twins) - base_scores[name])) / sd[name]
                 for name, sc in scorers.items()
@@ -84,7 +101,8 @@ def main() -> int:
                 {
                     "attribute": attr,
                     "strength_sd": s,
-                    "alpha": s * unit,
+                    "mode": "level" if args.level else "step",
+                    "alpha": float(step.mean()),
                     "target_shift_sd": shifts[attr],
                     "max_leakage_sd": abs(others[worst]),
                     "leakage_scorer": worst,

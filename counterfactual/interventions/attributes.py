@@ -5,8 +5,11 @@ Each edit is w' = w + alpha * n. The direction n comes from a file (InterFaceGAN
 or one of ours), from the generator's shipped direction bank (`bank.shipped_direction`; the
 default where one exists, ``relearn = true`` learns afresh), or is learned from an attribute
 scorer (see `directions.learn_direction`), optionally conditioned on other attributes' directions. alpha is given, or calibrated so
-that the target scorer moves by a requested `shift` on a calibration batch; without
-either, alpha = DEFAULT_ALPHA (InterFaceGAN's usual edit strength for a unit normal).
+that the target scorer moves by a requested `shift` on a calibration batch, or is
+`strength_sd` SD of the learning samples' projections; without any, alpha = DEFAULT_ALPHA
+(InterFaceGAN's usual edit strength for a unit normal). A level edit (`level_sd`) instead
+moves each face only as far as needed: up to `level_sd` SD above the learning samples' mean
+projection, faces already there unchanged (do(attribute >= level) rather than a fixed step).
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from counterfactual.errors import UserError
 from counterfactual.foundation.files import write_text
@@ -38,6 +43,9 @@ from counterfactual.interventions.directions import (
 from counterfactual.interventions.latent import (
     check_layers,
     edited_images,
+    latent_codes,
+    level_alphas,
+    projection_centre,
     resolve_space,
     space_dim,
 )
@@ -101,6 +109,7 @@ class LatentEdit(Intervention):
         labelling: dict[str, Any] | None = None,
         relearn: bool = False,
         strength_sd: float | None = None,
+        level_sd: float | None = None,
         calibration_n: int = 64,
         calibration_tolerance: float | None = None,
         scorer_options: dict[str, Any] | None = None,
@@ -109,9 +118,10 @@ class LatentEdit(Intervention):
             raise ValueError(
                 f"intervention {name!r} needs a direction file or a scorer to learn one"
             )
-        if sum(x is not None for x in (alpha, shift, strength_sd)) > 1:
+        if sum(x is not None for x in (alpha, shift, strength_sd, level_sd)) > 1:
             raise ValueError(
-                f"intervention {name!r}: give one of alpha, shift and strength_sd, not several"
+                f"intervention {name!r}: give one of alpha, shift, strength_sd and level_sd, "
+                "not several"
             )
         if shift is not None and scorer is None:
             raise ValueError(
@@ -147,6 +157,8 @@ class LatentEdit(Intervention):
         self.condition_on = list(condition_on)
         self.relearn = bool(relearn)
         self.strength_sd = None if strength_sd is None else float(strength_sd)
+        self.level_sd = None if level_sd is None else float(level_sd)
+        self.level_centre: float | None = None  # mean projection of the learning samples
         self.calibration_n = int(calibration_n)
         self.calibration_tolerance = calibration_tolerance
         self.direction: Direction | None = None
@@ -161,6 +173,8 @@ class LatentEdit(Intervention):
             return self.calibration.alpha
         if self.strength_sd is not None:
             return self.strength_sd * self._projection_sd()
+        if self.level_sd is not None:  # the step that takes the mean face to the level
+            return self.level_sd * self._projection_sd()
         return DEFAULT_ALPHA if self.alpha_request is None else float(self.alpha_request)
 
     def _projection_sd(self) -> float:
@@ -274,7 +288,28 @@ class LatentEdit(Intervention):
         self.direction, self.calibration = direction, None
         if self.shift is not None:
             self.calibration = self._calibrate(generator, workdir, batch_size)
+        if self.level_sd is not None:
+            self._projection_sd()  # fails early without the samples' SD
+            self.level_centre = projection_centre(
+                generator, direction.vector, direction.space, self._population_seed_start()
+            )
         self._generator_key = gen_key
+
+    def _population_seed_start(self) -> int:
+        """First seed of the samples the direction was learned from (its provenance), else the
+        learning settings' default: their mean projection is a level edit's zero."""
+        assert self.direction is not None
+        prov = self.direction.provenance
+        if isinstance(prov.get("seed_start"), int):
+            return int(prov["seed_start"])
+        first = str(prov.get("seeds", "")).split("..", 1)[0]
+        return int(first) if first.isdigit() else int(self.settings["seed_start"])
+
+    def level(self) -> float:
+        """A level edit's target projection: mean projection + level_sd x projection SD."""
+        if self.level_sd is None or self.level_centre is None:
+            raise RuntimeError(f"{self.name}: not a prepared level edit")
+        return self.level_centre + self.level_sd * self._projection_sd()
 
     def _calibrate(self, generator: Any, workdir: Path, batch_size: int) -> Calibration:
         assert self.direction is not None
@@ -335,11 +370,15 @@ class LatentEdit(Intervention):
                 "(with this generator)"
             )
         z = generator.latents(list(seeds))
+        alpha: float | np.ndarray = self.alpha
+        if self.level_sd is not None:  # per face: up to the level, no further
+            codes = latent_codes(generator, z, self.direction.space)
+            alpha = level_alphas(codes, self.direction.vector, self.level())
         return edited_images(
             generator,
             z,
             self.direction.vector,
-            self.alpha,
+            alpha,
             self.direction.space,
             self.layers,
             batch_size=batch_size,
@@ -354,18 +393,25 @@ class LatentEdit(Intervention):
             "space": self.direction.space if self.direction else self.space_request,
             "layers": list(self.layers) if self.layers else None,
             "alpha": (
-                None if self.strength_sd is not None and self.direction is None else self.alpha
+                None
+                if (self.strength_sd is not None or self.level_sd is not None)
+                and self.direction is None
+                else self.alpha
             ),
             "alpha_source": (
                 "calibrated"
                 if self.calibration
                 else "strength_sd x projection SD"
                 if self.strength_sd is not None
+                else "per face up to the level; alpha here takes the mean face there"
+                if self.level_sd is not None
                 else "default"
                 if self.alpha_request is None
                 else "given"
             ),
             "strength_sd": self.strength_sd,
+            "level_sd": self.level_sd,
+            "level_centre": self.level_centre,
             "requested_shift": self.shift,
             "target_scorer": self.target_scorer,
             "scorer_options": self.scorer_options or None,

@@ -171,3 +171,43 @@ def pca_directions(
     # Sign convention: the largest-magnitude entry of each component is positive.
     signs = np.sign(comps[np.arange(n_components), np.abs(comps).argmax(axis=1)])
     return comps * signs[:, None], var
+
+
+LEVEL_CENTRE_SAMPLES = 2000  # latents whose mean projection is a level edit's zero
+
+
+def latent_codes(generator: Any, z: torch.Tensor, space: str) -> np.ndarray:
+    """float64 [N, dim] codes of z in `space` ("z", or "w"/"w+": the mapped w at psi = 1)."""
+    import torch
+
+    if space == "z":
+        return z.double().cpu().numpy()
+    with torch.no_grad():
+        ws = generator.mapping(z, truncation_psi=1.0)
+    return (ws[:, 0] if ws.ndim == 3 else ws).double().cpu().numpy()
+
+
+def projection_centre(
+    generator: Any,
+    direction: np.ndarray,
+    space: str,
+    seed_start: int,
+    n: int = LEVEL_CENTRE_SAMPLES,
+    batch_size: int = 256,
+) -> float:
+    """Mean projection on `direction` of the codes of seeds seed_start..seed_start+n-1 (the
+    population a direction was learned from): the zero of a level edit's scale."""
+    normal = np.asarray(direction, dtype=np.float64).reshape(-1)
+    total = 0.0
+    for s in range(0, n, batch_size):
+        z = generator.latents(range(seed_start + s, seed_start + min(n, s + batch_size)))
+        total += float((latent_codes(generator, z, space) @ normal).sum())
+    return total / n
+
+
+def level_alphas(codes: np.ndarray, direction: np.ndarray, level: float) -> np.ndarray:
+    """Per-face steps that raise each code's projection on the unit `direction` to at least
+    `level` (0 for faces already there): w' = w + max(0, level - n.w) n, float64."""
+    normal = np.asarray(direction, dtype=np.float64).reshape(-1)
+    projection = np.asarray(codes, dtype=np.float64) @ normal
+    return np.maximum(0.0, level - projection)

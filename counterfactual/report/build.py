@@ -50,7 +50,7 @@ from counterfactual.report import figures, numbers
 from counterfactual.report.attention import attention_section
 from counterfactual.report.claims import claims_section
 from counterfactual.report.downloads import Downloads
-from counterfactual.report.edits import describe_edit
+from counterfactual.report.edits import conditioning_view, describe_edit
 from counterfactual.report.explained import explained_section
 from counterfactual.report.headline import headline, rank_headline
 from counterfactual.report.images import ImageBank
@@ -313,6 +313,7 @@ def _attribute(page: Page, key: str, derived: SweepTables, reference: str | None
         "seeds": ", ".join(str(s) for s in seeds),
         "verification": _verification(run.verification.get(key), is_reference),
         "direction": direction_quality(key, prepared),
+        "conditioning": conditioning_view(prepared),
         "dose_plot": None,
         "effects": [],
         "effect_columns": [],

@@ -48,11 +48,15 @@ def _latent(key: str, d: Mapping[str, Any]) -> tuple[str, str]:
     else:
         source = "a learned linear boundary (InterFaceGAN-style SVM on scorer labels)"
     alpha = d.get("alpha")
-    strength = (
-        f"strength α = {_param(alpha)} ({d.get('alpha_source', 'given')})"
-        if alpha is not None
-        else "calibrated strength"
-    )
+    if d.get("level_sd") is not None:
+        strength = (
+            f"each face moved up to {_param(d['level_sd'])} SD above the learning samples' mean "
+            "projection and no further (faces already there are unchanged)"
+        )
+    elif alpha is not None:
+        strength = f"strength α = {_param(alpha)} ({d.get('alpha_source', 'given')})"
+    else:
+        strength = "calibrated strength"
     layers = f", layers {d['layers']}" if d.get("layers") else ""
     return (
         f"{_title_case(str(target))} edit ({'bank' if from_bank else 'learned'} latent direction)",
@@ -118,3 +122,36 @@ def describe_edit(
         return fn(key, d)
     extra = f" with {json.dumps(dict(params))}" if params else ""
     return (f"{_title_case(key)} edit", f"Intervention {d.get('name', key)}{extra}.")
+
+
+def _clean(value: Any) -> Any:
+    """Round-off of an exact zero (orthogonalisation leaves ~1e-17) shown as 0."""
+    return 0.0 if isinstance(value, float) and abs(value) < 1e-9 else value
+
+
+def conditioning_view(prepared: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """A conditioned latent edit's linear leakage before and after conditioning, for the report.
+
+    From the prepared description's "conditioning" summary: per conditioning attribute the
+    shift of its boundary's linear score at the edit's strength, in SD of that score over the
+    learning samples, had the step followed the raw direction ("raw") and along the conditioned
+    one ("conditioned", 0 by construction); and the target's own linear shift both ways. None
+    for an edit that is not conditioned."""
+    summary = (prepared or {}).get("conditioning")
+    if not summary:
+        return None
+    rows = [
+        {
+            "scorer": name,
+            "raw": _clean(rec.get("leakage_sd_raw")),
+            "conditioned": _clean(rec.get("leakage_sd_conditioned")),
+            "cosine_raw": _clean(rec.get("cosine_raw")),
+        }
+        for name, rec in (summary.get("others") or {}).items()
+    ]
+    return {
+        "cosine_with_raw": summary.get("cosine_with_raw"),
+        "target_raw": summary.get("target_shift_sd_raw"),
+        "target_conditioned": summary.get("target_shift_sd_conditioned"),
+        "rows": rows,
+    }

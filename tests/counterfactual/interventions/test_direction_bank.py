@@ -175,5 +175,49 @@ def test_strength_sd_scales_alpha_by_the_projection_sd(tmp_path, toy_scorers):
     sd = float((samples.codes @ edit.direction.vector).std(ddof=1))  # of the final direction
     assert edit.alpha == pytest.approx(2.0 * sd, rel=1e-12)
     assert edit.describe()["alpha_source"] == "strength_sd x projection SD"
-    with pytest.raises(ValueError, match="one of alpha, shift and strength_sd"):
+    with pytest.raises(ValueError, match="one of alpha, shift, strength_sd and level_sd"):
         LatentEdit("red", scorer="toy_red", strength_sd=2.0, alpha=1.0)
+
+
+def test_level_edit_raises_each_face_to_the_level_and_no_further(tmp_path, toy_scorers):
+    """do(attribute >= level): a face below the level moves exactly onto it, a face above it is
+    untouched (its twin is its own image), per face whatever the batch."""
+    import torch
+
+    from counterfactual.interventions.attributes import LatentEdit
+    from counterfactual.interventions.latent import level_alphas
+
+    gen = ToyGAN(z_dim=8, w_dim=6, num_ws=2)
+    bank = tmp_path / "bank"
+    sample_bank(gen, ["toy_red"], bank, n_samples=200, chunk=100, progress=False)
+    fit_bank(bank)
+    gen.direction_bank = bank
+    edit = LatentEdit("red", scorer="toy_red", level_sd=0.5)
+    edit.prepare(gen, tmp_path / "work")
+    n = edit.direction.vector
+    population = gen.mapping(gen.latents(range(2_000_000_000, 2_000_002_000)))[:, 0]
+    centre = float((population.double().numpy() @ n).mean())  # the learning seeds' mean
+    assert edit.level_centre == pytest.approx(centre, rel=1e-9, abs=1e-9)
+    sd = float(edit.direction.provenance["projection_sd"])
+    assert edit.level() == pytest.approx(centre + 0.5 * sd, rel=1e-12)
+
+    seeds = list(range(40))
+    w = gen.mapping(gen.latents(seeds))[:, 0].double().numpy()
+    projection = w @ n
+    assert (projection < edit.level()).any() and (projection >= edit.level()).any()
+    alphas = level_alphas(w, n, edit.level())
+    np.testing.assert_allclose(
+        (w + alphas[:, None] * n) @ n, np.maximum(projection, edit.level()), atol=1e-12
+    )
+    base = gen.images(gen.latents(seeds), space="z")
+    twins = edit.counterfactual(gen, seeds, base)
+    above = projection >= edit.level()
+    assert torch.equal(twins[above], base[above])  # already there: unchanged
+    assert not torch.equal(twins[~above], base[~above])
+    one_by_one = torch.cat([edit.counterfactual(gen, [s], base[i : i + 1]) for i, s in enumerate(seeds)])
+    assert torch.equal(one_by_one, twins)  # per face, not per batch
+    described = edit.describe()
+    assert described["level_sd"] == 0.5 and described["level_centre"] == edit.level_centre
+    assert described["alpha"] == pytest.approx(0.5 * sd)
+    with pytest.raises(ValueError, match="level_sd"):
+        LatentEdit("red", scorer="toy_red", level_sd=1.0, strength_sd=1.0)

@@ -19,3 +19,37 @@ def test_region_titles_and_unknown_kinds() -> None:
         "Whole image blurred"
     )
     assert describe_edit("skin_tone", None)[0] == "Skin tone edit"
+
+
+def test_conditioning_view_reads_the_prepared_summary() -> None:
+    from counterfactual.report.edits import conditioning_view
+
+    assert conditioning_view({"kind": "latent_direction"}) is None
+    view = conditioning_view(
+        {
+            "conditioning": {
+                "alpha": 2.0,
+                "cosine_with_raw": 0.8,
+                "others": {
+                    "gender": {
+                        "cosine_raw": -0.6,
+                        "cosine_conditioned": 1e-17,
+                        "leakage_sd_raw": -1.02,
+                        "leakage_sd_conditioned": 2e-17,
+                    }
+                },
+                "target_shift_sd_raw": 1.9,
+                "target_shift_sd_conditioned": 1.5,
+            }
+        }
+    )
+    assert view is not None
+    assert view["rows"] == [
+        {"scorer": "gender", "raw": -1.02, "conditioned": 0.0, "cosine_raw": -0.6}
+    ]
+    assert (view["target_raw"], view["target_conditioned"]) == (1.9, 1.5)
+
+
+def test_level_edit_sentence_says_faces_move_only_up_to_the_level() -> None:
+    _, sentence = describe_edit("gender", {"kind": "latent_direction", "level_sd": 1.5, "alpha": 2.0})
+    assert "up to 1.5 SD" in sentence and "unchanged" in sentence
