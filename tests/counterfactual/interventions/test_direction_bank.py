@@ -214,7 +214,9 @@ def test_level_edit_raises_each_face_to_the_level_and_no_further(tmp_path, toy_s
     above = projection >= edit.level()
     assert torch.equal(twins[above], base[above])  # already there: unchanged
     assert not torch.equal(twins[~above], base[~above])
-    one_by_one = torch.cat([edit.counterfactual(gen, [s], base[i : i + 1]) for i, s in enumerate(seeds)])
+    one_by_one = torch.cat(
+        [edit.counterfactual(gen, [s], base[i : i + 1]) for i, s in enumerate(seeds)]
+    )
     assert torch.equal(one_by_one, twins)  # per face, not per batch
     described = edit.describe()
     assert described["level_sd"] == 0.5 and described["level_centre"] == edit.level_centre

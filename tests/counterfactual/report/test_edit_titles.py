@@ -51,5 +51,7 @@ def test_conditioning_view_reads_the_prepared_summary() -> None:
 
 
 def test_level_edit_sentence_says_faces_move_only_up_to_the_level() -> None:
-    _, sentence = describe_edit("gender", {"kind": "latent_direction", "level_sd": 1.5, "alpha": 2.0})
+    _, sentence = describe_edit(
+        "gender", {"kind": "latent_direction", "level_sd": 1.5, "alpha": 2.0}
+    )
     assert "up to 1.5 SD" in sentence and "unchanged" in sentence
