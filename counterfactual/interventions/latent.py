@@ -101,13 +101,14 @@ def edited_images(
     generator: Any,
     z: torch.Tensor,
     direction: torch.Tensor | np.ndarray,
-    alpha: float | torch.Tensor,
+    alpha: float | np.ndarray | torch.Tensor,
     space: str,
     layers: tuple[int, int] | None = None,
     batch_size: int = 16,
     progress: bool = False,
 ) -> torch.Tensor:
-    """uint8 NCHW images of z edited by alpha * direction in `space` (psi = 1, like the bases)."""
+    """uint8 NCHW images of z edited by alpha * direction in `space` (psi = 1, like the bases);
+    alpha is one number or one per face."""
     import torch
 
     a = torch.as_tensor(alpha, dtype=torch.float32)
