@@ -80,13 +80,16 @@ def main() -> int:
         unit = float(d.provenance["projection_sd"])
         n = torch.as_tensor(d.vector, dtype=w.dtype)
         if args.level:
-            from counterfactual.interventions.latent import level_alphas, projection_centre
+            from counterfactual.interventions.latent import level_alphas, population_projections
 
             first = int(str(d.provenance["seeds"]).split("..")[0])
-            centre = projection_centre(gen, d.vector, "w", first)
+            population = population_projections(
+                gen, d.vector, "w", first, int(d.provenance["n_samples"])
+            )
+            centre, spread = float(population.mean()), float(population.std(ddof=1))
         for s in args.strengths:
             if args.level:
-                steps = level_alphas(w.double().numpy(), d.vector, centre + s * unit)
+                steps = level_alphas(w.double().numpy(), d.vector, centre + s * spread)
                 step = torch.as_tensor(steps, dtype=w.dtype)[:, None]
             else:
                 step = torch.as_tensor(s * unit, dtype=w.dtype)

@@ -45,7 +45,8 @@ from counterfactual.interventions.latent import (
     edited_images,
     latent_codes,
     level_alphas,
-    projection_centre,
+    level_steps,
+    population_projections,
     resolve_space,
     space_dim,
 )
@@ -159,6 +160,8 @@ class LatentEdit(Intervention):
         self.strength_sd = None if strength_sd is None else float(strength_sd)
         self.level_sd = None if level_sd is None else float(level_sd)
         self.level_centre: float | None = None  # mean projection of the learning samples
+        self.level_scale: float | None = None  # SD of those projections
+        self.level_mean_step: float | None = None  # mean step over the learning samples
         self.calibration_n = int(calibration_n)
         self.calibration_tolerance = calibration_tolerance
         self.direction: Direction | None = None
@@ -173,8 +176,10 @@ class LatentEdit(Intervention):
             return self.calibration.alpha
         if self.strength_sd is not None:
             return self.strength_sd * self._projection_sd()
-        if self.level_sd is not None:  # the step that takes the mean face to the level
-            return self.level_sd * self._projection_sd()
+        if self.level_sd is not None:  # the mean step over the learning samples
+            if self.level_mean_step is None:
+                raise RuntimeError(f"{self.name}: prepare() first (level_sd needs the direction)")
+            return self.level_mean_step
         return DEFAULT_ALPHA if self.alpha_request is None else float(self.alpha_request)
 
     def _projection_sd(self) -> float:
@@ -273,7 +278,9 @@ class LatentEdit(Intervention):
                     others.append(
                         self._learned(generator, cond, space, workdir, batch_size, progress)
                     )
-            direction = condition_direction(direction, others)
+            if others:
+                direction = condition_direction(direction, others)
+                self._rescale(generator, direction)
         resolve_space(generator, direction.space)
         if direction.dim != space_dim(generator, direction.space):
             raise ValueError(
@@ -289,27 +296,38 @@ class LatentEdit(Intervention):
         if self.shift is not None:
             self.calibration = self._calibrate(generator, workdir, batch_size)
         if self.level_sd is not None:
-            self._projection_sd()  # fails early without the samples' SD
-            self.level_centre = projection_centre(
-                generator, direction.vector, direction.space, self._population_seed_start()
-            )
+            projection = self._population(generator, direction)
+            self.level_centre = float(projection.mean())
+            self.level_scale = float(projection.std(ddof=1))
+            self.level_mean_step = float(level_steps(projection, self.level()).mean())
         self._generator_key = gen_key
 
-    def _population_seed_start(self) -> int:
-        """First seed of the samples the direction was learned from (its provenance), else the
-        learning settings' default: their mean projection is a level edit's zero."""
-        assert self.direction is not None
-        prov = self.direction.provenance
-        if isinstance(prov.get("seed_start"), int):
-            return int(prov["seed_start"])
-        first = str(prov.get("seeds", "")).split("..", 1)[0]
-        return int(first) if first.isdigit() else int(self.settings["seed_start"])
+    def _population(self, generator: Any, direction: Direction) -> np.ndarray:
+        """Projections on `direction` of the samples it was learned from (seeds and count from
+        its provenance; else the learning settings'): strength_sd's and level_sd's scale."""
+        prov = direction.provenance
+        start = prov.get("seed_start")
+        if not isinstance(start, int):
+            first = str(prov.get("seeds", "")).split("..", 1)[0]
+            start = int(first) if first.isdigit() else int(self.settings["seed_start"])
+        n = prov.get("n_samples")
+        n = int(n) if isinstance(n, int) and n > 1 else int(self.settings["n_samples"])
+        return population_projections(generator, direction.vector, direction.space, start, n)
+
+    def _rescale(self, generator: Any, direction: Direction) -> None:
+        """After conditioning: the SD of the samples' projections on the final direction (the
+        raw direction's is kept as projection_sd_raw), as the direction bank records it."""
+        prov = direction.provenance
+        if "projection_sd" in prov:
+            prov["projection_sd_raw"] = prov["projection_sd"]
+        prov["projection_sd"] = float(self._population(generator, direction).std(ddof=1))
 
     def level(self) -> float:
-        """A level edit's target projection: mean projection + level_sd x projection SD."""
-        if self.level_sd is None or self.level_centre is None:
+        """A level edit's target projection: the learning samples' mean projection + level_sd
+        x the SD of their projections."""
+        if self.level_sd is None or self.level_centre is None or self.level_scale is None:
             raise RuntimeError(f"{self.name}: not a prepared level edit")
-        return self.level_centre + self.level_sd * self._projection_sd()
+        return self.level_centre + self.level_sd * self.level_scale
 
     def _calibrate(self, generator: Any, workdir: Path, batch_size: int) -> Calibration:
         assert self.direction is not None
@@ -403,21 +421,26 @@ class LatentEdit(Intervention):
                 if self.calibration
                 else "strength_sd x projection SD"
                 if self.strength_sd is not None
-                else "per face up to the level; alpha here takes the mean face there"
+                else "per face up to the level; alpha here is the mean step over the learning samples"
                 if self.level_sd is not None
                 else "default"
                 if self.alpha_request is None
                 else "given"
             ),
             "strength_sd": self.strength_sd,
-            "level_sd": self.level_sd,
-            "level_centre": self.level_centre,
             "requested_shift": self.shift,
             "target_scorer": self.target_scorer,
             "scorer_options": self.scorer_options or None,
             "direction_file": self.direction_path,
             "prepared": self.direction is not None,
         }
+        if self.level_sd is not None:  # only then: other edits' descriptions stay as they were
+            d.update(
+                level_sd=self.level_sd,
+                level_centre=self.level_centre,
+                level_scale=self.level_scale,
+                level_mean_step=self.level_mean_step,
+            )
         if self.direction_path is None:
             d["learn_settings"] = {**self.settings, "labelling": self.labelling}
             d["condition_on"] = self.condition_on

@@ -174,9 +174,6 @@ def pca_directions(
     return comps * signs[:, None], var
 
 
-LEVEL_CENTRE_SAMPLES = 2000  # latents whose mean projection is a level edit's zero
-
-
 def latent_codes(generator: Any, z: torch.Tensor, space: str) -> np.ndarray:
     """float64 [N, dim] codes of z in `space` ("z", or "w"/"w+": the mapped w at psi = 1)."""
     import torch
@@ -188,27 +185,31 @@ def latent_codes(generator: Any, z: torch.Tensor, space: str) -> np.ndarray:
     return (ws[:, 0] if ws.ndim == 3 else ws).double().cpu().numpy()
 
 
-def projection_centre(
+def population_projections(
     generator: Any,
     direction: np.ndarray,
     space: str,
     seed_start: int,
-    n: int = LEVEL_CENTRE_SAMPLES,
+    n: int,
     batch_size: int = 256,
-) -> float:
-    """Mean projection on `direction` of the codes of seeds seed_start..seed_start+n-1 (the
-    population a direction was learned from): the zero of a level edit's scale."""
+) -> np.ndarray:
+    """float64 projections on the unit `direction` of the codes of seeds seed_start..+n-1 (the
+    population a direction was learned from): the scale of strength_sd and level_sd."""
     normal = np.asarray(direction, dtype=np.float64).reshape(-1)
-    total = 0.0
+    out = []
     for s in range(0, n, batch_size):
         z = generator.latents(range(seed_start + s, seed_start + min(n, s + batch_size)))
-        total += float((latent_codes(generator, z, space) @ normal).sum())
-    return total / n
+        out.append(latent_codes(generator, z, space) @ normal)
+    return np.concatenate(out) if out else np.zeros(0)
+
+
+def level_steps(projection: np.ndarray, level: float) -> np.ndarray:
+    """Per-face steps that raise each projection to at least `level` (0 where it is already
+    there): max(0, level - projection), float64."""
+    return np.maximum(0.0, float(level) - np.asarray(projection, dtype=np.float64))
 
 
 def level_alphas(codes: np.ndarray, direction: np.ndarray, level: float) -> np.ndarray:
-    """Per-face steps that raise each code's projection on the unit `direction` to at least
-    `level` (0 for faces already there): w' = w + max(0, level - n.w) n, float64."""
+    """`level_steps` of codes [N, dim] on the unit `direction`: w' = w + max(0, level - n.w) n."""
     normal = np.asarray(direction, dtype=np.float64).reshape(-1)
-    projection = np.asarray(codes, dtype=np.float64) @ normal
-    return np.maximum(0.0, level - projection)
+    return level_steps(np.asarray(codes, dtype=np.float64) @ normal, level)

@@ -195,11 +195,16 @@ def test_level_edit_raises_each_face_to_the_level_and_no_further(tmp_path, toy_s
     edit = LatentEdit("red", scorer="toy_red", level_sd=0.5)
     edit.prepare(gen, tmp_path / "work")
     n = edit.direction.vector
-    population = gen.mapping(gen.latents(range(2_000_000_000, 2_000_002_000)))[:, 0]
-    centre = float((population.double().numpy() @ n).mean())  # the learning seeds' mean
-    assert edit.level_centre == pytest.approx(centre, rel=1e-9, abs=1e-9)
-    sd = float(edit.direction.provenance["projection_sd"])
-    assert edit.level() == pytest.approx(centre + 0.5 * sd, rel=1e-12)
+    population = gen.mapping(gen.latents(range(2_000_000_000, 2_000_000_200)))[:, 0]
+    projection = population.double().numpy() @ n  # the bank's 200 learning samples
+    assert edit.level_centre == pytest.approx(projection.mean(), rel=1e-9, abs=1e-9)
+    sd = float(projection.std(ddof=1))
+    assert edit.level_scale == pytest.approx(sd, rel=1e-9)
+    assert sd == pytest.approx(edit.direction.provenance["projection_sd"], rel=1e-6)
+    assert edit.level() == pytest.approx(projection.mean() + 0.5 * sd, rel=1e-9)
+    # alpha: the mean step over the learning samples (0 for those above the level)
+    steps = np.maximum(0.0, edit.level() - projection)
+    assert edit.alpha == pytest.approx(steps.mean(), rel=1e-9)
 
     seeds = list(range(40))
     w = gen.mapping(gen.latents(seeds))[:, 0].double().numpy()
@@ -220,6 +225,30 @@ def test_level_edit_raises_each_face_to_the_level_and_no_further(tmp_path, toy_s
     assert torch.equal(one_by_one, twins)  # per face, not per batch
     described = edit.describe()
     assert described["level_sd"] == 0.5 and described["level_centre"] == edit.level_centre
-    assert described["alpha"] == pytest.approx(0.5 * sd)
+    assert described["alpha"] == pytest.approx(steps.mean())
+    assert "level_sd" not in LatentEdit("red", scorer="toy_red", alpha=1.0).describe()
     with pytest.raises(ValueError, match="level_sd"):
         LatentEdit("red", scorer="toy_red", level_sd=1.0, strength_sd=1.0)
+
+
+def test_conditioned_edit_rescales_strength_sd_to_the_final_direction(tmp_path, toy_scorers):
+    """Conditioning at prepare time: strength_sd's unit is the SD of the samples' projections
+    on the conditioned direction, not the raw one's (kept as projection_sd_raw)."""
+    from counterfactual.interventions.attributes import LatentEdit
+
+    gen = ToyGAN(z_dim=8, w_dim=6, num_ws=2)
+    edit = LatentEdit(
+        "red",
+        scorer="toy_red",
+        strength_sd=1.0,
+        condition_on=["toy_count"],
+        n_samples=300,
+        relearn=True,
+    )
+    edit.prepare(gen, tmp_path / "work")
+    prov = edit.direction.provenance
+    codes = gen.mapping(gen.latents(range(2_000_000_000, 2_000_000_300)))[:, 0].double().numpy()
+    final_sd = float((codes @ edit.direction.vector).std(ddof=1))
+    assert prov["projection_sd"] == pytest.approx(final_sd, rel=1e-9)
+    assert prov["projection_sd_raw"] != pytest.approx(final_sd, rel=1e-3)
+    assert edit.alpha == pytest.approx(final_sd, rel=1e-9)
