@@ -86,6 +86,7 @@ td.over { background: #fde2d3 !important; } td.under { background: #d6ebf7 !impo
 td.lead { background: #dcfce7 !important; }
 .two { display: flex; gap: 8px 28px; flex-wrap: wrap; align-items: flex-start; }
 .two > div { flex: 1 1 420px; min-width: 0; max-width: 100%; }
+.two > div.wide { flex-basis: 100%; }  /* a wide table on its own row, the rest below */
 pre { background: #f8fafc; border: 1px solid var(--line); padding: 10px; font-size: 12px;
       overflow-x: auto; max-height: 480px; white-space: pre-wrap; overflow-wrap: anywhere; }
 .muted { color: var(--muted); }
@@ -226,7 +227,7 @@ Claims are data: counterfactual/analysis/claims.toml, plus your own files (<code
 <div class="box {{ 'flag' if v.status == 'flagged' else ('ref' if v.status == 'reference distortion' else 'note') }}">{{ v.note }}</div>
 {% if at.direction %}<p>Direction quality: held-out balanced accuracy <b>{{ at.direction.held_out_balanced_accuracy|num }}</b>, AUC {{ at.direction.held_out_auc|num }} (n = {{ at.direction.n_held_out }}; training {{ at.direction.train_balanced_accuracy|num }}, n = {{ at.direction.n_train }}) of the linear boundary on {{ at.direction.scorer }} labels ({{ at.direction.rule }} rule){% if at.direction.weak %} — <b>weak</b>: the direction only partly separates the attribute{% endif %}.</p>{% endif %}
 {% if at.conditioning %}{% set c = at.conditioning %}<p>Conditioning: the direction is made orthogonal to the boundaries of {% for r in c.rows %}<b>{{ r.scorer }}</b>{{ ", " if not loop.last }}{% endfor %} (cosine {{ c.cosine_with_raw|num }} with the unconditioned direction). Linear leakage at this strength, the shift of each boundary's score in SD over the learning samples, unconditioned → conditioned: {% for r in c.rows %}{{ r.scorer }} {{ r.raw|num }} → {{ r.conditioned|num }}{{ "; " if not loop.last }}{% endfor %}; the target's own linear shift {{ c.target_raw|num }} → {{ c.target_conditioned|num }} SD. The measured leakage of the conditioned edit is in the table below.</p>{% endif %}
-<div class="two"><div>
+<div class="two"><div class="wide">
 <div class="tbl"><table class="data sortable"><thead><tr><th class="l">scorer (unit)</th><th class="l">role</th><th>base mean</th><th>edited mean</th><th>shift</th><th>{{ v.ci_label }} CI</th><th>effect (SD)</th><th>p</th></tr></thead><tbody>
 {% for r in v.rows %}<tr><td class="l">{{ r.scorer }}{% if r.unit %} <span class="muted small">({{ r.unit }})</span>{% endif %}</td><td class="l">{{ r.role }}</td>{{ n(r.mean_base) }}{{ n(r.mean_twin) }}{{ n(r.shift, True) }}
 <td data-sort="{{ r.ci_low|sortkey }}">{{ ci(r.ci_low, r.ci_high) }}</td>{{ n(r.effect) }}<td data-sort="{{ r.p_value|sortkey }}">{{ r.p_value|pval }}</td></tr>{% endfor %}
