@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +39,8 @@ def main() -> int:
     import torch
 
     import generators
-    from counterfactual.interventions.directions import load_direction, score_images
+    from counterfactual.interventions.attributes import LatentEdit
+    from counterfactual.interventions.directions import score_images
     from extractors.scorers import identity_similarity, load_scorer
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -63,7 +65,8 @@ def main() -> int:
     bank = Path(args.bank)
     attributes = args.attributes or [a for a in SCORERS if (bank / f"{a}.npy").is_file()]
     scorers = {name: load_scorer(name) for name in SCORERS}
-    z = gen.latents(range(args.seed_start, args.seed_start + args.faces))
+    seeds = list(range(args.seed_start, args.seed_start + args.faces))
+    z = gen.latents(seeds)
     with torch.no_grad():
         w = gen.mapping(z)[:, 0]
     base = gen.images(w, space="w", progress=True)
@@ -74,26 +77,15 @@ def main() -> int:
 
         population = load_samples(args.samples_dir).scores
         sd = {n: float(np.nanstd(population[n], ddof=1)) for n in sd}
+    workdir = Path(tempfile.mkdtemp(prefix="edit_tradeoff-"))
+    strength = "level_sd" if args.level else "strength_sd"
     rows = []
     for attr in attributes:
-        d = load_direction(bank / f"{attr}.npy", generator=gen)
-        unit = float(d.provenance["projection_sd"])
-        n = torch.as_tensor(d.vector, dtype=w.dtype)
-        if args.level:
-            from counterfactual.interventions.latent import level_alphas, population_projections
-
-            first = int(str(d.provenance["seeds"]).split("..")[0])
-            population = population_projections(
-                gen, d.vector, "w", first, int(d.provenance["n_samples"])
-            )
-            centre, spread = float(population.mean()), float(population.std(ddof=1))
         for s in args.strengths:
-            if args.level:
-                steps = level_alphas(w.double().numpy(), d.vector, centre + s * spread)
-                step = torch.as_tensor(steps, dtype=w.dtype)[:, None]
-            else:
-                step = torch.as_tensor(s * unit, dtype=w.dtype)
-            twins = gen.images(w + step * n, space="w", progress=True)
+            # the sweep's own edit: the same unit, level and per-face steps as a config's
+            edit = LatentEdit(attr, direction=bank / f"{attr}.npy", **{strength: s})
+            edit.prepare(gen, workdir)
+            twins = edit.counterfactual(gen, seeds, base, progress=True)
             shifts = {
                 name: float(np.nanmean(score_images(sc, twins) - base_scores[name])) / sd[name]
                 for name, sc in scorers.items()
@@ -105,7 +97,7 @@ def main() -> int:
                     "attribute": attr,
                     "strength_sd": s,
                     "mode": "level" if args.level else "step",
-                    "alpha": float(step.mean()),
+                    "alpha": edit.alpha,
                     "target_shift_sd": shifts[attr],
                     "max_leakage_sd": abs(others[worst]),
                     "leakage_scorer": worst,
